@@ -1,0 +1,54 @@
+// Progress: reports how far a long step has got, in the right form for where
+// stderr goes.
+//
+//  - terminal: one line redrawn in place (rows, MB/s, ETA when the total is known);
+//  - not a terminal: a plain log line every few seconds and one at the end;
+//  - quiet: nothing.
+//
+// Thread-safety: Update may be called from one thread at a time; it is cheap
+// (a counter check) unless it is time to print.
+
+#ifndef ENCORE_PROGRESS_H_
+#define ENCORE_PROGRESS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace encore {
+
+class Progress {
+ public:
+  enum class Mode { kAuto, kTerminal, kLog, kQuiet };
+
+  explicit Progress(Mode mode = Mode::kAuto, std::FILE* out = stderr);
+
+  // Starts a step. total_bytes = 0 when unknown (no ETA then).
+  void Start(const std::string& task, uint64_t total_bytes);
+  // done_bytes and rows are cumulative for the current step.
+  void Update(uint64_t done_bytes, uint64_t rows);
+  // Ends the step with a summary line (terminal and log modes).
+  void Finish();
+  // A one-off informational line (suppressed in quiet mode).
+  void Note(const std::string& line);
+
+  bool quiet() const { return mode_ == Mode::kQuiet; }
+
+  // A Progress that prints nothing.
+  static Progress& Silent();
+
+ private:
+  void Print(bool final);
+
+  Mode mode_;
+  std::FILE* out_;
+  std::string task_;
+  uint64_t total_ = 0, done_ = 0, rows_ = 0;
+  uint32_t calls_ = 0;
+  std::chrono::steady_clock::time_point start_, last_print_;
+};
+
+}  // namespace encore
+
+#endif  // ENCORE_PROGRESS_H_

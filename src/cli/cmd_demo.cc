@@ -1,0 +1,11 @@
+// PLACEHOLDER while the skeleton is built; replaced before the first submission.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+namespace encore::cli {
+Command RegisterDemo(CLI::App& root) {
+  CLI::App* app = root.add_subcommand("demo", "(under construction)");
+  return {app, [] { return kExitError; }};
+}
+}  // namespace encore::cli

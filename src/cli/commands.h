@@ -1,0 +1,33 @@
+// The encore subcommands. Each lives in its own cmd_<name>.cc, registers its
+// flags on the root app and returns the callback that runs it. The CLI only
+// parses flags and calls the library; any logic worth testing lives in src/.
+
+#ifndef ENCORE_CLI_COMMANDS_H_
+#define ENCORE_CLI_COMMANDS_H_
+
+#include <functional>
+
+namespace CLI {
+class App;
+}
+
+namespace encore::cli {
+
+// A registered subcommand and its body; run returns the process exit code.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+Command RegisterStats(CLI::App& root);
+Command RegisterGenerate(CLI::App& root);
+Command RegisterDemo(CLI::App& root);
+
+// Exit codes shared by all commands.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;   // the command failed (bad input, I/O...)
+inline constexpr int kExitUsage = 2;   // bad flags
+
+}  // namespace encore::cli
+
+#endif  // ENCORE_CLI_COMMANDS_H_

@@ -1,0 +1,84 @@
+#include "encore/progress.h"
+
+#include <unistd.h>
+
+#include <cinttypes>
+
+namespace encore {
+
+namespace {
+constexpr auto kTerminalInterval = std::chrono::milliseconds(200);
+constexpr auto kLogInterval = std::chrono::seconds(5);
+
+std::string HumanCount(uint64_t n) {
+  char buf[32];
+  if (n >= 1000000000) std::snprintf(buf, sizeof buf, "%.2fG", n / 1e9);
+  else if (n >= 1000000) std::snprintf(buf, sizeof buf, "%.2fM", n / 1e6);
+  else if (n >= 10000) std::snprintf(buf, sizeof buf, "%.1fk", n / 1e3);
+  else std::snprintf(buf, sizeof buf, "%" PRIu64, n);
+  return buf;
+}
+}  // namespace
+
+Progress::Progress(Mode mode, std::FILE* out) : mode_(mode), out_(out) {
+  if (mode_ == Mode::kAuto) mode_ = isatty(fileno(out_)) ? Mode::kTerminal : Mode::kLog;
+}
+
+Progress& Progress::Silent() {
+  static Progress silent(Mode::kQuiet);
+  return silent;
+}
+
+void Progress::Start(const std::string& task, uint64_t total_bytes) {
+  task_ = task;
+  total_ = total_bytes;
+  done_ = rows_ = 0;
+  calls_ = 0;
+  start_ = last_print_ = std::chrono::steady_clock::now();
+}
+
+void Progress::Update(uint64_t done_bytes, uint64_t rows) {
+  done_ = done_bytes;
+  rows_ = rows;
+  if (mode_ == Mode::kQuiet || (++calls_ & 1023) != 0) return;
+  auto now = std::chrono::steady_clock::now();
+  auto interval = mode_ == Mode::kTerminal ? std::chrono::duration_cast<std::chrono::milliseconds>(kTerminalInterval)
+                                           : std::chrono::duration_cast<std::chrono::milliseconds>(kLogInterval);
+  if (now - last_print_ < interval) return;
+  last_print_ = now;
+  Print(false);
+}
+
+void Progress::Finish() {
+  if (mode_ == Mode::kQuiet) return;
+  Print(true);
+}
+
+void Progress::Note(const std::string& line) {
+  if (mode_ == Mode::kQuiet) return;
+  std::fprintf(out_, "%s%s\n", mode_ == Mode::kTerminal ? "\r\033[K" : "", line.c_str());
+  std::fflush(out_);
+}
+
+void Progress::Print(bool final) {
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  double mbps = secs > 0 ? done_ / 1e6 / secs : 0;
+  char eta[48] = "";
+  if (!final && total_ > 0 && done_ > 0 && done_ < total_) {
+    std::snprintf(eta, sizeof eta, ", ETA %.0fs", secs * (double(total_) / done_ - 1));
+  }
+  char pct[24] = "";
+  if (total_ > 0 && !final) std::snprintf(pct, sizeof pct, " %.0f%%", 100.0 * done_ / total_);
+  if (mode_ == Mode::kTerminal) {
+    std::fprintf(out_, "\r\033[K%s:%s %s rows, %.1f MB/s%s%s", task_.c_str(), pct,
+                 HumanCount(rows_).c_str(), mbps, eta, final ? "" : "");
+    if (final) std::fprintf(out_, " in %.2fs\n", secs);
+  } else {
+    std::fprintf(out_, "encore: %s:%s %s rows, %.1f MB/s%s%s\n", task_.c_str(), pct,
+                 HumanCount(rows_).c_str(), mbps, eta,
+                 final ? (" (done in " + std::to_string(secs).substr(0, 5) + "s)").c_str() : "");
+  }
+  std::fflush(out_);
+}
+
+}  // namespace encore
