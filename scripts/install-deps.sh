@@ -7,11 +7,11 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   build-essential cmake ninja-build pkg-config git
-  clang-14 libclang-rt-14-dev clang-format
+  clang-14 libclang-rt-14-dev libomp-14-dev clang-format
   # libraries
   zlib1g-dev libssl-dev libcli11-dev libsimdjson-dev libabsl-dev libeigen3-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev time
+  libgtest-dev libgmock-dev libbenchmark-dev time bc
 )
 
 missing=()

@@ -14,7 +14,7 @@
 
 namespace encore {
 
-template <typename T, size_t kChunkSize = (size_t{1} << 20)>
+template <typename T, size_t kChunkSize = (size_t{1} << 16)>
 class ChunkedVector {
  public:
   static constexpr size_t kChunk = kChunkSize;

@@ -4,12 +4,15 @@
 //  - implicit feedback: sum over rows of value x weight(event type), then an
 //    optional transform (log1p, binary);
 //  - explicit feedback: one rating per (user, item), the latest by timestamp
-//    (ties and missing times: the later row wins) or the mean.
+//    (ties and missing times: the later row wins) or the mean. Neither
+//    weights nor the transform apply: a rating stays a rating.
 // It builds the CSR (users x items) and CSC (items x users, stored as the CSR
-// of the transpose) in parallel with OpenMP. Row order within a CSR row is by
-// ascending column index. Memory: 8 bytes per nonzero per orientation
-// (uint32 index + float32 value), +8 per nonzero with kept times, plus
-// 8 bytes per row for indptr; see docs/DATA_MODEL.md.
+// of the transpose) in parallel with OpenMP; the result never depends on the
+// thread count. Within a CSR row, column indices ascend, and so do the user
+// indices of each CSC row. Every user and item of the dictionaries has a row,
+// possibly empty. Memory: 8 bytes per nonzero per orientation (uint32 index +
+// float32 value), +8 per nonzero with kept times, plus 8 bytes per row for
+// indptr; see docs/DATA_MODEL.md.
 //
 // Thread-safety: a built Dataset is immutable and safe to share.
 
@@ -54,12 +57,16 @@ struct DatasetOptions {
   // Explicit only: which rating to keep when a (user, item) pair repeats.
   ExplicitDuplicates duplicates = ExplicitDuplicates::kLatest;
   // Implicit only: weight per event type name. Empty: every row weighs 1.
-  // Event types missing from a non-empty map are an error (the reader
-  // rejects such rows first when given the same names).
+  // A row whose event type is missing from a non-empty map is an error (the
+  // reader rejects such rows first when given the same names); without an
+  // event column the map is not used.
   std::map<std::string, float> weights;
-  // Applied to the aggregated value.
+  // Implicit only: applied to each aggregated value. kBinary maps x > 0 to 1
+  // and keeps entries with x <= 0 as explicit zeros (never drops them).
+  // kLog1p fails when a value is <= -1 (its log1p is not finite).
   ValueTransform transform = ValueTransform::kNone;
-  // Keep the latest time per nonzero (needed by time-based splits).
+  // Keep the latest time per nonzero (needed by time-based splits). Has no
+  // effect when the log has no time column.
   bool keep_times = true;
   // OpenMP threads; 0 = all cores.
   int threads = 0;
@@ -68,7 +75,10 @@ struct DatasetOptions {
 // What BuildDataset saw in the log, for profiles and manifests.
 struct LogSummary {
   uint64_t rows = 0;
-  std::vector<std::pair<std::string, uint64_t>> event_counts;  // by event name
+  // Rows per event type, one entry per event-dictionary name in dictionary
+  // order (a name may count 0 rows); empty without an event column.
+  std::vector<std::pair<std::string, uint64_t>> event_counts;
+  // Over all rows; unset without a time column.
   std::optional<int64_t> time_min;
   std::optional<int64_t> time_max;
 };
@@ -85,11 +95,19 @@ struct Dataset {
   size_t MemoryBytes() const;
 };
 
-// Parses "view=3,cart=10" into weights. Errors name the bad piece.
+// Parses "view=3,cart=10" into weights. Spaces around names and numbers are
+// ignored; weights must be finite and >= 0; a name may appear once. An empty
+// spec gives no weights. Errors (InvalidArgument) name the bad piece.
 Result<std::map<std::string, float>> ParseWeights(const std::string& spec);
+// "none", "log1p" or "binary".
 Result<ValueTransform> ParseValueTransform(const std::string& name);
 
-// Consumes `log` (its storage is freed as it is used).
+// Consumes `log`: its columns are freed chunk by chunk as they are used, and
+// its user and item dictionaries move into the Dataset unchanged.
+// Fails with InvalidArgument when a value is NaN or infinite, an aggregated
+// value is not finite (float overflow, log1p of a value <= -1), weights are
+// given and an event type used by a row has none, or the log is inconsistent
+// (column lengths differ, an index is outside its dictionary).
 Result<Dataset> BuildDataset(InteractionLog log, const DatasetOptions& options);
 
 }  // namespace encore

@@ -14,7 +14,20 @@
 //           catalog.csv  item,division,department,class,subclass,brand,launch_date,inventory
 //  baskets  baskets.csv  one basket per line, items comma-separated (no header)
 //
-// Thread-safety: reentrant.
+// Ids are strings: "u" or "i" followed by the 1-based index zero-padded to
+// the number of digits of --users / --items (u00001 .. u10000).
+//
+// The latent world (clusters, popularity, taste factors, catalog) depends on
+// seed, users, items and clusters only (user activity also scales with rows),
+// so profiles generated with the same values describe the same people and
+// products; the catalog's department is the item's taste cluster.
+// docs/GENERATE.md describes the model.
+//
+// Memory: proportional to users + items (tens of bytes each), never to rows.
+// Files are written as <name>.tmp and renamed once complete.
+//
+// Thread-safety: reentrant; Generate uses options.threads threads internally
+// and calls `progress` from the calling thread only.
 
 #ifndef ENCORE_GENERATE_H_
 #define ENCORE_GENERATE_H_
@@ -29,27 +42,45 @@
 namespace encore {
 
 enum class GenerateProfile { kRatings, kPlays, kRetail, kBaskets };
+// "ratings", "plays", "retail" or "baskets".
 Result<GenerateProfile> ParseGenerateProfile(const std::string& name);
+const char* GenerateProfileName(GenerateProfile profile);
 
 struct GenerateOptions {
   GenerateProfile profile = GenerateProfile::kRatings;
   uint64_t users = 10000;
   uint64_t items = 2000;
-  uint64_t rows = 200000;     // data rows (baskets: number of baskets)
+  uint64_t rows = 200000;  // data rows (baskets: number of baskets)
   uint64_t seed = 42;
-  uint32_t clusters = 20;     // latent taste clusters
-  std::string out_dir = ".";
+  uint32_t clusters = 20;     // latent taste clusters, 1..items
+  std::string out_dir = ".";  // created if missing
   int threads = 0;            // 0 = all cores; never changes the output
-  // Validates ranges (users, items, rows > 0; clusters <= items ...).
+
+  // Largest accepted --users / --items (ids are 32-bit internally).
+  static constexpr uint64_t kMaxEntities = 1000000000;
+  static constexpr int kMaxThreads = 256;
+
+  // Checks users, items, rows > 0, users and items <= kMaxEntities,
+  // 1 <= clusters <= items, 0 <= threads <= kMaxThreads, out_dir not empty.
   Status Validate() const;
 };
 
+struct GeneratedFile {
+  std::string path;    // out_dir/name
+  uint64_t rows = 0;   // data rows (header excluded)
+  uint64_t bytes = 0;  // file size
+};
+
 struct GenerateReport {
-  std::vector<std::string> files;  // paths written
-  uint64_t rows = 0;               // data rows written over all files
+  std::vector<GeneratedFile> files;  // in the order written
+  uint64_t rows = 0;                 // data rows written over all files
   uint64_t bytes = 0;
 };
 
+// Validates `options`, creates options.out_dir if needed and writes the
+// profile's files. Errors: InvalidArgument for bad options, IOError (naming
+// the path) when a directory or file cannot be created or written; no partial
+// file is left under its final name. `progress` may be null (silent).
 Result<GenerateReport> Generate(const GenerateOptions& options, Progress* progress = nullptr);
 
 }  // namespace encore

@@ -57,7 +57,8 @@ struct Rejection {
 struct ReadReport {
   std::vector<std::string> files;
   uint64_t bytes_read = 0;      // bytes of input consumed (decompressed for .gz)
-  uint64_t rows_read = 0;       // data records seen (header excluded)
+  uint64_t rows_read = 0;       // data records seen (header and blank lines excluded)
+  uint64_t blank_lines = 0;     // empty lines skipped (not rows)
   uint64_t rows_accepted = 0;
   uint64_t rows_rejected = 0;
   std::vector<std::pair<std::string, uint64_t>> rejects_by_kind;  // e.g. {"bad number", 3}

@@ -33,14 +33,13 @@ void Progress::Start(const std::string& task, uint64_t total_bytes) {
   task_ = task;
   total_ = total_bytes;
   done_ = rows_ = 0;
-  calls_ = 0;
   start_ = last_print_ = std::chrono::steady_clock::now();
 }
 
 void Progress::Update(uint64_t done_bytes, uint64_t rows) {
   done_ = done_bytes;
   rows_ = rows;
-  if (mode_ == Mode::kQuiet || (++calls_ & 1023) != 0) return;
+  if (mode_ == Mode::kQuiet) return;
   auto now = std::chrono::steady_clock::now();
   auto interval = mode_ == Mode::kTerminal ? std::chrono::duration_cast<std::chrono::milliseconds>(kTerminalInterval)
                                            : std::chrono::duration_cast<std::chrono::milliseconds>(kLogInterval);

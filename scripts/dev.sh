@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# encore's developer entry point. Every command installs missing Debian
+# packages first (scripts/install-deps.sh, needs root or sudo), so each works
+# on a fresh Debian 12 machine.
+#
+#   scripts/dev.sh demo        build (release) and run `encore demo`
+#   scripts/dev.sh test        build release + ASan/UBSan + fuzzers; run every test
+#                              and each fuzzer for $FUZZ_SECONDS (default 30)
+#   scripts/dev.sh build       build the release binary only (build/release/encore)
+#   scripts/dev.sh bench       run the benchmarks in bench/ (slow; not part of test)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+JOBS="${JOBS:-$(nproc)}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
+
+deps() { scripts/install-deps.sh; }
+
+build() {  # build <preset> [targets...]
+  local preset="$1"; shift
+  if [ ! -f "build/$preset/build.ninja" ]; then
+    cmake --preset "$preset" >/dev/null
+  fi
+  ninja -C "build/$preset" -j "$JOBS" "$@"
+}
+
+run_fuzzers() {
+  build fuzz
+  local corpus_root="build/fuzz/corpus"
+  for target in build/fuzz/fuzz/*_fuzz; do
+    local name; name="$(basename "$target")"
+    mkdir -p "$corpus_root/$name"
+    local seeds="fuzz/corpus/$name"
+    [ -d "$seeds" ] || seeds=""
+    echo "fuzz: $name for ${FUZZ_SECONDS}s"
+    "$target" -max_total_time="$FUZZ_SECONDS" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=0 "$corpus_root/$name" $seeds >"build/fuzz/$name.log" 2>&1 || {
+      echo "fuzz: $name FAILED; its log:"; tail -n 60 "build/fuzz/$name.log"; return 1; }
+    grep -E '^Done [0-9]+ runs' "build/fuzz/$name.log" | sed "s/^/fuzz: $name: /" || true
+  done
+}
+
+case "${1:-}" in
+  demo)
+    deps
+    build release encore
+    exec build/release/encore demo "${@:2}"
+    ;;
+  build)
+    deps
+    build release
+    ;;
+  test)
+    deps
+    build release
+    build asan
+    run_fuzzers
+    echo "== tests under ASan + UBSan"
+    (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      ctest --output-on-failure -j "$JOBS" --timeout 600)
+    echo "== tests (release build)"
+    (cd build/release && ctest --output-on-failure -j "$JOBS" --timeout 600)
+    ;;
+  bench)
+    deps
+    build release
+    for b in bench/*.sh; do echo "== $b"; "$b"; done
+    ;;
+  *)
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac

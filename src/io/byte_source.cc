@@ -1,0 +1,142 @@
+#include "io/byte_source.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace encore::io {
+
+namespace {
+
+Status ErrnoStatus(const std::string& what, const std::string& path) {
+  int e = errno;
+  std::string msg = "cannot " + what + " '" + path + "': " + std::strerror(e);
+  if (e == ENOENT) return Status::NotFound(msg + "; check the path");
+  return Status::IOError(msg);
+}
+
+class PlainSource : public ByteSource {
+ public:
+  PlainSource(std::string path, int fd, uint64_t size)
+      : ByteSource(std::move(path)), fd_(fd), size_(size) {}
+  ~PlainSource() override { ::close(fd_); }
+
+  Result<size_t> Read(char* dst, size_t n) override {
+    while (true) {
+      ssize_t r = ::read(fd_, dst, n);
+      if (r >= 0) {
+        offset_ += static_cast<uint64_t>(r);
+        return static_cast<size_t>(r);
+      }
+      if (errno != EINTR) return ErrnoStatus("read", path_);
+    }
+  }
+  uint64_t file_size() const override { return size_; }
+  uint64_t file_offset() const override { return offset_; }
+  bool compressed() const override { return false; }
+
+ private:
+  int fd_;
+  uint64_t size_;
+  uint64_t offset_ = 0;
+};
+
+class GzipSource : public ByteSource {
+ public:
+  GzipSource(std::string path, gzFile gz, uint64_t size)
+      : ByteSource(std::move(path)), gz_(gz), size_(size) {
+    gzbuffer(gz_, 1 << 18);
+  }
+  ~GzipSource() override { gzclose(gz_); }
+
+  Result<size_t> Read(char* dst, size_t n) override {
+    if (n > (1u << 30)) n = 1u << 30;
+    int r = gzread(gz_, dst, static_cast<unsigned>(n));
+    if (r < 0) {
+      int errnum = 0;
+      const char* msg = gzerror(gz_, &errnum);
+      return Status::IOError("cannot decompress '" + path_ + "': " + (msg ? msg : "zlib error") +
+                             "; the gzip file is damaged or truncated");
+    }
+    if (r == 0) {
+      // gzread returns 0 both at a clean end and at a truncated stream.
+      int errnum = 0;
+      const char* msg = gzerror(gz_, &errnum);
+      if (errnum != Z_OK && errnum != Z_STREAM_END) {
+        return Status::IOError("cannot decompress '" + path_ + "': " + (msg ? msg : "zlib error") +
+                               "; the gzip file is damaged or truncated");
+      }
+    }
+    return static_cast<size_t>(r);
+  }
+  uint64_t file_size() const override { return size_; }
+  uint64_t file_offset() const override {
+    z_off_t off = gzoffset(gz_);
+    return off < 0 ? 0 : static_cast<uint64_t>(off);
+  }
+  bool compressed() const override { return true; }
+
+ private:
+  gzFile gz_;
+  uint64_t size_;
+};
+
+class MemorySource : public ByteSource {
+ public:
+  MemorySource(std::string path, std::string data)
+      : ByteSource(std::move(path)), data_(std::move(data)) {}
+  Result<size_t> Read(char* dst, size_t n) override {
+    n = std::min(n, data_.size() - offset_);
+    std::memcpy(dst, data_.data() + offset_, n);
+    offset_ += n;
+    return n;
+  }
+  uint64_t file_size() const override { return data_.size(); }
+  uint64_t file_offset() const override { return offset_; }
+  bool compressed() const override { return false; }
+
+ private:
+  std::string data_;
+  size_t offset_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<ByteSource> ByteSource::FromString(std::string path, std::string data) {
+  return std::make_unique<MemorySource>(std::move(path), std::move(data));
+}
+
+Result<std::unique_ptr<ByteSource>> ByteSource::Open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("open", path);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    Status s = ErrnoStatus("stat", path);
+    ::close(fd);
+    return s;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return Status::InvalidArgument("'" + path + "' is a directory; pass a file");
+  }
+  unsigned char magic[2] = {0, 0};
+  ssize_t got = ::pread(fd, magic, 2, 0);
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+    gzFile gz = gzdopen(fd, "rb");
+    if (gz == nullptr) {
+      ::close(fd);
+      return Status::IOError("cannot open gzip stream in '" + path + "'");
+    }
+    return std::unique_ptr<ByteSource>(new GzipSource(path, gz, size));
+  }
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  return std::unique_ptr<ByteSource>(new PlainSource(path, fd, size));
+}
+
+}  // namespace encore::io

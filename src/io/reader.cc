@@ -1,0 +1,979 @@
+// ReadInteractions: formats, presets, column resolution, row validation,
+// obfuscation and the rejects file. The byte-level work is in RecordReader
+// (delimited text) and simdjson (JSON Lines).
+
+#include "encore/reader.h"
+
+#include <simdjson.h>
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <unordered_set>
+
+#include "io/reader_internal.h"
+#include "io/record_reader.h"
+#include "io/text.h"
+
+namespace encore {
+
+Result<InputFormat> ParseInputFormat(const std::string& name) {
+  static const std::pair<const char*, InputFormat> kNames[] = {
+      {"csv", InputFormat::kCsv},           {"tsv", InputFormat::kTsv},
+      {"jsonl", InputFormat::kJsonl},       {"movielens", InputFormat::kMovieLens},
+      {"ml-latest", InputFormat::kMlLatest}, {"lastfm", InputFormat::kLastfm},
+      {"baskets", InputFormat::kBaskets}};
+  for (const auto& [n, f] : kNames) {
+    if (name == n) return f;
+  }
+  return Status::InvalidArgument("unknown --format '" + name +
+                                 "'; use csv, tsv, jsonl, movielens, ml-latest, lastfm or baskets");
+}
+
+const char* InputFormatName(InputFormat f) {
+  switch (f) {
+    case InputFormat::kCsv: return "csv";
+    case InputFormat::kTsv: return "tsv";
+    case InputFormat::kJsonl: return "jsonl";
+    case InputFormat::kMovieLens: return "movielens";
+    case InputFormat::kMlLatest: return "ml-latest";
+    case InputFormat::kLastfm: return "lastfm";
+    case InputFormat::kBaskets: return "baskets";
+  }
+  return "?";
+}
+
+ColumnRef ColumnRef::Parse(const std::string& text) {
+  ColumnRef ref;
+  bool digits = !text.empty() && text.size() < 9 &&
+                std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (digits && std::stoi(text) > 0) {
+    ref.index = std::stoi(text);
+  } else {
+    ref.name = text;
+  }
+  return ref;
+}
+
+std::string ColumnRef::ToString() const {
+  if (!name.empty()) return "'" + name + "'";
+  return "#" + std::to_string(index);
+}
+
+namespace {
+
+using io::Field;
+using io::Record;
+using io::RecordReader;
+
+// What a preset fixes about a file.
+struct FormatSpec {
+  char sep = ',';
+  bool header = true;
+  bool preset = false;     // a named data set: a first row that fails is a format mismatch
+  int expected_fields = 0; // > 0: the exact field count of every record
+  const char* user = nullptr;
+  const char* item = nullptr;
+  const char* value = nullptr;
+  const char* time = nullptr;
+  const char* description = "";
+};
+
+FormatSpec SpecFor(InputFormat f) {
+  FormatSpec s;
+  switch (f) {
+    case InputFormat::kCsv:
+      break;
+    case InputFormat::kTsv:
+      s.sep = '\t';
+      break;
+    case InputFormat::kJsonl:
+      break;
+    case InputFormat::kMovieLens:
+      s = {'\t', false, true, 4, "1", "2", "3", "4",
+           "MovieLens u.data: 4 tab-separated fields 'user item rating timestamp', no header"};
+      break;
+    case InputFormat::kMlLatest:
+      s = {',', true, true, 0, "userId", "movieId", "rating", "timestamp",
+           "MovieLens ratings.csv: header 'userId,movieId,rating,timestamp'"};
+      break;
+    case InputFormat::kLastfm:
+      s = {'\t', true, true, 0, "userID", "artistID", "weight", nullptr,
+           "hetrec user_artists.dat: tab-separated with header 'userID artistID weight'"};
+      break;
+    case InputFormat::kBaskets:
+      s.sep = ',';
+      s.header = false;
+      s.description = "one basket per line, items separated";
+      break;
+  }
+  return s;
+}
+
+// Header names tried, case-insensitively, when a column is not chosen.
+const std::vector<std::string>& Candidates(int role) {
+  static const std::vector<std::string> kUser = {"user", "user_id", "userid", "customer",
+                                                 "customer_id", "member", "member_id", "visitor"};
+  static const std::vector<std::string> kItem = {"item", "item_id", "itemid", "product",
+                                                 "product_id", "sku", "movieid", "artistid",
+                                                 "artist", "album"};
+  static const std::vector<std::string> kValue = {"value", "rating", "count", "quantity", "qty",
+                                                  "plays", "weight", "score"};
+  static const std::vector<std::string> kEvent = {"event", "event_type", "eventtype", "action",
+                                                  "type"};
+  static const std::vector<std::string> kTime = {"timestamp", "time", "ts", "datetime", "date",
+                                                 "event_time"};
+  static const std::vector<std::string>* kAll[] = {&kUser, &kItem, &kValue, &kEvent, &kTime};
+  return *kAll[role];
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i) out += ", ";
+    out += names[i];
+  }
+  return out;
+}
+
+enum Role { kUser = 0, kItem, kValue, kEvent, kTime, kNumRoles };
+const char* kRoleName[] = {"user", "item", "value", "event", "time"};
+const char* kRoleFlag[] = {"--user-col", "--item-col", "--value-col", "--event-col", "--time-col"};
+
+// Where each role and attribute comes from in one file.
+struct ColumnPlan {
+  int role_col[kNumRoles] = {-1, -1, -1, -1, -1};  // 0-based column, -1 = absent
+  std::string role_label[kNumRoles];               // for messages: "'rating'" or "#3"
+  std::vector<std::string> names;                  // header names (empty without a header)
+  std::vector<bool> sensitive;                     // per column: obfuscated
+  std::vector<std::pair<int, size_t>> attributes;  // (column, index in log.attributes)
+  int expected_fields = 0;                         // 0 = any (baskets)
+  // JSONL: per role/attribute, the key name.
+  std::string role_key[kNumRoles];
+  std::vector<std::pair<std::string, size_t>> attribute_keys;
+  std::unordered_set<std::string> sensitive_keys;
+};
+
+// One reader run over several files.
+class Reader {
+ public:
+  Reader(const ReadOptions& options, ReadReport* report, Progress* progress)
+      : opt_(options), spec_(SpecFor(options.format)), report_(report), progress_(progress) {
+    if (opt_.separator) spec_.sep = *opt_.separator;
+    if (opt_.header) spec_.header = *opt_.header;
+    known_events_.insert(opt_.known_events.begin(), opt_.known_events.end());
+  }
+
+  Result<InteractionLog> Run(const std::vector<std::string>& paths);
+  Result<InteractionLog> RunOnSources(std::vector<std::unique_ptr<io::ByteSource>> sources,
+                                      uint64_t total_bytes);
+
+ private:
+  Status CheckOptions() const;
+  Status ReadSource(std::unique_ptr<io::ByteSource> source, uint64_t size_before);
+  Status ReadDelimited(RecordReader& rr, const std::string& path);
+  Status ReadJsonl(RecordReader& rr, const std::string& path);
+  Status PlanFromHeader(const std::string& path, const std::vector<std::string>& names,
+                        ColumnPlan* plan);
+  Status PlanByIndex(const std::string& path, int field_count, ColumnPlan* plan);
+  Status PlanJsonl(const std::string& path, const std::vector<std::string>& keys, ColumnPlan* plan);
+  size_t AttributeSlot(const std::string& name);
+
+  // Validates one row given each role's text (nullptr = column absent) and
+  // appends it, or rejects it. `masked` says which roles are obfuscated.
+  Status AcceptOrReject(const std::string& path, const Record& rec,
+                        const std::string_view* role_text, const bool* role_present,
+                        const bool* role_sensitive,
+                        const std::vector<std::pair<size_t, std::string_view>>& attrs,
+                        const std::vector<bool>& attr_sensitive, bool* rejected);
+  Status Reject(const std::string& path, const Record& rec, const std::string& kind,
+                const std::string& reason, bool fields_reliable);
+  std::string MaskedRaw(const Record& rec, bool fields_reliable) const;
+  std::string Obfuscated(std::string_view raw, size_t column_key);
+  void ReportProgress(const RecordReader& rr);
+
+  const ReadOptions& opt_;
+  FormatSpec spec_;
+  ReadReport* report_;
+  Progress* progress_;
+  InteractionLog log_;
+  ColumnPlan plan_;
+  absl::flat_hash_set<std::string> known_events_;
+  std::FILE* rejects_ = nullptr;
+  bool first_row_of_file_ = true;
+  uint64_t progress_base_ = 0;
+  uint64_t baskets_ = 0;
+  // raw value -> obfuscated value, per sensitive column name.
+  absl::flat_hash_map<std::string, std::string> hash_cache_;
+  std::string scratch_;
+  std::vector<std::pair<size_t, std::string_view>> attrs_;
+  std::vector<bool> attr_sensitive_;
+  std::string hashed_;  // the obfuscated value being stored
+};
+
+Status Reader::CheckOptions() const {
+  if (!opt_.obfuscate_cols.empty() && opt_.obfuscator == nullptr) {
+    return Status::InvalidArgument(
+        "--obfuscate needs a key: pass --obfuscation-key-file FILE or set " +
+        std::string(Obfuscator::kKeyEnvVar));
+  }
+  if (opt_.format == InputFormat::kBaskets && !opt_.obfuscate_cols.empty()) {
+    return Status::InvalidArgument("--obfuscate is not supported with --format baskets "
+                                   "(basket files have no named columns)");
+  }
+  if (spec_.sep == '"' || spec_.sep == '\n' || spec_.sep == '\r') {
+    return Status::InvalidArgument("--sep cannot be a quote or a line break");
+  }
+  return Status::OK();
+}
+
+size_t Reader::AttributeSlot(const std::string& name) {
+  for (size_t i = 0; i < log_.attributes.size(); ++i) {
+    if (log_.attributes[i].name == name) return i;
+  }
+  log_.attributes.emplace_back();
+  log_.attributes.back().name = name;
+  // Rows already read had no such column: give them the empty value.
+  if (log_.size() > 0) {
+    uint32_t empty = log_.attributes.back().values.Intern("");
+    for (size_t r = 0; r < log_.size(); ++r) log_.attributes.back().codes.push_back(empty);
+  }
+  return log_.attributes.size() - 1;
+}
+
+Status Reader::PlanFromHeader(const std::string& path, const std::vector<std::string>& names,
+                              ColumnPlan* plan) {
+  plan->names = names;
+  plan->expected_fields = static_cast<int>(names.size());
+  const ColumnRef* refs[kNumRoles] = {&opt_.user_col, &opt_.item_col, &opt_.value_col,
+                                      &opt_.event_col, &opt_.time_col};
+  const char* preset_names[kNumRoles] = {spec_.user, spec_.item, spec_.value, nullptr, spec_.time};
+  auto find = [&](const std::string& want) -> int {
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == want) return static_cast<int>(i);
+    }
+    std::string lw = Lower(want);
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (Lower(names[i]) == lw) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  std::vector<bool> used(names.size(), false);
+  for (int role = 0; role < kNumRoles; ++role) {
+    int col = -1;
+    if (refs[role]->is_set()) {
+      const ColumnRef& ref = *refs[role];
+      if (ref.index > 0) {
+        if (ref.index > static_cast<int>(names.size())) {
+          return Status::InvalidArgument(path + ":1: " + kRoleFlag[role] + " " +
+                                         std::to_string(ref.index) + " but the header has " +
+                                         std::to_string(names.size()) + " columns: " +
+                                         JoinNames(names));
+        }
+        col = ref.index - 1;
+      } else {
+        col = find(ref.name);
+        if (col < 0) {
+          return Status::InvalidArgument(path + ":1: no column named '" + ref.name + "' (" +
+                                         kRoleFlag[role] + "); the header has: " +
+                                         JoinNames(names));
+        }
+      }
+    } else if (preset_names[role] != nullptr && spec_.preset) {
+      col = find(preset_names[role]);
+      if (col < 0) {
+        return Status::InvalidArgument(
+            path + ":1: does not look like a " + InputFormatName(opt_.format) +
+            " file: the header has no '" + preset_names[role] + "' column (expected " +
+            spec_.description + "; the header has: " + JoinNames(names) +
+            "). Use --format csv or tsv with --user-col/--item-col for other layouts");
+      }
+    } else if (!spec_.preset) {
+      for (const auto& cand : Candidates(role)) {
+        for (size_t i = 0; i < names.size() && col < 0; ++i) {
+          if (!used[i] && Lower(names[i]) == cand) col = static_cast<int>(i);
+        }
+        if (col >= 0) break;
+      }
+    }
+    if (col >= 0) {
+      if (used[col]) {
+        return Status::InvalidArgument(path + ":1: column '" + names[col] +
+                                       "' is chosen for two roles; pick distinct columns");
+      }
+      used[col] = true;
+      plan->role_col[role] = col;
+      plan->role_label[role] = "'" + names[col] + "'";
+    }
+  }
+  for (int role : {kUser, kItem}) {
+    if (plan->role_col[role] < 0) {
+      return Status::InvalidArgument(path + ":1: cannot tell which column holds the " +
+                                     kRoleName[role] + " id; the header has: " +
+                                     JoinNames(names) + ". Pass " + kRoleFlag[role] +
+                                     " NAME or a 1-based number");
+    }
+  }
+  plan->sensitive.assign(names.size(), false);
+  for (const std::string& c : opt_.obfuscate_cols) {
+    ColumnRef ref = ColumnRef::Parse(c);
+    int col = ref.index > 0 ? ref.index - 1 : find(ref.name);
+    if (col < 0 || col >= static_cast<int>(names.size())) {
+      return Status::InvalidArgument(path + ":1: --obfuscate names column '" + c +
+                                     "' but the header has: " + JoinNames(names));
+    }
+    plan->sensitive[col] = true;
+  }
+  if (opt_.keep_all_attributes || !opt_.attribute_cols.empty()) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (used[i]) continue;
+      bool wanted = opt_.attribute_cols.empty() ||
+                    std::find(opt_.attribute_cols.begin(), opt_.attribute_cols.end(), names[i]) !=
+                        opt_.attribute_cols.end();
+      if (wanted) plan->attributes.emplace_back(static_cast<int>(i), AttributeSlot(names[i]));
+    }
+    for (const auto& want : opt_.attribute_cols) {
+      if (find(want) < 0) {
+        return Status::InvalidArgument(path + ":1: --attributes names column '" + want +
+                                       "' but the header has: " + JoinNames(names));
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Status Reader::PlanByIndex(const std::string& path, int field_count, ColumnPlan* plan) {
+  plan->expected_fields = spec_.expected_fields > 0 ? spec_.expected_fields : field_count;
+  const ColumnRef* refs[kNumRoles] = {&opt_.user_col, &opt_.item_col, &opt_.value_col,
+                                      &opt_.event_col, &opt_.time_col};
+  const char* preset_cols[kNumRoles] = {spec_.user, spec_.item, spec_.value, nullptr, spec_.time};
+  for (int role = 0; role < kNumRoles; ++role) {
+    int index = 0;
+    if (refs[role]->is_set()) {
+      if (!refs[role]->name.empty()) {
+        return Status::InvalidArgument(path + ": " + kRoleFlag[role] + " '" + refs[role]->name +
+                                       "' is a name but the file has no header; use a 1-based "
+                                       "column number or --header");
+      }
+      index = refs[role]->index;
+    } else if (preset_cols[role] != nullptr) {
+      index = std::atoi(preset_cols[role]);
+    } else if (!spec_.preset) {
+      // Headerless csv/tsv: user, item, value in columns 1, 2, 3.
+      if (role == kUser) index = 1;
+      if (role == kItem) index = 2;
+      if (role == kValue && plan->expected_fields >= 3) index = 3;
+    }
+    if (index > 0) {
+      if (index > plan->expected_fields && !spec_.preset) {
+        return Status::InvalidArgument(path + ":1: " + kRoleFlag[role] + " " +
+                                       std::to_string(index) + " but the first record has " +
+                                       std::to_string(plan->expected_fields) + " fields");
+      }
+      plan->role_col[role] = index - 1;
+      plan->role_label[role] = "#" + std::to_string(index);
+    }
+  }
+  plan->sensitive.assign(std::max(plan->expected_fields, 1), false);
+  for (const std::string& c : opt_.obfuscate_cols) {
+    ColumnRef ref = ColumnRef::Parse(c);
+    if (ref.index <= 0 || ref.index > plan->expected_fields) {
+      return Status::InvalidArgument(path + ": --obfuscate '" + c +
+                                     "' must be a 1-based column number when the file has no "
+                                     "header (it has " +
+                                     std::to_string(plan->expected_fields) + " fields)");
+    }
+    plan->sensitive[ref.index - 1] = true;
+  }
+  return Status::OK();
+}
+
+Status Reader::PlanJsonl(const std::string& path, const std::vector<std::string>& keys,
+                         ColumnPlan* plan) {
+  // Resolve against the first object's keys exactly as a header would be.
+  ColumnPlan tmp;
+  for (const ColumnRef* ref : {&opt_.user_col, &opt_.item_col, &opt_.value_col, &opt_.event_col,
+                               &opt_.time_col}) {
+    if (ref->index > 0) {
+      return Status::InvalidArgument(path + ": JSON Lines columns are chosen by key name, not by "
+                                     "number (got " + ref->ToString() + ")");
+    }
+  }
+  ENCORE_RETURN_IF_ERROR(PlanFromHeader(path, keys, &tmp));
+  for (int role = 0; role < kNumRoles; ++role) {
+    if (tmp.role_col[role] >= 0) {
+      plan->role_key[role] = keys[tmp.role_col[role]];
+      plan->role_label[role] = tmp.role_label[role];
+    }
+  }
+  for (const auto& [col, slot] : tmp.attributes) plan->attribute_keys.emplace_back(keys[col], slot);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (tmp.sensitive[i]) plan->sensitive_keys.insert(keys[i]);
+  }
+  return Status::OK();
+}
+
+std::string Reader::Obfuscated(std::string_view raw, size_t column_key) {
+  // Keyed by column so the same value in two columns hashes independently of order.
+  scratch_.assign(reinterpret_cast<const char*>(&column_key), sizeof column_key);
+  scratch_.append(raw);
+  auto it = hash_cache_.find(scratch_);
+  if (it != hash_cache_.end()) return it->second;
+  std::string h = opt_.obfuscator->Hash(raw);
+  hash_cache_.emplace(scratch_, h);
+  return h;
+}
+
+std::string Reader::MaskedRaw(const Record& rec, bool fields_reliable) const {
+  if (opt_.obfuscate_cols.empty()) return std::string(rec.raw);
+  bool any_sensitive = std::find(plan_.sensitive.begin(), plan_.sensitive.end(), true) !=
+                           plan_.sensitive.end() ||
+                       !plan_.sensitive_keys.empty();
+  if (!any_sensitive) return std::string(rec.raw);
+  if (!fields_reliable || opt_.format == InputFormat::kJsonl) {
+    // Column positions are unknown: nothing of the record can be shown.
+    return "masked:" + opt_.obfuscator->Hash(rec.raw);
+  }
+  std::string out;
+  for (size_t i = 0; i < rec.fields.size(); ++i) {
+    if (i) out += spec_.sep;
+    const Field& f = rec.fields[i];
+    if (i < plan_.sensitive.size() && plan_.sensitive[i]) {
+      out += opt_.obfuscator->Hash(f.value);
+    } else {
+      out.append(rec.raw.substr(f.raw_begin, f.raw_end - f.raw_begin));
+    }
+  }
+  return out;
+}
+
+Status Reader::Reject(const std::string& path, const Record& rec, const std::string& kind,
+                      const std::string& reason, bool fields_reliable) {
+  report_->AddRejection(kind, Rejection{path, rec.line, reason});
+  if (rejects_ != nullptr) {
+    std::string line = MaskedRaw(rec, fields_reliable);
+    line += '\n';
+    if (std::fwrite(line.data(), 1, line.size(), rejects_) != line.size()) {
+      return Status::IOError("cannot write rejects file '" + opt_.rejects_path + "'");
+    }
+  }
+  if (spec_.preset && first_row_of_file_) {
+    return Status::ParseError(path + ":" + std::to_string(rec.line) +
+                              ": does not look like a " + InputFormatName(opt_.format) +
+                              " file (" + reason + "); expected " + spec_.description +
+                              ". Use --format csv or tsv with --user-col/--item-col for other "
+                              "layouts");
+  }
+  if (report_->rows_rejected > opt_.max_bad_rows) {
+    const Rejection& first = report_->first_rejections.front();
+    return Status::ParseError(
+        first.file + ":" + std::to_string(first.line) + ": " + first.reason + " (" +
+        std::to_string(report_->rows_rejected) + " rejected row" +
+        (report_->rows_rejected == 1 ? "" : "s") + " exceeds --max-bad-rows " +
+        std::to_string(opt_.max_bad_rows) +
+        "; raise it to skip bad rows, and --rejects FILE to collect them)");
+  }
+  return Status::OK();
+}
+
+Status Reader::AcceptOrReject(const std::string& path, const Record& rec,
+                              const std::string_view* text, const bool* present,
+                              const bool* sensitive,
+                              const std::vector<std::pair<size_t, std::string_view>>& attrs,
+                              const std::vector<bool>& attr_sensitive, bool* rejected) {
+  *rejected = true;
+  auto shown = [&](int role) {
+    return sensitive[role] ? std::string("(value masked)") : io::QuoteForMessage(text[role]);
+  };
+  for (int role = 0; role < kNumRoles; ++role) {
+    if (plan_.role_col[role] < 0 && plan_.role_key[role].empty()) continue;
+    if (!present[role]) {
+      return Reject(path, rec, "missing column",
+                    std::string("missing ") + kRoleName[role] + " column " +
+                        plan_.role_label[role],
+                    true);
+    }
+  }
+  if (text[kUser].empty()) {
+    return Reject(path, rec, "empty id", "empty user id in column " + plan_.role_label[kUser], true);
+  }
+  if (text[kItem].empty()) {
+    return Reject(path, rec, "empty id", "empty item id in column " + plan_.role_label[kItem], true);
+  }
+  float value = 1.0f;
+  if (present[kValue] && !io::ParseFloat(text[kValue], &value)) {
+    return Reject(path, rec, "bad number",
+                  "unparsable number " + shown(kValue) + " in column " + plan_.role_label[kValue],
+                  true);
+  }
+  if (present[kEvent]) {
+    if (text[kEvent].empty()) {
+      return Reject(path, rec, "empty event type",
+                    "empty event type in column " + plan_.role_label[kEvent], true);
+    }
+    if (!known_events_.empty() && known_events_.find(std::string(text[kEvent])) == known_events_.end()) {
+      return Reject(path, rec, "unknown event type",
+                    "event type " + shown(kEvent) + " in column " + plan_.role_label[kEvent] +
+                        " has no weight; add it to --weights",
+                    true);
+    }
+  }
+  int64_t t = 0;
+  if (present[kTime] && !io::ParseTimestamp(text[kTime], opt_.time_unit, &t)) {
+    return Reject(path, rec, "bad timestamp",
+                  "bad timestamp " + shown(kTime) + " in column " + plan_.role_label[kTime] +
+                      " (expected unix seconds or milliseconds, or ISO-8601 like "
+                      "2024-05-01T12:00:00Z)",
+                  true);
+  }
+  *rejected = false;
+  // The stored text of a column: itself, or its keyed hash when obfuscated.
+  auto stored = [&](int role) -> std::string_view {
+    if (!sensitive[role]) return text[role];
+    hashed_ = Obfuscated(text[role], role);
+    return hashed_;
+  };
+  log_.user.push_back(log_.users.Intern(stored(kUser)));
+  log_.item.push_back(log_.items.Intern(stored(kItem)));
+  log_.value.push_back(value);
+  if (log_.has_events) {
+    log_.event.push_back(log_.events.Intern(present[kEvent] ? stored(kEvent) : ""));
+  }
+  if (log_.has_times) log_.time.push_back(t);
+  // Attribute columns of this file; the others get the empty value.
+  for (size_t a = 0; a < log_.attributes.size(); ++a) {
+    std::string_view v;
+    bool sens = false;
+    for (size_t k = 0; k < attrs.size(); ++k) {
+      if (attrs[k].first == a) {
+        v = attrs[k].second;
+        sens = attr_sensitive[k];
+      }
+    }
+    auto& col = log_.attributes[a];
+    if (sens) {
+      hashed_ = Obfuscated(v, 100 + a);
+      v = hashed_;
+    }
+    col.codes.push_back(col.values.Intern(v));
+  }
+  ++report_->rows_accepted;
+  return Status::OK();
+}
+
+void Reader::ReportProgress(const RecordReader& rr) {
+  if (progress_ != nullptr && (report_->rows_read & 4095) == 0) {
+    progress_->Update(progress_base_ + rr.source().file_offset(), report_->rows_read);
+  }
+}
+
+Status Reader::ReadDelimited(RecordReader& rr, const std::string& path) {
+  Record rec;
+  plan_ = ColumnPlan();
+  bool planned = false;
+  const bool baskets = opt_.format == InputFormat::kBaskets;
+  uint64_t records_in_file = 0;
+  first_row_of_file_ = true;
+  std::string_view text[kNumRoles];
+  bool present[kNumRoles];
+  bool sensitive[kNumRoles];
+  while (true) {
+    ENCORE_ASSIGN_OR_RETURN(bool more, rr.Next(&rec));
+    if (!more) break;
+    if (rec.raw.empty()) {
+      ++report_->blank_lines;
+      continue;
+    }
+    if (!planned && spec_.header) {
+      if (rec.error != Record::Error::kNone) {
+        return Status::ParseError(path + ":" + std::to_string(rec.line) +
+                                  ": the header line has a malformed quoted field");
+      }
+      if (!io::IsValidUtf8(rec.raw)) {
+        return Status::ParseError(path + ":" + std::to_string(rec.line) +
+                                  ": the header line is not valid UTF-8");
+      }
+      std::vector<std::string> names;
+      for (const Field& f : rec.fields) names.emplace_back(f.value);
+      ENCORE_RETURN_IF_ERROR(PlanFromHeader(path, names, &plan_));
+      planned = true;
+      continue;
+    }
+    ++report_->rows_read;
+    ++records_in_file;
+    ReportProgress(rr);
+    if (!planned && !baskets) {
+      if (rec.error != Record::Error::kNone && !spec_.preset) {
+        // Cannot learn the layout from a broken record: count it, plan from the next one.
+        ENCORE_RETURN_IF_ERROR(Reject(path, rec, "unterminated quote",
+                                      "malformed quoted field before the layout is known",
+                                      false));
+        continue;
+      }
+      ENCORE_RETURN_IF_ERROR(
+          PlanByIndex(path, static_cast<int>(std::max<size_t>(rec.fields.size(), 1)), &plan_));
+      planned = true;
+    }
+    if (!log_.has_events && plan_.role_col[kEvent] >= 0) {
+      log_.has_events = true;
+      for (size_t r = 0; r < log_.size(); ++r) log_.event.push_back(log_.events.Intern(""));
+    }
+    if (!log_.has_times && plan_.role_col[kTime] >= 0) {
+      if (log_.size() > 0) {
+        return Status::InvalidArgument(path + ": has a time column but earlier files do not; "
+                                       "read files with the same layout together");
+      }
+      log_.has_times = true;
+    }
+    if (rec.error == Record::Error::kUnterminatedQuote) {
+      ENCORE_RETURN_IF_ERROR(Reject(path, rec, "unterminated quote",
+                                    "unterminated quoted field (a '\"' opens a field that "
+                                    "never closes)",
+                                    false));
+      first_row_of_file_ = false;
+      continue;
+    }
+    if (rec.error == Record::Error::kTextAfterQuote) {
+      ENCORE_RETURN_IF_ERROR(Reject(path, rec, "text after quote",
+                                    "text after a closing quote (quotes inside a quoted field "
+                                    "must be doubled: \"\")",
+                                    false));
+      first_row_of_file_ = false;
+      continue;
+    }
+    if (!io::IsValidUtf8(rec.raw)) {
+      ENCORE_RETURN_IF_ERROR(Reject(path, rec, "invalid UTF-8", "invalid UTF-8", true));
+      first_row_of_file_ = false;
+      continue;
+    }
+    if (baskets) {
+      size_t empty_at = 0;
+      for (size_t i = 0; i < rec.fields.size() && !empty_at; ++i) {
+        if (rec.fields[i].value.empty()) empty_at = i + 1;
+      }
+      if (empty_at) {
+        ENCORE_RETURN_IF_ERROR(Reject(path, rec, "empty id",
+                                      "empty item name at position " + std::to_string(empty_at),
+                                      true));
+        continue;
+      }
+      std::string basket = std::to_string(++baskets_);
+      uint32_t u = log_.users.Intern(basket);
+      for (const Field& f : rec.fields) {
+        log_.user.push_back(u);
+        log_.item.push_back(log_.items.Intern(f.value));
+        log_.value.push_back(1.0f);
+      }
+      ++report_->rows_accepted;
+      first_row_of_file_ = false;
+      continue;
+    }
+    if (static_cast<int>(rec.fields.size()) != plan_.expected_fields) {
+      ENCORE_RETURN_IF_ERROR(Reject(path, rec, "wrong column count",
+                                    "expected " + std::to_string(plan_.expected_fields) +
+                                        " fields, got " + std::to_string(rec.fields.size()),
+                                    false));
+      first_row_of_file_ = false;
+      continue;
+    }
+    for (int role = 0; role < kNumRoles; ++role) {
+      int col = plan_.role_col[role];
+      present[role] = col >= 0;
+      text[role] = col >= 0 ? rec.fields[col].value : std::string_view();
+      sensitive[role] = col >= 0 && plan_.sensitive[col];
+    }
+    attrs_.clear();
+    attr_sensitive_.clear();
+    for (const auto& [col, slot] : plan_.attributes) {
+      attrs_.emplace_back(slot, rec.fields[col].value);
+      attr_sensitive_.push_back(plan_.sensitive[col]);
+    }
+    bool rejected;
+    ENCORE_RETURN_IF_ERROR(
+        AcceptOrReject(path, rec, text, present, sensitive, attrs_, attr_sensitive_, &rejected));
+    first_row_of_file_ = false;
+  }
+  if (!planned && spec_.header) {
+    return Status::InvalidArgument(path + " is empty; expected a header line and data rows");
+  }
+  if (records_in_file == 0) {
+    return Status::InvalidArgument(path + (spec_.header ? " has a header but no data rows"
+                                                        : " is empty: it has no data rows"));
+  }
+  return Status::OK();
+}
+
+Status Reader::ReadJsonl(RecordReader& rr, const std::string& path) {
+  simdjson::ondemand::parser parser;
+  std::string padded;
+  Record rec;
+  plan_ = ColumnPlan();
+  bool planned = false;
+  uint64_t records_in_file = 0;
+  first_row_of_file_ = true;
+  std::string_view text[kNumRoles];
+  bool present[kNumRoles];
+  bool sensitive[kNumRoles];
+  std::vector<std::pair<std::string, std::string>> keys_values;  // stable copies of this record
+  while (true) {
+    ENCORE_ASSIGN_OR_RETURN(bool more, rr.Next(&rec));
+    if (!more) break;
+    std::string_view line = rec.raw;
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    if (line.empty()) {
+      ++report_->blank_lines;
+      continue;
+    }
+    ++report_->rows_read;
+    ++records_in_file;
+    ReportProgress(rr);
+    if (!io::IsValidUtf8(line)) {
+      ENCORE_RETURN_IF_ERROR(Reject(path, rec, "invalid UTF-8", "invalid UTF-8", false));
+      continue;
+    }
+    padded.assign(line.data(), line.size());
+    padded.resize(line.size() + simdjson::SIMDJSON_PADDING, ' ');
+    keys_values.clear();
+    std::string nested_key;
+    bool ok = true;
+    std::string error_text;
+    {
+      simdjson::ondemand::document doc;
+      simdjson::ondemand::object obj;
+      auto err = parser.iterate(padded.data(), line.size(), padded.size()).get(doc);
+      if (!err) err = doc.get_object().get(obj);
+      if (!err) {
+        for (auto field : obj) {
+          std::string_view key;
+          err = field.unescaped_key().get(key);
+          if (err) break;
+          simdjson::ondemand::value v;
+          err = field.value().get(v);
+          if (err) break;
+          simdjson::ondemand::json_type type;
+          err = v.type().get(type);
+          if (err) break;
+          std::string val;
+          switch (type) {
+            case simdjson::ondemand::json_type::string: {
+              std::string_view s;
+              err = v.get_string().get(s);
+              val = s;
+              break;
+            }
+            case simdjson::ondemand::json_type::number:
+            case simdjson::ondemand::json_type::boolean: {
+              std::string_view s = v.raw_json_token();
+              while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+              val = s;
+              if (type == simdjson::ondemand::json_type::boolean) {
+                bool b;
+                err = v.get_bool().get(b);
+              } else {
+                double d;
+                err = v.get_double().get(d);
+              }
+              break;
+            }
+            case simdjson::ondemand::json_type::null: {
+              bool is_null = false;
+              err = v.is_null().get(is_null);
+              break;
+            }
+            default: {
+              std::string_view s;
+              if (type == simdjson::ondemand::json_type::object) {
+                simdjson::ondemand::object o;
+                err = v.get_object().get(o);
+                if (!err) err = o.raw_json().get(s);
+              } else {
+                simdjson::ondemand::array a;
+                err = v.get_array().get(a);
+                if (!err) err = a.raw_json().get(s);
+              }
+              val = s;
+              if (nested_key.empty()) nested_key = std::string(key);
+              break;
+            }
+          }
+          if (err) break;
+          std::string k(key);
+          bool replaced = false;
+          for (auto& kv : keys_values) {
+            if (kv.first == k) {
+              kv.second = val;  // duplicate key: the last one wins
+              replaced = true;
+            }
+          }
+          if (!replaced) keys_values.emplace_back(std::move(k), std::move(val));
+        }
+      }
+      if (!err && doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+        err = simdjson::TRAILING_CONTENT;  // e.g. two objects on one line
+      }
+      if (err) {
+        ok = false;
+        error_text = simdjson::error_message(err);
+      }
+    }
+    if (!ok) {
+      ENCORE_RETURN_IF_ERROR(Reject(path, rec, "invalid JSON",
+                                    "invalid JSON object: " + error_text, false));
+      first_row_of_file_ = false;
+      continue;
+    }
+    if (!planned) {
+      std::vector<std::string> keys;
+      for (const auto& kv : keys_values) keys.push_back(kv.first);
+      ENCORE_RETURN_IF_ERROR(PlanJsonl(path, keys, &plan_));
+      planned = true;
+      if (!plan_.role_key[kEvent].empty() && !log_.has_events) {
+        log_.has_events = true;
+        for (size_t r = 0; r < log_.size(); ++r) log_.event.push_back(log_.events.Intern(""));
+      }
+      if (!plan_.role_key[kTime].empty() && !log_.has_times) {
+        if (log_.size() > 0) {
+          return Status::InvalidArgument(path + ": has a time key but earlier files do not; "
+                                         "read files with the same layout together");
+        }
+        log_.has_times = true;
+      }
+    }
+    auto lookup = [&](const std::string& key, std::string_view* out) {
+      for (const auto& kv : keys_values) {
+        if (kv.first == key) {
+          *out = kv.second;
+          return true;
+        }
+      }
+      return false;
+    };
+    std::string nested_role;
+    for (int role = 0; role < kNumRoles; ++role) {
+      present[role] = !plan_.role_key[role].empty() && lookup(plan_.role_key[role], &text[role]);
+      sensitive[role] = plan_.sensitive_keys.count(plan_.role_key[role]) > 0;
+      if (present[role] && plan_.role_key[role] == nested_key) nested_role = nested_key;
+    }
+    if (!nested_role.empty()) {
+      ENCORE_RETURN_IF_ERROR(Reject(path, rec, "nested JSON value",
+                                    "key '" + nested_role +
+                                        "' holds an object or array; ids, values, event types "
+                                        "and times must be strings or numbers",
+                                    false));
+      first_row_of_file_ = false;
+      continue;
+    }
+    attrs_.clear();
+    attr_sensitive_.clear();
+    for (const auto& [key, slot] : plan_.attribute_keys) {
+      std::string_view v;
+      lookup(key, &v);
+      attrs_.emplace_back(slot, v);
+      attr_sensitive_.push_back(plan_.sensitive_keys.count(key) > 0);
+    }
+    bool rejected;
+    ENCORE_RETURN_IF_ERROR(
+        AcceptOrReject(path, rec, text, present, sensitive, attrs_, attr_sensitive_, &rejected));
+    first_row_of_file_ = false;
+  }
+  if (records_in_file == 0) {
+    return Status::InvalidArgument(path + " is empty: it has no JSON lines");
+  }
+  return Status::OK();
+}
+
+Status Reader::ReadSource(std::unique_ptr<io::ByteSource> source, uint64_t size_before) {
+  const std::string path = source->path();
+  report_->files.push_back(path);
+  progress_base_ = size_before;
+  bool jsonl = opt_.format == InputFormat::kJsonl;
+  RecordReader rr(std::move(source),
+                  jsonl ? RecordReader::Mode::kLines : RecordReader::Mode::kDelimited, spec_.sep);
+  Status s = jsonl ? ReadJsonl(rr, path) : ReadDelimited(rr, path);
+  report_->bytes_read += rr.bytes_consumed();
+  return s;
+}
+
+Result<InteractionLog> Reader::Run(const std::vector<std::string>& paths) {
+  ENCORE_RETURN_IF_ERROR(CheckOptions());
+  if (paths.empty()) return Status::InvalidArgument("no input file; pass --input FILE");
+  // Open every file first, so a missing one fails before any work.
+  std::vector<std::unique_ptr<io::ByteSource>> sources;
+  uint64_t total = 0;
+  for (const auto& p : paths) {
+    ENCORE_ASSIGN_OR_RETURN(auto source, io::ByteSource::Open(p));
+    total += source->file_size();
+    sources.push_back(std::move(source));
+  }
+  return RunOnSources(std::move(sources), total);
+}
+
+Result<InteractionLog> Reader::RunOnSources(std::vector<std::unique_ptr<io::ByteSource>> sources,
+                                            uint64_t total) {
+  ENCORE_RETURN_IF_ERROR(CheckOptions());
+  if (!opt_.rejects_path.empty()) {
+    rejects_ = std::fopen(opt_.rejects_path.c_str(), "wb");
+    if (rejects_ == nullptr) {
+      return Status::IOError("cannot create rejects file '" + opt_.rejects_path + "'");
+    }
+  }
+  if (progress_ != nullptr) progress_->Start("reading", total);
+  Status status;
+  uint64_t before = 0;
+  for (auto& source : sources) {
+    uint64_t size = source->file_size();
+    status = ReadSource(std::move(source), before);
+    if (!status.ok()) break;
+    before += size;
+  }
+  sources.clear();  // close files before returning
+  if (rejects_ != nullptr) {
+    if (std::fclose(rejects_) != 0 && status.ok()) {
+      status = Status::IOError("cannot write rejects file '" + opt_.rejects_path + "'");
+    }
+    rejects_ = nullptr;
+  }
+  if (progress_ != nullptr) {
+    progress_->Update(total, report_->rows_read);
+    progress_->Finish();
+  }
+  if (!status.ok()) return status;
+  if (report_->rows_accepted == 0) {
+    const Rejection& first = report_->first_rejections.front();
+    return Status::ParseError("no rows accepted; first rejection at " + first.file + ":" +
+                              std::to_string(first.line) + ": " + first.reason);
+  }
+  return std::move(log_);
+}
+
+}  // namespace
+
+Result<InteractionLog> ReadInteractions(const std::vector<std::string>& paths,
+                                        const ReadOptions& options, ReadReport* report,
+                                        Progress* progress) {
+  ENCORE_CHECK(report != nullptr);
+  Reader reader(options, report, progress);
+  return reader.Run(paths);
+}
+
+namespace io {
+
+Result<InteractionLog> ReadInteractionsFromSources(
+    std::vector<std::unique_ptr<ByteSource>> sources, const ReadOptions& options,
+    ReadReport* report) {
+  ENCORE_CHECK(report != nullptr);
+  Reader reader(options, report, nullptr);
+  return reader.RunOnSources(std::move(sources), 0);
+}
+
+}  // namespace io
+}  // namespace encore
