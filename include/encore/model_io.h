@@ -1,0 +1,104 @@
+// ModelWriter / ModelReader: the little-endian binary encoding used inside
+// model files (docs/MODEL_FORMAT.md). Models write their state with a
+// ModelWriter in SaveState and read it back, checked, in LoadState.
+//
+// Every read is bounds-checked: a truncated or corrupted buffer yields a
+// Corruption status naming the source and the field, never undefined
+// behaviour. Arrays are a u64 element count followed by the raw elements.
+//
+// Thread-safety: one instance per thread.
+
+#ifndef ENCORE_MODEL_IO_H_
+#define ENCORE_MODEL_IO_H_
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "encore/status.h"
+
+namespace encore {
+
+class ModelWriter {
+ public:
+  template <typename T>
+  void Put(T v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    buf_.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  void PutString(std::string_view s) {
+    Put<uint64_t>(s.size());
+    buf_.append(s);
+  }
+  template <typename T>
+  void PutArray(const std::vector<T>& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    Put<uint64_t>(v.size());
+    buf_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+  }
+  std::string& buffer() { return buf_; }
+
+ private:
+  std::string buf_;
+};
+
+class ModelReader {
+ public:
+  ModelReader(std::string_view data, std::string source)
+      : data_(data), source_(std::move(source)) {}
+
+  template <typename T>
+  Status Get(T* v, const char* what) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    if (data_.size() - pos_ < sizeof(T)) return Truncated(what);
+    std::memcpy(v, data_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return Status::OK();
+  }
+  Status GetString(std::string* s, const char* what) {
+    uint64_t n = 0;
+    ENCORE_RETURN_IF_ERROR(Get(&n, what));
+    if (n > data_.size() - pos_) return Truncated(what);
+    s->assign(data_.data() + pos_, n);
+    pos_ += n;
+    return Status::OK();
+  }
+  // Reads an array; `expected` (when not ~0) is the element count it must have.
+  template <typename T>
+  Status GetArray(std::vector<T>* v, const char* what, uint64_t expected = ~uint64_t{0}) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    uint64_t n = 0;
+    ENCORE_RETURN_IF_ERROR(Get(&n, what));
+    if (expected != ~uint64_t{0} && n != expected) {
+      return Status::Corruption(source_ + ": " + what + " has " + std::to_string(n) +
+                                " elements, expected " + std::to_string(expected));
+    }
+    if (n > (data_.size() - pos_) / sizeof(T)) return Truncated(what);
+    v->resize(n);
+    if (n > 0) std::memcpy(v->data(), data_.data() + pos_, n * sizeof(T));
+    pos_ += n * sizeof(T);
+    return Status::OK();
+  }
+  // A Corruption status for a value that decoded but makes no sense.
+  Status Invalid(const std::string& what) const {
+    return Status::Corruption(source_ + ": invalid " + what + " at byte " + std::to_string(pos_));
+  }
+  bool at_end() const { return pos_ == data_.size(); }
+  const std::string& source() const { return source_; }
+
+ private:
+  Status Truncated(const char* what) const {
+    return Status::Corruption(source_ + ": truncated while reading " + what + " at byte " +
+                              std::to_string(pos_));
+  }
+  std::string_view data_;
+  size_t pos_ = 0;
+  std::string source_;
+};
+
+}  // namespace encore
+
+#endif  // ENCORE_MODEL_IO_H_

@@ -1,0 +1,78 @@
+// ModelParams: every training parameter of every model, declared once.
+//
+// The parameter table (ModelParamTable) is the single source of truth in the
+// LightGBM manner: CLI flags (`encore train --factors 64`), grid specs
+// (`--grid 'factors=10,50;reg=0.01,0.1'`), pipeline config keys and the
+// parameter docs (docs/PARAMETERS.md, generated) are all derived from it.
+// Per-query knobs (how many items, filters) are not here: see QueryOptions in
+// recommender.h, so one trained model serves different queries.
+//
+// Thread-safety: plain values; the table is immutable.
+
+#ifndef ENCORE_PARAMS_H_
+#define ENCORE_PARAMS_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "encore/status.h"
+
+namespace encore {
+
+enum class Solver { kCg, kCholesky };
+enum class ColdStart { kDrop, kPopular };
+enum class Similarity { kConditional, kJaccard, kLift, kCosine };
+
+struct ModelParams {
+  // Matrix factorisation (als, ials).
+  uint32_t factors = 10;     // rank of the factorisation
+  uint32_t iterations = 10;  // full sweeps (users then items)
+  float reg = 0.1f;          // L2 regularisation (Spark's regParam for als)
+  // als: multiply reg by each row's rating count (ALS-WR, Spark's behaviour).
+  bool reg_scale_by_count = true;
+  bool nonnegative = false;  // als: constrain factors to >= 0 (NNLS)
+  bool biases = false;       // als: learn global, user and item biases
+  float alpha = 1.0f;        // ials: confidence c = 1 + alpha * r
+  Solver solver = Solver::kCg;  // ials: conjugate gradient or exact Cholesky
+  uint32_t cg_steps = 3;     // ials: CG iterations per row per sweep
+  float init_scale = 0.01f;  // std-dev of the random initial factors
+  ColdStart cold_start = ColdStart::kDrop;  // als: users/items unseen in training
+
+  // Item co-occurrence.
+  Similarity similarity = Similarity::kConditional;  // cooc(a,b)/count(a) by default
+  uint32_t min_cooccurrence = 1;   // pairs seen together fewer times are ignored
+  double half_life_days = 0;       // > 0: weight interactions by recency
+  uint32_t neighbors = 0;          // > 0: keep only the top neighbours per item
+
+  // Shared.
+  uint64_t seed = 42;
+  int threads = 0;  // 0 = all cores; results are deterministic for a fixed count
+
+  // Checks ranges; messages name the parameter and the valid range.
+  Status Validate() const;
+};
+
+// One row of the parameter table.
+struct ParamInfo {
+  const char* name;          // flag and config key: "factors" -> --factors
+  const char* type;          // "int", "float", "bool", "enum"
+  const char* models;        // which models read it: "als,ials"
+  const char* help;          // one line
+  std::function<Status(ModelParams*, const std::string&)> set;  // parses and stores
+  std::function<std::string(const ModelParams&)> get;           // current value as text
+};
+
+const std::vector<ParamInfo>& ModelParamTable();
+
+// Sets parameter `name` from text (e.g. "0.05"). Unknown names and bad
+// values are InvalidArgument naming the parameter and what is accepted.
+Status SetModelParam(ModelParams* params, const std::string& name, const std::string& value);
+
+// All parameters as (name, value) text pairs, for model files and manifests.
+std::vector<std::pair<std::string, std::string>> ModelParamsToList(const ModelParams& params);
+
+}  // namespace encore
+
+#endif  // ENCORE_PARAMS_H_

@@ -1,0 +1,152 @@
+// Recommender: the one interface every model implements.
+//
+// A model is fitted on a Dataset (dense user and item indices) and then
+// answers queries by index: score every item for a user, top-N for one user
+// or many (batch), top-N for a visitor described only by items (fold-in),
+// and similar items. Id dictionaries live beside the model in a
+// TrainedModel, so a model file answers queries on its own.
+//
+// Batch first: RecommendBatch is the primitive the CLI and evaluation use;
+// Recommend(user) must return exactly RecommendBatch({user})[0] (the shared
+// contract test, src/model/recommender_contract_test.cc, checks this and
+// more for every registered model).
+//
+// Ordering: results are sorted by score descending, ties broken by the
+// smaller item index (items are indexed in first-seen order, so this is
+// deterministic). Returned scores are finite; ScoreItems may write
+// -infinity for an item the model cannot score (e.g. no co-occurrence),
+// and such items are never returned.
+//
+// Thread-safety: after Fit or Load, all const methods may be called
+// concurrently. Fit and Load are not thread-safe.
+
+#ifndef ENCORE_RECOMMENDER_H_
+#define ENCORE_RECOMMENDER_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "encore/dataset.h"
+#include "encore/ids.h"
+#include "encore/params.h"
+#include "encore/status.h"
+
+namespace encore {
+
+class ModelWriter;
+class ModelReader;
+
+struct ScoredItem {
+  uint32_t item = 0;
+  float score = 0;
+  bool operator==(const ScoredItem&) const = default;
+};
+
+// An item and its weight (e.g. an implicit count) describing a visitor.
+struct ItemWeight {
+  uint32_t item = 0;
+  float weight = 1;
+};
+
+// Per-query knobs; one fitted model serves many different queries.
+struct QueryOptions {
+  uint32_t n = 10;            // items to return (fewer when fewer qualify)
+  bool exclude_seen = true;   // drop items the user interacted with in training
+  // When not empty, only these items may be returned.
+  std::vector<uint32_t> allow;
+  // These items are never returned.
+  std::vector<uint32_t> deny;
+};
+
+class Recommender {
+ public:
+  virtual ~Recommender() = default;
+
+  // The registry name: "als", "ials", "cooccurrence", "popularity".
+  virtual const char* kind() const = 0;
+  const ModelParams& params() const { return params_; }
+
+  // Trains on `data`. Keeps the user x item pattern for exclude_seen.
+  // Fails on empty data or invalid parameters.
+  virtual Status Fit(const Dataset& data) = 0;
+
+  uint32_t num_users() const { return seen_.rows; }
+  uint32_t num_items() const { return seen_.cols; }
+  // Training interactions (pattern and values), users x items.
+  const CsrMatrix& seen() const { return seen_; }
+
+  // Writes a score for every item into scores[0 .. num_items()).
+  // REQUIRES: user < num_users().
+  virtual void ScoreItems(uint32_t user, float* scores) const = 0;
+
+  // Scores every item for a visitor who interacted with `items` (fold-in:
+  // the user is absent from training). Unknown item indices are an error.
+  virtual Status ScoreFoldIn(std::span<const ItemWeight> items, float* scores) const = 0;
+
+  // Predicted value of (user, item) on the training scale (a rating for
+  // explicit models). REQUIRES: user < num_users(), item < num_items().
+  virtual float Predict(uint32_t user, uint32_t item) const;
+
+  // Top-N per user, honouring options. Users >= num_users() get an empty list.
+  // The default scores each user densely with ScoreItems in parallel;
+  // models override it with something faster (blocked products, sparse
+  // accumulation) that returns the same lists.
+  virtual void RecommendBatch(std::span<const uint32_t> users, const QueryOptions& options,
+                              std::vector<std::vector<ScoredItem>>* out) const;
+  std::vector<ScoredItem> Recommend(uint32_t user, const QueryOptions& options) const;
+
+  // Top-N for a fold-in visitor; the visitor's own items count as seen.
+  Result<std::vector<ScoredItem>> RecommendFoldIn(std::span<const ItemWeight> items,
+                                                  const QueryOptions& options) const;
+
+  // The `n` items most similar to `item` (never itself), by the model's own
+  // notion: cosine of item factors for MF models, the co-occurrence score,
+  // ... Fails when the model has no such notion.
+  virtual Status SimilarItems(uint32_t item, uint32_t n, std::vector<ScoredItem>* out) const;
+
+  // Model-specific state for model files (the base saves params and seen_).
+  virtual void SaveState(ModelWriter* w) const = 0;
+  virtual Status LoadState(ModelReader* r) = 0;
+
+  // Used by the model-file reader; not for general use.
+  void RestoreBase(const ModelParams& params, CsrMatrix seen) {
+    params_ = params;
+    seen_ = std::move(seen);
+  }
+
+ protected:
+  explicit Recommender(const ModelParams& params) : params_(params) {}
+  // Copies the pattern and values of data.by_user into seen_.
+  void RememberSeen(const Dataset& data);
+
+  ModelParams params_;
+  CsrMatrix seen_;
+};
+
+// Creates an unfitted model by registry name. Unknown names are an error
+// listing the known ones.
+Result<std::unique_ptr<Recommender>> CreateRecommender(const std::string& kind,
+                                                       const ModelParams& params);
+// Registry names, sorted.
+std::vector<std::string> RecommenderKinds();
+
+// A fitted model with the id dictionaries that give its indices meaning.
+struct TrainedModel {
+  std::unique_ptr<Recommender> model;
+  IdDictionary users;
+  IdDictionary items;
+};
+
+// Model files: see docs/MODEL_FORMAT.md. Saving writes to a temporary name
+// and renames, so a crash never leaves a half-written file under `path`.
+Status SaveModel(const TrainedModel& model, const std::string& path);
+// Truncated, corrupted or foreign files fail with Corruption naming the path
+// and what is wrong; never a crash or garbage output.
+Result<TrainedModel> LoadModel(const std::string& path);
+
+}  // namespace encore
+
+#endif  // ENCORE_RECOMMENDER_H_

@@ -1,0 +1,165 @@
+// Model files (docs/MODEL_FORMAT.md): magic, version, kind, parameters, id
+// dictionaries, training pattern, model state, CRC-32 of everything before it.
+
+#include <zlib.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "encore/model_io.h"
+#include "encore/recommender.h"
+
+namespace encore {
+
+namespace {
+
+constexpr char kMagic[8] = {'E', 'N', 'C', 'O', 'R', 'E', 'M', 'D'};
+constexpr uint32_t kVersion = 1;
+
+void PutDictionary(const IdDictionary& d, ModelWriter* w) {
+  w->Put<uint32_t>(d.size());
+  for (uint32_t i = 0; i < d.size(); ++i) w->PutString(d.Name(i));
+}
+
+Status GetDictionary(ModelReader* r, const char* what, IdDictionary* d) {
+  uint32_t n = 0;
+  ENCORE_RETURN_IF_ERROR(r->Get(&n, what));
+  std::string id;
+  for (uint32_t i = 0; i < n; ++i) {
+    ENCORE_RETURN_IF_ERROR(r->GetString(&id, what));
+    if (d->Intern(id) != i) return r->Invalid(std::string(what) + " (duplicate id)");
+  }
+  return Status::OK();
+}
+
+void PutCsr(const CsrMatrix& m, ModelWriter* w) {
+  w->Put<uint32_t>(m.rows);
+  w->Put<uint32_t>(m.cols);
+  w->PutArray(m.indptr);
+  w->PutArray(m.indices);
+  w->PutArray(m.values);
+}
+
+Status GetCsr(ModelReader* r, CsrMatrix* m) {
+  ENCORE_RETURN_IF_ERROR(r->Get(&m->rows, "matrix rows"));
+  ENCORE_RETURN_IF_ERROR(r->Get(&m->cols, "matrix columns"));
+  ENCORE_RETURN_IF_ERROR(r->GetArray(&m->indptr, "matrix row pointers", uint64_t{m->rows} + 1));
+  ENCORE_RETURN_IF_ERROR(r->GetArray(&m->indices, "matrix indices"));
+  ENCORE_RETURN_IF_ERROR(r->GetArray(&m->values, "matrix values", m->indices.size()));
+  if (m->indptr[0] != 0 || m->indptr[m->rows] != m->indices.size()) {
+    return r->Invalid("matrix row pointers");
+  }
+  for (uint32_t i = 0; i < m->rows; ++i) {
+    if (m->indptr[i] > m->indptr[i + 1]) return r->Invalid("matrix row pointers");
+  }
+  for (uint32_t c : m->indices) {
+    if (c >= m->cols) return r->Invalid("matrix column index");
+  }
+  return Status::OK();
+}
+
+uint32_t Crc(const std::string& data, size_t len) {
+  return static_cast<uint32_t>(
+      crc32_z(0L, reinterpret_cast<const Bytef*>(data.data()), len));
+}
+
+}  // namespace
+
+Status SaveModel(const TrainedModel& trained, const std::string& path) {
+  const Recommender& m = *trained.model;
+  ModelWriter w;
+  w.buffer().append(kMagic, sizeof kMagic);
+  w.Put<uint32_t>(kVersion);
+  w.PutString(m.kind());
+  auto params = ModelParamsToList(m.params());
+  w.Put<uint32_t>(static_cast<uint32_t>(params.size()));
+  for (const auto& [name, value] : params) {
+    w.PutString(name);
+    w.PutString(value);
+  }
+  PutDictionary(trained.users, &w);
+  PutDictionary(trained.items, &w);
+  PutCsr(m.seen(), &w);
+  ModelWriter state;
+  m.SaveState(&state);
+  w.PutString(state.buffer());
+  w.Put<uint32_t>(Crc(w.buffer(), w.buffer().size()));
+
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) {
+    return Status::IOError("cannot create model file '" + tmp + "'; check the directory exists");
+  }
+  const std::string& buf = w.buffer();
+  bool ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
+  ok = (std::fflush(f) == 0) && ok;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return Status::IOError("cannot write model file '" + path + "'");
+  }
+  return Status::OK();
+}
+
+Result<TrainedModel> LoadModel(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status::NotFound("cannot open model file '" + path + "'; check --model-file");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string data = ss.str();
+  const size_t min_size = sizeof kMagic + 4 + 4;
+  if (data.size() < min_size || data.compare(0, sizeof kMagic, kMagic, sizeof kMagic) != 0) {
+    return Status::Corruption("'" + path + "' is not an encore model file (bad magic bytes)");
+  }
+  uint32_t stored_crc;
+  std::memcpy(&stored_crc, data.data() + data.size() - 4, 4);
+  if (Crc(data, data.size() - 4) != stored_crc) {
+    return Status::Corruption("'" + path +
+                              "' is corrupted or truncated (checksum mismatch); retrain or "
+                              "copy it again");
+  }
+  ModelReader r(std::string_view(data).substr(sizeof kMagic, data.size() - sizeof kMagic - 4),
+                path);
+  uint32_t version = 0;
+  ENCORE_RETURN_IF_ERROR(r.Get(&version, "version"));
+  if (version != kVersion) {
+    return Status::Corruption("'" + path + "' has model format version " +
+                              std::to_string(version) + "; this encore reads version " +
+                              std::to_string(kVersion) + " (retrain the model)");
+  }
+  std::string kind;
+  ENCORE_RETURN_IF_ERROR(r.GetString(&kind, "model kind"));
+  uint32_t num_params = 0;
+  ENCORE_RETURN_IF_ERROR(r.Get(&num_params, "parameter count"));
+  ModelParams params;
+  for (uint32_t i = 0; i < num_params; ++i) {
+    std::string name, value;
+    ENCORE_RETURN_IF_ERROR(r.GetString(&name, "parameter name"));
+    ENCORE_RETURN_IF_ERROR(r.GetString(&value, "parameter value"));
+    Status s = SetModelParam(&params, name, value);
+    if (!s.ok()) return Status::Corruption("'" + path + "': " + s.message());
+  }
+  auto created = CreateRecommender(kind, params);
+  if (!created.ok()) return Status::Corruption("'" + path + "': " + created.status().message());
+  TrainedModel out;
+  out.model = std::move(created).value();
+  ENCORE_RETURN_IF_ERROR(GetDictionary(&r, "user ids", &out.users));
+  ENCORE_RETURN_IF_ERROR(GetDictionary(&r, "item ids", &out.items));
+  CsrMatrix seen;
+  ENCORE_RETURN_IF_ERROR(GetCsr(&r, &seen));
+  if (seen.rows != out.users.size() || seen.cols != out.items.size()) {
+    return r.Invalid("matrix shape (does not match the id dictionaries)");
+  }
+  out.model->RestoreBase(params, std::move(seen));
+  std::string state;
+  ENCORE_RETURN_IF_ERROR(r.GetString(&state, "model state"));
+  if (!r.at_end()) return r.Invalid("trailing bytes");
+  ModelReader sr(state, path);
+  ENCORE_RETURN_IF_ERROR(out.model->LoadState(&sr));
+  if (!sr.at_end()) return sr.Invalid("model state (trailing bytes)");
+  return out;
+}
+
+}  // namespace encore

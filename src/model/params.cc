@@ -1,0 +1,183 @@
+// The parameter table: one entry per training parameter (see encore/params.h).
+
+#include "encore/params.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+
+namespace encore {
+
+namespace {
+
+Status BadValue(const char* name, const std::string& value, const std::string& expected) {
+  return Status::InvalidArgument("parameter '" + std::string(name) + "': '" + value +
+                                 "' is not " + expected);
+}
+
+template <typename T>
+Status ParseUnsigned(const char* name, const std::string& v, T* out) {
+  uint64_t x;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec != std::errc() || p != v.data() + v.size() || x > std::numeric_limits<T>::max()) {
+    return BadValue(name, v, "a non-negative integer");
+  }
+  *out = static_cast<T>(x);
+  return Status::OK();
+}
+
+Status ParseInt(const char* name, const std::string& v, int* out) {
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), *out);
+  if (ec != std::errc() || p != v.data() + v.size()) return BadValue(name, v, "an integer");
+  return Status::OK();
+}
+
+template <typename T>
+Status ParseReal(const char* name, const std::string& v, T* out) {
+  char* end = nullptr;
+  double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x)) {
+    return BadValue(name, v, "a finite number");
+  }
+  *out = static_cast<T>(x);
+  return Status::OK();
+}
+
+Status ParseBool(const char* name, const std::string& v, bool* out) {
+  if (v == "true" || v == "1" || v == "yes" || v == "on") {
+    *out = true;
+  } else if (v == "false" || v == "0" || v == "no" || v == "off") {
+    *out = false;
+  } else {
+    return BadValue(name, v, "true or false");
+  }
+  return Status::OK();
+}
+
+std::string Real(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+const char* SolverName(Solver s) { return s == Solver::kCg ? "cg" : "cholesky"; }
+const char* ColdStartName(ColdStart c) { return c == ColdStart::kDrop ? "drop" : "popular"; }
+const char* SimilarityName(Similarity s) {
+  switch (s) {
+    case Similarity::kConditional: return "conditional";
+    case Similarity::kJaccard: return "jaccard";
+    case Similarity::kLift: return "lift";
+    case Similarity::kCosine: return "cosine";
+  }
+  return "?";
+}
+
+#define ENCORE_UINT_PARAM(field, models, help)                                        \
+  ParamInfo {                                                                         \
+    #field, "int", models, help,                                                      \
+        [](ModelParams* p, const std::string& v) { return ParseUnsigned(#field, v, &p->field); }, \
+        [](const ModelParams& p) { return std::to_string(p.field); }                  \
+  }
+#define ENCORE_REAL_PARAM(field, models, help)                                        \
+  ParamInfo {                                                                         \
+    #field, "float", models, help,                                                    \
+        [](ModelParams* p, const std::string& v) { return ParseReal(#field, v, &p->field); }, \
+        [](const ModelParams& p) { return Real(p.field); }                            \
+  }
+#define ENCORE_BOOL_PARAM(field, models, help)                                        \
+  ParamInfo {                                                                         \
+    #field, "bool", models, help,                                                     \
+        [](ModelParams* p, const std::string& v) { return ParseBool(#field, v, &p->field); }, \
+        [](const ModelParams& p) { return std::string(p.field ? "true" : "false"); }  \
+  }
+
+}  // namespace
+
+const std::vector<ParamInfo>& ModelParamTable() {
+  static const std::vector<ParamInfo> kTable = {
+      ENCORE_UINT_PARAM(factors, "als,ials", "Rank of the factorisation (Spark: rank)"),
+      ENCORE_UINT_PARAM(iterations, "als,ials", "Alternating sweeps (Spark: maxIter)"),
+      ENCORE_REAL_PARAM(reg, "als,ials",
+                        "L2 regularisation (Spark: regParam; ials: lambda of Hu et al.)"),
+      ENCORE_BOOL_PARAM(reg_scale_by_count, "als",
+                        "Scale reg by each row's rating count (ALS-WR, as Spark does)"),
+      ENCORE_BOOL_PARAM(nonnegative, "als", "Constrain factors to be non-negative (NNLS)"),
+      ENCORE_BOOL_PARAM(biases, "als", "Learn global, user and item biases"),
+      ENCORE_REAL_PARAM(alpha, "ials", "Confidence scale: c = 1 + alpha * r"),
+      ParamInfo{"solver", "enum", "ials", "Least-squares solver: cg | cholesky",
+                [](ModelParams* p, const std::string& v) {
+                  if (v == "cg") p->solver = Solver::kCg;
+                  else if (v == "cholesky") p->solver = Solver::kCholesky;
+                  else return BadValue("solver", v, "cg or cholesky");
+                  return Status::OK();
+                },
+                [](const ModelParams& p) { return std::string(SolverName(p.solver)); }},
+      ENCORE_UINT_PARAM(cg_steps, "ials", "Conjugate-gradient steps per row per sweep"),
+      ENCORE_REAL_PARAM(init_scale, "als,ials", "Standard deviation of the initial factors"),
+      ParamInfo{"cold_start", "enum", "als",
+                "Users or items unknown at prediction time: drop | popular",
+                [](ModelParams* p, const std::string& v) {
+                  if (v == "drop") p->cold_start = ColdStart::kDrop;
+                  else if (v == "popular") p->cold_start = ColdStart::kPopular;
+                  else return BadValue("cold_start", v, "drop or popular");
+                  return Status::OK();
+                },
+                [](const ModelParams& p) { return std::string(ColdStartName(p.cold_start)); }},
+      ParamInfo{"similarity", "enum", "cooccurrence",
+                "conditional (cooc(a,b)/count(a)) | jaccard | lift | cosine",
+                [](ModelParams* p, const std::string& v) {
+                  if (v == "conditional") p->similarity = Similarity::kConditional;
+                  else if (v == "jaccard") p->similarity = Similarity::kJaccard;
+                  else if (v == "lift") p->similarity = Similarity::kLift;
+                  else if (v == "cosine") p->similarity = Similarity::kCosine;
+                  else return BadValue("similarity", v, "conditional, jaccard, lift or cosine");
+                  return Status::OK();
+                },
+                [](const ModelParams& p) { return std::string(SimilarityName(p.similarity)); }},
+      ENCORE_UINT_PARAM(min_cooccurrence, "cooccurrence",
+                        "Ignore item pairs held together by fewer users"),
+      ENCORE_REAL_PARAM(half_life_days, "cooccurrence",
+                        "Weight interactions by recency with this half-life (0 = off)"),
+      ENCORE_UINT_PARAM(neighbors, "cooccurrence",
+                        "Keep only this many most similar items per item (0 = all)"),
+      ENCORE_UINT_PARAM(seed, "als,ials", "Random seed of the initial factors"),
+      ParamInfo{"threads", "int", "all", "Threads (0 = all cores)",
+                [](ModelParams* p, const std::string& v) { return ParseInt("threads", v, &p->threads); },
+                [](const ModelParams& p) { return std::to_string(p.threads); }},
+  };
+  return kTable;
+}
+
+Status SetModelParam(ModelParams* params, const std::string& name, const std::string& value) {
+  for (const ParamInfo& info : ModelParamTable()) {
+    if (name == info.name) return info.set(params, value);
+  }
+  std::string known;
+  for (const ParamInfo& info : ModelParamTable()) {
+    known += std::string(known.empty() ? "" : ", ") + info.name;
+  }
+  return Status::InvalidArgument("unknown parameter '" + name + "'; known: " + known);
+}
+
+std::vector<std::pair<std::string, std::string>> ModelParamsToList(const ModelParams& params) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const ParamInfo& info : ModelParamTable()) out.emplace_back(info.name, info.get(params));
+  return out;
+}
+
+Status ModelParams::Validate() const {
+  auto bad = [](const std::string& m) { return Status::InvalidArgument(m); };
+  if (factors == 0 || factors > 4096) return bad("factors must be in 1..4096");
+  if (iterations > 10000) return bad("iterations must be at most 10000");
+  if (!(reg >= 0)) return bad("reg must be >= 0");
+  if (!(alpha >= 0)) return bad("alpha must be >= 0");
+  if (cg_steps == 0 || cg_steps > 1000) return bad("cg_steps must be in 1..1000");
+  if (!(init_scale > 0)) return bad("init_scale must be > 0");
+  if (!(half_life_days >= 0)) return bad("half_life_days must be >= 0");
+  if (threads < 0) return bad("threads must be >= 0");
+  return Status::OK();
+}
+
+}  // namespace encore
