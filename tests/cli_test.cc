@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
 
 #include "test_util.h"
@@ -156,6 +157,73 @@ TEST(Cli, DocsCliMdMatchesEveryHelpText) {
     EXPECT_NE(doc.find(text), std::string::npos)
         << "docs/CLI.md is stale for '" << cmd << "': run scripts/gen-cli-docs.sh";
   }
+}
+
+}  // namespace
+}  // namespace encore
+
+namespace encore {
+namespace {
+
+using testing::ReadFile;
+using testing::RunEncore;
+using testing::TempDir;
+using testing::WriteFile;
+
+TEST(Cli, TrainThenRecommendReturnsOriginalIds) {
+  TempDir dir;
+  WriteFile(dir.File("r.csv"),
+            "user,item\n\"Smith, J.\",\"Abbey Road\"\n\"Smith, J.\",Help\nann,Help\nann,Revolver\n"
+            "bob,Revolver\nbob,Help\n");
+  auto train = RunEncore("train --model popularity --input " + dir.File("r.csv") + " --out " +
+                         dir.File("m.bin") + " --json --quiet");
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  EXPECT_NE(train.out.find("\"fit_seconds\""), std::string::npos) << train.out;
+  auto rec = RunEncore("recommend --model-file " + dir.File("m.bin") + " --n 2 --out " +
+                       dir.File("recs.csv") + " --quiet");
+  ASSERT_EQ(rec.exit_code, 0) << rec.err;
+  std::string csv = ReadFile(dir.File("recs.csv"));
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), "user,item,score,rank");
+  EXPECT_NE(csv.find("\"Smith, J.\",Revolver,2,1\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("ann,Abbey Road,1,1\n"), std::string::npos) << csv;
+  WriteFile(dir.File("users.txt"), "ann\nnobody\n");
+  auto some = RunEncore("recommend --model-file " + dir.File("m.bin") + " --users " +
+                        dir.File("users.txt") + " --out " + dir.File("recs.jsonl"));
+  ASSERT_EQ(some.exit_code, 0) << some.err;
+  EXPECT_EQ(ReadFile(dir.File("recs.jsonl")),
+            "{\"user\":\"ann\",\"item\":\"Abbey Road\",\"score\":1,\"rank\":1}\n");
+  EXPECT_NE(some.err.find("1 unknown"), std::string::npos) << some.err;
+  EXPECT_NE(some.err.find("unknown id: nobody"), std::string::npos) << some.err;
+}
+
+TEST(Cli, DamagedModelFileIsAClearError) {
+  TempDir dir;
+  WriteFile(dir.File("m.bin"), "not a model at all");
+  auto r = RunEncore("recommend --model-file " + dir.File("m.bin") + " --out " + dir.File("o.csv"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not an encore model file"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::ifstream(dir.File("o.csv")).good()) << "no output on failure";
+}
+
+TEST(Cli, UnknownModelAndBadParameterAreErrors) {
+  TempDir dir;
+  WriteFile(dir.File("r.csv"), "user,item\nu,a\n");
+  auto model = RunEncore("train --model svd --input " + dir.File("r.csv") + " --out " +
+                         dir.File("m.bin"));
+  EXPECT_EQ(model.exit_code, 1);
+  EXPECT_NE(model.err.find("known models"), std::string::npos) << model.err;
+  auto param = RunEncore("train --model als --factors ten --input " + dir.File("r.csv") +
+                         " --out " + dir.File("m.bin"));
+  EXPECT_EQ(param.exit_code, 1);
+  EXPECT_NE(param.err.find("--factors"), std::string::npos) << param.err;
+}
+
+TEST(Cli, DocsParametersMdMatchesTheTable) {
+  auto r = RunEncore("params --markdown");
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_EQ(ReadFile(std::string(ENCORE_SOURCE_DIR) + "/docs/PARAMETERS.md"), r.out)
+      << "docs/PARAMETERS.md is stale: run build/release/encore params --markdown > "
+         "docs/PARAMETERS.md";
 }
 
 }  // namespace

@@ -20,7 +20,7 @@ class ChunkedVector {
   static constexpr size_t kChunk = kChunkSize;
 
   void push_back(const T& v) {
-    if (size_ % kChunk == 0) chunks_.push_back(std::make_unique<T[]>(kChunk));
+    if (size_ % kChunk == 0) chunks_.push_back(std::make_unique_for_overwrite<T[]>(kChunk));
     chunks_.back()[size_ % kChunk] = v;
     ++size_;
   }

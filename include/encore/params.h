@@ -47,6 +47,9 @@ struct ModelParams {
   uint32_t neighbors = 0;          // > 0: keep only the top neighbours per item
 
   // Shared.
+  // Default list length of recommend/publish: 0 = the model's own default
+  // (20 for cooccurrence, as the workbook keeps, 10 otherwise).
+  uint32_t n = 0;
   uint64_t seed = 42;
   int threads = 0;  // 0 = all cores; results are deterministic for a fixed count
 
@@ -65,6 +68,9 @@ struct ParamInfo {
 };
 
 const std::vector<ParamInfo>& ModelParamTable();
+
+// The list length to use when a query does not say: params.n, or the model default.
+uint32_t DefaultListLength(const ModelParams& params, const std::string& kind);
 
 // Sets parameter `name` from text (e.g. "0.05"). Unknown names and bad
 // values are InvalidArgument naming the parameter and what is accepted.

@@ -25,9 +25,11 @@ class Progress {
 
   explicit Progress(Mode mode = Mode::kAuto, std::FILE* out = stderr);
 
-  // Starts a step. total_bytes = 0 when unknown (no ETA then).
-  void Start(const std::string& task, uint64_t total_bytes);
-  // done_bytes and rows are cumulative for the current step.
+  // Starts a step. total_bytes = 0 when unknown (no ETA then); `unit` names
+  // what Update counts ("rows", "users"...). Steps that count no bytes show
+  // no MB/s.
+  void Start(const std::string& task, uint64_t total_bytes, const char* unit = "rows");
+  // done_bytes and rows (counted in `unit`) are cumulative for the current step.
   void Update(uint64_t done_bytes, uint64_t rows);
   // Ends the step with a summary line (terminal and log modes).
   void Finish();
@@ -45,6 +47,7 @@ class Progress {
   Mode mode_;
   std::FILE* out_;
   std::string task_;
+  const char* unit_ = "rows";
   uint64_t total_ = 0, done_ = 0, rows_ = 0;
   std::chrono::steady_clock::time_point start_, last_print_;
 };

@@ -68,6 +68,8 @@ class Recommender {
   // The registry name: "als", "ials", "cooccurrence", "popularity".
   virtual const char* kind() const = 0;
   const ModelParams& params() const { return params_; }
+  // Threads for queries (a per-run knob; 0 = all cores). Not thread-safe.
+  void set_threads(int threads) { params_.threads = threads; }
 
   // Trains on `data`. Keeps the user x item pattern for exclude_seen.
   // Fails on empty data or invalid parameters.

@@ -22,6 +22,10 @@ struct Command {
 Command RegisterStats(CLI::App& root);
 Command RegisterGenerate(CLI::App& root);
 Command RegisterDemo(CLI::App& root);
+Command RegisterTrain(CLI::App& root);
+Command RegisterRecommend(CLI::App& root);
+Command RegisterSimilar(CLI::App& root);
+Command RegisterParams(CLI::App& root);
 
 // Exit codes shared by all commands.
 inline constexpr int kExitOk = 0;

@@ -2,6 +2,7 @@
 // turns anything thrown into a one-line error and an exit code.
 
 #include <CLI/CLI.hpp>
+#include <malloc.h>
 
 #include <cstdio>
 #include <exception>
@@ -12,6 +13,11 @@
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
+  // Large blocks (log chunks, matrices) are freed while a read turns into
+  // matrices. glibc otherwise raises its mmap threshold after the first such
+  // free and keeps later blocks in the heap, where freed memory is not
+  // returned: a fixed threshold keeps peak memory near the data's own size.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   CLI::App app{"encore " ENCORE_VERSION
                " - read interaction logs, train, evaluate, recommend, publish, serve"};
   app.require_subcommand(1);
@@ -21,6 +27,10 @@ int main(int argc, char** argv) {
       encore::cli::RegisterDemo(app),
       encore::cli::RegisterGenerate(app),
       encore::cli::RegisterStats(app),
+      encore::cli::RegisterTrain(app),
+      encore::cli::RegisterRecommend(app),
+      encore::cli::RegisterSimilar(app),
+      encore::cli::RegisterParams(app),
   };
 
   try {

@@ -163,6 +163,24 @@ struct ColumnPlan {
   std::unordered_set<std::string> sensitive_keys;
 };
 
+// Logs are often grouped by user (or session): remembering the last id
+// interned skips most hash lookups, the reader's hottest step.
+class LastIdCache {
+ public:
+  uint32_t Intern(std::string_view id, IdDictionary* dict) {
+    if (valid_ && id == text_) return index_;
+    index_ = dict->Intern(id);
+    text_.assign(id);
+    valid_ = true;
+    return index_;
+  }
+
+ private:
+  std::string text_;
+  uint32_t index_ = 0;
+  bool valid_ = false;
+};
+
 // One reader run over several files.
 class Reader {
  public:
@@ -218,6 +236,7 @@ class Reader {
   std::vector<std::pair<size_t, std::string_view>> attrs_;
   std::vector<bool> attr_sensitive_;
   std::string hashed_;  // the obfuscated value being stored
+  LastIdCache last_user_, last_item_;
 };
 
 Status Reader::CheckOptions() const {
@@ -542,8 +561,8 @@ Status Reader::AcceptOrReject(const std::string& path, const Record& rec,
     hashed_ = Obfuscated(text[role], role);
     return hashed_;
   };
-  log_.user.push_back(log_.users.Intern(stored(kUser)));
-  log_.item.push_back(log_.items.Intern(stored(kItem)));
+  log_.user.push_back(last_user_.Intern(stored(kUser), &log_.users));
+  log_.item.push_back(last_item_.Intern(stored(kItem), &log_.items));
   log_.value.push_back(value);
   if (log_.has_events) {
     log_.event.push_back(log_.events.Intern(present[kEvent] ? stored(kEvent) : ""));

@@ -142,12 +142,19 @@ const std::vector<ParamInfo>& ModelParamTable() {
                         "Weight interactions by recency with this half-life (0 = off)"),
       ENCORE_UINT_PARAM(neighbors, "cooccurrence",
                         "Keep only this many most similar items per item (0 = all)"),
+      ENCORE_UINT_PARAM(n, "all",
+                        "Default list length of recommend (0 = 20 for cooccurrence, else 10)"),
       ENCORE_UINT_PARAM(seed, "als,ials", "Random seed of the initial factors"),
       ParamInfo{"threads", "int", "all", "Threads (0 = all cores)",
                 [](ModelParams* p, const std::string& v) { return ParseInt("threads", v, &p->threads); },
                 [](const ModelParams& p) { return std::to_string(p.threads); }},
   };
   return kTable;
+}
+
+uint32_t DefaultListLength(const ModelParams& params, const std::string& kind) {
+  if (params.n > 0) return params.n;
+  return kind == "cooccurrence" ? 20 : 10;
 }
 
 Status SetModelParam(ModelParams* params, const std::string& name, const std::string& value) {

@@ -29,8 +29,9 @@ Progress& Progress::Silent() {
   return silent;
 }
 
-void Progress::Start(const std::string& task, uint64_t total_bytes) {
+void Progress::Start(const std::string& task, uint64_t total_bytes, const char* unit) {
   task_ = task;
+  unit_ = unit;
   total_ = total_bytes;
   done_ = rows_ = 0;
   start_ = last_print_ = std::chrono::steady_clock::now();
@@ -61,7 +62,8 @@ void Progress::Note(const std::string& line) {
 
 void Progress::Print(bool final) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  double mbps = secs > 0 ? done_ / 1e6 / secs : 0;
+  char rate[32] = "";
+  if (done_ > 0 && secs > 0) std::snprintf(rate, sizeof rate, ", %.1f MB/s", done_ / 1e6 / secs);
   char eta[48] = "";
   if (!final && total_ > 0 && done_ > 0 && done_ < total_) {
     std::snprintf(eta, sizeof eta, ", ETA %.0fs", secs * (double(total_) / done_ - 1));
@@ -69,12 +71,12 @@ void Progress::Print(bool final) {
   char pct[24] = "";
   if (total_ > 0 && !final) std::snprintf(pct, sizeof pct, " %.0f%%", 100.0 * done_ / total_);
   if (mode_ == Mode::kTerminal) {
-    std::fprintf(out_, "\r\033[K%s:%s %s rows, %.1f MB/s%s%s", task_.c_str(), pct,
-                 HumanCount(rows_).c_str(), mbps, eta, final ? "" : "");
+    std::fprintf(out_, "\r\033[K%s:%s %s %s%s%s", task_.c_str(), pct, HumanCount(rows_).c_str(),
+                 unit_, rate, eta);
     if (final) std::fprintf(out_, " in %.2fs\n", secs);
   } else {
-    std::fprintf(out_, "encore: %s:%s %s rows, %.1f MB/s%s%s\n", task_.c_str(), pct,
-                 HumanCount(rows_).c_str(), mbps, eta,
+    std::fprintf(out_, "encore: %s:%s %s %s%s%s%s\n", task_.c_str(), pct,
+                 HumanCount(rows_).c_str(), unit_, rate, eta,
                  final ? (" (done in " + std::to_string(secs).substr(0, 5) + "s)").c_str() : "");
   }
   std::fflush(out_);

@@ -1,0 +1,94 @@
+// encore train: read data, fit a model, write a model file.
+
+#include <CLI/CLI.hpp>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/input_flags.h"
+#include "cli/model_flags.h"
+#include "encore/recommender.h"
+#include "util/json_writer.h"
+
+namespace encore::cli {
+
+Command RegisterTrain(CLI::App& root) {
+  CLI::App* app = root.add_subcommand("train", "Read interactions, fit a model, write a model file");
+  struct Flags {
+    InputFlags input;
+    ModelFlags model_flags;
+    std::string model, out;
+    bool json = false;
+  };
+  auto f = std::make_shared<Flags>();
+  app->add_option("--model", f->model, "als | ials | cooccurrence | popularity")->required();
+  app->add_option("--out", f->out, "Model file to write")->required();
+  app->add_flag("--json", f->json, "Print one JSON object (with fit_seconds) instead of text");
+  f->input.Register(app);
+  f->model_flags.Register(app);
+  return {app, [f] {
+            auto params = f->model_flags.Resolve();
+            if (!params.ok()) return PrintError(params.status());
+            params->threads = f->input.threads;
+            auto created = CreateRecommender(f->model, *params);
+            if (!created.ok()) return PrintError(created.status());
+            ReadReport report;
+            Result<Dataset> data = LoadInput(f->input, &report);
+            if (!data.ok()) return PrintError(data.status());
+            const auto start = std::chrono::steady_clock::now();
+            Status fit = (*created)->Fit(*data);
+            const double fit_seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            if (!fit.ok()) return PrintError(fit);
+            TrainedModel trained{std::move(created).value(), std::move(data->users),
+                                 std::move(data->items)};
+            if (Status s = SaveModel(trained, f->out); !s.ok()) return PrintError(s);
+            struct stat st {};
+            ::stat(f->out.c_str(), &st);
+            if (f->json) {
+              JsonWriter w(2);
+              w.BeginObject();
+              w.Key("model");
+              w.String(f->model);
+              w.Key("fit_seconds");
+              w.Double(fit_seconds);
+              w.Key("users");
+              w.Uint(trained.users.size());
+              w.Key("items");
+              w.Uint(trained.items.size());
+              w.Key("nonzeros");
+              w.Uint(trained.model->seen().nnz());
+              w.Key("rows_read");
+              w.Uint(report.rows_read);
+              w.Key("rows_accepted");
+              w.Uint(report.rows_accepted);
+              w.Key("rows_rejected");
+              w.Uint(report.rows_rejected);
+              w.Key("model_file");
+              w.String(f->out);
+              w.Key("model_bytes");
+              w.Uint(static_cast<uint64_t>(st.st_size));
+              w.Key("params");
+              w.BeginObject();
+              for (const auto& [name, value] : ModelParamsToList(trained.model->params())) {
+                w.Key(name);
+                w.String(value);
+              }
+              w.EndObject();
+              w.EndObject();
+              std::printf("%s\n", w.str().c_str());
+            } else {
+              std::printf("trained %s on %u users x %u items (%llu nonzeros) in %.2fs; wrote %s "
+                          "(%.1f MB)\n",
+                          f->model.c_str(), trained.users.size(), trained.items.size(),
+                          static_cast<unsigned long long>(trained.model->seen().nnz()),
+                          fit_seconds, f->out.c_str(), st.st_size / 1e6);
+            }
+            return kExitOk;
+          }};
+}
+
+}  // namespace encore::cli
