@@ -228,3 +228,24 @@ TEST(Cli, DocsParametersMdMatchesTheTable) {
 
 }  // namespace
 }  // namespace encore
+
+namespace encore {
+namespace {
+
+TEST(Cli, ExamplesReadCleanly) {
+  const std::string ex = std::string(ENCORE_SOURCE_DIR) + "/examples/";
+  auto p = testing::RunEncore("stats --input " + ex + "purchases.csv --user-col email --item-col "
+                              "album --value-col quantity --time-col purchased_at --obfuscate "
+                              "email,street --json --quiet",
+                              "ENCORE_OBFUSCATION_KEY=an-example-key-of-enough-length");
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_NE(p.out.find("\"users\": 4"), std::string::npos) << p.out;
+  EXPECT_EQ(p.out.find("example.com"), std::string::npos) << "emails obfuscated";
+  auto j = testing::RunEncore("stats --input " + ex + "events.jsonl --format jsonl --weights "
+                              "view=3,cart=10,wishlist=30,purchase=40 --json --quiet");
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  EXPECT_NE(j.out.find("\"53\""), std::string::npos) << "3 + 10 + 40 for m1/p10: " << j.out;
+}
+
+}  // namespace
+}  // namespace encore

@@ -1,0 +1,44 @@
+#include "encore/progress.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+
+namespace encore {
+namespace {
+
+std::string Capture(Progress::Mode mode) {
+  std::FILE* f = std::tmpfile();
+  {
+    Progress p(mode, f);
+    p.Start("reading", 1000);
+    p.Update(500, 10);
+    p.Finish();
+    p.Note("a note");
+  }
+  std::rewind(f);
+  std::string out;
+  char buf[256];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
+TEST(Progress, QuietPrintsNothing) { EXPECT_EQ(Capture(Progress::Mode::kQuiet), ""); }
+
+TEST(Progress, LogModePrintsPlainLines) {
+  std::string out = Capture(Progress::Mode::kLog);
+  EXPECT_NE(out.find("encore: reading: 10 rows"), std::string::npos) << out;
+  EXPECT_NE(out.find("a note\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find('\r'), std::string::npos) << "no terminal control in logs";
+}
+
+TEST(Progress, TerminalModeRedrawsOneLine) {
+  std::string out = Capture(Progress::Mode::kTerminal);
+  EXPECT_NE(out.find("\r\033[Kreading:"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace encore
