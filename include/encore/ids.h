@@ -33,6 +33,14 @@ class IdDictionary {
   // Returns the index of `id`, adding it if new.
   // REQUIRES: size() < kMaxSize.
   uint32_t Intern(std::string_view id);
+  // Batched interning hides memory latency: hash many ids, Prefetch their
+  // slots, then InternHashed each (same result as Intern). A stale prefetch
+  // (the table grew in between) is merely wasted.
+  static uint64_t Hash(std::string_view id);
+  void Prefetch(uint64_t hash) const;
+  // REQUIRES: hash == Hash(id).
+  uint32_t InternHashed(std::string_view id, uint64_t hash);
+
   // Returns the index of `id` if present.
   std::optional<uint32_t> Find(std::string_view id) const;
   // REQUIRES: index < size(). The view stays valid while the dictionary lives.

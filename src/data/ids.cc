@@ -1,6 +1,6 @@
 #include "encore/ids.h"
 
-#include <absl/container/flat_hash_map.h>
+#include <absl/hash/hash.h>
 
 #include <cstring>
 #include <vector>
@@ -9,26 +9,83 @@
 
 namespace encore {
 
-// Id bytes live in 1 MiB arena blocks that never move, so the string_views
-// used as hash keys stay valid as the dictionary grows.
+// Interning is the hottest step of reading (half the time with a generic
+// hash map, measured with perf on 10M rows: each lookup missed cache three
+// times - control bytes, slot, and the key's bytes in the arena). This table
+// keeps the full 64-bit hash, the length and up to 16 bytes of the key in
+// each 32-byte slot, so a lookup of a short id touches one cache line; long
+// ids compare against the arena only when hash and length already match.
+//
+// Open addressing, linear probing, power-of-two capacity, load <= 0.7.
+// Ids are never removed.
 struct IdDictionary::Rep {
   static constexpr size_t kBlock = size_t{1} << 20;
+  static constexpr size_t kInline = 16;
+
+  struct Slot {
+    uint64_t hash;
+    uint32_t index_plus_1;  // 0 = empty
+    uint32_t length;
+    char prefix[kInline];   // the first min(length, 16) bytes, zero-padded
+  };
+  static_assert(sizeof(Slot) == 32);
+
   std::vector<std::unique_ptr<char[]>> blocks;
+  char* current = nullptr;
   size_t block_used = kBlock;
   size_t arena_bytes = 0;
   std::vector<std::string_view> names;
-  absl::flat_hash_map<std::string_view, uint32_t> index;
+  std::vector<Slot> slots;  // size is zero or a power of two
+  size_t mask = 0;
+
+  static uint64_t HashOf(std::string_view id) { return absl::Hash<std::string_view>{}(id); }
+
+  static void FillPrefix(std::string_view id, char* prefix) {
+    std::memset(prefix, 0, kInline);
+    std::memcpy(prefix, id.data(), std::min(id.size(), kInline));
+  }
+
+  bool Matches(const Slot& s, uint64_t h, std::string_view id) const {
+    if (s.hash != h || s.length != id.size()) return false;
+    if (id.size() <= kInline) {
+      char prefix[kInline];
+      FillPrefix(id, prefix);
+      return std::memcmp(prefix, s.prefix, kInline) == 0;
+    }
+    return std::memcmp(names[s.index_plus_1 - 1].data(), id.data(), id.size()) == 0;
+  }
+
+  // The slot holding `id`, or the empty slot where it belongs.
+  Slot* Probe(uint64_t h, std::string_view id) {
+    size_t i = h & mask;
+    while (true) {
+      Slot& s = slots[i];
+      if (s.index_plus_1 == 0 || Matches(s, h, id)) return &s;
+      i = (i + 1) & mask;
+    }
+  }
+
+  void Grow() {
+    std::vector<Slot> old = std::move(slots);
+    slots.assign(old.empty() ? 64 : old.size() * 2, Slot{});
+    mask = slots.size() - 1;
+    for (const Slot& s : old) {
+      if (s.index_plus_1 == 0) continue;
+      size_t i = s.hash & mask;
+      while (slots[i].index_plus_1 != 0) i = (i + 1) & mask;
+      slots[i] = s;
+    }
+  }
 
   std::string_view Store(std::string_view id) {
-    if (id.size() > kBlock / 4) {  // large ids get their own block
-      blocks.push_back(std::make_unique<char[]>(id.size()));
+    if (id.size() > kBlock / 4) {  // large ids get a block of their own
+      blocks.push_back(std::make_unique_for_overwrite<char[]>(id.size()));
       std::memcpy(blocks.back().get(), id.data(), id.size());
       arena_bytes += id.size();
-      auto view = std::string_view(blocks.back().get(), id.size());
-      return view;
+      return std::string_view(blocks.back().get(), id.size());
     }
     if (block_used + id.size() > kBlock) {
-      blocks.push_back(std::make_unique<char[]>(kBlock));
+      blocks.push_back(std::make_unique_for_overwrite<char[]>(kBlock));
       arena_bytes += kBlock;
       block_used = 0;
       current = blocks.back().get();
@@ -38,7 +95,6 @@ struct IdDictionary::Rep {
     block_used += id.size();
     return std::string_view(dst, id.size());
   }
-  char* current = nullptr;
 };
 
 IdDictionary::IdDictionary() : rep_(std::make_unique<Rep>()) {}
@@ -46,21 +102,37 @@ IdDictionary::~IdDictionary() = default;
 IdDictionary::IdDictionary(IdDictionary&&) noexcept = default;
 IdDictionary& IdDictionary::operator=(IdDictionary&&) noexcept = default;
 
-uint32_t IdDictionary::Intern(std::string_view id) {
-  auto it = rep_->index.find(id);
-  if (it != rep_->index.end()) return it->second;
-  ENCORE_CHECK(rep_->names.size() < kMaxSize);
-  std::string_view stored = rep_->Store(id);
-  uint32_t idx = static_cast<uint32_t>(rep_->names.size());
-  rep_->names.push_back(stored);
-  rep_->index.emplace(stored, idx);
+uint64_t IdDictionary::Hash(std::string_view id) { return Rep::HashOf(id); }
+
+void IdDictionary::Prefetch(uint64_t hash) const {
+  if (!rep_->slots.empty()) __builtin_prefetch(&rep_->slots[hash & rep_->mask]);
+}
+
+uint32_t IdDictionary::Intern(std::string_view id) { return InternHashed(id, Rep::HashOf(id)); }
+
+uint32_t IdDictionary::InternHashed(std::string_view id, uint64_t h) {
+  Rep& r = *rep_;
+  // Keep the load at most 0.7: probes stay short with linear probing.
+  if ((r.names.size() + 1) * 10 > r.slots.size() * 7) r.Grow();
+  Rep::Slot* s = r.Probe(h, id);
+  if (s->index_plus_1 != 0) return s->index_plus_1 - 1;
+  ENCORE_CHECK(r.names.size() < kMaxSize);
+  const uint32_t idx = static_cast<uint32_t>(r.names.size());
+  r.names.push_back(r.Store(id));
+  s->hash = h;
+  s->index_plus_1 = idx + 1;
+  s->length = static_cast<uint32_t>(id.size());
+  ENCORE_CHECK(s->length == id.size());
+  Rep::FillPrefix(id, s->prefix);
   return idx;
 }
 
 std::optional<uint32_t> IdDictionary::Find(std::string_view id) const {
-  auto it = rep_->index.find(id);
-  if (it == rep_->index.end()) return std::nullopt;
-  return it->second;
+  Rep& r = *rep_;
+  if (r.slots.empty()) return std::nullopt;
+  const Rep::Slot* s = r.Probe(Rep::HashOf(id), id);
+  if (s->index_plus_1 == 0) return std::nullopt;
+  return s->index_plus_1 - 1;
 }
 
 std::string_view IdDictionary::Name(uint32_t index) const {
@@ -72,7 +144,7 @@ uint32_t IdDictionary::size() const { return static_cast<uint32_t>(rep_->names.s
 
 size_t IdDictionary::MemoryBytes() const {
   return rep_->arena_bytes + rep_->names.capacity() * sizeof(std::string_view) +
-         rep_->index.capacity() * (sizeof(std::string_view) + sizeof(uint32_t) + 1);
+         rep_->slots.capacity() * sizeof(Rep::Slot);
 }
 
 }  // namespace encore

@@ -163,24 +163,6 @@ struct ColumnPlan {
   std::unordered_set<std::string> sensitive_keys;
 };
 
-// Logs are often grouped by user (or session): remembering the last id
-// interned skips most hash lookups, the reader's hottest step.
-class LastIdCache {
- public:
-  uint32_t Intern(std::string_view id, IdDictionary* dict) {
-    if (valid_ && id == text_) return index_;
-    index_ = dict->Intern(id);
-    text_.assign(id);
-    valid_ = true;
-    return index_;
-  }
-
- private:
-  std::string text_;
-  uint32_t index_ = 0;
-  bool valid_ = false;
-};
-
 // One reader run over several files.
 class Reader {
  public:
@@ -236,7 +218,16 @@ class Reader {
   std::vector<std::pair<size_t, std::string_view>> attrs_;
   std::vector<bool> attr_sensitive_;
   std::string hashed_;  // the obfuscated value being stored
-  LastIdCache last_user_, last_item_;
+
+  // User and item ids wait here and are interned a batch at a time, with the
+  // hash-table slots prefetched first: interning is the hottest step of a
+  // read and is bound by memory latency, not work. Every other column is
+  // appended at once; FlushIds() runs before anything looks at log_.size().
+  void QueueIds(std::string_view user, std::string_view item);
+  void FlushIds();
+  static constexpr size_t kIdBatch = 64;
+  std::string queued_text_;
+  std::vector<uint32_t> queued_len_;  // user length, item length, ...
 };
 
 Status Reader::CheckOptions() const {
@@ -261,6 +252,7 @@ size_t Reader::AttributeSlot(const std::string& name) {
   }
   log_.attributes.emplace_back();
   log_.attributes.back().name = name;
+  FlushIds();
   // Rows already read had no such column: give them the empty value.
   if (log_.size() > 0) {
     uint32_t empty = log_.attributes.back().values.Intern("");
@@ -561,8 +553,7 @@ Status Reader::AcceptOrReject(const std::string& path, const Record& rec,
     hashed_ = Obfuscated(text[role], role);
     return hashed_;
   };
-  log_.user.push_back(last_user_.Intern(stored(kUser), &log_.users));
-  log_.item.push_back(last_item_.Intern(stored(kItem), &log_.items));
+  QueueIds(stored(kUser), stored(kItem));
   log_.value.push_back(value);
   if (log_.has_events) {
     log_.event.push_back(log_.events.Intern(present[kEvent] ? stored(kEvent) : ""));
@@ -587,6 +578,34 @@ Status Reader::AcceptOrReject(const std::string& path, const Record& rec,
   }
   ++report_->rows_accepted;
   return Status::OK();
+}
+
+void Reader::QueueIds(std::string_view user, std::string_view item) {
+  queued_text_.append(user);
+  queued_text_.append(item);
+  queued_len_.push_back(static_cast<uint32_t>(user.size()));
+  queued_len_.push_back(static_cast<uint32_t>(item.size()));
+  if (queued_len_.size() >= 2 * kIdBatch) FlushIds();
+}
+
+void Reader::FlushIds() {
+  const size_t n = queued_len_.size() / 2;
+  if (n == 0) return;
+  std::string_view ids[2 * kIdBatch];
+  uint64_t hashes[2 * kIdBatch];
+  size_t offset = 0;
+  for (size_t k = 0; k < 2 * n; ++k) {
+    ids[k] = std::string_view(queued_text_).substr(offset, queued_len_[k]);
+    offset += queued_len_[k];
+    hashes[k] = IdDictionary::Hash(ids[k]);
+    (k % 2 == 0 ? log_.users : log_.items).Prefetch(hashes[k]);
+  }
+  for (size_t r = 0; r < n; ++r) {
+    log_.user.push_back(log_.users.InternHashed(ids[2 * r], hashes[2 * r]));
+    log_.item.push_back(log_.items.InternHashed(ids[2 * r + 1], hashes[2 * r + 1]));
+  }
+  queued_text_.clear();
+  queued_len_.clear();
 }
 
 void Reader::ReportProgress(const RecordReader& rr) {
@@ -643,6 +662,7 @@ Status Reader::ReadDelimited(RecordReader& rr, const std::string& path) {
       planned = true;
     }
     if (!log_.has_events && plan_.role_col[kEvent] >= 0) {
+      FlushIds();
       log_.has_events = true;
       for (size_t r = 0; r < log_.size(); ++r) log_.event.push_back(log_.events.Intern(""));
     }
@@ -686,10 +706,8 @@ Status Reader::ReadDelimited(RecordReader& rr, const std::string& path) {
         continue;
       }
       std::string basket = std::to_string(++baskets_);
-      uint32_t u = log_.users.Intern(basket);
       for (const Field& f : rec.fields) {
-        log_.user.push_back(u);
-        log_.item.push_back(log_.items.Intern(f.value));
+        QueueIds(basket, f.value);
         log_.value.push_back(1.0f);
       }
       ++report_->rows_accepted;
@@ -856,6 +874,7 @@ Status Reader::ReadJsonl(RecordReader& rr, const std::string& path) {
       ENCORE_RETURN_IF_ERROR(PlanJsonl(path, keys, &plan_));
       planned = true;
       if (!plan_.role_key[kEvent].empty() && !log_.has_events) {
+        FlushIds();
         log_.has_events = true;
         for (size_t r = 0; r < log_.size(); ++r) log_.event.push_back(log_.events.Intern(""));
       }
@@ -918,6 +937,7 @@ Status Reader::ReadSource(std::unique_ptr<io::ByteSource> source, uint64_t size_
   RecordReader rr(std::move(source),
                   jsonl ? RecordReader::Mode::kLines : RecordReader::Mode::kDelimited, spec_.sep);
   Status s = jsonl ? ReadJsonl(rr, path) : ReadDelimited(rr, path);
+  FlushIds();  // the next file's layout checks look at log_.size()
   report_->bytes_read += rr.bytes_consumed();
   return s;
 }
