@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -109,6 +110,21 @@ Result<ValueTransform> ParseValueTransform(const std::string& name);
 // given and an event type used by a row has none, or the log is inconsistent
 // (column lengths differ, an index is outside its dictionary).
 Result<Dataset> BuildDataset(InteractionLog log, const DatasetOptions& options);
+
+// Subsets, for evaluation splits (src/data/subset.cc).
+//
+// The nonzeros of `m` whose entry in `keep` (one per nonzero, CSR order) is
+// not 0, in a matrix of the same shape; values and times are kept.
+// REQUIRES: keep.size() == m.nnz().
+CsrMatrix SelectNonzeros(const CsrMatrix& m, std::span<const uint8_t> keep);
+
+// A Dataset over the same users and items as `like`, whose users x items
+// matrix is `by_user`: the dictionaries are cloned, so every index means
+// the same in both (a model fitted on the result answers for `like`'s ids),
+// by_item is the transpose, and the summary counts one row per nonzero with
+// the time range of `by_user.times` and no event counts.
+// REQUIRES: by_user.rows == like.users.size(), by_user.cols == like.items.size().
+Dataset DatasetFromMatrix(const Dataset& like, CsrMatrix by_user, int threads = 0);
 
 }  // namespace encore
 

@@ -48,6 +48,10 @@ class IdDictionary {
   uint32_t size() const;
   // Bytes held: arena, offsets and hash table.
   size_t MemoryBytes() const;
+  // A deep copy: the same ids at the same indices. The class is move-only so
+  // that copies are deliberate (evaluation splits give each train Dataset its
+  // own dictionaries); this is the deliberate way.
+  IdDictionary Clone() const;
 
  private:
   struct Rep;

@@ -92,6 +92,13 @@ class Recommender {
   // explicit models). REQUIRES: user < num_users(), item < num_items().
   virtual float Predict(uint32_t user, uint32_t item) const;
 
+  // Whether Predict(user, item) means anything: false when the model learned
+  // nothing about the user or the item (e.g. als with cold_start=drop and a
+  // user or item without training interactions). Evaluation drops such pairs
+  // from RMSE and MAE and counts them (Spark's coldStartStrategy=drop).
+  // REQUIRES: user < num_users(), item < num_items().
+  virtual bool CanPredict(uint32_t user, uint32_t item) const { return true; }
+
   // Top-N per user, honouring options. Users >= num_users() get an empty list.
   // The default scores each user densely with ScoreItems in parallel;
   // models override it with something faster (blocked products, sparse

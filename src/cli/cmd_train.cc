@@ -30,10 +30,10 @@ Command RegisterTrain(CLI::App& root) {
   f->input.Register(app);
   f->model_flags.Register(app);
   return {app, [f] {
-            auto params = f->model_flags.Resolve();
-            if (!params.ok()) return PrintError(params.status());
-            params->threads = f->input.threads;
-            auto created = CreateRecommender(f->model, *params);
+            ModelParams params;
+            if (Status s = f->model_flags.Apply(&params); !s.ok()) return PrintError(s);
+            params.threads = f->input.threads;
+            auto created = CreateRecommender(f->model, params);
             if (!created.ok()) return PrintError(created.status());
             ReadReport report;
             Result<Dataset> data = LoadInput(f->input, &report);

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
       encore::cli::RegisterGenerate(app),
       encore::cli::RegisterStats(app),
       encore::cli::RegisterTrain(app),
+      encore::cli::RegisterEvaluate(app),
       encore::cli::RegisterRecommend(app),
       encore::cli::RegisterSimilar(app),
       encore::cli::RegisterParams(app),

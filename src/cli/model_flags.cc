@@ -1,31 +1,45 @@
 #include "cli/model_flags.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 
 namespace encore::cli {
 
+std::string ModelFlags::FlagName(const std::string& param) {
+  std::string flag = "--" + param;
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return flag;
+}
+
 void ModelFlags::Register(CLI::App* app) {
   const ModelParams defaults;
-  for (const ParamInfo& p : ModelParamTable()) {
-    std::string name = p.name;
-    // A command may already own the flag (--threads of the input flags).
-    if (app->get_option_no_throw("--" + name) != nullptr) continue;
-    auto given = given_;
-    std::string help = std::string(p.help) + " [" + p.models + "; default " + p.get(defaults) + "]";
-    app->add_option_function<std::string>(
-           "--" + name, [given, name](const std::string& v) { (*given)[name] = v; }, help)
-        ->group("Model parameters");
+  for (const ParamInfo& info : ModelParamTable()) {
+    const std::string flag = FlagName(info.name);
+    if (app->get_option_no_throw(flag) != nullptr) continue;
+    Entry& e = entries_.emplace_back();
+    e.param = info.name;
+    const std::string type = info.type;
+    const std::string help = "[" + std::string(info.models) + "] " + info.help;
+    if (type == "bool") {
+      e.option = app->add_flag(flag, e.value,
+                               help + " (default " + info.get(defaults) + "; =false turns it off)");
+    } else {
+      std::string type_name = type == "int" ? "INT" : type == "float" ? "FLOAT" : "TEXT";
+      e.option = app->add_option(flag, e.value, help)
+                     ->type_name(type_name)
+                     ->default_str(info.get(defaults));
+    }
+    e.option->group("Model parameters");
   }
 }
 
-Result<ModelParams> ModelFlags::Resolve() const {
-  ModelParams params;
-  for (const auto& [name, value] : *given_) {
-    Status s = SetModelParam(&params, name, value);
-    if (!s.ok()) return Status::InvalidArgument("--" + name + ": " + s.message());
+Status ModelFlags::Apply(ModelParams* params) const {
+  for (const Entry& e : entries_) {
+    if (e.option->count() == 0) continue;
+    Status s = SetModelParam(params, e.param, e.value);
+    if (!s.ok()) return Status::InvalidArgument(FlagName(e.param) + ": " + s.message());
   }
-  ENCORE_RETURN_IF_ERROR(params.Validate());
-  return params;
+  return Status::OK();
 }
 
 }  // namespace encore::cli

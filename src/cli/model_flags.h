@@ -1,34 +1,53 @@
-// Model parameter flags: one `--<name>` flag per row of the parameter table
-// (encore/params.h), so train, evaluate and later commands accept exactly
-// the documented parameters with the documented names.
+// ModelFlags: one command-line flag per training parameter, generated from
+// ModelParamTable(), so every parameter (present and future) is settable
+// from every command that trains: --factors 64, --reg 0.05, --biases (bool
+// parameters also take --biases=false), --cold-start popular. Underscores in
+// parameter names become dashes in flags.
+//
+// Values are kept as text and parsed by SetModelParam in Apply, so bad
+// values fail with the parameter table's own messages.
+//
+// Ownership: Register binds the flags to storage inside this object, which
+// must outlive the parse (commands keep it in their shared Flags struct).
+// Thread-safety: none needed; used on the main thread while parsing.
 
 #ifndef ENCORE_CLI_MODEL_FLAGS_H_
 #define ENCORE_CLI_MODEL_FLAGS_H_
 
-#include <map>
-#include <memory>
+#include <deque>
 #include <string>
 
 #include "encore/params.h"
+#include "encore/status.h"
 
 namespace CLI {
 class App;
-}
+class Option;
+}  // namespace CLI
 
 namespace encore::cli {
 
 class ModelFlags {
  public:
-  // Adds --<name> for every parameter to `app`, except names the app already
-  // has (the command then sets that parameter itself, e.g. --threads).
+  // Adds a flag per parameter to `app`, in the group "Model parameters".
+  // A parameter whose flag `app` already has (e.g. --threads from
+  // InputFlags, or a command's own --seed) is skipped: the command sets that
+  // parameter itself.
   void Register(CLI::App* app);
-  // Defaults overridden by the flags given; errors name the flag.
-  Result<ModelParams> Resolve() const;
+
+  // Sets, on top of *params, every parameter given on the command line.
+  Status Apply(ModelParams* params) const;
+
+  // "--factors" for "factors".
+  static std::string FlagName(const std::string& param);
 
  private:
-  // name -> text given on the command line (only flags that were passed).
-  std::shared_ptr<std::map<std::string, std::string>> given_ =
-      std::make_shared<std::map<std::string, std::string>>();
+  struct Entry {
+    std::string param;
+    std::string value;
+    CLI::Option* option = nullptr;
+  };
+  std::deque<Entry> entries_;  // a deque: flags bind to stable addresses
 };
 
 }  // namespace encore::cli

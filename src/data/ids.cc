@@ -147,4 +147,11 @@ size_t IdDictionary::MemoryBytes() const {
          rep_->slots.capacity() * sizeof(Rep::Slot);
 }
 
+IdDictionary IdDictionary::Clone() const {
+  IdDictionary copy;
+  copy.rep_->names.reserve(rep_->names.size());
+  for (std::string_view name : rep_->names) copy.Intern(name);
+  return copy;
+}
+
 }  // namespace encore

@@ -1,0 +1,329 @@
+// Evaluation: train/test splits, accuracy and ranking metrics, k-fold
+// cross-validation, parameter grids, and a bias baseline for explicit data.
+//
+//   Dataset ──HoldoutSplit / KFoldSplit──▶ FoldAssignment (a fold per nonzero)
+//           ──MakeTrainTest(fold f)──────▶ train Dataset + test matrix
+//           ──Evaluate(kind, params)─────▶ EvalReport (one value per Metric)
+//   CrossValidate: every fold, then mean and standard deviation.
+//   GridSearch: CrossValidate for each point of a parameter grid, and the best.
+//
+// Every metric is defined exactly in docs/METRICS.md. Splits are seeded and
+// deterministic: the same data, options and seed give the same assignment on
+// every machine and thread count (encore's own generator; never std::
+// distributions, whose output differs between standard libraries). Metric
+// values do not depend on the thread count either (sums in a fixed order).
+//
+// Ownership: results are plain values. A TrainTest owns copies of the
+// dataset's dictionaries, so a model fitted on it stands alone.
+// Thread-safety: functions are reentrant; they use OpenMP internally
+// (EvalOptions::threads / ModelParams::threads).
+
+#ifndef ENCORE_EVALUATE_H_
+#define ENCORE_EVALUATE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "encore/dataset.h"
+#include "encore/params.h"
+#include "encore/recommender.h"
+#include "encore/status.h"
+
+namespace encore {
+
+// ---------------------------------------------------------------- splits
+
+// Fold label of a nonzero that is in training in every fold (e.g. a user
+// with too few interactions to hold any out, see SplitOptions::min_train).
+inline constexpr uint8_t kTrainOnly = 0xFF;
+// Most folds a FoldAssignment can hold.
+inline constexpr uint32_t kMaxFolds = 100;
+
+// Which fold each nonzero of a dataset belongs to. Fold f's test set is the
+// nonzeros labelled f; its training set is every other nonzero. A holdout
+// split is the one-fold case: label 0 = test, kTrainOnly = train.
+struct FoldAssignment {
+  uint32_t folds = 0;
+  std::vector<uint8_t> fold;  // per nonzero of data.by_user, in CSR order
+
+  // Nonzeros labelled `f` (kTrainOnly counts those never tested).
+  uint64_t Count(uint8_t f) const;
+};
+
+enum class SplitMethod {
+  kRandom,  // a random fraction of all nonzeros
+  kUser,    // per user: a random fraction, or k, of each user's nonzeros
+  kTime,    // by time: a global cutoff (time or quantile) or each user's last k
+};
+// "random", "user" or "time".
+Result<SplitMethod> ParseSplitMethod(const std::string& name);
+const char* SplitMethodName(SplitMethod method);
+
+struct SplitOptions {
+  SplitMethod method = SplitMethod::kRandom;
+  // random: the fraction of nonzeros held out (round(f * nnz) of them).
+  // user: the fraction of each user's nonzeros (round(f * n_u)).
+  // time without cutoff or leave_k: the fraction of nonzeros, latest first
+  // (a global time quantile). In (0, 1).
+  double test_fraction = 0.2;
+  // user / time: hold out exactly this many nonzeros per user (random ones,
+  // or the latest by time) instead of a fraction. 0 = use test_fraction.
+  uint32_t leave_k = 0;
+  // user / time per user: a user is split only when at least this many of
+  // its nonzeros stay in training; other users stay entirely in training.
+  uint32_t min_train = 1;
+  // time: nonzeros at or after this unix time are the test set.
+  std::optional<int64_t> cutoff;
+  uint64_t seed = 42;
+  int threads = 0;  // 0 = all cores; never changes the split
+};
+
+// A one-fold assignment (label 0 = test). Fails with InvalidArgument on bad
+// options (fraction outside (0, 1), cutoff or leave_k with the wrong method),
+// and FailedPrecondition for a time split of a dataset without times.
+Result<FoldAssignment> HoldoutSplit(const Dataset& data, const SplitOptions& options);
+
+struct FoldOptions {
+  uint32_t folds = 5;  // 2 .. kMaxFolds
+  // false: the nonzeros are dealt into folds at random, sizes differing by at
+  // most one. true: each user's nonzeros are dealt into the folds (from a
+  // random fold onwards), so every user with >= folds nonzeros is tested in
+  // every fold; users who would keep fewer than min_train training nonzeros
+  // in some fold stay entirely in training.
+  bool per_user = false;
+  uint32_t min_train = 1;
+  uint64_t seed = 42;
+  int threads = 0;  // 0 = all cores; never changes the folds
+};
+Result<FoldAssignment> KFoldSplit(const Dataset& data, const FoldOptions& options);
+
+// One fold materialised: the model trains on `train` and is scored on `test`.
+struct TrainTest {
+  Dataset train;   // same users and items (cloned dictionaries) as the source
+  CsrMatrix test;  // users x items, the held-out nonzeros with their values
+};
+// REQUIRES: assignment.fold.size() == data.nnz(), fold < assignment.folds.
+TrainTest MakeTrainTest(const Dataset& data, const FoldAssignment& assignment, uint32_t fold,
+                        int threads = 0);
+
+// --------------------------------------------------------------- metrics
+
+enum class MetricKind {
+  kRmse,       // root mean squared error of Predict on test pairs
+  kMae,        // mean absolute error of Predict on test pairs
+  kPrecision,  // precision@k = hits in the top k / k
+  kRecall,     // recall@k = hits in the top k / |relevant|
+  kMap,        // MAP@k, average precision normalised by min(k, |relevant|)
+  kNdcg,       // NDCG@k, binary relevance, log2 discount
+  kHitRate,    // hit@k: 1 when the top k holds a relevant item
+  kCoverage,   // coverage@k: distinct items recommended / all items
+};
+
+struct Metric {
+  MetricKind kind = MetricKind::kRmse;
+  uint32_t k = 0;  // ranking metrics (> 0); 0 for rmse and mae
+
+  // "rmse", "mae", "precision@10", "recall@10", "map@10", "ndcg@10",
+  // "hit@10", "coverage@10".
+  std::string Name() const;
+  bool IsRanking() const { return kind != MetricKind::kRmse && kind != MetricKind::kMae; }
+  // rmse and mae are minimised; everything else is maximised.
+  bool HigherIsBetter() const { return IsRanking(); }
+  bool operator==(const Metric&) const = default;
+};
+
+// Parses a comma-separated list such as "rmse,mae,precision@10,ndcg@20".
+// Names are case-insensitive; "hitrate" and "hit_rate" mean "hit". A ranking
+// metric without "@k" uses default_k, except coverage, which uses the largest
+// k of the other ranking metrics in the list (default_k when there are none).
+// Duplicates are dropped. Unknown names and bad k are InvalidArgument.
+Result<std::vector<Metric>> ParseMetrics(const std::string& list, uint32_t default_k = 10);
+
+// Per-user ranking metrics (docs/METRICS.md). `recommended` is the model's
+// list in rank order (it may hold fewer than k items; only the first k
+// count); `relevant` is sorted ascending, without duplicates, not empty.
+double PrecisionAtK(std::span<const uint32_t> recommended, std::span<const uint32_t> relevant,
+                    uint32_t k);
+double RecallAtK(std::span<const uint32_t> recommended, std::span<const uint32_t> relevant,
+                 uint32_t k);
+double AveragePrecisionAtK(std::span<const uint32_t> recommended,
+                           std::span<const uint32_t> relevant, uint32_t k);
+double NdcgAtK(std::span<const uint32_t> recommended, std::span<const uint32_t> relevant,
+               uint32_t k);
+double HitAtK(std::span<const uint32_t> recommended, std::span<const uint32_t> relevant,
+              uint32_t k);
+
+struct EvalOptions {
+  // Ranking metrics: a test item is relevant when its value is >= this
+  // (e.g. 4 for 1..5 star ratings). Unset: every test item is relevant.
+  std::optional<float> relevance_threshold;
+  // Threads for metric computation; 0 = all cores. Models use their own
+  // ModelParams::threads.
+  int threads = 0;
+  // Receives one progress line per fitted model (fold, grid point); may be empty.
+  std::function<void(const std::string&)> log;
+};
+
+// The metrics of one fitted model on one test set.
+struct EvalReport {
+  std::vector<Metric> metrics;
+  // values[j] is metrics[j]; NaN when nothing was there to average (no
+  // predictable pair for rmse/mae, no user with a relevant item for ranking).
+  std::vector<double> values;
+  uint64_t test_pairs = 0;       // nonzeros of the test matrix
+  uint64_t predicted_pairs = 0;  // rmse/mae: test pairs the model could predict
+  uint64_t dropped_pairs = 0;    // rmse/mae: test pairs with CanPredict false
+  uint64_t users_evaluated = 0;  // ranking: users with >= 1 relevant test item
+  double fit_seconds = 0;        // 0 for EvaluateFitted
+  double eval_seconds = 0;
+
+  // The value of `metric`; NaN when it was not computed.
+  double Value(const Metric& metric) const;
+};
+
+// Scores a fitted model on `test` (users x items over the model's indices).
+// Rating metrics use Predict on every test pair the model CanPredict; ranking
+// metrics use RecommendBatch (n = the largest k, exclude_seen: the training
+// items) for every user with a relevant test item.
+// InvalidArgument when test's shape differs from the model's or no metric is given.
+Result<EvalReport> EvaluateFitted(const Recommender& model, const CsrMatrix& test,
+                                  const std::vector<Metric>& metrics,
+                                  const EvalOptions& options = {});
+
+// Creates the model `kind` (a registry name, or kBaselineKind), fits it on
+// `train` and scores it on `test`.
+Result<EvalReport> Evaluate(const std::string& kind, const ModelParams& params,
+                            const Dataset& train, const CsrMatrix& test,
+                            const std::vector<Metric>& metrics, const EvalOptions& options = {});
+
+// ------------------------------------------------------ cross-validation
+
+// Per-fold reports and, per metric, the mean and the sample standard
+// deviation (n - 1 denominator; 0 with one fold) over the folds whose value
+// is not NaN (NaN when none).
+struct CvReport {
+  std::vector<Metric> metrics;
+  std::vector<EvalReport> folds;
+  std::vector<double> mean;
+  std::vector<double> stddev;
+
+  double Mean(const Metric& metric) const;  // NaN when not computed
+};
+
+// Computes mean and stddev from report.folds.
+void Summarize(CvReport* report);
+
+// Fits and scores `kind` on every fold of `folds` (one for a holdout split).
+Result<CvReport> CrossValidate(const std::string& kind, const ModelParams& params,
+                               const Dataset& data, const FoldAssignment& folds,
+                               const std::vector<Metric>& metrics, const EvalOptions& options = {});
+
+// ----------------------------------------------------------- grid search
+
+// One parameter and the values it takes, e.g. factors = {10, 50, 100}.
+struct GridAxis {
+  std::string name;                 // a ModelParamTable() name
+  std::vector<std::string> values;  // as written in the spec
+};
+
+// Parses "factors=10,50,100;reg=0.01,0.1": axes separated by ';', values by
+// ','; spaces are ignored and '-' in a name means '_'. Every name and value
+// is checked with SetModelParam; unknown names, bad values, empty axes and
+// repeated names are InvalidArgument. An empty spec gives no axes.
+Result<std::vector<GridAxis>> ParseGrid(const std::string& spec);
+
+// A point of the grid: (name, value) per axis, in axis order.
+using GridSetting = std::vector<std::pair<std::string, std::string>>;
+
+// The Cartesian product in odometer order: the first axis varies slowest,
+// the last fastest, values in spec order (like nested loops written in spec
+// order). No axes: one empty setting.
+std::vector<GridSetting> EnumerateGrid(const std::vector<GridAxis>& axes);
+
+// Applies `setting` on top of `base` with SetModelParam.
+Result<ModelParams> ApplySetting(const ModelParams& base, const GridSetting& setting);
+
+struct GridPoint {
+  GridSetting setting;
+  ModelParams params;
+  CvReport result;
+};
+
+struct GridReport {
+  Metric select_by;
+  std::vector<GridPoint> points;  // EnumerateGrid order
+  size_t best = 0;                // index into points
+};
+
+// The index of the best report by the mean of `metric`: lowest for rmse and
+// mae, highest otherwise; the first wins a tie; NaN loses to any number.
+// REQUIRES: reports is not empty.
+size_t SelectBest(std::span<const CvReport> reports, const Metric& metric);
+
+// Cross-validates every grid point (each fold's training set is built once
+// and shared by all points) and selects the best by `select_by`, which is
+// added to the metrics when absent. Fails before any training when a point's
+// parameters are invalid (ModelParams::Validate) or the grid has more than
+// 10000 points.
+Result<GridReport> GridSearch(const std::string& kind, const ModelParams& base,
+                              const std::vector<GridAxis>& grid, const Dataset& data,
+                              const FoldAssignment& folds, std::vector<Metric> metrics,
+                              const Metric& select_by, const EvalOptions& options = {});
+
+// --------------------------------------------------------- bias baseline
+
+// The kind name of the bias baseline; Evaluate, CrossValidate and GridSearch
+// accept it beside the registry's names. It is not in the model registry.
+inline constexpr const char kBaselineKind[] = "baseline";
+
+// Koren's baseline predictor for explicit ratings: b_ui = mu + b_u + b_i,
+// with mu the mean training rating and the biases minimising
+//   sum over training (u,i) of (r_ui - mu - b_u - b_i)^2
+//     + reg_user * sum_u b_u^2 + reg_item * sum_i b_i^2
+// by `passes` alternating exact updates (item biases, then user biases,
+// starting from b_u = 0; one pass is Koren's original two-step estimate).
+// Users and items without training ratings have bias 0. It ranks items by
+// b_ui (a damped mean rating), so ranking metrics work too.
+struct BaselineOptions {
+  float reg_user = 10;
+  float reg_item = 25;
+  uint32_t passes = 5;
+};
+std::unique_ptr<Recommender> NewBiasBaseline(const ModelParams& params,
+                                             const BaselineOptions& options = {});
+
+// CreateRecommender, plus kBaselineKind.
+Result<std::unique_ptr<Recommender>> CreateEvalModel(const std::string& kind,
+                                                     const ModelParams& params);
+
+// ----------------------------------------------------------------- output
+
+// What `encore evaluate` ran, for printing.
+struct EvaluationSummary {
+  std::string model;
+  std::string protocol;              // e.g. "random holdout, test fraction 0.2, seed 42"
+  CvReport result;                   // one fold for a holdout split
+  std::optional<CvReport> baseline;  // the bias baseline on the same folds
+  std::optional<GridReport> grid;    // when set, result is the best point's
+};
+
+// A readable table; each line ends in '\n'.
+std::string FormatEvaluationTable(const EvaluationSummary& summary);
+// One pretty-printed JSON object (no trailing newline): "model", "protocol",
+// every metric by name (the mean over folds), "std" (per metric, with more
+// than one fold), "folds" (per-fold objects, with more than one fold),
+// "test_pairs", "predicted_pairs", "dropped_pairs", "users_evaluated" (totals
+// over folds), "fit_seconds", "eval_seconds", and with a grid "select_by",
+// "grid" (an array of {"params": {...}, metrics...}) and "best"; with a
+// baseline, "baseline" holds the same keys for it. NaN prints as null.
+std::string FormatEvaluationJson(const EvaluationSummary& summary);
+
+}  // namespace encore
+
+#endif  // ENCORE_EVALUATE_H_
