@@ -1,7 +1,8 @@
 // encore demo: the main job on embedded defaults. Generates a retail event log,
-// reads it the way a retailer would (weighted events, obfuscated emails) and
-// prints its profile. Later stages (train, evaluate, recommend, serve) join
-// here as they land.
+// reads it the way a retailer would (weighted events, obfuscated emails),
+// prints its profile, evaluates implicit ALS against the popularity baseline
+// on a per-user holdout, trains on everything, writes the model file and
+// prints sample recommendations. Serving joins here as it lands.
 
 #include <CLI/CLI.hpp>
 #include <sys/stat.h>
@@ -13,8 +14,10 @@
 
 #include "cli/commands.h"
 #include "cli/input_flags.h"
+#include "encore/evaluate.h"
 #include "encore/generate.h"
 #include "encore/profile.h"
+#include "encore/recommender.h"
 
 namespace encore::cli {
 
@@ -90,7 +93,54 @@ Command RegisterDemo(CLI::App& root) {
             std::printf("== 3. profile\n");
             std::string table = FormatProfileTable(ComputeProfile(*data, report));
             std::fwrite(table.data(), 1, table.size(), stdout);
-            std::printf("\nNext: encore stats --help, encore generate --help\n");
+
+            std::printf("\n== 4. evaluate: 20%% of each user's interactions held out, seed 42\n");
+            SplitOptions split;
+            split.method = SplitMethod::kUser;
+            split.min_train = 2;
+            auto assignment = HoldoutSplit(*data, split);
+            if (!assignment.ok()) return PrintError(assignment.status());
+            auto metrics = ParseMetrics("precision@10,recall@10,ndcg@10,coverage@10");
+            if (!metrics.ok()) return PrintError(metrics.status());
+            TrainTest tt = MakeTrainTest(*data, *assignment, 0);
+            ModelParams ials;
+            ials.factors = 32;
+            ials.iterations = 10;
+            ials.reg = 0.05f;
+            ials.alpha = 2.0f;
+            std::printf("   %-12s %12s %12s %12s %12s %8s\n", "model", "precision@10", "recall@10",
+                        "ndcg@10", "coverage@10", "fit s");
+            for (const char* kind : {"popularity", "ials"}) {
+              auto r = Evaluate(kind, ials, tt.train, tt.test, *metrics);
+              if (!r.ok()) return PrintError(r.status());
+              std::printf("   %-12s %12.4f %12.4f %12.4f %12.4f %8.2f\n", kind, r->values[0],
+                          r->values[1], r->values[2], r->values[3], r->fit_seconds);
+            }
+
+            std::printf("\n== 5. train ials on everything, write the model file\n");
+            auto model = CreateRecommender("ials", ials);
+            if (!model.ok()) return PrintError(model.status());
+            if (Status s = (*model)->Fit(*data); !s.ok()) return PrintError(s);
+            TrainedModel trained{std::move(model).value(), std::move(data->users),
+                                 std::move(data->items)};
+            const std::string model_file = f->out + "/ials.model";
+            if (Status s = SaveModel(trained, model_file); !s.ok()) return PrintError(s);
+            std::printf("   wrote %s\n", model_file.c_str());
+
+            std::printf("\n== 6. sample recommendations (top 5, items already seen excluded)\n");
+            QueryOptions q;
+            q.n = 5;
+            for (uint32_t u : {0u, 1u, 2u}) {
+              if (u >= trained.users.size()) break;
+              std::printf("   %s:", std::string(trained.users.Name(u)).c_str());
+              for (const ScoredItem& r : trained.model->Recommend(u, q)) {
+                std::printf(" %s (%.3f)", std::string(trained.items.Name(r.item)).c_str(), r.score);
+              }
+              std::printf("\n");
+            }
+            std::printf("\nNext: encore recommend --model-file %s --n 10 --out recs.csv\n"
+                        "      encore evaluate --help, encore train --help, encore params\n",
+                        model_file.c_str());
             return kExitOk;
           }};
 }
