@@ -38,7 +38,7 @@ struct ModelParams {
   Solver solver = Solver::kCg;  // ials: conjugate gradient or exact Cholesky
   uint32_t cg_steps = 3;     // ials: CG iterations per row per sweep
   float init_scale = 0.01f;  // std-dev of the random initial factors
-  ColdStart cold_start = ColdStart::kDrop;  // als: users/items unseen in training
+  ColdStart cold_start = ColdStart::kDrop;  // als, ials: users/items unseen in training
 
   // Item co-occurrence.
   Similarity similarity = Similarity::kConditional;  // cooc(a,b)/count(a) by default

@@ -92,12 +92,16 @@ class Recommender {
   // explicit models). REQUIRES: user < num_users(), item < num_items().
   virtual float Predict(uint32_t user, uint32_t item) const;
 
-  // Whether Predict(user, item) means anything: false when the model learned
-  // nothing about the user or the item (e.g. als with cold_start=drop and a
-  // user or item without training interactions). Evaluation drops such pairs
-  // from RMSE and MAE and counts them (Spark's coldStartStrategy=drop).
-  // REQUIRES: user < num_users(), item < num_items().
-  virtual bool CanPredict(uint32_t user, uint32_t item) const { return true; }
+  // Whether the model has learned anything about both `user` and `item`, so
+  // that Predict is a real prediction rather than a fallback. Evaluation of
+  // rating predictions skips pairs where this is false and counts them (the
+  // analogue of Spark's coldStartStrategy=drop); Predict still returns a
+  // finite value for them. The default is true for every in-range pair;
+  // factor models with cold_start=drop return false when the user or the
+  // item has no training interactions. Out-of-range indices give false.
+  virtual bool CanPredict(uint32_t user, uint32_t item) const {
+    return user < num_users() && item < num_items();
+  }
 
   // Top-N per user, honouring options. Users >= num_users() get an empty list.
   // The default scores each user densely with ScoreItems in parallel;

@@ -116,7 +116,7 @@ const std::vector<ParamInfo>& ModelParamTable() {
                 [](const ModelParams& p) { return std::string(SolverName(p.solver)); }},
       ENCORE_UINT_PARAM(cg_steps, "ials", "Conjugate-gradient steps per row per sweep"),
       ENCORE_REAL_PARAM(init_scale, "als,ials", "Standard deviation of the initial factors"),
-      ParamInfo{"cold_start", "enum", "als",
+      ParamInfo{"cold_start", "enum", "als,ials",
                 "Users or items unknown at prediction time: drop | popular",
                 [](ModelParams* p, const std::string& v) {
                   if (v == "drop") p->cold_start = ColdStart::kDrop;

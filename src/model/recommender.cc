@@ -73,6 +73,8 @@ struct Registration {
 
 // Sorted by name.
 const Registration kModels[] = {
+    {"als", model::NewAls},
+    {"ials", model::NewIals},
     {"popularity", model::NewPopularity},
 };
 

@@ -1,0 +1,495 @@
+// FactorModel: scoring, blocked batch top-N, similar items, cold start,
+// fold-in scoring and model-file state shared by als and ials.
+//
+// No Eigen here: the scoring kernel is a small register-blocked outer-product
+// loop written with GCC vector extensions, so that every score has the same
+// bits whichever path (batch block, single user, allow list, Predict)
+// computes it. See the header for the exactness argument.
+
+#include "model/factor_model.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numbers>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "encore/model_io.h"
+#include "model/topn.h"
+
+namespace encore::model {
+
+namespace {
+
+typedef float V4 __attribute__((vector_size(16)));
+
+inline V4 Load4(const float* p) {
+  V4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void Store4(float* p, V4 v) { std::memcpy(p, &v, sizeof v); }
+
+constexpr uint32_t kPanel = 8;       // items per packed panel (two V4 lanes)
+constexpr uint32_t kUserBlock = 32;  // users scored together in a batch
+
+// The reference dot product: sequential over p, starting from 0. Every lane
+// of the blocked kernel computes exactly this sum.
+inline float DotSeq(const float* x, const float* y, uint32_t k) {
+  float acc = 0;
+  for (uint32_t p = 0; p < k; ++p) acc += x[p] * y[p];
+  return acc;
+}
+
+// Scores MR users (rows of x, stride k) against one packed panel of kPanel
+// items, writing `width` (<= kPanel) scores per user into out (row stride
+// ldo). With offsets, score = (dot + uoff[r]) + ioff[j].
+template <int MR>
+inline void ScoreTile(const float* x, uint32_t k, const float* panel, const float* uoff,
+                      const float* ioff, float* out, size_t ldo, uint32_t width) {
+  V4 acc0[MR], acc1[MR];
+#pragma GCC unroll 4
+  for (int r = 0; r < MR; ++r) {
+    acc0[r] = V4{0, 0, 0, 0};
+    acc1[r] = V4{0, 0, 0, 0};
+  }
+  for (uint32_t p = 0; p < k; ++p) {
+    const V4 y0 = Load4(panel + p * kPanel);
+    const V4 y1 = Load4(panel + p * kPanel + 4);
+#pragma GCC unroll 4
+    for (int r = 0; r < MR; ++r) {
+      const float xv = x[r * k + p];
+      const V4 b = {xv, xv, xv, xv};
+      acc0[r] += b * y0;
+      acc1[r] += b * y1;
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < MR; ++r) {
+    float tmp[kPanel];
+    Store4(tmp, acc0[r]);
+    Store4(tmp + 4, acc1[r]);
+    float* o = out + r * ldo;
+    if (uoff != nullptr) {
+      for (uint32_t j = 0; j < width; ++j) o[j] = (tmp[j] + uoff[r]) + ioff[j];
+    } else {
+      for (uint32_t j = 0; j < width; ++j) o[j] = tmp[j];
+    }
+  }
+}
+
+#if defined(__x86_64__)
+#define ENCORE_HAVE_AVX2_KERNELS 1
+
+// The AVX2 + FMA kernels: the same loops, 8 users x 8 items per tile, each
+// lane accumulating fma(x[p], y[p], acc) for p = 0 .. k-1; DotFma is the
+// scalar reference for this arithmetic.
+__attribute__((target("avx2,fma"))) float DotFma(const float* x, const float* y, uint32_t k) {
+  float acc = 0;
+  for (uint32_t p = 0; p < k; ++p) acc = __builtin_fmaf(x[p], y[p], acc);
+  return acc;
+}
+
+template <int MR>
+__attribute__((target("avx2,fma"))) inline void ScoreTileFma(const float* x, uint32_t k,
+                                                             const float* panel, const float* uoff,
+                                                             const float* ioff, float* out,
+                                                             size_t ldo, uint32_t width) {
+  __m256 acc[MR];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) acc[r] = _mm256_setzero_ps();
+  for (uint32_t p = 0; p < k; ++p) {
+    const __m256 y = _mm256_loadu_ps(panel + p * kPanel);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x + r * k + p), y, acc[r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    float tmp[kPanel];
+    _mm256_storeu_ps(tmp, acc[r]);
+    float* o = out + r * ldo;
+    if (uoff != nullptr) {
+      for (uint32_t j = 0; j < width; ++j) o[j] = (tmp[j] + uoff[r]) + ioff[j];
+    } else {
+      for (uint32_t j = 0; j < width; ++j) o[j] = tmp[j];
+    }
+  }
+}
+
+__attribute__((target("avx2,fma"))) void ScoreRowsFma(const float* x, const float* uoff,
+                                                      uint32_t rows, uint32_t k,
+                                                      const float* packed, const float* ioff,
+                                                      uint32_t n, float* out) {
+  const float zero_offsets[kPanel] = {};
+  for (uint32_t i0 = 0; i0 < n; i0 += kPanel) {
+    const float* panel = packed + uint64_t{i0 / kPanel} * k * kPanel;
+    const uint32_t width = std::min(kPanel, n - i0);
+    const float* io = ioff != nullptr ? ioff + i0 : zero_offsets;
+    uint32_t r = 0;
+    for (; r + 8 <= rows; r += 8) {
+      ScoreTileFma<8>(x + uint64_t{r} * k, k, panel, uoff ? uoff + r : nullptr, io,
+                      out + uint64_t{r} * n + i0, n, width);
+    }
+    const float* xr = x + uint64_t{r} * k;
+    const float* ur = uoff ? uoff + r : nullptr;
+    float* o = out + uint64_t{r} * n + i0;
+    switch (rows - r) {
+      case 7: ScoreTileFma<7>(xr, k, panel, ur, io, o, n, width); break;
+      case 6: ScoreTileFma<6>(xr, k, panel, ur, io, o, n, width); break;
+      case 5: ScoreTileFma<5>(xr, k, panel, ur, io, o, n, width); break;
+      case 4: ScoreTileFma<4>(xr, k, panel, ur, io, o, n, width); break;
+      case 3: ScoreTileFma<3>(xr, k, panel, ur, io, o, n, width); break;
+      case 2: ScoreTileFma<2>(xr, k, panel, ur, io, o, n, width); break;
+      case 1: ScoreTileFma<1>(xr, k, panel, ur, io, o, n, width); break;
+      default: break;
+    }
+  }
+}
+#endif  // __x86_64__
+
+// splitmix64 (Steele, Lea & Flood 2014): a tiny, well-mixed generator whose
+// output is the same on every platform.
+class SplitMix64 {
+ public:
+  explicit SplitMix64(uint64_t seed) : state_(seed) {}
+  uint64_t Next() {
+    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [0, 1).
+  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+
+ private:
+  uint64_t state_;
+};
+
+// Fills v with N(0, scale^2) values by Box-Muller.
+void FillNormal(SplitMix64* rng, float scale, bool absolute, std::vector<float>* v) {
+  for (size_t i = 0; i < v->size(); i += 2) {
+    const double u1 = 1.0 - rng->Uniform();  // (0, 1]
+    const double u2 = rng->Uniform();
+    const double radius = std::sqrt(-2.0 * std::log(u1));
+    const double angle = 2.0 * std::numbers::pi * u2;
+    float z0 = static_cast<float>(radius * std::cos(angle)) * scale;
+    float z1 = static_cast<float>(radius * std::sin(angle)) * scale;
+    if (absolute) {
+      z0 = std::fabs(z0);
+      z1 = std::fabs(z1);
+    }
+    (*v)[i] = z0;
+    if (i + 1 < v->size()) (*v)[i + 1] = z1;
+  }
+}
+
+std::atomic<bool> g_disable_wide_kernels{false};
+
+int ThreadCount(int threads) { return threads > 0 ? threads : omp_get_max_threads(); }
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+}  // namespace
+
+bool WideKernelsEnabled() {
+#ifdef ENCORE_HAVE_AVX2_KERNELS
+  static const bool supported = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return supported && !g_disable_wide_kernels.load();
+#else
+  return false;
+#endif
+}
+
+void DisableWideKernelsForTesting(bool disable) { g_disable_wide_kernels.store(disable); }
+
+void FactorModel::InitFactors(uint32_t users, uint32_t items, bool biases, bool nonnegative) {
+  k_ = params_.factors;
+  user_factors_.assign(uint64_t{users} * k_, 0.0f);
+  item_factors_.assign(uint64_t{items} * k_, 0.0f);
+  SplitMix64 rng(params_.seed);
+  FillNormal(&rng, params_.init_scale, nonnegative, &user_factors_);
+  FillNormal(&rng, params_.init_scale, nonnegative, &item_factors_);
+  has_biases_ = biases;
+  user_biases_.assign(biases ? users : 0, 0.0f);
+  item_biases_.assign(biases ? items : 0, 0.0f);
+  cold_user_scores_.assign(items, 0.0f);
+  global_mean_ = 0;
+  default_prediction_ = 0;
+}
+
+void FactorModel::BuildDerived() {
+  wide_kernels_ = WideKernelsEnabled();
+  const uint32_t n = num_items();
+  const uint32_t panels = (n + kPanel - 1) / kPanel;
+  packed_items_.assign(uint64_t{panels} * k_ * kPanel, 0.0f);
+  for (uint32_t i = 0; i < n; ++i) {
+    float* panel = packed_items_.data() + uint64_t{i / kPanel} * k_ * kPanel;
+    const float* y = item_factors_.data() + uint64_t{i} * k_;
+    for (uint32_t p = 0; p < k_; ++p) panel[p * kPanel + i % kPanel] = y[p];
+  }
+  item_norms_.resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    const float* y = item_factors_.data() + uint64_t{i} * k_;
+    item_norms_[i] = std::sqrt(DotSeq(y, y, k_));
+  }
+  item_cold_.assign(n, 1);
+  for (uint32_t item : seen_.indices) item_cold_[item] = 0;
+  cold_items_.clear();
+  for (uint32_t i = 0; i < n; ++i) {
+    if (item_cold_[i]) cold_items_.push_back(i);
+  }
+}
+
+void FactorModel::ScoreRows(const float* x, const float* offsets, uint32_t rows,
+                            float* out) const {
+  const uint32_t n = num_items();
+  const float* ioff = has_biases_ ? item_biases_.data() : nullptr;
+  const float* uoff = has_biases_ ? offsets : nullptr;
+#ifdef ENCORE_HAVE_AVX2_KERNELS
+  if (wide_kernels_) {
+    ScoreRowsFma(x, uoff, rows, k_, packed_items_.data(), ioff, n, out);
+    return;
+  }
+#endif
+  float zero_offsets[kPanel] = {};
+  for (uint32_t i0 = 0; i0 < n; i0 += kPanel) {
+    const float* panel = packed_items_.data() + uint64_t{i0 / kPanel} * k_ * kPanel;
+    const uint32_t width = std::min(kPanel, n - i0);
+    // The item offsets of a partial last panel are read only up to width.
+    const float* io = ioff != nullptr ? ioff + i0 : zero_offsets;
+    uint32_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+      ScoreTile<4>(x + uint64_t{r} * k_, k_, panel, uoff ? uoff + r : nullptr, io,
+                   out + uint64_t{r} * n + i0, n, width);
+    }
+    const float* xr = x + uint64_t{r} * k_;
+    const float* ur = uoff ? uoff + r : nullptr;
+    float* o = out + uint64_t{r} * n + i0;
+    switch (rows - r) {
+      case 3: ScoreTile<3>(xr, k_, panel, ur, io, o, n, width); break;
+      case 2: ScoreTile<2>(xr, k_, panel, ur, io, o, n, width); break;
+      case 1: ScoreTile<1>(xr, k_, panel, ur, io, o, n, width); break;
+      default: break;
+    }
+  }
+}
+
+float FactorModel::ScoreOne(const float* x, float offset, uint32_t item) const {
+  const float* y = item_factors_.data() + uint64_t{item} * k_;
+#ifdef ENCORE_HAVE_AVX2_KERNELS
+  const float dot = wide_kernels_ ? DotFma(x, y, k_) : DotSeq(x, y, k_);
+#else
+  const float dot = DotSeq(x, y, k_);
+#endif
+  return has_biases_ ? (dot + offset) + item_biases_[item] : dot;
+}
+
+void FactorModel::ApplyColdItems(float user_offset, float* scores) const {
+  if (cold_items_.empty()) return;
+  float value = kNegInf;
+  if (params_.cold_start == ColdStart::kPopular) {
+    value = has_biases_ ? user_offset : default_prediction_;
+  }
+  for (uint32_t item : cold_items_) scores[item] = value;
+}
+
+void FactorModel::ScoreColdUser(float* scores) const {
+  if (params_.cold_start == ColdStart::kPopular) {
+    std::copy(cold_user_scores_.begin(), cold_user_scores_.end(), scores);
+  } else {
+    std::fill(scores, scores + num_items(), kNegInf);
+  }
+}
+
+void FactorModel::ScoreItems(uint32_t user, float* scores) const {
+  if (UserIsCold(user)) {
+    ScoreColdUser(scores);
+    return;
+  }
+  const float offset = UserOffset(user);
+  ScoreRows(user_factors_.data() + uint64_t{user} * k_, &offset, 1, scores);
+  ApplyColdItems(offset, scores);
+}
+
+bool FactorModel::CanPredict(uint32_t user, uint32_t item) const {
+  if (user >= num_users() || item >= num_items()) return false;
+  if (params_.cold_start == ColdStart::kPopular) return true;
+  return !UserIsCold(user) && !item_cold_[item];
+}
+
+float FactorModel::Predict(uint32_t user, uint32_t item) const {
+  const bool popular = params_.cold_start == ColdStart::kPopular;
+  if (UserIsCold(user)) return popular ? cold_user_scores_[item] : default_prediction_;
+  const float offset = UserOffset(user);
+  if (item_cold_[item]) {
+    return popular && has_biases_ ? offset : default_prediction_;
+  }
+  return ScoreOne(user_factors_.data() + uint64_t{user} * k_, offset, item);
+}
+
+void FactorModel::RecommendBatch(std::span<const uint32_t> users, const QueryOptions& options,
+                                 std::vector<std::vector<ScoredItem>>* out) const {
+  out->assign(users.size(), {});
+  const uint32_t n = num_items();
+  const size_t blocks = (users.size() + kUserBlock - 1) / kUserBlock;
+  // A short allow list: score only the allowed items, one dot product each
+  // (the same bits as the kernel), instead of every item.
+  const bool sparse_allow = !options.allow.empty() && options.allow.size() * 16 < n;
+  const bool popular = params_.cold_start == ColdStart::kPopular;
+  const int threads = ThreadCount(params_.threads);
+#pragma omp parallel num_threads(threads) if (blocks > 1)
+  {
+    std::vector<float> scores(uint64_t{kUserBlock} * n);
+    std::vector<float> xb(uint64_t{kUserBlock} * k_);
+    std::vector<float> offsets(kUserBlock);
+    std::vector<size_t> warm;  // positions in `users` of this block's warm users
+    warm.reserve(kUserBlock);
+#pragma omp for schedule(dynamic, 1)
+    for (size_t b = 0; b < blocks; ++b) {
+      const size_t begin = b * kUserBlock;
+      const size_t end = std::min(users.size(), begin + kUserBlock);
+      warm.clear();
+      for (size_t pos = begin; pos < end; ++pos) {
+        const uint32_t u = users[pos];
+        if (u >= num_users()) continue;
+        const uint32_t* seen_begin = seen_.indices.data() + seen_.indptr[u];
+        const uint32_t* seen_end = seen_.indices.data() + seen_.indptr[u + 1];
+        if (UserIsCold(u)) {
+          if (!popular) continue;  // every score is -infinity: nothing to recommend
+          (*out)[pos] = SelectTopN(cold_user_scores_.data(), n, seen_begin, seen_end, options);
+        } else if (sparse_allow) {
+          const float offset = UserOffset(u);
+          const float* x = user_factors_.data() + uint64_t{u} * k_;
+          for (uint32_t item : options.allow) {
+            if (item >= n) continue;
+            scores[item] = item_cold_[item] ? (popular ? (has_biases_ ? offset : default_prediction_)
+                                                       : kNegInf)
+                                            : ScoreOne(x, offset, item);
+          }
+          (*out)[pos] = SelectTopN(scores.data(), n, seen_begin, seen_end, options);
+        } else {
+          const uint32_t slot = static_cast<uint32_t>(warm.size());
+          std::copy_n(user_factors_.data() + uint64_t{u} * k_, k_,
+                      xb.data() + uint64_t{slot} * k_);
+          offsets[slot] = UserOffset(u);
+          warm.push_back(pos);
+        }
+      }
+      if (warm.empty()) continue;
+      const uint32_t rows = static_cast<uint32_t>(warm.size());
+      ScoreRows(xb.data(), offsets.data(), rows, scores.data());
+      for (uint32_t slot = 0; slot < rows; ++slot) {
+        const size_t pos = warm[slot];
+        const uint32_t u = users[pos];
+        float* row = scores.data() + uint64_t{slot} * n;
+        ApplyColdItems(offsets[slot], row);
+        (*out)[pos] = SelectTopN(row, n, seen_.indices.data() + seen_.indptr[u],
+                                 seen_.indices.data() + seen_.indptr[u + 1], options);
+      }
+    }
+  }
+}
+
+Status FactorModel::ScoreFoldIn(std::span<const ItemWeight> items, float* scores) const {
+  for (const ItemWeight& iw : items) {
+    if (iw.item >= num_items()) {
+      return Status::InvalidArgument("fold-in: unknown item index " + std::to_string(iw.item) +
+                                     " (the model has " + std::to_string(num_items()) +
+                                     " items)");
+    }
+    if (!std::isfinite(iw.weight)) {
+      return Status::InvalidArgument("fold-in: the weight of item " + std::to_string(iw.item) +
+                                     " is not finite");
+    }
+  }
+  if (items.empty()) {
+    ScoreColdUser(scores);
+    return Status::OK();
+  }
+  std::vector<float> x(k_, 0.0f);
+  float bias = 0;
+  SolveFoldIn(items, x.data(), &bias);
+  const float offset = has_biases_ ? global_mean_ + bias : 0.0f;
+  ScoreRows(x.data(), &offset, 1, scores);
+  ApplyColdItems(offset, scores);
+  return Status::OK();
+}
+
+Status FactorModel::SimilarItems(uint32_t item, uint32_t n, std::vector<ScoredItem>* out) const {
+  if (item >= num_items()) {
+    return Status::InvalidArgument("similar items: unknown item index " + std::to_string(item));
+  }
+  TopN top(n);
+  const float* y = item_factors_.data() + uint64_t{item} * k_;
+  const float norm = item_norms_[item];
+  for (uint32_t j = 0; j < num_items(); ++j) {
+    if (j == item) continue;
+    float s = 0;
+    if (norm > 0 && item_norms_[j] > 0) {
+      s = DotSeq(y, item_factors_.data() + uint64_t{j} * k_, k_) / (norm * item_norms_[j]);
+    }
+    top.Push(j, s);
+  }
+  *out = top.Take();
+  return Status::OK();
+}
+
+void FactorModel::SaveState(ModelWriter* w) const {
+  w->Put<uint32_t>(k_);
+  w->Put<uint8_t>(has_biases_ ? 1 : 0);
+  w->Put<float>(global_mean_);
+  w->Put<float>(default_prediction_);
+  w->PutArray(user_factors_);
+  w->PutArray(item_factors_);
+  w->PutArray(user_biases_);
+  w->PutArray(item_biases_);
+  w->PutArray(cold_user_scores_);
+}
+
+Status FactorModel::LoadState(ModelReader* r) {
+  ENCORE_RETURN_IF_ERROR(r->Get(&k_, "factor count"));
+  if (k_ != params_.factors) {
+    return r->Invalid("factor count " + std::to_string(k_) + " (the parameters say " +
+                      std::to_string(params_.factors) + ")");
+  }
+  uint8_t biases = 0;
+  ENCORE_RETURN_IF_ERROR(r->Get(&biases, "bias flag"));
+  if (biases > 1) return r->Invalid("bias flag");
+  has_biases_ = biases == 1;
+  ENCORE_RETURN_IF_ERROR(r->Get(&global_mean_, "global mean"));
+  ENCORE_RETURN_IF_ERROR(r->Get(&default_prediction_, "default prediction"));
+  ENCORE_RETURN_IF_ERROR(
+      r->GetArray(&user_factors_, "user factors", uint64_t{num_users()} * k_));
+  ENCORE_RETURN_IF_ERROR(
+      r->GetArray(&item_factors_, "item factors", uint64_t{num_items()} * k_));
+  ENCORE_RETURN_IF_ERROR(
+      r->GetArray(&user_biases_, "user biases", has_biases_ ? num_users() : 0));
+  ENCORE_RETURN_IF_ERROR(
+      r->GetArray(&item_biases_, "item biases", has_biases_ ? num_items() : 0));
+  ENCORE_RETURN_IF_ERROR(r->GetArray(&cold_user_scores_, "cold-start scores", num_items()));
+  auto all_finite = [](const std::vector<float>& v) {
+    return std::all_of(v.begin(), v.end(), [](float f) { return std::isfinite(f); });
+  };
+  if (!std::isfinite(global_mean_) || !std::isfinite(default_prediction_) ||
+      !all_finite(user_factors_) || !all_finite(item_factors_) || !all_finite(user_biases_) ||
+      !all_finite(item_biases_) || !all_finite(cold_user_scores_)) {
+    return r->Invalid("factors (a value is not finite)");
+  }
+  BuildDerived();
+  OnFactorsReady();
+  return Status::OK();
+}
+
+}  // namespace encore::model

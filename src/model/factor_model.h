@@ -1,0 +1,208 @@
+// FactorModel: the shared base of the matrix-factorisation models (als, ials).
+//
+// A fitted factor model holds a user factor matrix X (users x k) and an item
+// factor matrix Y (items x k), both float32 and row-major, plus optional
+// biases (als). The score of item i for user u is
+//
+//   s(u, i) = x_u . y_i                        without biases
+//   s(u, i) = (x_u . y_i + (mu + b_u)) + b_i   with biases
+//
+// The base implements everything that only needs the factors: dense scoring,
+// a blocked parallel batch top-N, cosine similar items, cold-start handling,
+// fold-in scoring and the model-file state. Subclasses implement Fit and the
+// fold-in least-squares step.
+//
+// Exactness: every score, whether from ScoreItems, Predict, RecommendBatch,
+// ScoreFoldIn or the allow-list path, is computed by the same arithmetic:
+// the dot product accumulates x[p] * y[p] in float for p = 0, 1, ..., k-1
+// in that order, starting from 0 (the blocked kernel vectorises across
+// items, never across p), as a multiply then an add, or as one fused
+// multiply-add when the AVX2 kernels are in use (WideKernelsEnabled).
+// Batch and single-user results are therefore bit-identical whatever the
+// block size, block position or thread count.
+//
+// Cold start: a user (item) is cold when it has no training interactions;
+// its factors are zero. The cold_start parameter decides what it gets (see
+// docs/MODELS.md):
+//  - drop: ScoreItems writes -infinity for every item of a cold user and
+//    for cold items, so they are never recommended; CanPredict is false for
+//    pairs with a cold side and Predict returns default_prediction()
+//    (the training mean rating for als, 0 for ials).
+//  - popular: cold users are scored with a per-item popularity baseline
+//    (cold_user_scores), cold items with the user's baseline; CanPredict is
+//    true.
+//
+// Thread-safety: as Recommender.
+
+#ifndef ENCORE_MODEL_FACTOR_MODEL_H_
+#define ENCORE_MODEL_FACTOR_MODEL_H_
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "encore/params.h"
+#include "encore/recommender.h"
+
+namespace encore::model {
+
+class FactorModel : public Recommender {
+ public:
+  uint32_t factors() const { return k_; }
+  // Row-major num_users() x factors() and num_items() x factors().
+  const std::vector<float>& user_factors() const { return user_factors_; }
+  const std::vector<float>& item_factors() const { return item_factors_; }
+  bool has_biases() const { return has_biases_; }
+  float global_mean() const { return global_mean_; }
+  // Empty without biases.
+  const std::vector<float>& user_biases() const { return user_biases_; }
+  const std::vector<float>& item_biases() const { return item_biases_; }
+
+  void ScoreItems(uint32_t user, float* scores) const override;
+  float Predict(uint32_t user, uint32_t item) const override;
+  bool CanPredict(uint32_t user, uint32_t item) const override;
+  void RecommendBatch(std::span<const uint32_t> users, const QueryOptions& options,
+                      std::vector<std::vector<ScoredItem>>* out) const override;
+  Status ScoreFoldIn(std::span<const ItemWeight> items, float* scores) const override;
+  Status SimilarItems(uint32_t item, uint32_t n, std::vector<ScoredItem>* out) const override;
+  void SaveState(ModelWriter* w) const override;
+  Status LoadState(ModelReader* r) override;
+
+ protected:
+  explicit FactorModel(const ModelParams& params) : Recommender(params) {}
+
+  // Solves the factor (and, with biases, the bias) of a visitor described by
+  // `items` with the model's own least-squares step. `x` has factors()
+  // entries; `bias` is written only when has_biases(). Item indices are
+  // already checked; `items` is not empty.
+  virtual void SolveFoldIn(std::span<const ItemWeight> items, float* x, float* bias) const = 0;
+
+  // Called at the end of Fit and LoadState, after the base's derived state
+  // is rebuilt; subclasses cache what queries need (e.g. ials's YtY).
+  virtual void OnFactorsReady() {}
+
+  // Fit helpers. Sets the shapes of the factor matrices (and biases) and
+  // fills the factors with N(0, init_scale^2) values from a splitmix64 /
+  // Box-Muller generator seeded by params().seed; nonnegative takes |.|.
+  void InitFactors(uint32_t users, uint32_t items, bool biases, bool nonnegative);
+  // Call at the end of Fit, after RememberSeen and the factors: builds the
+  // packed item panels, item norms and cold-start lists, then calls
+  // OnFactorsReady.
+  void FinishFit() {
+    BuildDerived();
+    OnFactorsReady();
+  }
+
+  uint32_t k_ = 0;
+  std::vector<float> user_factors_;
+  std::vector<float> item_factors_;
+  bool has_biases_ = false;
+  float global_mean_ = 0;
+  std::vector<float> user_biases_;
+  std::vector<float> item_biases_;
+  // cold_start=popular: the score of every item for a cold user.
+  std::vector<float> cold_user_scores_;
+  // Predict for a pair the model cannot score under cold_start=drop, and the
+  // score of a cold item for a user without a bias under cold_start=popular.
+  float default_prediction_ = 0;
+
+ private:
+  void BuildDerived();
+  // Scores all items for `rows` users whose factors are rows of `x` (stride
+  // k_) and whose user offsets (mu + b_u) are `offsets` (ignored without
+  // biases); out row r starts at out + r * num_items().
+  void ScoreRows(const float* x, const float* offsets, uint32_t rows, float* out) const;
+  // The score of one item, the same bits as ScoreRows.
+  float ScoreOne(const float* x, float offset, uint32_t item) const;
+  // Overwrites cold-item scores of a warm user's (or visitor's) score row.
+  void ApplyColdItems(float user_offset, float* scores) const;
+  void ScoreColdUser(float* scores) const;
+  float UserOffset(uint32_t user) const {
+    return has_biases_ ? global_mean_ + user_biases_[user] : 0.0f;
+  }
+  bool UserIsCold(uint32_t user) const { return seen_.RowLength(user) == 0; }
+
+  // Derived (rebuilt after Fit and Load, never saved).
+  bool wide_kernels_ = false;        // AVX2 + FMA scoring (see WideKernelsEnabled)
+  std::vector<float> packed_items_;  // panels of 8 items, k-major inside a panel
+  std::vector<float> item_norms_;
+  std::vector<uint8_t> item_cold_;
+  std::vector<uint32_t> cold_items_;
+};
+
+// Whether the AVX2 + FMA kernels are used: on x86-64 CPUs that have them
+// (checked at run time; the build stays portable, no -march), unless
+// disabled for testing. Scoring then accumulates with fused multiply-adds, so
+// scores differ in the last bits between machines with and without AVX2,
+// but every path on one machine still agrees exactly. A model picks its
+// scoring kernel when fitted or loaded; ials sweeps pick theirs per call.
+bool WideKernelsEnabled();
+// For tests: forces the portable SSE2 kernels (true) or restores the choice.
+void DisableWideKernelsForTesting(bool disable);
+
+// ---------------------------------------------------------------------------
+// Solvers, exposed for the models and their tests.
+
+// One half-sweep of explicit ALS over the rows of `ratings` (rows x cols):
+// with `fixed` (cols x k) held constant, row r's factor x (and bias b) solve
+//
+//   (sum_j a_j a_j^T + reg * n_r * I) z = sum_j a_j t_j      (scaled)
+//   (sum_j a_j a_j^T + reg * I) z = sum_j a_j t_j            (unscaled)
+//
+// over the row's n_r nonzeros, where a_j = y_j (or [y_j; 1] and z = [x; b]
+// with biases) and t_j = r_j (or r_j - mu - fixed_bias_j with biases).
+// Nonnegative constrains x (not b) to >= 0 by an active-set NNLS. Empty rows
+// get zero factors and bias. Normal equations are formed in float, solved
+// in double (Cholesky; LDLT if not positive definite).
+struct ExplicitSweepOptions {
+  float reg = 0.1f;
+  bool scale_by_count = true;
+  bool nonnegative = false;
+  // With biases: both non-null; global_mean is subtracted from every value.
+  const float* fixed_bias = nullptr;  // per column of `ratings`
+  float* bias = nullptr;              // per row of `ratings`, written
+  float global_mean = 0;
+  int threads = 1;
+};
+void ExplicitHalfSweep(const CsrMatrix& ratings, const float* fixed, uint32_t k,
+                       const ExplicitSweepOptions& options, float* out);
+
+// Explicit least squares for one row given as (index, value) pairs; the
+// building block of ExplicitHalfSweep and als fold-in. `x` receives k
+// values, `*bias` one when options.bias is set (options.bias itself is not
+// written).
+void ExplicitSolveRow(const uint32_t* cols, const float* values, uint64_t n, const float* fixed,
+                      uint32_t k, const ExplicitSweepOptions& options, float* x, float* bias);
+
+// One half-sweep of implicit ALS (Hu, Koren & Volinsky 2008): for every row
+// r of `interactions`, with preference p = [v > 0] and confidence
+// c = 1 + alpha * |v| per nonzero, solves
+//
+//   (Y^T Y + reg * I + sum_i (c_i - 1) y_i y_i^T) x = sum_i c_i p_i y_i
+//
+// exactly (Cholesky) or by `cg_steps` conjugate-gradient steps warm-started
+// from the row's current value in `out` (Takacs et al. 2011), never forming
+// the matrix. Empty rows get zero factors. Y^T Y is computed once per call
+// from `fixed` (fixed_rows x k).
+struct ImplicitSweepOptions {
+  float reg = 0.1f;
+  float alpha = 1.0f;
+  Solver solver = Solver::kCg;
+  uint32_t cg_steps = 3;
+  int threads = 1;
+};
+void ImplicitHalfSweep(const CsrMatrix& interactions, const float* fixed, uint32_t fixed_rows,
+                       uint32_t k, const ImplicitSweepOptions& options, float* out);
+
+// Y^T Y + reg * I (k x k, row-major), deterministic for any thread count.
+std::vector<float> RegularisedGram(const float* factors, uint32_t rows, uint32_t k, float reg,
+                                   int threads);
+
+// The implicit-ALS objective: sum over all (u, i) of c_ui (p_ui - x_u.y_i)^2
+// + reg * (|X|^2 + |Y|^2), in double. For tests and diagnostics.
+double ImplicitLoss(const CsrMatrix& interactions, const float* x, const float* y, uint32_t k,
+                    float reg, float alpha);
+
+}  // namespace encore::model
+
+#endif  // ENCORE_MODEL_FACTOR_MODEL_H_

@@ -1,0 +1,303 @@
+// FactorModel: exact scoring on every path, similar items, cold start,
+// initialisation and state checks, using a test model whose factors are set
+// by hand.
+
+#include "model/factor_model.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "encore/model_io.h"
+#include "test_data.h"
+
+namespace encore::model {
+namespace {
+
+// A factor model whose factors come from the seeded initialiser (or are set
+// by the test); fold-in returns the factors of user 0.
+class HandModel final : public FactorModel {
+ public:
+  explicit HandModel(const ModelParams& p) : FactorModel(p) {}
+  const char* kind() const override { return "hand"; }
+  Status Fit(const Dataset& data) override {
+    RememberSeen(data);
+    InitFactors(data.by_user.rows, data.by_user.cols, params_.biases, false);
+    // Factors of the scale of a trained model.
+    for (float& v : user_factors_) v *= 100;
+    for (float& v : item_factors_) v *= 100;
+    if (has_biases_) {
+      global_mean_ = 3.5f;
+      for (uint32_t u = 0; u < user_biases_.size(); ++u) user_biases_[u] = 0.01f * (u % 7) - 0.03f;
+      for (uint32_t i = 0; i < item_biases_.size(); ++i) item_biases_[i] = 0.02f * (i % 5) - 0.04f;
+    }
+    default_prediction_ = 1.25f;
+    for (uint32_t i = 0; i < cold_user_scores_.size(); ++i) cold_user_scores_[i] = 1.0f / (1 + i);
+    FinishFit();
+    return Status::OK();
+  }
+  // Zeroes the factors of `item` and rebuilds (to test zero-norm items).
+  void ZeroItem(uint32_t item) {
+    std::fill_n(item_factors_.begin() + uint64_t{item} * k_, k_, 0.0f);
+    FinishFit();
+  }
+
+ protected:
+  void SolveFoldIn(std::span<const ItemWeight>, float* x, float* bias) const override {
+    std::copy_n(user_factors_.begin(), k_, x);
+    if (has_biases_) *bias = user_biases_[0];
+  }
+};
+
+std::unique_ptr<HandModel> MakeModel(uint32_t factors, bool biases, ColdStart cold,
+                                     const Dataset& data, int threads = 2) {
+  ModelParams p;
+  p.factors = factors;
+  p.biases = biases;
+  p.cold_start = cold;
+  p.threads = threads;
+  auto m = std::make_unique<HandModel>(p);
+  EXPECT_TRUE(m->Fit(data).ok());
+  return m;
+}
+
+Dataset Data() {
+  testing::TestDataOptions o;
+  o.users = 75;  // with the empty user: 76 = 2 blocks of 32 + 12 (4-user tiles and a tail)
+  o.items = 45;  // 46 items: 5 full panels of 8 and a partial one
+  o.empty_items = 1;
+  o.explicit_ratings = true;
+  return testing::MakeTestDataset(o);
+}
+
+std::vector<uint32_t> AllUsers(const Recommender& m) {
+  std::vector<uint32_t> users(m.num_users());
+  for (uint32_t u = 0; u < users.size(); ++u) users[u] = u;
+  return users;
+}
+
+// Every path computes identical bits, whatever the factor count (odd counts
+// exercise the tails), biases, block position and thread count.
+class FactorModelKernels : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override { DisableWideKernelsForTesting(GetParam()); }
+  void TearDown() override { DisableWideKernelsForTesting(false); }
+};
+
+TEST_P(FactorModelKernels, AllScoringPathsAgreeBitForBit) {
+  const Dataset data = Data();
+  for (uint32_t factors : {1u, 5u, 16u, 19u}) {
+    for (bool biases : {false, true}) {
+      auto m = MakeModel(factors, biases, ColdStart::kPopular, data);
+      auto one_thread = MakeModel(factors, biases, ColdStart::kPopular, data, 1);
+      QueryOptions all;
+      all.n = m->num_items();
+      all.exclude_seen = false;
+      std::vector<std::vector<ScoredItem>> batch, batch1;
+      m->RecommendBatch(AllUsers(*m), all, &batch);
+      one_thread->RecommendBatch(AllUsers(*m), all, &batch1);
+      EXPECT_EQ(batch, batch1);
+      std::vector<float> scores(m->num_items());
+      for (uint32_t u = 0; u < m->num_users(); ++u) {
+        m->ScoreItems(u, scores.data());
+        ASSERT_EQ(batch[u].size(), m->num_items());
+        for (const ScoredItem& s : batch[u]) {
+          // EXPECT_EQ on floats is exact.
+          EXPECT_EQ(s.score, scores[s.item]) << factors << " " << u << " " << s.item;
+          EXPECT_EQ(s.score, m->Predict(u, s.item));
+        }
+      }
+      // A short allow list takes the per-item path; it must agree too.
+      QueryOptions allow = all;
+      allow.allow = {1, 2, 44, 3};
+      std::vector<std::vector<ScoredItem>> allowed;
+      m->RecommendBatch(AllUsers(*m), allow, &allowed);
+      for (uint32_t u = 0; u < m->num_users(); ++u) {
+        for (const ScoredItem& s : allowed[u]) {
+          m->ScoreItems(u, scores.data());
+          EXPECT_EQ(s.score, scores[s.item]);
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(WideAndPortable, FactorModelKernels, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Sse2" : "Default"; });
+
+TEST(FactorModel, ScoresAreDotProductsPlusBiases) {
+  const Dataset data = Data();
+  auto m = MakeModel(6, true, ColdStart::kDrop, data);
+  const uint32_t k = m->factors();
+  std::vector<float> scores(m->num_items());
+  m->ScoreItems(4, scores.data());
+  for (uint32_t i = 0; i + 1 < m->num_items(); ++i) {
+    double dot = 0;
+    for (uint32_t p = 0; p < k; ++p) {
+      dot += double{m->user_factors()[4 * k + p]} * m->item_factors()[uint64_t{i} * k + p];
+    }
+    const double expected = dot + m->global_mean() + m->user_biases()[4] + m->item_biases()[i];
+    EXPECT_NEAR(scores[i], expected, 1e-4);
+  }
+}
+
+TEST(FactorModel, SimilarItemsAreCosinesAndZeroNormGivesZero) {
+  const Dataset data = Data();
+  auto m = MakeModel(4, false, ColdStart::kDrop, data);
+  const uint32_t k = m->factors();
+  auto cosine = [&](uint32_t a, uint32_t b) {
+    double ab = 0, aa = 0, bb = 0;
+    for (uint32_t p = 0; p < k; ++p) {
+      const double x = m->item_factors()[a * k + p], y = m->item_factors()[b * k + p];
+      ab += x * y;
+      aa += x * x;
+      bb += y * y;
+    }
+    return ab / std::sqrt(aa * bb);
+  };
+  std::vector<ScoredItem> sims;
+  ASSERT_TRUE(m->SimilarItems(3, 100, &sims).ok());
+  ASSERT_EQ(sims.size(), m->num_items() - 1);
+  // The hand model's factors are all random, so every cosine is defined.
+  for (const ScoredItem& s : sims) {
+    EXPECT_NE(s.item, 3u);
+    EXPECT_NEAR(s.score, cosine(3, s.item), 1e-5);
+  }
+  m->ZeroItem(7);
+  ASSERT_TRUE(m->SimilarItems(3, 100, &sims).ok());
+  for (const ScoredItem& s : sims) {
+    if (s.item == 7) {
+      EXPECT_EQ(s.score, 0.0f);
+    }
+  }
+  ASSERT_TRUE(m->SimilarItems(7, 5, &sims).ok());
+  ASSERT_EQ(sims.size(), 5u);
+  for (const ScoredItem& s : sims) EXPECT_EQ(s.score, 0.0f);
+  EXPECT_EQ(sims[0].item, 0u) << "ties broken by index";
+  EXPECT_FALSE(m->SimilarItems(m->num_items(), 5, &sims).ok());
+}
+
+TEST(FactorModel, ColdStartDrop) {
+  const Dataset data = Data();
+  auto m = MakeModel(4, true, ColdStart::kDrop, data);
+  const uint32_t cold_user = m->num_users() - 1, cold_item = m->num_items() - 1;
+  std::vector<float> scores(m->num_items());
+  m->ScoreItems(cold_user, scores.data());
+  for (float s : scores) EXPECT_EQ(s, -std::numeric_limits<float>::infinity());
+  QueryOptions q;
+  EXPECT_TRUE(m->Recommend(cold_user, q).empty());
+  m->ScoreItems(0, scores.data());
+  EXPECT_EQ(scores[cold_item], -std::numeric_limits<float>::infinity());
+  q.n = m->num_items();
+  for (const ScoredItem& s : m->Recommend(0, q)) EXPECT_NE(s.item, cold_item);
+  EXPECT_FALSE(m->CanPredict(cold_user, 0));
+  EXPECT_FALSE(m->CanPredict(0, cold_item));
+  EXPECT_TRUE(m->CanPredict(0, 0));
+  EXPECT_FALSE(m->CanPredict(m->num_users(), 0));
+  EXPECT_EQ(m->Predict(cold_user, 0), 1.25f) << "the default prediction, never NaN";
+  EXPECT_EQ(m->Predict(0, cold_item), 1.25f);
+}
+
+TEST(FactorModel, ColdStartPopular) {
+  const Dataset data = Data();
+  auto m = MakeModel(4, true, ColdStart::kPopular, data);
+  const uint32_t cold_user = m->num_users() - 1, cold_item = m->num_items() - 1;
+  QueryOptions q;
+  q.n = 3;
+  auto recs = m->Recommend(cold_user, q);
+  ASSERT_EQ(recs.size(), 3u);
+  for (uint32_t r = 0; r < 3; ++r) {
+    EXPECT_EQ(recs[r].item, r) << "cold_user_scores rank item 0 first";
+    EXPECT_EQ(recs[r].score, 1.0f / (1 + r));
+  }
+  EXPECT_TRUE(m->CanPredict(cold_user, 0));
+  EXPECT_TRUE(m->CanPredict(0, cold_item));
+  EXPECT_EQ(m->Predict(cold_user, 2), 1.0f / 3);
+  // A cold item for a warm user: the user's baseline mu + b_u.
+  EXPECT_FLOAT_EQ(m->Predict(0, cold_item), m->global_mean() + m->user_biases()[0]);
+  std::vector<float> scores(m->num_items());
+  m->ScoreItems(0, scores.data());
+  EXPECT_EQ(scores[cold_item], m->Predict(0, cold_item));
+}
+
+TEST(FactorModel, FoldInScoresWithTheSolvedFactors) {
+  const Dataset data = Data();
+  auto m = MakeModel(5, true, ColdStart::kDrop, data);
+  std::vector<ItemWeight> items = {{1, 4.0f}, {2, 5.0f}};
+  std::vector<float> fold(m->num_items()), user0(m->num_items());
+  ASSERT_TRUE(m->ScoreFoldIn(items, fold.data()).ok());
+  m->ScoreItems(0, user0.data());
+  EXPECT_EQ(fold, user0) << "the hand model folds in as user 0";
+  // No items: a cold visitor.
+  ASSERT_TRUE(m->ScoreFoldIn({}, fold.data()).ok());
+  EXPECT_EQ(fold[0], -std::numeric_limits<float>::infinity());
+  std::vector<ItemWeight> bad = {{1, std::numeric_limits<float>::quiet_NaN()}};
+  EXPECT_FALSE(m->ScoreFoldIn(bad, fold.data()).ok());
+}
+
+TEST(FactorModel, InitialisationIsSeededAndScaled) {
+  const Dataset data = Data();
+  ModelParams p;
+  p.factors = 8;
+  p.init_scale = 0.5f;
+  HandModel a(p), b(p);
+  ASSERT_TRUE(a.Fit(data).ok());
+  ASSERT_TRUE(b.Fit(data).ok());
+  EXPECT_EQ(a.user_factors(), b.user_factors());
+  EXPECT_EQ(a.item_factors(), b.item_factors());
+  p.seed = 43;
+  HandModel c(p);
+  ASSERT_TRUE(c.Fit(data).ok());
+  EXPECT_NE(a.item_factors(), c.item_factors());
+  // N(0, 0.5^2) scaled by 100 in the hand model: sample std near 50.
+  double sum = 0, sq = 0;
+  for (float v : a.user_factors()) {
+    sum += v;
+    sq += double{v} * v;
+  }
+  const double n = static_cast<double>(a.user_factors().size());
+  const double mean = sum / n, sd = std::sqrt(sq / n - mean * mean);
+  EXPECT_NEAR(mean, 0, 10);
+  EXPECT_NEAR(sd, 50, 7);
+}
+
+TEST(FactorModel, LoadStateChecksDimensions) {
+  const Dataset data = Data();
+  auto m = MakeModel(4, false, ColdStart::kDrop, data);
+  ModelWriter w;
+  m->SaveState(&w);
+  {
+    ModelParams p = m->params();
+    HandModel copy(p);
+    copy.RestoreBase(p, m->seen());
+    ModelReader r(w.buffer(), "state");
+    ASSERT_TRUE(copy.LoadState(&r).ok());
+    EXPECT_EQ(copy.item_factors(), m->item_factors());
+  }
+  {
+    ModelParams p = m->params();
+    p.factors = 5;
+    HandModel other(p);
+    other.RestoreBase(p, m->seen());
+    ModelReader r(w.buffer(), "state");
+    Status s = other.LoadState(&r);
+    EXPECT_EQ(s.code(), StatusCode::kCorruption) << s.ToString();
+  }
+  {
+    // A user factor turned into NaN is rejected.
+    std::string bytes = w.buffer();
+    const size_t first_factor = 4 + 1 + 4 + 4 + 8;
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    std::memcpy(&bytes[first_factor], &nan, sizeof nan);
+    ModelParams p = m->params();
+    HandModel bad(p);
+    bad.RestoreBase(p, m->seen());
+    ModelReader r(bytes, "state");
+    EXPECT_EQ(bad.LoadState(&r).code(), StatusCode::kCorruption);
+  }
+}
+
+}  // namespace
+}  // namespace encore::model

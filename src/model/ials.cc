@@ -1,0 +1,479 @@
+// ials: implicit alternating least squares (Hu, Koren & Volinsky 2008) with
+// the conjugate-gradient row solver of Takacs, Pilaszy & Tikk (2011), the
+// approach of the `implicit` library. See docs/MODELS.md for the maths.
+//
+// The CG inner loops are hand-vectorised with GCC vector extensions (SSE2
+// width, no -march needed): each nonzero costs one fused pass over its
+// factor row (a dot product, then an axpy while the row is in L1), and the
+// k x k product with Y^T Y + reg I is a register-blocked column sweep.
+
+// Parallelism is ours, over rows; every TU that instantiates Eigen's products
+// must agree on this (the tests get it from CMake).
+#ifndef EIGEN_DONT_PARALLELIZE
+#define EIGEN_DONT_PARALLELIZE 1
+#endif
+#include <omp.h>
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "encore/model_io.h"
+#include "model/factor_model.h"
+#include "model/models.h"
+
+namespace encore::model {
+
+namespace {
+
+using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+typedef float V4 __attribute__((vector_size(16)));
+
+inline V4 Load4(const float* p) {
+  V4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void Store4(float* p, V4 v) { std::memcpy(p, &v, sizeof v); }
+inline float Sum4(V4 v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+
+// The CG kernels come in two builds with one interface: Sse2 (portable
+// x86-64 baseline, GCC vector extensions) and Avx2 (AVX2 + FMA, chosen at run
+// time by WideKernelsEnabled). Each has a fixed, thread-independent
+// summation order.
+struct Sse2 {
+  // sum a[p] * b[p]
+  static inline float Dot(const float* a, const float* b, uint32_t k) {
+    V4 s0 = {0, 0, 0, 0}, s1 = s0, s2 = s0, s3 = s0;
+    uint32_t p = 0;
+    for (; p + 16 <= k; p += 16) {
+      s0 += Load4(a + p) * Load4(b + p);
+      s1 += Load4(a + p + 4) * Load4(b + p + 4);
+      s2 += Load4(a + p + 8) * Load4(b + p + 8);
+      s3 += Load4(a + p + 12) * Load4(b + p + 12);
+    }
+    for (; p + 4 <= k; p += 4) s0 += Load4(a + p) * Load4(b + p);
+    float s = Sum4((s0 + s1) + (s2 + s3));
+    for (; p < k; ++p) s += a[p] * b[p];
+    return s;
+  }
+
+  // y += alpha * x
+  static inline void Axpy(float alpha, const float* x, float* y, uint32_t k) {
+    const V4 a = {alpha, alpha, alpha, alpha};
+    uint32_t p = 0;
+    for (; p + 8 <= k; p += 8) {
+      Store4(y + p, Load4(y + p) + a * Load4(x + p));
+      Store4(y + p + 4, Load4(y + p + 4) + a * Load4(x + p + 4));
+    }
+    for (; p + 4 <= k; p += 4) Store4(y + p, Load4(y + p) + a * Load4(x + p));
+    for (; p < k; ++p) y[p] += alpha * x[p];
+  }
+
+  // y = x + beta * y
+  static inline void Xpby(const float* x, float beta, float* y, uint32_t k) {
+    const V4 b = {beta, beta, beta, beta};
+    uint32_t p = 0;
+    for (; p + 4 <= k; p += 4) Store4(y + p, Load4(x + p) + b * Load4(y + p));
+    for (; p < k; ++p) y[p] = x[p] + beta * y[p];
+  }
+
+  // out = G v for a symmetric k x k row-major G: out = sum_j v[j] * G[j, :],
+  // 32 outputs at a time held in registers.
+  static void SymMatVec(const float* g, const float* v, float* out, uint32_t k) {
+    uint32_t i0 = 0;
+    for (; i0 + 32 <= k; i0 += 32) {
+      V4 acc[8];
+#pragma GCC unroll 8
+      for (int t = 0; t < 8; ++t) acc[t] = V4{0, 0, 0, 0};
+      for (uint32_t j = 0; j < k; ++j) {
+        const V4 b = {v[j], v[j], v[j], v[j]};
+        const float* row = g + uint64_t{j} * k + i0;
+#pragma GCC unroll 8
+        for (int t = 0; t < 8; ++t) acc[t] += b * Load4(row + 4 * t);
+      }
+#pragma GCC unroll 8
+      for (int t = 0; t < 8; ++t) Store4(out + i0 + 4 * t, acc[t]);
+    }
+    for (; i0 + 4 <= k; i0 += 4) {
+      V4 acc = {0, 0, 0, 0};
+      for (uint32_t j = 0; j < k; ++j) {
+        const V4 b = {v[j], v[j], v[j], v[j]};
+        acc += b * Load4(g + uint64_t{j} * k + i0);
+      }
+      Store4(out + i0, acc);
+    }
+    for (; i0 < k; ++i0) {
+      float acc = 0;
+      for (uint32_t j = 0; j < k; ++j) acc += v[j] * g[uint64_t{j} * k + i0];
+      out[i0] = acc;
+    }
+  }
+};
+
+#if defined(__x86_64__)
+#define ENCORE_AVX2_TARGET __attribute__((target("avx2,fma")))
+
+struct Avx2 {
+  ENCORE_AVX2_TARGET static inline float Dot(const float* a, const float* b, uint32_t k) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    uint32_t p = 0;
+    for (; p + 32 <= k; p += 32) {
+      s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + p), _mm256_loadu_ps(b + p), s0);
+      s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + p + 8), _mm256_loadu_ps(b + p + 8), s1);
+      s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + p + 16), _mm256_loadu_ps(b + p + 16), s2);
+      s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + p + 24), _mm256_loadu_ps(b + p + 24), s3);
+    }
+    for (; p + 8 <= k; p += 8) {
+      s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + p), _mm256_loadu_ps(b + p), s0);
+    }
+    const __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+    const __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    float out = Sum4(h);
+    for (; p < k; ++p) out = __builtin_fmaf(a[p], b[p], out);
+    return out;
+  }
+
+  ENCORE_AVX2_TARGET static inline void Axpy(float alpha, const float* x, float* y, uint32_t k) {
+    const __m256 a = _mm256_set1_ps(alpha);
+    uint32_t p = 0;
+    for (; p + 8 <= k; p += 8) {
+      _mm256_storeu_ps(y + p, _mm256_fmadd_ps(a, _mm256_loadu_ps(x + p), _mm256_loadu_ps(y + p)));
+    }
+    for (; p < k; ++p) y[p] = __builtin_fmaf(alpha, x[p], y[p]);
+  }
+
+  ENCORE_AVX2_TARGET static inline void Xpby(const float* x, float beta, float* y, uint32_t k) {
+    const __m256 b = _mm256_set1_ps(beta);
+    uint32_t p = 0;
+    for (; p + 8 <= k; p += 8) {
+      _mm256_storeu_ps(y + p, _mm256_fmadd_ps(b, _mm256_loadu_ps(y + p), _mm256_loadu_ps(x + p)));
+    }
+    for (; p < k; ++p) y[p] = __builtin_fmaf(beta, y[p], x[p]);
+  }
+
+  ENCORE_AVX2_TARGET static void SymMatVec(const float* g, const float* v, float* out,
+                                           uint32_t k) {
+    uint32_t i0 = 0;
+    for (; i0 + 64 <= k; i0 += 64) {
+      __m256 acc[8];
+#pragma GCC unroll 8
+      for (int t = 0; t < 8; ++t) acc[t] = _mm256_setzero_ps();
+      for (uint32_t j = 0; j < k; ++j) {
+        const __m256 b = _mm256_broadcast_ss(v + j);
+        const float* row = g + uint64_t{j} * k + i0;
+#pragma GCC unroll 8
+        for (int t = 0; t < 8; ++t) acc[t] = _mm256_fmadd_ps(b, _mm256_loadu_ps(row + 8 * t), acc[t]);
+      }
+#pragma GCC unroll 8
+      for (int t = 0; t < 8; ++t) _mm256_storeu_ps(out + i0 + 8 * t, acc[t]);
+    }
+    for (; i0 + 8 <= k; i0 += 8) {
+      __m256 acc = _mm256_setzero_ps();
+      for (uint32_t j = 0; j < k; ++j) {
+        acc = _mm256_fmadd_ps(_mm256_broadcast_ss(v + j), _mm256_loadu_ps(g + uint64_t{j} * k + i0),
+                              acc);
+      }
+      _mm256_storeu_ps(out + i0, acc);
+    }
+    for (; i0 < k; ++i0) {
+      float acc = 0;
+      for (uint32_t j = 0; j < k; ++j) acc = __builtin_fmaf(v[j], g[uint64_t{j} * k + i0], acc);
+      out[i0] = acc;
+    }
+  }
+};
+#endif  // __x86_64__
+
+inline void Prefetch(const float* row, uint32_t k) {
+  const char* p = reinterpret_cast<const char*>(row);
+  for (uint32_t b = 0; b < k * sizeof(float); b += 64) __builtin_prefetch(p + b);
+}
+
+constexpr uint32_t kPrefetchAhead = 8;
+// Rows longer than this (x 4k bytes) are unlikely to stay in L1/L2 between
+// passes, so every pass prefetches them.
+constexpr uint64_t kPrefetchAgainAbove = 512;
+
+// Conjugate-gradient update of one row's factor x (warm start), following
+// Takacs et al.: A = G + sum (c_i - 1) y_i y_i^T and b = sum c_i p_i y_i,
+// with G = Y^T Y + reg I; A is never formed.
+template <class K>
+inline void CgRowT(const uint32_t* cols, const float* values, uint64_t n, const float* fixed,
+                   const float* g, uint32_t k, float alpha, uint32_t steps, float* x, float* r,
+                   float* p, float* ap) {
+  if (n == 0) {
+    std::fill(x, x + k, 0.0f);
+    return;
+  }
+  // r = b - A x
+  K::SymMatVec(g, x, ap, k);
+  std::fill(r, r + k, 0.0f);
+  K::Axpy(-1.0f, ap, r, k);
+  for (uint64_t e = 0; e < n; ++e) {
+    if (e + kPrefetchAhead < n) Prefetch(fixed + uint64_t{cols[e + kPrefetchAhead]} * k, k);
+    const float* y = fixed + uint64_t{cols[e]} * k;
+    const float v = values[e];
+    const float c1 = alpha * std::fabs(v);      // c - 1
+    const float pc = v > 0 ? 1.0f + c1 : 0.0f;  // c * p
+    K::Axpy(pc - c1 * K::Dot(y, x, k), y, r, k);
+  }
+  std::copy(r, r + k, p);
+  float rs = K::Dot(r, r, k);
+  for (uint32_t s = 0; s < steps; ++s) {
+    if (!(rs > 1e-20f)) break;
+    K::SymMatVec(g, p, ap, k);
+    for (uint64_t e = 0; e < n; ++e) {
+      // The first pass brought short rows into cache; long ones need help.
+      if (n > kPrefetchAgainAbove && e + kPrefetchAhead < n) {
+        Prefetch(fixed + uint64_t{cols[e + kPrefetchAhead]} * k, k);
+      }
+      const float c1 = alpha * std::fabs(values[e]);
+      if (c1 == 0) continue;
+      const float* y = fixed + uint64_t{cols[e]} * k;
+      K::Axpy(c1 * K::Dot(y, p, k), y, ap, k);
+    }
+    const float pap = K::Dot(p, ap, k);
+    if (!(pap > 0)) break;
+    const float a = rs / pap;
+    K::Axpy(a, p, x, k);
+    K::Axpy(-a, ap, r, k);
+    const float rs_new = K::Dot(r, r, k);
+    K::Xpby(r, rs_new / rs, p, k);  // p = r + beta p
+    rs = rs_new;
+  }
+}
+
+// The row solver instantiated per kernel set. `flatten` inlines every
+// kernel call into the row loop, in the row function's own instruction set.
+using CgRowFn = void (*)(const uint32_t*, const float*, uint64_t, const float*, const float*,
+                         uint32_t, float, uint32_t, float*, float*, float*, float*);
+
+__attribute__((flatten)) void CgRowSse2(const uint32_t* cols, const float* values, uint64_t n,
+                                        const float* fixed, const float* g, uint32_t k,
+                                        float alpha, uint32_t steps, float* x, float* r, float* p,
+                                        float* ap) {
+  CgRowT<Sse2>(cols, values, n, fixed, g, k, alpha, steps, x, r, p, ap);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"), flatten)) void CgRowAvx2(
+    const uint32_t* cols, const float* values, uint64_t n, const float* fixed, const float* g,
+    uint32_t k, float alpha, uint32_t steps, float* x, float* r, float* p, float* ap) {
+  CgRowT<Avx2>(cols, values, n, fixed, g, k, alpha, steps, x, r, p, ap);
+}
+#endif
+
+// One CG half-sweep over every row of `m`.
+void CgSweep(CgRowFn row_fn, const CsrMatrix& m, const float* fixed, const float* g, uint32_t k,
+             float alpha, uint32_t steps, int threads, float* out) {
+  const int64_t rows = m.rows;
+  const uint32_t* cols = m.indices.data();
+  const float* values = m.values.data();
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> scratch(3 * uint64_t{k});
+#pragma omp for schedule(dynamic, 64)
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint64_t begin = m.indptr[r];
+      row_fn(cols + begin, values + begin, m.indptr[r + 1] - begin, fixed, g, k, alpha, steps,
+             out + static_cast<uint64_t>(r) * k, scratch.data(), scratch.data() + k,
+             scratch.data() + 2 * k);
+    }
+  }
+}
+
+// Per-thread scratch of the exact (Cholesky) row solver.
+struct CholeskyWorkspace {
+  RowMajorF m;
+  Eigen::MatrixXf a;
+  Eigen::VectorXf b;
+};
+
+constexpr uint64_t kGatherRows = 512;
+
+// Exact solve of one row; `g` is Y^T Y + reg I (row-major, symmetric).
+void CholeskyRow(const uint32_t* cols, const float* values, uint64_t n, const float* fixed,
+                 const float* g, uint32_t k, float alpha, CholeskyWorkspace* ws, float* x) {
+  if (n == 0) {
+    std::fill(x, x + k, 0.0f);
+    return;
+  }
+  const int d = static_cast<int>(k);
+  ws->a = Eigen::Map<const Eigen::MatrixXf>(g, d, d);
+  ws->b.setZero(d);
+  for (uint64_t begin = 0; begin < n; begin += kGatherRows) {
+    const uint64_t rows = std::min(kGatherRows, n - begin);
+    ws->m.resize(static_cast<Eigen::Index>(rows), d);
+    for (uint64_t q = 0; q < rows; ++q) {
+      const float* y = fixed + uint64_t{cols[begin + q]} * k;
+      const float v = values[begin + q];
+      const float c1 = alpha * std::fabs(v);
+      const float pc = v > 0 ? 1.0f + c1 : 0.0f;
+      const float w = std::sqrt(c1);
+      for (uint32_t c = 0; c < k; ++c) ws->m(static_cast<Eigen::Index>(q), c) = w * y[c];
+      if (pc != 0) ws->b += pc * Eigen::Map<const Eigen::VectorXf>(y, d);
+    }
+    ws->a.selfadjointView<Eigen::Lower>().rankUpdate(ws->m.transpose());
+  }
+  Eigen::LLT<Eigen::MatrixXf> llt(ws->a);
+  Eigen::VectorXf sol;
+  if (llt.info() == Eigen::Success) {
+    sol = llt.solve(ws->b);
+  } else {
+    Eigen::MatrixXf full = ws->a.selfadjointView<Eigen::Lower>();
+    sol = full.ldlt().solve(ws->b);
+  }
+  for (uint32_t c = 0; c < k; ++c) x[c] = std::isfinite(sol(c)) ? sol(c) : 0.0f;
+}
+
+}  // namespace
+
+std::vector<float> RegularisedGram(const float* factors, uint32_t rows, uint32_t k, float reg,
+                                   int threads) {
+  // Fixed chunks, reduced in order: the result never depends on threads.
+  constexpr uint32_t kChunk = 4096;
+  const uint32_t chunks = (rows + kChunk - 1) / kChunk;
+  std::vector<Eigen::MatrixXf> partial(chunks);
+#pragma omp parallel for num_threads(std::max(1, threads)) schedule(dynamic, 1)
+  for (uint32_t c = 0; c < chunks; ++c) {
+    const uint32_t begin = c * kChunk, n = std::min(kChunk, rows - begin);
+    Eigen::Map<const RowMajorF> y(factors + uint64_t{begin} * k, n, k);
+    partial[c].setZero(k, k);
+    partial[c].selfadjointView<Eigen::Lower>().rankUpdate(y.transpose());
+  }
+  Eigen::MatrixXd sum = Eigen::MatrixXd::Zero(k, k);
+  for (const auto& p : partial) sum += p.cast<double>();
+  Eigen::MatrixXd full = sum.selfadjointView<Eigen::Lower>();
+  full.diagonal().array() += reg;
+  std::vector<float> out(uint64_t{k} * k);
+  for (uint32_t i = 0; i < k; ++i) {
+    for (uint32_t j = 0; j < k; ++j) out[uint64_t{i} * k + j] = static_cast<float>(full(i, j));
+  }
+  return out;
+}
+
+void ImplicitHalfSweep(const CsrMatrix& interactions, const float* fixed, uint32_t fixed_rows,
+                       uint32_t k, const ImplicitSweepOptions& o, float* out) {
+  const int threads = std::max(1, o.threads);
+  const std::vector<float> g = RegularisedGram(fixed, fixed_rows, k, o.reg, threads);
+  const int64_t rows = interactions.rows;
+  const uint32_t* cols = interactions.indices.data();
+  const float* values = interactions.values.data();
+  if (o.solver == Solver::kCg) {
+    CgRowFn row_fn = CgRowSse2;
+#if defined(__x86_64__)
+    if (WideKernelsEnabled()) row_fn = CgRowAvx2;
+#endif
+    CgSweep(row_fn, interactions, fixed, g.data(), k, o.alpha, o.cg_steps, threads, out);
+  } else {
+#pragma omp parallel num_threads(threads)
+    {
+      CholeskyWorkspace ws;
+#pragma omp for schedule(dynamic, 16)
+      for (int64_t r = 0; r < rows; ++r) {
+        const uint64_t begin = interactions.indptr[r];
+        CholeskyRow(cols + begin, values + begin, interactions.indptr[r + 1] - begin, fixed,
+                    g.data(), k, o.alpha, &ws, out + static_cast<uint64_t>(r) * k);
+      }
+    }
+  }
+}
+
+double ImplicitLoss(const CsrMatrix& interactions, const float* x, const float* y, uint32_t k,
+                    float reg, float alpha) {
+  // sum_{u,i} c (p - s)^2 = sum_u x_u' (Y'Y) x_u + sum_nz [c (p - s)^2 - s^2]
+  Eigen::Map<const RowMajorF> xm(x, interactions.rows, k), ym(y, interactions.cols, k);
+  const Eigen::MatrixXd yty = ym.cast<double>().transpose() * ym.cast<double>();
+  double loss = 0;
+  for (uint32_t u = 0; u < interactions.rows; ++u) {
+    const Eigen::VectorXd xu = xm.row(u).cast<double>().transpose();
+    loss += xu.dot(yty * xu);
+    for (uint64_t e = interactions.indptr[u]; e < interactions.indptr[u + 1]; ++e) {
+      const uint32_t i = interactions.indices[e];
+      const double v = interactions.values[e];
+      const double s = xu.dot(ym.row(i).cast<double>().transpose());
+      const double c = 1.0 + alpha * std::fabs(v);
+      const double p = v > 0 ? 1.0 : 0.0;
+      loss += c * (p - s) * (p - s) - s * s;
+    }
+  }
+  loss += reg * (xm.cast<double>().squaredNorm() + ym.cast<double>().squaredNorm());
+  return loss;
+}
+
+namespace {
+
+class Ials final : public FactorModel {
+ public:
+  explicit Ials(const ModelParams& params) : FactorModel(params) {}
+
+  const char* kind() const override { return "ials"; }
+
+  Status Fit(const Dataset& data) override {
+    if (data.nnz() == 0) return Status::InvalidArgument("ials: the dataset is empty");
+    ENCORE_RETURN_IF_ERROR(params_.Validate());
+    RememberSeen(data);
+    const uint32_t users = data.by_user.rows, items = data.by_user.cols;
+    InitFactors(users, items, /*biases=*/false, /*nonnegative=*/false);
+    ImplicitSweepOptions o;
+    o.reg = params_.reg;
+    o.alpha = params_.alpha;
+    o.solver = params_.solver;
+    o.cg_steps = params_.cg_steps;
+    o.threads = Threads();
+    for (uint32_t it = 0; it < params_.iterations; ++it) {
+      ImplicitHalfSweep(data.by_user, item_factors_.data(), items, k_, o, user_factors_.data());
+      ImplicitHalfSweep(data.by_item, user_factors_.data(), users, k_, o, item_factors_.data());
+    }
+    // Cold users under cold_start=popular: the share of users who
+    // interacted with the item, an estimate of P(p = 1) on the model's scale.
+    default_prediction_ = 0;
+    for (uint32_t i = 0; i < items; ++i) {
+      cold_user_scores_[i] = users == 0 ? 0.0f
+                                        : static_cast<float>(data.by_item.RowLength(i)) /
+                                              static_cast<float>(users);
+    }
+    FinishFit();
+    return Status::OK();
+  }
+
+ protected:
+  void OnFactorsReady() override {
+    gram_ = RegularisedGram(item_factors_.data(), num_items(), k_, params_.reg, Threads());
+  }
+
+  // Exact solve (Cholesky) of the implicit step for the visitor.
+  void SolveFoldIn(std::span<const ItemWeight> items, float* x, float*) const override {
+    std::vector<uint32_t> cols;
+    std::vector<float> values;
+    for (const ItemWeight& iw : items) {
+      cols.push_back(iw.item);
+      values.push_back(iw.weight);
+    }
+    CholeskyWorkspace ws;
+    CholeskyRow(cols.data(), values.data(), cols.size(), item_factors_.data(), gram_.data(), k_,
+                params_.alpha, &ws, x);
+  }
+
+ private:
+  int Threads() const { return params_.threads > 0 ? params_.threads : omp_get_max_threads(); }
+
+  std::vector<float> gram_;  // Y^T Y + reg I, for fold-in
+};
+
+}  // namespace
+
+std::unique_ptr<Recommender> NewIals(const ModelParams& params) {
+  return std::make_unique<Ials>(params);
+}
+
+}  // namespace encore::model

@@ -1,0 +1,276 @@
+// ials: CG against the exact solve, monotone loss, cluster recovery against
+// popularity, cold start, fold-in and thread-count independence.
+
+#include <gtest/gtest.h>
+
+#include <Eigen/Dense>
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "encore/recommender.h"
+#include "model/factor_model.h"
+#include "test_data.h"
+
+namespace encore::model {
+namespace {
+
+std::vector<float> RandomFactors(uint32_t rows, uint32_t k, uint64_t seed, float scale = 0.3f) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0, scale);
+  std::vector<float> v(uint64_t{rows} * k);
+  for (float& x : v) x = normal(rng);
+  return v;
+}
+
+std::unique_ptr<Recommender> FitIals(const Dataset& data, const ModelParams& p) {
+  auto m = CreateRecommender("ials", p);
+  EXPECT_TRUE(m.ok());
+  Status s = (*m)->Fit(data);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return std::move(m).value();
+}
+
+const FactorModel& AsFactors(const std::unique_ptr<Recommender>& m) {
+  return dynamic_cast<const FactorModel&>(*m);
+}
+
+TEST(Ials, CgWithManyStepsMatchesCholesky) {
+  const Dataset data = testing::MakeTestDataset();
+  const uint32_t k = 6, items = data.by_user.cols, users = data.by_user.rows;
+  const std::vector<float> y = RandomFactors(items, k, 1);
+  ImplicitSweepOptions o;
+  o.reg = 0.1f;
+  o.alpha = 2.0f;
+  o.solver = Solver::kCholesky;
+  std::vector<float> exact(uint64_t{users} * k, 0.0f);
+  ImplicitHalfSweep(data.by_user, y.data(), items, k, o, exact.data());
+  o.solver = Solver::kCg;
+  o.cg_steps = 3 * k;
+  std::vector<float> cg = RandomFactors(users, k, 2);  // warm start anywhere
+  ImplicitHalfSweep(data.by_user, y.data(), items, k, o, cg.data());
+  for (size_t p = 0; p < exact.size(); ++p) {
+    EXPECT_NEAR(cg[p], exact[p], 2e-3 * (1 + std::fabs(exact[p]))) << p;
+  }
+  // Few steps: not exact, but closer to the solution than the start.
+  o.cg_steps = 1;
+  std::vector<float> start = RandomFactors(users, k, 2), one = start;
+  ImplicitHalfSweep(data.by_user, y.data(), items, k, o, one.data());
+  double before = 0, after = 0;
+  for (size_t p = 0; p < exact.size(); ++p) {
+    before += std::pow(start[p] - exact[p], 2);
+    after += std::pow(one[p] - exact[p], 2);
+  }
+  EXPECT_LT(after, before);
+}
+
+TEST(Ials, PortableAndWideCgKernelsAgree) {
+  const Dataset data = testing::MakeTestDataset();
+  const uint32_t k = 13, items = data.by_user.cols, users = data.by_user.rows;
+  const std::vector<float> y = RandomFactors(items, k, 4);
+  ImplicitSweepOptions o;
+  o.alpha = 3.0f;
+  std::vector<float> wide = RandomFactors(users, k, 5), portable = wide;
+  ImplicitHalfSweep(data.by_user, y.data(), items, k, o, wide.data());
+  DisableWideKernelsForTesting(true);
+  ImplicitHalfSweep(data.by_user, y.data(), items, k, o, portable.data());
+  DisableWideKernelsForTesting(false);
+  for (size_t p = 0; p < wide.size(); ++p) {
+    EXPECT_NEAR(wide[p], portable[p], 1e-4 * (1 + std::fabs(portable[p]))) << p;
+  }
+}
+
+TEST(Ials, CholeskySolvesTheImplicitNormalEquations) {
+  const Dataset data = testing::MakeTestDataset();
+  const uint32_t k = 4, items = data.by_user.cols, users = data.by_user.rows;
+  const std::vector<float> y = RandomFactors(items, k, 3);
+  ImplicitSweepOptions o;
+  o.reg = 0.2f;
+  o.alpha = 3.0f;
+  o.solver = Solver::kCholesky;
+  std::vector<float> x(uint64_t{users} * k);
+  ImplicitHalfSweep(data.by_user, y.data(), items, k, o, x.data());
+  // Dense reference over all items: C_u = diag(c), p_u in {0, 1}.
+  Eigen::MatrixXd ym(items, k);
+  for (uint32_t i = 0; i < items; ++i) {
+    for (uint32_t p = 0; p < k; ++p) ym(i, p) = y[i * k + p];
+  }
+  for (uint32_t u = 0; u < 5; ++u) {
+    Eigen::VectorXd c = Eigen::VectorXd::Ones(items), pref = Eigen::VectorXd::Zero(items);
+    for (uint64_t e = data.by_user.indptr[u]; e < data.by_user.indptr[u + 1]; ++e) {
+      c(data.by_user.indices[e]) = 1 + o.alpha * data.by_user.values[e];
+      pref(data.by_user.indices[e]) = 1;
+    }
+    Eigen::MatrixXd a = ym.transpose() * c.asDiagonal() * ym;
+    a.diagonal().array() += o.reg;
+    const Eigen::VectorXd ref = a.ldlt().solve(ym.transpose() * c.cwiseProduct(pref));
+    for (uint32_t p = 0; p < k; ++p) EXPECT_NEAR(x[u * k + p], ref(p), 1e-4);
+  }
+}
+
+TEST(Ials, LossDecreasesOverIterations) {
+  const Dataset data = testing::MakeTestDataset();
+  for (Solver solver : {Solver::kCg, Solver::kCholesky}) {
+    double previous = INFINITY;
+    for (uint32_t it = 1; it <= 5; ++it) {
+      ModelParams p;
+      p.factors = 6;
+      p.iterations = it;
+      p.reg = 0.1f;
+      p.alpha = 2.0f;
+      p.solver = solver;
+      p.threads = 1;
+      auto m = FitIals(data, p);
+      const auto& f = AsFactors(m);
+      const double loss = ImplicitLoss(data.by_user, f.user_factors().data(),
+                                       f.item_factors().data(), 6, p.reg, p.alpha);
+      EXPECT_LT(loss, previous) << "iteration " << it;
+      previous = loss;
+    }
+  }
+}
+
+// Held-out precision@10: one interaction in four of each user is hidden.
+struct Split {
+  Dataset train;
+  std::vector<std::set<uint32_t>> test;
+};
+
+Split HoldOut(const Dataset& full) {
+  Split s;
+  const CsrMatrix& m = full.by_user;
+  CsrMatrix& t = s.train.by_user;
+  t.rows = m.rows;
+  t.cols = m.cols;
+  t.indptr.push_back(0);
+  s.test.resize(m.rows);
+  for (uint32_t u = 0; u < m.rows; ++u) s.train.users.Intern(full.users.Name(u));
+  for (uint32_t i = 0; i < m.cols; ++i) s.train.items.Intern(full.items.Name(i));
+  for (uint32_t u = 0; u < m.rows; ++u) {
+    for (uint64_t e = m.indptr[u]; e < m.indptr[u + 1]; ++e) {
+      if ((e - m.indptr[u]) % 4 == 3) {
+        s.test[u].insert(m.indices[e]);
+      } else {
+        t.indices.push_back(m.indices[e]);
+        t.values.push_back(m.values[e]);
+      }
+    }
+    t.indptr.push_back(t.indices.size());
+  }
+  s.train.by_item = t.Transpose(1);
+  return s;
+}
+
+double PrecisionAt10(const Recommender& m, const Split& s) {
+  QueryOptions q;
+  q.n = 10;
+  double hits = 0, users = 0;
+  for (uint32_t u = 0; u < m.num_users(); ++u) {
+    if (s.test[u].empty()) continue;
+    for (const auto& r : m.Recommend(u, q)) hits += s.test[u].count(r.item);
+    users += 1;
+  }
+  return hits / (10 * users);
+}
+
+TEST(Ials, RecoversClustersBetterThanPopularity) {
+  testing::TestDataOptions t;
+  t.users = 200;
+  t.items = 100;
+  t.clusters = 5;
+  t.per_user = 16;
+  const Split s = HoldOut(testing::MakeTestDataset(t));
+  ModelParams p;
+  p.factors = 8;
+  p.iterations = 10;
+  p.reg = 0.1f;
+  p.alpha = 5.0f;
+  const double ials = PrecisionAt10(*FitIals(s.train, p), s);
+  auto pop = CreateRecommender("popularity", p);
+  ASSERT_TRUE((*pop)->Fit(s.train).ok());
+  const double popularity = PrecisionAt10(**pop, s);
+  EXPECT_GT(ials, 0.1);
+  EXPECT_GT(ials, 3 * popularity) << "ials " << ials << ", popularity " << popularity;
+}
+
+TEST(Ials, DeterministicAcrossThreadCounts) {
+  const Dataset data = testing::MakeTestDataset();
+  ModelParams p;
+  p.factors = 7;
+  p.iterations = 3;
+  p.threads = 1;
+  auto one = FitIals(data, p);
+  p.threads = 2;
+  auto two = FitIals(data, p);
+  EXPECT_EQ(AsFactors(one).user_factors(), AsFactors(two).user_factors());
+  EXPECT_EQ(AsFactors(one).item_factors(), AsFactors(two).item_factors());
+}
+
+TEST(Ials, ColdStartModes) {
+  const Dataset data = testing::MakeTestDataset();
+  const uint32_t cold_user = data.by_user.rows - 1, cold_item = data.by_user.cols - 1;
+  ModelParams p;
+  p.factors = 4;
+  p.iterations = 3;
+  auto drop = FitIals(data, p);
+  const std::vector<float>& y = AsFactors(drop).item_factors();
+  for (uint32_t p = 0; p < 4; ++p) {
+    EXPECT_EQ(y[uint64_t{cold_item} * 4 + p], 0.0f) << "no interactions: zero factors";
+  }
+  QueryOptions q;
+  EXPECT_TRUE(drop->Recommend(cold_user, q).empty());
+  EXPECT_FALSE(drop->CanPredict(cold_user, 0));
+  EXPECT_EQ(drop->Predict(cold_user, 0), 0.0f);
+
+  p.cold_start = ColdStart::kPopular;
+  auto popular = FitIals(data, p);
+  q.n = 3;
+  auto recs = popular->Recommend(cold_user, q);
+  ASSERT_EQ(recs.size(), 3u);
+  const double users = data.by_user.rows;
+  for (const auto& r : recs) {
+    EXPECT_FLOAT_EQ(r.score, static_cast<float>(data.by_item.RowLength(r.item) / users));
+  }
+  for (uint32_t i = 0; i < data.by_user.cols; ++i) {
+    EXPECT_LE(data.by_item.RowLength(i), data.by_item.RowLength(recs[0].item));
+  }
+  EXPECT_TRUE(popular->CanPredict(0, cold_item));
+  EXPECT_EQ(popular->Predict(0, cold_item), 0.0f);
+}
+
+TEST(Ials, FoldInIsTheExactImplicitStep) {
+  const Dataset data = testing::MakeTestDataset();
+  ModelParams p;
+  p.factors = 5;
+  p.iterations = 4;
+  p.alpha = 2.0f;
+  auto m = FitIals(data, p);
+  const auto& f = AsFactors(m);
+  std::vector<ItemWeight> items;
+  CsrMatrix one;
+  one.rows = 1;
+  one.cols = data.by_user.cols;
+  one.indptr = {0};
+  for (uint64_t e = data.by_user.indptr[1]; e < data.by_user.indptr[2]; ++e) {
+    items.push_back({data.by_user.indices[e], data.by_user.values[e]});
+    one.indices.push_back(data.by_user.indices[e]);
+    one.values.push_back(data.by_user.values[e]);
+  }
+  one.indptr.push_back(one.indices.size());
+  ImplicitSweepOptions o;
+  o.reg = p.reg;
+  o.alpha = p.alpha;
+  o.solver = Solver::kCholesky;
+  std::vector<float> x(5);
+  ImplicitHalfSweep(one, f.item_factors().data(), one.cols, 5, o, x.data());
+  std::vector<float> scores(m->num_items());
+  ASSERT_TRUE(m->ScoreFoldIn(items, scores.data()).ok());
+  for (uint32_t i = 0; i + 1 < m->num_items(); ++i) {
+    double s = 0;
+    for (uint32_t q = 0; q < 5; ++q) s += double{x[q]} * f.item_factors()[i * 5 + q];
+    EXPECT_NEAR(scores[i], s, 1e-5);
+  }
+}
+
+}  // namespace
+}  // namespace encore::model
