@@ -1,18 +1,23 @@
-// ials_fit_bench: times one model fit on a CSV of interactions.
+// model_bench: times one model's fit and its batch top-N for every user on a
+// CSV of interactions (user,item,plays as written by `encore generate`).
 //
 //   build/release/encore generate --profile plays --users 200000
 //       --items 50000 --rows 5500000 --seed 1 --out /tmp/plays5m
-//   build/release/bench/ials_fit_bench /tmp/plays5m/plays.csv
-//       [factors=64] [iterations=15] [threads=2] [solver=cg] [cg_steps=3] [model=ials]
+//   build/release/bench/model_bench /tmp/plays5m/plays.csv
+//       [model=ials] [n=10] [factors=64] [iterations=15] [threads=2] [any parameter=value]
 //
-// Prints the load time, the fit time and the peak resident set size before
-// and after the fit (the process's high-water mark, from /proc/self/status).
+// Prints human-readable lines, then one JSON line: load, fit and recommend
+// seconds, and the resident set (RSS) before the fit and its high-water marks
+// after the fit and after recommending (from /proc/self/status), with the
+// model's own memory per nonzero (RSS growth over the loaded data).
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "encore/dataset.h"
 #include "encore/reader.h"
@@ -43,6 +48,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string model = "ials";
+  uint32_t n = 10;
   encore::ModelParams params;
   params.factors = 64;
   params.iterations = 15;
@@ -56,6 +62,10 @@ int main(int argc, char** argv) {
     }
     if (arg.substr(0, eq) == "model") {
       model = arg.substr(eq + 1);
+      continue;
+    }
+    if (arg.substr(0, eq) == "n") {
+      n = static_cast<uint32_t>(std::stoul(arg.substr(eq + 1)));
       continue;
     }
     Status s = encore::SetModelParam(&params, arg.substr(0, eq), arg.substr(eq + 1));
@@ -82,10 +92,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", data.status().ToString().c_str());
     return 1;
   }
+  const double load = Seconds(start);
   std::printf("loaded %u users x %u items, %llu nonzeros in %.2f s; peak RSS %.0f MiB\n",
               data->by_user.rows, data->by_user.cols,
-              static_cast<unsigned long long>(data->nnz()), Seconds(start),
-              ProcStatusMiB("VmHWM:"));
+              static_cast<unsigned long long>(data->nnz()), load, ProcStatusMiB("VmHWM:"));
   const double rss_before = ProcStatusMiB("VmRSS:");
 
   auto m = encore::CreateRecommender(model, params);
@@ -108,14 +118,32 @@ int main(int argc, char** argv) {
   std::printf("RSS before fit %.0f MiB, after %.0f MiB, peak %.0f MiB\n", rss_before,
               ProcStatusMiB("VmRSS:"), ProcStatusMiB("VmHWM:"));
 
-  // A quick sanity check and a batch timing over the first 10,000 users.
-  std::vector<uint32_t> users;
-  for (uint32_t u = 0; u < std::min<uint32_t>(10000, (*m)->num_users()); ++u) users.push_back(u);
+  const double hwm_fit = ProcStatusMiB("VmHWM:");
+
+  // Batch top-n for every user, in blocks as `encore recommend` does.
+  std::vector<uint32_t> users((*m)->num_users());
+  for (uint32_t u = 0; u < users.size(); ++u) users[u] = u;
   encore::QueryOptions q;
-  q.n = 10;
+  q.n = n;
   std::vector<std::vector<encore::ScoredItem>> out;
+  uint64_t rows = 0;
   start = std::chrono::steady_clock::now();
-  (*m)->RecommendBatch(users, q, &out);
-  std::printf("batch top-10 for %zu users: %.2f s\n", users.size(), Seconds(start));
+  constexpr size_t kBlock = 4096;
+  for (size_t b = 0; b < users.size(); b += kBlock) {
+    std::span<const uint32_t> block(users.data() + b, std::min(kBlock, users.size() - b));
+    (*m)->RecommendBatch(block, q, &out);
+    for (const auto& list : out) rows += list.size();
+  }
+  const double recommend = Seconds(start);
+  std::printf("batch top-%u for %zu users: %.2f s (%llu rows)\n", n, users.size(), recommend,
+              static_cast<unsigned long long>(rows));
+  const double nnz = static_cast<double>(data->nnz());
+  std::printf("{\"model\":\"%s\",\"nnz\":%llu,\"threads\":%d,\"load_seconds\":%.3f,"
+              "\"fit_seconds\":%.3f,\"recommend_seconds\":%.3f,\"rss_before_fit_mib\":%.1f,"
+              "\"peak_rss_fit_mib\":%.1f,\"peak_rss_recommend_mib\":%.1f,"
+              "\"fit_bytes_per_nnz\":%.1f}\n",
+              model.c_str(), static_cast<unsigned long long>(data->nnz()), params.threads, load,
+              fit, recommend, rss_before, hwm_fit, ProcStatusMiB("VmHWM:"),
+              (hwm_fit - rss_before) * 1048576.0 / nnz);
   return 0;
 }
