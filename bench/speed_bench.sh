@@ -24,7 +24,7 @@ fi
 COMMON="threads=2"
 declare -A ARGS=(
   [ials]="model=ials factors=64 iterations=15 reg=0.01 alpha=1 solver=cg cg_steps=3 n=10"
-  [cooccurrence]="model=cooccurrence n=20"
+  [cooccurrence]="model=cooccurrence neighbors=200 n=20"
   [popularity]="model=popularity n=10"
 )
 MODELS="${MODELS:-ials cooccurrence popularity}"

@@ -12,8 +12,9 @@
 // more for every registered model).
 //
 // Ordering: results are sorted by score descending, ties broken by the
-// smaller item index (items are indexed in first-seen order, so this is
-// deterministic). Returned scores are finite; ScoreItems may write
+// smaller TieRank(item): the item index (first-seen order, so deterministic)
+// unless the model defines its own tie order (cooccurrence: the original item
+// id in byte order). Returned scores are finite; ScoreItems may write
 // -infinity for an item the model cannot score (e.g. no co-occurrence),
 // and such items are never returned.
 //
@@ -79,6 +80,15 @@ class Recommender {
   uint32_t num_items() const { return seen_.cols; }
   // Training interactions (pattern and values), users x items.
   const CsrMatrix& seen() const { return seen_; }
+
+  // Equal scores rank by the smaller TieRank. REQUIRES: item < num_items().
+  uint32_t TieRank(uint32_t item) const {
+    const uint32_t* ranks = tie_ranks();
+    return ranks != nullptr ? ranks[item] : item;
+  }
+  // The tie ranks indexed by item (a permutation of 0 .. num_items()), or
+  // nullptr for the item index itself (the default).
+  virtual const uint32_t* tie_ranks() const { return nullptr; }
 
   // Writes a score for every item into scores[0 .. num_items()).
   // REQUIRES: user < num_users().

@@ -34,7 +34,7 @@ void Recommender::RecommendBatch(std::span<const uint32_t> users, const QueryOpt
       ScoreItems(u, scores.data());
       const uint32_t* row = seen_.indices.data();
       (*out)[k] = model::SelectTopN(scores.data(), num_items(), row + seen_.indptr[u],
-                                    row + seen_.indptr[u + 1], options);
+                                    row + seen_.indptr[u + 1], options, tie_ranks());
     }
   }
 }
@@ -54,7 +54,7 @@ Result<std::vector<ScoredItem>> Recommender::RecommendFoldIn(std::span<const Ite
   for (const ItemWeight& iw : items) seen.push_back(iw.item);
   std::sort(seen.begin(), seen.end());
   return model::SelectTopN(scores.data(), num_items(), seen.data(), seen.data() + seen.size(),
-                           options);
+                           options, tie_ranks());
 }
 
 Status Recommender::SimilarItems(uint32_t item, uint32_t n, std::vector<ScoredItem>* out) const {
@@ -74,6 +74,7 @@ struct Registration {
 // Sorted by name.
 const Registration kModels[] = {
     {"als", model::NewAls},
+    {"cooccurrence", model::NewCooccurrence},
     {"ials", model::NewIals},
     {"popularity", model::NewPopularity},
 };

@@ -4,12 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <set>
 
 #include "encore/recommender.h"
-#include "model/topn.h"
 #include "test_data.h"
 #include "test_util.h"
 
@@ -59,6 +59,11 @@ class RecommenderContract : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<Recommender> model_;
 };
 
+// The model's own order: higher score, then smaller TieRank.
+bool RanksBefore(const Recommender& m, const ScoredItem& a, const ScoredItem& b) {
+  return a.score > b.score || (a.score == b.score && m.TieRank(a.item) < m.TieRank(b.item));
+}
+
 bool Seen(const CsrMatrix& m, uint32_t u, uint32_t item) {
   return std::binary_search(m.indices.begin() + m.indptr[u], m.indices.begin() + m.indptr[u + 1],
                             item);
@@ -78,7 +83,7 @@ TEST_P(RecommenderContract, RecommendsSortedFiniteUnseenItems) {
       EXPECT_TRUE(std::isfinite(recs[k].score));
       EXPECT_FALSE(Seen(data_.by_user, u, recs[k].item)) << "seen items are excluded by default";
       if (k > 0) {
-        EXPECT_TRUE(model::RanksBefore(recs[k - 1], recs[k]));
+        EXPECT_TRUE(RanksBefore(*model_, recs[k - 1], recs[k]));
       }
       distinct.insert(recs[k].item);
     }
@@ -93,6 +98,16 @@ TEST_P(RecommenderContract, BatchEqualsSingleCalls) {
   auto batch = Batch(*model_, q);
   for (uint32_t u = 0; u < model_->num_users(); ++u) {
     EXPECT_EQ(batch[u], model_->Recommend(u, q)) << "user " << u;
+  }
+}
+
+TEST_P(RecommenderContract, TieRanksArePermutationOfItems) {
+  std::vector<bool> taken(model_->num_items());
+  for (uint32_t i = 0; i < model_->num_items(); ++i) {
+    const uint32_t r = model_->TieRank(i);
+    ASSERT_LT(r, model_->num_items());
+    EXPECT_FALSE(taken[r]) << "rank " << r << " given twice";
+    taken[r] = true;
   }
 }
 
@@ -152,6 +167,9 @@ TEST_P(RecommenderContract, SaveLoadGivesIdenticalOutput) {
   EXPECT_EQ(Batch(*loaded->model, q), Batch(*model_, q));
   for (uint32_t u = 0; u < 5; ++u) {
     EXPECT_EQ(loaded->model->Predict(u, 2), model_->Predict(u, 2));
+  }
+  for (uint32_t i = 0; i < model_->num_items(); ++i) {
+    EXPECT_EQ(loaded->model->TieRank(i), model_->TieRank(i)) << "item " << i;
   }
   std::vector<ScoredItem> a, b;
   Status sa = model_->SimilarItems(1, 5, &a), sb = loaded->model->SimilarItems(1, 5, &b);
@@ -216,7 +234,7 @@ TEST_P(RecommenderContract, SimilarItemsExcludeTheItemItself) {
   for (size_t k = 0; k < sims.size(); ++k) {
     EXPECT_NE(sims[k].item, 0u);
     if (k > 0) {
-      EXPECT_TRUE(model::RanksBefore(sims[k - 1], sims[k]));
+      EXPECT_TRUE(RanksBefore(*model_, sims[k - 1], sims[k]));
     }
   }
 }

@@ -1,8 +1,9 @@
 // TopN: keeps the n best (score, item) pairs seen, in O(log n) per push.
 //
-// Order: higher score first; equal scores by smaller item index. The same
-// order everywhere (models, batch, evaluation) keeps results deterministic
-// and lets batch and single-user calls agree exactly.
+// Order: higher score first; equal scores by smaller tie rank, which is the
+// item index unless the model supplies its own ranks (Recommender::
+// tie_ranks()). The same order everywhere (models, batch, evaluation) keeps
+// results deterministic and lets batch and single-user calls agree exactly.
 //
 // Thread-safety: one instance per thread.
 
@@ -17,28 +18,39 @@
 
 namespace encore::model {
 
-// True when a ranks before b.
-inline bool RanksBefore(const ScoredItem& a, const ScoredItem& b) {
-  return a.score > b.score || (a.score == b.score && a.item < b.item);
-}
+// Best first: higher score, then smaller tie rank. `tie_rank` is indexed by
+// item; nullptr means the item index itself.
+struct RankOrder {
+  const uint32_t* tie_rank = nullptr;
+
+  bool operator()(const ScoredItem& a, const ScoredItem& b) const {
+    if (a.score != b.score) return a.score > b.score;
+    return tie_rank != nullptr ? tie_rank[a.item] < tie_rank[b.item] : a.item < b.item;
+  }
+};
+
+// True when a ranks before b in the default order (ties by item index).
+inline bool RanksBefore(const ScoredItem& a, const ScoredItem& b) { return RankOrder{}(a, b); }
 
 class TopN {
  public:
-  explicit TopN(uint32_t n) : n_(n) { heap_.reserve(n); }
+  explicit TopN(uint32_t n, const uint32_t* tie_rank = nullptr) : n_(n), order_{tie_rank} {
+    heap_.reserve(n);
+  }
 
   void Push(uint32_t item, float score) {
     if (n_ == 0) return;
     ScoredItem s{item, score};
     if (heap_.size() < n_) {
       heap_.push_back(s);
-      std::push_heap(heap_.begin(), heap_.end(), RanksBefore);
+      std::push_heap(heap_.begin(), heap_.end(), order_);
       return;
     }
     // heap_.front() is the worst kept item.
-    if (!RanksBefore(s, heap_.front())) return;
-    std::pop_heap(heap_.begin(), heap_.end(), RanksBefore);
+    if (!order_(s, heap_.front())) return;
+    std::pop_heap(heap_.begin(), heap_.end(), order_);
     heap_.back() = s;
-    std::push_heap(heap_.begin(), heap_.end(), RanksBefore);
+    std::push_heap(heap_.begin(), heap_.end(), order_);
   }
   // Lowest score that still enters (only meaningful once full).
   bool full() const { return heap_.size() == n_; }
@@ -46,7 +58,7 @@ class TopN {
 
   // The kept items, best first; the selector is empty afterwards.
   std::vector<ScoredItem> Take() {
-    std::sort(heap_.begin(), heap_.end(), RanksBefore);
+    std::sort(heap_.begin(), heap_.end(), order_);
     std::vector<ScoredItem> out;
     out.swap(heap_);
     return out;
@@ -54,15 +66,18 @@ class TopN {
 
  private:
   uint32_t n_;
+  RankOrder order_;
   std::vector<ScoredItem> heap_;
 };
 
 // Applies QueryOptions to a dense score vector and selects the top n:
 // seen items (when excluded), denied items and, with an allow list, every
-// other item are skipped. `seen_row` is the user's sorted item indices.
+// other item are skipped. [seen_begin, seen_end) is the user's sorted item
+// indices; `tie_rank` orders equal scores as in TopN.
 std::vector<ScoredItem> SelectTopN(const float* scores, uint32_t num_items,
                                    const uint32_t* seen_begin, const uint32_t* seen_end,
-                                   const QueryOptions& options);
+                                   const QueryOptions& options,
+                                   const uint32_t* tie_rank = nullptr);
 
 }  // namespace encore::model
 

@@ -1,0 +1,491 @@
+// cooccurrence: "customers who hold a also hold b", the music store's
+// bought-together workbook (docs/COOCCURRENCE.md has the formulas).
+//
+// Fit builds a sparse item x item similarity, one row per source item a,
+// rows computed in parallel as sparse rows of A^T A: for each user u holding
+// a, for each item b of u, count into a dense per-thread array (with a
+// touched list for rows that reach few items). Work is the sum over users of
+// |items(u)|^2; memory is the similarity (8 bytes per kept pair, twice that
+// while fitting) plus a few dense arrays per thread.
+//
+// A user's score for b is the maximum over held items a of score(a -> b).
+// Rows are kept sorted best first, so top-N is a k-way merge of the held
+// items' rows: walked in descending order, the first time an item shows up
+// is its maximum, and the first N eligible items are the answer. Most users
+// need a few dozen steps instead of touching every neighbour.
+
+#include <omp.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <string>
+
+#include "encore/model_io.h"
+#include "model/models.h"
+#include "model/topn.h"
+
+namespace encore::model {
+
+namespace {
+
+constexpr double kSecondsPerDay = 86400.0;
+constexpr float kNoScore = -std::numeric_limits<float>::infinity();
+
+// Fit refuses to stage more than this many bytes of item pairs: half of the
+// physical memory, or the value set for tests.
+uint64_t memory_limit_for_testing = 0;
+
+uint64_t MemoryLimitBytes() {
+  if (memory_limit_for_testing > 0) return memory_limit_for_testing;
+  const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return ~uint64_t{0};
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size) / 2;
+}
+
+struct Entry {
+  uint32_t item;
+  float score;
+};
+
+// Per-nonzero recency weights 0.5^((t_max - t) / half_life) of one orientation.
+std::vector<double> DecayWeights(const CsrMatrix& m, int64_t t_max, double half_life_seconds) {
+  std::vector<double> w(m.times.size());
+  for (size_t k = 0; k < w.size(); ++k) {
+    w[k] = std::exp2(-static_cast<double>(t_max - m.times[k]) / half_life_seconds);
+  }
+  return w;
+}
+
+class Cooccurrence final : public Recommender {
+ public:
+  explicit Cooccurrence(const ModelParams& params) : Recommender(params) {}
+
+  const char* kind() const override { return "cooccurrence"; }
+
+  const uint32_t* tie_ranks() const override { return id_rank_.data(); }
+
+  Status Fit(const Dataset& data) override {
+    if (data.nnz() == 0) return Status::InvalidArgument("cooccurrence: the dataset is empty");
+    const uint32_t items = data.by_user.cols;
+    if (data.items.size() != items || data.by_item.rows != items ||
+        data.by_item.nnz() != data.nnz()) {
+      return Status::InvalidArgument("cooccurrence: inconsistent dataset shapes");
+    }
+    const bool decay = params_.half_life_days > 0;
+    if (decay && (data.by_user.times.size() != data.nnz() ||
+                  data.by_item.times.size() != data.nnz())) {
+      return Status::InvalidArgument(
+          "cooccurrence: half_life_days = " + std::to_string(params_.half_life_days) +
+          " needs interaction times, but the data has none; give a time column (--time-col) "
+          "or set half_life_days = 0");
+    }
+    BuildIdRank(data.items);
+
+    // Weights of (user, item) in both orientations; empty without decay (all 1).
+    std::vector<double> by_user_w, by_item_w;
+    if (decay) {
+      const int64_t t_max = *std::max_element(data.by_user.times.begin(),
+                                              data.by_user.times.end());
+      const double half_life = params_.half_life_days * kSecondsPerDay;
+      by_user_w = DecayWeights(data.by_user, t_max, half_life);
+      by_item_w = DecayWeights(data.by_item, t_max, half_life);
+    }
+
+    // count(a) = sum of a's weights; U = users holding anything.
+    std::vector<double> count(items, 0.0);
+    for (uint32_t a = 0; a < items; ++a) {
+      const uint64_t begin = data.by_item.indptr[a], end = data.by_item.indptr[a + 1];
+      if (!decay) {
+        count[a] = static_cast<double>(end - begin);
+      } else {
+        for (uint64_t k = begin; k < end; ++k) count[a] += by_item_w[k];
+      }
+    }
+    counts_.assign(count.begin(), count.end());
+    uint64_t holders = 0;
+    for (uint32_t u = 0; u < data.by_user.rows; ++u) holders += data.by_user.RowLength(u) > 0;
+    num_holders_ = static_cast<double>(holders);
+
+    Status s = BuildSimilarity(data, count, by_user_w, by_item_w);
+    if (!s.ok()) {
+      // Leave the model unfitted rather than half fitted.
+      seen_ = CsrMatrix();
+      sim_ = CsrMatrix();
+      counts_.clear();
+      id_rank_.clear();
+      return s;
+    }
+    RememberSeen(data);
+    seen_.times = {};  // not used, and not in model files
+    return Status::OK();
+  }
+
+  void ScoreItems(uint32_t user, float* scores) const override {
+    std::fill_n(scores, num_items(), kNoScore);
+    for (uint64_t k = seen_.indptr[user]; k < seen_.indptr[user + 1]; ++k) {
+      MaxRow(seen_.indices[k], scores);
+    }
+  }
+
+  Status ScoreFoldIn(std::span<const ItemWeight> items, float* scores) const override {
+    for (const ItemWeight& iw : items) {
+      if (iw.item >= num_items()) {
+        return Status::InvalidArgument("cooccurrence: unknown item index " +
+                                       std::to_string(iw.item));
+      }
+    }
+    std::fill_n(scores, num_items(), kNoScore);
+    for (const ItemWeight& iw : items) MaxRow(iw.item, scores);
+    return Status::OK();
+  }
+
+  void RecommendBatch(std::span<const uint32_t> users, const QueryOptions& options,
+                      std::vector<std::vector<ScoredItem>>* out) const override {
+    out->assign(users.size(), {});
+    if (options.n == 0 || users.empty()) return;
+    Filter filter{options.allow, options.deny};
+    std::sort(filter.allow.begin(), filter.allow.end());
+    std::sort(filter.deny.begin(), filter.deny.end());
+    const int threads = users.size() < 64 ? 1 : NumThreads();
+#pragma omp parallel num_threads(threads)
+    {
+      MergeScratch scratch(num_items());
+#pragma omp for schedule(dynamic, 64)
+      for (size_t k = 0; k < users.size(); ++k) {
+        const uint32_t u = users[k];
+        if (u >= num_users()) continue;
+        (*out)[k] = MergeTopN(u, options, filter, &scratch);
+      }
+    }
+  }
+
+  Status SimilarItems(uint32_t item, uint32_t n, std::vector<ScoredItem>* out) const override {
+    if (item >= num_items()) {
+      return Status::InvalidArgument("cooccurrence: unknown item index " + std::to_string(item));
+    }
+    out->clear();
+    const uint64_t begin = sim_.indptr[item];
+    const uint64_t end = std::min<uint64_t>(sim_.indptr[item + 1], begin + n);
+    for (uint64_t k = begin; k < end; ++k) out->push_back({sim_.indices[k], sim_.values[k]});
+    return Status::OK();
+  }
+
+  void SaveState(ModelWriter* w) const override {
+    w->PutArray(counts_);
+    w->PutArray(id_rank_);
+    w->PutArray(sim_.indptr);
+    w->PutArray(sim_.indices);
+    w->PutArray(sim_.values);
+  }
+
+  Status LoadState(ModelReader* r) override {
+    const uint32_t items = num_items();
+    ENCORE_RETURN_IF_ERROR(r->GetArray(&counts_, "cooccurrence counts", items));
+    ENCORE_RETURN_IF_ERROR(r->GetArray(&id_rank_, "cooccurrence id ranks", items));
+    std::vector<bool> taken(items);
+    for (uint32_t rank : id_rank_) {
+      if (rank >= items || taken[rank]) return r->Invalid("cooccurrence id ranks");
+      taken[rank] = true;
+    }
+    sim_ = CsrMatrix();
+    sim_.rows = sim_.cols = items;
+    ENCORE_RETURN_IF_ERROR(
+        r->GetArray(&sim_.indptr, "cooccurrence row pointers", uint64_t{items} + 1));
+    ENCORE_RETURN_IF_ERROR(r->GetArray(&sim_.indices, "cooccurrence neighbours"));
+    ENCORE_RETURN_IF_ERROR(
+        r->GetArray(&sim_.values, "cooccurrence scores", sim_.indices.size()));
+    if (sim_.indptr[0] != 0 || sim_.indptr[items] != sim_.indices.size()) {
+      return r->Invalid("cooccurrence row pointers");
+    }
+    for (uint32_t a = 0; a < items; ++a) {
+      if (sim_.indptr[a] > sim_.indptr[a + 1]) return r->Invalid("cooccurrence row pointers");
+    }
+    for (uint32_t a = 0; a < items; ++a) {
+      for (uint64_t k = sim_.indptr[a]; k < sim_.indptr[a + 1]; ++k) {
+        const uint32_t b = sim_.indices[k];
+        const float s = sim_.values[k];
+        if (b >= items || b == a) return r->Invalid("cooccurrence neighbour index");
+        if (!(s > 0) || !std::isfinite(s)) return r->Invalid("cooccurrence score");
+        // Rows are sorted best first; the merge in RecommendBatch relies on it.
+        if (k > sim_.indptr[a] && !Before(sim_.indices[k - 1], sim_.values[k - 1], b, s)) {
+          return r->Invalid("cooccurrence row order");
+        }
+      }
+    }
+    return Status::OK();
+  }
+
+ private:
+  // The allow and deny lists of a query, sorted.
+  struct Filter {
+    std::vector<uint32_t> allow, deny;
+
+    bool Eligible(uint32_t item) const {
+      if (!allow.empty() && !std::binary_search(allow.begin(), allow.end(), item)) return false;
+      return !std::binary_search(deny.begin(), deny.end(), item);
+    }
+  };
+
+  // Per-thread state of the k-way merge.
+  struct Cursor {
+    uint64_t pos, end;
+  };
+  struct MergeScratch {
+    explicit MergeScratch(uint32_t items) : mark(items, 0) {}
+    std::vector<uint32_t> mark;  // == epoch: already returned or excluded for this user
+    uint32_t epoch = 0;
+    std::vector<Cursor> heap;
+  };
+
+  int NumThreads() const { return params_.threads > 0 ? params_.threads : omp_get_max_threads(); }
+
+  // (score desc, id rank asc): the order of results and of similarity rows.
+  bool Before(uint32_t a, float sa, uint32_t b, float sb) const {
+    if (sa != sb) return sa > sb;
+    return id_rank_[a] < id_rank_[b];
+  }
+
+  void BuildIdRank(const IdDictionary& ids) {
+    std::vector<uint32_t> order(ids.size());
+    std::iota(order.begin(), order.end(), 0u);
+    // string_view compares bytes as unsigned char: plain byte order.
+    std::sort(order.begin(), order.end(),
+              [&ids](uint32_t a, uint32_t b) { return ids.Name(a) < ids.Name(b); });
+    id_rank_.resize(ids.size());
+    for (uint32_t r = 0; r < order.size(); ++r) id_rank_[order[r]] = r;
+  }
+
+  // scores[b] = max(scores[b], score(a -> b)) over a's row.
+  void MaxRow(uint32_t a, float* scores) const {
+    for (uint64_t k = sim_.indptr[a]; k < sim_.indptr[a + 1]; ++k) {
+      float& s = scores[sim_.indices[k]];
+      s = std::max(s, sim_.values[k]);
+    }
+  }
+
+  double Score(double cooc, double count_a, double count_b) const {
+    switch (params_.similarity) {
+      case Similarity::kConditional: return cooc / count_a;
+      case Similarity::kJaccard: return cooc / (count_a + count_b - cooc);
+      case Similarity::kLift: return cooc * num_holders_ / (count_a * count_b);
+      case Similarity::kCosine: return cooc / std::sqrt(count_a * count_b);
+    }
+    return 0;
+  }
+
+  // Dense per-thread accumulators for one source item a at a time.
+  struct RowScratch {
+    explicit RowScratch(uint32_t items, bool decay)
+        : together(items, 0), weight(decay ? items : 0, 0.0) {}
+    std::vector<uint32_t> together;  // [b]: users holding a and b
+    std::vector<double> weight;      // [b]: their summed pair weights (decay only)
+    std::vector<uint32_t> touched;   // b with together[b] > 0 (sparse rows only)
+    std::vector<Entry> row;
+  };
+
+  // Row a of the similarity, best first, into scratch->row. Walks every user
+  // holding a and every item of theirs. Rows touching a good part of the
+  // catalogue skip the touched list (a branch per step) and scan the dense
+  // array instead; both give the same row.
+  template <bool kDecay>
+  void ComputeRow(const Dataset& data, uint32_t a, const std::vector<double>& count,
+                  const std::vector<double>& by_user_w, const std::vector<double>& by_item_w,
+                  RowScratch* scratch) const {
+    const CsrMatrix& by_user = data.by_user;
+    const CsrMatrix& by_item = data.by_item;
+    const uint32_t items = by_user.cols;
+    uint32_t* together = scratch->together.data();
+    double* weight = scratch->weight.data();
+    std::vector<uint32_t>& touched = scratch->touched;
+    uint64_t work = 0;
+    for (uint64_t k = by_item.indptr[a]; k < by_item.indptr[a + 1]; ++k) {
+      work += by_user.RowLength(by_item.indices[k]);
+    }
+    const bool dense = work >= items / 8;
+    for (uint64_t k = by_item.indptr[a]; k < by_item.indptr[a + 1]; ++k) {
+      const uint32_t u = by_item.indices[k];
+      const uint32_t* b = by_user.indices.data();
+      const uint64_t begin = by_user.indptr[u], end = by_user.indptr[u + 1];
+      if (dense) {
+        for (uint64_t j = begin; j < end; ++j) ++together[b[j]];
+      } else {
+        for (uint64_t j = begin; j < end; ++j) {
+          if (together[b[j]]++ == 0) touched.push_back(b[j]);
+        }
+      }
+      if constexpr (kDecay) {
+        const double w_a = by_item_w[k];
+        for (uint64_t j = begin; j < end; ++j) weight[b[j]] += w_a * by_user_w[j];
+      }
+    }
+    together[a] = 0;  // a itself is no pair
+    if constexpr (kDecay) weight[a] = 0;
+
+    const uint32_t min_cooc = std::max<uint32_t>(params_.min_cooccurrence, 1);
+    const uint32_t keep = params_.neighbors;
+    auto better = [this](const Entry& x, const Entry& y) {
+      return Before(x.item, x.score, y.item, y.score);
+    };
+    // With `keep`, row is a heap whose front is the worst kept pair, so most
+    // pairs are rejected by one comparison.
+    std::vector<Entry>& row = scratch->row;
+    row.clear();
+    auto emit = [&](uint32_t b) __attribute__((always_inline)) {
+      const uint32_t users = together[b];
+      together[b] = 0;
+      double cooc = users;
+      if constexpr (kDecay) {
+        cooc = weight[b];
+        weight[b] = 0;
+      }
+      if (users < min_cooc) return;
+      const double s = Score(cooc, count[a], count[b]);
+      // Decayed weights may underflow to 0; such pairs carry no evidence.
+      if (!(s > 0) || !std::isfinite(s)) return;
+      const Entry e{b, static_cast<float>(s)};
+      if (keep == 0) {
+        row.push_back(e);
+      } else if (row.size() < keep) {
+        row.push_back(e);
+        std::push_heap(row.begin(), row.end(), better);
+      } else if (better(e, row.front())) {
+        std::pop_heap(row.begin(), row.end(), better);
+        row.back() = e;
+        std::push_heap(row.begin(), row.end(), better);
+      }
+    };
+    if (dense) {
+      for (uint32_t b = 0; b < items; ++b) {
+        if (together[b] != 0) emit(b);
+      }
+    } else {
+      for (uint32_t b : touched) emit(b);
+    }
+    touched.clear();
+    std::sort(row.begin(), row.end(), better);
+  }
+
+  // Fills sim_ row by row in parallel. Each row is computed by one thread in
+  // a fixed order, so the result does not depend on the thread count. Fails
+  // rather than exhaust memory when the kept pairs would not fit.
+  Status BuildSimilarity(const Dataset& data, const std::vector<double>& count,
+                         const std::vector<double>& by_user_w,
+                         const std::vector<double>& by_item_w) {
+    const uint32_t items = data.by_user.cols;
+    const bool decay = !by_user_w.empty();
+    // Rows are staged, then copied into the CSR: 16 bytes per kept pair at the peak.
+    const uint64_t max_pairs = MemoryLimitBytes() / 16;
+    std::atomic<uint64_t> staged{0};
+    std::atomic<bool> too_big{false};
+    std::vector<std::vector<Entry>> rows(items);
+
+#pragma omp parallel num_threads(NumThreads())
+    {
+      RowScratch scratch(items, decay);
+#pragma omp for schedule(dynamic, 1)
+      for (uint32_t a = 0; a < items; ++a) {
+        if (too_big.load(std::memory_order_relaxed)) continue;
+        if (decay) {
+          ComputeRow<true>(data, a, count, by_user_w, by_item_w, &scratch);
+        } else {
+          ComputeRow<false>(data, a, count, by_user_w, by_item_w, &scratch);
+        }
+        if (staged.fetch_add(scratch.row.size(), std::memory_order_relaxed) +
+                scratch.row.size() > max_pairs) {
+          too_big.store(true, std::memory_order_relaxed);
+          continue;
+        }
+        rows[a].assign(scratch.row.begin(), scratch.row.end());
+      }
+    }
+    if (too_big.load()) {
+      return Status::InvalidArgument(
+          "cooccurrence: the item pairs to keep need more than " +
+          std::to_string(max_pairs * 16 >> 20) +
+          " MiB while fitting (half of this machine's memory); set neighbors (e.g. "
+          "neighbors=200) or raise min_cooccurrence");
+    }
+
+    // Concatenate, releasing each row once copied.
+    sim_ = CsrMatrix();
+    sim_.rows = sim_.cols = items;
+    sim_.indptr.assign(uint64_t{items} + 1, 0);
+    for (uint32_t a = 0; a < items; ++a) sim_.indptr[a + 1] = sim_.indptr[a] + rows[a].size();
+    sim_.indices.resize(sim_.indptr[items]);
+    sim_.values.resize(sim_.indptr[items]);
+    for (uint32_t a = 0; a < items; ++a) {
+      uint64_t p = sim_.indptr[a];
+      for (const Entry& e : rows[a]) {
+        sim_.indices[p] = e.item;
+        sim_.values[p++] = e.score;
+      }
+      std::vector<Entry>().swap(rows[a]);
+    }
+    return Status::OK();
+  }
+
+  // Top-N for one user by merging the held items' rows best first.
+  std::vector<ScoredItem> MergeTopN(uint32_t user, const QueryOptions& options,
+                                    const Filter& filter,
+                                    MergeScratch* scratch) const {
+    std::vector<uint32_t>& mark = scratch->mark;
+    if (++scratch->epoch == 0) {  // wrapped: forget every old mark
+      std::fill(mark.begin(), mark.end(), 0);
+      scratch->epoch = 1;
+    }
+    const uint32_t epoch = scratch->epoch;
+    const uint64_t held_begin = seen_.indptr[user], held_end = seen_.indptr[user + 1];
+    std::vector<Cursor>& heap = scratch->heap;
+    heap.clear();
+    for (uint64_t k = held_begin; k < held_end; ++k) {
+      const uint32_t a = seen_.indices[k];
+      if (options.exclude_seen) mark[a] = epoch;
+      if (sim_.indptr[a] < sim_.indptr[a + 1]) heap.push_back({sim_.indptr[a], sim_.indptr[a + 1]});
+    }
+    // A max-heap on each cursor's current entry.
+    auto worse = [this](const Cursor& x, const Cursor& y) {
+      return Before(sim_.indices[y.pos], sim_.values[y.pos], sim_.indices[x.pos],
+                    sim_.values[x.pos]);
+    };
+    std::make_heap(heap.begin(), heap.end(), worse);
+    std::vector<ScoredItem> out;
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), worse);
+      Cursor& c = heap.back();
+      const uint32_t b = sim_.indices[c.pos];
+      if (mark[b] != epoch) {
+        mark[b] = epoch;  // later occurrences of b score no higher
+        if (filter.Eligible(b)) {
+          out.push_back({b, sim_.values[c.pos]});
+          if (out.size() == options.n) break;
+        }
+      }
+      if (++c.pos < c.end) {
+        std::push_heap(heap.begin(), heap.end(), worse);
+      } else {
+        heap.pop_back();
+      }
+    }
+    return out;
+  }
+
+  CsrMatrix sim_;                 // items x items: score(a -> b), rows best first
+  std::vector<float> counts_;     // count(a): users holding a (decayed: summed weights)
+  std::vector<uint32_t> id_rank_;  // rank of each item's id in byte order
+  double num_holders_ = 0;        // U: users holding at least one item (Fit only)
+};
+
+}  // namespace
+
+void SetCooccurrenceMemoryLimitForTesting(uint64_t bytes) { memory_limit_for_testing = bytes; }
+
+std::unique_ptr<Recommender> NewCooccurrence(const ModelParams& params) {
+  return std::make_unique<Cooccurrence>(params);
+}
+
+}  // namespace encore::model
