@@ -33,7 +33,8 @@ for seed in $SEEDS; do
   echo "== implicit: lastfm log1p(plays), per-user 80/20 split, seed $seed"
   SPLIT=(--input "$LASTFM" --format lastfm --transform log1p --split user --test-fraction 0.2
          --seed "$seed" --metrics precision@10,recall@10,ndcg@10,map@10 --quiet)
-  for m in popularity "cooccurrence --similarity cosine" "ials $IALS_ARGS"; do
+  for m in popularity "cooccurrence --similarity cosine" \
+           "cooccurrence --similarity cosine --aggregate sum" "ials $IALS_ARGS"; do
     echo "-- $m"
     # shellcheck disable=SC2086
     $E evaluate --model ${m} "${SPLIT[@]}" | grep -E '^(precision|recall|ndcg|map)'

@@ -24,6 +24,7 @@ namespace encore {
 enum class Solver { kCg, kCholesky };
 enum class ColdStart { kDrop, kPopular };
 enum class Similarity { kConditional, kJaccard, kLift, kCosine };
+enum class Aggregate { kMax, kSum };
 
 struct ModelParams {
   // Matrix factorisation (als, ials).
@@ -42,6 +43,10 @@ struct ModelParams {
 
   // Item co-occurrence.
   Similarity similarity = Similarity::kConditional;  // cooc(a,b)/count(a) by default
+  // How a user's held items combine into a candidate's score: the maximum of
+  // score(a->b) (the workbook rule), or the sum of value(u,a) * score(a->b)
+  // (item-kNN, as the `implicit` library's item-item recommenders do).
+  Aggregate aggregate = Aggregate::kMax;
   uint32_t min_cooccurrence = 1;   // pairs seen together fewer times are ignored
   double half_life_days = 0;       // > 0: weight interactions by recency
   uint32_t neighbors = 0;          // > 0: keep only the top neighbours per item

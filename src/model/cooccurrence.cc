@@ -128,7 +128,7 @@ class Cooccurrence final : public Recommender {
   void ScoreItems(uint32_t user, float* scores) const override {
     std::fill_n(scores, num_items(), kNoScore);
     for (uint64_t k = seen_.indptr[user]; k < seen_.indptr[user + 1]; ++k) {
-      MaxRow(seen_.indices[k], scores);
+      AddRow(seen_.indices[k], seen_.values[k], scores);
     }
   }
 
@@ -140,12 +140,17 @@ class Cooccurrence final : public Recommender {
       }
     }
     std::fill_n(scores, num_items(), kNoScore);
-    for (const ItemWeight& iw : items) MaxRow(iw.item, scores);
+    for (const ItemWeight& iw : items) AddRow(iw.item, iw.weight, scores);
     return Status::OK();
   }
 
   void RecommendBatch(std::span<const uint32_t> users, const QueryOptions& options,
                       std::vector<std::vector<ScoredItem>>* out) const override {
+    if (params_.aggregate == Aggregate::kSum) {
+      // Sums have no sorted-merge shortcut: score densely, then select.
+      Recommender::RecommendBatch(users, options, out);
+      return;
+    }
     out->assign(users.size(), {});
     if (options.n == 0 || users.empty()) return;
     Filter filter{options.allow, options.deny};
@@ -260,11 +265,17 @@ class Cooccurrence final : public Recommender {
     for (uint32_t r = 0; r < order.size(); ++r) id_rank_[order[r]] = r;
   }
 
-  // scores[b] = max(scores[b], score(a -> b)) over a's row.
-  void MaxRow(uint32_t a, float* scores) const {
+  // Folds a's row into scores: scores[b] = max(scores[b], score(a -> b)), or
+  // with aggregate=sum scores[b] += weight * score(a -> b) (kNoScore counts as 0).
+  void AddRow(uint32_t a, float weight, float* scores) const {
+    const bool sum = params_.aggregate == Aggregate::kSum;
     for (uint64_t k = sim_.indptr[a]; k < sim_.indptr[a + 1]; ++k) {
       float& s = scores[sim_.indices[k]];
-      s = std::max(s, sim_.values[k]);
+      if (sum) {
+        s = (s == kNoScore ? 0.0f : s) + weight * sim_.values[k];
+      } else {
+        s = std::max(s, sim_.values[k]);
+      }
     }
   }
 

@@ -176,6 +176,35 @@ TEST(Cooccurrence, CandidateGetsTheMaximumOverHeldItems) {
   EXPECT_TRUE(Recs(*m2, d2, "u2").empty());
 }
 
+TEST(Cooccurrence, SumAggregationAddsValueWeightedScores) {
+  Dataset d = MakeData(HandRows());
+  ModelParams p;
+  p.aggregate = Aggregate::kSum;
+  auto m = FitModel(d, p);
+  // Every value is 1 here. u1 holds a, b, c. d9: a->d9 1/3 + b->d9 1/3 + c->d9 1/2 = 7/6;
+  // d10: b->d10 1/3 only.
+  // Sums of floats: compare names exactly and scores to float precision.
+  auto expect = [&](const std::string& user, const Named& want) {
+    Named got = Recs(*m, d, user);
+    ASSERT_EQ(got.size(), want.size()) << user;
+    for (size_t k = 0; k < got.size(); ++k) {
+      EXPECT_EQ(got[k].first, want[k].first) << user;
+      EXPECT_NEAR(got[k].second, want[k].second, 1e-6) << user;
+    }
+  };
+  expect("u1", {{"d9", F(7.0 / 6)}, {"d10", F(1.0 / 3)}});
+  // u4 holds b, d9, d10. a: b->a 2/3 + d9->a 1/2 = 7/6; c: b->c 1/3 + d9->c 1/2 = 5/6.
+  expect("u4", {{"a", F(7.0 / 6)}, {"c", F(5.0 / 6)}});
+  // Batch equals single calls in this mode too.
+  std::vector<uint32_t> users(d.users.size());
+  for (uint32_t u = 0; u < users.size(); ++u) users[u] = u;
+  QueryOptions q;
+  q.n = 3;
+  std::vector<std::vector<ScoredItem>> batch;
+  m->RecommendBatch(users, q, &batch);
+  for (uint32_t u = 0; u < users.size(); ++u) EXPECT_EQ(batch[u], m->Recommend(u, q));
+}
+
 TEST(Cooccurrence, TiesBreakByIdByteOrderNotIndex) {
   Dataset d = MakeData(HandRows());
   auto m = FitModel(d);

@@ -136,6 +136,17 @@ const std::vector<ParamInfo>& ModelParamTable() {
                   return Status::OK();
                 },
                 [](const ModelParams& p) { return std::string(SimilarityName(p.similarity)); }},
+      ParamInfo{"aggregate", "enum", "cooccurrence",
+                "Combine the user's items: max (the workbook) | sum (item-kNN, value-weighted)",
+                [](ModelParams* p, const std::string& v) {
+                  if (v == "max") p->aggregate = Aggregate::kMax;
+                  else if (v == "sum") p->aggregate = Aggregate::kSum;
+                  else return BadValue("aggregate", v, "max or sum");
+                  return Status::OK();
+                },
+                [](const ModelParams& p) {
+                  return std::string(p.aggregate == Aggregate::kMax ? "max" : "sum");
+                }},
       ENCORE_UINT_PARAM(min_cooccurrence, "cooccurrence",
                         "Ignore item pairs held together by fewer users"),
       ENCORE_REAL_PARAM(half_life_days, "cooccurrence",
