@@ -217,7 +217,9 @@ class Reader {
   std::string scratch_;
   std::vector<std::pair<size_t, std::string_view>> attrs_;
   std::vector<bool> attr_sensitive_;
-  std::string hashed_;  // the obfuscated value being stored
+  // The obfuscated value of each role (and one for attributes) being stored:
+  // separate buffers, since user and item may both be hashed in one row.
+  std::string hashed_[kNumRoles + 1];
 
   // User and item ids wait here and are interned a batch at a time, with the
   // hash-table slots prefetched first: interning is the hottest step of a
@@ -446,6 +448,10 @@ std::string Reader::Obfuscated(std::string_view raw, size_t column_key) {
 
 std::string Reader::MaskedRaw(const Record& rec, bool fields_reliable) const {
   if (opt_.obfuscate_cols.empty()) return std::string(rec.raw);
+  if (plan_.sensitive.empty() && plan_.sensitive_keys.empty()) {
+    // Rejected before the columns are known: any field may be sensitive.
+    return "masked:" + opt_.obfuscator->Hash(rec.raw);
+  }
   bool any_sensitive = std::find(plan_.sensitive.begin(), plan_.sensitive.end(), true) !=
                            plan_.sensitive.end() ||
                        !plan_.sensitive_keys.empty();
@@ -550,8 +556,8 @@ Status Reader::AcceptOrReject(const std::string& path, const Record& rec,
   // The stored text of a column: itself, or its keyed hash when obfuscated.
   auto stored = [&](int role) -> std::string_view {
     if (!sensitive[role]) return text[role];
-    hashed_ = Obfuscated(text[role], role);
-    return hashed_;
+    hashed_[role] = Obfuscated(text[role], role);
+    return hashed_[role];
   };
   QueueIds(stored(kUser), stored(kItem));
   log_.value.push_back(value);
@@ -571,8 +577,8 @@ Status Reader::AcceptOrReject(const std::string& path, const Record& rec,
     }
     auto& col = log_.attributes[a];
     if (sens) {
-      hashed_ = Obfuscated(v, 100 + a);
-      v = hashed_;
+      hashed_[kNumRoles] = Obfuscated(v, 100 + a);
+      v = hashed_[kNumRoles];
     }
     col.codes.push_back(col.values.Intern(v));
   }
@@ -672,6 +678,10 @@ Status Reader::ReadDelimited(RecordReader& rr, const std::string& path) {
                                        "read files with the same layout together");
       }
       log_.has_times = true;
+    }
+    if (log_.has_times && plan_.role_col[kTime] < 0) {
+      return Status::InvalidArgument(path + ": has no time column but earlier files do; "
+                                     "read files with the same layout together");
     }
     if (rec.error == Record::Error::kUnterminatedQuote) {
       ENCORE_RETURN_IF_ERROR(Reject(path, rec, "unterminated quote",
@@ -780,7 +790,7 @@ Status Reader::ReadJsonl(RecordReader& rr, const std::string& path) {
     padded.assign(line.data(), line.size());
     padded.resize(line.size() + simdjson::SIMDJSON_PADDING, ' ');
     keys_values.clear();
-    std::string nested_key;
+    std::vector<std::string> nested_keys;  // keys holding an object or array
     bool ok = true;
     std::string error_text;
     {
@@ -838,7 +848,7 @@ Status Reader::ReadJsonl(RecordReader& rr, const std::string& path) {
                 if (!err) err = a.raw_json().get(s);
               }
               val = s;
-              if (nested_key.empty()) nested_key = std::string(key);
+              nested_keys.emplace_back(key);
               break;
             }
           }
@@ -885,6 +895,10 @@ Status Reader::ReadJsonl(RecordReader& rr, const std::string& path) {
         }
         log_.has_times = true;
       }
+      if (plan_.role_key[kTime].empty() && log_.has_times) {
+        return Status::InvalidArgument(path + ": has no time key but earlier files do; "
+                                       "read files with the same layout together");
+      }
     }
     auto lookup = [&](const std::string& key, std::string_view* out) {
       for (const auto& kv : keys_values) {
@@ -899,7 +913,10 @@ Status Reader::ReadJsonl(RecordReader& rr, const std::string& path) {
     for (int role = 0; role < kNumRoles; ++role) {
       present[role] = !plan_.role_key[role].empty() && lookup(plan_.role_key[role], &text[role]);
       sensitive[role] = plan_.sensitive_keys.count(plan_.role_key[role]) > 0;
-      if (present[role] && plan_.role_key[role] == nested_key) nested_role = nested_key;
+      if (present[role] && std::find(nested_keys.begin(), nested_keys.end(),
+                                     plan_.role_key[role]) != nested_keys.end()) {
+        nested_role = plan_.role_key[role];
+      }
     }
     if (!nested_role.empty()) {
       ENCORE_RETURN_IF_ERROR(Reject(path, rec, "nested JSON value",

@@ -427,3 +427,83 @@ TEST(Obfuscator, StableKeyedAndRefusesShortKeys) {
 
 }  // namespace
 }  // namespace encore
+
+// --- regression tests for bugs found in review ------------------------------
+
+namespace encore {
+namespace {
+
+// Both ids were hashed into one buffer: every item became its user's hash.
+TEST(ReaderRegression, ObfuscatingUserAndItemKeepsThemApart) {
+  Obfuscator obf("a-test-key-of-32-bytes-0123456789");
+  ReadOptions opt;
+  opt.obfuscate_cols = {"user", "item"};
+  opt.obfuscator = &obf;
+  auto o = ReadText("user,item\nu1,i1\nu2,i2\nu3,i1\n", opt);
+  ASSERT_TRUE(o.log.ok()) << o.log.status().ToString();
+  EXPECT_EQ(o.log->items.size(), 2u);
+  EXPECT_EQ(Items(*o.log), (Strings{obf.Hash("i1"), obf.Hash("i2"), obf.Hash("i1")}));
+  EXPECT_EQ(Users(*o.log)[0], obf.Hash("u1"));
+}
+
+// A record rejected before the column plan existed went to the rejects file in clear.
+TEST(ReaderRegression, RecordRejectedBeforeTheLayoutIsKnownIsMasked) {
+  Obfuscator obf("a-test-key-of-32-bytes-0123456789");
+  for (bool jsonl : {false, true}) {
+    TempDir dir;
+    ReadOptions opt;
+    opt.obfuscator = &obf;
+    opt.max_bad_rows = 5;
+    opt.rejects_path = dir.File("rejects");
+    std::string name;
+    if (jsonl) {
+      opt.format = InputFormat::kJsonl;
+      opt.obfuscate_cols = {"user"};
+      name = "in.jsonl";
+      WriteFile(dir.File(name), "{\"user\":\"secretuser\",\"item\":\n{\"user\":\"u1\",\"item\":\"i1\"}\n");
+    } else {
+      opt.header = false;
+      opt.obfuscate_cols = {"1"};
+      name = "in.csv";
+      WriteFile(dir.File(name), "\"secretuser,i1\nu1,i1\nu2,i2\n");
+    }
+    ReadReport report;
+    auto log = ReadInteractions({dir.File(name)}, opt, &report);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    EXPECT_EQ(report.rows_rejected, 1u);
+    std::string rejects = ReadFile(dir.File("rejects"));
+    EXPECT_EQ(rejects.find("secretuser"), std::string::npos) << rejects;
+    EXPECT_EQ(rejects.rfind("masked:", 0), 0u) << rejects;
+  }
+}
+
+// Rows of a later file without a time column got time 0 (1970) silently.
+TEST(ReaderRegression, LaterFileWithoutTimeColumnIsAnError) {
+  TempDir dir;
+  WriteFile(dir.File("t1.csv"), "user,item,timestamp\nu1,i1,1700000000\n");
+  WriteFile(dir.File("t2.csv"), "user,item\nu2,i2\n");
+  ReadReport report;
+  auto log = ReadInteractions({dir.File("t1.csv"), dir.File("t2.csv")}, {}, &report);
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().message().find("has no time column but earlier files do"),
+            std::string::npos);
+}
+
+// Only the first nested key of an object was remembered, so a later role key
+// holding an object was taken as an id.
+TEST(ReaderRegression, NestedRoleValueIsRejectedAfterAnotherNestedKey) {
+  ReadOptions opt;
+  opt.format = InputFormat::kJsonl;
+  opt.keep_all_attributes = false;
+  opt.max_bad_rows = 5;
+  auto o = ReadText("{\"meta\":{\"a\":1},\"user\":{\"id\":7},\"item\":\"i1\"}\n"
+                    "{\"meta\":[1],\"user\":\"u1\",\"item\":\"i1\"}\n",
+                    opt, "in.jsonl");
+  ASSERT_TRUE(o.log.ok()) << o.log.status().ToString();
+  EXPECT_EQ(o.report.rows_rejected, 1u);
+  EXPECT_EQ(o.report.rejects_by_kind[0].first, "nested JSON value");
+  EXPECT_EQ(Users(*o.log), (Strings{"u1"}));
+}
+
+}  // namespace
+}  // namespace encore
