@@ -249,3 +249,23 @@ TEST(Cli, ExamplesReadCleanly) {
 
 }  // namespace
 }  // namespace encore
+
+namespace encore {
+namespace {
+
+// The README's main job must keep working: run the demo end to end, small.
+TEST(Cli, DemoRunsEndToEnd) {
+  testing::TempDir dir;
+  auto r = testing::RunEncore("demo --users 2000 --items 400 --rows 30000 --quiet --out " +
+                              dir.File("demo"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* step : {"== 1. generate", "== 3. profile", "== 4. evaluate", "ials",
+                           "== 6. sample recommendations", "Next:"}) {
+    EXPECT_NE(r.out.find(step), std::string::npos) << step << " in " << r.out;
+  }
+  EXPECT_TRUE(std::ifstream(dir.File("demo/ials.model")).good());
+  EXPECT_EQ(r.out.find("@example.com"), std::string::npos) << "emails are obfuscated";
+}
+
+}  // namespace
+}  // namespace encore
