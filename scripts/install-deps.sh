@@ -10,8 +10,13 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev libomp-14-dev clang-format
   # libraries
   zlib1g-dev libssl-dev libcli11-dev libsimdjson-dev libabsl-dev libeigen3-dev
+  libboost-dev liblmdb-dev libhiredis-dev libpqxx-dev libtomlplusplus-dev
+  # servers the integration tests start themselves, and an HTTP client
+  redis-server postgresql-15 curl
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev time bc
+  # serving benchmark (bench/serve_bench.sh): load generator and reference server
+  wrk nginx
 )
 
 missing=()

@@ -28,6 +28,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "encore/dataset.h"
@@ -169,6 +170,10 @@ Status SaveModel(const TrainedModel& model, const std::string& path);
 // Truncated, corrupted or foreign files fail with Corruption naming the path
 // and what is wrong; never a crash or garbage output.
 Result<TrainedModel> LoadModel(const std::string& path);
+// The same encoding in memory (e.g. a model stored inside a serving
+// snapshot). `source` names the origin in error messages.
+std::string SerializeModel(const TrainedModel& model);
+Result<TrainedModel> ParseModel(std::string_view data, const std::string& source);
 
 }  // namespace encore
 

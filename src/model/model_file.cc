@@ -60,14 +60,14 @@ Status GetCsr(ModelReader* r, CsrMatrix* m) {
   return Status::OK();
 }
 
-uint32_t Crc(const std::string& data, size_t len) {
+uint32_t Crc(std::string_view data, size_t len) {
   return static_cast<uint32_t>(
       crc32_z(0L, reinterpret_cast<const Bytef*>(data.data()), len));
 }
 
 }  // namespace
 
-Status SaveModel(const TrainedModel& trained, const std::string& path) {
+std::string SerializeModel(const TrainedModel& trained) {
   const Recommender& m = *trained.model;
   ModelWriter w;
   w.buffer().append(kMagic, sizeof kMagic);
@@ -86,13 +86,16 @@ Status SaveModel(const TrainedModel& trained, const std::string& path) {
   m.SaveState(&state);
   w.PutString(state.buffer());
   w.Put<uint32_t>(Crc(w.buffer(), w.buffer().size()));
+  return std::move(w.buffer());
+}
 
+Status SaveModel(const TrainedModel& trained, const std::string& path) {
+  const std::string buf = SerializeModel(trained);
   const std::string tmp = path + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (f == nullptr) {
     return Status::IOError("cannot create model file '" + tmp + "'; check the directory exists");
   }
-  const std::string& buf = w.buffer();
   bool ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
   ok = (std::fflush(f) == 0) && ok;
   ok = (std::fclose(f) == 0) && ok;
@@ -108,9 +111,12 @@ Result<TrainedModel> LoadModel(const std::string& path) {
   if (!f) return Status::NotFound("cannot open model file '" + path + "'; check --model-file");
   std::stringstream ss;
   ss << f.rdbuf();
-  const std::string data = ss.str();
+  return ParseModel(ss.str(), path);
+}
+
+Result<TrainedModel> ParseModel(std::string_view data, const std::string& path) {
   const size_t min_size = sizeof kMagic + 4 + 4;
-  if (data.size() < min_size || data.compare(0, sizeof kMagic, kMagic, sizeof kMagic) != 0) {
+  if (data.size() < min_size || data.substr(0, sizeof kMagic) != std::string_view(kMagic, sizeof kMagic)) {
     return Status::Corruption("'" + path + "' is not an encore model file (bad magic bytes)");
   }
   uint32_t stored_crc;
@@ -120,7 +126,7 @@ Result<TrainedModel> LoadModel(const std::string& path) {
                               "' is corrupted or truncated (checksum mismatch); retrain or "
                               "copy it again");
   }
-  ModelReader r(std::string_view(data).substr(sizeof kMagic, data.size() - sizeof kMagic - 4),
+  ModelReader r(data.substr(sizeof kMagic, data.size() - sizeof kMagic - 4),
                 path);
   uint32_t version = 0;
   ENCORE_RETURN_IF_ERROR(r.Get(&version, "version"));

@@ -1,0 +1,53 @@
+// Publishing: turns a trained model into a serving snapshot - one JSON
+// payload per user (top-N recommendations), one per item (similar items), a
+// popular-items fallback, an info document and the model itself for
+// real-time fold-in - and commits it atomically to a Store.
+//
+// Payload layouts (docs/SERVING.md is the reference; the server returns the
+// stored bytes unchanged for a request without limit/offset/exclude):
+//   user     {"user":"U","snapshot":V,"items":[{"item":"I","score":S},...]}
+//   similar  {"item":"I","snapshot":V,"similar":[{"item":"J","score":S},...]}
+//   popular  {"snapshot":V,"fallback":"popular","items":[{"item":"I","score":S},...]}
+//   info     {"snapshot":V,"created":"2026-11-24T08:00:00Z","model":{"kind":K,
+//             "params":{...}},"counts":{"users":U,"items":I,"interactions":N},
+//             "payloads":{"users":U,"similar":I,"n":N,"similar_n":M}}
+// Items are best first; scores are finite floats.
+//
+// Thread-safety: reentrant; the model is used through its const methods.
+#ifndef ENCORE_PUBLISH_H_
+#define ENCORE_PUBLISH_H_
+
+#include <cstdint>
+#include <string>
+
+#include "encore/progress.h"
+#include "encore/recommender.h"
+#include "encore/store.h"
+
+namespace encore {
+
+struct PublishOptions {
+  uint32_t n = 20;           // recommendations per user payload
+  uint32_t similar_n = 20;   // similar items per item payload (0: none)
+  uint32_t popular_n = 100;  // items in the popular fallback
+  bool include_model = true; // store the model for POST /v1/recommendations
+  uint32_t keep = 5;         // snapshots kept after this one commits (Prune)
+  bool exclude_seen = true;  // user payloads omit the user's training items
+};
+
+struct PublishReport {
+  SnapshotInfo snapshot;
+  uint64_t user_payloads = 0;
+  uint64_t similar_payloads = 0;
+  uint64_t bytes = 0;        // payload bytes written (keys + values)
+  double seconds = 0;
+};
+
+// Computes every payload and commits a new snapshot. On any error nothing
+// becomes current and the partial snapshot is discarded.
+Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& options, Store* store,
+                              Progress* progress = nullptr);
+
+}  // namespace encore
+
+#endif  // ENCORE_PUBLISH_H_

@@ -1,0 +1,65 @@
+// The HTTP server: answers recommendation requests from the current snapshot
+// of a Store (docs/SERVING.md lists the routes). Built on Boost.Beast/Asio:
+// HTTP/1.1 keep-alive, bounded header and body sizes, read and idle timeouts,
+// and a fixed pool of threads running one io_context, so a slow client costs
+// a socket, never a thread.
+//
+// Snapshots switch atomically: every request takes a reference to the
+// current snapshot once and answers entirely from it. The server checks the
+// store's current version every `poll_ms` and on POST /v1/admin/reload; a
+// new snapshot (and its model, for fold-in) is loaded off the request path
+// before it replaces the old one.
+//
+// Thread-safety: Start, Stop and Wait are called from one controlling thread.
+#ifndef ENCORE_SERVE_H_
+#define ENCORE_SERVE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "encore/status.h"
+#include "encore/store.h"
+
+namespace encore {
+
+struct ServeOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;            // 0: pick a free port (see Server::port)
+  int threads = 0;                 // 0: one per core
+  std::string api_key;             // admin bearer key; empty disables admin routes
+  uint32_t max_header_bytes = 8 * 1024;
+  uint32_t max_body_bytes = 1024 * 1024;
+  uint32_t max_id_bytes = 512;     // after percent-decoding
+  uint32_t max_limit = 1000;       // largest ?limit= / "limit"
+  uint32_t read_timeout_ms = 10'000;   // a request must arrive whole within this
+  uint32_t idle_timeout_ms = 60'000;   // keep-alive connections idle longer are closed
+  uint32_t drain_timeout_ms = 10'000;  // Stop waits this long for in-flight requests
+  uint32_t poll_ms = 1000;         // how often the store's current version is checked
+  std::string access_log;          // "" none, "-" stderr, else a file (JSON Lines)
+};
+
+class Server {
+ public:
+  // Opens nothing yet; the store must outlive the server.
+  static Result<std::unique_ptr<Server>> Create(std::unique_ptr<Store> store,
+                                                const ServeOptions& options);
+  virtual ~Server() = default;
+  // Binds, loads the current snapshot when there is one (readyz is false
+  // until one loads) and starts the threads. Returns once listening.
+  virtual Status Start() = 0;
+  // The bound port (useful with port 0).
+  virtual uint16_t port() const = 0;
+  // Stops accepting, lets in-flight requests finish (up to drain_timeout_ms),
+  // then closes every connection. Safe to call from a signal-handling thread.
+  virtual void Stop() = 0;
+  // Blocks until the server has stopped.
+  virtual void Wait() = 0;
+};
+
+// Runs a server until SIGTERM or SIGINT, then drains and returns.
+Status ServeUntilSignalled(std::unique_ptr<Store> store, const ServeOptions& options);
+
+}  // namespace encore
+
+#endif  // ENCORE_SERVE_H_

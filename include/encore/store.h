@@ -1,0 +1,95 @@
+// Serving stores: numbered, immutable snapshots of key/value documents, one
+// of which is "current". Publishing writes a whole new snapshot and then
+// switches the current version in one atomic step, so a reader sees the old
+// snapshot or the new one, never a mix; a publish that dies before Commit
+// leaves the old snapshot current and its partial data is removed later.
+//
+// One abstract interface, several implementations (the faiss way):
+//   LMDB   a directory: one LMDB environment per snapshot (the default);
+//   Redis  redis://HOST:PORT/DB, shared by several servers;
+//   memory for tests.
+// Open() picks the implementation from the URI.
+//
+// Thread-safety: a Store is used by one thread at a time (publish, rollback,
+// the server's reload loop). A Snapshot is immutable and its const methods
+// may be called from any number of threads at once.
+#ifndef ENCORE_STORE_H_
+#define ENCORE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "encore/status.h"
+
+namespace encore {
+
+// The key spaces of a snapshot.
+enum class Table : uint8_t {
+  kUser = 'u',     // user id       -> user payload JSON (docs/SERVING.md)
+  kSimilar = 's',  // item id       -> similar-items payload JSON
+  kMeta = 'm',     // "info"        -> the /v1/info document (JSON)
+                   // "popular"     -> the fallback payload for unknown users (JSON)
+                   // "model"       -> the model file bytes, for fold-in
+};
+
+struct SnapshotInfo {
+  uint64_t version = 0;     // 1, 2, 3, ... in publish order; never reused
+  int64_t created_unix = 0; // seconds since the epoch, set at BeginSnapshot
+  bool current = false;     // filled by Store::List
+};
+
+// Writes one new snapshot. Destroying a writer without Commit discards it.
+class SnapshotWriter {
+ public:
+  virtual ~SnapshotWriter() = default;
+  // The version this snapshot will have (payloads embed it before Commit).
+  virtual const SnapshotInfo& info() const = 0;
+  // Adds or replaces a document. Keys are raw bytes (1..max_key_bytes).
+  virtual Status Put(Table table, std::string_view key, std::string_view value) = 0;
+  // Makes the written data durable and then switches the store's current
+  // version to this snapshot, atomically. Writers are single use.
+  virtual Status Commit() = 0;
+};
+
+// A read view of one committed snapshot.
+class Snapshot {
+ public:
+  virtual ~Snapshot() = default;
+  virtual const SnapshotInfo& info() const = 0;
+  // Copies the document into *value. NotFound when the key is absent;
+  // IOError when the backing store fails (Redis down).
+  virtual Status Get(Table table, std::string_view key, std::string* value) const = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Opens (creating when needed) the store named by `uri`:
+  //   redis://HOST:PORT/DB  a Redis server (DB defaults to 0; keys "encore:*")
+  //   memory:NAME           a process-wide in-memory store (tests)
+  //   anything else         a directory holding an LMDB store
+  static Result<std::unique_ptr<Store>> Open(const std::string& uri);
+
+  // The URI it was opened with (for messages and /v1/info).
+  virtual const std::string& uri() const = 0;
+  // Starts a snapshot with the next version number.
+  virtual Result<std::unique_ptr<SnapshotWriter>> BeginSnapshot() = 0;
+  // Committed snapshots still kept, oldest first.
+  virtual Result<std::vector<SnapshotInfo>> List() = 0;
+  // The current version; NotFound when nothing was published yet.
+  virtual Result<uint64_t> CurrentVersion() = 0;
+  // Opens a committed snapshot for reading. NotFound when it is not kept.
+  virtual Result<std::shared_ptr<const Snapshot>> OpenSnapshot(uint64_t version) = 0;
+  // Makes a kept snapshot current (rollback). Atomic like Commit.
+  virtual Status SetCurrent(uint64_t version) = 0;
+  // Deletes all but the newest `keep` committed snapshots (the current one
+  // is always kept), and the leftovers of publishes that never committed.
+  virtual Status Prune(uint32_t keep) = 0;
+};
+
+}  // namespace encore
+
+#endif  // ENCORE_STORE_H_
