@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -38,6 +39,11 @@ class RowSource {
 // Adds columns computed from the others by templates such as
 // "{user}-{row}": {NAME} is the cell of column NAME, {row} is the 1-based
 // row number within the output. Unknown names are an error at construction.
+// Details: {row} always means the row number (it shadows an input column
+// named "row"); templates use input columns only, not other derived ones;
+// "{{" and "}}" are literal braces. column_order lists the final columns
+// (input or derived, each at most once); empty means input columns, then
+// derived ones. The returned source refers to `base`, which must outlive it.
 struct DerivedColumn {
   std::string name;
   std::string template_text;
@@ -64,10 +70,14 @@ struct FileOutputOptions {
 
 // CSV (RFC 4180 quoting), split into PREFIX-RUNSTAMP-00001.csv, -00002.csv,
 // ... each at most chunk_bytes (a single row larger than that gets a file of
-// its own).
+// its own). Lines end with LF. The destination directory is replaced only if
+// it is absent, empty, or an earlier output (holds `_SUCCESS`); anything else
+// is FailedPrecondition. See docs/OUTPUTS.md for `_SUCCESS` and the swap.
 Result<OutputReport> WriteCsvOutput(const RowSource& rows, const FileOutputOptions& options);
 // JSON Lines: one object per row, keys = column names, in PREFIX-RUNSTAMP.jsonl.
-// Columns named in `numeric` are written as numbers.
+// Columns named in `numeric` are written as numbers (JSON number syntax is
+// checked; an empty cell becomes null); other cells as strings, with bytes
+// that are not UTF-8 replaced by U+FFFD.
 Result<OutputReport> WriteJsonLinesOutput(const RowSource& rows, const FileOutputOptions& options,
                                           const std::vector<std::string>& numeric = {});
 
@@ -77,7 +87,11 @@ struct PostgresOutputOptions {
   std::map<std::string, std::string> types;   // column -> SQL type (default text)
 };
 // COPY into TABLE__encore_staging, then in one transaction drop TABLE and
-// rename the staging table to TABLE.
+// rename the staging table to TABLE. Names are quoted (case-sensitive, any
+// characters); TABLE's own name may have at most 47 bytes so the staging name
+// fits PostgreSQL's 63. Empty cells are NULL in columns with a type other
+// than text, '' in text columns; cells with NUL bytes are rejected. report.bytes
+// counts cell bytes plus one separator per cell.
 Result<OutputReport> WritePostgresOutput(const RowSource& rows, const PostgresOutputOptions& options);
 
 }  // namespace encore::pipeline
