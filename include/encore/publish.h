@@ -10,8 +10,17 @@
 //   popular  {"snapshot":V,"fallback":"popular","items":[{"item":"I","score":S},...]}
 //   info     {"snapshot":V,"created":"2026-11-24T08:00:00Z","model":{"kind":K,
 //             "params":{...}},"counts":{"users":U,"items":I,"interactions":N},
-//             "payloads":{"users":U,"similar":I,"n":N,"similar_n":M}}
-// Items are best first; scores are finite floats.
+//             "payloads":{"users":U,"similar":I,"n":N,"similar_n":M,"popular":P,
+//             "model_bytes":B}}
+// Items are best first; scores are finite floats in their shortest round-trip
+// form. Every user and item the model knows gets a payload (possibly with an
+// empty list), except ids a store cannot hold as keys (empty or longer than
+// 500 bytes), which are skipped and counted. "params" holds the parameters
+// that apply to the model's kind, typed (numbers, booleans, strings).
+// similar_n is 0 and there are no similar payloads when the model has no
+// notion of item similarity (popularity). model_bytes is 0 without the model.
+// Ids that are not valid UTF-8 appear in the JSON with U+FFFD per bad byte;
+// the store keys are always the raw id bytes.
 //
 // Thread-safety: reentrant; the model is used through its const methods.
 #ifndef ENCORE_PUBLISH_H_
@@ -19,6 +28,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "encore/progress.h"
 #include "encore/recommender.h"
@@ -40,7 +50,11 @@ struct PublishReport {
   uint64_t user_payloads = 0;
   uint64_t similar_payloads = 0;
   uint64_t bytes = 0;        // payload bytes written (keys + values)
+  uint64_t skipped_ids = 0;  // users/items whose id cannot be a store key
   double seconds = 0;
+  // Things worth telling the user that did not stop the publish (no item
+  // similarity in this model; pruning old snapshots failed).
+  std::vector<std::string> notes;
 };
 
 // Computes every payload and commits a new snapshot. On any error nothing

@@ -27,6 +27,8 @@ Command RegisterEvaluate(CLI::App& root);
 Command RegisterRecommend(CLI::App& root);
 Command RegisterSimilar(CLI::App& root);
 Command RegisterParams(CLI::App& root);
+Command RegisterPublish(CLI::App& root);
+Command RegisterRollback(CLI::App& root);
 
 // Exit codes shared by all commands.
 inline constexpr int kExitOk = 0;

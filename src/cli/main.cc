@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
       encore::cli::RegisterRecommend(app),
       encore::cli::RegisterSimilar(app),
       encore::cli::RegisterParams(app),
+      encore::cli::RegisterPublish(app),
+      encore::cli::RegisterRollback(app),
   };
 
   try {

@@ -1,7 +1,362 @@
-// Placeholder until publish lands.
+// Publish: model -> payloads -> a committed snapshot.
+//
+// Users and items are processed in blocks: the model computes a block's
+// lists with its own parallelism (RecommendBatch; SimilarItems in an OpenMP
+// loop), the block's JSON payloads are formatted in parallel, then written
+// in order on this thread. Memory stays bounded by one block whatever the
+// number of users.
+//
+// JSON: ids are arbitrary bytes. They go through JsonWriter::AppendQuoted:
+// quotes, backslashes and control characters are escaped, and bytes that are
+// not valid UTF-8 become U+FFFD, one per bad byte, so every payload is valid
+// JSON. The store key is always the raw id, so lookups stay exact even when
+// the JSON shows a replaced id. Scores use the shortest text that reads back
+// as the same float (std::to_chars on the float).
+
 #include "encore/publish.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <span>
+
+#include "store/store_internal.h"
+#include "util/json_writer.h"
+#include "util/time_format.h"
+
 namespace encore {
-Result<PublishReport> Publish(const TrainedModel&, const PublishOptions&, Store*, Progress*) {
-  return Status::FailedPrecondition("publish not built yet");
+
+namespace {
+
+constexpr size_t kBlock = 4096;
+
+int Threads(const Recommender& model) {
+  return model.params().threads > 0 ? model.params().threads : omp_get_max_threads();
 }
+
+// Appends `"items":[{"item":"I","score":S},...]` style lists (name given).
+// False when a score is not finite (a broken model).
+bool AppendList(const char* name, std::span<const ScoredItem> list, const IdDictionary& items,
+                std::string* out) {
+  out->append(",\"").append(name).append("\":[");
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (!std::isfinite(list[i].score)) return false;
+    if (i > 0) out->push_back(',');
+    out->append("{\"item\":");
+    JsonWriter::AppendQuoted(items.Name(list[i].item), out);
+    out->append(",\"score\":");
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, list[i].score);
+    ENCORE_CHECK(ec == std::errc());
+    out->append(buf, end);
+    out->push_back('}');
+  }
+  out->append("]}");
+  return true;
+}
+
+// {"<key_name>":"ID","snapshot":V,"<list_name>":[...]}
+bool FormatPayload(const char* key_name, std::string_view id, uint64_t version,
+                   const char* list_name, std::span<const ScoredItem> list,
+                   const IdDictionary& items, std::string* out) {
+  out->clear();
+  out->append("{\"").append(key_name).append("\":");
+  JsonWriter::AppendQuoted(id, out);
+  out->append(",\"snapshot\":").append(std::to_string(version));
+  return AppendList(list_name, list, items, out);
+}
+
+bool UsableKey(std::string_view id) { return CheckStoreKey(id).ok(); }
+
+Status NonFinite(const char* what, std::string_view id) {
+  return Status::Internal(std::string("the model returned a non-finite score for ") + what + " '" +
+                          std::string(id) + "'; this is a bug in the model");
+}
+
+// Writes a block of payloads, counting bytes.
+Status PutBlock(SnapshotWriter* writer, Table table, const IdDictionary& keys,
+                std::span<const uint32_t> block, const std::vector<std::string>& payloads,
+                const std::vector<char>& usable, PublishReport* report, uint64_t* written) {
+  for (size_t k = 0; k < block.size(); ++k) {
+    if (!usable[k]) {
+      ++report->skipped_ids;
+      continue;
+    }
+    std::string_view id = keys.Name(block[k]);
+    ENCORE_RETURN_IF_ERROR(writer->Put(table, id, payloads[k]));
+    report->bytes += id.size() + payloads[k].size();
+    ++*written;
+  }
+  return Status::OK();
+}
+
+Status PublishUsers(const TrainedModel& model, const PublishOptions& options,
+                    SnapshotWriter* writer, PublishReport* report, Progress* progress) {
+  const Recommender& m = *model.model;
+  const uint64_t version = writer->info().version;
+  QueryOptions q;
+  q.n = options.n;
+  q.exclude_seen = options.exclude_seen;
+  if (progress) progress->Start("publishing user payloads", 0, "users");
+  const uint64_t bytes_before = report->bytes;
+  std::vector<std::vector<ScoredItem>> lists;
+  std::vector<std::string> payloads;
+  std::vector<char> usable, finite;
+  const uint32_t users = m.num_users();
+  for (uint32_t start = 0; start < users; start += kBlock) {
+    const uint32_t end = std::min<uint64_t>(users, uint64_t{start} + kBlock);
+    std::vector<uint32_t> block(end - start);
+    for (uint32_t u = start; u < end; ++u) block[u - start] = u;
+    m.RecommendBatch(block, q, &lists);
+    payloads.resize(block.size());
+    usable.assign(block.size(), 0);
+    finite.assign(block.size(), 1);
+    const int64_t count = static_cast<int64_t>(block.size());
+#pragma omp parallel for num_threads(Threads(m)) schedule(dynamic, 64)
+    for (int64_t k = 0; k < count; ++k) {
+      std::string_view id = model.users.Name(block[k]);
+      usable[k] = UsableKey(id);
+      if (usable[k]) {
+        finite[k] =
+            FormatPayload("user", id, version, "items", lists[k], model.items, &payloads[k]);
+      }
+    }
+    for (size_t k = 0; k < block.size(); ++k) {
+      if (!finite[k]) return NonFinite("user", model.users.Name(block[k]));
+    }
+    ENCORE_RETURN_IF_ERROR(PutBlock(writer, Table::kUser, model.users, block, payloads, usable,
+                                    report, &report->user_payloads));
+    if (progress) progress->Update(report->bytes - bytes_before, end);
+  }
+  if (progress) progress->Finish();
+  return Status::OK();
+}
+
+Status PublishSimilar(const TrainedModel& model, const PublishOptions& options,
+                      SnapshotWriter* writer, PublishReport* report, Progress* progress) {
+  const Recommender& m = *model.model;
+  const uint64_t version = writer->info().version;
+  if (progress) progress->Start("publishing similar items", 0, "items");
+  const uint64_t bytes_before = report->bytes;
+  std::vector<std::vector<ScoredItem>> lists;
+  std::vector<std::string> payloads;
+  std::vector<char> usable, finite;
+  std::vector<Status> errors;
+  const uint32_t items = m.num_items();
+  for (uint32_t start = 0; start < items; start += kBlock) {
+    const uint32_t end = std::min<uint64_t>(items, uint64_t{start} + kBlock);
+    std::vector<uint32_t> block(end - start);
+    for (uint32_t i = start; i < end; ++i) block[i - start] = i;
+    lists.assign(block.size(), {});
+    payloads.resize(block.size());
+    usable.assign(block.size(), 0);
+    finite.assign(block.size(), 1);
+    errors.assign(block.size(), Status::OK());
+    const int64_t count = static_cast<int64_t>(block.size());
+#pragma omp parallel for num_threads(Threads(m)) schedule(dynamic, 16)
+    for (int64_t k = 0; k < count; ++k) {
+      std::string_view id = model.items.Name(block[k]);
+      usable[k] = UsableKey(id);
+      if (!usable[k]) continue;
+      errors[k] = m.SimilarItems(block[k], options.similar_n, &lists[k]);
+      if (errors[k].ok()) {
+        finite[k] =
+            FormatPayload("item", id, version, "similar", lists[k], model.items, &payloads[k]);
+      }
+    }
+    for (size_t k = 0; k < block.size(); ++k) {
+      ENCORE_RETURN_IF_ERROR(errors[k]);
+      if (!finite[k]) return NonFinite("item", model.items.Name(block[k]));
+    }
+    ENCORE_RETURN_IF_ERROR(PutBlock(writer, Table::kSimilar, model.items, block, payloads, usable,
+                                    report, &report->similar_payloads));
+    if (progress) progress->Update(report->bytes - bytes_before, end);
+  }
+  if (progress) progress->Finish();
+  return Status::OK();
+}
+
+// Items by the number of users who interacted with them (ties: the model's
+// tie order), at most `n`, never an item nobody touched.
+std::vector<ScoredItem> PopularItems(const Recommender& m, uint32_t n) {
+  std::vector<uint32_t> users_per_item(m.num_items(), 0);
+  for (uint32_t item : m.seen().indices) ++users_per_item[item];
+  std::vector<ScoredItem> all;
+  for (uint32_t i = 0; i < m.num_items(); ++i) {
+    if (users_per_item[i] > 0) all.push_back({i, static_cast<float>(users_per_item[i])});
+  }
+  auto better = [&m](const ScoredItem& a, const ScoredItem& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return m.TieRank(a.item) < m.TieRank(b.item);
+  };
+  const size_t keep = std::min<size_t>(n, all.size());
+  std::partial_sort(all.begin(), all.begin() + keep, all.end(), better);
+  all.resize(keep);
+  return all;
+}
+
+bool ParamAppliesTo(const ParamInfo& info, std::string_view kind) {
+  std::string_view models = info.models;
+  if (models == "all") return true;
+  while (!models.empty()) {
+    size_t comma = models.find(',');
+    if (models.substr(0, comma) == kind) return true;
+    if (comma == std::string_view::npos) break;
+    models.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// The parameter value as a typed JSON value.
+void WriteParamValue(const ParamInfo& info, const std::string& text, JsonWriter* w) {
+  const std::string_view type = info.type;
+  if (type == "bool") {
+    w->Bool(text == "true");
+    return;
+  }
+  if (type == "int") {
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec == std::errc() && end == text.data() + text.size()) {
+      w->Int(v);
+      return;
+    }
+  } else if (type == "float") {
+    char* end = nullptr;
+    double v = std::strtod(text.c_str(), &end);
+    if (!text.empty() && end == text.c_str() + text.size() && std::isfinite(v)) {
+      w->Double(v);
+      return;
+    }
+  }
+  w->String(text);
+}
+
+std::string InfoDocument(const TrainedModel& model, const PublishOptions& options,
+                         const SnapshotInfo& snapshot, const PublishReport& report,
+                         uint32_t similar_n, size_t popular, size_t model_bytes) {
+  const Recommender& m = *model.model;
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("snapshot");
+  w.Uint(snapshot.version);
+  w.Key("created");
+  w.String(FormatUtcTime(snapshot.created_unix));
+  w.Key("model");
+  w.BeginObject();
+  w.Key("kind");
+  w.String(m.kind());
+  w.Key("params");
+  w.BeginObject();
+  for (const auto& [name, value] : ModelParamsToList(m.params())) {
+    for (const ParamInfo& info : ModelParamTable()) {
+      if (name != info.name || !ParamAppliesTo(info, m.kind())) continue;
+      w.Key(name);
+      WriteParamValue(info, value, &w);
+    }
+  }
+  w.EndObject();
+  w.EndObject();
+  w.Key("counts");
+  w.BeginObject();
+  w.Key("users");
+  w.Uint(m.num_users());
+  w.Key("items");
+  w.Uint(m.num_items());
+  w.Key("interactions");
+  w.Uint(m.seen().nnz());
+  w.EndObject();
+  w.Key("payloads");
+  w.BeginObject();
+  w.Key("users");
+  w.Uint(report.user_payloads);
+  w.Key("similar");
+  w.Uint(report.similar_payloads);
+  w.Key("n");
+  w.Uint(options.n);
+  w.Key("similar_n");
+  w.Uint(similar_n);
+  w.Key("popular");
+  w.Uint(popular);
+  w.Key("model_bytes");
+  w.Uint(model_bytes);
+  w.EndObject();
+  w.EndObject();
+  return w.str();
+}
+
+Status Put(SnapshotWriter* writer, Table table, std::string_view key, std::string_view value,
+           PublishReport* report) {
+  ENCORE_RETURN_IF_ERROR(writer->Put(table, key, value));
+  report->bytes += key.size() + value.size();
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& options,
+                              Store* store, Progress* progress) {
+  const auto start = std::chrono::steady_clock::now();
+  if (!model.model) return Status::InvalidArgument("publish needs a trained model");
+  if (options.n == 0) return Status::InvalidArgument("publish needs n >= 1 items per user");
+  const Recommender& m = *model.model;
+  if (model.users.size() != m.num_users() || model.items.size() != m.num_items()) {
+    return Status::InvalidArgument("the model's id dictionaries do not match its size");
+  }
+
+  PublishReport report;
+  ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<SnapshotWriter> writer, store->BeginSnapshot());
+  report.snapshot = writer->info();
+
+  ENCORE_RETURN_IF_ERROR(PublishUsers(model, options, writer.get(), &report, progress));
+
+  // Similar items, unless the model has no notion of similarity at all.
+  uint32_t similar_n = options.similar_n;
+  if (similar_n > 0 && m.num_items() > 0) {
+    std::vector<ScoredItem> probe;
+    Status s = m.SimilarItems(0, 1, &probe);
+    if (s.code() == StatusCode::kFailedPrecondition) {
+      similar_n = 0;
+      report.notes.push_back(s.message() + ": no similar-items payloads");
+    } else {
+      ENCORE_RETURN_IF_ERROR(s);
+    }
+  }
+  if (similar_n > 0) {
+    ENCORE_RETURN_IF_ERROR(PublishSimilar(model, options, writer.get(), &report, progress));
+  }
+
+  const uint64_t version = report.snapshot.version;
+  const std::vector<ScoredItem> popular = PopularItems(m, options.popular_n);
+  std::string payload = "{\"snapshot\":" + std::to_string(version) + ",\"fallback\":\"popular\"";
+  if (!AppendList("items", popular, model.items, &payload)) return NonFinite("item", "popular");
+  ENCORE_RETURN_IF_ERROR(Put(writer.get(), Table::kMeta, "popular", payload, &report));
+
+  size_t model_bytes = 0;
+  if (options.include_model) {
+    const std::string bytes = SerializeModel(model);
+    model_bytes = bytes.size();
+    ENCORE_RETURN_IF_ERROR(Put(writer.get(), Table::kMeta, "model", bytes, &report));
+  }
+  const std::string info =
+      InfoDocument(model, options, report.snapshot, report, similar_n, popular.size(), model_bytes);
+  ENCORE_RETURN_IF_ERROR(Put(writer.get(), Table::kMeta, "info", info, &report));
+
+  ENCORE_RETURN_IF_ERROR(writer->Commit());
+  writer.reset();  // releases the publisher lock before pruning
+
+  Status pruned = store->Prune(options.keep);
+  if (!pruned.ok()) {
+    report.notes.push_back(
+        "snapshot " + std::to_string(version) +
+        " is published, but removing old snapshots failed: " + pruned.ToString());
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
 }  // namespace encore

@@ -1,7 +1,686 @@
-// Placeholder until the redis store lands.
+// The Redis store (redis://HOST:PORT/DB). Keys, all under "encore:":
+//
+//   encore:next                    INCR counter handing out versions
+//   encore:current                 the current version (decimal)
+//   encore:versions                sorted set: committed version -> created unix time
+//   encore:pending                 sorted set: version being written -> created unix time
+//   encore:lease:<version>         exists (with a TTL) while its publisher is alive
+//   encore:v<version>:<t><key>     a document: table byte t, then the key bytes
+//
+// Publishing: BeginSnapshot takes a version, marks it pending and creates its
+// lease in one script; Puts are pipelined (SET, replies checked in batches,
+// each batch also renewing the lease); Commit runs one script that moves the
+// version from pending to versions and SETs encore:current, so the switch is
+// atomic. Prune removes old versions from encore:versions (never the current
+// one), drops pending versions whose lease expired (a publisher that died)
+// and then deletes, with SCAN MATCH encore:v* and UNLINK, the documents of
+// every version that is in neither set. A publisher whose lease expired
+// cannot commit any more (Commit checks that the version is still pending).
+//
+// Reads: Snapshot::Get runs on many server threads at once; each thread keeps
+// its own connection per Redis endpoint (thread_local), reconnects after an
+// error, and answers IOError while Redis is unreachable (retrying the
+// connection at most every kReconnectBackoff).
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
 #include "store/store_internal.h"
+
 namespace encore {
-Result<std::unique_ptr<Store>> OpenRedisStore(const std::string& uri) {
-  return Status::FailedPrecondition("redis store not built yet: " + uri);
+
+namespace {
+
+constexpr timeval kConnectTimeout{2, 0};
+constexpr timeval kReadTimeout{2, 0};    // Snapshot::Get
+constexpr timeval kWriteTimeout{60, 0};  // publishing, pruning (large batches)
+constexpr auto kReconnectBackoff = std::chrono::milliseconds(200);
+constexpr size_t kPipelineBatch = 1000;  // commands in flight per round trip
+constexpr size_t kScanCount = 1000;      // SCAN COUNT hint and UNLINK batch
+constexpr int kLeaseSeconds = 15 * 60;   // a publisher silent this long is dead
+
+constexpr char kNextKey[] = "encore:next";
+constexpr char kCurrentKey[] = "encore:current";
+constexpr char kVersionsKey[] = "encore:versions";
+constexpr char kPendingKey[] = "encore:pending";
+constexpr char kLeasePrefix[] = "encore:lease:";
+
+// KEYS: next, pending, lease prefix. ARGV: created, lease seconds.
+constexpr char kBeginScript[] =
+    "local v = redis.call('INCR', KEYS[1]) "
+    "redis.call('ZADD', KEYS[2], ARGV[1], v) "
+    "redis.call('SET', KEYS[3] .. v, '1', 'EX', ARGV[2]) "
+    "return v";
+// KEYS: pending, versions, current, lease. ARGV: version, created.
+constexpr char kCommitScript[] =
+    "if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end "
+    "redis.call('ZREM', KEYS[1], ARGV[1]) "
+    "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) "
+    "redis.call('SET', KEYS[3], ARGV[1]) "
+    "redis.call('DEL', KEYS[4]) "
+    "return 1";
+// KEYS: pending, lease. ARGV: version.
+constexpr char kDiscardScript[] =
+    "redis.call('DEL', KEYS[2]) "
+    "return redis.call('ZREM', KEYS[1], ARGV[1])";
+// KEYS: versions, current. ARGV: version.
+constexpr char kSetCurrentScript[] =
+    "if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end "
+    "redis.call('SET', KEYS[2], ARGV[1]) "
+    "return 1";
+// KEYS: versions, current. ARGV: version. Removes a committed version unless current.
+constexpr char kDropVersionScript[] =
+    "if redis.call('GET', KEYS[2]) == ARGV[1] then return 0 end "
+    "return redis.call('ZREM', KEYS[1], ARGV[1])";
+// KEYS: pending, lease. ARGV: version. Removes a pending version whose lease expired.
+constexpr char kDropDeadPendingScript[] =
+    "if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end "
+    "return redis.call('ZREM', KEYS[1], ARGV[1])";
+// KEYS: versions, pending. ARGV: version. 1 when the version is in neither set.
+constexpr char kIsOrphanScript[] =
+    "if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZSCORE', KEYS[2], ARGV[1]) "
+    "then return 0 end "
+    "return 1";
+
+struct Endpoint {
+  std::string uri;
+  std::string host;
+  int port = 6379;
+  int db = 0;
+  // "host:port" for messages.
+  std::string address() const { return host + ":" + std::to_string(port); }
+};
+
+Status BadUri(const std::string& uri, const std::string& why) {
+  return Status::InvalidArgument("bad redis store URI '" + uri + "': " + why +
+                                 "; expected redis://HOST:PORT/DB, e.g. redis://127.0.0.1:6379/0");
 }
+
+// Digits only, value in [lo, hi].
+bool ParseBoundedInt(std::string_view text, long lo, long hi, int* out) {
+  if (text.empty() || text.size() > 10) return false;
+  long v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  if (v < lo || v > hi) return false;
+  *out = static_cast<int>(v);
+  return true;
+}
+
+// redis://HOST[:PORT][/DB]; HOST is a name, an IPv4 address or [IPv6].
+Result<Endpoint> ParseUri(const std::string& uri) {
+  Endpoint ep;
+  ep.uri = uri;
+  constexpr std::string_view kScheme = "redis://";
+  if (uri.rfind(kScheme, 0) != 0) return BadUri(uri, "the scheme must be redis://");
+  std::string_view rest = std::string_view(uri).substr(kScheme.size());
+  if (rest.find('@') != std::string_view::npos) {
+    return BadUri(uri, "user names and passwords are not supported");
+  }
+  if (rest.find_first_of("?#") != std::string_view::npos) {
+    return BadUri(uri, "query strings and fragments are not supported");
+  }
+  std::string_view host;
+  if (!rest.empty() && rest[0] == '[') {
+    size_t close = rest.find(']');
+    if (close == std::string_view::npos) return BadUri(uri, "unterminated [IPv6] host");
+    host = rest.substr(1, close - 1);
+    rest.remove_prefix(close + 1);
+  } else {
+    size_t end = rest.find_first_of(":/");
+    host = rest.substr(0, end);
+    rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
+    for (char c : host) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') {
+        return BadUri(uri, "the host '" + std::string(host) + "' has a character '" +
+                               std::string(1, c) + "' not allowed in a host name");
+      }
+    }
+  }
+  if (host.empty()) return BadUri(uri, "the host is missing");
+  ep.host = std::string(host);
+  if (!rest.empty() && rest[0] == ':') {
+    rest.remove_prefix(1);
+    std::string_view port = rest.substr(0, rest.find('/'));
+    if (!ParseBoundedInt(port, 1, 65535, &ep.port)) {
+      return BadUri(uri, "the port '" + std::string(port) + "' is not a number in 1..65535");
+    }
+    rest.remove_prefix(port.size());
+  }
+  if (!rest.empty()) {
+    if (rest[0] != '/') return BadUri(uri, "unexpected '" + std::string(rest) + "'");
+    rest.remove_prefix(1);
+    if (!ParseBoundedInt(rest, 0, 1 << 20, &ep.db)) {
+      return BadUri(uri, "the database '" + std::string(rest) + "' is not a number in 0..1048576");
+    }
+  }
+  return ep;
+}
+
+struct ReplyFree {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyFree>;
+
+// One hiredis connection. Not thread-safe.
+class Connection {
+ public:
+  Connection() = default;
+  ~Connection() { Close(); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Connects (again) and selects the database.
+  Status Connect(const Endpoint& ep, timeval command_timeout) {
+    Close();
+    address_ = ep.address();
+    c_ = redisConnectWithTimeout(ep.host.c_str(), ep.port, kConnectTimeout);
+    if (c_ == nullptr) return Status::IOError("cannot allocate a redis connection");
+    if (c_->err) {
+      Status s = Status::IOError("cannot connect to redis at " + ep.address() + " (" + ep.uri +
+                                 "): " + c_->errstr + "; is redis-server running there?");
+      Close();
+      return s;
+    }
+    if (redisSetTimeout(c_, command_timeout) != REDIS_OK) {
+      Close();
+      return Status::IOError("cannot set a timeout on the connection to redis at " + ep.address());
+    }
+    if (ep.db != 0) {
+      auto reply = Run({"SELECT", std::to_string(ep.db)});
+      if (!reply.ok()) {
+        Close();
+        return Status::InvalidArgument("redis at " + ep.address() + " refused database " +
+                                       std::to_string(ep.db) + " (" + reply.status().message() +
+                                       "); pick a database the server has");
+      }
+    }
+    return Status::OK();
+  }
+
+  bool connected() const { return c_ != nullptr; }
+  void Close() {
+    if (c_ != nullptr) redisFree(c_);
+    c_ = nullptr;
+  }
+
+  // Runs one command. A transport failure closes the connection; an error
+  // reply is an IOError carrying Redis's message.
+  Result<Reply> Run(std::initializer_list<std::string_view> args) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (std::string_view a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    return RunArgv(static_cast<int>(argv.size()), argv.data(), lens.data());
+  }
+
+  Result<Reply> RunArgv(int argc, const char** argv, const size_t* lens) {
+    if (c_ == nullptr) return Status::IOError("not connected to redis");
+    Reply reply(static_cast<redisReply*>(redisCommandArgv(c_, argc, argv, lens)));
+    return Check(std::move(reply));
+  }
+
+  // Pipelining: queue commands, then read their replies in order.
+  Status Append(int argc, const char** argv, const size_t* lens) {
+    if (c_ == nullptr) return Status::IOError("not connected to redis");
+    if (redisAppendCommandArgv(c_, argc, argv, lens) != REDIS_OK) return TransportError();
+    return Status::OK();
+  }
+  Result<Reply> NextReply() {
+    if (c_ == nullptr) return Status::IOError("not connected to redis");
+    void* r = nullptr;
+    if (redisGetReply(c_, &r) != REDIS_OK) return TransportError();
+    return Check(Reply(static_cast<redisReply*>(r)));
+  }
+
+  // Runs a Lua script returning an integer.
+  Result<long long> Eval(const char* script, std::initializer_list<std::string_view> keys,
+                         std::initializer_list<std::string_view> args) {
+    std::vector<const char*> argv = {"EVAL", script};
+    std::vector<size_t> lens = {4, std::char_traits<char>::length(script)};
+    const std::string numkeys = std::to_string(keys.size());
+    argv.push_back(numkeys.c_str());
+    lens.push_back(numkeys.size());
+    for (auto list : {keys, args}) {
+      for (std::string_view a : list) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+      }
+    }
+    ENCORE_ASSIGN_OR_RETURN(Reply reply,
+                            RunArgv(static_cast<int>(argv.size()), argv.data(), lens.data()));
+    if (reply->type != REDIS_REPLY_INTEGER) {
+      return Status::Internal("redis script returned a non-integer reply");
+    }
+    return reply->integer;
+  }
+
+ private:
+  Status TransportError() {
+    std::string why = c_ != nullptr && c_->err ? c_->errstr : "connection lost";
+    Close();
+    return Status::IOError("redis at " + address_ + " failed: " + why +
+                           "; is redis-server running?");
+  }
+
+  Result<Reply> Check(Reply reply) {
+    if (!reply) return TransportError();
+    if (reply->type == REDIS_REPLY_ERROR) {
+      return Status::IOError("redis at " + address_ +
+                             " answered: " + std::string(reply->str, reply->len));
+    }
+    return reply;
+  }
+
+  std::string address_;  // host:port, for messages
+  redisContext* c_ = nullptr;
+};
+
+std::string VersionPrefix(uint64_t version) { return "encore:v" + std::to_string(version) + ":"; }
+std::string LeaseKey(uint64_t version) { return kLeasePrefix + std::to_string(version); }
+
+std::optional<uint64_t> ParseVersion(std::string_view text) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v == 0) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+// The version of a document key "encore:v<version>:...".
+std::optional<uint64_t> KeyVersion(std::string_view key) {
+  constexpr std::string_view kPrefix = "encore:v";
+  if (key.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  key.remove_prefix(kPrefix.size());
+  size_t colon = key.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  return ParseVersion(key.substr(0, colon));
+}
+
+std::string_view ReplyText(const redisReply* r) { return std::string_view(r->str, r->len); }
+
+// Deletes every key matching `pattern` whose version `doomed` accepts.
+Status ScanAndUnlink(Connection* conn, const std::string& pattern,
+                     const std::function<Result<bool>(uint64_t)>& doomed) {
+  std::string cursor = "0";
+  const std::string count = std::to_string(kScanCount);
+  std::vector<std::string> batch;
+  auto flush = [&]() -> Status {
+    if (batch.empty()) return Status::OK();
+    std::vector<const char*> argv = {"UNLINK"};
+    std::vector<size_t> lens = {6};
+    for (const auto& k : batch) {
+      argv.push_back(k.data());
+      lens.push_back(k.size());
+    }
+    ENCORE_RETURN_IF_ERROR(
+        conn->RunArgv(static_cast<int>(argv.size()), argv.data(), lens.data()).status());
+    batch.clear();
+    return Status::OK();
+  };
+  do {
+    ENCORE_ASSIGN_OR_RETURN(Reply r, conn->Run({"SCAN", cursor, "MATCH", pattern, "COUNT", count}));
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+      return Status::Internal("unexpected SCAN reply from redis");
+    }
+    cursor = std::string(ReplyText(r->element[0]));
+    const redisReply* keys = r->element[1];
+    for (size_t i = 0; i < keys->elements; ++i) {
+      std::string_view key = ReplyText(keys->element[i]);
+      auto version = KeyVersion(key);
+      if (!version) continue;
+      ENCORE_ASSIGN_OR_RETURN(bool drop, doomed(*version));
+      if (!drop) continue;
+      batch.emplace_back(key);
+      if (batch.size() >= kScanCount) ENCORE_RETURN_IF_ERROR(flush());
+    }
+  } while (cursor != "0");
+  return flush();
+}
+
+// --- Reading ---------------------------------------------------------------
+
+// The calling thread's connection to one endpoint.
+struct ThreadConnection {
+  Connection conn;
+  std::chrono::steady_clock::time_point retry_after{};
+};
+
+class RedisSnapshot final : public Snapshot {
+ public:
+  RedisSnapshot(std::shared_ptr<const Endpoint> ep, SnapshotInfo info)
+      : ep_(std::move(ep)), info_(info), prefix_(VersionPrefix(info.version)) {}
+
+  const SnapshotInfo& info() const override { return info_; }
+
+  Status Get(Table table, std::string_view key, std::string* value) const override {
+    if (key.empty() || key.size() > kMaxStoreKeyBytes) return Status::NotFound("no such key");
+    thread_local std::unordered_map<std::string, ThreadConnection> connections;
+    thread_local std::string full_key;
+    ThreadConnection& tc = connections[ep_->uri];
+    full_key.assign(prefix_);
+    full_key.push_back(static_cast<char>(table));
+    full_key.append(key);
+    // A kept connection may have been closed by the server (restart, idle
+    // timeout): one fresh attempt before giving up.
+    Status last;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (!tc.conn.connected()) {
+        auto now = std::chrono::steady_clock::now();
+        if (now < tc.retry_after) break;
+        last = tc.conn.Connect(*ep_, kReadTimeout);
+        if (!last.ok()) {
+          tc.retry_after = now + kReconnectBackoff;
+          break;
+        }
+      }
+      auto reply = tc.conn.Run({"GET", full_key});
+      if (!reply.ok()) {
+        last = reply.status();
+        if (tc.conn.connected()) return last;  // an error reply, not a broken connection
+        continue;
+      }
+      const redisReply* r = reply->get();
+      if (r->type == REDIS_REPLY_NIL) return Status::NotFound("no such key");
+      if (r->type != REDIS_REPLY_STRING) {
+        return Status::IOError("redis key of snapshot " + std::to_string(info_.version) +
+                               " holds a non-string value");
+      }
+      value->assign(r->str, r->len);
+      return Status::OK();
+    }
+    if (last.ok()) {
+      last = Status::IOError("redis at " + ep_->address() +
+                             " is unreachable; retrying shortly (is redis-server running?)");
+    }
+    return last;
+  }
+
+ private:
+  std::shared_ptr<const Endpoint> ep_;
+  SnapshotInfo info_;
+  std::string prefix_;
+};
+
+// --- Writing ---------------------------------------------------------------
+
+class RedisWriter final : public SnapshotWriter {
+ public:
+  RedisWriter(std::shared_ptr<const Endpoint> ep, std::unique_ptr<Connection> conn,
+              SnapshotInfo info)
+      : ep_(std::move(ep)),
+        conn_(std::move(conn)),
+        info_(info),
+        prefix_(VersionPrefix(info.version)),
+        lease_(LeaseKey(info.version)),
+        version_text_(std::to_string(info.version)) {}
+
+  ~RedisWriter() override {
+    if (committed_) return;
+    // Best effort: without a connection the lease expires and Prune cleans up.
+    if (!conn_->connected()) {
+      pending_ = 0;  // those replies went with the old connection
+      if (!conn_->Connect(*ep_, kWriteTimeout).ok()) return;
+    }
+    while (pending_ > 0 && conn_->connected()) {
+      (void)conn_->NextReply();
+      --pending_;
+    }
+    if (!conn_->connected()) return;
+    if (!conn_->Eval(kDiscardScript, {kPendingKey, lease_}, {version_text_}).ok()) return;
+    (void)ScanAndUnlink(conn_.get(), prefix_ + "*", [](uint64_t) -> Result<bool> { return true; });
+  }
+
+  const SnapshotInfo& info() const override { return info_; }
+
+  Status Put(Table table, std::string_view key, std::string_view value) override {
+    ENCORE_RETURN_IF_ERROR(Usable());
+    ENCORE_RETURN_IF_ERROR(CheckStoreKey(key));
+    key_.assign(prefix_);
+    key_.push_back(static_cast<char>(table));
+    key_.append(key);
+    const char* argv[] = {"SET", key_.data(), value.data()};
+    const size_t lens[] = {3, key_.size(), value.size()};
+    Status s = conn_->Append(3, argv, lens);
+    if (!s.ok()) return Fail(s);
+    ++pending_;
+    if (pending_ >= kPipelineBatch) return Flush();
+    return Status::OK();
+  }
+
+  Status Commit() override {
+    ENCORE_RETURN_IF_ERROR(Usable());
+    ENCORE_RETURN_IF_ERROR(Flush());
+    done_ = true;
+    const std::string created = std::to_string(info_.created_unix);
+    auto switched = conn_->Eval(kCommitScript, {kPendingKey, kVersionsKey, kCurrentKey, lease_},
+                                {version_text_, created});
+    if (!switched.ok()) return switched.status();
+    if (*switched != 1) {
+      return Status::FailedPrecondition(
+          "snapshot " + version_text_ + " in " + ep_->uri +
+          " was discarded before it could commit (its publisher lease of " +
+          std::to_string(kLeaseSeconds) + " s expired and a prune removed it); publish again");
+    }
+    committed_ = true;
+    return Status::OK();
+  }
+
+ private:
+  // Reads the replies of every queued SET (each must be +OK) and renews the lease.
+  Status Flush() {
+    const std::string ttl = std::to_string(kLeaseSeconds);
+    const char* argv[] = {"EXPIRE", lease_.data(), ttl.data()};
+    const size_t lens[] = {6, lease_.size(), ttl.size()};
+    Status s = conn_->Append(3, argv, lens);
+    if (!s.ok()) return Fail(s);
+    ++pending_;
+    for (; pending_ > 0; --pending_) {
+      auto reply = conn_->NextReply();
+      if (!reply.ok()) {
+        if (!conn_->connected()) pending_ = 0;
+        return Fail(reply.status());
+      }
+      const redisReply* r = reply->get();
+      const bool last = pending_ == 1;
+      if (last) {
+        if (r->type != REDIS_REPLY_INTEGER || r->integer != 1) {
+          --pending_;
+          return Fail(Status::FailedPrecondition("snapshot " + version_text_ + " in " + ep_->uri +
+                                                 " lost its publisher lease (silent for over " +
+                                                 std::to_string(kLeaseSeconds) +
+                                                 " s, or removed by a prune); publish again"));
+        }
+      } else if (r->type != REDIS_REPLY_STATUS || ReplyText(r) != "OK") {
+        done_ = true;
+        Status bad = Status::IOError("redis at " + ep_->address() +
+                                     " did not acknowledge a SET of snapshot " + version_text_);
+        // Drain the rest so the connection stays usable for the cleanup.
+        for (--pending_; pending_ > 0; --pending_) {
+          if (!conn_->NextReply().ok() && !conn_->connected()) break;
+        }
+        pending_ = 0;
+        return bad;
+      }
+    }
+    return Status::OK();
+  }
+
+  Status Usable() const {
+    if (done_) return Status::FailedPrecondition("snapshot already committed or failed");
+    return Status::OK();
+  }
+  Status Fail(Status status) {
+    done_ = true;
+    return status;
+  }
+
+  std::shared_ptr<const Endpoint> ep_;
+  std::unique_ptr<Connection> conn_;
+  SnapshotInfo info_;
+  std::string prefix_;
+  std::string lease_;
+  std::string version_text_;
+  std::string key_;
+  size_t pending_ = 0;  // commands appended whose replies are unread
+  bool done_ = false;
+  bool committed_ = false;
+};
+
+// --- The store -------------------------------------------------------------
+
+class RedisStore final : public Store {
+ public:
+  explicit RedisStore(std::shared_ptr<const Endpoint> ep) : ep_(std::move(ep)) {}
+
+  Status Connect() { return conn_.Connect(*ep_, kWriteTimeout); }
+
+  const std::string& uri() const override { return ep_->uri; }
+
+  Result<std::unique_ptr<SnapshotWriter>> BeginSnapshot() override {
+    auto conn = std::make_unique<Connection>();
+    ENCORE_RETURN_IF_ERROR(conn->Connect(*ep_, kWriteTimeout));
+    SnapshotInfo info;
+    info.created_unix = NowUnixSeconds();
+    ENCORE_ASSIGN_OR_RETURN(
+        long long version,
+        conn->Eval(kBeginScript, {kNextKey, kPendingKey, kLeasePrefix},
+                   {std::to_string(info.created_unix), std::to_string(kLeaseSeconds)}));
+    info.version = static_cast<uint64_t>(version);
+    return std::unique_ptr<SnapshotWriter>(new RedisWriter(ep_, std::move(conn), info));
+  }
+
+  Result<std::vector<SnapshotInfo>> List() override {
+    ENCORE_ASSIGN_OR_RETURN(Reply r, Run({"ZRANGE", kVersionsKey, "0", "-1", "WITHSCORES"}));
+    ENCORE_ASSIGN_OR_RETURN(uint64_t current, ReadCurrent());
+    std::vector<SnapshotInfo> out;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+      auto version = ParseVersion(ReplyText(r->element[i]));
+      if (!version) continue;
+      SnapshotInfo info;
+      info.version = *version;
+      info.created_unix = std::atoll(std::string(ReplyText(r->element[i + 1])).c_str());
+      info.current = *version == current;
+      out.push_back(info);
+    }
+    std::sort(out.begin(), out.end(),
+              [](const SnapshotInfo& a, const SnapshotInfo& b) { return a.version < b.version; });
+    return out;
+  }
+
+  Result<uint64_t> CurrentVersion() override {
+    ENCORE_ASSIGN_OR_RETURN(uint64_t current, ReadCurrent());
+    if (current == 0) return Status::NotFound(NothingPublishedMessage(ep_->uri));
+    return current;
+  }
+
+  Result<std::shared_ptr<const Snapshot>> OpenSnapshot(uint64_t version) override {
+    ENCORE_ASSIGN_OR_RETURN(Reply r, Run({"ZSCORE", kVersionsKey, std::to_string(version)}));
+    if (r->type == REDIS_REPLY_NIL)
+      return Status::NotFound(NoSuchSnapshotMessage(ep_->uri, version));
+    SnapshotInfo info;
+    info.version = version;
+    info.created_unix = std::atoll(std::string(ReplyText(r.get())).c_str());
+    return std::shared_ptr<const Snapshot>(std::make_shared<RedisSnapshot>(ep_, info));
+  }
+
+  Status SetCurrent(uint64_t version) override {
+    ENCORE_RETURN_IF_ERROR(EnsureConnected());
+    ENCORE_ASSIGN_OR_RETURN(long long ok, conn_.Eval(kSetCurrentScript, {kVersionsKey, kCurrentKey},
+                                                     {std::to_string(version)}));
+    if (ok != 1) return Status::NotFound(NoSuchSnapshotMessage(ep_->uri, version));
+    return Status::OK();
+  }
+
+  Status Prune(uint32_t keep) override {
+    // Versions handed out later belong to publishers that started after us.
+    ENCORE_ASSIGN_OR_RETURN(Reply next_reply, Run({"GET", kNextKey}));
+    uint64_t next = 0;
+    if (next_reply->type == REDIS_REPLY_STRING)
+      next = ParseVersion(ReplyText(next_reply.get())).value_or(0);
+    ENCORE_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> kept, List());
+    for (size_t i = 0; i + keep < kept.size(); ++i) {
+      if (kept[i].current) continue;
+      ENCORE_RETURN_IF_ERROR(conn_
+                                 .Eval(kDropVersionScript, {kVersionsKey, kCurrentKey},
+                                       {std::to_string(kept[i].version)})
+                                 .status());
+    }
+    ENCORE_ASSIGN_OR_RETURN(Reply pending, Run({"ZRANGE", kPendingKey, "0", "-1"}));
+    for (size_t i = 0; i < pending->elements; ++i) {
+      auto version = ParseVersion(ReplyText(pending->element[i]));
+      if (!version) continue;
+      ENCORE_RETURN_IF_ERROR(conn_
+                                 .Eval(kDropDeadPendingScript, {kPendingKey, LeaseKey(*version)},
+                                       {std::to_string(*version)})
+                                 .status());
+    }
+    // Every document of a version in neither set goes (decided once per version).
+    std::map<uint64_t, bool> orphan;
+    auto doomed = [&](uint64_t version) -> Result<bool> {
+      if (version > next) return false;
+      auto it = orphan.find(version);
+      if (it != orphan.end()) return it->second;
+      ENCORE_ASSIGN_OR_RETURN(long long r, conn_.Eval(kIsOrphanScript, {kVersionsKey, kPendingKey},
+                                                      {std::to_string(version)}));
+      orphan[version] = r == 1;
+      return r == 1;
+    };
+    return ScanAndUnlink(&conn_, "encore:v*", doomed);
+  }
+
+ private:
+  Status EnsureConnected() {
+    if (conn_.connected()) return Status::OK();
+    return conn_.Connect(*ep_, kWriteTimeout);
+  }
+
+  Result<Reply> Run(std::initializer_list<std::string_view> args) {
+    ENCORE_RETURN_IF_ERROR(EnsureConnected());
+    return conn_.Run(args);
+  }
+
+  // 0 when nothing was published yet.
+  Result<uint64_t> ReadCurrent() {
+    ENCORE_ASSIGN_OR_RETURN(Reply r, Run({"GET", kCurrentKey}));
+    if (r->type == REDIS_REPLY_NIL) return uint64_t{0};
+    auto v = r->type == REDIS_REPLY_STRING ? ParseVersion(ReplyText(r.get())) : std::nullopt;
+    if (!v) {
+      return Status::Corruption("redis key " + std::string(kCurrentKey) + " in " + ep_->uri +
+                                " does not hold a snapshot version; run encore rollback --store " +
+                                ep_->uri + " --to VERSION to rewrite it");
+    }
+    return *v;
+  }
+
+  std::shared_ptr<const Endpoint> ep_;
+  Connection conn_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenRedisStore(const std::string& uri) {
+  ENCORE_ASSIGN_OR_RETURN(Endpoint ep, ParseUri(uri));
+  auto store = std::make_unique<RedisStore>(std::make_shared<const Endpoint>(std::move(ep)));
+  ENCORE_RETURN_IF_ERROR(store->Connect());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
 }  // namespace encore

@@ -10,6 +10,13 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& uri) {
   }
   if (uri.rfind("redis://", 0) == 0) return OpenRedisStore(uri);
   if (uri.rfind("memory:", 0) == 0) return OpenMemoryStore(uri);
+  // "rediss://...", "http://...": a scheme we do not serve, not a directory.
+  const size_t colon = uri.find("://");
+  if (colon != std::string::npos && colon > 0 &&
+      uri.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789+.-") >= colon) {
+    return Status::InvalidArgument("unsupported store scheme '" + uri.substr(0, colon) + "' in '" +
+                                   uri + "'; pass a directory or redis://HOST:PORT/DB");
+  }
   return OpenLmdbStore(uri);
 }
 

@@ -37,7 +37,7 @@ inline std::string NothingPublishedMessage(const std::string& uri) {
 
 inline std::string NoSuchSnapshotMessage(const std::string& uri, uint64_t version) {
   return "store '" + uri + "' has no snapshot " + std::to_string(version) +
-         "; encore rollback --store " + uri + " lists the kept ones";
+         "; encore rollback --store " + uri + " --list shows the kept ones";
 }
 
 std::unique_ptr<Store> OpenMemoryStore(const std::string& uri);

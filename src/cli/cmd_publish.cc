@@ -1,0 +1,84 @@
+// encore publish: compute every serving payload of a model file and commit
+// them as a new snapshot of a store (docs/SERVING.md).
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/input_flags.h"
+#include "encore/publish.h"
+
+namespace encore::cli {
+
+Command RegisterPublish(CLI::App& root) {
+  CLI::App* app = root.add_subcommand(
+      "publish", "Write a model's recommendations to a serving store as a new snapshot");
+  struct Flags {
+    std::string model_file, store;
+    uint32_t n = 0;
+    PublishOptions options;
+    bool no_model = false, include_seen = false, quiet = false;
+    int threads = 0;
+  };
+  auto f = std::make_shared<Flags>();
+  app->add_option("--model-file", f->model_file, "Model written by encore train")->required();
+  app->add_option("--store", f->store,
+                  "Serving store: a directory (LMDB; created when absent) or redis://HOST:PORT/DB")
+      ->required();
+  app->add_option("--n", f->n, "Recommendations per user (default: the model's n, else 20)");
+  app->add_option("--similar-n", f->options.similar_n, "Similar items per item (0 = none)")
+      ->capture_default_str();
+  app->add_option("--popular-n", f->options.popular_n,
+                  "Items in the popular fallback for unknown users")
+      ->capture_default_str();
+  app->add_option("--keep", f->options.keep,
+                  "Snapshots kept after publishing (the current one is always kept)")
+      ->capture_default_str();
+  app->add_flag("--no-model", f->no_model,
+                "Do not store the model (POST /v1/recommendations fold-in is then unavailable)");
+  app->add_flag("--include-seen", f->include_seen, "Also recommend items the user already has");
+  app->add_option("--threads", f->threads, "Threads (0 = all cores)")->capture_default_str();
+  app->add_flag("-q,--quiet", f->quiet, "No progress lines on stderr");
+  return {app, [f] {
+            // A bad --store fails before a large model is read; a missing
+            // model file fails before a store directory is created.
+            if (::access(f->model_file.c_str(), R_OK) != 0) {
+              return PrintError(LoadModel(f->model_file).status());
+            }
+            auto store = Store::Open(f->store);
+            if (!store.ok()) return PrintError(store.status());
+            auto model = LoadModel(f->model_file);
+            if (!model.ok()) return PrintError(model.status());
+            if (f->threads > 0) model->model->set_threads(f->threads);
+            PublishOptions options = f->options;
+            const uint32_t model_n = model->model->params().n;
+            options.n = f->n > 0 ? f->n : model_n > 0 ? model_n : PublishOptions{}.n;
+            options.include_model = !f->no_model;
+            options.exclude_seen = !f->include_seen;
+            Progress progress(f->quiet ? Progress::Mode::kQuiet : Progress::Mode::kAuto);
+            auto report = Publish(*model, options, store->get(), &progress);
+            if (!report.ok()) return PrintError(report.status());
+            for (const auto& note : report->notes) {
+              std::fprintf(stderr, "encore: note: %s\n", note.c_str());
+            }
+            if (report->skipped_ids > 0) {
+              std::fprintf(stderr,
+                           "encore: note: %llu ids were skipped: empty or longer than a store "
+                           "key may be\n",
+                           static_cast<unsigned long long>(report->skipped_ids));
+            }
+            std::printf(
+                "published snapshot %llu to %s: %llu user payloads, %llu similar-item "
+                "payloads, %llu bytes in %.2f s\n",
+                static_cast<unsigned long long>(report->snapshot.version), f->store.c_str(),
+                static_cast<unsigned long long>(report->user_payloads),
+                static_cast<unsigned long long>(report->similar_payloads),
+                static_cast<unsigned long long>(report->bytes), report->seconds);
+            return kExitOk;
+          }};
+}
+
+}  // namespace encore::cli

@@ -1,0 +1,669 @@
+// The Store contract: every implementation (memory, LMDB, Redis) passes the
+// same tests; then what is specific to LMDB (crash safety, directory checks)
+// and to Redis (URIs, a server that goes away).
+
+#include "encore/store.h"
+
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "redis_server.h"
+#include "test_util.h"
+
+namespace encore {
+namespace {
+
+using testing::RedisServer;
+using testing::TempDir;
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string VersionDir(const std::string& store, const char* prefix, uint64_t version) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s%020llu", prefix, static_cast<unsigned long long>(version));
+  return store + "/snapshots/" + buf;
+}
+
+// One Redis server for the whole test binary (killed at exit), flushed
+// before each test.
+RedisServer* SharedRedis(Status* status) {
+  static RedisServer server;
+  if (!server.running()) *status = server.Start();
+  return &server;
+}
+
+class StoreContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    static int counter = 0;
+    if (GetParam() == "memory") {
+      uri_ = "memory:contract-" + std::to_string(++counter);
+    } else if (GetParam() == "lmdb") {
+      dir_ = std::make_unique<TempDir>();
+      uri_ = dir_->File("store");
+    } else {
+      Status s;
+      RedisServer* redis = SharedRedis(&s);
+      ASSERT_TRUE(s.ok()) << s.message();
+      ASSERT_TRUE(redis->FlushAll().ok());
+      uri_ = redis->Uri(0);
+    }
+    store_ = Open();
+    ASSERT_NE(store_, nullptr);
+  }
+
+  std::unique_ptr<Store> Open() {
+    auto store = Store::Open(uri_);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+  // Publishes `docs` (user table) and returns the new version.
+  uint64_t Publish(const std::map<std::string, std::string>& docs, Store* store = nullptr) {
+    if (store == nullptr) store = store_.get();
+    auto writer = store->BeginSnapshot();
+    EXPECT_TRUE(writer.ok()) << writer.status().ToString();
+    if (!writer.ok()) return 0;
+    for (const auto& [k, v] : docs) EXPECT_TRUE((*writer)->Put(Table::kUser, k, v).ok());
+    const uint64_t version = (*writer)->info().version;
+    Status s = (*writer)->Commit();
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return version;
+  }
+
+  std::string Get(uint64_t version, Table table, std::string_view key) {
+    auto snap = store_->OpenSnapshot(version);
+    EXPECT_TRUE(snap.ok()) << snap.status().ToString();
+    if (!snap.ok()) return "<no snapshot>";
+    std::string value;
+    Status s = (*snap)->Get(table, key, &value);
+    if (s.code() == StatusCode::kNotFound) return "<not found>";
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return value;
+  }
+
+  std::vector<uint64_t> Kept() {
+    auto list = store_->List();
+    EXPECT_TRUE(list.ok()) << list.status().ToString();
+    std::vector<uint64_t> out;
+    if (list.ok()) {
+      for (const auto& info : *list) out.push_back(info.version);
+    }
+    return out;
+  }
+
+  std::unique_ptr<TempDir> dir_;
+  std::string uri_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreContract, EmptyStoreHasNothing) {
+  auto current = store_->CurrentVersion();
+  EXPECT_EQ(current.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(current.status().message().find("encore publish"), std::string::npos);
+  EXPECT_EQ(store_->OpenSnapshot(1).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(Kept().empty());
+  EXPECT_EQ(store_->SetCurrent(1).code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->Prune(3).ok());
+}
+
+TEST_P(StoreContract, PublishCommitRead) {
+  auto writer = store_->BeginSnapshot();
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  const uint64_t version = (*writer)->info().version;
+  EXPECT_GE(version, 1u);
+  EXPECT_GT((*writer)->info().created_unix, 1'600'000'000);
+  ASSERT_TRUE((*writer)->Put(Table::kUser, "alice", "{\"user\":\"alice\"}").ok());
+  ASSERT_TRUE((*writer)->Put(Table::kSimilar, "alice", "similar-alice").ok());
+  ASSERT_TRUE((*writer)->Put(Table::kMeta, "info", "{}").ok());
+  ASSERT_TRUE((*writer)->Put(Table::kUser, "bob", "old").ok());
+  ASSERT_TRUE((*writer)->Put(Table::kUser, "bob", "new").ok());  // replaces
+  ASSERT_TRUE((*writer)->Commit().ok());
+  EXPECT_EQ((*writer)->Commit().code(), StatusCode::kFailedPrecondition);
+  EXPECT_FALSE((*writer)->Put(Table::kUser, "late", "x").ok());
+
+  auto current = store_->CurrentVersion();
+  ASSERT_TRUE(current.ok());
+  EXPECT_EQ(*current, version);
+  EXPECT_EQ(Get(version, Table::kUser, "alice"), "{\"user\":\"alice\"}");
+  EXPECT_EQ(Get(version, Table::kSimilar, "alice"), "similar-alice");
+  EXPECT_EQ(Get(version, Table::kMeta, "info"), "{}");
+  EXPECT_EQ(Get(version, Table::kUser, "bob"), "new");
+  EXPECT_EQ(Get(version, Table::kUser, "carol"), "<not found>");
+  EXPECT_EQ(Get(version, Table::kSimilar, "bob"), "<not found>");  // tables are separate
+  auto snap = store_->OpenSnapshot(version);
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ((*snap)->info().version, version);
+  EXPECT_EQ((*snap)->info().created_unix, (*writer)->info().created_unix);
+
+  // A second Store object on the same URI sees the same data.
+  auto other = Open();
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(other->CurrentVersion().value(), version);
+}
+
+TEST_P(StoreContract, VersionsIncrease) {
+  const uint64_t a = Publish({{"k", "1"}});
+  const uint64_t b = Publish({{"k", "2"}});
+  const uint64_t c = Publish({{"k", "3"}});
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+  EXPECT_EQ(store_->CurrentVersion().value(), c);
+  EXPECT_EQ(Get(a, Table::kUser, "k"), "1");
+  EXPECT_EQ(Get(c, Table::kUser, "k"), "3");
+  EXPECT_EQ(Kept(), (std::vector<uint64_t>{a, b, c}));
+}
+
+TEST_P(StoreContract, UncommittedWriterChangesNothing) {
+  const uint64_t a = Publish({{"k", "committed"}});
+  uint64_t abandoned = 0;
+  {
+    auto writer = store_->BeginSnapshot();
+    ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+    abandoned = (*writer)->info().version;
+    EXPECT_GT(abandoned, a);
+    ASSERT_TRUE((*writer)->Put(Table::kUser, "k", "uncommitted").ok());
+    ASSERT_TRUE((*writer)->Put(Table::kUser, "other", "uncommitted").ok());
+    EXPECT_EQ(store_->CurrentVersion().value(), a);
+    EXPECT_EQ(store_->OpenSnapshot(abandoned).status().code(), StatusCode::kNotFound);
+    EXPECT_EQ(Kept(), std::vector<uint64_t>{a});
+    EXPECT_EQ(Get(a, Table::kUser, "k"), "committed");
+  }  // destroyed without Commit
+  EXPECT_EQ(store_->CurrentVersion().value(), a);
+  EXPECT_EQ(Kept(), std::vector<uint64_t>{a});
+  EXPECT_EQ(Get(a, Table::kUser, "other"), "<not found>");
+  EXPECT_TRUE(store_->Prune(5).ok());
+  const uint64_t b = Publish({{"k", "next"}});
+  EXPECT_GT(b, abandoned) << "versions are never reused";
+  EXPECT_EQ(Get(b, Table::kUser, "k"), "next");
+  EXPECT_EQ(Get(b, Table::kUser, "other"), "<not found>");
+}
+
+TEST_P(StoreContract, SetCurrentRollsBackAndForth) {
+  const uint64_t a = Publish({{"k", "a"}});
+  const uint64_t b = Publish({{"k", "b"}});
+  ASSERT_TRUE(store_->SetCurrent(a).ok());
+  EXPECT_EQ(store_->CurrentVersion().value(), a);
+  EXPECT_EQ(Get(store_->CurrentVersion().value(), Table::kUser, "k"), "a");
+  ASSERT_TRUE(store_->SetCurrent(b).ok());
+  EXPECT_EQ(store_->CurrentVersion().value(), b);
+  Status missing = store_->SetCurrent(b + 100);
+  EXPECT_EQ(missing.code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.message().find(std::to_string(b + 100)), std::string::npos)
+      << missing.message();
+  EXPECT_EQ(store_->CurrentVersion().value(), b);
+}
+
+TEST_P(StoreContract, PruneKeepsNewestAndCurrent) {
+  std::vector<uint64_t> v;
+  for (int i = 0; i < 5; ++i) v.push_back(Publish({{"k", std::to_string(i)}}));
+  ASSERT_TRUE(store_->SetCurrent(v[1]).ok());
+  ASSERT_TRUE(store_->Prune(2).ok());
+  EXPECT_EQ(Kept(), (std::vector<uint64_t>{v[1], v[3], v[4]}));
+  EXPECT_EQ(store_->OpenSnapshot(v[0]).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->OpenSnapshot(v[2]).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->SetCurrent(v[0]).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->CurrentVersion().value(), v[1]);
+  EXPECT_EQ(Get(v[1], Table::kUser, "k"), "1");
+  EXPECT_EQ(Get(v[4], Table::kUser, "k"), "4");
+  ASSERT_TRUE(store_->Prune(0).ok());  // only the current one survives
+  EXPECT_EQ(Kept(), std::vector<uint64_t>{v[1]});
+  const uint64_t next = Publish({{"k", "new"}});
+  EXPECT_GT(next, v[4]) << "versions are never reused, even after pruning";
+}
+
+TEST_P(StoreContract, BinaryKeysAndValues) {
+  const std::string key("a\0b\xff\n\"", 6);
+  const std::string value("\0\x01{\"x\":\xfe}\0", 11);
+  const uint64_t v = Publish({{key, value}, {std::string("a\0c", 3), "other"}});
+  EXPECT_EQ(Get(v, Table::kUser, key), value);
+  EXPECT_EQ(Get(v, Table::kUser, std::string("a\0c", 3)), "other");
+  EXPECT_EQ(Get(v, Table::kUser, "a"), "<not found>");
+  const std::string big(3 << 20, 'x');  // values may be large
+  const uint64_t w = Publish({{"big", big}});
+  EXPECT_EQ(Get(w, Table::kUser, "big"), big);
+}
+
+TEST_P(StoreContract, KeyLengthLimit) {
+  auto writer = store_->BeginSnapshot();
+  ASSERT_TRUE(writer.ok());
+  const std::string longest(500, 'k');
+  EXPECT_TRUE((*writer)->Put(Table::kUser, longest, "ok").ok());
+  Status too_long = (*writer)->Put(Table::kUser, std::string(501, 'k'), "no");
+  EXPECT_EQ(too_long.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(too_long.message().find("501 bytes"), std::string::npos) << too_long.message();
+  EXPECT_EQ((*writer)->Put(Table::kUser, "", "no").code(), StatusCode::kInvalidArgument);
+  const uint64_t v = (*writer)->info().version;
+  ASSERT_TRUE((*writer)->Commit().ok());
+  EXPECT_EQ(Get(v, Table::kUser, longest), "ok");
+  EXPECT_EQ(Get(v, Table::kUser, std::string(501, 'k')), "<not found>");
+  EXPECT_EQ(Get(v, Table::kUser, ""), "<not found>");
+}
+
+TEST_P(StoreContract, ListIsOldestFirstWithTheCurrentFlag) {
+  const uint64_t a = Publish({{"k", "a"}});
+  const uint64_t b = Publish({{"k", "b"}});
+  const uint64_t c = Publish({{"k", "c"}});
+  ASSERT_TRUE(store_->SetCurrent(b).ok());
+  auto list = store_->List();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].version, a);
+  EXPECT_EQ((*list)[1].version, b);
+  EXPECT_EQ((*list)[2].version, c);
+  EXPECT_FALSE((*list)[0].current);
+  EXPECT_TRUE((*list)[1].current);
+  EXPECT_FALSE((*list)[2].current);
+  for (const auto& info : *list) EXPECT_GT(info.created_unix, 1'600'000'000);
+}
+
+// Readers on several threads, each with its own Store and sharing one
+// Snapshot, while this thread publishes: every snapshot read is whole.
+TEST_P(StoreContract, ConcurrentReadersSeeWholeSnapshots) {
+  constexpr int kKeys = 100;
+  auto publish = [this](Store* store) {
+    auto writer = store->BeginSnapshot();
+    ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+    const std::string tag = "v" + std::to_string((*writer)->info().version) + ":";
+    for (int k = 0; k < kKeys; ++k) {
+      ASSERT_TRUE(
+          (*writer)->Put(Table::kUser, "key" + std::to_string(k), tag + std::to_string(k)).ok());
+    }
+    ASSERT_TRUE((*writer)->Commit().ok());
+  };
+  publish(store_.get());
+  auto shared = store_->OpenSnapshot(store_->CurrentVersion().value());
+  ASSERT_TRUE(shared.ok());
+  const std::shared_ptr<const Snapshot> first = *shared;
+
+  std::atomic<bool> done{false};
+  std::atomic<int> checked{0};
+  std::mutex mu;
+  std::vector<std::string> failures;
+  auto fail = [&](const std::string& what) {
+    std::lock_guard lock(mu);
+    if (failures.size() < 5) failures.push_back(what);
+  };
+  auto check_snapshot = [&](const Snapshot& snap) {
+    const std::string tag = "v" + std::to_string(snap.info().version) + ":";
+    for (int k = 0; k < kKeys; ++k) {
+      std::string value;
+      Status s = snap.Get(Table::kUser, "key" + std::to_string(k), &value);
+      if (!s.ok() || value != tag + std::to_string(k)) {
+        fail("snapshot " + std::to_string(snap.info().version) + " key" + std::to_string(k) + ": " +
+             s.ToString() + " '" + value + "'");
+      }
+    }
+    ++checked;
+  };
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      auto store = Store::Open(uri_);
+      if (!store.ok()) {
+        fail(store.status().ToString());
+        return;
+      }
+      int rounds = 0;
+      while (!done.load() || rounds < 2) {
+        ++rounds;
+        check_snapshot(*first);
+        auto current = (*store)->CurrentVersion();
+        if (!current.ok()) {
+          fail(current.status().ToString());
+          continue;
+        }
+        auto snap = (*store)->OpenSnapshot(*current);
+        if (!snap.ok()) {
+          fail(snap.status().ToString());
+          continue;
+        }
+        check_snapshot(**snap);
+      }
+    });
+  }
+  for (int round = 0; round < 5; ++round) {
+    publish(store_.get());
+    ASSERT_TRUE(store_->Prune(100).ok());
+  }
+  done = true;
+  for (auto& t : readers) t.join();
+  EXPECT_TRUE(failures.empty()) << failures.front();
+  EXPECT_GE(checked.load(), 16);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStores, StoreContract, ::testing::Values("memory", "lmdb", "redis"),
+                         [](const auto& info) { return info.param; });
+
+// --- LMDB -------------------------------------------------------------------
+
+uint64_t PublishOne(Store* store, const std::string& key, const std::string& value) {
+  auto writer = store->BeginSnapshot();
+  EXPECT_TRUE(writer.ok()) << writer.status().ToString();
+  if (!writer.ok()) return 0;
+  EXPECT_TRUE((*writer)->Put(Table::kUser, key, value).ok());
+  EXPECT_TRUE((*writer)->Commit().ok());
+  return (*writer)->info().version;
+}
+
+TEST(LmdbStore, PublisherKilledMidwayLeavesTheOldSnapshotCurrent) {
+  TempDir dir;
+  const std::string uri = dir.File("store");
+  auto store = Store::Open(uri);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const uint64_t first = PublishOne(store->get(), "k", "first");
+
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // A publisher that gets killed after writing part of its snapshot.
+    auto s = Store::Open(uri);
+    if (!s.ok()) ::_exit(2);
+    auto writer = (*s)->BeginSnapshot();
+    if (!writer.ok()) ::_exit(3);
+    for (int k = 0; k < 20000; ++k) {
+      if (!(*writer)->Put(Table::kUser, "k" + std::to_string(k), std::string(100, 'x')).ok()) {
+        ::_exit(4);
+      }
+    }
+    (void)!::write(ready[1], "r", 1);
+    for (;;) ::pause();
+  }
+  ::close(ready[1]);
+  pollfd pfd{ready[0], POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 60'000), 1) << "the child publisher did not get going";
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1) << "the child publisher failed";
+  ::close(ready[0]);
+  ASSERT_EQ(::kill(child, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status));
+
+  // The old snapshot is still current and readable; the leftover is staged only.
+  EXPECT_EQ((*store)->CurrentVersion().value(), first);
+  auto snap = (*store)->OpenSnapshot(first);
+  ASSERT_TRUE(snap.ok());
+  std::string value;
+  ASSERT_TRUE((*snap)->Get(Table::kUser, "k", &value).ok());
+  EXPECT_EQ(value, "first");
+  const std::string leftover = VersionDir(uri, ".staging-", first + 1);
+  EXPECT_TRUE(Exists(leftover));
+  EXPECT_EQ((*store)->List()->size(), 1u);
+
+  // The lock died with the child: the next publish proceeds, past the leftover's version.
+  const uint64_t next = PublishOne(store->get(), "k", "next");
+  EXPECT_EQ(next, first + 2);
+  EXPECT_EQ((*store)->CurrentVersion().value(), next);
+  ASSERT_TRUE((*store)->Prune(5).ok());
+  EXPECT_FALSE(Exists(leftover)) << "Prune removes the dead publisher's staging directory";
+  EXPECT_EQ((*store)->List()->size(), 2u);
+}
+
+TEST(LmdbStore, LayoutOnDisk) {
+  TempDir dir;
+  const std::string uri = dir.File("store");
+  auto store = Store::Open(uri);
+  ASSERT_TRUE(store.ok());
+  const uint64_t v = PublishOne(store->get(), "k", "v");
+  EXPECT_EQ(testing::ReadFile(uri + "/CURRENT"), std::to_string(v) + "\n");
+  EXPECT_EQ(testing::ReadFile(uri + "/ENCORE_STORE"), "encore lmdb store\nformat 1\n");
+  const std::string snap = VersionDir(uri, "", v);
+  EXPECT_TRUE(Exists(snap + "/data.mdb"));
+  EXPECT_TRUE(Exists(snap + "/SNAPSHOT"));
+  EXPECT_FALSE(Exists(snap + "/lock.mdb")) << "immutable snapshots need no LMDB lock file";
+  // Trailing slashes name the same store.
+  auto again = Store::Open(uri + "/");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ((*again)->CurrentVersion().value(), v);
+}
+
+TEST(LmdbStore, ForeignDirectoriesAreRefused) {
+  TempDir dir;
+  testing::WriteFile(dir.File("notes.txt"), "mine");
+  auto store = Store::Open(dir.path());
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(store.status().message().find("is not an encore store"), std::string::npos)
+      << store.status().message();
+  EXPECT_NE(store.status().message().find(dir.path()), std::string::npos);
+  EXPECT_EQ(testing::ReadFile(dir.File("notes.txt")), "mine");
+  EXPECT_FALSE(Exists(dir.File("snapshots"))) << "nothing written into a foreign directory";
+  EXPECT_FALSE(Exists(dir.File("ENCORE_STORE")));
+
+  auto file = Store::Open(dir.File("notes.txt"));
+  ASSERT_FALSE(file.ok());
+  EXPECT_NE(file.status().message().find("not a directory"), std::string::npos)
+      << file.status().message();
+
+  std::filesystem::create_directories(dir.File("fake"));
+  testing::WriteFile(dir.File("fake/ENCORE_STORE"), "something else\n");
+  EXPECT_EQ(Store::Open(dir.File("fake")).status().code(), StatusCode::kCorruption);
+}
+
+TEST(LmdbStore, AbsentAndEmptyDirectoriesBecomeStores) {
+  TempDir dir;
+  auto absent = Store::Open(dir.File("a/b/store"));
+  ASSERT_TRUE(absent.ok()) << absent.status().ToString();
+  EXPECT_TRUE(Exists(dir.File("a/b/store/ENCORE_STORE")));
+  std::filesystem::create_directories(dir.File("empty"));
+  auto empty = Store::Open(dir.File("empty"));
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_EQ((*empty)->CurrentVersion().status().code(), StatusCode::kNotFound);
+}
+
+TEST(LmdbStore, OpenSnapshotOutlivesPruning) {
+  TempDir dir;
+  auto store = Store::Open(dir.File("store"));
+  ASSERT_TRUE(store.ok());
+  const uint64_t first = PublishOne(store->get(), "k", "first");
+  auto snap = (*store)->OpenSnapshot(first);
+  ASSERT_TRUE(snap.ok());
+  PublishOne(store->get(), "k", "second");
+  PublishOne(store->get(), "k", "third");
+  ASSERT_TRUE((*store)->Prune(1).ok());
+  EXPECT_FALSE(Exists(VersionDir(dir.File("store"), "", first)));
+  std::string value;
+  ASSERT_TRUE((*snap)->Get(Table::kUser, "k", &value).ok()) << "a server keeps serving it";
+  EXPECT_EQ(value, "first");
+}
+
+TEST(LmdbStore, OneWriterAtATimeInAProcess) {
+  TempDir dir;
+  auto store = Store::Open(dir.File("store"));
+  ASSERT_TRUE(store.ok());
+  auto writer = (*store)->BeginSnapshot();
+  ASSERT_TRUE(writer.ok());
+  auto second = (*store)->BeginSnapshot();
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  writer->reset();
+  EXPECT_TRUE((*store)->BeginSnapshot().ok()) << "free again once the first is gone";
+}
+
+TEST(LmdbStore, UnreadableDirectoryGivesAClearError) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads everything";
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("locked"));
+  ::chmod(dir.File("locked").c_str(), 0);
+  auto store = Store::Open(dir.File("locked"));
+  ::chmod(dir.File("locked").c_str(), 0755);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("permission"), std::string::npos)
+      << store.status().message();
+}
+
+// --- Redis ------------------------------------------------------------------
+
+TEST(RedisStore, BadUrisAreRejectedBeforeConnecting) {
+  struct Case {
+    const char* uri;
+    const char* says;
+  };
+  for (const Case& c :
+       {Case{"redis://localhost:notaport/0", "port"}, Case{"redis://localhost:0/0", "port"},
+        Case{"redis://localhost:70000/0", "port"}, Case{"redis://localhost:6379/x", "database"},
+        Case{"redis://localhost:6379/-1", "database"}, Case{"redis://:6379/0", "host"},
+        Case{"redis://", "host"}, Case{"redis://user:pw@localhost:6379/0", "passwords"},
+        Case{"redis://localhost:6379/0?timeout=1", "query"},
+        Case{"redis://local host:6379/0", "host"}}) {
+    auto store = Store::Open(c.uri);
+    ASSERT_FALSE(store.ok()) << c.uri;
+    EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument) << c.uri;
+    EXPECT_NE(store.status().message().find(c.says), std::string::npos)
+        << c.uri << ": " << store.status().message();
+    EXPECT_NE(store.status().message().find("redis://HOST:PORT/DB"), std::string::npos);
+  }
+}
+
+TEST(RedisStore, DatabasesAreSeparate) {
+  Status s;
+  RedisServer* redis = SharedRedis(&s);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_TRUE(redis->FlushAll().ok());
+  auto db1 = Store::Open(redis->Uri(1));
+  ASSERT_TRUE(db1.ok()) << db1.status().ToString();
+  const uint64_t v = PublishOne(db1->get(), "k", "in db 1");
+  auto snap = (*db1)->OpenSnapshot(v);
+  ASSERT_TRUE(snap.ok());
+  std::string value;
+  ASSERT_TRUE((*snap)->Get(Table::kUser, "k", &value).ok());
+  EXPECT_EQ(value, "in db 1");
+  auto db0 = Store::Open(redis->Uri(0));
+  ASSERT_TRUE(db0.ok());
+  EXPECT_EQ((*db0)->CurrentVersion().status().code(), StatusCode::kNotFound);
+  auto bad_db = Store::Open(redis->Uri(99));
+  ASSERT_FALSE(bad_db.ok());
+  EXPECT_NE(bad_db.status().message().find("database 99"), std::string::npos)
+      << bad_db.status().message();
+}
+
+// Keys of `pattern` on a test server.
+std::vector<std::string> RedisKeys(uint16_t port, const std::string& pattern) {
+  std::vector<std::string> keys;
+  redisContext* c = redisConnect("127.0.0.1", port);
+  if (c == nullptr || c->err) {
+    if (c) redisFree(c);
+    return keys;
+  }
+  auto* reply =
+      static_cast<redisReply*>(redisCommand(c, "KEYS %b", pattern.data(), pattern.size()));
+  if (reply && reply->type == REDIS_REPLY_ARRAY) {
+    for (size_t i = 0; i < reply->elements; ++i) {
+      keys.emplace_back(reply->element[i]->str, reply->element[i]->len);
+    }
+  }
+  if (reply) freeReplyObject(reply);
+  redisFree(c);
+  return keys;
+}
+
+void RedisDel(uint16_t port, const std::string& key) {
+  redisContext* c = redisConnect("127.0.0.1", port);
+  if (c == nullptr) return;
+  if (!c->err) freeReplyObject(redisCommand(c, "DEL %b", key.data(), key.size()));
+  redisFree(c);
+}
+
+TEST(RedisStore, PruneRemovesTheLeftoversOfADeadPublisher) {
+  Status s;
+  RedisServer* redis = SharedRedis(&s);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_TRUE(redis->FlushAll().ok());
+  auto store = Store::Open(redis->Uri(0));
+  ASSERT_TRUE(store.ok());
+  const uint64_t first = PublishOne(store->get(), "k", "first");
+
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Dies without Commit and without running any destructor.
+    auto s2 = Store::Open(redis->Uri(0));
+    if (!s2.ok()) ::_exit(2);
+    auto writer = (*s2)->BeginSnapshot();
+    if (!writer.ok()) ::_exit(3);
+    for (int k = 0; k < 2500; ++k) {
+      if (!(*writer)->Put(Table::kUser, "k" + std::to_string(k), "partial").ok()) ::_exit(4);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  const std::string dead = "encore:v" + std::to_string(first + 1) + ":*";
+  EXPECT_GE(RedisKeys(redis->port(), dead).size(), 2000u);
+  EXPECT_EQ((*store)->CurrentVersion().value(), first);
+
+  ASSERT_TRUE((*store)->Prune(5).ok());
+  EXPECT_FALSE(RedisKeys(redis->port(), dead).empty()) << "its lease is still alive";
+  RedisDel(redis->port(), "encore:lease:" + std::to_string(first + 1));  // the lease expires
+  ASSERT_TRUE((*store)->Prune(5).ok());
+  EXPECT_TRUE(RedisKeys(redis->port(), dead).empty());
+  EXPECT_EQ(RedisKeys(redis->port(), "encore:v" + std::to_string(first) + ":*").size(), 1u);
+
+  // Pruned versions lose their keys too.
+  const uint64_t second = PublishOne(store->get(), "k", "second");
+  ASSERT_TRUE((*store)->Prune(1).ok());
+  EXPECT_TRUE(RedisKeys(redis->port(), "encore:v" + std::to_string(first) + ":*").empty());
+  EXPECT_EQ(RedisKeys(redis->port(), "encore:v" + std::to_string(second) + ":*").size(), 1u);
+}
+
+TEST(RedisStore, GetIsAnIOErrorWhileTheServerIsDownAndRecoversAfter) {
+  RedisServer redis;
+  Status started = redis.Start();
+  ASSERT_TRUE(started.ok()) << started.message();
+  auto store = Store::Open(redis.Uri(0));
+  ASSERT_TRUE(store.ok());
+  const uint64_t v = PublishOne(store->get(), "k", "value");
+  auto snap = (*store)->OpenSnapshot(v);
+  ASSERT_TRUE(snap.ok());
+  std::string value;
+  ASSERT_TRUE((*snap)->Get(Table::kUser, "k", &value).ok());
+
+  const uint16_t port = redis.port();
+  redis.Kill();
+  for (int i = 0; i < 3; ++i) {
+    Status down = (*snap)->Get(Table::kUser, "k", &value);
+    EXPECT_EQ(down.code(), StatusCode::kIOError) << down.ToString();
+  }
+  std::thread other([&] {  // a thread without a connection yet
+    Status down = (*snap)->Get(Table::kUser, "k", &value);
+    EXPECT_EQ(down.code(), StatusCode::kIOError) << down.ToString();
+  });
+  other.join();
+  EXPECT_EQ((*store)->BeginSnapshot().status().code(), StatusCode::kIOError);
+  auto unreachable = Store::Open(redis.Uri(0));
+  ASSERT_FALSE(unreachable.ok());
+  EXPECT_NE(unreachable.status().message().find("is redis-server running"), std::string::npos)
+      << unreachable.status().message();
+
+  // Back (empty: no persistence): the reader reconnects on its own.
+  Status restarted = redis.Start(port);
+  ASSERT_TRUE(restarted.ok()) << restarted.message();
+  Status after;
+  for (int i = 0; i < 100; ++i) {  // past the reconnect backoff
+    after = (*snap)->Get(Table::kUser, "k", &value);
+    if (after.code() != StatusCode::kIOError) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(after.code(), StatusCode::kNotFound) << after.ToString();
+}
+
+}  // namespace
+}  // namespace encore
