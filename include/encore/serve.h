@@ -15,6 +15,7 @@
 #define ENCORE_SERVE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -50,6 +51,10 @@ class Server {
   virtual Status Start() = 0;
   // The bound port (useful with port 0).
   virtual uint16_t port() const = 0;
+  // The version of the snapshot being served; 0 while none is loaded.
+  virtual uint64_t snapshot_version() const = 0;
+  // Worker threads (ServeOptions::threads with 0 resolved to the core count).
+  virtual int threads() const = 0;
   // Stops accepting, lets in-flight requests finish (up to drain_timeout_ms),
   // then closes every connection. Safe to call from a signal-handling thread.
   virtual void Stop() = 0;
@@ -58,7 +63,10 @@ class Server {
 };
 
 // Runs a server until SIGTERM or SIGINT, then drains and returns.
-Status ServeUntilSignalled(std::unique_ptr<Store> store, const ServeOptions& options);
+// `on_listening` (optional) runs once the server listens, e.g. to print
+// where; signals are already being caught by then.
+Status ServeUntilSignalled(std::unique_ptr<Store> store, const ServeOptions& options,
+                           const std::function<void(const Server&)>& on_listening = {});
 
 }  // namespace encore
 

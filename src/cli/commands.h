@@ -29,6 +29,7 @@ Command RegisterSimilar(CLI::App& root);
 Command RegisterParams(CLI::App& root);
 Command RegisterPublish(CLI::App& root);
 Command RegisterRollback(CLI::App& root);
+Command RegisterServe(CLI::App& root);
 
 // Exit codes shared by all commands.
 inline constexpr int kExitOk = 0;

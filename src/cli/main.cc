@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
       encore::cli::RegisterParams(app),
       encore::cli::RegisterPublish(app),
       encore::cli::RegisterRollback(app),
+      encore::cli::RegisterServe(app),
   };
 
   try {

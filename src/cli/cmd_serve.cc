@@ -1,0 +1,117 @@
+// encore serve: the HTTP server over a serving store (docs/SERVING.md).
+
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/input_flags.h"
+#include "encore/serve.h"
+
+namespace encore::cli {
+
+namespace {
+
+// Reads the admin key: the whole file minus trailing line breaks.
+Result<std::string> ReadApiKeyFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    return Status::IOError("cannot read --api-key-file '" + path + "': " + std::strerror(errno));
+  }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string key = ss.str();
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+  if (key.empty()) {
+    return Status::InvalidArgument("--api-key-file '" + path +
+                                   "' is empty; write the admin key into it (e.g. openssl rand "
+                                   "-hex 32 > " +
+                                   path + ")");
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IROTH) != 0) {
+    std::fprintf(stderr,
+                 "encore serve: warning: --api-key-file '%s' is readable by every user; "
+                 "chmod 600 it\n",
+                 path.c_str());
+  }
+  return key;
+}
+
+}  // namespace
+
+Command RegisterServe(CLI::App& root) {
+  CLI::App* app = root.add_subcommand("serve",
+                                      "Answer recommendation requests over HTTP from a "
+                                      "serving store (docs/SERVING.md)");
+  struct Flags {
+    std::string store, api_key_file;
+    ServeOptions options;
+  };
+  auto f = std::make_shared<Flags>();
+  ServeOptions& o = f->options;
+  app->add_option("--store", f->store, "Serving store: a directory (LMDB) or redis://HOST:PORT/DB")
+      ->required();
+  app->add_option("--host", o.host, "Address to listen on")->capture_default_str();
+  app->add_option("--port", o.port, "Port to listen on (0: any free port)")->capture_default_str();
+  app->add_option("--threads", o.threads, "Worker threads (0 = one per core)")
+      ->capture_default_str();
+  app->add_option("--api-key-file", f->api_key_file,
+                  "File holding the admin key (POST /v1/admin/reload needs 'Authorization: "
+                  "Bearer KEY'); without it admin routes are disabled");
+  app->add_option("--access-log", o.access_log,
+                  "Write one JSON line per request to this file ('-': stderr)");
+  app->add_option("--poll-ms", o.poll_ms, "How often to check the store for a new snapshot")
+      ->capture_default_str();
+  app->add_option("--max-header-bytes", o.max_header_bytes,
+                  "Largest request line plus headers (larger: 414 or 431)")
+      ->capture_default_str();
+  app->add_option("--max-body-bytes", o.max_body_bytes, "Largest request body (larger: 413)")
+      ->capture_default_str();
+  app->add_option("--max-id-bytes", o.max_id_bytes,
+                  "Longest user or item id after percent-decoding (longer: 414)")
+      ->capture_default_str();
+  app->add_option("--max-limit", o.max_limit, "Largest limit a request may ask for")
+      ->capture_default_str();
+  app->add_option("--read-timeout-ms", o.read_timeout_ms, "A request must arrive whole within this")
+      ->capture_default_str();
+  app->add_option("--idle-timeout-ms", o.idle_timeout_ms,
+                  "Keep-alive connections idle longer are closed")
+      ->capture_default_str();
+  app->add_option("--drain-timeout-ms", o.drain_timeout_ms,
+                  "On SIGTERM/SIGINT, how long in-flight requests may take to finish")
+      ->capture_default_str();
+  return {app, [f] {
+            ServeOptions options = f->options;
+            if (!f->api_key_file.empty()) {
+              auto key = ReadApiKeyFile(f->api_key_file);
+              if (!key.ok()) return PrintError(key.status());
+              options.api_key = std::move(key).value();
+            }
+            auto store = Store::Open(f->store);
+            if (!store.ok()) return PrintError(store.status());
+            Status s = ServeUntilSignalled(
+                std::move(store).value(), options, [&options](const Server& server) {
+                  const uint64_t v = server.snapshot_version();
+                  std::fprintf(
+                      stderr, "encore serve: listening on http://%s:%u (%s, %d threads)\n",
+                      options.host.find(':') != std::string::npos
+                          ? ("[" + options.host + "]").c_str()
+                          : options.host.c_str(),
+                      static_cast<unsigned>(server.port()),
+                      v != 0 ? ("snapshot " + std::to_string(v)).c_str() : "no snapshot yet",
+                      server.threads());
+                  std::fflush(stderr);
+                });
+            if (!s.ok()) return PrintError(s);
+            return kExitOk;
+          }};
+}
+
+}  // namespace encore::cli

@@ -1,0 +1,186 @@
+#include "serve/metrics.h"
+
+#include <algorithm>
+#include <charconv>
+#include <ctime>
+
+namespace encore::serve {
+
+namespace {
+
+constexpr const char* kRouteLabels[] = {
+    "/v1/users/{id}/recommendations",
+    "/v1/items/{id}/similar",
+    "/v1/recommendations",
+    "/v1/info",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/v1/admin/reload",
+    "unmatched",
+    "malformed",
+};
+static_assert(std::size(kRouteLabels) == static_cast<size_t>(Route::kCount));
+
+void AppendUint(uint64_t v, std::string* out) { out->append(std::to_string(v)); }
+
+// Shortest fixed notation: 0.0001, not 1e-04.
+void AppendDouble(double v, std::string* out) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+  out->append(buf, ec == std::errc() ? end : buf);
+}
+
+// Exact seconds from nanoseconds: "0.00605", "12", "1.000000001".
+void AppendNanosAsSeconds(uint64_t ns, std::string* out) {
+  out->append(std::to_string(ns / 1'000'000'000));
+  uint64_t frac = ns % 1'000'000'000;
+  if (frac == 0) return;
+  std::string digits = std::to_string(frac);
+  digits.insert(0, 9 - digits.size(), '0');
+  while (digits.back() == '0') digits.pop_back();
+  out->push_back('.');
+  out->append(digits);
+}
+
+void Help(const char* name, const char* type, const char* help, std::string* out) {
+  out->append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out->append("# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+}  // namespace
+
+const char* RouteLabel(Route route) { return kRouteLabels[static_cast<size_t>(route)]; }
+
+Metrics::Metrics() : start_(std::chrono::steady_clock::now()) {}
+
+size_t Metrics::CodeIndex(int status) {
+  for (size_t i = 0; i + 1 < kCodes.size(); ++i) {
+    if (kCodes[i] == status) return i;
+  }
+  return kCodes.size() - 1;
+}
+
+void Metrics::RecordRequest(Route route, int status, std::chrono::nanoseconds duration) {
+  const size_t r = static_cast<size_t>(route);
+  requests_[r * kCodes.size() + CodeIndex(status)].fetch_add(1, std::memory_order_relaxed);
+  const double seconds = std::chrono::duration<double>(duration).count();
+  size_t b = 0;
+  while (b < kBuckets.size() && seconds > kBuckets[b]) ++b;
+  buckets_[r * kBucketSlots + b].fetch_add(1, std::memory_order_relaxed);
+  duration_ns_[r].fetch_add(static_cast<uint64_t>(duration.count() > 0 ? duration.count() : 0),
+                            std::memory_order_relaxed);
+}
+
+void Metrics::ConnectionOpened() {
+  connections_active_.fetch_add(1, std::memory_order_relaxed);
+  connections_total_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Metrics::ConnectionClosed() { connections_active_.fetch_sub(1, std::memory_order_relaxed); }
+
+void Metrics::RecordReload(bool ok) {
+  (ok ? reloads_ok_ : reloads_error_).fetch_add(1, std::memory_order_relaxed);
+}
+
+uint64_t Metrics::requests(Route route, int status) const {
+  return requests_[static_cast<size_t>(route) * kCodes.size() + CodeIndex(status)].load(
+      std::memory_order_relaxed);
+}
+
+std::string Metrics::Render(const SnapshotState& snapshot) const {
+  std::string out;
+  out.reserve(8192);
+  Help("encore_http_requests_total", "counter", "HTTP requests answered, by route and status code.",
+       &out);
+  for (size_t r = 0; r < kRoutes; ++r) {
+    for (size_t c = 0; c < kCodes.size(); ++c) {
+      const uint64_t n = requests_[r * kCodes.size() + c].load(std::memory_order_relaxed);
+      if (n == 0) continue;
+      out.append("encore_http_requests_total{route=\"").append(kRouteLabels[r]);
+      out.append("\",code=\"");
+      if (kCodes[c] == 0) {
+        out.append("other");
+      } else {
+        AppendUint(kCodes[c], &out);
+      }
+      out.append("\"} ");
+      AppendUint(n, &out);
+      out.push_back('\n');
+    }
+  }
+
+  Help("encore_http_request_duration_seconds", "histogram",
+       "Time from a request's arrival (whole) to its response being ready, by route.", &out);
+  for (size_t r = 0; r < kRoutes; ++r) {
+    uint64_t counts[kBucketSlots];
+    uint64_t total = 0;
+    for (size_t b = 0; b < kBucketSlots; ++b) {
+      counts[b] = buckets_[r * kBucketSlots + b].load(std::memory_order_relaxed);
+      total += counts[b];
+    }
+    if (total == 0) continue;
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < kBucketSlots; ++b) {
+      cumulative += counts[b];
+      out.append("encore_http_request_duration_seconds_bucket{route=\"").append(kRouteLabels[r]);
+      out.append("\",le=\"");
+      if (b < kBuckets.size()) {
+        AppendDouble(kBuckets[b], &out);
+      } else {
+        out.append("+Inf");
+      }
+      out.append("\"} ");
+      AppendUint(cumulative, &out);
+      out.push_back('\n');
+    }
+    out.append("encore_http_request_duration_seconds_sum{route=\"").append(kRouteLabels[r]);
+    out.append("\"} ");
+    AppendNanosAsSeconds(duration_ns_[r].load(std::memory_order_relaxed), &out);
+    out.append("\nencore_http_request_duration_seconds_count{route=\"").append(kRouteLabels[r]);
+    out.append("\"} ");
+    AppendUint(cumulative, &out);
+    out.push_back('\n');
+  }
+
+  Help("encore_http_connections_active", "gauge", "Open client connections.", &out);
+  out.append("encore_http_connections_active ");
+  AppendUint(static_cast<uint64_t>(
+                 std::max<int64_t>(0, connections_active_.load(std::memory_order_relaxed))),
+             &out);
+  out.push_back('\n');
+  Help("encore_http_connections_total", "counter", "Client connections accepted.", &out);
+  out.append("encore_http_connections_total ");
+  AppendUint(connections_total_.load(std::memory_order_relaxed), &out);
+  out.push_back('\n');
+
+  Help("encore_snapshot_loaded", "gauge", "1 once a snapshot is loaded (readyz), else 0.", &out);
+  out.append("encore_snapshot_loaded ").append(snapshot.loaded ? "1" : "0").append("\n");
+  Help("encore_snapshot_version", "gauge", "Version of the snapshot being served (0: none).", &out);
+  out.append("encore_snapshot_version ");
+  AppendUint(snapshot.loaded ? snapshot.version : 0, &out);
+  out.push_back('\n');
+  Help("encore_snapshot_age_seconds", "gauge",
+       "Seconds since the served snapshot was created (0: none).", &out);
+  out.append("encore_snapshot_age_seconds ");
+  const int64_t age =
+      snapshot.loaded ? static_cast<int64_t>(std::time(nullptr)) - snapshot.created_unix : 0;
+  AppendUint(static_cast<uint64_t>(std::max<int64_t>(0, age)), &out);
+  out.push_back('\n');
+  Help("encore_snapshot_reloads_total", "counter",
+       "Attempts to load a new snapshot (start-up, poller, admin reload), by result.", &out);
+  out.append("encore_snapshot_reloads_total{result=\"ok\"} ");
+  AppendUint(reloads_ok_.load(std::memory_order_relaxed), &out);
+  out.append("\nencore_snapshot_reloads_total{result=\"error\"} ");
+  AppendUint(reloads_error_.load(std::memory_order_relaxed), &out);
+  out.push_back('\n');
+
+  Help("encore_uptime_seconds", "gauge", "Seconds since the server started.", &out);
+  out.append("encore_uptime_seconds ");
+  AppendDouble(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(),
+               &out);
+  out.push_back('\n');
+  return out;
+}
+
+}  // namespace encore::serve

@@ -1,0 +1,485 @@
+#include "serve/router.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "store/store_internal.h"
+#include "util/json_writer.h"
+#include "util/time_format.h"
+
+namespace encore::serve {
+
+namespace {
+
+constexpr const char* kAllowGet = "GET, HEAD";
+constexpr const char* kAllowPost = "POST";
+// Largest ?offset=: far beyond any stored list, small enough to stay exact.
+constexpr uint32_t kMaxOffset = 1'000'000;
+
+bool IsGet(std::string_view method) { return method == "GET" || method == "HEAD"; }
+
+HttpResponse MethodNotAllowed(std::string_view method, const char* allow, Route route) {
+  HttpResponse r = ErrorResponse(
+      405, "method " + std::string(method.substr(0, 16)) + " is not allowed here; use " + allow,
+      route);
+  r.allow = allow;
+  return r;
+}
+
+HttpResponse NotReady(Route route) {
+  return ErrorResponse(503,
+                       "no snapshot loaded yet; publish one with encore publish (the server "
+                       "picks it up within --poll-ms)",
+                       route);
+}
+
+HttpResponse StoreError(const Status& s, Route route) {
+  return ErrorResponse(503, "store read failed: " + s.message(), route);
+}
+
+HttpResponse Json(std::string body, const LoadedSnapshot* snapshot, Route route) {
+  HttpResponse r;
+  r.body = std::move(body);
+  r.route = route;
+  if (snapshot != nullptr) r.snapshot = snapshot->info.version;
+  return r;
+}
+
+std::array<unsigned char, 32> Sha256(std::string_view data) {
+  std::array<unsigned char, 32> digest{};
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data());
+  return digest;
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// JSON whitespace.
+std::string_view TrimSpace(std::string_view s) {
+  const size_t begin = s.find_first_not_of(" \t\r\n");
+  if (begin == std::string_view::npos) return {};
+  return s.substr(begin, s.find_last_not_of(" \t\r\n") - begin + 1);
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The popular payload with "user" set to `user`: a string splice when the
+// payload has no "user" of its own, else a rewrite.
+Status PopularForUser(const LoadedSnapshot& snap, std::string_view user, const SliceSpec* slice,
+                      std::string* out) {
+  SliceSpec spec = slice != nullptr ? *slice : SliceSpec();
+  spec.first.emplace_back("user", JsonWriter::Quote(user));
+  if (slice == nullptr && !snap.popular_has_user) {
+    // {"snapshot":...} -> {"user":"U","snapshot":...}
+    std::string_view rest = TrimSpace(snap.popular).substr(1);
+    out->assign("{\"user\":");
+    JsonWriter::AppendQuoted(user, out);
+    if (TrimSpace(rest).front() != '}') out->push_back(',');
+    out->append(rest);
+    return Status::OK();
+  }
+  return SlicePayload(snap.popular, "items", spec, out);
+}
+
+}  // namespace
+
+HttpResponse ErrorResponse(int status, std::string_view message, Route route) {
+  HttpResponse r;
+  r.status = status;
+  r.route = route;
+  r.body = "{\"error\":";
+  JsonWriter::AppendQuoted(message, &r.body);
+  r.body += ",\"code\":" + std::to_string(status) + "}";
+  return r;
+}
+
+Router::Router(const ServeOptions& options, Metrics* metrics, ReloadFn reload,
+               std::string store_uri, int threads)
+    : options_(options),
+      metrics_(metrics),
+      reload_(std::move(reload)),
+      store_uri_(std::move(store_uri)),
+      threads_(threads),
+      start_(std::chrono::steady_clock::now()) {
+  if (!options.api_key.empty()) {
+    admin_enabled_ = true;
+    key_digest_ = Sha256(options.api_key);
+  }
+}
+
+HttpResponse Router::Handle(const HttpRequest& request, const LoadedSnapshot* snapshot) const {
+  Target target;
+  if (Status s = SplitTarget(request.target, &target); !s.ok()) {
+    return ErrorResponse(400, s.message(), Route::kUnmatched);
+  }
+  const auto& seg = target.segments;
+  const std::string_view method = request.method;
+  if (seg.size() == 1) {
+    if (seg[0] == "healthz") {
+      if (!IsGet(method)) return MethodNotAllowed(method, kAllowGet, Route::kHealthz);
+      return Json("{\"status\":\"ok\"}", nullptr, Route::kHealthz);
+    }
+    if (seg[0] == "readyz") {
+      if (!IsGet(method)) return MethodNotAllowed(method, kAllowGet, Route::kReadyz);
+      return Readyz(snapshot);
+    }
+    if (seg[0] == "metrics") {
+      if (!IsGet(method)) return MethodNotAllowed(method, kAllowGet, Route::kMetrics);
+      return MetricsPage(snapshot);
+    }
+  } else if (seg.size() >= 2 && seg[0] == "v1") {
+    if (seg.size() == 4 && seg[1] == "users" && seg[3] == "recommendations") {
+      if (!IsGet(method)) return MethodNotAllowed(method, kAllowGet, Route::kUserRecommendations);
+      return UserRecommendations(seg[2], target, snapshot);
+    }
+    if (seg.size() == 4 && seg[1] == "items" && seg[3] == "similar") {
+      if (!IsGet(method)) return MethodNotAllowed(method, kAllowGet, Route::kSimilarItems);
+      return SimilarItems(seg[2], target, snapshot);
+    }
+    if (seg.size() == 2 && seg[1] == "recommendations") {
+      if (method != "POST") return MethodNotAllowed(method, kAllowPost, Route::kFoldIn);
+      return FoldIn(request, snapshot);
+    }
+    if (seg.size() == 2 && seg[1] == "info") {
+      if (!IsGet(method)) return MethodNotAllowed(method, kAllowGet, Route::kInfo);
+      return Info(snapshot);
+    }
+    if (seg.size() == 3 && seg[1] == "admin" && seg[2] == "reload") {
+      if (method != "POST") return MethodNotAllowed(method, kAllowPost, Route::kAdminReload);
+      return AdminReload(request);
+    }
+  }
+  return ErrorResponse(404, "no such route; see docs/SERVING.md for the HTTP API",
+                       Route::kUnmatched);
+}
+
+bool Router::DecodeId(std::string_view raw, const char* what, Route route, std::string* id,
+                      HttpResponse* error) const {
+  // Every decoded byte takes at most 3 encoded ones: reject before decoding.
+  if (raw.size() > 3 * static_cast<size_t>(options_.max_id_bytes)) {
+    *error = ErrorResponse(
+        414,
+        std::string(what) + " is longer than " + std::to_string(options_.max_id_bytes) + " bytes",
+        route);
+    return false;
+  }
+  if (Status s = PercentDecode(raw, what, id); !s.ok()) {
+    *error = ErrorResponse(400, s.message(), route);
+    return false;
+  }
+  if (id->empty()) {
+    *error = ErrorResponse(400, std::string("empty ") + what, route);
+    return false;
+  }
+  if (id->size() > options_.max_id_bytes) {
+    *error = ErrorResponse(414,
+                           std::string(what) + " of " + std::to_string(id->size()) +
+                               " bytes is longer than " + std::to_string(options_.max_id_bytes) +
+                               " bytes",
+                           route);
+    return false;
+  }
+  return true;
+}
+
+bool Router::ParseSlice(const Target& target, Route route, SliceSpec* spec, bool* sliced,
+                        HttpResponse* error) const {
+  *sliced = false;
+  if (const std::string_view* v = target.Find("limit")) {
+    std::string decoded;
+    Status s = PercentDecode(*v, "query parameter 'limit'", &decoded);
+    if (s.ok()) s = ParseBoundedUint(decoded, "limit", 1, options_.max_limit, &spec->limit);
+    if (!s.ok()) {
+      *error = ErrorResponse(400, s.message(), route);
+      return false;
+    }
+    *sliced = true;
+  }
+  if (const std::string_view* v = target.Find("offset")) {
+    std::string decoded;
+    Status s = PercentDecode(*v, "query parameter 'offset'", &decoded);
+    if (s.ok()) s = ParseBoundedUint(decoded, "offset", 0, kMaxOffset, &spec->offset);
+    if (!s.ok()) {
+      *error = ErrorResponse(400, s.message(), route);
+      return false;
+    }
+    *sliced = true;
+  }
+  if (const std::string_view* v = target.Find("exclude")) {
+    // Split first, then decode: an id may hold an encoded comma (%2C).
+    std::string_view rest = *v;
+    while (true) {
+      const size_t comma = rest.find(',');
+      std::string_view piece = rest.substr(0, comma);
+      if (!piece.empty()) {
+        std::string id;
+        if (!DecodeId(piece, "excluded item id", route, &id, error)) return false;
+        spec->exclude.push_back(std::move(id));
+        if (spec->exclude.size() > options_.max_limit) {
+          *error = ErrorResponse(
+              400, "exclude lists more than " + std::to_string(options_.max_limit) + " ids", route);
+          return false;
+        }
+      }
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+    *sliced = true;
+  }
+  return true;
+}
+
+HttpResponse Router::UserRecommendations(std::string_view raw_id, const Target& target,
+                                         const LoadedSnapshot* snapshot) const {
+  constexpr Route kRoute = Route::kUserRecommendations;
+  HttpResponse error;
+  std::string user;
+  if (!DecodeId(raw_id, "user id", kRoute, &user, &error)) return error;
+  SliceSpec spec;
+  bool sliced = false;
+  if (!ParseSlice(target, kRoute, &spec, &sliced, &error)) return error;
+  bool fallback = false;
+  if (const std::string_view* v = target.Find("fallback")) {
+    if (*v != "popular") {
+      return ErrorResponse(400, "fallback must be 'popular' (or absent)", kRoute);
+    }
+    fallback = true;
+  }
+  if (snapshot == nullptr) return NotReady(kRoute);
+
+  std::string payload;
+  Status s = user.size() > kMaxStoreKeyBytes
+                 ? Status::NotFound("longer than any stored id")
+                 : snapshot->snapshot->Get(Table::kUser, user, &payload);
+  if (s.ok()) {
+    if (!sliced) return Json(std::move(payload), snapshot, kRoute);  // the stored bytes
+    std::string body;
+    if (Status st = SlicePayload(payload, "items", spec, &body); !st.ok()) {
+      return ErrorResponse(500, st.message(), kRoute);
+    }
+    return Json(std::move(body), snapshot, kRoute);
+  }
+  if (s.code() != StatusCode::kNotFound) return StoreError(s, kRoute);
+  if (!fallback) {
+    HttpResponse r = ErrorResponse(404, "unknown user '" + user + "'", kRoute);
+    r.snapshot = snapshot->info.version;
+    return r;
+  }
+  if (snapshot->popular.empty()) {
+    HttpResponse r = ErrorResponse(
+        404, "unknown user '" + user + "' and the snapshot has no popular fallback", kRoute);
+    r.snapshot = snapshot->info.version;
+    return r;
+  }
+  std::string body;
+  if (Status st = PopularForUser(*snapshot, user, sliced ? &spec : nullptr, &body); !st.ok()) {
+    return ErrorResponse(500, st.message(), kRoute);
+  }
+  return Json(std::move(body), snapshot, kRoute);
+}
+
+HttpResponse Router::SimilarItems(std::string_view raw_id, const Target& target,
+                                  const LoadedSnapshot* snapshot) const {
+  constexpr Route kRoute = Route::kSimilarItems;
+  HttpResponse error;
+  std::string item;
+  if (!DecodeId(raw_id, "item id", kRoute, &item, &error)) return error;
+  SliceSpec spec;
+  bool sliced = false;
+  if (!ParseSlice(target, kRoute, &spec, &sliced, &error)) return error;
+  if (snapshot == nullptr) return NotReady(kRoute);
+  std::string payload;
+  Status s = item.size() > kMaxStoreKeyBytes
+                 ? Status::NotFound("longer than any stored id")
+                 : snapshot->snapshot->Get(Table::kSimilar, item, &payload);
+  if (s.code() == StatusCode::kNotFound) {
+    HttpResponse r = ErrorResponse(404, "unknown item '" + item + "'", kRoute);
+    r.snapshot = snapshot->info.version;
+    return r;
+  }
+  if (!s.ok()) return StoreError(s, kRoute);
+  if (!sliced) return Json(std::move(payload), snapshot, kRoute);
+  std::string body;
+  if (Status st = SlicePayload(payload, "similar", spec, &body); !st.ok()) {
+    return ErrorResponse(500, st.message(), kRoute);
+  }
+  return Json(std::move(body), snapshot, kRoute);
+}
+
+HttpResponse Router::FoldIn(const HttpRequest& request, const LoadedSnapshot* snapshot) const {
+  constexpr Route kRoute = Route::kFoldIn;
+  if (snapshot == nullptr) return NotReady(kRoute);
+  if (snapshot->model == nullptr) {
+    HttpResponse r = ErrorResponse(
+        503,
+        "snapshot " + std::to_string(snapshot->info.version) +
+            " has no model for real-time recommendations; publish with the model included",
+        kRoute);
+    r.snapshot = snapshot->info.version;
+    return r;
+  }
+  const std::string_view media =
+      Trim(request.content_type.substr(0, request.content_type.find(';')));
+  if (!IEquals(media, "application/json")) {
+    return ErrorResponse(415, "the body must be JSON: send Content-Type: application/json", kRoute);
+  }
+  FoldInRequest req;
+  Status parsed = ParseFoldInRequest(request.body, options_.max_limit, options_.max_id_bytes, &req);
+  if (!parsed.ok()) {
+    return ErrorResponse(parsed.code() == StatusCode::kParseError ? 400 : 422, parsed.message(),
+                         kRoute);
+  }
+
+  const TrainedModel& model = *snapshot->model;
+  std::vector<ItemWeight> known;
+  std::vector<std::string_view> unknown;
+  std::vector<uint32_t> seen;  // dedup of known
+  for (const std::string& id : req.items) {
+    if (std::optional<uint32_t> index = model.items.Find(id)) {
+      if (std::find(seen.begin(), seen.end(), *index) != seen.end()) continue;
+      seen.push_back(*index);
+      known.push_back({*index, 1.0f});
+    } else if (std::find(unknown.begin(), unknown.end(), id) == unknown.end()) {
+      unknown.push_back(id);
+    }
+  }
+  std::string unknown_json = "[";
+  for (size_t i = 0; i < unknown.size(); ++i) {
+    if (i > 0) unknown_json.push_back(',');
+    JsonWriter::AppendQuoted(unknown[i], &unknown_json);
+  }
+  unknown_json.push_back(']');
+
+  if (known.empty()) {
+    // Nothing to fold in: the popular list, minus what the visitor named.
+    if (snapshot->popular.empty()) {
+      return ErrorResponse(422,
+                           "none of the items is known to the model and the snapshot has no "
+                           "popular fallback",
+                           kRoute);
+    }
+    SliceSpec spec;
+    spec.limit = req.limit;
+    spec.exclude = req.exclude;
+    spec.exclude.insert(spec.exclude.end(), req.items.begin(), req.items.end());
+    spec.last.emplace_back("unknown_items", unknown_json);
+    std::string body;
+    if (Status st = SlicePayload(snapshot->popular, "items", spec, &body); !st.ok()) {
+      return ErrorResponse(500, st.message(), kRoute);
+    }
+    return Json(std::move(body), snapshot, kRoute);
+  }
+
+  QueryOptions q;
+  q.n = req.limit;
+  for (const std::string& id : req.exclude) {
+    if (std::optional<uint32_t> index = model.items.Find(id)) q.deny.push_back(*index);
+  }
+  auto recs = model.model->RecommendFoldIn(known, q);
+  if (!recs.ok()) return ErrorResponse(500, recs.status().message(), kRoute);
+  std::string body = "{\"snapshot\":" + std::to_string(snapshot->info.version) + ",\"items\":[";
+  for (size_t i = 0; i < recs->size(); ++i) {
+    const ScoredItem& si = (*recs)[i];
+    if (i > 0) body.push_back(',');
+    body.append("{\"item\":");
+    JsonWriter::AppendQuoted(model.items.Name(si.item), &body);
+    body.append(",\"score\":");
+    AppendScore(si.score, &body);
+    body.push_back('}');
+  }
+  body.append("],\"unknown_items\":").append(unknown_json).append("}");
+  return Json(std::move(body), snapshot, kRoute);
+}
+
+HttpResponse Router::Info(const LoadedSnapshot* snapshot) const {
+  constexpr Route kRoute = Route::kInfo;
+  if (snapshot == nullptr) return NotReady(kRoute);
+  // The stored document (an object, checked at load) with "server" appended.
+  std::string_view doc = TrimSpace(snapshot->info_doc);
+  doc.remove_suffix(1);  // the closing '}'
+  std::string body(doc);
+  if (!TrimSpace(doc.substr(1)).empty()) body.push_back(',');
+  body.append("\"server\":{\"version\":\"" ENCORE_VERSION "\",\"store\":");
+  JsonWriter::AppendQuoted(store_uri_, &body);
+  const auto uptime =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start_);
+  body.append(",\"uptime_seconds\":").append(std::to_string(uptime.count()));
+  body.append(",\"threads\":").append(std::to_string(threads_));
+  body.append(",\"snapshot\":").append(std::to_string(snapshot->info.version));
+  body.append(",\"snapshot_created\":\"").append(FormatUtcTime(snapshot->info.created_unix));
+  body.append("\",\"snapshot_loaded\":\"").append(FormatUtcTime(snapshot->loaded_unix));
+  body.append("\",\"fold_in\":").append(snapshot->model != nullptr ? "true" : "false");
+  body.append("}}");
+  return Json(std::move(body), snapshot, kRoute);
+}
+
+HttpResponse Router::Readyz(const LoadedSnapshot* snapshot) const {
+  if (snapshot == nullptr) return NotReady(Route::kReadyz);
+  return Json("{\"status\":\"ready\",\"snapshot\":" + std::to_string(snapshot->info.version) + "}",
+              snapshot, Route::kReadyz);
+}
+
+HttpResponse Router::MetricsPage(const LoadedSnapshot* snapshot) const {
+  Metrics::SnapshotState state;
+  if (snapshot != nullptr) {
+    state.loaded = true;
+    state.version = snapshot->info.version;
+    state.created_unix = snapshot->info.created_unix;
+  }
+  HttpResponse r;
+  r.route = Route::kMetrics;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = metrics_->Render(state);
+  return r;
+}
+
+HttpResponse Router::AdminReload(const HttpRequest& request) const {
+  constexpr Route kRoute = Route::kAdminReload;
+  if (!admin_enabled_) {
+    return ErrorResponse(403, "admin routes are disabled: start encore serve with --api-key-file",
+                         kRoute);
+  }
+  std::string_view auth = Trim(request.authorization);
+  const size_t space = auth.find(' ');
+  if (auth.empty() || space == std::string_view::npos ||
+      !IEquals(auth.substr(0, space), "Bearer")) {
+    HttpResponse r =
+        ErrorResponse(401, "admin routes need the header 'Authorization: Bearer <key>'", kRoute);
+    r.www_authenticate = true;
+    return r;
+  }
+  // Equal-length digests, compared in constant time: neither the key's
+  // length nor its bytes leak through timing.
+  const std::array<unsigned char, 32> given = Sha256(Trim(auth.substr(space + 1)));
+  if (CRYPTO_memcmp(given.data(), key_digest_.data(), given.size()) != 0) {
+    return ErrorResponse(403, "wrong admin key", kRoute);
+  }
+  auto result = reload_();
+  if (!result.ok()) {
+    const Status& s = result.status();
+    const int code =
+        s.code() == StatusCode::kNotFound || s.code() == StatusCode::kIOError ? 503 : 500;
+    return ErrorResponse(code, "reload failed, still serving the old snapshot: " + s.ToString(),
+                         kRoute);
+  }
+  HttpResponse r;
+  r.route = kRoute;
+  r.snapshot = result->current;
+  r.body = "{\"snapshot\":" + std::to_string(result->current) +
+           ",\"previous\":" + std::to_string(result->previous) +
+           ",\"changed\":" + (result->changed ? "true" : "false") + "}";
+  return r;
+}
+
+}  // namespace encore::serve

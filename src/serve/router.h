@@ -1,0 +1,104 @@
+// Router: turns one HTTP request into one response, without sockets. The
+// Beast layer (server.cc) parses the request, pins the current snapshot and
+// calls Handle; everything a route does lives here, so it is unit-testable.
+//
+// Routes (docs/SERVING.md, "HTTP API"):
+//   GET  /v1/users/{id}/recommendations?limit=&offset=&exclude=&fallback=popular
+//   GET  /v1/items/{id}/similar?limit=&offset=&exclude=
+//   POST /v1/recommendations          fold-in for a visitor described by items
+//   GET  /v1/info, /healthz, /readyz, /metrics
+//   POST /v1/admin/reload             Authorization: Bearer <key>
+// HEAD is answered like GET on the GET routes (the server drops the body).
+//
+// POST /v1/admin/reload loads the new snapshot on the calling thread (the
+// other threads keep serving); every other route answers without blocking
+// on anything but the store's Get.
+//
+// Thread-safety: Handle may be called from any number of threads at once.
+#ifndef ENCORE_SERVE_ROUTER_H_
+#define ENCORE_SERVE_ROUTER_H_
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "encore/serve.h"
+#include "serve/metrics.h"
+#include "serve/payload.h"
+#include "serve/snapshot_holder.h"
+#include "serve/url.h"
+
+namespace encore::serve {
+
+// What the router needs of a request. The views point into the caller's
+// request and stay valid for the call.
+struct HttpRequest {
+  std::string_view method;         // "GET", "POST", ...
+  std::string_view target;         // "/v1/users/u1/recommendations?limit=5"
+  std::string_view authorization;  // the Authorization header ("" when absent)
+  std::string_view content_type;   // the Content-Type header ("" when absent)
+  std::string_view body;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  uint64_t snapshot = 0;          // sent as X-Snapshot when nonzero
+  const char* allow = nullptr;    // the Allow header of a 405
+  bool www_authenticate = false;  // a 401: WWW-Authenticate: Bearer realm="encore"
+  Route route = Route::kUnmatched;
+};
+
+// {"error": message, "code": status}.
+HttpResponse ErrorResponse(int status, std::string_view message, Route route);
+
+class Router {
+ public:
+  // Loads the store's current snapshot now (POST /v1/admin/reload); the
+  // server serialises it with its poller.
+  using ReloadFn = std::function<Result<SnapshotHolder::RefreshResult>()>;
+
+  // `metrics` must outlive the router. `store_uri` and `threads` are
+  // reported by /v1/info.
+  Router(const ServeOptions& options, Metrics* metrics, ReloadFn reload, std::string store_uri,
+         int threads);
+
+  // Answers `request` from `snapshot` (nullptr: none loaded yet, so only
+  // health, readiness and metrics answer 200).
+  HttpResponse Handle(const HttpRequest& request, const LoadedSnapshot* snapshot) const;
+
+ private:
+  HttpResponse UserRecommendations(std::string_view raw_id, const Target& target,
+                                   const LoadedSnapshot* snapshot) const;
+  HttpResponse SimilarItems(std::string_view raw_id, const Target& target,
+                            const LoadedSnapshot* snapshot) const;
+  HttpResponse FoldIn(const HttpRequest& request, const LoadedSnapshot* snapshot) const;
+  HttpResponse Info(const LoadedSnapshot* snapshot) const;
+  HttpResponse Readyz(const LoadedSnapshot* snapshot) const;
+  HttpResponse MetricsPage(const LoadedSnapshot* snapshot) const;
+  HttpResponse AdminReload(const HttpRequest& request) const;
+
+  // Decodes and checks one id path segment; on failure fills *error.
+  bool DecodeId(std::string_view raw, const char* what, Route route, std::string* id,
+                HttpResponse* error) const;
+  // Reads limit/offset/exclude into *spec; *sliced says whether any was given.
+  bool ParseSlice(const Target& target, Route route, SliceSpec* spec, bool* sliced,
+                  HttpResponse* error) const;
+
+  const ServeOptions options_;
+  Metrics* const metrics_;
+  const ReloadFn reload_;
+  const std::string store_uri_;
+  const int threads_;
+  const std::chrono::steady_clock::time_point start_;
+  bool admin_enabled_ = false;
+  std::array<unsigned char, 32> key_digest_{};  // SHA-256 of the admin key
+};
+
+}  // namespace encore::serve
+
+#endif  // ENCORE_SERVE_ROUTER_H_

@@ -1,0 +1,499 @@
+// The HTTP server end to end, in process: every route over a real socket
+// (status, headers, body), slicing, fallbacks, fold-in against the model
+// itself, readiness, metrics, keep-alive, admin auth, the access log, and
+// snapshots published while clients hammer the server.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "serve_fixture.h"
+#include "test_util.h"
+
+namespace encore {
+namespace {
+
+using testing::HttpConnection;
+using testing::HttpFetch;
+using testing::HttpReply;
+using testing::ParseJson;
+using testing::ServeTest;
+using testing::SharedModel;
+
+// The "item" ids of a payload's list member.
+std::vector<std::string> ItemIds(const std::string& body, const char* list = "items") {
+  simdjson::dom::parser parser;
+  std::vector<std::string> ids;
+  simdjson::dom::element doc = ParseJson(parser, body);
+  simdjson::dom::array array;
+  if (doc[list].get_array().get(array)) {
+    ADD_FAILURE() << "no list '" << list << "' in " << body;
+    return ids;
+  }
+  for (auto e : array) ids.emplace_back(std::string_view(e["item"].get_string().value()));
+  return ids;
+}
+
+void ExpectJsonResponse(const HttpReply& r) {
+  EXPECT_EQ(r.Header("content-type"), "application/json");
+  EXPECT_EQ(r.Header("content-length"), std::to_string(r.body.size()));
+}
+
+TEST_F(ServeTest, UserRecommendationsAreTheStoredBytes) {
+  StartServer();
+  const TrainedModel& model = SharedModel();
+  HttpReply r = Get("/v1/users/u3/recommendations");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ExpectJsonResponse(r);
+  EXPECT_EQ(r.Header("x-snapshot"), std::to_string(version_));
+  EXPECT_EQ(r.body, testing::UserPayload(model, 3, version_, 10));
+}
+
+TEST_F(ServeTest, LimitOffsetAndExcludeSliceTheList) {
+  StartServer();
+  const std::string full = testing::UserPayload(SharedModel(), 5, version_, 10);
+  const std::vector<std::string> all = ItemIds(full);
+  ASSERT_EQ(all.size(), 10u);
+
+  HttpReply r = Get("/v1/users/u5/recommendations?limit=3");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ExpectJsonResponse(r);
+  EXPECT_EQ(ItemIds(r.body), std::vector<std::string>(all.begin(), all.begin() + 3));
+  // Kept elements keep their stored bytes: the sliced text is a prefix cut.
+  const size_t third = full.find("},{", full.find(all[2]));
+  EXPECT_EQ(r.body, full.substr(0, third + 1) + "]}");
+
+  r = Get("/v1/users/u5/recommendations?offset=2&limit=4");
+  EXPECT_EQ(ItemIds(r.body), std::vector<std::string>(all.begin() + 2, all.begin() + 6));
+
+  r = Get("/v1/users/u5/recommendations?exclude=" + all[0] + "," + all[2] + "&limit=2");
+  EXPECT_EQ(ItemIds(r.body), (std::vector<std::string>{all[1], all[3]}));
+
+  r = Get("/v1/users/u5/recommendations?offset=100");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_TRUE(ItemIds(r.body).empty());
+  simdjson::dom::parser parser;
+  auto doc = ParseJson(parser, r.body);
+  EXPECT_EQ(std::string_view(doc["user"].get_string().value()), "u5");
+  EXPECT_EQ(uint64_t(doc["snapshot"].get_uint64().value()), version_);
+}
+
+TEST_F(ServeTest, IdsArePercentDecoded) {
+  StartServer();
+  HttpReply r = Get("/v1/users/a%20b%2F%C3%BC%25%2C+%3F/recommendations");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(ItemIds(r.body), (std::vector<std::string>{"i1", "x,y"}));
+  // An encoded comma stays inside one excluded id.
+  r = Get("/v1/users/a%20b%2F%C3%BC%25%2C+%3F/recommendations?exclude=x%2Cy");
+  EXPECT_EQ(ItemIds(r.body), (std::vector<std::string>{"i1"}));
+}
+
+TEST_F(ServeTest, UnknownUserIs404OrThePopularFallback) {
+  StartServer();
+  HttpReply r = Get("/v1/users/nobody/recommendations");
+  EXPECT_EQ(r.status, 404);
+  ExpectJsonResponse(r);
+  simdjson::dom::parser parser;
+  auto err = ParseJson(parser, r.body);
+  EXPECT_EQ(int64_t(err["code"].get_int64().value()), 404);
+  EXPECT_NE(std::string_view(err["error"].get_string().value()).find("nobody"),
+            std::string_view::npos);
+
+  r = Get("/v1/users/nobody/recommendations?fallback=popular");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Header("x-snapshot"), std::to_string(version_));
+  auto doc = ParseJson(parser, r.body);
+  EXPECT_EQ(std::string_view(doc["user"].get_string().value()), "nobody");
+  EXPECT_EQ(std::string_view(doc["fallback"].get_string().value()), "popular");
+  const std::vector<std::string> popular = ItemIds(r.body);
+  EXPECT_EQ(popular.size(), 20u);
+
+  r = Get("/v1/users/nobody/recommendations?fallback=popular&limit=2&exclude=" + popular[0]);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(ItemIds(r.body), (std::vector<std::string>{popular[1], popular[2]}));
+  auto sliced = ParseJson(parser, r.body);
+  EXPECT_EQ(std::string_view(sliced["user"].get_string().value()), "nobody");
+
+  // A known user ignores the fallback.
+  r = Get("/v1/users/u1/recommendations?fallback=popular");
+  EXPECT_EQ(r.body, testing::UserPayload(SharedModel(), 1, version_, 10));
+  EXPECT_EQ(Get("/v1/users/nobody/recommendations?fallback=random").status, 400);
+}
+
+TEST_F(ServeTest, PopularFallbackMissingIs404) {
+  testing::TestSnapshotOptions snap;
+  snap.popular = false;
+  StartServer(testing::FastServeOptions(), true, snap);
+  HttpReply r = Get("/v1/users/nobody/recommendations?fallback=popular");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("no popular fallback"), std::string::npos) << r.body;
+}
+
+TEST_F(ServeTest, SimilarItems) {
+  StartServer();
+  const TrainedModel& model = SharedModel();
+  HttpReply r = Get("/v1/items/i4/similar");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ExpectJsonResponse(r);
+  std::vector<ScoredItem> similar;
+  ASSERT_TRUE(model.model->SimilarItems(*model.items.Find("i4"), 10, &similar).ok());
+  std::vector<std::string> want;
+  for (const ScoredItem& s : similar) want.emplace_back(model.items.Name(s.item));
+  EXPECT_EQ(ItemIds(r.body, "similar"), want);
+  r = Get("/v1/items/i4/similar?limit=3");
+  EXPECT_EQ(ItemIds(r.body, "similar"), std::vector<std::string>(want.begin(), want.begin() + 3));
+  r = Get("/v1/items/nothing/similar");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("unknown item 'nothing'"), std::string::npos);
+}
+
+TEST_F(ServeTest, FoldInEqualsTheModelsOwnFoldIn) {
+  StartServer();
+  const TrainedModel& model = SharedModel();
+  HttpReply r =
+      Post("/v1/recommendations",
+           R"({"items": ["i1", "i2", "nope", "i1", "i7"], "limit": 5, "exclude": ["i3"]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ExpectJsonResponse(r);
+  EXPECT_EQ(r.Header("x-snapshot"), std::to_string(version_));
+
+  std::vector<ItemWeight> items;
+  for (const char* id : {"i1", "i2", "i7"}) items.push_back({*model.items.Find(id), 1.0f});
+  QueryOptions q;
+  q.n = 5;
+  q.deny = {*model.items.Find("i3")};
+  auto want = model.model->RecommendFoldIn(items, q);
+  ASSERT_TRUE(want.ok());
+  ASSERT_EQ(want->size(), 5u);
+
+  simdjson::dom::parser parser;
+  auto doc = ParseJson(parser, r.body);
+  EXPECT_EQ(uint64_t(doc["snapshot"].get_uint64().value()), version_);
+  simdjson::dom::array got = doc["items"].get_array().value();
+  ASSERT_EQ(got.size(), want->size());
+  size_t k = 0;
+  for (auto e : got) {
+    EXPECT_EQ(std::string_view(e["item"].get_string().value()), model.items.Name((*want)[k].item));
+    EXPECT_EQ(static_cast<float>(double(e["score"].get_double().value())), (*want)[k].score);
+    ++k;
+  }
+  simdjson::dom::array unknown = doc["unknown_items"].get_array().value();
+  ASSERT_EQ(unknown.size(), 1u);
+  EXPECT_EQ(std::string_view(unknown.at(0).get_string().value()), "nope");
+}
+
+TEST_F(ServeTest, FoldInWithNothingKnownFallsBackToPopular) {
+  StartServer();
+  HttpReply r = Post("/v1/recommendations", R"({"items": ["x", "y"], "limit": 3})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  simdjson::dom::parser parser;
+  auto doc = ParseJson(parser, r.body);
+  EXPECT_EQ(std::string_view(doc["fallback"].get_string().value()), "popular");
+  EXPECT_EQ(ItemIds(r.body).size(), 3u);
+  EXPECT_EQ(simdjson::dom::array(doc["unknown_items"].get_array().value()).size(), 2u);
+  // An empty visitor is anonymous: the same fallback.
+  EXPECT_EQ(Post("/v1/recommendations", R"({"items": []})").status, 200);
+}
+
+TEST_F(ServeTest, FoldInRejectsBadRequests) {
+  StartServer();
+  EXPECT_EQ(
+      Post("/v1/recommendations", R"({"items": ["i1"]})", {"Content-Type: text/plain"}).status,
+      415);
+  EXPECT_EQ(Post("/v1/recommendations", R"({"items": ["i1"]})", {}).status, 415);
+  EXPECT_EQ(Post("/v1/recommendations", R"({"items": ["i1"]})",
+                 {"Content-Type: Application/JSON; charset=utf-8"})
+                .status,
+            200);
+  EXPECT_EQ(Post("/v1/recommendations", R"({"items": ["i1")").status, 400);
+  EXPECT_EQ(Post("/v1/recommendations", "").status, 400);
+  EXPECT_EQ(Post("/v1/recommendations", R"(["i1"])").status, 422);
+  EXPECT_EQ(Post("/v1/recommendations", R"({"limit": 3})").status, 422);
+  EXPECT_EQ(Post("/v1/recommendations", R"({"items": "i1"})").status, 422);
+  EXPECT_EQ(Post("/v1/recommendations", R"({"items": [1, 2]})").status, 422);
+  EXPECT_EQ(Post("/v1/recommendations", R"({"items": ["i1"], "limit": "5"})").status, 422);
+  EXPECT_EQ(Post("/v1/recommendations", R"({"items": ["i1"], "limit": 0})").status, 422);
+  EXPECT_EQ(Post("/v1/recommendations", R"({"items": ["i1"], "limit": -3})").status, 422);
+  EXPECT_EQ(Post("/v1/recommendations", R"({"items": ["i1"], "limit": 1e30})").status, 422);
+  // Beyond 64 bits simdjson cannot read the number at all: a parse error.
+  EXPECT_EQ(
+      Post("/v1/recommendations", R"({"items": ["i1"], "limit": 99999999999999999999})").status,
+      400);
+  EXPECT_EQ(Post("/v1/recommendations", R"({"items": ["i1"], "exclude": "i2"})").status, 422);
+  HttpReply r = Get("/v1/recommendations");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.Header("allow"), "POST");
+}
+
+TEST_F(ServeTest, FoldInWithoutAModelIs503) {
+  testing::TestSnapshotOptions snap;
+  snap.model = false;
+  StartServer(testing::FastServeOptions(), true, snap);
+  HttpReply r = Post("/v1/recommendations", R"({"items": ["i1"]})");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("no model"), std::string::npos) << r.body;
+}
+
+TEST_F(ServeTest, InfoIsTheSnapshotDocumentPlusServerFields) {
+  StartServer();
+  HttpReply r = Get("/v1/info");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ExpectJsonResponse(r);
+  simdjson::dom::parser parser;
+  auto doc = ParseJson(parser, r.body);
+  EXPECT_EQ(uint64_t(doc["snapshot"].get_uint64().value()), version_);
+  EXPECT_EQ(std::string_view(doc["model"]["kind"].get_string().value()), "ials");
+  EXPECT_EQ(uint64_t(doc["counts"]["users"].get_uint64().value()), SharedModel().users.size());
+  EXPECT_EQ(std::string_view(doc["server"]["store"].get_string().value()), store_uri_);
+  EXPECT_EQ(int64_t(doc["server"]["threads"].get_int64().value()), 2);
+  EXPECT_TRUE(doc["server"]["fold_in"].get_bool().value());
+  EXPECT_FALSE(doc["server"]["uptime_seconds"].get_int64().error());
+}
+
+TEST_F(ServeTest, InfoWithoutAnInfoDocumentHasTheServerFields) {
+  testing::TestSnapshotOptions bare;
+  bare.info = false;
+  StartServer(testing::FastServeOptions(), true, bare);
+  HttpReply r = Get("/v1/info");
+  ASSERT_EQ(r.status, 200) << r.body;
+  simdjson::dom::parser parser;
+  auto doc = ParseJson(parser, r.body);
+  EXPECT_EQ(uint64_t(doc["server"]["snapshot"].get_uint64().value()), version_);
+}
+
+TEST_F(ServeTest, HealthAndReadinessBeforeAndAfterASnapshot) {
+  StartServer(testing::FastServeOptions(), /*publish=*/false);
+  EXPECT_EQ(Get("/healthz").status, 200);
+  HttpReply r = Get("/readyz");
+  EXPECT_EQ(r.status, 503);
+  ExpectJsonResponse(r);
+  EXPECT_EQ(Get("/v1/users/u1/recommendations").status, 503);
+  EXPECT_EQ(Get("/v1/info").status, 503);
+  EXPECT_EQ(Post("/v1/recommendations", R"({"items": ["i1"]})").status, 503);
+  EXPECT_EQ(server_->snapshot_version(), 0u);
+
+  const uint64_t v = testing::WriteTestSnapshot(store_.get());
+  // The poller (every 50 ms) picks it up; the loop is only a hang guard.
+  for (int i = 0; i < 400 && Get("/readyz").status != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  r = Get("/readyz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("x-snapshot"), std::to_string(v));
+  EXPECT_EQ(Get("/v1/users/u1/recommendations").status, 200);
+  EXPECT_EQ(server_->snapshot_version(), v);
+}
+
+TEST_F(ServeTest, MetricsCountRequestsByRouteAndCode) {
+  StartServer();
+  for (int i = 0; i < 3; ++i) Get("/v1/users/u1/recommendations");
+  Get("/v1/users/nobody/recommendations");
+  Get("/no/such/route");
+  HttpReply r = Get("/metrics");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  const std::string& m = r.body;
+  EXPECT_NE(
+      m.find(
+          "encore_http_requests_total{route=\"/v1/users/{id}/recommendations\",code=\"200\"} 3\n"),
+      std::string::npos)
+      << m;
+  EXPECT_NE(
+      m.find(
+          "encore_http_requests_total{route=\"/v1/users/{id}/recommendations\",code=\"404\"} 1\n"),
+      std::string::npos);
+  EXPECT_NE(m.find("encore_http_requests_total{route=\"unmatched\",code=\"404\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(m.find("encore_http_request_duration_seconds_bucket{route=\"/v1/users/{id}/"
+                   "recommendations\",le=\"+Inf\"} 4\n"),
+            std::string::npos);
+  EXPECT_NE(m.find("encore_http_request_duration_seconds_count{route=\"/v1/users/{id}/"
+                   "recommendations\"} 4\n"),
+            std::string::npos);
+  EXPECT_NE(m.find("encore_snapshot_version " + std::to_string(version_) + "\n"),
+            std::string::npos);
+  EXPECT_NE(m.find("encore_snapshot_age_seconds "), std::string::npos);
+  EXPECT_NE(m.find("encore_snapshot_reloads_total{result=\"ok\"} 1\n"), std::string::npos);
+  // The counter moves.
+  Get("/v1/users/u1/recommendations");
+  EXPECT_NE(Get("/metrics")
+                .body.find("encore_http_requests_total{route=\"/v1/users/{id}/"
+                           "recommendations\",code=\"200\"} 4\n"),
+            std::string::npos);
+}
+
+TEST_F(ServeTest, KeepAliveServesManyRequestsOnOneConnection) {
+  StartServer();
+  HttpConnection c(port());
+  ASSERT_TRUE(c.connected());
+  for (int i = 0; i < 20; ++i) {
+    HttpReply r = c.Request("GET", "/v1/users/u" + std::to_string(i) + "/recommendations");
+    ASSERT_EQ(r.status, 200) << "request " << i;
+    EXPECT_EQ(r.body, testing::UserPayload(SharedModel(), i, version_, 10));
+    EXPECT_NE(r.Header("connection"), "close");
+  }
+  // Pipelined: two requests in one write, two answers in order.
+  ASSERT_TRUE(
+      c.SendRaw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/users/u2/recommendations "
+                "HTTP/1.1\r\nHost: x\r\n\r\n"));
+  HttpReply a, b;
+  ASSERT_TRUE(c.ReadReply(&a));
+  ASSERT_TRUE(c.ReadReply(&b));
+  EXPECT_EQ(a.body, "{\"status\":\"ok\"}");
+  EXPECT_EQ(b.body, testing::UserPayload(SharedModel(), 2, version_, 10));
+  // Connection: close is honoured.
+  HttpReply last = c.Request("GET", "/healthz", "", {"Connection: close"});
+  EXPECT_EQ(last.status, 200);
+  EXPECT_EQ(last.Header("connection"), "close");
+  EXPECT_TRUE(c.WaitClosed(5000));
+}
+
+TEST_F(ServeTest, HeadAnswersLikeGetWithoutABody) {
+  StartServer();
+  HttpConnection c(port());
+  ASSERT_TRUE(c.SendRaw("HEAD /v1/users/u1/recommendations HTTP/1.1\r\nHost: x\r\n\r\n"));
+  HttpReply head;
+  ASSERT_TRUE(c.ReadReply(&head, /*head_only=*/true));
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.Header("content-length"),
+            std::to_string(testing::UserPayload(SharedModel(), 1, version_, 10).size()));
+  EXPECT_EQ(head.Header("x-snapshot"), std::to_string(version_));
+  // No body bytes followed: the next answer on the connection is intact.
+  HttpReply next = c.Request("GET", "/healthz");
+  EXPECT_EQ(next.status, 200);
+  EXPECT_EQ(next.body, "{\"status\":\"ok\"}");
+}
+
+TEST_F(ServeTest, AdminReloadNeedsTheBearerKey) {
+  ServeOptions o = testing::FastServeOptions();
+  o.api_key = "s3cret-key";
+  o.poll_ms = 60'000;  // only the admin route reloads here
+  StartServer(o);
+  HttpReply r = Post("/v1/admin/reload", "", {});
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.Header("www-authenticate"), "Bearer realm=\"encore\"");
+  EXPECT_EQ(Post("/v1/admin/reload", "", {"Authorization: Basic czNjcmV0LWtleQ=="}).status, 401);
+  EXPECT_EQ(Post("/v1/admin/reload", "", {"Authorization: Bearer"}).status, 401);
+  for (const char* wrong : {"s3cret-kez", "s3cret-key-longer", "s", "S3CRET-KEY", "s3cret-ke y"}) {
+    EXPECT_EQ(Post("/v1/admin/reload", "", {std::string("Authorization: Bearer ") + wrong}).status,
+              403)
+        << wrong;
+  }
+  EXPECT_EQ(Get("/v1/admin/reload", {"Authorization: Bearer s3cret-key"}).status, 405);
+  EXPECT_EQ(Post("/v1/admin/reload", "", {"Authorization: Bearer s3cret-key  "}).status, 200);
+
+  const uint64_t v2 = testing::WriteTestSnapshot(store_.get());
+  EXPECT_EQ(Get("/readyz").Header("x-snapshot"), std::to_string(version_));
+  r = Post("/v1/admin/reload", "", {"Authorization: bearer s3cret-key"});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "{\"snapshot\":" + std::to_string(v2) +
+                        ",\"previous\":" + std::to_string(version_) + ",\"changed\":true}");
+  EXPECT_EQ(Get("/readyz").Header("x-snapshot"), std::to_string(v2));
+  r = Post("/v1/admin/reload", "", {"Authorization: Bearer s3cret-key"});
+  EXPECT_EQ(r.body, "{\"snapshot\":" + std::to_string(v2) + ",\"previous\":" + std::to_string(v2) +
+                        ",\"changed\":false}");
+  // Rollback is a switch too.
+  ASSERT_TRUE(store_->SetCurrent(version_).ok());
+  r = Post("/v1/admin/reload", "", {"Authorization: Bearer s3cret-key"});
+  EXPECT_EQ(Get("/readyz").Header("x-snapshot"), std::to_string(version_));
+}
+
+TEST_F(ServeTest, AdminRoutesAreRefusedWithoutAConfiguredKey) {
+  StartServer();
+  HttpReply r = Post("/v1/admin/reload", "", {"Authorization: Bearer anything"});
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("--api-key-file"), std::string::npos) << r.body;
+}
+
+TEST_F(ServeTest, AccessLogHasOneJsonLinePerRequestAndNoSecrets) {
+  testing::TempDir dir;
+  ServeOptions o = testing::FastServeOptions();
+  o.access_log = dir.File("access.jsonl");
+  o.api_key = "top-secret-key";
+  StartServer(o);
+  Get("/v1/users/u1/recommendations?limit=2");
+  Post("/v1/admin/reload", "", {"Authorization: Bearer top-secret-key"});
+  server_->Stop();
+  server_->Wait();
+  const std::string log = testing::ReadFile(o.access_log);
+  EXPECT_EQ(log.find("top-secret-key"), std::string::npos) << log;
+  std::vector<std::string> lines;
+  for (size_t pos = 0, nl; (nl = log.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+    lines.push_back(log.substr(pos, nl - pos));
+  }
+  ASSERT_EQ(lines.size(), 2u) << log;
+  simdjson::dom::parser parser;
+  auto first = ParseJson(parser, lines[0]);
+  EXPECT_EQ(std::string_view(first["method"].get_string().value()), "GET");
+  EXPECT_EQ(std::string_view(first["target"].get_string().value()),
+            "/v1/users/u1/recommendations?limit=2");
+  EXPECT_EQ(int64_t(first["status"].get_int64().value()), 200);
+  EXPECT_GT(int64_t(first["bytes"].get_int64().value()), 0);
+  EXPECT_GE(int64_t(first["duration_us"].get_int64().value()), 0);
+  EXPECT_EQ(uint64_t(first["snapshot"].get_uint64().value()), version_);
+  EXPECT_EQ(std::string_view(first["time"].get_string().value()).size(), 24u);
+}
+
+// Clients hammer user requests while new snapshots are committed and
+// reloaded: every answer is whole and from exactly one snapshot.
+TEST_F(ServeTest, PublishWhileServingNeverMixesSnapshots) {
+  ServeOptions o = testing::FastServeOptions();
+  o.api_key = "k";
+  o.poll_ms = 5;  // the poller switches too, concurrently with admin reloads
+  testing::TestSnapshotOptions snap;
+  snap.versioned_items = true;
+  snap.users = 8;
+  StartServer(o, true, snap);
+
+  std::atomic<bool> done{false};
+  std::atomic<int> errors{0}, answered{0};
+  std::vector<std::string> first_error(3);
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 3; ++t) {
+    clients.emplace_back([&, t] {
+      HttpConnection c(port());
+      uint32_t u = t;
+      while (!done.load()) {
+        u = (u + 1) % 8;
+        const bool fallback = u == 0;
+        HttpReply r =
+            fallback ? c.Request("GET", "/v1/users/ghost/recommendations?fallback=popular")
+                     : c.Request("GET", "/v1/users/u" + std::to_string(u) + "/recommendations");
+        uint64_t v = 0;
+        simdjson::dom::parser parser;
+        simdjson::dom::element doc;
+        bool ok = r.status == 200 && !parser.parse(r.body).get(doc) &&
+                  !doc["snapshot"].get_uint64().get(v) &&
+                  r.Header("x-snapshot") == std::to_string(v);
+        if (ok && !fallback) ok = r.body == testing::VersionedUserPayload(u, v);
+        if (ok && fallback) {
+          ok = r.body.find("\"v" + std::to_string(v) + "-popular\"") != std::string::npos &&
+               r.body.rfind("{\"user\":\"ghost\",", 0) == 0;
+        }
+        if (!ok) {
+          if (errors.fetch_add(1) == 0) first_error[t] = std::to_string(r.status) + " " + r.body;
+          c.Close();
+          return;
+        }
+        answered.fetch_add(1);
+      }
+    });
+  }
+  for (int i = 0; i < 12; ++i) {
+    testing::WriteTestSnapshot(store_.get(), snap);
+    if (i % 2 == 0) {
+      HttpReply r = HttpFetch(port(), "POST", "/v1/admin/reload", "", {"Authorization: Bearer k"});
+      EXPECT_EQ(r.status, 200) << r.body;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(15));
+  }
+  done = true;
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(errors.load(), 0) << first_error[0] << first_error[1] << first_error[2];
+  EXPECT_GT(answered.load(), 0);
+}
+
+}  // namespace
+}  // namespace encore
