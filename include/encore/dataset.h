@@ -102,6 +102,10 @@ struct Dataset {
 Result<std::map<std::string, float>> ParseWeights(const std::string& spec);
 // "none", "log1p" or "binary".
 Result<ValueTransform> ParseValueTransform(const std::string& name);
+// "implicit" or "explicit" (src/io/option_names.cc).
+Result<Feedback> ParseFeedback(const std::string& name);
+// "latest" or "mean" (src/io/option_names.cc).
+Result<ExplicitDuplicates> ParseExplicitDuplicates(const std::string& name);
 
 // Consumes `log`: its columns are freed chunk by chunk as they are used, and
 // its user and item dictionaries move into the Dataset unchanged.

@@ -54,6 +54,13 @@ struct ColumnRef {
 
 enum class TimeUnit { kAuto, kSeconds, kMilliseconds };
 
+// Option names shared by the CLI flags and pipeline files
+// (src/io/option_names.cc). Errors say what is accepted.
+// "tab" (or a tab, or "\t"), "comma", "space", "semicolon", "pipe", or any one byte.
+Result<char> ParseSeparator(const std::string& text);
+// "auto", "s" or "ms".
+Result<TimeUnit> ParseTimeUnit(const std::string& text);
+
 struct ReadOptions {
   InputFormat format = InputFormat::kCsv;
   // Field separator; default from the format (',' or '\t').

@@ -30,6 +30,9 @@ Command RegisterParams(CLI::App& root);
 Command RegisterPublish(CLI::App& root);
 Command RegisterRollback(CLI::App& root);
 Command RegisterServe(CLI::App& root);
+Command RegisterRun(CLI::App& root);
+Command RegisterRuns(CLI::App& root);
+Command RegisterWatch(CLI::App& root);
 
 // Exit codes shared by all commands.
 inline constexpr int kExitOk = 0;

@@ -22,17 +22,6 @@ std::vector<std::string> SplitList(const std::string& s) {
   return out;
 }
 
-Result<char> ParseSeparator(const std::string& s) {
-  if (s == "\\t" || s == "tab" || s == "\t") return '\t';
-  if (s == "comma") return ',';
-  if (s == "space") return ' ';
-  if (s == "semicolon") return ';';
-  if (s == "pipe") return '|';
-  if (s.size() == 1) return s[0];
-  return Status::InvalidArgument("--sep '" + s +
-                                 "' must be one byte (or tab, comma, space, semicolon, pipe)");
-}
-
 }  // namespace
 
 void InputFlags::Register(CLI::App* app) {
@@ -82,8 +71,9 @@ Status InputFlags::Resolve(ReadOptions* read, DatasetOptions* dataset,
                            std::unique_ptr<Obfuscator>* obfuscator) const {
   ENCORE_ASSIGN_OR_RETURN(read->format, ParseInputFormat(format));
   if (!sep.empty()) {
-    ENCORE_ASSIGN_OR_RETURN(char c, ParseSeparator(sep));
-    read->separator = c;
+    Result<char> c = ParseSeparator(sep);
+    if (!c.ok()) return Status::InvalidArgument("--sep: " + c.status().message());
+    read->separator = *c;
   }
   if (header && no_header) return Status::InvalidArgument("--header and --no-header conflict");
   if (header) read->header = true;
@@ -93,15 +83,9 @@ Status InputFlags::Resolve(ReadOptions* read, DatasetOptions* dataset,
   if (!value_col.empty()) read->value_col = ColumnRef::Parse(value_col);
   if (!event_col.empty()) read->event_col = ColumnRef::Parse(event_col);
   if (!time_col.empty()) read->time_col = ColumnRef::Parse(time_col);
-  if (time_unit == "auto") {
-    read->time_unit = TimeUnit::kAuto;
-  } else if (time_unit == "s") {
-    read->time_unit = TimeUnit::kSeconds;
-  } else if (time_unit == "ms") {
-    read->time_unit = TimeUnit::kMilliseconds;
-  } else {
-    return Status::InvalidArgument("--time-unit '" + time_unit + "': use auto, s or ms");
-  }
+  Result<TimeUnit> unit = ParseTimeUnit(time_unit);
+  if (!unit.ok()) return Status::InvalidArgument("--time-unit: " + unit.status().message());
+  read->time_unit = *unit;
   if (attributes == "none") {
     read->keep_all_attributes = false;
   } else {
@@ -118,24 +102,19 @@ Status InputFlags::Resolve(ReadOptions* read, DatasetOptions* dataset,
              ? "explicit"
              : "implicit";
   }
-  if (fb == "explicit") {
-    dataset->feedback = Feedback::kExplicit;
-    if (!weights.empty()) {
-      return Status::InvalidArgument("--weights applies to implicit feedback; drop it or pass "
-                                     "--feedback implicit");
-    }
-  } else if (fb == "implicit") {
-    dataset->feedback = Feedback::kImplicit;
-  } else {
-    return Status::InvalidArgument("--feedback '" + feedback + "': use implicit or explicit");
+  Result<Feedback> parsed_feedback = ParseFeedback(fb);
+  if (!parsed_feedback.ok()) {
+    return Status::InvalidArgument("--feedback: " + parsed_feedback.status().message());
   }
-  if (duplicates == "latest") {
-    dataset->duplicates = ExplicitDuplicates::kLatest;
-  } else if (duplicates == "mean") {
-    dataset->duplicates = ExplicitDuplicates::kMean;
-  } else {
-    return Status::InvalidArgument("--duplicates '" + duplicates + "': use latest or mean");
+  dataset->feedback = *parsed_feedback;
+  if (dataset->feedback == Feedback::kExplicit && !weights.empty()) {
+    return Status::InvalidArgument(
+        "--weights applies to implicit feedback; drop it or pass "
+        "--feedback implicit");
   }
+  Result<ExplicitDuplicates> dup = ParseExplicitDuplicates(duplicates);
+  if (!dup.ok()) return Status::InvalidArgument("--duplicates: " + dup.status().message());
+  dataset->duplicates = *dup;
   dataset->threads = threads;
   read->obfuscate_cols = SplitList(obfuscate);
   if (!read->obfuscate_cols.empty()) {
@@ -166,10 +145,10 @@ Result<Dataset> LoadInput(const InputFlags& flags, ReadReport* report) {
                    static_cast<unsigned long long>(r.line), r.reason.c_str());
     }
     if (report->rows_rejected > report->first_rejections.size()) {
-      std::fprintf(stderr, "encore: ... and %llu more rejected rows%s\n",
-                   static_cast<unsigned long long>(report->rows_rejected -
-                                                   report->first_rejections.size()),
-                   flags.rejects.empty() ? " (--rejects FILE lists them all)" : "");
+      std::fprintf(
+          stderr, "encore: ... and %llu more rejected rows%s\n",
+          static_cast<unsigned long long>(report->rows_rejected - report->first_rejections.size()),
+          flags.rejects.empty() ? " (--rejects FILE lists them all)" : "");
     }
   }
   return BuildDataset(std::move(log).value(), dataset);

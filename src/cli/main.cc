@@ -35,6 +35,9 @@ int main(int argc, char** argv) {
       encore::cli::RegisterPublish(app),
       encore::cli::RegisterRollback(app),
       encore::cli::RegisterServe(app),
+      encore::cli::RegisterRun(app),
+      encore::cli::RegisterRuns(app),
+      encore::cli::RegisterWatch(app),
   };
 
   try {

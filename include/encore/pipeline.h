@@ -1,0 +1,135 @@
+// Pipelines: a whole batch job - read, prepare, evaluate, train, recommend,
+// write, publish - declared in one TOML file (docs/PIPELINES.md) and run as
+// a graph of stages:
+//
+//   source(s) ──▶ prepare ──▶ model(s) ──▶ recommend lists ──▶ outputs
+//                                   └──────────────────────────▶ publish
+//
+// Every run gets a directory WORKDIR/runs/RUNID/ (RUNID = the UTC start time,
+// "20261124T081500Z", with "-2", "-3" when taken) holding its manifest.json
+// (docs/PIPELINES.md#manifest: configuration, inputs with SHA-256, stage
+// timings, row counts, metrics, outputs and their lineage), written when the
+// run starts and again when it ends, each time by temp file + rename, and the
+// run's own files (generated data, model files). Outputs are all-or-nothing
+// (src/pipeline/output.h): a run that dies leaves its manifest saying
+// "running" and no output directory without its _SUCCESS marker.
+//
+// Thread-safety: a Pipeline is used from one thread; stages use threads
+// internally (OpenMP).
+#ifndef ENCORE_PIPELINE_H_
+#define ENCORE_PIPELINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "encore/progress.h"
+#include "encore/status.h"
+
+namespace encore {
+
+struct PipelineOptions {
+  // Replaces the file's workdir (a relative path resolves against the
+  // current directory). Empty: the file's.
+  std::string workdir;
+  // When not empty, only output `only` and the stages it depends on run.
+  std::string only;
+  // Replaces the file's `keep` (run directories kept after a success).
+  std::optional<uint32_t> keep;
+  // Stage lines and read progress on stderr.
+  Progress::Mode progress = Progress::Mode::kAuto;
+};
+
+struct PipelineOutputResult {
+  std::string name;
+  std::string kind;      // csv, jsonl, postgres, publish
+  std::string location;  // directory, postgres:TABLE, or the store
+  std::vector<std::string> files;
+  uint64_t rows = 0;  // rows written (publish: user payloads)
+  uint64_t bytes = 0;
+};
+
+struct PipelineRunResult {
+  std::string run_id;
+  std::string run_dir;
+  double seconds = 0;
+  std::vector<PipelineOutputResult> outputs;
+};
+
+class Pipeline {
+ public:
+  // Reads and checks a pipeline file: every problem is reported at once, as
+  // FILE:LINE:COLUMN lines (InvalidArgument); an unknown `only` names the outputs.
+  static Result<std::unique_ptr<Pipeline>> Load(const std::string& path,
+                                                const PipelineOptions& options);
+  ~Pipeline();
+
+  const std::string& name() const;
+  // Absolute working directory (after options.workdir).
+  const std::string& workdir() const;
+
+  // The stages in order, with their inputs, outputs and resolved paths
+  // (`encore run --dry-run`). Touches nothing.
+  std::string FormatPlan() const;
+  // Each output's lineage as a tree down to the input files and their sizes
+  // (`encore run --explain`). Reads file sizes only.
+  std::string FormatExplain() const;
+
+  // Runs the plan. On failure the manifest records the error and the
+  // returned Status names the run.
+  Result<PipelineRunResult> Run() const;
+
+ private:
+  struct Impl;
+  explicit Pipeline(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// One line per output and the run id, for stdout.
+std::string FormatRunResult(const PipelineRunResult& result);
+
+// ------------------------------------------------------------ run history
+
+struct RunRecord {
+  std::string id;
+  std::string status;   // running, succeeded, failed
+  std::string started;  // ISO-8601 UTC
+  double seconds = 0;   // 0 while running
+  std::vector<std::string> outputs;
+  std::string error;
+};
+
+// The runs under WORKDIR/runs, oldest first. Directories without a readable
+// manifest are listed with status "unknown".
+Result<std::vector<RunRecord>> ListRuns(const std::string& workdir);
+// A table: run id, status, started, seconds, outputs.
+std::string FormatRunList(const std::vector<RunRecord>& runs);
+// The manifest text of run `id` (the latest when empty). NotFound lists the runs.
+Result<std::string> ReadRunManifest(const std::string& workdir, const std::string& id);
+// A readable summary of a manifest.
+Result<std::string> FormatRunManifest(const std::string& manifest_json);
+// The working directory a pipeline file names (without checking the rest).
+Result<std::string> PipelineWorkdir(const std::string& pipeline_path);
+
+// ------------------------------------------------------------------ watch
+
+struct WatchOptions {
+  uint32_t interval_ms = 2000;  // between polls of the sources
+  uint32_t max_runs = 0;        // stop after this many runs (0: never)
+};
+
+// Runs the pipeline, then polls its sources (re-expanding globs) and runs
+// again when the set of files changes (a new file, or a changed size or
+// mtime) and has stayed the same for two polls in a row (so a file still
+// being written is not read); dot-files, *.tmp and *.part are ignored. The
+// pipeline file is re-read before each run. A failing run is reported and
+// watching continues. Returns after max_runs runs: OK when the last run
+// succeeded.
+Status WatchPipeline(const std::string& path, const PipelineOptions& options,
+                     const WatchOptions& watch);
+
+}  // namespace encore
+
+#endif  // ENCORE_PIPELINE_H_

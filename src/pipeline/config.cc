@@ -1,0 +1,1241 @@
+// Loading a pipeline file: TOML (toml++) -> checked PipelineConfig.
+//
+// Two passes over the document: CheckKeys compares every table with the key
+// table (names, types, required keys, which output kinds a key applies to),
+// then the section readers turn values into options and check what the
+// values mean. Both passes add to one list of errors, so a file with several
+// mistakes reports them all at once. toml++ exceptions stop at this file.
+
+#include "pipeline/config.h"
+
+#include <glob.h>
+#include <sys/stat.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "encore/recommender.h"
+#include "util/json_writer.h"
+
+namespace encore::pipeline {
+
+namespace fs = std::filesystem;
+
+const char* OutputKindName(OutputKind kind) {
+  switch (kind) {
+    case OutputKind::kCsv:
+      return "csv";
+    case OutputKind::kJsonl:
+      return "jsonl";
+    case OutputKind::kPostgres:
+      return "postgres";
+    case OutputKind::kPublish:
+      return "publish";
+  }
+  return "?";
+}
+
+const SourceConfig* PipelineConfig::FindSource(const std::string& n) const {
+  for (const auto& s : sources) {
+    if (s.name == n) return &s;
+  }
+  return nullptr;
+}
+const ModelConfig* PipelineConfig::FindModel(const std::string& n) const {
+  for (const auto& m : models) {
+    if (m.name == n) return &m;
+  }
+  return nullptr;
+}
+const RecommendConfig* PipelineConfig::FindRecommend(const std::string& n) const {
+  for (const auto& r : recommends) {
+    if (r.name == n) return &r;
+  }
+  return nullptr;
+}
+const OutputConfig* PipelineConfig::FindOutput(const std::string& n) const {
+  for (const auto& o : outputs) {
+    if (o.name == n) return &o;
+  }
+  return nullptr;
+}
+
+// --------------------------------------------------------------- utilities
+
+std::string ResolvePath(const std::string& base, const std::string& path) {
+  fs::path p(path);
+  if (p.is_relative()) p = fs::path(base) / p;
+  std::string out = p.lexically_normal().string();
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
+bool IsIgnoredFileName(const std::string& name) {
+  auto ends_with = [&](const char* suffix) {
+    const size_t n = std::char_traits<char>::length(suffix);
+    return name.size() >= n && name.compare(name.size() - n, n, suffix) == 0;
+  };
+  return name.empty() || name[0] == '.' || ends_with(".tmp") || ends_with(".part");
+}
+
+Result<std::vector<std::string>> ExpandPattern(const std::string& pattern) {
+  std::vector<std::string> files;
+  const bool is_glob = pattern.find_first_of("*?[") != std::string::npos;
+  if (!is_glob) {
+    struct stat st {};
+    if (::stat(pattern.c_str(), &st) != 0) {
+      return Status::NotFound("no such file '" + pattern + "'");
+    }
+    if (!S_ISDIR(st.st_mode)) return std::vector<std::string>{pattern};
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(pattern, ec)) {
+      if (!entry.is_regular_file(ec)) continue;
+      if (IsIgnoredFileName(entry.path().filename().string())) continue;
+      files.push_back(entry.path().string());
+    }
+    if (ec) return Status::IOError("cannot list directory '" + pattern + "': " + ec.message());
+    std::sort(files.begin(), files.end());
+    if (files.empty()) return Status::NotFound("directory '" + pattern + "' holds no data file");
+    return files;
+  }
+  glob_t g{};
+  const int rc = ::glob(pattern.c_str(), 0, nullptr, &g);
+  if (rc == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) {
+      std::string path = g.gl_pathv[i];
+      struct stat st {};
+      if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      if (IsIgnoredFileName(fs::path(path).filename().string())) continue;
+      files.push_back(path);
+    }
+  }
+  ::globfree(&g);
+  if (rc != 0 && rc != GLOB_NOMATCH) return Status::IOError("cannot expand '" + pattern + "'");
+  std::sort(files.begin(), files.end());
+  if (files.empty()) return Status::NotFound("'" + pattern + "' matches no file");
+  return files;
+}
+
+Result<uint64_t> ParseSize(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  size_t start = i;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  auto bad = [&] {
+    return Status::InvalidArgument("size '" + text +
+                                   "' is not a size: write bytes, or a whole number with KB, MB "
+                                   "or GB (e.g. \"1MB\", \"512 KB\")");
+  };
+  if (i == start) return bad();
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data() + start, text.data() + i, n);
+  if (ec != std::errc()) return bad();
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  std::string unit;
+  for (; i < text.size(); ++i) {
+    if (std::isspace(static_cast<unsigned char>(text[i]))) break;
+    unit += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
+  }
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  if (i != text.size()) return bad();
+  uint64_t scale = 0;
+  if (unit.empty() || unit == "b") scale = 1;
+  if (unit == "k" || unit == "kb" || unit == "kib") scale = 1ull << 10;
+  if (unit == "m" || unit == "mb" || unit == "mib") scale = 1ull << 20;
+  if (unit == "g" || unit == "gb" || unit == "gib") scale = 1ull << 30;
+  if (scale == 0) return bad();
+  if (n > std::numeric_limits<uint64_t>::max() / scale) return bad();
+  return n * scale;
+}
+
+Result<WindowSpec> ParseWindow(const std::string& text) {
+  std::istringstream in(text);
+  int64_t amount = 0;
+  std::string unit, rest;
+  auto bad = [&] {
+    return Status::InvalidArgument("window '" + text +
+                                   "' is not a duration: write \"N days\", \"N weeks\" or \"N "
+                                   "months\" with N >= 1 (e.g. \"9 months\")");
+  };
+  if (!(in >> amount) || amount < 1 || !(in >> unit) || (in >> rest)) return bad();
+  WindowSpec w;
+  w.amount = amount;
+  w.text = text;
+  if (unit == "day" || unit == "days") {
+    w.unit = WindowSpec::Unit::kDays;
+  } else if (unit == "week" || unit == "weeks") {
+    w.unit = WindowSpec::Unit::kWeeks;
+  } else if (unit == "month" || unit == "months") {
+    w.unit = WindowSpec::Unit::kMonths;
+  } else {
+    return bad();
+  }
+  if (amount > 100000) return bad();
+  return w;
+}
+
+namespace {
+
+// ------------------------------------------------------------ diagnostics
+
+const char* NodeTypeName(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    default:
+      return "date/time";
+  }
+}
+
+std::string Join(const std::vector<std::string>& items, const char* sep = ", ") {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+// Collects "FILE:LINE:COLUMN: message" lines.
+class Diagnostics {
+ public:
+  explicit Diagnostics(std::string file) : file_(std::move(file)) {}
+
+  std::string Where(const toml::source_region& r) const {
+    return file_ + ":" + std::to_string(r.begin.line) + ":" + std::to_string(r.begin.column);
+  }
+  void Error(const toml::source_region& r, const std::string& message) {
+    errors_.push_back(Where(r) + ": " + message);
+  }
+  bool empty() const { return errors_.empty(); }
+  size_t size() const { return errors_.size(); }
+
+  Status ToStatus() const {
+    if (errors_.size() == 1) return Status::InvalidArgument(errors_[0]);
+    return Status::InvalidArgument(std::to_string(errors_.size()) + " errors in pipeline " + file_ +
+                                   ":\n  " + Join(errors_, "\n  "));
+  }
+
+ private:
+  std::string file_;
+  std::vector<std::string> errors_;
+};
+
+std::string Shown(const std::string& section, const std::string& name) {
+  if (section.empty()) return "the top level";
+  std::string s = section;
+  size_t at = s.find('*');
+  if (at != std::string::npos) s.replace(at, 1, name);
+  return "[" + s + "]";
+}
+
+bool TypeMatches(const toml::node& n, KeyType type) {
+  switch (type) {
+    case KeyType::kString:
+      return n.is_string();
+    case KeyType::kInteger:
+      return n.is_integer();
+    case KeyType::kNumber:
+      return n.is_integer() || n.is_floating_point();
+    case KeyType::kBoolean:
+      return n.is_boolean();
+    case KeyType::kStringList:
+      if (const toml::array* a = n.as_array()) {
+        return std::all_of(a->begin(), a->end(), [](const toml::node& e) { return e.is_string(); });
+      }
+      return false;
+    case KeyType::kStringOrList:
+      return n.is_string() || TypeMatches(n, KeyType::kStringList);
+    case KeyType::kColumn:
+      return n.is_string() || n.is_integer();
+    case KeyType::kSize:
+      return n.is_string() || n.is_integer();
+    default:
+      return n.is_table();
+  }
+}
+
+// ------------------------------------------------------------------ loader
+
+class Loader {
+ public:
+  Loader(std::string file, std::string dir) : diag_(std::move(file)), dir_(std::move(dir)) {}
+
+  Diagnostics& diag() { return diag_; }
+
+  // Checks the keys of `t` against `section` of the key table. `name` fills
+  // the '*' in messages; `kind` selects output-kind keys ("" = no kind).
+  void CheckKeys(const toml::table& t, const std::string& section, const std::string& name,
+                 const std::string& kind) {
+    std::vector<const ConfigKey*> keys;
+    for (const ConfigKey& k : PipelineKeys()) {
+      if (k.section == section) keys.push_back(&k);
+    }
+    std::vector<std::string> names;
+    for (const ConfigKey* k : keys) {
+      if (kind.empty() || Applies(*k, kind)) names.push_back(k->name);
+    }
+    const std::string where = Shown(section, name);
+    for (auto&& [key, node] : t) {
+      const std::string k(key.str());
+      const ConfigKey* info = nullptr;
+      for (const ConfigKey* c : keys) {
+        if (k == c->name) info = c;
+      }
+      if (info == nullptr) {
+        std::string hint = DidYouMean(k, names);
+        diag_.Error(key.source(), "unknown key '" + k + "' in " + where +
+                                      (hint.empty() ? "; known keys: " + Join(names)
+                                                    : "; did you mean '" + hint + "'?"));
+        continue;
+      }
+      if (!kind.empty() && !Applies(*info, kind)) {
+        diag_.Error(key.source(), "key '" + k + "' does not apply to " + kind + " outputs (" +
+                                      where + "); it is for " + info->kinds + " outputs. Keys of " +
+                                      kind + " outputs: " + Join(names));
+        continue;
+      }
+      if (!TypeMatches(node, info->type)) {
+        diag_.Error(node.source(), "key '" + k + "' in " + where + " must be a " +
+                                       KeyTypeName(info->type) + ", not a " + NodeTypeName(node) +
+                                       TypeHint(*info));
+      }
+    }
+    for (const ConfigKey* k : keys) {
+      if (!k->required || t.contains(k->name)) continue;
+      if (!kind.empty() && !Applies(*k, kind)) continue;
+      if (section == "outputs.*" && kind.empty() && std::string(k->name) != "kind") continue;
+      diag_.Error(t.source(), "missing required key '" + std::string(k->name) + "' in " + where +
+                                  " (" + k->help + ")");
+    }
+  }
+
+  static bool Applies(const ConfigKey& k, const std::string& kind) {
+    if (*k.kinds == 0) return true;
+    std::string kinds = std::string(",") + k.kinds + ",";
+    return kinds.find("," + kind + ",") != std::string::npos;
+  }
+
+  static std::string TypeHint(const ConfigKey& k) {
+    switch (k.type) {
+      case KeyType::kSize:
+        return " (e.g. 1048576 or \"1MB\")";
+      case KeyType::kStringList:
+        return " (e.g. [\"a\", \"b\"])";
+      case KeyType::kColumn:
+        return " (a header name or a 1-based column number)";
+      case KeyType::kNumber:
+        return " (e.g. 0.5)";
+      default:
+        return "";
+    }
+  }
+
+  // Typed getters: nullopt when absent or of the wrong type (already reported).
+  static std::optional<std::string> String(const toml::table& t, const char* key) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr || !n->is_string()) return std::nullopt;
+    return n->as_string()->get();
+  }
+  static std::optional<bool> Bool(const toml::table& t, const char* key) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr || !n->is_boolean()) return std::nullopt;
+    return n->as_boolean()->get();
+  }
+  static std::optional<double> Number(const toml::table& t, const char* key) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return std::nullopt;
+    if (n->is_integer()) return static_cast<double>(n->as_integer()->get());
+    if (n->is_floating_point()) return n->as_floating_point()->get();
+    return std::nullopt;
+  }
+  static std::optional<std::vector<std::string>> Strings(const toml::table& t, const char* key) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr || !TypeMatches(*n, KeyType::kStringOrList)) return std::nullopt;
+    std::vector<std::string> out;
+    if (n->is_string()) {
+      out.push_back(n->as_string()->get());
+    } else {
+      for (const toml::node& e : *n->as_array()) out.push_back(e.as_string()->get());
+    }
+    return out;
+  }
+  // An integer in [lo, hi]; out-of-range values are reported.
+  std::optional<uint64_t> Uint(const toml::table& t, const char* key, uint64_t lo, uint64_t hi) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr || !n->is_integer()) return std::nullopt;
+    const int64_t v = n->as_integer()->get();
+    if (v < 0 || static_cast<uint64_t>(v) < lo || static_cast<uint64_t>(v) > hi) {
+      diag_.Error(n->source(), "key '" + std::string(key) + "' is " + std::to_string(v) +
+                                   "; it must be in " + std::to_string(lo) + ".." +
+                                   std::to_string(hi));
+      return std::nullopt;
+    }
+    return static_cast<uint64_t>(v);
+  }
+  // Reports a failed Status at `key`'s value.
+  void Check(const toml::table& t, const char* key, const Status& s, const std::string& hint = "") {
+    if (s.ok()) return;
+    const toml::node* n = t.get(key);
+    diag_.Error(n != nullptr ? n->source() : t.source(), s.message() + hint);
+  }
+  std::string Where(const toml::table& t) const { return diag_.Where(t.source()); }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  Diagnostics diag_;
+  std::string dir_;
+};
+
+// A TOML scalar as the text SetModelParam parses.
+std::optional<std::string> ScalarText(const toml::node& n) {
+  if (const auto* s = n.as_string()) return s->get();
+  if (const auto* i = n.as_integer()) return std::to_string(i->get());
+  if (const auto* b = n.as_boolean()) return std::string(b->get() ? "true" : "false");
+  if (const auto* f = n.as_floating_point()) {
+    char buf[64];
+    auto [p, ec] = std::to_chars(buf, buf + sizeof buf, f->get());
+    return std::string(buf, p);
+  }
+  return std::nullopt;
+}
+
+const ParamInfo* FindParam(const std::string& name) {
+  for (const ParamInfo& p : ModelParamTable()) {
+    if (name == p.name) return &p;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> ParamNames() {
+  std::vector<std::string> names;
+  for (const ParamInfo& p : ModelParamTable()) names.push_back(p.name);
+  return names;
+}
+
+// The TOML value types a parameter of `type` ("int", "float", "bool", "enum") accepts.
+bool ParamTypeMatches(const toml::node& n, const std::string& type) {
+  if (type == "int") return n.is_integer();
+  if (type == "float") return n.is_integer() || n.is_floating_point();
+  if (type == "bool") return n.is_boolean();
+  return n.is_string();
+}
+
+void WriteJson(const toml::node& n, JsonWriter* w) {
+  if (const toml::table* t = n.as_table()) {
+    w->BeginObject();
+    for (auto&& [k, v] : *t) {
+      w->Key(k.str());
+      WriteJson(v, w);
+    }
+    w->EndObject();
+  } else if (const toml::array* a = n.as_array()) {
+    w->BeginArray();
+    for (const toml::node& e : *a) WriteJson(e, w);
+    w->EndArray();
+  } else if (const auto* s = n.as_string()) {
+    w->String(s->get());
+  } else if (const auto* i = n.as_integer()) {
+    w->Int(i->get());
+  } else if (const auto* f = n.as_floating_point()) {
+    w->Double(f->get());
+  } else if (const auto* b = n.as_boolean()) {
+    w->Bool(b->get());
+  } else {
+    std::ostringstream text;
+    n.visit([&](auto&& v) { text << v; });
+    w->String(text.str());
+  }
+}
+
+// -------------------------------------------------------------- sections
+
+const char* GeneratedFileName(GenerateProfile p) {
+  switch (p) {
+    case GenerateProfile::kRatings:
+      return "ratings.csv";
+    case GenerateProfile::kPlays:
+      return "plays.csv";
+    case GenerateProfile::kRetail:
+      return "events.csv";
+    case GenerateProfile::kBaskets:
+      return "baskets.csv";
+  }
+  return "data.csv";
+}
+
+void ReadColumn(Loader& l, const toml::table& t, const char* key, ColumnRef* out) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return;
+  if (const auto* s = n->as_string()) {
+    if (s->get().empty()) {
+      l.diag().Error(n->source(), std::string("column '") + key +
+                                      "' is empty; give a header "
+                                      "name or a 1-based number");
+    }
+    *out = ColumnRef::Parse(s->get());
+  } else if (const auto* i = n->as_integer()) {
+    if (i->get() < 1 || i->get() > 100000) {
+      l.diag().Error(n->source(), std::string("column '") + key +
+                                      "' must be a 1-based column number (1, 2, ...)");
+    } else {
+      out->index = static_cast<int>(i->get());
+    }
+  }
+}
+
+SourceConfig ReadSource(Loader& l, const std::string& name, const toml::table& t) {
+  SourceConfig s;
+  s.name = name;
+  s.where = l.Where(t);
+  l.CheckKeys(t, "sources.*", name, "");
+  const bool has_path = t.contains("path");
+  const toml::table* gen = t.get_as<toml::table>("generate");
+  if (has_path == (gen != nullptr || t.contains("generate"))) {
+    l.diag().Error(t.source(), "[sources." + name +
+                                   "] needs exactly one of 'path' (files) and "
+                                   "'generate' (synthetic data)");
+  }
+  if (auto paths = Loader::Strings(t, "path")) {
+    if (paths->empty()) l.diag().Error(t.get("path")->source(), "'path' is an empty list");
+    for (size_t i = 0; i < paths->size(); ++i) {
+      const std::string& p = (*paths)[i];
+      std::string resolved = ResolvePath(l.dir(), p);
+      s.patterns.push_back(resolved);
+      Result<std::vector<std::string>> files = ExpandPattern(resolved);
+      if (!files.ok()) {
+        const toml::node* n = t.get("path");
+        if (const toml::array* a = n->as_array()) n = a->get(i);
+        l.diag().Error(n->source(), "source '" + name + "': " + files.status().message() +
+                                        " (paths are relative to the pipeline file's "
+                                        "directory " +
+                                        l.dir() + ")");
+      }
+    }
+  }
+  if (gen != nullptr) {
+    l.CheckKeys(*gen, "sources.*.generate", name, "");
+    GenerateOptions g;
+    if (auto profile = Loader::String(*gen, "profile")) {
+      Result<GenerateProfile> p = ParseGenerateProfile(*profile);
+      l.Check(*gen, "profile", p.status());
+      if (p.ok()) g.profile = *p;
+    }
+    constexpr uint64_t kMax = GenerateOptions::kMaxEntities;
+    if (auto v = l.Uint(*gen, "users", 1, kMax)) g.users = *v;
+    if (auto v = l.Uint(*gen, "items", 1, kMax)) g.items = *v;
+    if (auto v = l.Uint(*gen, "rows", 1, uint64_t{1} << 40)) g.rows = *v;
+    if (auto v = l.Uint(*gen, "seed", 0, std::numeric_limits<int64_t>::max())) g.seed = *v;
+    if (auto v = l.Uint(*gen, "clusters", 1, 1000000)) g.clusters = static_cast<uint32_t>(*v);
+    g.out_dir = "(run directory)";
+    if (Status v = g.Validate(); !v.ok()) l.diag().Error(gen->source(), v.message());
+    s.generated_file = GeneratedFileName(g.profile);
+    if (g.profile == GenerateProfile::kBaskets) s.read.format = InputFormat::kBaskets;
+    s.generate = g;
+  }
+  if (auto format = Loader::String(t, "format")) {
+    Result<InputFormat> f = ParseInputFormat(*format);
+    l.Check(t, "format", f.status());
+    if (f.ok()) s.read.format = *f;
+  }
+  if (auto sep = Loader::String(t, "separator")) {
+    Result<char> c = ParseSeparator(*sep);
+    l.Check(t, "separator", c.status());
+    if (c.ok()) s.read.separator = *c;
+  }
+  if (auto header = Loader::Bool(t, "header")) s.read.header = *header;
+  ReadColumn(l, t, "user", &s.read.user_col);
+  ReadColumn(l, t, "item", &s.read.item_col);
+  ReadColumn(l, t, "value", &s.read.value_col);
+  ReadColumn(l, t, "event", &s.read.event_col);
+  ReadColumn(l, t, "time", &s.read.time_col);
+  if (auto unit = Loader::String(t, "time_unit")) {
+    Result<TimeUnit> u = ParseTimeUnit(*unit);
+    l.Check(t, "time_unit", u.status());
+    if (u.ok()) s.read.time_unit = *u;
+  }
+  if (auto events = Loader::Strings(t, "events")) s.read.known_events = *events;
+  if (auto v = l.Uint(t, "max_bad_rows", 0, std::numeric_limits<int64_t>::max())) {
+    s.read.max_bad_rows = *v;
+  }
+  // Pipelines use no attribute columns; not keeping them saves memory.
+  s.read.keep_all_attributes = false;
+  if (auto cols = Loader::Strings(t, "obfuscate")) s.read.obfuscate_cols = *cols;
+  if (auto file = Loader::String(t, "obfuscation_key_file")) {
+    s.obfuscation_key_file = ResolvePath(l.dir(), *file);
+    struct stat st {};
+    if (::stat(s.obfuscation_key_file.c_str(), &st) != 0) {
+      l.diag().Error(t.get("obfuscation_key_file")->source(),
+                     "obfuscation key file '" + s.obfuscation_key_file +
+                         "' does not exist (relative to the pipeline file's directory)");
+    }
+  }
+  if (auto env = Loader::String(t, "obfuscation_key_env")) s.obfuscation_key_env = *env;
+  if (s.read.obfuscate_cols.empty() &&
+      (t.contains("obfuscation_key_file") || t.contains("obfuscation_key_env"))) {
+    l.diag().Error(t.source(), "[sources." + name +
+                                   "] names an obfuscation key but no "
+                                   "'obfuscate' columns; add obfuscate = "
+                                   "[\"email\"] or drop the key");
+  }
+  return s;
+}
+
+void ReadPrepare(Loader& l, const toml::table* t, PipelineConfig* c) {
+  PrepareConfig& p = c->prepare;
+  std::vector<std::string> source_names;
+  for (const auto& s : c->sources) source_names.push_back(s.name);
+  p.sources = source_names;
+  Feedback default_feedback = Feedback::kImplicit;
+  auto explicit_format = [](InputFormat f) {
+    return f == InputFormat::kMovieLens || f == InputFormat::kMlLatest;
+  };
+  if (t == nullptr) {
+    if (!c->sources.empty() && explicit_format(c->sources[0].read.format)) {
+      p.dataset.feedback = Feedback::kExplicit;
+    }
+    return;
+  }
+  l.CheckKeys(*t, "prepare", "", "");
+  if (auto names = Loader::Strings(*t, "source")) {
+    p.sources.clear();
+    for (const auto& n : *names) {
+      if (c->FindSource(n) == nullptr) {
+        std::string hint = DidYouMean(n, source_names);
+        l.diag().Error(t->get("source")->source(),
+                       "[prepare] source '" + n + "' names no [sources.NAME]" +
+                           (hint.empty() ? "; sources: " + Join(source_names)
+                                         : "; did you mean '" + hint + "'?"));
+      } else if (std::find(p.sources.begin(), p.sources.end(), n) == p.sources.end()) {
+        p.sources.push_back(n);
+      }
+    }
+    if (names->empty()) l.diag().Error(t->get("source")->source(), "[prepare] source is empty");
+  }
+  if (!p.sources.empty()) {
+    if (const SourceConfig* first = c->FindSource(p.sources[0])) {
+      if (explicit_format(first->read.format)) default_feedback = Feedback::kExplicit;
+    }
+  }
+  p.dataset.feedback = default_feedback;
+  if (auto fb = Loader::String(*t, "feedback")) {
+    Result<Feedback> f = ParseFeedback(*fb);
+    l.Check(*t, "feedback", f.status());
+    if (f.ok()) p.dataset.feedback = *f;
+  }
+  if (auto d = Loader::String(*t, "duplicates")) {
+    Result<ExplicitDuplicates> v = ParseExplicitDuplicates(*d);
+    l.Check(*t, "duplicates", v.status());
+    if (v.ok()) p.dataset.duplicates = *v;
+  }
+  if (auto tr = Loader::String(*t, "transform")) {
+    Result<ValueTransform> v = ParseValueTransform(*tr);
+    l.Check(*t, "transform", v.status());
+    if (v.ok()) p.dataset.transform = *v;
+  }
+  if (const toml::table* w = t->get_as<toml::table>("weights")) {
+    for (auto&& [k, v] : *w) {
+      const std::string name(k.str());
+      std::optional<double> x;
+      if (v.is_integer()) x = static_cast<double>(v.as_integer()->get());
+      if (v.is_floating_point()) x = v.as_floating_point()->get();
+      if (!x || !std::isfinite(*x) || *x < 0) {
+        l.diag().Error(v.source(), "weight of event '" + name +
+                                       "' must be a finite number >= 0 (e.g. " + name + " = 3)");
+        continue;
+      }
+      p.dataset.weights[name] = static_cast<float>(*x);
+      char buf[64];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *x);
+      p.weights_text += (p.weights_text.empty() ? "" : ",") + name + "=" + std::string(buf, end);
+    }
+    if (w->empty())
+      l.diag().Error(w->source(),
+                     "[prepare] weights is empty; drop it or name "
+                     "event types, e.g. { click = 1, purchase = 3 }");
+    if (p.dataset.feedback == Feedback::kExplicit && !w->empty()) {
+      l.diag().Error(w->source(),
+                     "[prepare] weights apply to implicit feedback; drop them or "
+                     "set feedback = \"implicit\"");
+    }
+  }
+  if (p.dataset.feedback == Feedback::kExplicit && p.dataset.transform != ValueTransform::kNone) {
+    l.diag().Error(t->get("transform")->source(),
+                   "[prepare] transform applies to implicit feedback; a rating stays a rating");
+  }
+  if (auto w = Loader::String(*t, "window")) {
+    Result<WindowSpec> spec = ParseWindow(*w);
+    l.Check(*t, "window", spec.status());
+    if (spec.ok()) p.window = *spec;
+  }
+  constexpr uint64_t kMaxCount = 0xFFFFFFFFu;
+  if (auto v = l.Uint(*t, "min_user_interactions", 0, kMaxCount)) {
+    p.min_user_interactions = static_cast<uint32_t>(*v);
+  }
+  if (auto v = l.Uint(*t, "min_item_interactions", 0, kMaxCount)) {
+    p.min_item_interactions = static_cast<uint32_t>(*v);
+  }
+  if (const toml::table* sample = t->get_as<toml::table>("sample")) {
+    l.CheckKeys(*sample, "prepare.sample", "", "");
+    if (auto f = Loader::Number(*sample, "fraction")) {
+      if (!(*f > 0 && *f <= 1)) {
+        l.diag().Error(sample->get("fraction")->source(),
+                       "sample fraction must be in (0, 1], e.g. 0.5 keeps half of the users");
+      } else {
+        p.sample_fraction = *f;
+      }
+    }
+    if (auto v = l.Uint(*sample, "seed", 0, std::numeric_limits<int64_t>::max())) {
+      p.sample_seed = *v;
+    }
+  }
+}
+
+// Model parameters from a table (kind already known to be valid or not).
+void ReadParams(Loader& l, const std::string& model, const toml::table& t, ModelConfig* m) {
+  const std::vector<std::string> names = ParamNames();
+  for (auto&& [k, v] : t) {
+    const std::string name(k.str());
+    const ParamInfo* info = FindParam(name);
+    if (info == nullptr) {
+      std::string hint = DidYouMean(name, names);
+      l.diag().Error(k.source(), "unknown parameter '" + name + "' in [models." + model +
+                                     ".params]" +
+                                     (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                                     " Known parameters (encore params): " + Join(names));
+      continue;
+    }
+    if (!ParamTypeMatches(v, info->type)) {
+      l.diag().Error(
+          v.source(),
+          "parameter '" + name + "' must be " +
+              (std::string(info->type) == "enum" ? "a string" : "a " + std::string(info->type)) +
+              ", not a " + NodeTypeName(v));
+      continue;
+    }
+    std::string text = *ScalarText(v);
+    Status s = SetModelParam(&m->params, name, text);
+    if (!s.ok()) {
+      l.diag().Error(v.source(), "[models." + model + ".params] " + s.message());
+      continue;
+    }
+    m->given.emplace_back(name, text);
+  }
+}
+
+void ReadEvaluate(Loader& l, const std::string& model, const toml::table& t, Feedback feedback,
+                  ModelConfig* m) {
+  l.CheckKeys(t, "models.*.evaluate", model, "");
+  EvaluateConfig e;
+  if (auto split = Loader::String(t, "split")) {
+    Result<SplitMethod> s = ParseSplitMethod(*split);
+    l.Check(t, "split", s.status());
+    if (s.ok()) e.split.method = *s;
+  }
+  if (auto f = Loader::Number(t, "test_fraction")) {
+    if (!(*f > 0 && *f < 1)) {
+      l.diag().Error(t.get("test_fraction")->source(), "test_fraction must be in (0, 1), e.g. 0.2");
+    } else {
+      e.split.test_fraction = *f;
+    }
+  }
+  if (auto v = l.Uint(t, "leave_k", 0, 1000000)) e.split.leave_k = static_cast<uint32_t>(*v);
+  if (auto v = l.Uint(t, "min_train", 0, 1000000)) e.split.min_train = static_cast<uint32_t>(*v);
+  if (auto v = l.Uint(t, "seed", 0, std::numeric_limits<int64_t>::max())) e.split.seed = *v;
+  if (e.split.leave_k > 0 && e.split.method == SplitMethod::kRandom) {
+    l.diag().Error(t.get("leave_k")->source(),
+                   "leave_k needs split = \"user\" or \"time\" (random splits use test_fraction)");
+  }
+  if (const toml::node* folds = t.get("folds"); folds != nullptr && folds->is_integer()) {
+    const int64_t f = folds->as_integer()->get();
+    if (f != 0 && (f < 2 || f > static_cast<int64_t>(kMaxFolds))) {
+      l.diag().Error(folds->source(),
+                     "folds must be 0 (none) or in 2.." + std::to_string(kMaxFolds) + ", e.g. 5");
+    } else {
+      e.folds = static_cast<uint32_t>(f);
+    }
+  }
+  uint32_t k = 10;
+  if (auto v = l.Uint(t, "k", 1, 100000)) k = static_cast<uint32_t>(*v);
+  if (const toml::table* grid = t.get_as<toml::table>("grid")) {
+    const std::vector<std::string> names = ParamNames();
+    for (auto&& [key, v] : *grid) {
+      const std::string name(key.str());
+      const ParamInfo* info = FindParam(name);
+      if (info == nullptr) {
+        std::string hint = DidYouMean(name, names);
+        l.diag().Error(key.source(), "unknown parameter '" + name + "' in the grid of [models." +
+                                         model + ".evaluate]" +
+                                         (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                                         " Known parameters (encore params): " + Join(names));
+        continue;
+      }
+      const toml::array* values = v.as_array();
+      if (values == nullptr || values->empty()) {
+        l.diag().Error(v.source(), "grid values of '" + name +
+                                       "' must be a non-empty array, e.g. " + name +
+                                       " = [5, 10, 20]");
+        continue;
+      }
+      GridAxis axis;
+      axis.name = name;
+      for (const toml::node& x : *values) {
+        std::optional<std::string> text = ScalarText(x);
+        if (!text || !ParamTypeMatches(x, info->type)) {
+          l.diag().Error(x.source(),
+                         "grid value of '" + name + "' must be " +
+                             (std::string(info->type) == "enum" ? std::string("a string")
+                                                                : "a " + std::string(info->type)) +
+                             ", not a " + NodeTypeName(x));
+          continue;
+        }
+        ModelParams probe = m->params;
+        Status s = SetModelParam(&probe, name, *text);
+        if (s.ok()) s = probe.Validate();
+        if (!s.ok()) {
+          l.diag().Error(x.source(), "bad grid value for '" + name + "': " + s.message());
+          continue;
+        }
+        axis.values.push_back(*text);
+      }
+      e.grid.push_back(std::move(axis));
+    }
+    if (grid->empty()) l.diag().Error(grid->source(), "grid is empty; drop it or add parameters");
+    if (e.folds == 0) e.folds = 3;
+  }
+  if (auto metrics = Loader::Strings(t, "metrics")) {
+    const toml::node* node = t.get("metrics");
+    const toml::array* arr = node->as_array();
+    for (size_t i = 0; i < metrics->size(); ++i) {
+      Result<std::vector<Metric>> parsed = ParseMetrics((*metrics)[i], k);
+      if (!parsed.ok()) {
+        l.diag().Error(arr != nullptr ? arr->get(i)->source() : node->source(),
+                       parsed.status().message());
+        continue;
+      }
+      for (const Metric& metric : *parsed) {
+        if (std::find(e.metrics.begin(), e.metrics.end(), metric) == e.metrics.end()) {
+          e.metrics.push_back(metric);
+        }
+      }
+    }
+    if (metrics->empty()) l.diag().Error(node->source(), "metrics is empty; e.g. [\"rmse\"]");
+  }
+  if (e.metrics.empty()) {
+    Result<std::vector<Metric>> d =
+        ParseMetrics(feedback == Feedback::kExplicit ? "rmse,mae" : "precision,recall,ndcg", k);
+    if (d.ok()) e.metrics = *d;
+  }
+  if (auto r = Loader::Number(t, "relevance_threshold")) {
+    e.relevance_threshold = static_cast<float>(*r);
+  }
+  if (auto r = Loader::Bool(t, "refit")) e.refit = *r;
+  m->evaluate = std::move(e);
+}
+
+ModelConfig ReadModel(Loader& l, const std::string& name, const toml::table& t, Feedback feedback) {
+  ModelConfig m;
+  m.name = name;
+  m.where = l.Where(t);
+  l.CheckKeys(t, "models.*", name, "");
+  if (auto kind = Loader::String(t, "kind")) {
+    m.kind = *kind;
+    const std::vector<std::string> kinds = RecommenderKinds();
+    if (std::find(kinds.begin(), kinds.end(), *kind) == kinds.end()) {
+      std::string hint = DidYouMean(*kind, kinds);
+      l.diag().Error(t.get("kind")->source(),
+                     "unknown model kind '" + *kind + "'" +
+                         (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                         " Known kinds: " + Join(kinds));
+    }
+  }
+  if (const toml::table* params = t.get_as<toml::table>("params")) {
+    ReadParams(l, name, *params, &m);
+    if (Status s = m.params.Validate(); !s.ok()) {
+      l.diag().Error(params->source(), "[models." + name + ".params] " + s.message());
+    }
+  }
+  if (const toml::table* e = t.get_as<toml::table>("evaluate")) {
+    ReadEvaluate(l, name, *e, feedback, &m);
+  }
+  return m;
+}
+
+RecommendConfig ReadRecommend(Loader& l, const std::string& name, const toml::table& t,
+                              const PipelineConfig& c) {
+  RecommendConfig r;
+  r.name = name;
+  r.where = l.Where(t);
+  l.CheckKeys(t, "recommend.*", name, "");
+  if (auto model = Loader::String(t, "model")) {
+    r.model = *model;
+    if (c.FindModel(*model) == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& m : c.models) names.push_back(m.name);
+      std::string hint = DidYouMean(*model, names);
+      l.diag().Error(t.get("model")->source(),
+                     "[recommend." + name + "] model '" + *model + "' names no [models.NAME]" +
+                         (hint.empty() ? "; models: " + (names.empty() ? "(none)" : Join(names))
+                                       : "; did you mean '" + hint + "'?"));
+    }
+  }
+  if (auto kind = Loader::String(t, "kind")) {
+    if (*kind == "users") {
+      r.kind = RecommendKind::kUsers;
+    } else if (*kind == "similar") {
+      r.kind = RecommendKind::kSimilar;
+    } else {
+      l.diag().Error(t.get("kind")->source(), "[recommend." + name + "] kind '" + *kind +
+                                                  "': use users (top-N per user) or similar "
+                                                  "(similar items per item)");
+    }
+  }
+  if (auto n = l.Uint(t, "n", 1, 100000)) r.n = static_cast<uint32_t>(*n);
+  if (auto e = Loader::Bool(t, "exclude_seen")) r.exclude_seen = *e;
+  if (auto users = Loader::String(t, "users")) {
+    r.users_file = ResolvePath(l.dir(), *users);
+    struct stat st {};
+    if (::stat(r.users_file.c_str(), &st) != 0) {
+      l.diag().Error(t.get("users")->source(), "id list '" + r.users_file +
+                                                   "' does not exist (relative to the pipeline "
+                                                   "file's directory)");
+    }
+  }
+  return r;
+}
+
+// A RowSource with columns and no rows: lets the loader check derived
+// templates and column lists with the writers' own rules (WithDerivedColumns).
+class ColumnsOnly final : public RowSource {
+ public:
+  explicit ColumnsOnly(std::vector<std::string> columns) : columns_(std::move(columns)) {}
+  const std::vector<std::string>& columns() const override { return columns_; }
+  Status ForEach(const std::function<Status(std::span<const std::string_view>)>&) const override {
+    return Status::OK();
+  }
+
+ private:
+  std::vector<std::string> columns_;
+};
+
+std::vector<std::string> BaseColumns(RecommendKind kind) {
+  if (kind == RecommendKind::kSimilar) return {"item", "similar_item", "score", "rank"};
+  return {"user", "item", "score", "rank"};
+}
+
+OutputConfig ReadOutput(Loader& l, const std::string& name, const toml::table& t,
+                        const PipelineConfig& c) {
+  OutputConfig o;
+  o.name = name;
+  o.where = l.Where(t);
+  std::string kind;
+  if (auto k = Loader::String(t, "kind")) {
+    if (*k == "csv") {
+      o.kind = OutputKind::kCsv;
+    } else if (*k == "jsonl") {
+      o.kind = OutputKind::kJsonl;
+    } else if (*k == "postgres") {
+      o.kind = OutputKind::kPostgres;
+    } else if (*k == "publish") {
+      o.kind = OutputKind::kPublish;
+    } else {
+      std::string hint = DidYouMean(*k, {"csv", "jsonl", "postgres", "publish"});
+      l.diag().Error(t.get("kind")->source(),
+                     "[outputs." + name + "] kind '" + *k + "' is unknown" +
+                         (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                         " Kinds: csv, jsonl, postgres, publish");
+      l.CheckKeys(t, "outputs.*", name, "");
+      return o;
+    }
+    kind = *k;
+  }
+  l.CheckKeys(t, "outputs.*", name, kind);
+  if (kind.empty()) return o;
+  std::vector<std::string> base;
+  if (auto from = Loader::String(t, "from")) {
+    o.from = *from;
+    const RecommendConfig* r = c.FindRecommend(*from);
+    if (r == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& x : c.recommends) names.push_back(x.name);
+      std::string hint = DidYouMean(*from, names);
+      l.diag().Error(
+          t.get("from")->source(),
+          "[outputs." + name + "] from '" + *from + "' names no [recommend.NAME]" +
+              (hint.empty() ? "; recommendation lists: " + (names.empty() ? "(none)" : Join(names))
+                            : "; did you mean '" + hint + "'?"));
+    } else {
+      base = BaseColumns(r->kind);
+    }
+  }
+  if (auto model = Loader::String(t, "model")) {
+    o.model = *model;
+    if (c.FindModel(*model) == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& m : c.models) names.push_back(m.name);
+      std::string hint = DidYouMean(*model, names);
+      l.diag().Error(t.get("model")->source(),
+                     "[outputs." + name + "] model '" + *model + "' names no [models.NAME]" +
+                         (hint.empty() ? "; models: " + (names.empty() ? "(none)" : Join(names))
+                                       : "; did you mean '" + hint + "'?"));
+    }
+  }
+  if (auto path = Loader::String(t, "path")) {
+    o.path = *path;
+    if (path->empty()) l.diag().Error(t.get("path")->source(), "output path is empty");
+  }
+  o.prefix = Loader::String(t, "prefix").value_or(name);
+  if (const toml::node* size = t.get("chunk_size")) {
+    if (const auto* i = size->as_integer()) {
+      if (i->get() < 0) {
+        l.diag().Error(size->source(), "chunk_size must be >= 0 bytes (0: one file)");
+      } else {
+        o.chunk_bytes = static_cast<uint64_t>(i->get());
+      }
+    } else if (const auto* s = size->as_string()) {
+      Result<uint64_t> bytes = ParseSize(s->get());
+      if (!bytes.ok()) {
+        l.diag().Error(size->source(), "chunk_size: " + bytes.status().message());
+      } else {
+        o.chunk_bytes = *bytes;
+      }
+    }
+  }
+  if (auto d = Loader::String(t, "delimiter")) {
+    Result<char> sep = ParseSeparator(*d);
+    l.Check(t, "delimiter", sep.status());
+    if (sep.ok()) o.delimiter = *sep;
+  }
+  if (auto h = Loader::Bool(t, "header")) o.header = *h;
+  std::vector<std::string> all = base;
+  if (const toml::table* derived = t.get_as<toml::table>("derived")) {
+    for (auto&& [k, v] : *derived) {
+      const std::string col(k.str());
+      if (!v.is_string()) {
+        l.diag().Error(v.source(), "derived column '" + col +
+                                       "' must be a template string, e.g. \"{user}-{row}\"");
+        continue;
+      }
+      if (std::find(base.begin(), base.end(), col) != base.end()) {
+        l.diag().Error(k.source(), "derived column '" + col +
+                                       "' would replace a column of the "
+                                       "rows; choose another name");
+        continue;
+      }
+      if (!base.empty()) {
+        ColumnsOnly rows(base);
+        Status checked = WithDerivedColumns(rows, {{col, v.as_string()->get()}}, {}).status();
+        if (!checked.ok()) l.diag().Error(v.source(), checked.message());
+      }
+      o.derived.push_back({col, v.as_string()->get()});
+      all.push_back(col);
+    }
+  }
+  if (auto cols = Loader::Strings(t, "columns")) {
+    const toml::array* arr = t.get("columns")->as_array();
+    std::set<std::string> seen;
+    for (size_t i = 0; i < cols->size(); ++i) {
+      const std::string& col = (*cols)[i];
+      if (!base.empty() && std::find(all.begin(), all.end(), col) == all.end()) {
+        std::string hint = DidYouMean(col, all);
+        l.diag().Error(arr->get(i)->source(),
+                       "column '" + col + "' is neither a column of the rows nor derived" +
+                           (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                           " Columns: " + Join(all));
+      }
+      if (!seen.insert(col).second) {
+        l.diag().Error(arr->get(i)->source(), "column '" + col + "' is listed twice");
+      }
+    }
+    if (cols->empty()) l.diag().Error(t.get("columns")->source(), "columns is empty");
+    o.columns = *cols;
+  } else {
+    o.columns = all;
+  }
+  if (auto table = Loader::String(t, "table")) o.table = *table;
+  if (auto ci = Loader::String(t, "conninfo")) o.conninfo = *ci;
+  if (auto env = Loader::String(t, "conninfo_env")) o.conninfo_env = *env;
+  if (o.kind == OutputKind::kPostgres) {
+    if (t.contains("conninfo") == t.contains("conninfo_env")) {
+      l.diag().Error(t.source(), "[outputs." + name +
+                                     "] needs exactly one of 'conninfo' and "
+                                     "'conninfo_env' (the name of an "
+                                     "environment variable holding it)");
+    }
+    o.types = {{"score", "double precision"}, {"rank", "integer"}};
+    if (const toml::table* types = t.get_as<toml::table>("types")) {
+      for (auto&& [k, v] : *types) {
+        if (!v.is_string()) {
+          l.diag().Error(v.source(), "SQL type of '" + std::string(k.str()) +
+                                         "' must be a string, e.g. \"bigint\"");
+          continue;
+        }
+        o.types[std::string(k.str())] = v.as_string()->get();
+      }
+    }
+  }
+  if (auto store = Loader::String(t, "store")) {
+    o.store = *store;
+    if (store->empty()) l.diag().Error(t.get("store")->source(), "store is empty");
+  }
+  if (auto v = l.Uint(t, "n", 1, 100000)) o.publish.n = static_cast<uint32_t>(*v);
+  if (auto v = l.Uint(t, "similar_n", 0, 100000)) o.publish.similar_n = static_cast<uint32_t>(*v);
+  if (auto v = l.Uint(t, "popular_n", 0, 100000)) o.publish.popular_n = static_cast<uint32_t>(*v);
+  if (auto v = l.Uint(t, "keep", 1, 100000)) o.publish.keep = static_cast<uint32_t>(*v);
+  if (auto v = Loader::Bool(t, "include_model")) o.publish.include_model = *v;
+  if (auto v = Loader::Bool(t, "exclude_seen")) o.publish.exclude_seen = *v;
+  return o;
+}
+
+// Iterates the named tables of `key` ([models.NAME] ...), reporting non-tables.
+template <typename F>
+void ForEachNamed(Loader& l, const toml::table& root, const char* key, F&& f) {
+  const toml::table* t = root.get_as<toml::table>(key);
+  if (t == nullptr) return;
+  // toml++ orders keys by name; stages keep the order of the file.
+  std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+  for (auto&& [k, v] : *t) entries.emplace_back(&k, &v);
+  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    const auto& x = a.second->source().begin;
+    const auto& y = b.second->source().begin;
+    return std::tie(x.line, x.column) < std::tie(y.line, y.column);
+  });
+  for (const auto& [kp, vp] : entries) {
+    const toml::key& k = *kp;
+    const toml::node& v = *vp;
+    if (const toml::table* named = v.as_table()) {
+      f(std::string(k.str()), *named);
+    } else {
+      l.diag().Error(v.source(), "'" + std::string(key) + "." + std::string(k.str()) +
+                                     "' must be a table: write [" + key + "." +
+                                     std::string(k.str()) + "] and its keys below it");
+    }
+  }
+}
+
+Result<toml::table> ParseToml(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Status::NotFound("cannot open pipeline file '" + path + "'");
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Status::IOError("cannot read pipeline file '" + path + "'");
+  try {
+    return toml::parse(text.str(), path);
+  } catch (const toml::parse_error& e) {
+    return Status::ParseError(path + ":" + std::to_string(e.source().begin.line) + ":" +
+                              std::to_string(e.source().begin.column) + ": " +
+                              std::string(e.description()) + " (TOML syntax: https://toml.io)");
+  }
+}
+
+std::string AbsoluteDir(const std::string& path) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(path, ec);
+  return abs.lexically_normal().parent_path().string();
+}
+
+}  // namespace
+
+Result<PipelineConfig> LoadPipelineConfig(const std::string& path) {
+  ENCORE_ASSIGN_OR_RETURN(toml::table root, ParseToml(path));
+  PipelineConfig c;
+  c.file = path;
+  c.dir = AbsoluteDir(path);
+  Loader l(path, c.dir);
+  l.CheckKeys(root, "", "", "");
+  c.name = Loader::String(root, "name").value_or("");
+  c.workdir = ResolvePath(c.dir, Loader::String(root, "workdir").value_or("."));
+  if (auto keep = l.Uint(root, "keep", 0, 1000000)) c.keep = static_cast<uint32_t>(*keep);
+
+  ForEachNamed(l, root, "sources", [&](const std::string& name, const toml::table& t) {
+    c.sources.push_back(ReadSource(l, name, t));
+  });
+  if (const toml::table* s = root.get_as<toml::table>("sources"); s != nullptr && s->empty()) {
+    l.diag().Error(s->source(), "no sources: add a [sources.NAME] table with a path");
+  }
+  ReadPrepare(l, root.get_as<toml::table>("prepare"), &c);
+  // Weights name the accepted event types unless a source lists them.
+  if (!c.prepare.dataset.weights.empty()) {
+    for (auto& s : c.sources) {
+      if (!s.read.known_events.empty()) continue;
+      for (const auto& [event, w] : c.prepare.dataset.weights) s.read.known_events.push_back(event);
+    }
+  }
+  ForEachNamed(l, root, "models", [&](const std::string& name, const toml::table& t) {
+    c.models.push_back(ReadModel(l, name, t, c.prepare.dataset.feedback));
+  });
+  ForEachNamed(l, root, "recommend", [&](const std::string& name, const toml::table& t) {
+    c.recommends.push_back(ReadRecommend(l, name, t, c));
+  });
+  ForEachNamed(l, root, "outputs", [&](const std::string& name, const toml::table& t) {
+    c.outputs.push_back(ReadOutput(l, name, t, c));
+  });
+  if (const toml::table* o = root.get_as<toml::table>("outputs"); o != nullptr && o->empty()) {
+    l.diag().Error(o->source(), "no outputs: add an [outputs.NAME] table");
+  }
+
+  // One name, one stage: names are unique across sections.
+  std::map<std::string, std::string> owner;
+  auto claim = [&](const std::string& section, const std::string& name, const char* key) {
+    const toml::table* t = root.get_as<toml::table>(key)->get_as<toml::table>(name);
+    auto [it, fresh] = owner.emplace(name, section + "." + name);
+    if (!fresh) {
+      l.diag().Error(t->source(), "name '" + name + "' is used twice: [" + it->second + "] and [" +
+                                      section + "." + name +
+                                      "]; give every source, model, list and output its own "
+                                      "name");
+    }
+  };
+  for (const auto& s : c.sources) claim("sources", s.name, "sources");
+  for (const auto& m : c.models) claim("models", m.name, "models");
+  for (const auto& r : c.recommends) claim("recommend", r.name, "recommend");
+  for (const auto& o : c.outputs) claim("outputs", o.name, "outputs");
+
+  if (!l.diag().empty()) return l.diag().ToStatus();
+
+  auto masked = std::make_shared<toml::table>(std::move(root));
+  if (toml::table* outputs = (*masked)["outputs"].as_table()) {
+    for (auto&& [k, v] : *outputs) {
+      if (toml::table* o = v.as_table(); o != nullptr && o->contains("conninfo")) {
+        o->insert_or_assign("conninfo", "(hidden)");
+      }
+    }
+  }
+  c.write_json = [masked](JsonWriter* w) { WriteJson(*masked, w); };
+  return c;
+}
+
+Result<std::string> LoadPipelineWorkdir(const std::string& path) {
+  ENCORE_ASSIGN_OR_RETURN(toml::table root, ParseToml(path));
+  std::string workdir = ".";
+  if (const toml::node* w = root.get("workdir")) {
+    if (!w->is_string()) {
+      return Status::InvalidArgument(path + ":" + std::to_string(w->source().begin.line) + ":" +
+                                     std::to_string(w->source().begin.column) +
+                                     ": workdir must be a string");
+    }
+    workdir = w->as_string()->get();
+  }
+  return ResolvePath(AbsoluteDir(path), workdir);
+}
+
+}  // namespace encore::pipeline

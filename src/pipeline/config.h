@@ -1,0 +1,221 @@
+// PipelineConfig: a pipeline file (TOML) parsed, checked and resolved.
+//
+// Every key a pipeline file may hold is declared once, in the key table
+// (PipelineKeys(), src/pipeline/config_keys.cc), LightGBM-style: the loader
+// checks names, types and required keys against it, and docs/PIPELINES.md
+// is generated from it (a test keeps the two equal). What the keys mean
+// beyond that (enum values, references between sections, model parameters,
+// sizes, durations, files) is checked in config.cc.
+//
+// Every problem is reported as "FILE:LINE:COLUMN: what; hint", and all the
+// problems of a file are reported together in one InvalidArgument status.
+//
+// Relative paths: sources, key files and id lists resolve against the
+// pipeline file's directory; output directories and stores against the
+// working directory (resolved when the plan is made, since --workdir may
+// override it).
+//
+// Thread-safety: plain values.
+#ifndef ENCORE_PIPELINE_CONFIG_H_
+#define ENCORE_PIPELINE_CONFIG_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "encore/dataset.h"
+#include "encore/evaluate.h"
+#include "encore/generate.h"
+#include "encore/params.h"
+#include "encore/publish.h"
+#include "encore/reader.h"
+#include "encore/status.h"
+#include "pipeline/output.h"
+
+namespace encore {
+class JsonWriter;
+}
+
+namespace encore::pipeline {
+
+// ------------------------------------------------------------ key table
+
+enum class KeyType {
+  kString,
+  kInteger,
+  kNumber,  // integer or float
+  kBoolean,
+  kStringList,    // array of strings
+  kStringOrList,  // a string or an array of strings
+  kColumn,        // a header name (string) or a 1-based column number
+  kSize,          // bytes (integer) or "1MB", "512 KB", "2GB"
+  kSection,       // a table whose keys are in the key table under its own section
+  kNamedTables,   // a table of named sections ([models.NAME])
+  kNumberTable,   // a table of free names to numbers (weights)
+  kStringTable,   // a table of free names to strings (derived, types)
+  kParamTable,    // model parameter names to values (`encore params`)
+  kGridTable,     // model parameter names to arrays of values
+};
+const char* KeyTypeName(KeyType type);
+
+struct ConfigKey {
+  const char* section;  // "", "sources.*", "sources.*.generate", "prepare", ...
+  const char* name;
+  KeyType type;
+  bool required;         // within the kinds it applies to
+  const char* fallback;  // the default, as documented ("" = none)
+  const char* kinds;     // outputs: the kinds it applies to ("csv,jsonl"); "" = all
+  const char* help;
+};
+
+// Every key, grouped by section in documentation order.
+const std::vector<ConfigKey>& PipelineKeys();
+// The key reference of docs/PIPELINES.md (Markdown tables, one per section).
+std::string PipelineKeysMarkdown();
+// The closest of `candidates` to `word` when it is close enough to be a
+// likely typo; empty otherwise.
+std::string DidYouMean(const std::string& word, const std::vector<std::string>& candidates);
+
+// ------------------------------------------------------------- sections
+
+struct SourceConfig {
+  std::string name;
+  std::string where;                        // FILE:LINE:COLUMN of its table
+  std::vector<std::string> patterns;        // files, globs, dirs; absolute
+  std::optional<GenerateOptions> generate;  // instead of patterns; out_dir set per run
+  std::string generated_file;               // the profile's main file name ("events.csv")
+  ReadOptions read;                         // obfuscator is set when the source is read
+  std::string obfuscation_key_file;         // absolute
+  std::string obfuscation_key_env;
+};
+
+struct WindowSpec {
+  enum class Unit { kDays, kWeeks, kMonths };
+  int64_t amount = 0;
+  Unit unit = Unit::kDays;
+  std::string text;  // as written
+};
+
+struct PrepareConfig {
+  std::vector<std::string> sources;  // names, in order (default: every source)
+  DatasetOptions dataset;
+  std::string weights_text;  // "click=1,purchase=3", for plans
+  uint32_t min_user_interactions = 0;
+  uint32_t min_item_interactions = 0;
+  std::optional<WindowSpec> window;
+  std::optional<double> sample_fraction;
+  uint64_t sample_seed = 42;
+};
+
+struct EvaluateConfig {
+  SplitOptions split;
+  uint32_t folds = 0;  // k-fold CV of the training part (0: none)
+  std::vector<GridAxis> grid;
+  std::vector<Metric> metrics;  // the first selects the best grid point
+  std::optional<float> relevance_threshold;
+  bool refit = true;
+};
+
+struct ModelConfig {
+  std::string name;
+  std::string where;
+  std::string kind;
+  ModelParams params;
+  std::vector<std::pair<std::string, std::string>> given;  // params as written
+  std::optional<EvaluateConfig> evaluate;
+};
+
+enum class RecommendKind { kUsers, kSimilar };
+
+struct RecommendConfig {
+  std::string name;
+  std::string where;
+  std::string model;
+  RecommendKind kind = RecommendKind::kUsers;
+  uint32_t n = 0;  // 0: the model's default list length
+  bool exclude_seen = true;
+  std::string users_file;  // absolute; empty = every user / item
+};
+
+enum class OutputKind { kCsv, kJsonl, kPostgres, kPublish };
+const char* OutputKindName(OutputKind kind);
+
+struct OutputConfig {
+  std::string name;
+  std::string where;
+  OutputKind kind = OutputKind::kCsv;
+  std::string from;   // a recommend name (csv, jsonl, postgres)
+  std::string model;  // a model name (publish)
+  // csv / jsonl
+  std::string path;  // as written; resolved against the workdir
+  std::string prefix;
+  uint64_t chunk_bytes = 0;
+  char delimiter = ',';
+  bool header = true;
+  // csv / jsonl / postgres
+  std::vector<DerivedColumn> derived;
+  std::vector<std::string> columns;  // final order (base columns + derived by default)
+  // postgres
+  std::string table;
+  std::string conninfo;
+  std::string conninfo_env;
+  std::map<std::string, std::string> types;
+  // publish
+  std::string store;  // as written; a directory resolves against the workdir
+  PublishOptions publish;
+};
+
+struct PipelineConfig {
+  std::string file;  // the path as given (error messages)
+  std::string dir;   // absolute directory of the file
+  std::string name;
+  std::string workdir;  // absolute
+  uint32_t keep = 5;
+  std::vector<SourceConfig> sources;
+  PrepareConfig prepare;
+  std::vector<ModelConfig> models;
+  std::vector<RecommendConfig> recommends;
+  std::vector<OutputConfig> outputs;
+  // Writes the file's content as one JSON value (conninfo masked), for manifests.
+  std::function<void(JsonWriter*)> write_json;
+
+  const SourceConfig* FindSource(const std::string& name) const;
+  const ModelConfig* FindModel(const std::string& name) const;
+  const RecommendConfig* FindRecommend(const std::string& name) const;
+  const OutputConfig* FindOutput(const std::string& name) const;
+};
+
+// Reads, checks and resolves a pipeline file. All problems are reported
+// together (InvalidArgument, one "FILE:LINE:COLUMN: ..." line each); a
+// missing or unreadable file is NotFound / IOError.
+Result<PipelineConfig> LoadPipelineConfig(const std::string& path);
+
+// Only the working directory of a pipeline file (for `encore runs`), without
+// checking the rest, so a pipeline whose sources are gone still finds its runs.
+Result<std::string> LoadPipelineWorkdir(const std::string& path);
+
+// ----------------------------------------------------------- utilities
+
+// "1MB" -> 1048576. Units B, KB, MB, GB (binary: 1 KB = 1024 bytes; KiB,
+// MiB, GiB are accepted too), case-insensitive, optional space.
+Result<uint64_t> ParseSize(const std::string& text);
+// "9 months", "2 weeks", "30 days" (singular accepted).
+Result<WindowSpec> ParseWindow(const std::string& text);
+
+// Absolute, lexically normalised `path` relative to `base` (unless absolute).
+std::string ResolvePath(const std::string& base, const std::string& path);
+
+// The files a source pattern names now: a file as is, a directory's files,
+// or a glob's matches, sorted; dot-files, *.tmp and *.part are skipped in
+// directories and glob matches. NotFound when it names nothing.
+Result<std::vector<std::string>> ExpandPattern(const std::string& pattern);
+// Whether a file name looks like a write in progress or a hidden file.
+bool IsIgnoredFileName(const std::string& name);
+
+}  // namespace encore::pipeline
+
+#endif  // ENCORE_PIPELINE_CONFIG_H_

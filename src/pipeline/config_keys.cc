@@ -1,0 +1,295 @@
+// The pipeline key table: the one place every pipeline file key is
+// declared. The loader (config.cc) checks files against it and
+// docs/PIPELINES.md is generated from it.
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "pipeline/config.h"
+
+namespace encore::pipeline {
+
+const char* KeyTypeName(KeyType type) {
+  switch (type) {
+    case KeyType::kString:
+      return "string";
+    case KeyType::kInteger:
+      return "integer";
+    case KeyType::kNumber:
+      return "number";
+    case KeyType::kBoolean:
+      return "boolean";
+    case KeyType::kStringList:
+      return "array of strings";
+    case KeyType::kStringOrList:
+      return "string or array of strings";
+    case KeyType::kColumn:
+      return "string or integer";
+    case KeyType::kSize:
+      return "size";
+    case KeyType::kSection:
+      return "table";
+    case KeyType::kNamedTables:
+      return "tables";
+    case KeyType::kNumberTable:
+      return "table of numbers";
+    case KeyType::kStringTable:
+      return "table of strings";
+    case KeyType::kParamTable:
+      return "table";
+    case KeyType::kGridTable:
+      return "table of arrays";
+  }
+  return "?";
+}
+
+const std::vector<ConfigKey>& PipelineKeys() {
+  using T = KeyType;
+  static const std::vector<ConfigKey> keys = {
+      // ------------------------------------------------------------ top level
+      {"", "name", T::kString, true, "", "", "Pipeline name, shown in plans, manifests and runs"},
+      {"", "workdir", T::kString, false, "the pipeline file's directory", "",
+       "Working directory: run history in `WORKDIR/runs/`, relative output paths and stores; "
+       "relative to the pipeline file's directory; `--workdir` overrides"},
+      {"", "keep", T::kInteger, false, "5", "",
+       "Run directories kept after a successful run (0 keeps all); `--keep` overrides"},
+      {"", "sources", T::kNamedTables, true, "", "", "Named inputs: `[sources.NAME]`"},
+      {"", "prepare", T::kSection, false, "", "",
+       "How the sources become one interaction matrix: `[prepare]`"},
+      {"", "models", T::kNamedTables, false, "", "", "Named models: `[models.NAME]`"},
+      {"", "recommend", T::kNamedTables, false, "", "",
+       "Named recommendation lists: `[recommend.NAME]`"},
+      {"", "outputs", T::kNamedTables, true, "", "", "Named outputs: `[outputs.NAME]`"},
+      // ---------------------------------------------------------------- sources
+      {"sources.*", "path", T::kStringOrList, false, "", "",
+       "A file, a glob (`*`, `?`, `[...]`) or a directory, or a list of them; relative to the "
+       "pipeline file's directory. Globs and directories skip dot-files, `*.tmp` and `*.part`. "
+       "Give `path` or `generate`"},
+      {"sources.*", "generate", T::kSection, false, "", "",
+       "Synthetic data instead of files (`encore generate`), written into the run directory"},
+      {"sources.*", "format", T::kString, false, "csv", "",
+       "`csv`, `tsv`, `jsonl`, `movielens`, `ml-latest`, `lastfm` or `baskets` "
+       "([DATA_FORMATS.md](DATA_FORMATS.md))"},
+      {"sources.*", "separator", T::kString, false, "from `format`", "",
+       "Field separator: one byte, or `tab`, `comma`, `space`, `semicolon`, `pipe`"},
+      {"sources.*", "header", T::kBoolean, false, "from `format`", "",
+       "Whether the first line is a header"},
+      {"sources.*", "user", T::kColumn, false, "well-known names", "",
+       "User id column: header name or 1-based number"},
+      {"sources.*", "item", T::kColumn, false, "well-known names", "",
+       "Item id column: header name or 1-based number"},
+      {"sources.*", "value", T::kColumn, false, "none (each row counts 1)", "",
+       "Rating / count / quantity column"},
+      {"sources.*", "event", T::kColumn, false, "well-known names", "",
+       "Event type column (view, click, purchase...)"},
+      {"sources.*", "time", T::kColumn, false, "well-known names", "",
+       "Timestamp column: unix seconds or milliseconds, or ISO-8601"},
+      {"sources.*", "time_unit", T::kString, false, "auto", "",
+       "Numeric timestamps: `auto`, `s` or `ms`"},
+      {"sources.*", "events", T::kStringList, false, "the names of `prepare.weights`, else all", "",
+       "Event types accepted; rows with another type are rejected"},
+      {"sources.*", "max_bad_rows", T::kInteger, false, "0", "",
+       "Rejected rows tolerated before the run fails"},
+      {"sources.*", "obfuscate", T::kStringList, false, "", "",
+       "Columns replaced by a keyed hash at import (e.g. `[\"email\"]`)"},
+      {"sources.*", "obfuscation_key_file", T::kString, false, "", "",
+       "File holding the obfuscation key; relative to the pipeline file's directory"},
+      {"sources.*", "obfuscation_key_env", T::kString, false, "ENCORE_OBFUSCATION_KEY", "",
+       "Environment variable holding the obfuscation key (when no key file is given)"},
+      {"sources.*.generate", "profile", T::kString, true, "", "",
+       "`ratings`, `plays`, `retail` or `baskets` ([GENERATE.md](GENERATE.md))"},
+      {"sources.*.generate", "users", T::kInteger, false, "10000", "", "Users"},
+      {"sources.*.generate", "items", T::kInteger, false, "2000", "", "Items"},
+      {"sources.*.generate", "rows", T::kInteger, false, "200000", "",
+       "Data rows (baskets: baskets)"},
+      {"sources.*.generate", "seed", T::kInteger, false, "42", "", "Random seed"},
+      {"sources.*.generate", "clusters", T::kInteger, false, "20", "", "Latent taste clusters"},
+      // ---------------------------------------------------------------- prepare
+      {"prepare", "source", T::kStringOrList, false, "every source", "",
+       "The source(s) read into the matrix; several are combined row by row"},
+      {"prepare", "feedback", T::kString, false,
+       "explicit for movielens and ml-latest, else implicit", "",
+       "`implicit` (sum per user and item) or `explicit` (one rating per user and item)"},
+      {"prepare", "duplicates", T::kString, false, "latest", "",
+       "Explicit feedback, repeated (user, item): `latest` (by time) or `mean`"},
+      {"prepare", "weights", T::kNumberTable, false, "", "",
+       "Implicit feedback: weight per event type, e.g. `{ click = 1, purchase = 3 }`"},
+      {"prepare", "transform", T::kString, false, "none", "",
+       "Implicit feedback, after summing: `none`, `log1p` or `binary`"},
+      {"prepare", "window", T::kString, false, "", "",
+       "Keep only events within `N days`, `N weeks` or `N months` of the newest event"},
+      {"prepare", "sample", T::kSection, false, "", "", "Keep a random sample of the users"},
+      {"prepare", "min_user_interactions", T::kInteger, false, "0", "",
+       "Drop users with fewer items (after window and sample)"},
+      {"prepare", "min_item_interactions", T::kInteger, false, "0", "",
+       "Then drop items with fewer users"},
+      {"prepare.sample", "fraction", T::kNumber, true, "", "",
+       "Fraction of the users kept, in (0, 1]; each user is kept or not by a hash of its id"},
+      {"prepare.sample", "seed", T::kInteger, false, "42", "", "Seed of the hash"},
+      // ----------------------------------------------------------------- models
+      {"models.*", "kind", T::kString, true, "", "",
+       "`als`, `ials`, `cooccurrence` or `popularity` ([MODELS.md](MODELS.md))"},
+      {"models.*", "params", T::kParamTable, false, "", "",
+       "Model parameters by their `encore params` names, e.g. `{ factors = 10, reg = 0.1 }` "
+       "([PARAMETERS.md](PARAMETERS.md))"},
+      {"models.*", "evaluate", T::kSection, false, "", "",
+       "Evaluate before training on everything ([METRICS.md](METRICS.md))"},
+      {"models.*.evaluate", "split", T::kString, false, "random", "",
+       "Holdout split: `random`, `user` (within each user) or `time`"},
+      {"models.*.evaluate", "test_fraction", T::kNumber, false, "0.2", "",
+       "Fraction held out for the test"},
+      {"models.*.evaluate", "leave_k", T::kInteger, false, "0", "",
+       "`user` / `time` split: hold out K interactions per user instead of a fraction"},
+      {"models.*.evaluate", "min_train", T::kInteger, false, "1", "",
+       "Users keeping fewer training interactions stay entirely in training"},
+      {"models.*.evaluate", "seed", T::kInteger, false, "42", "", "Seed of the split and folds"},
+      {"models.*.evaluate", "folds", T::kInteger, false, "0 (3 with a grid)", "",
+       "K-fold cross-validation of the training part, for the grid"},
+      {"models.*.evaluate", "grid", T::kGridTable, false, "", "",
+       "Parameter grid, e.g. `{ factors = [5, 10], reg = [0.01, 0.1] }`: every combination"},
+      {"models.*.evaluate", "metrics", T::kStringList, false,
+       "`[\"rmse\", \"mae\"]` explicit, `[\"precision@10\", \"recall@10\", \"ndcg@10\"]` implicit",
+       "", "Metrics; the first selects the best grid point"},
+      {"models.*.evaluate", "k", T::kInteger, false, "10", "",
+       "K of ranking metrics given without `@K`"},
+      {"models.*.evaluate", "relevance_threshold", T::kNumber, false, "", "",
+       "Ranking metrics: only test items with a value >= X are relevant"},
+      {"models.*.evaluate", "refit", T::kBoolean, false, "true", "",
+       "Fit the chosen parameters on all the data for recommending (false: keep the model "
+       "fitted on the training part)"},
+      // -------------------------------------------------------------- recommend
+      {"recommend.*", "model", T::kString, true, "", "", "The model (a `[models.NAME]`)"},
+      {"recommend.*", "kind", T::kString, false, "users", "",
+       "`users` (top-N per user: user,item,score,rank) or `similar` (per item: "
+       "item,similar_item,score,rank)"},
+      {"recommend.*", "n", T::kInteger, false, "the model's `n`, else 20 for cooccurrence and 10",
+       "", "Items per list"},
+      {"recommend.*", "exclude_seen", T::kBoolean, false, "true", "",
+       "`users`: drop items the user already has"},
+      {"recommend.*", "users", T::kString, false, "every user (item)", "",
+       "File with one id per line: only these users (`similar`: items)"},
+      // ---------------------------------------------------------------- outputs
+      {"outputs.*", "kind", T::kString, true, "", "", "`csv`, `jsonl`, `postgres` or `publish`"},
+      {"outputs.*", "from", T::kString, true, "", "csv,jsonl,postgres",
+       "The rows: a `[recommend.NAME]`"},
+      {"outputs.*", "model", T::kString, true, "", "publish", "The model to publish"},
+      {"outputs.*", "path", T::kString, true, "", "csv,jsonl",
+       "Destination directory, replaced as a whole; relative to the workdir"},
+      {"outputs.*", "prefix", T::kString, false, "the output's name", "csv,jsonl",
+       "File name prefix: `PREFIX-RUNID-00001.csv`, `PREFIX-RUNID.jsonl`"},
+      {"outputs.*", "chunk_size", T::kSize, false, "0 (one file)", "csv",
+       "At most this many bytes per file: bytes, or with `KB`, `MB`, `GB` (1 KB = 1024)"},
+      {"outputs.*", "delimiter", T::kString, false, ",", "csv",
+       "Field separator, one byte or `tab`"},
+      {"outputs.*", "header", T::kBoolean, false, "true", "csv", "Header line in every file"},
+      {"outputs.*", "derived", T::kStringTable, false, "", "csv,jsonl,postgres",
+       "Extra columns from templates: `{ key = \"{user}-{row}\" }` ({row}: 1-based row number)"},
+      {"outputs.*", "columns", T::kStringList, false, "the rows' columns, then derived ones",
+       "csv,jsonl,postgres", "Columns written, in order"},
+      {"outputs.*", "table", T::kString, true, "", "postgres", "Destination `[schema.]table`"},
+      {"outputs.*", "conninfo", T::kString, false, "", "postgres",
+       "libpq connection string (kept out of manifests); or `conninfo_env`"},
+      {"outputs.*", "conninfo_env", T::kString, false, "", "postgres",
+       "Environment variable holding the connection string"},
+      {"outputs.*", "types", T::kStringTable, false, "score double precision, rank integer",
+       "postgres", "SQL type per column (others: text)"},
+      {"outputs.*", "store", T::kString, true, "", "publish",
+       "A directory (LMDB; relative to the workdir) or `redis://HOST:PORT/DB`"},
+      {"outputs.*", "n", T::kInteger, false, "20", "publish", "Recommendations per user payload"},
+      {"outputs.*", "similar_n", T::kInteger, false, "20", "publish",
+       "Similar items per item payload (0: none)"},
+      {"outputs.*", "popular_n", T::kInteger, false, "100", "publish",
+       "Items in the popular fallback"},
+      {"outputs.*", "include_model", T::kBoolean, false, "true", "publish",
+       "Store the model for fold-in requests"},
+      {"outputs.*", "exclude_seen", T::kBoolean, false, "true", "publish",
+       "User payloads omit the user's training items"},
+      {"outputs.*", "keep", T::kInteger, false, "5", "publish", "Snapshots kept in the store"},
+  };
+  return keys;
+}
+
+namespace {
+
+std::string Escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += "\\";
+    out += c;
+  }
+  return out;
+}
+
+std::string SectionTitle(const std::string& section) {
+  if (section.empty()) return "Top level";
+  std::string s = section;
+  for (size_t at; (at = s.find('*')) != std::string::npos;) s.replace(at, 1, "NAME");
+  return "`[" + s + "]`";
+}
+
+}  // namespace
+
+std::string PipelineKeysMarkdown() {
+  std::string out;
+  std::string section = "\x01";
+  bool with_kinds = false;
+  for (const ConfigKey& k : PipelineKeys()) {
+    if (k.section != section) {
+      section = k.section;
+      with_kinds = section == "outputs.*";
+      out += "\n### " + SectionTitle(section) + "\n\n";
+      out += with_kinds ? "| key | type | required | default | kinds | meaning |\n"
+                          "| --- | --- | --- | --- | --- | --- |\n"
+                        : "| key | type | required | default | meaning |\n"
+                          "| --- | --- | --- | --- | --- |\n";
+    }
+    std::string def = k.fallback;
+    if (!def.empty() && def.find('`') == std::string::npos && def.find(' ') == std::string::npos) {
+      def = "`" + def + "`";
+    }
+    out += "| `" + std::string(k.name) + "` | " + KeyTypeName(k.type) + " | " +
+           (k.required ? "yes" : "") + " | " + Escape(def) + " | ";
+    if (with_kinds) out += std::string(*k.kinds ? k.kinds : "all") + " | ";
+    out += Escape(k.help) + " |\n";
+  }
+  return out;
+}
+
+namespace {
+
+// Optimal string alignment distance: insertions, deletions, substitutions
+// and transpositions of neighbours each cost one.
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min(
+          {d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+}  // namespace
+
+std::string DidYouMean(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = 0;
+  for (const std::string& c : candidates) {
+    size_t d = EditDistance(word, c);
+    if (best.empty() || d < best_distance) {
+      best = c;
+      best_distance = d;
+    }
+  }
+  const size_t limit = std::max<size_t>(1, std::min<size_t>(3, word.size() / 3));
+  return !best.empty() && best_distance <= limit ? best : std::string();
+}
+
+}  // namespace encore::pipeline

@@ -1,0 +1,406 @@
+// Pipeline files: every kind of mistake is reported with FILE:LINE:COLUMN
+// and a hint, all mistakes at once; valid files resolve as documented; the
+// key reference in docs/PIPELINES.md is the key table's.
+
+#include "pipeline/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+
+#include "test_util.h"
+
+namespace encore::pipeline {
+namespace {
+
+using testing::ReadFile;
+using testing::TempDir;
+using testing::WriteFile;
+
+constexpr char kData[] = "user,item,rating,ts\nu1,a,5,1000\nu1,b,3,2000\nu2,a,4,3000\n";
+
+// A valid pipeline; tests replace pieces of it.
+constexpr char kValid[] = R"(name = "t"
+[sources.r]
+path = "r.csv"
+[models.pop]
+kind = "popularity"
+[recommend.top]
+model = "pop"
+n = 2
+[outputs.out]
+kind = "csv"
+from = "top"
+path = "out"
+)";
+
+struct Loaded {
+  Status status;
+  std::string file;
+};
+
+// Writes `toml` as p.toml beside r.csv and loads it.
+Loaded Load(const TempDir& dir, const std::string& toml) {
+  WriteFile(dir.File("r.csv"), kData);
+  WriteFile(dir.File("p.toml"), toml);
+  return {LoadPipelineConfig(dir.File("p.toml")).status(), dir.File("p.toml")};
+}
+
+void ExpectError(const std::string& toml, const std::string& where, const std::string& what) {
+  TempDir dir;
+  Loaded l = Load(dir, toml);
+  ASSERT_FALSE(l.status.ok()) << toml;
+  EXPECT_EQ(l.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(l.status.message().find(l.file + ":" + where + ": "), std::string::npos)
+      << "expected at " << where << ": " << l.status.message();
+  EXPECT_NE(l.status.message().find(what), std::string::npos) << l.status.message();
+}
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  size_t at = s.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) s.replace(at, from.size(), to);
+  return s;
+}
+
+TEST(PipelineConfig, ValidFileResolvesPathsAndDefaults) {
+  TempDir dir;
+  Loaded l = Load(dir, kValid);
+  ASSERT_TRUE(l.status.ok()) << l.status.message();
+  Result<PipelineConfig> c = LoadPipelineConfig(dir.File("p.toml"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->name, "t");
+  EXPECT_EQ(c->workdir, dir.path());
+  EXPECT_EQ(c->keep, 5u);
+  ASSERT_EQ(c->sources.size(), 1u);
+  EXPECT_EQ(c->sources[0].patterns, std::vector<std::string>{dir.File("r.csv")});
+  EXPECT_EQ(c->prepare.sources, std::vector<std::string>{"r"});
+  ASSERT_EQ(c->outputs.size(), 1u);
+  EXPECT_EQ(c->outputs[0].prefix, "out");
+  EXPECT_EQ(c->outputs[0].columns, (std::vector<std::string>{"user", "item", "score", "rank"}));
+  EXPECT_EQ(c->recommends[0].n, 2u);
+}
+
+TEST(PipelineConfig, EveryKeyOfTheSpecParses) {
+  TempDir dir;
+  WriteFile(dir.File("key.txt"), "0123456789abcdef0123\n");
+  WriteFile(dir.File("ids.txt"), "u1\n");
+  Loaded l = Load(dir, R"(name = "full"
+workdir = "work"
+keep = 3
+[sources.r]
+path = ["r.csv"]
+format = "csv"
+separator = "comma"
+header = true
+user = "user"
+item = 2
+value = "rating"
+time = "ts"
+time_unit = "s"
+events = []
+max_bad_rows = 4
+obfuscate = ["user"]
+obfuscation_key_file = "key.txt"
+[sources.g]
+generate = { profile = "ratings", users = 10, items = 5, rows = 50, seed = 1, clusters = 2 }
+[prepare]
+source = ["r", "g"]
+feedback = "explicit"
+duplicates = "mean"
+min_user_interactions = 1
+min_item_interactions = 1
+window = "9 months"
+sample = { fraction = 0.5, seed = 7 }
+[models.als]
+kind = "als"
+params = { factors = 4, reg = 0.1, iterations = 2, biases = true, cold_start = "popular" }
+[models.als.evaluate]
+split = "user"
+test_fraction = 0.25
+leave_k = 1
+min_train = 2
+seed = 9
+folds = 2
+grid = { factors = [2, 4], reg = [0.01, 0.1] }
+metrics = ["rmse", "ndcg@5"]
+k = 5
+relevance_threshold = 4
+refit = false
+[recommend.top]
+model = "als"
+kind = "users"
+n = 3
+exclude_seen = false
+users = "ids.txt"
+[recommend.sim]
+model = "als"
+kind = "similar"
+[outputs.csv]
+kind = "csv"
+from = "top"
+path = "out/csv"
+prefix = "recs"
+chunk_size = "2 KB"
+delimiter = "tab"
+header = false
+derived = { key = "{user}-{row}" }
+columns = ["key", "item"]
+[outputs.json]
+kind = "jsonl"
+from = "sim"
+path = "out/json"
+[outputs.db]
+kind = "postgres"
+from = "top"
+table = "public.recs"
+conninfo_env = "PG"
+types = { rank = "bigint" }
+[outputs.serving]
+kind = "publish"
+model = "als"
+store = "store"
+n = 7
+similar_n = 0
+popular_n = 10
+include_model = false
+exclude_seen = false
+keep = 2
+)");
+  ASSERT_TRUE(l.status.ok()) << l.status.message();
+  Result<PipelineConfig> c = LoadPipelineConfig(dir.File("p.toml"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->workdir, dir.File("work"));
+  EXPECT_EQ(c->keep, 3u);
+  const SourceConfig& r = *c->FindSource("r");
+  EXPECT_EQ(r.read.item_col.index, 2);
+  EXPECT_EQ(r.read.time_unit, TimeUnit::kSeconds);
+  EXPECT_EQ(r.obfuscation_key_file, dir.File("key.txt"));
+  ASSERT_TRUE(c->FindSource("g")->generate.has_value());
+  EXPECT_EQ(c->FindSource("g")->generated_file, "ratings.csv");
+  EXPECT_EQ(c->prepare.dataset.feedback, Feedback::kExplicit);
+  EXPECT_EQ(c->prepare.window->unit, WindowSpec::Unit::kMonths);
+  EXPECT_EQ(*c->prepare.sample_fraction, 0.5);
+  const ModelConfig& m = *c->FindModel("als");
+  EXPECT_EQ(m.params.factors, 4u);
+  EXPECT_TRUE(m.params.biases);
+  ASSERT_TRUE(m.evaluate.has_value());
+  EXPECT_EQ(m.evaluate->folds, 2u);
+  ASSERT_EQ(m.evaluate->grid.size(), 2u);
+  EXPECT_EQ(m.evaluate->grid[1].values, (std::vector<std::string>{"0.01", "0.1"}));
+  EXPECT_EQ(m.evaluate->metrics[1].Name(), "ndcg@5");
+  EXPECT_FALSE(m.evaluate->refit);
+  const OutputConfig& csv = *c->FindOutput("csv");
+  EXPECT_EQ(csv.chunk_bytes, 2048u);
+  EXPECT_EQ(csv.delimiter, '\t');
+  EXPECT_EQ(csv.columns, (std::vector<std::string>{"key", "item"}));
+  EXPECT_EQ(c->FindOutput("json")->columns,
+            (std::vector<std::string>{"item", "similar_item", "score", "rank"}));
+  EXPECT_EQ(c->FindOutput("db")->types.at("rank"), "bigint");
+  EXPECT_EQ(c->FindOutput("db")->types.at("score"), "double precision");
+  EXPECT_EQ(c->FindOutput("serving")->publish.n, 7u);
+  EXPECT_FALSE(c->FindOutput("serving")->publish.include_model);
+}
+
+TEST(PipelineConfig, UnknownKeySuggestsTheClosest) {
+  ExpectError(Replace(kValid, "n = 2", "nn = 2"), "8:1", "unknown key 'nn' in [recommend.top]");
+  ExpectError(Replace(kValid, "[models.pop]\nkind", "[models.pop]\nknid"), "5:1",
+              "did you mean 'kind'?");
+  ExpectError("wokdir = \"x\"\n" + std::string(kValid), "1:1", "did you mean 'workdir'?");
+}
+
+TEST(PipelineConfig, WrongTypeNamesTheExpectedOne) {
+  ExpectError(Replace(kValid, "n = 2", "n = \"two\""), "8:5",
+              "key 'n' in [recommend.top] must be a integer, not a string");
+  ExpectError(Replace(kValid, "path = \"r.csv\"", "path = 3"), "3:8",
+              "must be a string or array of strings");
+}
+
+TEST(PipelineConfig, MissingRequiredKey) {
+  ExpectError(Replace(kValid, "name = \"t\"\n", ""), "1:1", "missing required key 'name'");
+  ExpectError(Replace(kValid, "from = \"top\"\n", ""), "9:1",
+              "missing required key 'from' in [outputs.out]");
+  ExpectError(Replace(kValid, "kind = \"csv\"\n", ""), "9:1", "missing required key 'kind'");
+}
+
+TEST(PipelineConfig, MissingSourceFileAfterGlob) {
+  ExpectError(Replace(kValid, "path = \"r.csv\"", "path = \"nothere-*.csv\""), "3:8",
+              "nothere-*.csv' matches no file");
+  ExpectError(Replace(kValid, "path = \"r.csv\"", "path = [\"r.csv\", \"gone.csv\"]"), "3:18",
+              "no such file");
+}
+
+TEST(PipelineConfig, UnknownModelKindListsTheKnownOnes) {
+  ExpectError(Replace(kValid, "kind = \"popularity\"", "kind = \"svd\""), "5:8",
+              "unknown model kind 'svd'");
+  ExpectError(Replace(kValid, "kind = \"popularity\"", "kind = \"ials2\""), "5:8",
+              "did you mean 'ials'?");
+  ExpectError(Replace(kValid, "kind = \"popularity\"", "kind = \"svd\""), "5:8",
+              "Known kinds: als, cooccurrence, ials, popularity");
+}
+
+TEST(PipelineConfig, UnknownOrBadModelParameter) {
+  ExpectError(Replace(kValid, "kind = \"popularity\"", "kind = \"als\"\nparams = { factros = 10 }"),
+              "6:12",
+              "unknown parameter 'factros' in [models.pop.params]; did you mean 'factors'?");
+  ExpectError(
+      Replace(kValid, "kind = \"popularity\"", "kind = \"als\"\nparams = { factors = \"ten\" }"),
+      "6:22", "parameter 'factors' must be a int, not a string");
+  ExpectError(
+      Replace(kValid, "kind = \"popularity\"", "kind = \"als\"\nparams = { solver = \"lu\" }"),
+      "6:21", "solver");
+}
+
+TEST(PipelineConfig, BadGridValues) {
+  const std::string base =
+      Replace(kValid, "kind = \"popularity\"", "kind = \"als\"\n[models.pop.evaluate]\nGRID");
+  ExpectError(Replace(base, "GRID", "grid = { factors = [5, 0] }"), "7:24",
+              "bad grid value for 'factors'");
+  ExpectError(Replace(base, "GRID", "grid = { factors = [5, \"x\"] }"), "7:24",
+              "grid value of 'factors' must be a int");
+  ExpectError(Replace(base, "GRID", "grid = { regg = [0.1] }"), "7:10",
+              "unknown parameter 'regg' in the grid of [models.pop.evaluate]; did you mean 'reg'?");
+  ExpectError(Replace(base, "GRID", "grid = { reg = [] }"), "7:16", "must be a non-empty array");
+  ExpectError(Replace(base, "GRID", "metrics = [\"rmse\", \"recal@10\"]"), "7:20", "recal");
+  ExpectError(Replace(base, "GRID", "folds = 1"), "7:9", "folds must be 0 (none) or in 2..");
+}
+
+TEST(PipelineConfig, FromOrModelNamingNothing) {
+  ExpectError(Replace(kValid, "from = \"top\"", "from = \"tpo\""), "11:8",
+              "from 'tpo' names no [recommend.NAME]; did you mean 'top'?");
+  ExpectError(Replace(kValid, "model = \"pop\"", "model = \"als\""), "7:9",
+              "model 'als' names no [models.NAME]");
+  ExpectError(std::string(kValid) + "[prepare]\nsource = \"rr\"\n", "14:10",
+              "source 'rr' names no [sources.NAME]");
+}
+
+TEST(PipelineConfig, DuplicateNames) {
+  // The same table twice is a TOML error (with its position).
+  TempDir dir;
+  Loaded twice = Load(dir, std::string(kValid) + "[models.pop]\nkind = \"als\"\n");
+  ASSERT_FALSE(twice.status.ok());
+  EXPECT_NE(twice.status.message().find(twice.file + ":13:"), std::string::npos)
+      << twice.status.message();
+  // The same name in two sections is ours.
+  ExpectError(std::string(kValid) + "[outputs.pop]\nkind = \"csv\"\nfrom = \"top\"\npath = \"x\"\n",
+              "13:1", "name 'pop' is used twice: [models.pop] and [outputs.pop]");
+}
+
+TEST(PipelineConfig, KeysOfAnotherOutputKind) {
+  ExpectError(Replace(kValid, "path = \"out\"", "path = \"out\"\ntable = \"t\""), "13:1",
+              "key 'table' does not apply to csv outputs");
+  ExpectError(Replace(kValid, "kind = \"csv\"", "kind = \"parquet\""), "10:8",
+              "kind 'parquet' is unknown");
+}
+
+TEST(PipelineConfig, InvalidSizesDurationsAndEnums) {
+  ExpectError(Replace(kValid, "path = \"out\"", "path = \"out\"\nchunk_size = \"1 XB\""), "13:14",
+              "is not a size");
+  ExpectError(std::string(kValid) + "[prepare]\nwindow = \"9 moons\"\n", "14:10",
+              "is not a duration");
+  ExpectError(std::string(kValid) + "[prepare]\ntransform = \"sqrt\"\n", "14:13", "sqrt");
+  ExpectError(Replace(kValid, "path = \"r.csv\"", "path = \"r.csv\"\nformat = \"parquet\""), "4:10",
+              "parquet");
+  ExpectError(std::string(kValid) + "[prepare]\nsample = { fraction = 1.5 }\n", "14:23",
+              "sample fraction must be in (0, 1]");
+}
+
+TEST(PipelineConfig, DerivedTemplatesAndColumnsAreChecked) {
+  ExpectError(Replace(kValid, "path = \"out\"", "path = \"out\"\nderived = { key = \"{usr}\" }"),
+              "13:19", "{usr}");
+  ExpectError(Replace(kValid, "path = \"out\"", "path = \"out\"\ncolumns = [\"user\", \"itme\"]"),
+              "13:20", "did you mean 'item'?");
+}
+
+TEST(PipelineConfig, AllErrorsAreReportedTogether) {
+  TempDir dir;
+  std::string toml = Replace(kValid, "n = 2", "n = \"two\"");
+  toml = Replace(toml, "from = \"top\"", "from = \"nope\"");
+  toml = Replace(toml, "kind = \"popularity\"", "kind = \"svd\"");
+  Loaded l = Load(dir, toml);
+  ASSERT_FALSE(l.status.ok());
+  EXPECT_NE(l.status.message().find("3 errors in pipeline"), std::string::npos)
+      << l.status.message();
+  for (const char* at : {":5:8:", ":8:5:", ":11:8:"}) {
+    EXPECT_NE(l.status.message().find(l.file + at), std::string::npos) << at;
+  }
+}
+
+TEST(PipelineConfig, TomlSyntaxErrorHasItsPosition) {
+  TempDir dir;
+  Loaded l = Load(dir, "name = \"t\"\n[sources.r\n");
+  ASSERT_FALSE(l.status.ok());
+  EXPECT_EQ(l.status.code(), StatusCode::kParseError);
+  EXPECT_NE(l.status.message().find(l.file + ":2:"), std::string::npos) << l.status.message();
+  Status missing = LoadPipelineConfig(dir.File("none.toml")).status();
+  EXPECT_EQ(missing.code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.message().find("none.toml"), std::string::npos);
+}
+
+TEST(PipelineConfig, SizesAndWindows) {
+  EXPECT_EQ(ParseSize("1MB").value(), 1u << 20);
+  EXPECT_EQ(ParseSize("512 KB").value(), 512u << 10);
+  EXPECT_EQ(ParseSize("3gib").value(), 3ull << 30);
+  EXPECT_EQ(ParseSize("100").value(), 100u);
+  for (const char* bad : {"", "MB", "1.5MB", "-1", "1 MB x", "99999999999999999999"}) {
+    EXPECT_FALSE(ParseSize(bad).ok()) << bad;
+  }
+  EXPECT_EQ(ParseWindow("2 weeks")->unit, WindowSpec::Unit::kWeeks);
+  EXPECT_EQ(ParseWindow("1 day")->amount, 1);
+  for (const char* bad : {"", "9", "months", "0 days", "-3 days", "3 days ago", "3 years"}) {
+    EXPECT_FALSE(ParseWindow(bad).ok()) << bad;
+  }
+}
+
+TEST(PipelineConfig, GlobsSkipHiddenAndUnfinishedFiles) {
+  TempDir dir;
+  for (const char* f : {"a.csv", "b.csv", ".c.csv", "d.csv.tmp", "e.part", "f.csv"}) {
+    WriteFile(dir.File(f), "x");
+  }
+  auto files = ExpandPattern(dir.File("*"));
+  ASSERT_TRUE(files.ok());
+  EXPECT_EQ(*files,
+            (std::vector<std::string>{dir.File("a.csv"), dir.File("b.csv"), dir.File("f.csv")}));
+  auto listed = ExpandPattern(dir.path());
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(*listed, *files);
+  EXPECT_FALSE(ExpandPattern(dir.File("*.json")).ok());
+}
+
+TEST(PipelineConfig, DidYouMeanOnlyWhenClose) {
+  EXPECT_EQ(DidYouMean("factros", {"factors", "reg"}), "factors");
+  EXPECT_EQ(DidYouMean("xyz", {"factors", "reg"}), "");
+}
+
+// docs/PIPELINES.md's key reference is PipelineKeysMarkdown().
+TEST(PipelineConfigDocs, KeyReferenceMatchesTheTable) {
+  const std::string path = std::string(ENCORE_SOURCE_DIR) + "/docs/PIPELINES.md";
+  std::string doc = ReadFile(path);
+  const std::string begin = "<!-- BEGIN GENERATED KEYS -->\n", end = "<!-- END GENERATED KEYS -->";
+  size_t b = doc.find(begin), e = doc.find(end);
+  ASSERT_NE(b, std::string::npos);
+  ASSERT_NE(e, std::string::npos);
+  b += begin.size();
+  const std::string expected = PipelineKeysMarkdown();
+  if (std::getenv("ENCORE_UPDATE_DOCS") != nullptr) {
+    doc.replace(b, e - b, expected);
+    std::ofstream(path, std::ios::binary) << doc;
+    e = b + expected.size();
+  }
+  EXPECT_EQ(doc.substr(b, e - b), expected)
+      << "docs/PIPELINES.md is stale: run ENCORE_UPDATE_DOCS=1 encore_tests "
+         "--gtest_filter=PipelineConfigDocs.*";
+}
+
+TEST(PipelineConfigDocs, EveryKeyIsDocumentedOnce) {
+  std::set<std::string> seen;
+  for (const ConfigKey& k : PipelineKeys()) {
+    EXPECT_TRUE(seen.insert(std::string(k.section) + "." + k.name).second) << k.name;
+    EXPECT_GT(std::string(k.help).size(), 3u) << k.name;
+  }
+}
+
+}  // namespace
+}  // namespace encore::pipeline

@@ -1,0 +1,139 @@
+// Manifest: the record of one pipeline run, WORKDIR/runs/RUNID/manifest.json
+// (layout and version: docs/PIPELINES.md#manifest). The runner fills it in
+// as stages finish and writes it at the start, after each stage and at the
+// end, always to a temporary name then renamed, so a reader (encore runs)
+// sees a whole manifest, never a torn one.
+//
+// Run history: run directories are named by the UTC start time
+// (20261124T081500Z, then -2, -3 ... when taken), created with mkdir so two
+// runs starting in the same second never share one.
+//
+// Thread-safety: plain values and reentrant functions.
+#ifndef ENCORE_PIPELINE_MANIFEST_H_
+#define ENCORE_PIPELINE_MANIFEST_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "encore/status.h"
+
+namespace encore {
+class JsonWriter;
+}
+
+namespace encore::pipeline {
+
+inline constexpr int kManifestVersion = 1;
+
+using TextPairs = std::vector<std::pair<std::string, std::string>>;
+using MetricValues = std::vector<std::pair<std::string, double>>;
+
+struct ManifestInput {
+  std::string source;
+  std::string path;
+  uint64_t bytes = 0;
+  std::string sha256;  // lowercase hex
+  int64_t mtime = 0;   // unix seconds
+  bool generated = false;
+};
+
+struct ManifestStage {
+  std::string stage;   // Stage::Label()
+  std::string status;  // succeeded, failed
+  double seconds = 0;
+  std::string detail;  // one line on what it did
+};
+
+struct ManifestSourceCounts {
+  std::string name;
+  uint64_t files = 0, bytes_read = 0;
+  uint64_t rows_read = 0, rows_accepted = 0, rows_rejected = 0;
+  std::vector<std::pair<std::string, uint64_t>> rejected_by_kind;
+};
+
+// One preparation step's result; unset fields do not apply to the step.
+struct ManifestStep {
+  std::string step;
+  std::optional<uint64_t> rows, users, items, nnz;
+  std::optional<int64_t> since;  // window: the first time kept
+};
+
+struct ManifestGridRow {
+  TextPairs setting;
+  MetricValues mean;
+};
+
+struct ManifestModel {
+  std::string name, kind;
+  TextPairs params;  // every parameter, as trained for recommending
+  std::string file;  // model file in the run directory
+  uint64_t bytes = 0;
+  double fit_seconds = 0;
+  std::string trained_on;  // "all data" or "training part"
+  // Evaluation (when configured).
+  bool evaluated = false;
+  std::string protocol;
+  MetricValues test;  // the chosen params on the held-out part
+  uint64_t test_pairs = 0;
+  std::vector<ManifestGridRow> grid;
+  size_t best = 0;
+  TextPairs chosen;  // the grid setting selected
+};
+
+struct ManifestOutput {
+  std::string name, kind, location;
+  std::vector<std::string> files;
+  uint64_t rows = 0, bytes = 0;
+  std::vector<std::string> lineage_stages;  // the output first, then what it derives from
+  std::vector<std::string> lineage_inputs;  // input files it derives from
+};
+
+struct Manifest {
+  std::string run_id;
+  std::string status = "running";  // running, succeeded, failed
+  std::string error;
+  std::string pipeline_name, pipeline_path, workdir, run_dir, only;
+  uint32_t keep = 0;
+  int64_t started = 0, finished = 0;  // unix seconds
+  double seconds = 0;
+  std::function<void(JsonWriter*)> config;  // the file as written (secrets masked)
+  std::vector<std::pair<std::string, std::vector<std::string>>> source_files;
+  TextPairs output_locations;
+  std::vector<ManifestInput> inputs;
+  std::vector<ManifestStage> stages;
+  std::vector<ManifestSourceCounts> source_counts;
+  std::vector<ManifestStep> steps;
+  std::optional<uint64_t> users, items, nnz;  // the prepared dataset
+  std::vector<ManifestModel> models;
+  std::vector<ManifestOutput> outputs;
+
+  std::string ToJson() const;
+};
+
+// Writes RUN_DIR/manifest.json by temp file, fsync and rename.
+Status WriteManifest(const Manifest& manifest, const std::string& run_dir);
+
+// "20261124T081500Z" for a unix time.
+std::string RunIdBase(int64_t unix_seconds);
+// Creates WORKDIR/runs/RUNID (and the parents) for a run starting at
+// `unix_seconds`; returns the id (with -2, -3 ... when the second is taken).
+Result<std::string> CreateRunDir(const std::string& workdir, int64_t unix_seconds);
+// The run ids under WORKDIR/runs, oldest first (by time, then suffix).
+std::vector<std::string> RunIds(const std::string& workdir);
+// Whether `name` is a run id.
+bool IsRunId(const std::string& name);
+// Removes all but the newest `keep` run directories (never `current`);
+// keep = 0 keeps every run. The removed ids go to *removed.
+Status PurgeRuns(const std::string& workdir, uint32_t keep, const std::string& current,
+                 std::vector<std::string>* removed);
+
+// SHA-256 of a file's bytes, lowercase hex; *bytes receives its size.
+Result<std::string> Sha256File(const std::string& path, uint64_t* bytes);
+
+}  // namespace encore::pipeline
+
+#endif  // ENCORE_PIPELINE_MANIFEST_H_

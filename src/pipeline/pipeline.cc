@@ -1,0 +1,634 @@
+// Pipeline: loading, planning and running (the Runner below executes a Plan
+// stage by stage and keeps the run's manifest up to date).
+//
+// Fault points (ENCORE_FAULT, see fault.h) of the runner, in run order:
+//   after-start    the run directory and the first manifest exist
+//   after-source   after each source is read
+//   after-prepare  the dataset is built
+//   after-model    after each model file is saved
+//   before-output  before each output starts writing
+//   mid-output     after the first row reached an output's writer
+//   after-output   after each output is complete
+// The output writers have their own (csv-mid-chunk, csv-before-swap, ...).
+
+#include "encore/pipeline.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+
+#include "encore/batch.h"
+#include "encore/evaluate.h"
+#include "encore/generate.h"
+#include "encore/publish.h"
+#include "encore/recommender.h"
+#include "encore/store.h"
+#include "pipeline/config.h"
+#include "pipeline/fault.h"
+#include "pipeline/manifest.h"
+#include "pipeline/output.h"
+#include "pipeline/plan.h"
+#include "pipeline/prepare.h"
+#include "pipeline/rows.h"
+
+namespace encore {
+
+namespace fs = std::filesystem;
+using namespace pipeline;
+
+namespace {
+
+int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Count(uint64_t n) {
+  const std::string digits = std::to_string(n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string Seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f s", s);
+  return buf;
+}
+
+std::string Percent(double f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g%%", f * 100);
+  return buf;
+}
+
+// Passes rows through and fires the "mid-output" fault point once the first
+// row has reached the writer.
+class FaultRows final : public RowSource {
+ public:
+  explicit FaultRows(const RowSource& base) : base_(base) {}
+  const std::vector<std::string>& columns() const override { return base_.columns(); }
+  Status ForEach(
+      const std::function<Status(std::span<const std::string_view>)>& row) const override {
+    uint64_t n = 0;
+    return base_.ForEach([&](std::span<const std::string_view> cells) {
+      Status s = row(cells);
+      if (++n == 1) MaybeFault("mid-output");
+      return s;
+    });
+  }
+
+ private:
+  const RowSource& base_;
+};
+
+Result<Obfuscator> SourceObfuscator(const SourceConfig& s) {
+  if (!s.obfuscation_key_file.empty() || s.obfuscation_key_env.empty()) {
+    return Obfuscator::FromFileOrEnv(s.obfuscation_key_file);
+  }
+  const char* key = std::getenv(s.obfuscation_key_env.c_str());
+  if (key == nullptr || *key == '\0') {
+    return Status::InvalidArgument("source '" + s.name + "': environment variable " +
+                                   s.obfuscation_key_env +
+                                   " (obfuscation_key_env) is not set; export it with the "
+                                   "obfuscation key (at least 16 bytes)");
+  }
+  Result<Obfuscator> o = Obfuscator::Create(key);
+  if (!o.ok()) {
+    return Status::InvalidArgument("source '" + s.name + "': the key in $" + s.obfuscation_key_env +
+                                   ": " + o.status().message());
+  }
+  return o;
+}
+
+std::string Protocol(const EvaluateConfig& e) {
+  std::string p = std::string(SplitMethodName(e.split.method)) + " holdout of " +
+                  (e.split.leave_k > 0 ? std::to_string(e.split.leave_k) + " per user"
+                                       : Percent(e.split.test_fraction)) +
+                  ", seed " + std::to_string(e.split.seed);
+  if (!e.grid.empty()) {
+    p += "; grid selected by " + e.metrics[0].Name() + " in " + std::to_string(e.folds) +
+         "-fold cross-validation of the training part";
+  } else if (e.folds > 0) {
+    p += "; " + std::to_string(e.folds) + "-fold cross-validation of the training part";
+  }
+  return p;
+}
+
+MetricValues ToValues(const std::vector<Metric>& metrics, const std::vector<double>& values) {
+  MetricValues out;
+  for (size_t i = 0; i < metrics.size() && i < values.size(); ++i) {
+    out.emplace_back(metrics[i].Name(), values[i]);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ Runner
+
+class Runner {
+ public:
+  Runner(const PipelineConfig& c, const Plan& plan, const PipelineOptions& o)
+      : c_(c), plan_(plan), options_(o), progress_(o.progress) {}
+
+  Result<PipelineRunResult> Run();
+
+ private:
+  // What can be checked before anything runs: environment variables and key
+  // files the planned stages need.
+  Status Preflight() const;
+  Status RunStage(size_t index, std::string* detail);
+  Status RunSource(const SourceConfig& s, std::string* detail);
+  Status RunPrepare(std::string* detail);
+  Status RunModel(const ModelConfig& m, std::string* detail);
+  Status RunRecommend(const RecommendConfig& r, std::string* detail);
+  Status RunOutput(size_t index, const OutputConfig& o, std::string* detail);
+  void Say(const std::string& line) { progress_.Note("encore: " + line); }
+  Status Save() { return WriteManifest(manifest_, run_dir_); }
+
+  const PipelineConfig& c_;
+  const Plan& plan_;
+  const PipelineOptions& options_;
+  Progress progress_;
+  Manifest manifest_;
+  std::string run_id_, run_dir_;
+  std::map<std::string, std::vector<std::string>> source_files_;
+  std::map<std::string, InteractionLog> logs_;
+  std::optional<Dataset> data_;
+  std::map<std::string, TrainedModel> models_;
+  std::map<std::string, std::unique_ptr<RecommendationRows>> rows_;
+  PipelineRunResult result_;
+};
+
+Status Runner::Preflight() const {
+  for (const Stage& stage : plan_.stages) {
+    if (stage.kind == StageKind::kSource) {
+      const SourceConfig& s = *c_.FindSource(stage.name);
+      if (!s.read.obfuscate_cols.empty()) ENCORE_RETURN_IF_ERROR(SourceObfuscator(s).status());
+    }
+    if (stage.kind == StageKind::kOutput) {
+      const OutputConfig& o = *c_.FindOutput(stage.name);
+      if (o.kind != OutputKind::kPostgres || o.conninfo_env.empty()) continue;
+      const char* env = std::getenv(o.conninfo_env.c_str());
+      if (env == nullptr || *env == '\0') {
+        return Status::InvalidArgument(
+            "output '" + o.name + "': environment variable " + o.conninfo_env +
+            " (conninfo_env) is not set; export it with a libpq connection string (e.g. "
+            "postgresql://user@localhost/db), or leave this output out with --only");
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Result<PipelineRunResult> Runner::Run() {
+  ENCORE_RETURN_IF_ERROR(Preflight());
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t started = NowUnix();
+  ENCORE_ASSIGN_OR_RETURN(run_id_, CreateRunDir(c_.workdir, started));
+  run_dir_ = c_.workdir + "/runs/" + run_id_;
+  manifest_.run_id = run_id_;
+  manifest_.pipeline_name = c_.name;
+  manifest_.pipeline_path = ResolvePath(fs::current_path().string(), c_.file);
+  manifest_.workdir = c_.workdir;
+  manifest_.run_dir = run_dir_;
+  manifest_.only = options_.only;
+  manifest_.keep = c_.keep;
+  manifest_.started = started;
+  manifest_.config = c_.write_json;
+  for (const Stage& s : plan_.stages) {
+    if (s.kind != StageKind::kOutput) continue;
+    manifest_.output_locations.emplace_back(s.name, OutputLocation(c_, *c_.FindOutput(s.name)));
+  }
+  ENCORE_RETURN_IF_ERROR(Save());
+  Say("run " + run_id_ + " of pipeline " + c_.name + ": " + std::to_string(plan_.stages.size()) +
+      " stages; record in " + run_dir_ + "/manifest.json");
+  MaybeFault("after-start");
+
+  Status failure;
+  std::string failed_stage;
+  for (size_t i = 0; i < plan_.stages.size(); ++i) {
+    const Stage& stage = plan_.stages[i];
+    Say("[" + std::to_string(i + 1) + "/" + std::to_string(plan_.stages.size()) + "] " +
+        stage.Label());
+    const auto t0 = std::chrono::steady_clock::now();
+    std::string detail;
+    Status s = RunStage(i, &detail);
+    ManifestStage record;
+    record.stage = stage.Label();
+    record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    record.status = s.ok() ? "succeeded" : "failed";
+    record.detail = detail;
+    manifest_.stages.push_back(record);
+    if (!s.ok()) {
+      failure = s;
+      failed_stage = stage.Label();
+      break;
+    }
+    Say("    " + detail + " (" + Seconds(record.seconds) + ")");
+    ENCORE_RETURN_IF_ERROR(Save());
+  }
+
+  manifest_.finished = NowUnix();
+  manifest_.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result_.run_id = run_id_;
+  result_.run_dir = run_dir_;
+  result_.seconds = manifest_.seconds;
+  if (!failure.ok()) {
+    manifest_.status = "failed";
+    manifest_.error = failed_stage + ": " + failure.message();
+    Status saved = Save();
+    return Status(failure.code(),
+                  "run " + run_id_ + " failed in " + failed_stage + ": " + failure.message() +
+                      (saved.ok() ? "" : " (and the manifest: " + saved.message() + ")"));
+  }
+  manifest_.status = "succeeded";
+  ENCORE_RETURN_IF_ERROR(Save());
+  std::vector<std::string> removed;
+  if (Status s = PurgeRuns(c_.workdir, c_.keep, run_id_, &removed); !s.ok()) {
+    Say("warning: " + s.message());
+  }
+  if (!removed.empty()) {
+    Say("removed " + std::to_string(removed.size()) + " old run(s) (keep " +
+        std::to_string(c_.keep) + ")");
+  }
+  return result_;
+}
+
+Status Runner::RunStage(size_t index, std::string* detail) {
+  const Stage& stage = plan_.stages[index];
+  switch (stage.kind) {
+    case StageKind::kSource:
+      return RunSource(*c_.FindSource(stage.name), detail);
+    case StageKind::kPrepare:
+      return RunPrepare(detail);
+    case StageKind::kModel:
+      return RunModel(*c_.FindModel(stage.name), detail);
+    case StageKind::kRecommend:
+      return RunRecommend(*c_.FindRecommend(stage.name), detail);
+    case StageKind::kOutput:
+      return RunOutput(index, *c_.FindOutput(stage.name), detail);
+  }
+  return Status::Internal("unknown stage");
+}
+
+Status Runner::RunSource(const SourceConfig& s, std::string* detail) {
+  std::vector<std::string> files;
+  bool generated = false;
+  if (s.generate) {
+    GenerateOptions g = *s.generate;
+    g.out_dir = run_dir_ + "/sources/" + s.name;
+    ENCORE_ASSIGN_OR_RETURN(GenerateReport report, Generate(g, &progress_));
+    files.push_back(g.out_dir + "/" + s.generated_file);
+    generated = true;
+  }
+  for (const std::string& pattern : s.patterns) {
+    ENCORE_ASSIGN_OR_RETURN(std::vector<std::string> matched, ExpandPattern(pattern));
+    for (auto& f : matched) {
+      if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(std::move(f));
+    }
+  }
+  source_files_[s.name] = files;
+  manifest_.source_files.emplace_back(s.name, files);
+  for (const std::string& f : files) {
+    ManifestInput in;
+    in.source = s.name;
+    in.path = f;
+    in.generated = generated;
+    ENCORE_ASSIGN_OR_RETURN(in.sha256, Sha256File(f, &in.bytes));
+    struct stat st {};
+    if (::stat(f.c_str(), &st) == 0) in.mtime = st.st_mtim.tv_sec;
+    manifest_.inputs.push_back(std::move(in));
+  }
+  ReadOptions read = s.read;
+  std::unique_ptr<Obfuscator> obfuscator;
+  if (!read.obfuscate_cols.empty()) {
+    ENCORE_ASSIGN_OR_RETURN(Obfuscator o, SourceObfuscator(s));
+    obfuscator = std::make_unique<Obfuscator>(std::move(o));
+    read.obfuscator = obfuscator.get();
+  }
+  ReadReport report;
+  Result<InteractionLog> log = ReadInteractions(files, read, &report, &progress_);
+  ManifestSourceCounts counts;
+  counts.name = s.name;
+  counts.files = files.size();
+  counts.bytes_read = report.bytes_read;
+  counts.rows_read = report.rows_read;
+  counts.rows_accepted = report.rows_accepted;
+  counts.rows_rejected = report.rows_rejected;
+  counts.rejected_by_kind = report.rejects_by_kind;
+  manifest_.source_counts.push_back(counts);
+  if (!log.ok()) return log.status();
+  for (const Rejection& r : report.first_rejections) {
+    Say("    rejected " + r.file + ":" + std::to_string(r.line) + ": " + r.reason);
+  }
+  *detail = Count(report.rows_read) + " rows read from " + std::to_string(files.size()) +
+            " file(s), " + Count(report.rows_accepted) + " accepted, " +
+            Count(report.rows_rejected) + " rejected";
+  logs_[s.name] = std::move(log).value();
+  MaybeFault("after-source");
+  return Status::OK();
+}
+
+Status Runner::RunPrepare(std::string* detail) {
+  const PrepareConfig& p = c_.prepare;
+  std::vector<InteractionLog> logs;
+  for (const auto& name : p.sources) logs.push_back(std::move(logs_[name]));
+  logs_.clear();
+  LogFilter filter;
+  filter.window = p.window;
+  filter.sample_fraction = p.sample_fraction;
+  filter.sample_seed = p.sample_seed;
+  CombineReport combined;
+  ENCORE_ASSIGN_OR_RETURN(InteractionLog log,
+                          CombineLogs(std::move(logs), p.sources, filter, &combined));
+  manifest_.steps.push_back({"read", combined.rows_in, {}, {}, {}, {}});
+  if (p.window) {
+    manifest_.steps.push_back(
+        {"window", combined.rows_after_window, {}, {}, {}, combined.window_start});
+  }
+  if (p.sample_fraction) {
+    manifest_.steps.push_back({"sample", combined.rows_after_sample, combined.users, {}, {}, {}});
+  }
+  ENCORE_ASSIGN_OR_RETURN(Dataset data, BuildDataset(std::move(log), p.dataset));
+  manifest_.steps.push_back({"dataset", {}, data.users.size(), data.items.size(), data.nnz(), {}});
+  if (p.min_user_interactions > 0 || p.min_item_interactions > 0) {
+    MinCountReport mc;
+    data = FilterMinCounts(std::move(data), p.min_user_interactions, p.min_item_interactions, &mc);
+    if (p.min_user_interactions > 0) {
+      manifest_.steps.push_back({"min_user_interactions",
+                                 {},
+                                 mc.users_after_user_filter,
+                                 mc.items_after_user_filter,
+                                 mc.nnz_after_user_filter,
+                                 {}});
+    }
+    if (p.min_item_interactions > 0) {
+      manifest_.steps.push_back({"min_item_interactions", {}, mc.users, mc.items, mc.nnz, {}});
+    }
+  }
+  manifest_.users = data.users.size();
+  manifest_.items = data.items.size();
+  manifest_.nnz = data.nnz();
+  if (data.nnz() == 0) {
+    return Status::FailedPrecondition(
+        "no interactions are left to train on (" + Count(combined.rows_in) +
+        " rows read); loosen [prepare] window, sample or min_*_interactions");
+  }
+  *detail = Count(data.users.size()) + " users x " + Count(data.items.size()) + " items, " +
+            Count(data.nnz()) + " nonzeros";
+  data_ = std::move(data);
+  MaybeFault("after-prepare");
+  return Status::OK();
+}
+
+Status Runner::RunModel(const ModelConfig& m, std::string* detail) {
+  const Dataset& data = *data_;
+  ModelParams params = m.params;
+  ManifestModel record;
+  record.name = m.name;
+  record.kind = m.kind;
+  std::optional<TrainedModel> trained;
+  EvalOptions eval_options;
+  eval_options.log = [this](const std::string& line) { Say("    " + line); };
+  if (m.evaluate) {
+    const EvaluateConfig& e = *m.evaluate;
+    eval_options.relevance_threshold = e.relevance_threshold;
+    record.evaluated = true;
+    record.protocol = Protocol(e);
+    ENCORE_ASSIGN_OR_RETURN(FoldAssignment holdout, HoldoutSplit(data, e.split));
+    TrainTest tt = MakeTrainTest(data, holdout, 0);
+    if (!e.grid.empty() || e.folds > 0) {
+      FoldOptions fo;
+      fo.folds = e.folds;
+      fo.per_user = e.split.method == SplitMethod::kUser;
+      fo.min_train = e.split.min_train;
+      fo.seed = e.split.seed;
+      ENCORE_ASSIGN_OR_RETURN(FoldAssignment folds, KFoldSplit(tt.train, fo));
+      ENCORE_ASSIGN_OR_RETURN(GridReport grid, GridSearch(m.kind, params, e.grid, tt.train, folds,
+                                                          e.metrics, e.metrics[0], eval_options));
+      for (const GridPoint& point : grid.points) {
+        record.grid.push_back({point.setting, ToValues(point.result.metrics, point.result.mean)});
+      }
+      record.best = grid.best;
+      record.chosen = grid.points[grid.best].setting;
+      params = grid.points[grid.best].params;
+    }
+    ENCORE_ASSIGN_OR_RETURN(auto model, CreateRecommender(m.kind, params));
+    const auto t0 = std::chrono::steady_clock::now();
+    ENCORE_RETURN_IF_ERROR(model->Fit(tt.train));
+    record.fit_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ENCORE_ASSIGN_OR_RETURN(EvalReport report,
+                            EvaluateFitted(*model, tt.test, e.metrics, eval_options));
+    record.test = ToValues(report.metrics, report.values);
+    record.test_pairs = report.test_pairs;
+    if (!e.refit) {
+      trained = TrainedModel{std::move(model), tt.train.users.Clone(), tt.train.items.Clone()};
+      record.trained_on = "training part";
+    }
+  }
+  if (!trained) {
+    ENCORE_ASSIGN_OR_RETURN(auto model, CreateRecommender(m.kind, params));
+    const auto t0 = std::chrono::steady_clock::now();
+    ENCORE_RETURN_IF_ERROR(model->Fit(data));
+    record.fit_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    trained = TrainedModel{std::move(model), data.users.Clone(), data.items.Clone()};
+    record.trained_on = "all data";
+  }
+  std::error_code ec;
+  fs::create_directories(run_dir_ + "/models", ec);
+  record.file = run_dir_ + "/models/" + m.name + ".model";
+  ENCORE_RETURN_IF_ERROR(SaveModel(*trained, record.file));
+  struct stat st {};
+  if (::stat(record.file.c_str(), &st) == 0) record.bytes = static_cast<uint64_t>(st.st_size);
+  record.params = ModelParamsToList(trained->model->params());
+  *detail = "fitted " + m.kind + " on " + record.trained_on + " in " + Seconds(record.fit_seconds);
+  for (const auto& [name, value] : record.test) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.6g", value);
+    *detail += (name == record.test.front().first ? "; test " : ", ") + name + " " + buf;
+  }
+  if (!record.chosen.empty()) {
+    *detail += "; chosen";
+    for (const auto& [k, v] : record.chosen) *detail += " " + k + "=" + v;
+  }
+  manifest_.models.push_back(std::move(record));
+  models_.emplace(m.name, std::move(*trained));
+  MaybeFault("after-model");
+  return Status::OK();
+}
+
+Status Runner::RunRecommend(const RecommendConfig& r, std::string* detail) {
+  const TrainedModel& model = models_.at(r.model);
+  QueryOptions q;
+  q.n = r.n > 0 ? r.n : DefaultListLength(model.model->params(), model.model->kind());
+  q.exclude_seen = r.exclude_seen;
+  std::optional<std::vector<uint32_t>> ids;
+  const bool similar = r.kind == RecommendKind::kSimilar;
+  const IdDictionary& dict = similar ? model.items : model.users;
+  if (!r.users_file.empty()) {
+    ENCORE_ASSIGN_OR_RETURN(std::vector<std::string> list, ReadIdList(r.users_file));
+    uint64_t unknown = 0;
+    std::vector<std::string> first_unknown;
+    ids = ResolveIds(dict, list, &unknown, &first_unknown);
+    if (unknown > 0) {
+      Say("    " + Count(unknown) + " id(s) of " + r.users_file + " unknown to the model, e.g. " +
+          first_unknown[0]);
+    }
+  }
+  const size_t n_ids = ids ? ids->size() : dict.size();
+  if (similar) {
+    // Fails early for models without a notion of similarity.
+    std::vector<ScoredItem> probe;
+    if (model.items.size() > 0) ENCORE_RETURN_IF_ERROR(model.model->SimilarItems(0, 1, &probe));
+  }
+  rows_[r.name] = std::make_unique<RecommendationRows>(model, r.kind, std::move(ids), q);
+  *detail = "top " + std::to_string(q.n) + " for " + Count(n_ids) +
+            (similar ? " items" : " users") + " (computed while the outputs write)";
+  return Status::OK();
+}
+
+Status Runner::RunOutput(size_t index, const OutputConfig& o, std::string* detail) {
+  MaybeFault("before-output");
+  ManifestOutput record;
+  record.name = o.name;
+  record.kind = OutputKindName(o.kind);
+  record.location = OutputLocation(c_, o);
+  for (size_t s : plan_.Lineage(index)) {
+    const Stage& stage = plan_.stages[s];
+    record.lineage_stages.push_back(stage.Label());
+    if (stage.kind == StageKind::kSource) {
+      for (const auto& f : source_files_[stage.name]) record.lineage_inputs.push_back(f);
+    }
+  }
+  OutputReport report;
+  if (o.kind == OutputKind::kPublish) {
+    ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(record.location));
+    ENCORE_ASSIGN_OR_RETURN(PublishReport published,
+                            Publish(models_.at(o.model), o.publish, store.get(), &progress_));
+    report.location = store->uri();
+    report.rows = published.user_payloads;
+    report.bytes = published.bytes;
+    *detail = "published snapshot " + std::to_string(published.snapshot.version) + " to " +
+              report.location + ": " + Count(published.user_payloads) + " user payloads, " +
+              Count(published.similar_payloads) + " similar-item payloads";
+  } else {
+    FaultRows rows(*rows_.at(o.from));
+    ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> view,
+                            WithDerivedColumns(rows, o.derived, o.columns));
+    if (o.kind == OutputKind::kPostgres) {
+      PostgresOutputOptions po;
+      po.table = o.table;
+      po.conninfo = o.conninfo;
+      if (!o.conninfo_env.empty()) {
+        const char* env = std::getenv(o.conninfo_env.c_str());
+        if (env == nullptr || *env == '\0') {
+          return Status::InvalidArgument(
+              "output '" + o.name + "': environment variable " + o.conninfo_env +
+              " (conninfo_env) is not set; export it with a libpq connection string (e.g. "
+              "postgresql://user@localhost/db), or leave this output out with --only");
+        }
+        po.conninfo = env;
+      }
+      for (const auto& [col, type] : o.types) {
+        if (std::find(view->columns().begin(), view->columns().end(), col) !=
+            view->columns().end()) {
+          po.types[col] = type;
+        }
+      }
+      ENCORE_ASSIGN_OR_RETURN(report, WritePostgresOutput(*view, po));
+    } else {
+      FileOutputOptions fo;
+      fo.dir = record.location;
+      fo.prefix = o.prefix;
+      fo.run_stamp = run_id_;
+      fo.chunk_bytes = o.chunk_bytes;
+      fo.delimiter = o.delimiter;
+      fo.header = o.header;
+      if (o.kind == OutputKind::kCsv) {
+        ENCORE_ASSIGN_OR_RETURN(report, WriteCsvOutput(*view, fo));
+      } else {
+        std::vector<std::string> numeric;
+        for (const char* col : {"score", "rank"}) {
+          if (std::find(view->columns().begin(), view->columns().end(), col) !=
+              view->columns().end()) {
+            numeric.push_back(col);
+          }
+        }
+        ENCORE_ASSIGN_OR_RETURN(report, WriteJsonLinesOutput(*view, fo, numeric));
+      }
+    }
+    *detail = Count(report.rows) + " rows, " + std::to_string(report.files.size()) +
+              " file(s) -> " + (report.location.empty() ? record.location : report.location);
+  }
+  if (!report.location.empty()) record.location = report.location;
+  record.files = report.files;
+  record.rows = report.rows;
+  record.bytes = report.bytes;
+  result_.outputs.push_back(
+      {o.name, record.kind, record.location, record.files, record.rows, record.bytes});
+  manifest_.outputs.push_back(std::move(record));
+  MaybeFault("after-output");
+  return Status::OK();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Pipeline
+
+struct Pipeline::Impl {
+  PipelineConfig config;
+  PipelineOptions options;
+  Plan plan;
+};
+
+Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Pipeline::~Pipeline() = default;
+
+Result<std::unique_ptr<Pipeline>> Pipeline::Load(const std::string& path,
+                                                 const PipelineOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  ENCORE_ASSIGN_OR_RETURN(impl->config, LoadPipelineConfig(path));
+  if (!options.workdir.empty()) {
+    impl->config.workdir = ResolvePath(fs::current_path().string(), options.workdir);
+  }
+  if (options.keep) impl->config.keep = *options.keep;
+  impl->options = options;
+  ENCORE_ASSIGN_OR_RETURN(impl->plan, MakePlan(impl->config, options.only));
+  return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
+}
+
+const std::string& Pipeline::name() const { return impl_->config.name; }
+const std::string& Pipeline::workdir() const { return impl_->config.workdir; }
+
+std::string Pipeline::FormatPlan() const { return FormatPlanText(impl_->config, impl_->plan); }
+
+std::string Pipeline::FormatExplain() const {
+  return FormatExplainText(impl_->config, impl_->plan);
+}
+
+Result<PipelineRunResult> Pipeline::Run() const {
+  Runner runner(impl_->config, impl_->plan, impl_->options);
+  return runner.Run();
+}
+
+std::string FormatRunResult(const PipelineRunResult& r) {
+  std::string out = "run " + r.run_id + " succeeded in " + Seconds(r.seconds) + " (" + r.run_dir +
+                    "/manifest.json)\n";
+  for (const auto& o : r.outputs) {
+    out += "output " + o.name + " (" + o.kind + "): " + o.location + ", " + Count(o.rows) +
+           " rows, " + std::to_string(o.files.size()) + " file(s)\n";
+  }
+  return out;
+}
+
+}  // namespace encore

@@ -1,0 +1,372 @@
+#include "pipeline/plan.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <charconv>
+#include <functional>
+#include <set>
+
+namespace encore::pipeline {
+
+namespace {
+
+std::string Join(const std::vector<std::string>& items, const char* sep = ", ") {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+std::string Bytes(uint64_t n) {
+  const char* units[] = {"bytes", "KB", "MB", "GB", "TB"};
+  if (n < 1024) return std::to_string(n) + " bytes";
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+std::string Percent(double f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g%%", f * 100);
+  return buf;
+}
+
+const char* WindowUnitName(WindowSpec::Unit u) {
+  switch (u) {
+    case WindowSpec::Unit::kDays:
+      return "days";
+    case WindowSpec::Unit::kWeeks:
+      return "weeks";
+    case WindowSpec::Unit::kMonths:
+      return "months";
+  }
+  return "?";
+}
+
+std::string DescribeSource(const SourceConfig& s, const std::string& run_dir) {
+  std::string out;
+  if (s.generate) {
+    const GenerateOptions& g = *s.generate;
+    out = "generate " + std::string(GenerateProfileName(g.profile)) + " data (users " +
+          std::to_string(g.users) + ", items " + std::to_string(g.items) + ", rows " +
+          std::to_string(g.rows) + ", seed " + std::to_string(g.seed) + ") into " + run_dir +
+          "/sources/" + s.name + "/, read " + s.generated_file;
+  } else {
+    out = "read " + Join(s.patterns);
+  }
+  out += " as " + std::string(InputFormatName(s.read.format));
+  if (!s.read.obfuscate_cols.empty()) {
+    out += "; obfuscate " + Join(s.read.obfuscate_cols) + " (key from " +
+           (!s.obfuscation_key_file.empty()
+                ? "file " + s.obfuscation_key_file
+                : "$" + (s.obfuscation_key_env.empty() ? std::string(Obfuscator::kKeyEnvVar)
+                                                       : s.obfuscation_key_env)) +
+           ")";
+  }
+  if (!s.read.known_events.empty()) out += "; events " + Join(s.read.known_events);
+  if (s.read.max_bad_rows > 0) {
+    out += "; up to " + std::to_string(s.read.max_bad_rows) + " bad rows";
+  }
+  return out;
+}
+
+std::string DescribePrepare(const PrepareConfig& p) {
+  std::vector<std::string> parts;
+  parts.push_back(
+      p.dataset.feedback == Feedback::kExplicit
+          ? std::string("explicit ratings (") +
+                (p.dataset.duplicates == ExplicitDuplicates::kMean ? "mean" : "latest") +
+                " of repeats)"
+          : "implicit counts");
+  if (!p.weights_text.empty()) parts.push_back("weights " + p.weights_text);
+  if (p.dataset.transform == ValueTransform::kLog1p) parts.push_back("transform log1p");
+  if (p.dataset.transform == ValueTransform::kBinary) parts.push_back("transform binary");
+  if (p.window) {
+    parts.push_back("window " + std::to_string(p.window->amount) + " " +
+                    WindowUnitName(p.window->unit) + " before the newest event");
+  }
+  if (p.sample_fraction) {
+    parts.push_back("sample " + Percent(*p.sample_fraction) + " of users (seed " +
+                    std::to_string(p.sample_seed) + ")");
+  }
+  if (p.min_user_interactions > 0) {
+    parts.push_back("users with >= " + std::to_string(p.min_user_interactions) + " items");
+  }
+  if (p.min_item_interactions > 0) {
+    parts.push_back("items with >= " + std::to_string(p.min_item_interactions) + " users");
+  }
+  return Join(parts, "; ");
+}
+
+std::string DescribeModel(const ModelConfig& m, const std::string& run_dir) {
+  std::string out = m.kind;
+  std::vector<std::string> params;
+  for (const auto& [k, v] : m.given) params.push_back(k + "=" + v);
+  if (!params.empty()) out += " (" + Join(params) + ")";
+  if (m.evaluate) {
+    const EvaluateConfig& e = *m.evaluate;
+    out += "; evaluate on a " + std::string(SplitMethodName(e.split.method)) + " holdout (" +
+           (e.split.leave_k > 0 ? "leave " + std::to_string(e.split.leave_k) + " per user"
+                                : Percent(e.split.test_fraction)) +
+           ", seed " + std::to_string(e.split.seed) + ")";
+    if (!e.grid.empty()) {
+      std::vector<std::string> axes;
+      for (const auto& a : e.grid) axes.push_back(a.name + "=[" + Join(a.values) + "]");
+      out += ", " + std::to_string(e.folds) + "-fold grid " + Join(axes, " ");
+    } else if (e.folds > 0) {
+      out += ", " + std::to_string(e.folds) + "-fold cross-validation";
+    }
+    std::vector<std::string> metrics;
+    for (const auto& x : e.metrics) metrics.push_back(x.Name());
+    out += ", metrics " + Join(metrics);
+    out += e.refit ? "; fit on all data" : "; keep the training-part fit";
+  }
+  out += " -> " + run_dir + "/models/" + m.name + ".model";
+  return out;
+}
+
+std::string DescribeRecommend(const RecommendConfig& r) {
+  std::string n = r.n > 0 ? std::to_string(r.n) : std::string("default n");
+  std::string out = r.kind == RecommendKind::kSimilar
+                        ? "top " + n + " similar items per item from model " + r.model
+                        : "top " + n + " per user from model " + r.model +
+                              (r.exclude_seen ? ", seen items excluded" : ", seen items kept");
+  if (!r.users_file.empty()) out += ", ids from " + r.users_file;
+  return out;
+}
+
+std::string DescribeOutput(const PipelineConfig& c, const OutputConfig& o) {
+  std::string out = OutputKindName(o.kind);
+  switch (o.kind) {
+    case OutputKind::kCsv:
+    case OutputKind::kJsonl:
+      out += " -> " + OutputLocation(c, o) + "/ (" + o.prefix + "-RUNID" +
+             (o.kind == OutputKind::kCsv ? "-NNNNN.csv" : ".jsonl");
+      if (o.kind == OutputKind::kCsv && o.chunk_bytes > 0) {
+        out += ", chunks of " + Bytes(o.chunk_bytes);
+      }
+      out += ", columns " + Join(o.columns) + ")";
+      break;
+    case OutputKind::kPostgres:
+      out += " -> table " + o.table + " (conninfo " +
+             (o.conninfo_env.empty() ? std::string("given") : "from $" + o.conninfo_env) +
+             ", columns " + Join(o.columns) + ")";
+      break;
+    case OutputKind::kPublish:
+      out += " model " + o.model + " -> store " + StoreUri(c, o) + " (n " +
+             std::to_string(o.publish.n) + ", similar_n " + std::to_string(o.publish.similar_n) +
+             ", keep " + std::to_string(o.publish.keep) + ")";
+      break;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Stage::Label() const {
+  switch (kind) {
+    case StageKind::kSource:
+      return "source " + name;
+    case StageKind::kPrepare:
+      return "prepare";
+    case StageKind::kModel:
+      return "model " + name;
+    case StageKind::kRecommend:
+      return "recommend " + name;
+    case StageKind::kOutput:
+      return "output " + name;
+  }
+  return name;
+}
+
+size_t Plan::Find(StageKind kind, const std::string& name) const {
+  for (size_t i = 0; i < stages.size(); ++i) {
+    if (stages[i].kind == kind && stages[i].name == name) return i;
+  }
+  return std::string::npos;
+}
+
+std::vector<size_t> Plan::Lineage(size_t stage) const {
+  std::vector<size_t> out;
+  std::vector<size_t> todo = {stage};
+  while (!todo.empty()) {
+    size_t s = todo.front();
+    todo.erase(todo.begin());
+    if (std::find(out.begin(), out.end(), s) != out.end()) continue;
+    out.push_back(s);
+    for (size_t in : stages[s].inputs) todo.push_back(in);
+  }
+  return out;
+}
+
+std::string StoreUri(const PipelineConfig& config, const OutputConfig& output) {
+  const std::string& s = output.store;
+  if (s.rfind("redis://", 0) == 0 || s.rfind("memory:", 0) == 0) return s;
+  return ResolvePath(config.workdir, s);
+}
+
+std::string OutputLocation(const PipelineConfig& config, const OutputConfig& output) {
+  switch (output.kind) {
+    case OutputKind::kCsv:
+    case OutputKind::kJsonl:
+      return ResolvePath(config.workdir, output.path);
+    case OutputKind::kPostgres:
+      return "postgres:" + output.table;
+    case OutputKind::kPublish:
+      return StoreUri(config, output);
+  }
+  return "";
+}
+
+Result<Plan> MakePlan(const PipelineConfig& c, const std::string& only) {
+  // What to run: every output, or one and what it needs.
+  std::vector<const OutputConfig*> outputs;
+  if (only.empty()) {
+    for (const auto& o : c.outputs) outputs.push_back(&o);
+  } else {
+    const OutputConfig* o = c.FindOutput(only);
+    if (o == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& x : c.outputs) names.push_back(x.name);
+      std::string hint = DidYouMean(only, names);
+      return Status::InvalidArgument("--only '" + only + "' names no output of " + c.file +
+                                     (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                                     " Outputs: " + Join(names));
+    }
+    outputs.push_back(o);
+  }
+  std::vector<std::string> recommends, models;
+  auto add = [](std::vector<std::string>* v, const std::string& s) {
+    if (std::find(v->begin(), v->end(), s) == v->end()) v->push_back(s);
+  };
+  if (only.empty()) {
+    for (const auto& r : c.recommends) add(&recommends, r.name);
+    for (const auto& m : c.models) add(&models, m.name);
+  }
+  for (const OutputConfig* o : outputs) {
+    if (!o->from.empty()) add(&recommends, o->from);
+    if (!o->model.empty()) add(&models, o->model);
+  }
+  for (const auto& name : recommends) add(&models, c.FindRecommend(name)->model);
+  // Keep the file's order within each kind.
+  auto in_file_order = [](std::vector<std::string> names, const auto& all) {
+    std::vector<std::string> out;
+    for (const auto& x : all) {
+      if (std::find(names.begin(), names.end(), x.name) != names.end()) out.push_back(x.name);
+    }
+    return out;
+  };
+  models = in_file_order(models, c.models);
+  recommends = in_file_order(recommends, c.recommends);
+
+  Plan plan;
+  std::vector<size_t> source_stages;
+  if (!models.empty()) {
+    for (const auto& s : c.prepare.sources) {
+      source_stages.push_back(plan.stages.size());
+      plan.stages.push_back({StageKind::kSource, s, {}});
+    }
+    plan.stages.push_back({StageKind::kPrepare, "", source_stages});
+  }
+  const size_t prepare = plan.Find(StageKind::kPrepare, "");
+  for (const auto& m : models) plan.stages.push_back({StageKind::kModel, m, {prepare}});
+  for (const auto& r : recommends) {
+    plan.stages.push_back(
+        {StageKind::kRecommend, r, {plan.Find(StageKind::kModel, c.FindRecommend(r)->model)}});
+  }
+  for (const OutputConfig* o : outputs) {
+    size_t from = o->kind == OutputKind::kPublish ? plan.Find(StageKind::kModel, o->model)
+                                                  : plan.Find(StageKind::kRecommend, o->from);
+    plan.stages.push_back({StageKind::kOutput, o->name, {from}});
+  }
+  return plan;
+}
+
+std::string DescribeStage(const PipelineConfig& c, const Stage& stage, const std::string& run_dir) {
+  switch (stage.kind) {
+    case StageKind::kSource:
+      return DescribeSource(*c.FindSource(stage.name), run_dir);
+    case StageKind::kPrepare:
+      return DescribePrepare(c.prepare);
+    case StageKind::kModel:
+      return DescribeModel(*c.FindModel(stage.name), run_dir);
+    case StageKind::kRecommend:
+      return DescribeRecommend(*c.FindRecommend(stage.name));
+    case StageKind::kOutput:
+      return DescribeOutput(c, *c.FindOutput(stage.name));
+  }
+  return "";
+}
+
+std::string FormatPlanText(const PipelineConfig& c, const Plan& plan) {
+  const std::string run_dir = c.workdir + "/runs/RUNID";
+  std::string out = "pipeline " + c.name + " (" + c.file + ")\n";
+  out += "workdir " + c.workdir + "\n";
+  out += "run directory " + run_dir + " (manifest.json, models, generated data)\n";
+  out += "stages:\n";
+  for (size_t i = 0; i < plan.stages.size(); ++i) {
+    const Stage& s = plan.stages[i];
+    std::vector<std::string> inputs;
+    for (size_t in : s.inputs) inputs.push_back(plan.stages[in].Label());
+    out += "  " + std::to_string(i + 1) + ". " + s.Label();
+    if (!inputs.empty()) out += " <- " + Join(inputs);
+    out += "\n     " + DescribeStage(c, s, run_dir) + "\n";
+    if (s.kind == StageKind::kSource) {
+      const SourceConfig& src = *c.FindSource(s.name);
+      for (const auto& pattern : src.patterns) {
+        Result<std::vector<std::string>> files = ExpandPattern(pattern);
+        if (!files.ok()) {
+          out += "     ! " + files.status().message() + "\n";
+          continue;
+        }
+        for (const auto& f : *files) out += "     file " + f + "\n";
+      }
+    }
+  }
+  return out;
+}
+
+std::string FormatExplainText(const PipelineConfig& c, const Plan& plan) {
+  const std::string run_dir = c.workdir + "/runs/RUNID";
+  std::string out;
+  std::function<void(size_t, int)> walk = [&](size_t i, int depth) {
+    const Stage& s = plan.stages[i];
+    const std::string indent(2 * depth, ' ');
+    out +=
+        indent + (depth > 0 ? "<- " : "") + s.Label() + ": " + DescribeStage(c, s, run_dir) + "\n";
+    for (size_t in : s.inputs) walk(in, depth + 1);
+    if (s.kind != StageKind::kSource) return;
+    const SourceConfig& src = *c.FindSource(s.name);
+    const std::string file_indent(2 * (depth + 1), ' ');
+    if (src.generate) {
+      out += file_indent + "<- " + run_dir + "/sources/" + src.name + "/" + src.generated_file +
+             " (generated by the run)\n";
+    }
+    for (const auto& pattern : src.patterns) {
+      Result<std::vector<std::string>> files = ExpandPattern(pattern);
+      if (!files.ok()) {
+        out += file_indent + "<- " + pattern + " (" + files.status().message() + ")\n";
+        continue;
+      }
+      for (const auto& f : *files) {
+        struct stat st {};
+        ::stat(f.c_str(), &st);
+        out += file_indent + "<- " + f + " (" + Bytes(static_cast<uint64_t>(st.st_size)) + ")\n";
+      }
+    }
+  };
+  for (size_t i = 0; i < plan.stages.size(); ++i) {
+    if (plan.stages[i].kind != StageKind::kOutput) continue;
+    if (!out.empty()) out += "\n";
+    walk(i, 0);
+  }
+  return out;
+}
+
+}  // namespace encore::pipeline

@@ -1,0 +1,107 @@
+// encore watch: re-runs on a new, completely written file; ignores files
+// being written (*.tmp); reports a failing run and keeps watching.
+//
+// Pass/fail never depends on timing: a correct watcher passes however the
+// polls fall; the waits are hang guards only.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "pipeline_test_util.h"
+#include "test_util.h"
+
+namespace encore {
+namespace {
+
+using testing::Background;
+using testing::EventsCsv;
+using testing::ReadFile;
+using testing::RunDirs;
+using testing::TempDir;
+using testing::WaitFor;
+using testing::WriteFile;
+
+constexpr char kPipeline[] = R"(name = "watched"
+[sources.events]
+path = "data/*"
+[models.pop]
+kind = "popularity"
+[recommend.top]
+model = "pop"
+n = 2
+[outputs.csv]
+kind = "csv"
+from = "top"
+path = "out"
+)";
+
+constexpr auto kGuard = std::chrono::seconds(120);
+
+// Writes a file the way producers should: under a .tmp name, then renamed.
+void Publish(const std::string& path, const std::string& contents) {
+  WriteFile(path + ".tmp", contents);
+  std::filesystem::rename(path + ".tmp", path);
+}
+
+std::string Manifest(const TempDir& dir, size_t run) {
+  auto ids = RunDirs(dir.path());
+  return run < ids.size() ? ReadFile(dir.File("runs/" + ids[run] + "/manifest.json")) : "";
+}
+
+bool Finished(const TempDir& dir, size_t run) {
+  std::string m = Manifest(dir, run);
+  return m.find("\"status\": \"succeeded\"") != std::string::npos ||
+         m.find("\"status\": \"failed\"") != std::string::npos;
+}
+
+TEST(PipelineWatch, RerunsOnACompleteNewFileAndIgnoresTmpFiles) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("data"));
+  WriteFile(dir.File("data/a.csv"), EventsCsv(10, 8, 4, 1));
+  WriteFile(dir.File("p.toml"), kPipeline);
+  Background watch({"watch", dir.File("p.toml"), "--interval-ms", "30", "--max-runs", "2"},
+                   dir.File("watch.out"), dir.File("watch.err"));
+  ASSERT_TRUE(WaitFor([&] { return Finished(dir, 0); }, kGuard)) << ReadFile(dir.File("watch.err"));
+
+  // A file still being written: it matches the glob but must not count.
+  WriteFile(dir.File("data/b.csv.tmp"), EventsCsv(5, 8, 4, 2, "x"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // polls happen meanwhile
+  Publish(dir.File("data/c.csv"), EventsCsv(5, 8, 4, 3, "w"));
+
+  ASSERT_EQ(watch.Wait(kGuard), 0) << ReadFile(dir.File("watch.err"));
+  auto ids = RunDirs(dir.path());
+  ASSERT_EQ(ids.size(), 2u);
+  const std::string second = Manifest(dir, 1);
+  EXPECT_NE(second.find(dir.File("data/c.csv")), std::string::npos)
+      << "the second run is the one for c.csv (a run for the .tmp file alone would lack it)";
+  EXPECT_EQ(second.find("b.csv.tmp"), std::string::npos) << ".tmp files are never read";
+  EXPECT_NE(second.find(dir.File("data/a.csv")), std::string::npos);
+  const std::string out = ReadFile(dir.File("watch.out"));
+  EXPECT_NE(out.find("run " + ids[0] + " succeeded"), std::string::npos) << out;
+  EXPECT_NE(out.find("run " + ids[1] + " succeeded"), std::string::npos) << out;
+  EXPECT_NE(ReadFile(dir.File("watch.err")).find("sources changed (new " + dir.File("data/c.csv")),
+            std::string::npos);
+}
+
+TEST(PipelineWatch, AFailingRunIsReportedAndWatchingContinues) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("data"));
+  WriteFile(dir.File("data/a.csv"), EventsCsv(10, 8, 4, 1));
+  WriteFile(dir.File("p.toml"), kPipeline);
+  Background watch({"watch", dir.File("p.toml"), "--interval-ms", "30", "--max-runs", "3"},
+                   dir.File("watch.out"), dir.File("watch.err"));
+  ASSERT_TRUE(WaitFor([&] { return Finished(dir, 0); }, kGuard));
+  Publish(dir.File("data/bad.csv"), "user,item,event,ts\nu1\n");  // a row without an item
+  ASSERT_TRUE(WaitFor([&] { return Finished(dir, 1); }, kGuard)) << ReadFile(dir.File("watch.err"));
+  EXPECT_NE(Manifest(dir, 1).find("\"status\": \"failed\""), std::string::npos);
+  Publish(dir.File("data/bad.csv"), "user,item,event,ts\nu1,i1,click,1700000000\n");  // fixed
+  ASSERT_EQ(watch.Wait(kGuard), 0) << ReadFile(dir.File("watch.err"));
+  ASSERT_EQ(RunDirs(dir.path()).size(), 3u);
+  EXPECT_NE(Manifest(dir, 2).find("\"status\": \"succeeded\""), std::string::npos);
+  EXPECT_NE(ReadFile(dir.File("watch.err")).find("run 2 failed; still watching"), std::string::npos)
+      << ReadFile(dir.File("watch.err"));
+}
+
+}  // namespace
+}  // namespace encore
