@@ -80,8 +80,15 @@ PIDS+=($!)
 wait_http "http://127.0.0.1:$NP/payload.json"
 
 # Fold-in body: five of the user's items.
-ITEMS=$(awk -F, -v u="$USER" '$1==u {print $2}' "$W/data/events.csv" | head -5 |
-        python3 -c 'import sys, json; print(json.dumps([l.strip() for l in sys.stdin]))')
+ITEMS=$(python3 - "$W/data/events.csv" "$USER" <<'PY'
+import csv, json, sys
+items = []
+for row in csv.DictReader(open(sys.argv[1])):
+    if row["user"] == sys.argv[2] and row["item"] not in items:
+        items.append(row["item"])
+print(json.dumps(items[:5]))
+PY
+)
 cat > "$W/post.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -99,8 +106,8 @@ def dur(s):
     v, unit = float(re.match(r"([\d.]+)", s).group(1)), re.match(r"[\d.]+(\w+)", s).group(1)
     return v * {"us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4}[unit]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-p99 = dur(re.search(r"99%\s+(\S+)", text).group(1))
-p50 = dur(re.search(r"50%\s+(\S+)", text).group(1))
+p99 = dur(re.search(r"^\s*99%\s+(\S+)", text, re.M).group(1))
+p50 = dur(re.search(r"^\s*50%\s+(\S+)", text, re.M).group(1))
 m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
 errs = int(m.group(1)) if m else 0
 m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
