@@ -3,7 +3,9 @@
 # packages first (scripts/install-deps.sh, needs root or sudo), so each works
 # on a fresh Debian 12 machine.
 #
-#   scripts/dev.sh demo        build (release) and run `encore demo`
+#   scripts/dev.sh demo        build (release), run the main job (encore run
+#                              examples/bigdatariver_batch.toml into encore-demo/),
+#                              serve its snapshot and query it with curl
 #   scripts/dev.sh test        build release + ASan/UBSan + fuzzers; run every test
 #                              and each fuzzer for $FUZZ_SECONDS (default 30)
 #   scripts/dev.sh build       build the release binary only (build/release/encore)
@@ -40,11 +42,33 @@ run_fuzzers() {
   done
 }
 
+# The main job: the example pipeline on generated data, then one request to
+# a server on its snapshot, and the commands to do it yourself.
+demo() {
+  local workdir=encore-demo
+  build/release/encore run examples/bigdatariver_batch.toml --workdir "$workdir" "$@"
+  local port user csv
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  csv=$(ls "$workdir"/out/top5/*.csv | head -n 1)
+  user=$(awk -F, 'NR == 2 {print $1; exit}' "$csv")
+  build/release/encore serve --store "$workdir/store" --port "$port" --threads 2 2>"$workdir/serve.log" &
+  local pid=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  echo
+  echo "== serving: curl -s http://127.0.0.1:$port/v1/users/$user/recommendations"
+  curl -sS "http://127.0.0.1:$port/v1/users/$user/recommendations"; echo
+  kill -TERM "$pid"; wait "$pid" || true
+  echo
+  echo "Serve it yourself, then ask for a user's recommendations:"
+  echo "  build/release/encore serve --store $workdir/store --port 8080 &"
+  echo "  curl -s http://127.0.0.1:8080/v1/users/$user/recommendations"
+}
+
 case "${1:-}" in
   demo)
     deps
     build release encore
-    exec build/release/encore demo "${@:2}"
+    demo "${@:2}"
     ;;
   build)
     deps
