@@ -10,7 +10,12 @@
 #include <set>
 #include <sstream>
 
+#include <pqxx/pqxx>
+
 #include "encore/obfuscate.h"
+#include "encore/store.h"
+#include "postgres_server.h"
+#include "redis_server.h"
 #include "pipeline_test_util.h"
 #include "test_util.h"
 
@@ -23,6 +28,11 @@ using testing::RunDirs;
 using testing::RunEncore;
 using testing::TempDir;
 using testing::WriteFile;
+
+template <typename T>
+T Scalar(pqxx::work& tx, const std::string& query) {
+  return tx.exec1(query)[0].as<T>();
+}
 
 std::string Example(const std::string& name) {
   return std::string(ENCORE_SOURCE_DIR) + "/examples/" + name;
@@ -194,6 +204,27 @@ TEST(PipelineExamples, YahooMusicAls) {
             testing::JsonString(doc["models"]["als"]["params"]["factors"]))
       << "the refitted model uses the chosen parameters";
   EXPECT_EQ(testing::JsonString(doc["models"]["als"]["trained_on"]), "all data");
+
+  // The whole example, into a real PostgreSQL: the table holds exactly the CSV's rows.
+  std::string error;
+  testing::PostgresServer* pg = testing::SharedPostgresServer(&error);
+  ASSERT_NE(pg, nullptr) << error;
+  auto db = RunEncore("run " + toml, "ENCORE_PG='" + pg->conninfo() + "'");
+  ASSERT_EQ(db.exit_code, 0) << db.err;
+  EXPECT_NE(db.out.find("output db (postgres)"), std::string::npos) << db.out;
+  pqxx::connection c(pg->conninfo());
+  pqxx::work tx(c);
+  EXPECT_EQ(Scalar<int>(tx, "SELECT count(*) FROM yahoo_top5"), 60 * 5);
+  EXPECT_EQ(Scalar<int>(tx, "SELECT count(DISTINCT \"user\") FROM yahoo_top5"), 60);
+  EXPECT_EQ(Scalar<int>(tx, "SELECT max(rank) FROM yahoo_top5"), 5);
+  EXPECT_EQ(Scalar<std::string>(tx, 
+                "SELECT data_type FROM information_schema.columns WHERE table_name = "
+                "'yahoo_top5' AND column_name = 'score'"),
+            "double precision");
+  EXPECT_EQ(Scalar<int>(tx, "SELECT count(*) FROM pg_tables WHERE tablename LIKE "
+                                "'yahoo_top5%'"),
+            1)
+      << "no staging table is left behind";
 }
 
 TEST(PipelineExamples, BigDataRiverBatch) {
@@ -222,6 +253,40 @@ TEST(PipelineExamples, BigDataRiverBatch) {
   EXPECT_NE(all.out.find("output serving (publish): " + work + "/store"), std::string::npos)
       << all.out;
   EXPECT_TRUE(std::filesystem::exists(work + "/store"));
+  auto store = Store::Open(work + "/store");
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  auto current = (*store)->CurrentVersion();
+  ASSERT_TRUE(current.ok()) << current.status().message();
+  EXPECT_EQ(*current, 1u);
+}
+
+// The same job publishing to a shared Redis store instead of LMDB.
+TEST(PipelineExamples, BigDataRiverBatchToRedis) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.Start().ok()) << "redis-server missing? run scripts/install-deps.sh";
+  TempDir dir;
+  std::string toml = CopyExample(dir, "bigdatariver_batch.toml",
+                                 "users = 20000, items = 5000, rows = 500000",
+                                 "users = 300, items = 100, rows = 6000");
+  std::string text = ReadFile(toml);
+  const std::string from = "store = \"store\"";
+  ASSERT_NE(text.find(from), std::string::npos);
+  text.replace(text.find(from), from.size(), "store = \"" + redis.Uri(3) + "\"");
+  WriteFile(toml, text);
+  auto r = RunEncore("run " + toml + " --only serving");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(ListDir(dir.File("runs/bigdatariver/out")).empty() ||
+              !std::filesystem::exists(dir.File("runs/bigdatariver/out/top5")))
+      << "--only serving writes no CSV";
+  auto store = Store::Open(redis.Uri(3));
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  auto version = (*store)->CurrentVersion();
+  ASSERT_TRUE(version.ok()) << version.status().message();
+  auto snapshot = (*store)->OpenSnapshot(*version);
+  ASSERT_TRUE(snapshot.ok());
+  std::string info;
+  ASSERT_TRUE((*snapshot)->Get(Table::kMeta, "info", &info).ok());
+  EXPECT_NE(info.find("\"kind\":\"ials\""), std::string::npos) << info;
 }
 
 }  // namespace
