@@ -186,6 +186,12 @@ Result<WindowSpec> ParseWindow(const std::string& text) {
 
 namespace {
 
+// "an integer", "a string": the noun with its indefinite article.
+std::string WithArticle(const std::string& noun) {
+  const bool vowel = !noun.empty() && std::string("aeiou").find(noun[0]) != std::string::npos;
+  return (vowel ? "an " : "a ") + noun;
+}
+
 // ------------------------------------------------------------ diagnostics
 
 const char* NodeTypeName(const toml::node& n) {
@@ -313,8 +319,9 @@ class Loader {
         continue;
       }
       if (!TypeMatches(node, info->type)) {
-        diag_.Error(node.source(), "key '" + k + "' in " + where + " must be a " +
-                                       KeyTypeName(info->type) + ", not a " + NodeTypeName(node) +
+        diag_.Error(node.source(), "key '" + k + "' in " + where + " must be " +
+                                       WithArticle(KeyTypeName(info->type)) + ", not " +
+                                       WithArticle(NodeTypeName(node)) +
                                        TypeHint(*info));
       }
     }
@@ -802,8 +809,8 @@ void ReadEvaluate(Loader& l, const std::string& model, const toml::table& t, Fee
           l.diag().Error(x.source(),
                          "grid value of '" + name + "' must be " +
                              (std::string(info->type) == "enum" ? std::string("a string")
-                                                                : "a " + std::string(info->type)) +
-                             ", not a " + NodeTypeName(x));
+                                                                : WithArticle(info->type)) +
+                             ", not " + WithArticle(NodeTypeName(x)));
           continue;
         }
         ModelParams probe = m->params;

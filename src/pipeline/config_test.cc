@@ -213,7 +213,7 @@ TEST(PipelineConfig, UnknownKeySuggestsTheClosest) {
 
 TEST(PipelineConfig, WrongTypeNamesTheExpectedOne) {
   ExpectError(Replace(kValid, "n = 2", "n = \"two\""), "8:5",
-              "key 'n' in [recommend.top] must be a integer, not a string");
+              "key 'n' in [recommend.top] must be an integer, not a string");
   ExpectError(Replace(kValid, "path = \"r.csv\"", "path = 3"), "3:8",
               "must be a string or array of strings");
 }
@@ -247,7 +247,7 @@ TEST(PipelineConfig, UnknownOrBadModelParameter) {
               "unknown parameter 'factros' in [models.pop.params]; did you mean 'factors'?");
   ExpectError(
       Replace(kValid, "kind = \"popularity\"", "kind = \"als\"\nparams = { factors = \"ten\" }"),
-      "6:22", "parameter 'factors' must be a int, not a string");
+      "6:22", "parameter 'factors' must be an int, not a string");
   ExpectError(
       Replace(kValid, "kind = \"popularity\"", "kind = \"als\"\nparams = { solver = \"lu\" }"),
       "6:21", "solver");
@@ -259,7 +259,7 @@ TEST(PipelineConfig, BadGridValues) {
   ExpectError(Replace(base, "GRID", "grid = { factors = [5, 0] }"), "7:24",
               "bad grid value for 'factors'");
   ExpectError(Replace(base, "GRID", "grid = { factors = [5, \"x\"] }"), "7:24",
-              "grid value of 'factors' must be a int");
+              "grid value of 'factors' must be an int");
   ExpectError(Replace(base, "GRID", "grid = { regg = [0.1] }"), "7:10",
               "unknown parameter 'regg' in the grid of [models.pop.evaluate]; did you mean 'reg'?");
   ExpectError(Replace(base, "GRID", "grid = { reg = [] }"), "7:16", "must be a non-empty array");
