@@ -733,7 +733,7 @@ void ReadParams(Loader& l, const std::string& model, const toml::table& t, Model
       l.diag().Error(
           v.source(),
           "parameter '" + name + "' must be " +
-              (std::string(info->type) == "enum" ? "a string" : "a " + std::string(info->type)) +
+              (std::string(info->type) == "enum" ? "a string" : WithArticle(info->type)) +
               ", not a " + NodeTypeName(v));
       continue;
     }
