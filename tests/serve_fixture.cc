@@ -152,7 +152,7 @@ ServeOptions FastServeOptions() {
 
 void ServeTest::StartServer(const ServeOptions& options, bool publish,
                             const TestSnapshotOptions& snapshot) {
-  store_uri_ = UniqueStoreUri();
+  store_uri_ = requested_store_uri_.empty() ? UniqueStoreUri() : requested_store_uri_;
   auto store = Store::Open(store_uri_);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   store_ = std::move(store).value();

@@ -68,6 +68,7 @@ class ServeTest : public ::testing::Test {
     return HttpFetch(port(), "POST", target, body, headers);
   }
 
+  std::string requested_store_uri_;  // set before StartServer; default a fresh memory: store
   std::string store_uri_;
   std::unique_ptr<Store> store_;  // the publisher's handle
   std::unique_ptr<Server> server_;
