@@ -68,7 +68,10 @@ class Store {
  public:
   virtual ~Store() = default;
   // Opens (creating when needed) the store named by `uri`:
-  //   redis://HOST:PORT/DB  a Redis server (DB defaults to 0; keys "encore:*")
+  //   redis://HOST:PORT/DB  a Redis server (DB defaults to 0; keys "encore:*");
+  //                         its connections set SIGPIPE to ignored when it has
+  //                         the default action (a closed connection is then an
+  //                         IOError, not the death of the process)
   //   memory:NAME           a process-wide in-memory store (tests)
   //   anything else         a directory holding an LMDB store
   static Result<std::unique_ptr<Store>> Open(const std::string& uri);

@@ -5,6 +5,7 @@
 //   encore:versions                sorted set: committed version -> created unix time
 //   encore:pending                 sorted set: version being written -> created unix time
 //   encore:lease:<version>         exists (with a TTL) while its publisher is alive
+//   encore:retired                 sorted set: version -> when it stopped being current
 //   encore:v<version>:<t><key>     a document: table byte t, then the key bytes
 //
 // Publishing: BeginSnapshot takes a version, marks it pending and creates its
@@ -14,8 +15,12 @@
 // atomic. Prune removes old versions from encore:versions (never the current
 // one), drops pending versions whose lease expired (a publisher that died)
 // and then deletes, with SCAN MATCH encore:v* and UNLINK, the documents of
-// every version that is in neither set. A publisher whose lease expired
-// cannot commit any more (Commit checks that the version is still pending).
+// every version that is in neither set - except a version that stopped being
+// current less than kRetiredGraceSeconds ago: servers that have not noticed
+// the switch yet still answer from it (LMDB gets the same from its mapped
+// files). A publisher whose lease expired cannot commit any more (Commit
+// checks that the version is still pending). Times in encore:retired are the
+// Redis server's clock (TIME), so publishers on several machines agree.
 //
 // Reads: Snapshot::Get runs on many server threads at once; each thread keeps
 // its own connection per Redis endpoint (thread_local), reconnects after an
@@ -23,6 +28,7 @@
 // connection at most every kReconnectBackoff).
 
 #include <hiredis/hiredis.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cctype>
@@ -49,12 +55,16 @@ constexpr auto kReconnectBackoff = std::chrono::milliseconds(200);
 constexpr size_t kPipelineBatch = 1000;  // commands in flight per round trip
 constexpr size_t kScanCount = 1000;      // SCAN COUNT hint and UNLINK batch
 constexpr int kLeaseSeconds = 15 * 60;   // a publisher silent this long is dead
+// How long the documents of a snapshot that stopped being current survive a
+// prune: servers switch within their poll interval (1 s by default).
+constexpr int64_t kRetiredGraceSeconds = 120;
 
 constexpr char kNextKey[] = "encore:next";
 constexpr char kCurrentKey[] = "encore:current";
 constexpr char kVersionsKey[] = "encore:versions";
 constexpr char kPendingKey[] = "encore:pending";
 constexpr char kLeasePrefix[] = "encore:lease:";
+constexpr char kRetiredKey[] = "encore:retired";
 
 // KEYS: next, pending, lease prefix. ARGV: created, lease seconds.
 constexpr char kBeginScript[] =
@@ -62,11 +72,13 @@ constexpr char kBeginScript[] =
     "redis.call('ZADD', KEYS[2], ARGV[1], v) "
     "redis.call('SET', KEYS[3] .. v, '1', 'EX', ARGV[2]) "
     "return v";
-// KEYS: pending, versions, current, lease. ARGV: version, created.
+// KEYS: pending, versions, current, lease, retired. ARGV: version, created, now.
 constexpr char kCommitScript[] =
     "if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end "
     "redis.call('ZREM', KEYS[1], ARGV[1]) "
     "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) "
+    "local old = redis.call('GET', KEYS[3]) "
+    "if old and old ~= ARGV[1] then redis.call('ZADD', KEYS[5], ARGV[3], old) end "
     "redis.call('SET', KEYS[3], ARGV[1]) "
     "redis.call('DEL', KEYS[4]) "
     "return 1";
@@ -74,9 +86,11 @@ constexpr char kCommitScript[] =
 constexpr char kDiscardScript[] =
     "redis.call('DEL', KEYS[2]) "
     "return redis.call('ZREM', KEYS[1], ARGV[1])";
-// KEYS: versions, current. ARGV: version.
+// KEYS: versions, current, retired. ARGV: version, now.
 constexpr char kSetCurrentScript[] =
     "if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end "
+    "local old = redis.call('GET', KEYS[2]) "
+    "if old and old ~= ARGV[1] then redis.call('ZADD', KEYS[3], ARGV[2], old) end "
     "redis.call('SET', KEYS[2], ARGV[1]) "
     "return 1";
 // KEYS: versions, current. ARGV: version. Removes a committed version unless current.
@@ -87,11 +101,22 @@ constexpr char kDropVersionScript[] =
 constexpr char kDropDeadPendingScript[] =
     "if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end "
     "return redis.call('ZREM', KEYS[1], ARGV[1])";
-// KEYS: versions, pending. ARGV: version. 1 when the version is in neither set.
+// KEYS: versions, pending, retired. ARGV: version, cutoff. 1 when the version
+// is in neither set and was not current after `cutoff` (unix seconds).
 constexpr char kIsOrphanScript[] =
     "if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZSCORE', KEYS[2], ARGV[1]) "
     "then return 0 end "
+    "local t = redis.call('ZSCORE', KEYS[3], ARGV[1]) "
+    "if t and tonumber(t) > tonumber(ARGV[2]) then return 0 end "
     "return 1";
+// KEYS: retired, versions. ARGV: cutoff. Forgets retirements up to `cutoff`
+// of versions no longer kept (their documents are gone).
+constexpr char kForgetRetiredScript[] =
+    "local n = 0 "
+    "for _, v in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do "
+    "  if not redis.call('ZSCORE', KEYS[2], v) then redis.call('ZREM', KEYS[1], v) n = n + 1 end "
+    "end "
+    "return n";
 
 struct Endpoint {
   std::string uri;
@@ -170,10 +195,24 @@ Result<Endpoint> ParseUri(const std::string& uri) {
   return ep;
 }
 
+// hiredis sends with write(2), so writing to a connection that Redis has
+// closed (idle timeout, CLIENT KILL, restart) raises SIGPIPE, whose default
+// action kills the process without a word. Ignoring it (unless the program
+// installed a handler of its own) turns that into EPIPE: an IOError.
+void IgnoreSigpipe() {
+  struct sigaction current {};
+  if (::sigaction(SIGPIPE, nullptr, &current) == 0 && !(current.sa_flags & SA_SIGINFO) &&
+      current.sa_handler == SIG_DFL) {
+    ::signal(SIGPIPE, SIG_IGN);
+  }
+}
+
 struct ReplyFree {
   void operator()(redisReply* r) const { freeReplyObject(r); }
 };
 using Reply = std::unique_ptr<redisReply, ReplyFree>;
+
+std::string_view ReplyText(const redisReply* r) { return std::string_view(r->str, r->len); }
 
 // One hiredis connection. Not thread-safe.
 class Connection {
@@ -186,6 +225,7 @@ class Connection {
   // Connects (again) and selects the database.
   Status Connect(const Endpoint& ep, timeval command_timeout) {
     Close();
+    IgnoreSigpipe();
     address_ = ep.address();
     c_ = redisConnectWithTimeout(ep.host.c_str(), ep.port, kConnectTimeout);
     if (c_ == nullptr) return Status::IOError("cannot allocate a redis connection");
@@ -281,8 +321,12 @@ class Connection {
   Result<Reply> Check(Reply reply) {
     if (!reply) return TransportError();
     if (reply->type == REDIS_REPLY_ERROR) {
-      return Status::IOError("redis at " + address_ +
-                             " answered: " + std::string(reply->str, reply->len));
+      std::string message =
+          "redis at " + address_ + " answered: " + std::string(reply->str, reply->len);
+      if (ReplyText(reply.get()).substr(0, 4) == "OOM ") {
+        message += "; it is out of memory: raise its maxmemory, or keep fewer snapshots (--keep)";
+      }
+      return Status::IOError(message);
     }
     return reply;
   }
@@ -313,7 +357,17 @@ std::optional<uint64_t> KeyVersion(std::string_view key) {
   return ParseVersion(key.substr(0, colon));
 }
 
-std::string_view ReplyText(const redisReply* r) { return std::string_view(r->str, r->len); }
+// The seconds of a TIME reply (the Redis server's clock, unix seconds).
+Result<int64_t> TimeSeconds(const Reply& r) {
+  int64_t seconds = 0;
+  if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+      r->element[0]->type == REDIS_REPLY_STRING) {
+    std::string_view text = ReplyText(r->element[0]);
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (ec == std::errc() && end == text.data() + text.size()) return seconds;
+  }
+  return Status::Internal("unexpected TIME reply from redis");
+}
 
 // Deletes every key matching `pattern` whose version `doomed` accepts.
 Status ScanAndUnlink(Connection* conn, const std::string& pattern,
@@ -444,7 +498,11 @@ class RedisWriter final : public SnapshotWriter {
       --pending_;
     }
     if (!conn_->connected()) return;
-    if (!conn_->Eval(kDiscardScript, {kPendingKey, lease_}, {version_text_}).ok()) return;
+    // Only a version this removed from pending is ours to delete: 0 means it
+    // is not pending any more - committed after all (Commit's reply was lost)
+    // or dropped by a prune, which then deletes its documents itself.
+    auto discarded = conn_->Eval(kDiscardScript, {kPendingKey, lease_}, {version_text_});
+    if (!discarded.ok() || *discarded != 1) return;
     (void)ScanAndUnlink(conn_.get(), prefix_ + "*", [](uint64_t) -> Result<bool> { return true; });
   }
 
@@ -470,9 +528,15 @@ class RedisWriter final : public SnapshotWriter {
     ENCORE_RETURN_IF_ERROR(Flush());
     done_ = true;
     const std::string created = std::to_string(info_.created_unix);
-    auto switched = conn_->Eval(kCommitScript, {kPendingKey, kVersionsKey, kCurrentKey, lease_},
-                                {version_text_, created});
-    if (!switched.ok()) return switched.status();
+    ENCORE_ASSIGN_OR_RETURN(Reply time, conn_->Run({"TIME"}));
+    ENCORE_ASSIGN_OR_RETURN(int64_t now, TimeSeconds(time));
+    auto switched =
+        conn_->Eval(kCommitScript, {kPendingKey, kVersionsKey, kCurrentKey, lease_, kRetiredKey},
+                    {version_text_, created, std::to_string(now)});
+    if (!switched.ok()) {
+      if (conn_->connected()) return switched.status();  // an error reply: nothing changed
+      return CommitOutcome(switched.status());
+    }
     if (*switched != 1) {
       return Status::FailedPrecondition(
           "snapshot " + version_text_ + " in " + ep_->uri +
@@ -484,6 +548,21 @@ class RedisWriter final : public SnapshotWriter {
   }
 
  private:
+  // The connection broke around the commit script, so it may have run: asks
+  // on a new connection whether the version is committed.
+  Status CommitOutcome(const Status& failure) {
+    Status unknown =
+        Status::IOError(failure.message() + "; snapshot " + version_text_ +
+                        " may or may not have become current: check with encore rollback --store " +
+                        ep_->uri + " --list");
+    if (!conn_->Connect(*ep_, kWriteTimeout).ok()) return unknown;
+    auto r = conn_->Run({"ZSCORE", kVersionsKey, version_text_});
+    if (!r.ok()) return unknown;
+    if ((*r)->type == REDIS_REPLY_NIL) return failure;  // still pending: the destructor discards it
+    committed_ = true;
+    return Status::OK();
+  }
+
   // Reads the replies of every queued SET (each must be +OK) and renews the lease.
   Status Flush() {
     const std::string ttl = std::to_string(kLeaseSeconds);
@@ -495,7 +574,13 @@ class RedisWriter final : public SnapshotWriter {
     for (; pending_ > 0; --pending_) {
       auto reply = conn_->NextReply();
       if (!reply.ok()) {
-        if (!conn_->connected()) pending_ = 0;
+        // An error reply was read like any other; a broken connection took
+        // the unread replies with it.
+        if (conn_->connected()) {
+          --pending_;
+        } else {
+          pending_ = 0;
+        }
         return Fail(reply.status());
       }
       const redisReply* r = reply->get();
@@ -602,9 +687,10 @@ class RedisStore final : public Store {
   }
 
   Status SetCurrent(uint64_t version) override {
-    ENCORE_RETURN_IF_ERROR(EnsureConnected());
-    ENCORE_ASSIGN_OR_RETURN(long long ok, conn_.Eval(kSetCurrentScript, {kVersionsKey, kCurrentKey},
-                                                     {std::to_string(version)}));
+    ENCORE_ASSIGN_OR_RETURN(int64_t now, ServerTime());
+    ENCORE_ASSIGN_OR_RETURN(long long ok,
+                            Eval(kSetCurrentScript, {kVersionsKey, kCurrentKey, kRetiredKey},
+                                 {std::to_string(version), std::to_string(now)}));
     if (ok != 1) return Status::NotFound(NoSuchSnapshotMessage(ep_->uri, version));
     return Status::OK();
   }
@@ -618,32 +704,35 @@ class RedisStore final : public Store {
     ENCORE_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> kept, List());
     for (size_t i = 0; i + keep < kept.size(); ++i) {
       if (kept[i].current) continue;
-      ENCORE_RETURN_IF_ERROR(conn_
-                                 .Eval(kDropVersionScript, {kVersionsKey, kCurrentKey},
-                                       {std::to_string(kept[i].version)})
-                                 .status());
+      ENCORE_RETURN_IF_ERROR(
+          Eval(kDropVersionScript, {kVersionsKey, kCurrentKey}, {std::to_string(kept[i].version)})
+              .status());
     }
     ENCORE_ASSIGN_OR_RETURN(Reply pending, Run({"ZRANGE", kPendingKey, "0", "-1"}));
     for (size_t i = 0; i < pending->elements; ++i) {
       auto version = ParseVersion(ReplyText(pending->element[i]));
       if (!version) continue;
-      ENCORE_RETURN_IF_ERROR(conn_
-                                 .Eval(kDropDeadPendingScript, {kPendingKey, LeaseKey(*version)},
-                                       {std::to_string(*version)})
+      ENCORE_RETURN_IF_ERROR(Eval(kDropDeadPendingScript, {kPendingKey, LeaseKey(*version)},
+                                  {std::to_string(*version)})
                                  .status());
     }
-    // Every document of a version in neither set goes (decided once per version).
+    // Every document of a version in neither set goes (decided once per
+    // version), unless servers may still be answering from it.
+    ENCORE_ASSIGN_OR_RETURN(int64_t now, ServerTime());
+    const std::string cutoff = std::to_string(now - kRetiredGraceSeconds);
     std::map<uint64_t, bool> orphan;
     auto doomed = [&](uint64_t version) -> Result<bool> {
       if (version > next) return false;
       auto it = orphan.find(version);
       if (it != orphan.end()) return it->second;
-      ENCORE_ASSIGN_OR_RETURN(long long r, conn_.Eval(kIsOrphanScript, {kVersionsKey, kPendingKey},
-                                                      {std::to_string(version)}));
+      ENCORE_ASSIGN_OR_RETURN(long long r,
+                              Eval(kIsOrphanScript, {kVersionsKey, kPendingKey, kRetiredKey},
+                                   {std::to_string(version), cutoff}));
       orphan[version] = r == 1;
       return r == 1;
     };
-    return ScanAndUnlink(&conn_, "encore:v*", doomed);
+    ENCORE_RETURN_IF_ERROR(ScanAndUnlink(&conn_, "encore:v*", doomed));
+    return Eval(kForgetRetiredScript, {kRetiredKey, kVersionsKey}, {cutoff}).status();
   }
 
  private:
@@ -652,9 +741,27 @@ class RedisStore final : public Store {
     return conn_.Connect(*ep_, kWriteTimeout);
   }
 
-  Result<Reply> Run(std::initializer_list<std::string_view> args) {
+  // Every command a Store sends is idempotent, so one that failed because
+  // the connection broke (Redis closed it while it sat idle through a long
+  // publish, or restarted) is sent once more on a new connection.
+  template <typename Call>
+  auto Retrying(const Call& call) -> decltype(call()) {
     ENCORE_RETURN_IF_ERROR(EnsureConnected());
-    return conn_.Run(args);
+    auto result = call();
+    if (result.ok() || conn_.connected()) return result;
+    ENCORE_RETURN_IF_ERROR(conn_.Connect(*ep_, kWriteTimeout));
+    return call();
+  }
+  Result<Reply> Run(std::initializer_list<std::string_view> args) {
+    return Retrying([&] { return conn_.Run(args); });
+  }
+  Result<long long> Eval(const char* script, std::initializer_list<std::string_view> keys,
+                         std::initializer_list<std::string_view> args) {
+    return Retrying([&] { return conn_.Eval(script, keys, args); });
+  }
+  Result<int64_t> ServerTime() {
+    ENCORE_ASSIGN_OR_RETURN(Reply r, Run({"TIME"}));
+    return TimeSeconds(r);
   }
 
   // 0 when nothing was published yet.
