@@ -144,9 +144,28 @@ TEST_F(PublishCli, ClearErrors) {
   auto usage = RunEncore("publish --store " + Store());
   EXPECT_EQ(usage.exit_code, 2) << "--model-file is required";
 
+  std::filesystem::create_directories(dir_.File("fresh"));  // an empty store
   auto empty = RunEncore("rollback --store " + dir_.File("fresh"));
   EXPECT_EQ(empty.exit_code, 1);
   EXPECT_TRUE(Has(empty.err, "no published snapshot yet")) << empty.err;
+}
+
+}  // namespace
+}  // namespace encore
+
+namespace encore {
+namespace {
+
+// Regression: a mistyped --store used to create an empty store and serve
+// nothing (serve) or report "nothing published" (rollback).
+TEST(PublishCliStore, ServeAndRollbackRefuseAStoreThatDoesNotExist) {
+  testing::TempDir dir;
+  for (const char* cmd : {"serve --port 0 --store ", "rollback --store "}) {
+    auto r = testing::RunEncore(std::string(cmd) + dir.File("no-such-store"));
+    EXPECT_EQ(r.exit_code, 1) << cmd << r.err;
+    EXPECT_NE(r.err.find("no store at"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.File("no-such-store"))) << cmd;
+  }
 }
 
 }  // namespace

@@ -75,6 +75,9 @@ class Store {
   //   memory:NAME           a process-wide in-memory store (tests)
   //   anything else         a directory holding an LMDB store
   static Result<std::unique_ptr<Store>> Open(const std::string& uri);
+  // Like Open, but a directory that does not exist is NotFound rather than a
+  // new empty store (for readers: serve, rollback), so a typo is an error.
+  static Result<std::unique_ptr<Store>> OpenExisting(const std::string& uri);
 
   // The URI it was opened with (for messages and /v1/info).
   virtual const std::string& uri() const = 0;

@@ -41,7 +41,7 @@ Command RegisterRollback(CLI::App& root) {
                   "current one)");
   app->add_flag("--list", f->list, "Only list the kept snapshots");
   return {app, [f] {
-            auto store = Store::Open(f->store);
+            auto store = Store::OpenExisting(f->store);
             if (!store.ok()) return PrintError(store.status());
             Store& s = **store;
             auto kept = s.List();

@@ -94,7 +94,7 @@ Command RegisterServe(CLI::App& root) {
               if (!key.ok()) return PrintError(key.status());
               options.api_key = std::move(key).value();
             }
-            auto store = Store::Open(f->store);
+            auto store = Store::OpenExisting(f->store);
             if (!store.ok()) return PrintError(store.status());
             Status s = ServeUntilSignalled(
                 std::move(store).value(), options, [&options](const Server& server) {

@@ -1,5 +1,7 @@
 // Store::Open: picks the implementation from the URI.
 
+#include <filesystem>
+
 #include "store/store_internal.h"
 
 namespace encore {
@@ -18,6 +20,18 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& uri) {
                                    uri + "'; pass a directory or redis://HOST:PORT/DB");
   }
   return OpenLmdbStore(uri);
+}
+
+Result<std::unique_ptr<Store>> Store::OpenExisting(const std::string& uri) {
+  const bool is_directory = !uri.empty() && uri.find("://") == std::string::npos &&
+                            uri.rfind("memory:", 0) != 0;
+  std::error_code ec;
+  if (is_directory && !std::filesystem::exists(uri, ec)) {
+    return Status::NotFound("no store at '" + uri +
+                            "': the directory does not exist; check --store, or create it with "
+                            "encore publish --store " + uri);
+  }
+  return Open(uri);
 }
 
 }  // namespace encore
