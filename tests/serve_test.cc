@@ -7,6 +7,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <ctime>
+#include <mutex>
 #include <thread>
 
 #include "redis_server.h"
@@ -518,6 +521,145 @@ void PublishWhileServing::Run() {
   EXPECT_EQ(errors.load(), 0) << first_error[0] << first_error[1] << first_error[2];
   EXPECT_GT(answered.load(), 0);
   TearDown();  // stop the server before the store (a temp dir, a Redis server) goes away
+}
+
+TEST_F(ServeTest, ResponsesCarryADateHeader) {
+  StartServer();
+  const std::time_t before = std::time(nullptr);
+  HttpReply r = Get("/healthz");
+  const std::time_t after = std::time(nullptr);
+  ASSERT_EQ(r.status, 200);
+  // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
+  const std::string date = r.Header("date");
+  ASSERT_EQ(date.size(), 29u) << date;
+  std::tm tm{};
+  const char* end = strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  ASSERT_NE(end, nullptr) << date;
+  EXPECT_EQ(*end, '\0') << date;
+  const std::time_t sent = timegm(&tm);
+  EXPECT_GE(sent, before - 1) << date;
+  EXPECT_LE(sent, after + 1) << date;
+  // Errors carry it too.
+  EXPECT_EQ(Get("/nope").Header("date").size(), 29u);
+}
+
+// The read timeout bounds a request, the idle timeout the wait for the next
+// one: a keep-alive connection that waits longer than the read timeout
+// between requests stays open.
+TEST_F(ServeTest, IdleKeepAliveOutlastsTheReadTimeout) {
+  ServeOptions o = testing::FastServeOptions();
+  o.read_timeout_ms = 200;
+  o.idle_timeout_ms = 20'000;
+  StartServer(o);
+  HttpConnection c(port());
+  ASSERT_EQ(c.Request("GET", "/healthz").status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  ASSERT_EQ(c.Request("GET", "/healthz").status, 200);
+  // A request that stops halfway is cut off by the read timeout and counted
+  // as a 408.
+  ASSERT_TRUE(c.SendRaw("GET /healthz HTTP/1.1\r\nHos"));
+  EXPECT_TRUE(c.WaitClosed(5000));
+  EXPECT_NE(
+      Get("/metrics").body.find("encore_http_requests_total{route=\"malformed\",code=\"408\"} 1\n"),
+      std::string::npos);
+}
+
+TEST_F(ServeTest, IdleKeepAliveConnectionsAreClosed) {
+  ServeOptions o = testing::FastServeOptions();
+  o.read_timeout_ms = 5'000;
+  o.idle_timeout_ms = 200;
+  StartServer(o);
+  HttpConnection c(port());
+  ASSERT_EQ(c.Request("GET", "/healthz").status, 200);
+  EXPECT_TRUE(c.WaitClosed(5000));
+  // Idle closes are not requests: nothing counted as 408.
+  EXPECT_EQ(Get("/metrics").body.find("code=\"408\""), std::string::npos);
+}
+
+// A Store whose OpenSnapshot waits until the test lets it go, so a reload
+// can be held in progress.
+class GatedStore : public Store {
+ public:
+  explicit GatedStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+  const std::string& uri() const override { return inner_->uri(); }
+  Result<std::unique_ptr<SnapshotWriter>> BeginSnapshot() override {
+    return inner_->BeginSnapshot();
+  }
+  Result<std::vector<SnapshotInfo>> List() override { return inner_->List(); }
+  Result<uint64_t> CurrentVersion() override { return inner_->CurrentVersion(); }
+  Result<std::shared_ptr<const Snapshot>> OpenSnapshot(uint64_t version) override {
+    std::unique_lock lock(mu_);
+    if (gated_) {
+      entered_ = true;
+      cv_.notify_all();
+      // The deadline is only a hang guard.
+      cv_.wait_for(lock, std::chrono::seconds(20), [this] { return !gated_; });
+    }
+    return inner_->OpenSnapshot(version);
+  }
+  Status SetCurrent(uint64_t version) override { return inner_->SetCurrent(version); }
+  Status Prune(uint32_t keep) override { return inner_->Prune(keep); }
+
+  void Close() {
+    std::lock_guard lock(mu_);
+    gated_ = true;
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    gated_ = false;
+    cv_.notify_all();
+  }
+  bool WaitEntered() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(20), [this] { return entered_; });
+  }
+
+ private:
+  std::unique_ptr<Store> inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool gated_ = false;
+  bool entered_ = false;
+};
+
+// Regression: with one io_context per thread, a reload answered on the
+// worker's own thread would stall every connection of that worker.
+TEST(ServeAdmin, ReloadInProgressDoesNotStallServing) {
+  const std::string uri = testing::UniqueStoreUri();
+  auto publisher = Store::Open(uri);
+  ASSERT_TRUE(publisher.ok());
+  const uint64_t v1 = testing::WriteTestSnapshot(publisher->get());
+  auto inner = Store::Open(uri);
+  ASSERT_TRUE(inner.ok());
+  auto gated = std::make_unique<GatedStore>(std::move(inner).value());
+  GatedStore* gate = gated.get();
+  ServeOptions o = testing::FastServeOptions();
+  o.threads = 1;  // one worker: a stall would stall everything
+  o.api_key = "k";
+  o.poll_ms = 60'000;
+  auto server = Server::Create(std::move(gated), o);
+  ASSERT_TRUE(server.ok());
+  ASSERT_TRUE((*server)->Start().ok());
+  const uint16_t port = (*server)->port();
+
+  const uint64_t v2 = testing::WriteTestSnapshot(publisher->get());
+  gate->Close();
+  HttpReply reload;
+  std::thread admin([&] {
+    reload = HttpFetch(port, "POST", "/v1/admin/reload", "", {"Authorization: Bearer k"});
+  });
+  ASSERT_TRUE(gate->WaitEntered());
+  // The reload is stuck in the store; the worker still answers.
+  HttpReply r = HttpFetch(port, "GET", "/v1/users/u1/recommendations");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("x-snapshot"), std::to_string(v1));
+  EXPECT_EQ(HttpFetch(port, "GET", "/healthz").status, 200);
+  gate->Open();
+  admin.join();
+  EXPECT_EQ(reload.status, 200) << reload.body;
+  EXPECT_EQ(HttpFetch(port, "GET", "/readyz").Header("x-snapshot"), std::to_string(v2));
+  (*server)->Stop();
+  (*server)->Wait();
 }
 
 }  // namespace

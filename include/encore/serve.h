@@ -1,8 +1,9 @@
 // The HTTP server: answers recommendation requests from the current snapshot
 // of a Store (docs/SERVING.md lists the routes). Built on Boost.Beast/Asio:
 // HTTP/1.1 keep-alive, bounded header and body sizes, read and idle timeouts,
-// and a fixed pool of threads running one io_context, so a slow client costs
-// a socket, never a thread.
+// and a fixed pool of threads, each running an event loop of its own for the
+// connections it was handed, so a slow client costs a socket, never a
+// thread (docs/SERVING.md, "Threads").
 //
 // Snapshots switch atomically: every request takes a reference to the
 // current snapshot once and answers entirely from it. The server checks the

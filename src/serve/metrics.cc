@@ -52,7 +52,10 @@ void Help(const char* name, const char* type, const char* help, std::string* out
 
 const char* RouteLabel(Route route) { return kRouteLabels[static_cast<size_t>(route)]; }
 
-Metrics::Metrics() : start_(std::chrono::steady_clock::now()) {}
+Metrics::Metrics(int shards)
+    : start_(std::chrono::steady_clock::now()),
+      shard_count_(static_cast<size_t>(std::max(1, shards))),
+      shards_(std::make_unique<Shard[]>(shard_count_)) {}
 
 size_t Metrics::CodeIndex(int status) {
   for (size_t i = 0; i + 1 < kCodes.size(); ++i) {
@@ -61,15 +64,40 @@ size_t Metrics::CodeIndex(int status) {
   return kCodes.size() - 1;
 }
 
-void Metrics::RecordRequest(Route route, int status, std::chrono::nanoseconds duration) {
+void Metrics::RecordRequest(Route route, int status, std::chrono::nanoseconds duration, int shard) {
+  Shard& s = shards_[static_cast<size_t>(std::max(0, shard)) % shard_count_];
   const size_t r = static_cast<size_t>(route);
-  requests_[r * kCodes.size() + CodeIndex(status)].fetch_add(1, std::memory_order_relaxed);
+  s.requests[r * kCodes.size() + CodeIndex(status)].fetch_add(1, std::memory_order_relaxed);
   const double seconds = std::chrono::duration<double>(duration).count();
   size_t b = 0;
   while (b < kBuckets.size() && seconds > kBuckets[b]) ++b;
-  buckets_[r * kBucketSlots + b].fetch_add(1, std::memory_order_relaxed);
-  duration_ns_[r].fetch_add(static_cast<uint64_t>(duration.count() > 0 ? duration.count() : 0),
-                            std::memory_order_relaxed);
+  s.buckets[r * kBucketSlots + b].fetch_add(1, std::memory_order_relaxed);
+  s.duration_ns[r].fetch_add(static_cast<uint64_t>(duration.count() > 0 ? duration.count() : 0),
+                             std::memory_order_relaxed);
+}
+
+uint64_t Metrics::SumRequests(size_t index) const {
+  uint64_t n = 0;
+  for (size_t i = 0; i < shard_count_; ++i) {
+    n += shards_[i].requests[index].load(std::memory_order_relaxed);
+  }
+  return n;
+}
+
+uint64_t Metrics::SumBuckets(size_t index) const {
+  uint64_t n = 0;
+  for (size_t i = 0; i < shard_count_; ++i) {
+    n += shards_[i].buckets[index].load(std::memory_order_relaxed);
+  }
+  return n;
+}
+
+uint64_t Metrics::SumDurationNs(size_t route) const {
+  uint64_t n = 0;
+  for (size_t i = 0; i < shard_count_; ++i) {
+    n += shards_[i].duration_ns[route].load(std::memory_order_relaxed);
+  }
+  return n;
 }
 
 void Metrics::ConnectionOpened() {
@@ -84,8 +112,7 @@ void Metrics::RecordReload(bool ok) {
 }
 
 uint64_t Metrics::requests(Route route, int status) const {
-  return requests_[static_cast<size_t>(route) * kCodes.size() + CodeIndex(status)].load(
-      std::memory_order_relaxed);
+  return SumRequests(static_cast<size_t>(route) * kCodes.size() + CodeIndex(status));
 }
 
 std::string Metrics::Render(const SnapshotState& snapshot) const {
@@ -95,7 +122,7 @@ std::string Metrics::Render(const SnapshotState& snapshot) const {
        &out);
   for (size_t r = 0; r < kRoutes; ++r) {
     for (size_t c = 0; c < kCodes.size(); ++c) {
-      const uint64_t n = requests_[r * kCodes.size() + c].load(std::memory_order_relaxed);
+      const uint64_t n = SumRequests(r * kCodes.size() + c);
       if (n == 0) continue;
       out.append("encore_http_requests_total{route=\"").append(kRouteLabels[r]);
       out.append("\",code=\"");
@@ -116,7 +143,7 @@ std::string Metrics::Render(const SnapshotState& snapshot) const {
     uint64_t counts[kBucketSlots];
     uint64_t total = 0;
     for (size_t b = 0; b < kBucketSlots; ++b) {
-      counts[b] = buckets_[r * kBucketSlots + b].load(std::memory_order_relaxed);
+      counts[b] = SumBuckets(r * kBucketSlots + b);
       total += counts[b];
     }
     if (total == 0) continue;
@@ -136,7 +163,7 @@ std::string Metrics::Render(const SnapshotState& snapshot) const {
     }
     out.append("encore_http_request_duration_seconds_sum{route=\"").append(kRouteLabels[r]);
     out.append("\"} ");
-    AppendNanosAsSeconds(duration_ns_[r].load(std::memory_order_relaxed), &out);
+    AppendNanosAsSeconds(SumDurationNs(r), &out);
     out.append("\nencore_http_request_duration_seconds_count{route=\"").append(kRouteLabels[r]);
     out.append("\"} ");
     AppendUint(cumulative, &out);

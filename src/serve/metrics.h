@@ -11,7 +11,10 @@
 //
 // Routes and status codes are small fixed sets, so every series is a slot in
 // a fixed array of relaxed atomics: recording a request takes no lock and
-// allocates nothing.
+// allocates nothing. The request series are sharded: each server worker
+// counts into its own shard (its own cache lines), and Render sums the
+// shards. With one shared array, two workers answering the same route
+// contended for the same counters on every request.
 //
 // Thread-safety: every method may be called from any number of threads.
 #ifndef ENCORE_SERVE_METRICS_H_
@@ -21,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace encore::serve {
@@ -48,10 +52,13 @@ class Metrics {
   static constexpr std::array<double, 12> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                                       0.01,   0.025,   0.05,   0.1,   0.5,    2.5};
 
-  Metrics();
+  // `shards`: how many writers count requests concurrently (>= 1).
+  explicit Metrics(int shards = 1);
 
-  // Counts one answered request and its latency.
-  void RecordRequest(Route route, int status, std::chrono::nanoseconds duration);
+  // Counts one answered request and its latency in shard `shard` (taken
+  // modulo the shard count). Any thread may use any shard; a thread that
+  // has a shard of its own writes cache lines no other thread writes.
+  void RecordRequest(Route route, int status, std::chrono::nanoseconds duration, int shard = 0);
   void ConnectionOpened();
   void ConnectionClosed();
   void RecordReload(bool ok);
@@ -77,10 +84,20 @@ class Metrics {
 
   static size_t CodeIndex(int status);
 
+  // One writer's request series, on cache lines of its own.
+  struct alignas(64) Shard {
+    std::array<std::atomic<uint64_t>, kRoutes * kCodes.size()> requests{};
+    std::array<std::atomic<uint64_t>, kRoutes * kBucketSlots> buckets{};  // not cumulative
+    std::array<std::atomic<uint64_t>, kRoutes> duration_ns{};
+  };
+  // Summed over the shards.
+  uint64_t SumRequests(size_t index) const;
+  uint64_t SumBuckets(size_t index) const;
+  uint64_t SumDurationNs(size_t route) const;
+
   const std::chrono::steady_clock::time_point start_;
-  std::array<std::atomic<uint64_t>, kRoutes * kCodes.size()> requests_{};
-  std::array<std::atomic<uint64_t>, kRoutes * kBucketSlots> buckets_{};  // not cumulative
-  std::array<std::atomic<uint64_t>, kRoutes> duration_ns_{};
+  const size_t shard_count_;
+  const std::unique_ptr<Shard[]> shards_;
   std::atomic<int64_t> connections_active_{0};
   std::atomic<uint64_t> connections_total_{0};
   std::atomic<uint64_t> reloads_ok_{0};

@@ -11,8 +11,8 @@
 // HEAD is answered like GET on the GET routes (the server drops the body).
 //
 // POST /v1/admin/reload loads the new snapshot on the calling thread (the
-// other threads keep serving); every other route answers without blocking
-// on anything but the store's Get.
+// server calls Handle for it on a thread of its own, see MayBlock); every
+// other route answers without blocking on anything but the store's Get.
 //
 // Thread-safety: Handle may be called from any number of threads at once.
 #ifndef ENCORE_SERVE_ROUTER_H_
@@ -45,7 +45,7 @@ struct HttpRequest {
 
 struct HttpResponse {
   int status = 200;
-  std::string content_type = "application/json";
+  std::string_view content_type = "application/json";  // a string literal
   std::string body;
   uint64_t snapshot = 0;          // sent as X-Snapshot when nonzero
   const char* allow = nullptr;    // the Allow header of a 405
@@ -70,6 +70,11 @@ class Router {
   // Answers `request` from `snapshot` (nullptr: none loaded yet, so only
   // health, readiness and metrics answer 200).
   HttpResponse Handle(const HttpRequest& request, const LoadedSnapshot* snapshot) const;
+
+  // True when answering `target` may block for long (the admin routes: a
+  // reload loads a whole snapshot). The server answers such requests off
+  // its I/O threads; every other route only waits for the store's Get.
+  static bool MayBlock(std::string_view target);
 
  private:
   HttpResponse UserRecommendations(std::string_view raw_id, const Target& target,

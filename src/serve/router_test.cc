@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <thread>
+#include <vector>
 
 namespace encore::serve {
 namespace {
@@ -172,6 +173,51 @@ TEST(Metrics, ExpositionCountsAndHistogram) {
     EXPECT_NE(text.find(line), std::string::npos) << line << " in\n" << text;
   }
   EXPECT_EQ(text.find("route=\"/readyz\""), std::string::npos) << "unused series are omitted";
+}
+
+TEST(Metrics, ShardsAreSummedInTheExposition) {
+  Metrics m(3);
+  m.RecordRequest(Route::kHealthz, 200, std::chrono::microseconds(50), 0);
+  m.RecordRequest(Route::kHealthz, 200, std::chrono::milliseconds(3), 1);
+  m.RecordRequest(Route::kHealthz, 404, std::chrono::milliseconds(3), 2);
+  m.RecordRequest(Route::kHealthz, 200, std::chrono::microseconds(50), 5);  // 5 % 3 == 2
+  EXPECT_EQ(m.requests(Route::kHealthz, 200), 3u);
+  EXPECT_EQ(m.requests(Route::kHealthz, 404), 1u);
+  const std::string text = m.Render(Metrics::SnapshotState());
+  for (const char* line :
+       {"encore_http_requests_total{route=\"/healthz\",code=\"200\"} 3\n",
+        "encore_http_requests_total{route=\"/healthz\",code=\"404\"} 1\n",
+        "encore_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.0001\"} 2\n",
+        "encore_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"} 4\n",
+        "encore_http_request_duration_seconds_sum{route=\"/healthz\"} 0.0061\n",
+        "encore_http_request_duration_seconds_count{route=\"/healthz\"} 4\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << " in\n" << text;
+  }
+}
+
+TEST(Metrics, ConcurrentWritersLoseNoCount) {
+  Metrics m(2);
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {  // more writers than shards: shards are shared safely
+    writers.emplace_back([&m, t] {
+      for (int i = 0; i < 10'000; ++i) {
+        m.RecordRequest(Route::kUserRecommendations, 200, std::chrono::microseconds(1), t);
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(m.requests(Route::kUserRecommendations, 200), 40'000u);
+}
+
+TEST(Router, MayBlockIsTheAdminRoutesOnly) {
+  EXPECT_TRUE(Router::MayBlock("/v1/admin/reload"));
+  EXPECT_TRUE(Router::MayBlock("/v1/admin/reload?x=1"));
+  EXPECT_TRUE(Router::MayBlock("/v1/admin/"));
+  EXPECT_FALSE(Router::MayBlock("/v1/users/u1/recommendations"));
+  EXPECT_FALSE(Router::MayBlock("/v1/users/u1/recommendations?q=/v1/admin/"));
+  EXPECT_FALSE(Router::MayBlock("/v1/admin"));
+  EXPECT_FALSE(Router::MayBlock("/healthz"));
+  EXPECT_FALSE(Router::MayBlock(""));
 }
 
 }  // namespace
