@@ -3,6 +3,7 @@
 # connections, against:
 #   nginx     the same user payload bytes as a static file (the reference);
 #   lmdb      encore serve on an LMDB snapshot, GET /v1/users/U/recommendations;
+#   lmdb-1t   the same with one server thread (leaves wrk a core of its own);
 #   redis     encore serve on a Redis store (redis-server started here);
 #   foldin    POST /v1/recommendations (fold-in of 5 items, limit 20), LMDB.
 # Rounds alternate between the targets so machine noise hits them alike;
@@ -42,9 +43,11 @@ for _ in $(seq 100); do redis-cli -p "$RP" ping >/dev/null 2>&1 && break; sleep 
 
 LP=$(free_port); "$ENCORE" serve --store "$W/store" --port "$LP" --threads "$SERVER_THREADS" 2>"$W/lmdb.log" &
 PIDS+=($!)
+OP=$(free_port); "$ENCORE" serve --store "$W/store" --port "$OP" --threads 1 2>"$W/lmdb1.log" &
+PIDS+=($!)
 XP=$(free_port); "$ENCORE" serve --store "redis://127.0.0.1:$RP/0" --port "$XP" --threads "$SERVER_THREADS" 2>"$W/redis.log" &
 PIDS+=($!)
-wait_http "http://127.0.0.1:$LP/readyz"; wait_http "http://127.0.0.1:$XP/readyz"
+wait_http "http://127.0.0.1:$LP/readyz"; wait_http "http://127.0.0.1:$OP/readyz"; wait_http "http://127.0.0.1:$XP/readyz"
 
 # One user's payload, and the same bytes as a static file for nginx.
 USER=$(awk -F, 'NR==2 {print $1}' "$W/data/events.csv")
@@ -119,6 +122,7 @@ PY
 for r in $(seq "$ROUNDS"); do
   run_wrk nginx "http://127.0.0.1:$NP/payload.json"
   run_wrk lmdb "http://127.0.0.1:$LP$PATH_USER"
+  run_wrk lmdb-1t "http://127.0.0.1:$OP$PATH_USER"
   run_wrk redis "http://127.0.0.1:$XP$PATH_USER"
   run_wrk foldin "http://127.0.0.1:$LP/v1/recommendations" "$W/post.lua"
 done
@@ -131,7 +135,7 @@ by = {}
 for r in rows: by.setdefault(r["name"], []).append(r)
 med = lambda n, k: statistics.median(r[k] for r in by[n])
 print(f"{'target':8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'rps/nginx':>10} {'p99/nginx':>10}  rounds req/s")
-for n in ["nginx", "lmdb", "redis", "foldin"]:
+for n in ["nginx", "lmdb", "lmdb-1t", "redis", "foldin"]:
     rps, p99 = med(n, "rps"), med(n, "p99_ms")
     print(f"{n:8} {rps:10.0f} {med(n,'p50_ms'):8.2f} {p99:8.2f} {sum(r['errors'] for r in by[n]):7d} "
           f"{rps/med('nginx','rps'):10.2f} {p99/med('nginx','p99_ms'):10.2f}  "
