@@ -311,5 +311,86 @@ TEST(PipelineCli, WorkdirFlagMovesRunsAndRelativeOutputs) {
   EXPECT_FALSE(std::filesystem::exists(shop.work()));
 }
 
+// Regression: two pipeline files in one directory share its runs/ (the
+// default workdir). `keep` of one removed the other's runs, and
+// `runs show --pipeline` showed whichever pipeline ran last.
+TEST(PipelineCliRegression, PipelinesSharingADirectoryKeepTheirOwnRuns) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("data"));
+  WriteFile(dir.File("data/a.csv"), EventsCsv(10, 8, 4, 1));
+  const std::string body = R"(keep = 1
+[sources.events]
+path = "data/*.csv"
+[models.pop]
+kind = "popularity"
+[recommend.top]
+model = "pop"
+n = 2
+[outputs.csv]
+kind = "csv"
+from = "top"
+)";
+  WriteFile(dir.File("a.toml"), "name = \"a\"\n" + std::string(body) + "path = \"out/a\"\n");
+  WriteFile(dir.File("b.toml"), "name = \"b\"\n" + std::string(body) + "path = \"out/b\"\n");
+  ASSERT_EQ(RunEncore("run " + dir.File("a.toml")).exit_code, 0);
+  ASSERT_EQ(RunEncore("run " + dir.File("b.toml")).exit_code, 0);
+  const std::string b_run = RunDirs(dir.path()).back();
+  ASSERT_EQ(RunEncore("run " + dir.File("a.toml")).exit_code, 0);
+  auto ids = RunDirs(dir.path());
+  ASSERT_EQ(ids.size(), 2u) << "a's newest and b's only run";
+  EXPECT_EQ(ids[0], b_run);
+
+  auto list = RunEncore("runs list --pipeline " + dir.File("a.toml"));
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(testing::LineOf(list.out, b_run), "") << list.out;
+  EXPECT_NE(testing::LineOf(list.out, ids[1]), "") << list.out;
+  auto show = RunEncore("runs show --pipeline " + dir.File("b.toml"));
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("run " + b_run + ": succeeded"), std::string::npos) << show.out;
+  auto all = RunEncore("runs list --workdir " + dir.path());
+  EXPECT_NE(testing::LineOf(all.out, b_run), "") << "without --pipeline, every run";
+  EXPECT_NE(testing::LineOf(all.out, ids[1]), "") << all.out;
+}
+
+// Regression: ids of a recommend `users` list unknown to the model were only
+// mentioned on stderr, with an example id even when the source's ids are
+// obfuscated (a raw email there never matches a hashed one, and was echoed).
+TEST(PipelineCliRegression, UnknownListIdsAreRecordedWithoutEchoingThem) {
+  TempDir dir;
+  WriteFile(dir.File("key"), "a-test-obfuscation-key-0123456789");
+  WriteFile(dir.File("e.csv"),
+            "email,item\nann@example.com,a\nann@example.com,b\n"
+            "bob@example.com,a\nbob@example.com,c\n");
+  WriteFile(dir.File("targets.txt"), "carol@example.com\n");
+  WriteFile(dir.File("p.toml"), R"(name = "targets"
+[sources.e]
+path = "e.csv"
+user = "email"
+obfuscate = ["email"]
+obfuscation_key_file = "key"
+[models.co]
+kind = "cooccurrence"
+[recommend.top]
+model = "co"
+users = "targets.txt"
+[outputs.csv]
+kind = "csv"
+from = "top"
+path = "out"
+)");
+  auto r = RunEncore("run " + dir.File("p.toml"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("@example.com"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 id(s) of " + dir.File("targets.txt") + " unknown to the model"),
+            std::string::npos)
+      << r.err;
+  const std::string manifest =
+      ReadFile(dir.File("runs/" + RunDirs(dir.path())[0] + "/manifest.json"));
+  EXPECT_EQ(manifest.find("@example.com"), std::string::npos);
+  EXPECT_NE(manifest.find("1 id(s) of " + dir.File("targets.txt") + " unknown to the model"),
+            std::string::npos)
+      << "the manifest records what was left out";
+}
+
 }  // namespace
 }  // namespace encore

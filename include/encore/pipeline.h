@@ -94,24 +94,32 @@ std::string FormatRunResult(const PipelineRunResult& result);
 
 struct RunRecord {
   std::string id;
-  std::string status;   // running, succeeded, failed
-  std::string started;  // ISO-8601 UTC
-  double seconds = 0;   // 0 while running
+  std::string pipeline;  // the pipeline's name ("" when the manifest is unreadable)
+  std::string status;    // running, succeeded, failed
+  std::string started;   // ISO-8601 UTC
+  double seconds = 0;    // 0 while running
   std::vector<std::string> outputs;
   std::string error;
 };
 
 // The runs under WORKDIR/runs, oldest first. Directories without a readable
-// manifest are listed with status "unknown".
-Result<std::vector<RunRecord>> ListRuns(const std::string& workdir);
+// manifest are listed with status "unknown". With `pipeline_name`, runs whose
+// manifest names another pipeline are left out (several pipeline files may
+// share a workdir).
+Result<std::vector<RunRecord>> ListRuns(const std::string& workdir,
+                                        const std::string& pipeline_name = "");
 // A table: run id, status, started, seconds, outputs.
 std::string FormatRunList(const std::vector<RunRecord>& runs);
-// The manifest text of run `id` (the latest when empty). NotFound lists the runs.
-Result<std::string> ReadRunManifest(const std::string& workdir, const std::string& id);
+// The manifest text of run `id` (with `pipeline_name`, the latest run of that
+// pipeline when `id` is empty; else the latest run). NotFound lists the runs.
+Result<std::string> ReadRunManifest(const std::string& workdir, const std::string& id,
+                                    const std::string& pipeline_name = "");
 // A readable summary of a manifest.
 Result<std::string> FormatRunManifest(const std::string& manifest_json);
 // The working directory a pipeline file names (without checking the rest).
 Result<std::string> PipelineWorkdir(const std::string& pipeline_path);
+// The `name` a pipeline file declares (without checking the rest).
+Result<std::string> PipelineName(const std::string& pipeline_path);
 
 // ------------------------------------------------------------------ watch
 

@@ -96,13 +96,20 @@ Command RegisterRuns(CLI::App& root) {
   return {app, [f, list] {
             auto workdir = RunsWorkdir(f->workdir, f->pipeline);
             if (!workdir.ok()) return PrintError(workdir.status());
+            // Several pipeline files may share a workdir: --pipeline shows its own runs.
+            std::string name;
+            if (!f->pipeline.empty()) {
+              auto n = PipelineName(f->pipeline);
+              if (!n.ok()) return PrintError(n.status());
+              name = *n;
+            }
             if (list->parsed()) {
-              auto runs = ListRuns(*workdir);
+              auto runs = ListRuns(*workdir, name);
               if (!runs.ok()) return PrintError(runs.status());
               Print(FormatRunList(*runs));
               return kExitOk;
             }
-            auto manifest = ReadRunManifest(*workdir, f->run);
+            auto manifest = ReadRunManifest(*workdir, f->run, name);
             if (!manifest.ok()) return PrintError(manifest.status());
             if (f->json) {
               Print(*manifest);

@@ -187,6 +187,10 @@ class Reader {
   Status PlanByIndex(const std::string& path, int field_count, ColumnPlan* plan);
   Status PlanJsonl(const std::string& path, const std::vector<std::string>& keys, ColumnPlan* plan);
   size_t AttributeSlot(const std::string& name);
+  // The header names for an error message. With obfuscated columns they are
+  // not shown: in a file that lacks its header line, the "header" is a data
+  // line holding the very values to hide.
+  std::string HeaderForMessage(const std::vector<std::string>& names) const;
 
   // Validates one row given each role's text (nullptr = column absent) and
   // appends it, or rejects it. `masked` says which roles are obfuscated.
@@ -263,6 +267,13 @@ size_t Reader::AttributeSlot(const std::string& name) {
   return log_.attributes.size() - 1;
 }
 
+std::string Reader::HeaderForMessage(const std::vector<std::string>& names) const {
+  if (opt_.obfuscate_cols.empty()) return JoinNames(names);
+  return "(" + std::to_string(names.size()) +
+         " names not shown, since columns are obfuscated: if the file lacks its header line, "
+         "its first line is data)";
+}
+
 Status Reader::PlanFromHeader(const std::string& path, const std::vector<std::string>& names,
                               ColumnPlan* plan) {
   plan->names = names;
@@ -289,16 +300,16 @@ Status Reader::PlanFromHeader(const std::string& path, const std::vector<std::st
         if (ref.index > static_cast<int>(names.size())) {
           return Status::InvalidArgument(path + ":1: " + kRoleFlag[role] + " " +
                                          std::to_string(ref.index) + " but the header has " +
-                                         std::to_string(names.size()) + " columns: " +
-                                         JoinNames(names));
+                                         std::to_string(names.size()) +
+                                         " columns: " + HeaderForMessage(names));
         }
         col = ref.index - 1;
       } else {
         col = find(ref.name);
         if (col < 0) {
           return Status::InvalidArgument(path + ":1: no column named '" + ref.name + "' (" +
-                                         kRoleFlag[role] + "); the header has: " +
-                                         JoinNames(names));
+                                         kRoleFlag[role] +
+                                         "); the header has: " + HeaderForMessage(names));
         }
       }
     } else if (preset_names[role] != nullptr && spec_.preset) {
@@ -307,7 +318,7 @@ Status Reader::PlanFromHeader(const std::string& path, const std::vector<std::st
         return Status::InvalidArgument(
             path + ":1: does not look like a " + InputFormatName(opt_.format) +
             " file: the header has no '" + preset_names[role] + "' column (expected " +
-            spec_.description + "; the header has: " + JoinNames(names) +
+            spec_.description + "; the header has: " + HeaderForMessage(names) +
             "). Use --format csv or tsv with --user-col/--item-col for other layouts");
       }
     } else if (!spec_.preset) {
@@ -320,8 +331,10 @@ Status Reader::PlanFromHeader(const std::string& path, const std::vector<std::st
     }
     if (col >= 0) {
       if (used[col]) {
-        return Status::InvalidArgument(path + ":1: column '" + names[col] +
-                                       "' is chosen for two roles; pick distinct columns");
+        return Status::InvalidArgument(
+            path + ":1: column " +
+            (opt_.obfuscate_cols.empty() ? "'" + names[col] + "'" : std::to_string(col + 1)) +
+            " is chosen for two roles; pick distinct columns");
       }
       used[col] = true;
       plan->role_col[role] = col;
@@ -331,9 +344,9 @@ Status Reader::PlanFromHeader(const std::string& path, const std::vector<std::st
   for (int role : {kUser, kItem}) {
     if (plan->role_col[role] < 0) {
       return Status::InvalidArgument(path + ":1: cannot tell which column holds the " +
-                                     kRoleName[role] + " id; the header has: " +
-                                     JoinNames(names) + ". Pass " + kRoleFlag[role] +
-                                     " NAME or a 1-based number");
+                                     kRoleName[role] +
+                                     " id; the header has: " + HeaderForMessage(names) + ". Pass " +
+                                     kRoleFlag[role] + " NAME or a 1-based number");
     }
   }
   plan->sensitive.assign(names.size(), false);
@@ -342,7 +355,7 @@ Status Reader::PlanFromHeader(const std::string& path, const std::vector<std::st
     int col = ref.index > 0 ? ref.index - 1 : find(ref.name);
     if (col < 0 || col >= static_cast<int>(names.size())) {
       return Status::InvalidArgument(path + ":1: --obfuscate names column '" + c +
-                                     "' but the header has: " + JoinNames(names));
+                                     "' but the header has: " + HeaderForMessage(names));
     }
     plan->sensitive[col] = true;
   }
@@ -357,7 +370,7 @@ Status Reader::PlanFromHeader(const std::string& path, const std::vector<std::st
     for (const auto& want : opt_.attribute_cols) {
       if (find(want) < 0) {
         return Status::InvalidArgument(path + ":1: --attributes names column '" + want +
-                                       "' but the header has: " + JoinNames(names));
+                                       "' but the header has: " + HeaderForMessage(names));
       }
     }
   }

@@ -25,6 +25,7 @@
 #include <tuple>
 
 #include "encore/recommender.h"
+#include "pipeline/plan.h"
 #include "util/json_writer.h"
 
 namespace encore::pipeline {
@@ -88,24 +89,65 @@ bool IsIgnoredFileName(const std::string& name) {
   return name.empty() || name[0] == '.' || ends_with(".tmp") || ends_with(".part");
 }
 
+namespace {
+
+bool IsGlobSpecial(char c) { return c == '*' || c == '?' || c == '[' || c == '\\'; }
+
+// Whether `pattern` holds a *, ? or [ not escaped by a backslash.
+bool HasGlobChars(const std::string& pattern) {
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\' && i + 1 < pattern.size() && IsGlobSpecial(pattern[i + 1])) {
+      ++i;
+    } else if (pattern[i] == '*' || pattern[i] == '?' || pattern[i] == '[') {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string EscapeGlob(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (IsGlobSpecial(c)) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string UnescapeGlob(const std::string& pattern) {
+  std::string out;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\' && i + 1 < pattern.size() && IsGlobSpecial(pattern[i + 1])) ++i;
+    out += pattern[i];
+  }
+  return out;
+}
+
+std::string ResolvePattern(const std::string& base, const std::string& pattern) {
+  if (fs::path(pattern).is_absolute()) return ResolvePath("/", pattern);
+  return ResolvePath(EscapeGlob(base), pattern);
+}
+
 Result<std::vector<std::string>> ExpandPattern(const std::string& pattern) {
   std::vector<std::string> files;
-  const bool is_glob = pattern.find_first_of("*?[") != std::string::npos;
-  if (!is_glob) {
+  if (!HasGlobChars(pattern)) {
+    const std::string path = UnescapeGlob(pattern);
     struct stat st {};
-    if (::stat(pattern.c_str(), &st) != 0) {
-      return Status::NotFound("no such file '" + pattern + "'");
+    if (::stat(path.c_str(), &st) != 0) {
+      return Status::NotFound("no such file '" + path + "'");
     }
-    if (!S_ISDIR(st.st_mode)) return std::vector<std::string>{pattern};
+    if (!S_ISDIR(st.st_mode)) return std::vector<std::string>{path};
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(pattern, ec)) {
+    for (const auto& entry : fs::directory_iterator(path, ec)) {
       if (!entry.is_regular_file(ec)) continue;
       if (IsIgnoredFileName(entry.path().filename().string())) continue;
       files.push_back(entry.path().string());
     }
-    if (ec) return Status::IOError("cannot list directory '" + pattern + "': " + ec.message());
+    if (ec) return Status::IOError("cannot list directory '" + path + "': " + ec.message());
     std::sort(files.begin(), files.end());
-    if (files.empty()) return Status::NotFound("directory '" + pattern + "' holds no data file");
+    if (files.empty()) return Status::NotFound("directory '" + path + "' holds no data file");
     return files;
   }
   glob_t g{};
@@ -230,6 +272,8 @@ class Diagnostics {
   void Error(const toml::source_region& r, const std::string& message) {
     errors_.push_back(Where(r) + ": " + message);
   }
+  // A message that already starts with its FILE:LINE:COLUMN.
+  void ErrorLine(std::string line) { errors_.push_back(std::move(line)); }
   bool empty() const { return errors_.empty(); }
   size_t size() const { return errors_.size(); }
 
@@ -524,7 +568,7 @@ SourceConfig ReadSource(Loader& l, const std::string& name, const toml::table& t
     if (paths->empty()) l.diag().Error(t.get("path")->source(), "'path' is an empty list");
     for (size_t i = 0; i < paths->size(); ++i) {
       const std::string& p = (*paths)[i];
-      std::string resolved = ResolvePath(l.dir(), p);
+      std::string resolved = ResolvePattern(l.dir(), p);
       s.patterns.push_back(resolved);
       Result<std::vector<std::string>> files = ExpandPattern(resolved);
       if (!files.ok()) {
@@ -730,11 +774,10 @@ void ReadParams(Loader& l, const std::string& model, const toml::table& t, Model
       continue;
     }
     if (!ParamTypeMatches(v, info->type)) {
-      l.diag().Error(
-          v.source(),
-          "parameter '" + name + "' must be " +
-              (std::string(info->type) == "enum" ? "a string" : WithArticle(info->type)) +
-              ", not a " + NodeTypeName(v));
+      l.diag().Error(v.source(), "parameter '" + name + "' must be " +
+                                     (std::string(info->type) == "enum" ? "a string"
+                                                                        : WithArticle(info->type)) +
+                                     ", not " + WithArticle(NodeTypeName(v)));
       continue;
     }
     std::string text = *ScalarText(v);
@@ -1087,14 +1130,61 @@ OutputConfig ReadOutput(Loader& l, const std::string& name, const toml::table& t
                                      "environment variable holding it)");
     }
     o.types = {{"score", "double precision"}, {"rank", "integer"}};
+    if (!base.empty() && !o.table.empty()) {
+      PostgresOutputOptions po;
+      po.table = o.table;
+      Status names = CheckPostgresOutputOptions(o.columns, po);
+      if (!names.ok()) l.diag().Error(t.get("table")->source(), names.message());
+    }
     if (const toml::table* types = t.get_as<toml::table>("types")) {
       for (auto&& [k, v] : *types) {
+        const std::string col(k.str());
         if (!v.is_string()) {
-          l.diag().Error(v.source(), "SQL type of '" + std::string(k.str()) +
-                                         "' must be a string, e.g. \"bigint\"");
+          l.diag().Error(v.source(), "SQL type of '" + col + "' must be a string, e.g. \"bigint\"");
           continue;
         }
-        o.types[std::string(k.str())] = v.as_string()->get();
+        o.types[col] = v.as_string()->get();
+        if (base.empty()) continue;
+        // The writer refuses a type for a column it does not write; say so
+        // now, with the line, rather than after training (or not at all).
+        if (std::find(o.columns.begin(), o.columns.end(), col) == o.columns.end()) {
+          std::string hint = DidYouMean(col, o.columns);
+          l.diag().Error(k.source(), "[outputs." + name + "] type given for column '" + col +
+                                         "', which the output does not have" +
+                                         (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                                         " Output columns: " + Join(o.columns));
+          continue;
+        }
+        PostgresOutputOptions po;
+        po.table = "t";
+        po.types = {{col, o.types[col]}};
+        Status type = CheckPostgresOutputOptions(o.columns, po);
+        if (!type.ok()) l.diag().Error(v.source(), type.message());
+      }
+    }
+  }
+  // What the file writers would refuse, reported now with its line rather
+  // than when the output is written, after every model is trained.
+  if (o.kind == OutputKind::kCsv || o.kind == OutputKind::kJsonl) {
+    FileOutputOptions fo;
+    fo.dir = o.path;
+    fo.prefix = o.prefix;
+    const toml::node* prefix = t.get("prefix");
+    Status named = CheckFileOutputName(fo);
+    if (!named.ok()) {
+      l.diag().Error(prefix != nullptr ? prefix->source() : t.source(),
+                     "[outputs." + name + "] " + named.message());
+    } else if (o.kind == OutputKind::kCsv) {
+      fo.delimiter = o.delimiter;
+      fo.header = o.header;
+      Status delimited = CheckCsvOutputOptions(o.columns, fo);
+      if (!delimited.ok()) {
+        l.diag().Error(t.get("delimiter") != nullptr ? t.get("delimiter")->source() : t.source(),
+                       delimited.message());
+      } else if (!base.empty() && o.chunk_bytes > 0) {
+        fo.chunk_bytes = o.chunk_bytes;
+        Status chunked = CheckCsvOutputOptions(o.columns, fo);
+        if (!chunked.ok()) l.diag().Error(t.get("chunk_size")->source(), chunked.message());
       }
     }
   }
@@ -1216,6 +1306,7 @@ Result<PipelineConfig> LoadPipelineConfig(const std::string& path) {
   for (const auto& m : c.models) claim("models", m.name, "models");
   for (const auto& r : c.recommends) claim("recommend", r.name, "recommend");
   for (const auto& o : c.outputs) claim("outputs", o.name, "outputs");
+  for (std::string& line : DestinationConflicts(c)) l.diag().ErrorLine(std::move(line));
 
   if (!l.diag().empty()) return l.diag().ToStatus();
 
@@ -1243,6 +1334,18 @@ Result<std::string> LoadPipelineWorkdir(const std::string& path) {
     workdir = w->as_string()->get();
   }
   return ResolvePath(AbsoluteDir(path), workdir);
+}
+
+Result<std::string> LoadPipelineName(const std::string& path) {
+  ENCORE_ASSIGN_OR_RETURN(toml::table root, ParseToml(path));
+  const toml::node* n = root.get("name");
+  if (n == nullptr || !n->is_string()) {
+    const toml::source_region& r = n != nullptr ? n->source() : root.source();
+    return Status::InvalidArgument(path + ":" + std::to_string(r.begin.line) + ":" +
+                                   std::to_string(r.begin.column) +
+                                   ": the pipeline needs a name (a string), e.g. name = \"shop\"");
+  }
+  return std::string(n->as_string()->get());
 }
 
 }  // namespace encore::pipeline

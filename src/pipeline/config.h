@@ -85,7 +85,7 @@ std::string DidYouMean(const std::string& word, const std::vector<std::string>& 
 struct SourceConfig {
   std::string name;
   std::string where;                        // FILE:LINE:COLUMN of its table
-  std::vector<std::string> patterns;        // files, globs, dirs; absolute
+  std::vector<std::string> patterns;        // files, globs, dirs; absolute (ResolvePattern)
   std::optional<GenerateOptions> generate;  // instead of patterns; out_dir set per run
   std::string generated_file;               // the profile's main file name ("events.csv")
   ReadOptions read;                         // obfuscator is set when the source is read
@@ -197,6 +197,8 @@ Result<PipelineConfig> LoadPipelineConfig(const std::string& path);
 // Only the working directory of a pipeline file (for `encore runs`), without
 // checking the rest, so a pipeline whose sources are gone still finds its runs.
 Result<std::string> LoadPipelineWorkdir(const std::string& path);
+// Only the `name` of a pipeline file, likewise.
+Result<std::string> LoadPipelineName(const std::string& path);
 
 // ----------------------------------------------------------- utilities
 
@@ -209,9 +211,20 @@ Result<WindowSpec> ParseWindow(const std::string& text);
 // Absolute, lexically normalised `path` relative to `base` (unless absolute).
 std::string ResolvePath(const std::string& base, const std::string& path);
 
+// A source path as written, made absolute against `base` (the pipeline
+// file's directory) with the glob characters of `base` escaped, so that only
+// the written part acts as a glob: a file beside "exports [2024]/p.toml" is
+// still found.
+std::string ResolvePattern(const std::string& base, const std::string& pattern);
+// `text` with *, ?, [ and \ escaped by a backslash; UnescapeGlob undoes it
+// (the literal path of a pattern without glob characters).
+std::string EscapeGlob(const std::string& text);
+std::string UnescapeGlob(const std::string& pattern);
+
 // The files a source pattern names now: a file as is, a directory's files,
 // or a glob's matches, sorted; dot-files, *.tmp and *.part are skipped in
-// directories and glob matches. NotFound when it names nothing.
+// directories and glob matches. A backslash escapes *, ?, [ and itself.
+// NotFound when it names nothing.
 Result<std::vector<std::string>> ExpandPattern(const std::string& pattern);
 // Whether a file name looks like a write in progress or a hidden file.
 bool IsIgnoredFileName(const std::string& name);

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -372,6 +373,115 @@ TEST(PipelineConfig, GlobsSkipHiddenAndUnfinishedFiles) {
 TEST(PipelineConfig, DidYouMeanOnlyWhenClose) {
   EXPECT_EQ(DidYouMean("factros", {"factors", "reg"}), "factors");
   EXPECT_EQ(DidYouMean("xyz", {"factors", "reg"}), "");
+}
+
+// Regression: settings the output writers refuse (a prefix with '/', a quote
+// as delimiter, a chunk_size the header alone fills, a PostgreSQL table name
+// with two dots) used to pass the check and fail only when the output was
+// written, after every model was trained, without the file's line.
+TEST(PipelineConfigRegression, OutputSettingsTheWritersRefuseAreConfigErrors) {
+  ExpectError(Replace(kValid, "path = \"out\"", "path = \"out\"\nprefix = \"a/b\""), "13:10",
+              "prefix 'a/b'");
+  ExpectError(Replace(kValid, "path = \"out\"", "path = \"out\"\nprefix = \"\""), "13:10",
+              "prefix is empty");
+  ExpectError(Replace(kValid, "path = \"out\"", "path = \"out\"\ndelimiter = \"\\\"\""), "13:13",
+              "delimiter cannot be a double quote");
+  // "user,item,score,rank\n" is 21 bytes.
+  ExpectError(Replace(kValid, "path = \"out\"", "path = \"out\"\nchunk_size = 21"), "13:14",
+              "leaves no room for rows after the 21-byte header");
+  TempDir dir;
+  EXPECT_TRUE(
+      Load(dir, Replace(kValid, "path = \"out\"", "path = \"out\"\nchunk_size = 22")).status.ok());
+  EXPECT_TRUE(
+      Load(dir, Replace(kValid, "path = \"out\"", "path = \"out\"\nchunk_size = 1\nheader = false"))
+          .status.ok());
+  const std::string pg = Replace(kValid, "kind = \"csv\"\nfrom = \"top\"\npath = \"out\"",
+                                 "kind = \"postgres\"\nfrom = \"top\"\nconninfo = \"host=db\"\n"
+                                 "table = \"TABLE\"");
+  ExpectError(Replace(pg, "TABLE", "a.b.c"), "13:9", "more than one '.'");
+  ExpectError(Replace(pg, "TABLE", std::string(48, 't')), "13:9", "must be 1 to 47 bytes");
+  ExpectError(Replace(pg, "\"TABLE\"", "\"t\"\ntypes = { score = \"real; drop table x\" }"),
+              "14:19", "is not a plain SQL type name");
+  EXPECT_TRUE(Load(dir, Replace(pg, "TABLE", "recs.top")).status.ok());
+}
+
+// Regression: a PostgreSQL type given for a column the output does not have
+// (a typo such as `scroe`) was silently ignored.
+TEST(PipelineConfigRegression, PostgresTypeOfAnUnknownColumnIsAnError) {
+  const std::string pg = Replace(kValid, "kind = \"csv\"\nfrom = \"top\"\npath = \"out\"",
+                                 "kind = \"postgres\"\nfrom = \"top\"\nconninfo = \"host=db\"\n"
+                                 "table = \"t\"\nTYPES");
+  ExpectError(Replace(pg, "TYPES", "types = { scroe = \"real\" }"), "14:11",
+              "type given for column 'scroe', which the output does not have; did you mean "
+              "'score'?");
+  ExpectError(Replace(pg, "TYPES", "columns = [\"user\", \"item\"]\ntypes = { rank = \"bigint\" }"),
+              "15:11", "column 'rank'");
+  TempDir dir;
+  // The default types (score, rank) do not need the columns.
+  EXPECT_TRUE(Load(dir, Replace(pg, "TYPES", "columns = [\"user\", \"item\"]")).status.ok());
+}
+
+// Regression: two file outputs with the same directory (or one inside the
+// other) passed the check, and the second silently replaced the first.
+TEST(PipelineConfigRegression, OutputsSharingADirectoryAreAnError) {
+  const std::string second = "[outputs.b]\nkind = \"jsonl\"\nfrom = \"top\"\npath = \"PATH\"\n";
+  ExpectError(std::string(kValid) + Replace(second, "PATH", "out/"), "13:1",
+              "[outputs.b] writes directory");
+  ExpectError(std::string(kValid) + Replace(second, "PATH", "./x/../out"), "13:1",
+              "the same directory as [outputs.out]");
+  ExpectError(std::string(kValid) + Replace(second, "PATH", "out/json"), "13:1",
+              "inside the directory of [outputs.out]");
+  ExpectError(std::string(kValid) + Replace(second, "PATH", "."), "13:1", "run history");
+  ExpectError(
+      std::string(kValid) + "[outputs.s]\nkind = \"publish\"\nmodel = \"pop\"\nstore = \"out\"\n",
+      "13:1", "[outputs.out]");
+  ExpectError(Replace(kValid, "path = \"out\"", "path = \"data\"") +
+                  "[sources.more]\npath = \"data/*.csv\"\n",
+              "9:1", "source");
+  // Two PostgreSQL outputs into one table of one database.
+  const std::string db =
+      "[outputs.DB]\nkind = \"postgres\"\nfrom = \"top\"\nconninfo_env = \"PG\"\n"
+      "table = \"recs\"\n";
+  ExpectError(std::string(kValid) + Replace(db, "DB", "db1") + Replace(db, "DB", "db2"), "18:1",
+              "[outputs.db2] writes table recs, as [outputs.db1] does");
+  TempDir dir;
+  EXPECT_TRUE(Load(dir, std::string(kValid) + Replace(second, "PATH", "out2")).status.ok());
+  EXPECT_TRUE(Load(dir, std::string(kValid) + Replace(second, "PATH", "other/out")).status.ok());
+}
+
+// Regression: a relative source path in a directory whose name holds glob
+// characters ("exports [2024]") was read as a glob and matched nothing.
+TEST(PipelineConfigRegression, GlobCharactersInThePipelineDirectoryAreLiteral) {
+  TempDir top;
+  const std::string dir = top.File("exports [2024] *?");
+  std::filesystem::create_directories(dir + "/data");
+  WriteFile(dir + "/r.csv", kData);
+  WriteFile(dir + "/data/a.csv", kData);
+  WriteFile(dir + "/data/b.csv", kData);
+  WriteFile(dir + "/p.toml",
+            Replace(kValid, "path = \"r.csv\"", "path = [\"r.csv\", \"data/*.csv\", \"data\"]"));
+  auto c = LoadPipelineConfig(dir + "/p.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  std::vector<std::string> files;
+  for (const auto& pattern : c->sources[0].patterns) {
+    auto matched = ExpandPattern(pattern);
+    ASSERT_TRUE(matched.ok()) << pattern << ": " << matched.status().message();
+    files.insert(files.end(), matched->begin(), matched->end());
+  }
+  EXPECT_EQ(files,
+            (std::vector<std::string>{dir + "/r.csv", dir + "/data/a.csv", dir + "/data/b.csv",
+                                      dir + "/data/a.csv", dir + "/data/b.csv"}));
+  WriteFile(dir + "/p.toml", Replace(kValid, "path = \"r.csv\"", "path = \"gone.csv\""));
+  Status missing = LoadPipelineConfig(dir + "/p.toml").status();
+  EXPECT_NE(missing.message().find("no such file '" + dir + "/gone.csv'"), std::string::npos)
+      << missing.message();
+}
+
+// Regression: "must be a string, not a integer".
+TEST(PipelineConfigRegression, ParameterTypeErrorsUseTheRightArticle) {
+  ExpectError(Replace(kValid, "kind = \"popularity\"",
+                      "kind = \"cooccurrence\"\nparams = { similarity = 3 }"),
+              "6:25", "parameter 'similarity' must be a string, not an integer");
 }
 
 // docs/PIPELINES.md's key reference is PipelineKeysMarkdown().

@@ -152,16 +152,20 @@ OutputReport MakeReport(const StagingDir& staging, uint64_t row_count) {
 
 }  // namespace
 
-Result<OutputReport> WriteCsvOutput(const RowSource& rows, const FileOutputOptions& options) {
+Status CheckFileOutputName(const FileOutputOptions& options) {
   ENCORE_RETURN_IF_ERROR(ValidateNamePart("prefix", options.prefix, /*required=*/true));
-  ENCORE_RETURN_IF_ERROR(ValidateNamePart("run stamp", options.run_stamp, /*required=*/false));
+  return ValidateNamePart("run stamp", options.run_stamp, /*required=*/false);
+}
+
+Status CheckCsvOutputOptions(const std::vector<std::string>& columns,
+                             const FileOutputOptions& options) {
+  ENCORE_RETURN_IF_ERROR(CheckFileOutputName(options));
   const char delimiter = options.delimiter;
   if (delimiter == '"' || delimiter == '\r' || delimiter == '\n' || delimiter == '\0') {
     return Status::InvalidArgument("CSV output " + options.dir +
                                    ": the delimiter cannot be a double quote, CR, LF or NUL; "
                                    "use ',', ';', '|' or a tab");
   }
-  const std::vector<std::string>& columns = rows.columns();
   std::string header;
   if (options.header) AppendCsvLine(columns, delimiter, &header);
   if (options.chunk_bytes > 0 && header.size() >= options.chunk_bytes) {
@@ -170,6 +174,15 @@ Result<OutputReport> WriteCsvOutput(const RowSource& rows, const FileOutputOptio
         " leaves no room for rows after the " + std::to_string(header.size()) +
         "-byte header; raise chunk_bytes (or 0 for a single file)");
   }
+  return Status::OK();
+}
+
+Result<OutputReport> WriteCsvOutput(const RowSource& rows, const FileOutputOptions& options) {
+  const std::vector<std::string>& columns = rows.columns();
+  ENCORE_RETURN_IF_ERROR(CheckCsvOutputOptions(columns, options));
+  const char delimiter = options.delimiter;
+  std::string header;
+  if (options.header) AppendCsvLine(columns, delimiter, &header);
 
   ENCORE_ASSIGN_OR_RETURN(auto staging, StagingDir::Begin(options.dir));
   const std::string base = BaseName(options);
@@ -222,8 +235,7 @@ Result<OutputReport> WriteCsvOutput(const RowSource& rows, const FileOutputOptio
 
 Result<OutputReport> WriteJsonLinesOutput(const RowSource& rows, const FileOutputOptions& options,
                                           const std::vector<std::string>& numeric) {
-  ENCORE_RETURN_IF_ERROR(ValidateNamePart("prefix", options.prefix, /*required=*/true));
-  ENCORE_RETURN_IF_ERROR(ValidateNamePart("run stamp", options.run_stamp, /*required=*/false));
+  ENCORE_RETURN_IF_ERROR(CheckFileOutputName(options));
   const std::vector<std::string>& columns = rows.columns();
   std::set<std::string_view> seen;
   for (const auto& c : columns) {

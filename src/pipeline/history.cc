@@ -62,7 +62,8 @@ std::string Pad(std::string s, size_t width) {
 
 }  // namespace
 
-Result<std::vector<RunRecord>> ListRuns(const std::string& workdir) {
+Result<std::vector<RunRecord>> ListRuns(const std::string& workdir,
+                                        const std::string& pipeline_name) {
   std::vector<RunRecord> runs;
   simdjson::dom::parser parser;
   for (const std::string& id : pipeline::RunIds(workdir)) {
@@ -72,6 +73,9 @@ Result<std::vector<RunRecord>> ListRuns(const std::string& workdir) {
     Result<std::string> text = ReadText(workdir + "/runs/" + id + "/manifest.json");
     element doc;
     if (text.ok() && parser.parse(*text).get(doc) == simdjson::SUCCESS) {
+      element p;
+      if (doc["pipeline"].get(p) == simdjson::SUCCESS) r.pipeline = Str(p, "name");
+      if (!pipeline_name.empty() && r.pipeline != pipeline_name) continue;
       r.status = Str(doc, "status");
       r.started = Str(doc, "started");
       r.seconds = Num(doc, "seconds");
@@ -99,10 +103,21 @@ std::string FormatRunList(const std::vector<RunRecord>& runs) {
   return out;
 }
 
-Result<std::string> ReadRunManifest(const std::string& workdir, const std::string& id) {
-  std::vector<std::string> ids = pipeline::RunIds(workdir);
+Result<std::string> ReadRunManifest(const std::string& workdir, const std::string& id,
+                                    const std::string& pipeline_name) {
+  std::vector<std::string> ids;
+  if (pipeline_name.empty()) {
+    ids = pipeline::RunIds(workdir);
+  } else {
+    ENCORE_ASSIGN_OR_RETURN(std::vector<RunRecord> runs, ListRuns(workdir, pipeline_name));
+    for (const RunRecord& r : runs) {
+      if (r.pipeline == pipeline_name) ids.push_back(r.id);
+    }
+  }
   if (ids.empty()) {
-    return Status::NotFound("no runs under '" + workdir +
+    return Status::NotFound("no runs " +
+                            (pipeline_name.empty() ? "" : "of pipeline '" + pipeline_name + "' ") +
+                            "under '" + workdir +
                             "/runs'; run the pipeline first "
                             "(encore run PIPELINE.toml) or pass --workdir / --pipeline");
   }
@@ -254,6 +269,10 @@ Result<std::string> FormatRunManifest(const std::string& manifest_json) {
 
 Result<std::string> PipelineWorkdir(const std::string& pipeline_path) {
   return pipeline::LoadPipelineWorkdir(pipeline_path);
+}
+
+Result<std::string> PipelineName(const std::string& pipeline_path) {
+  return pipeline::LoadPipelineName(pipeline_path);
 }
 
 }  // namespace encore

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <simdjson.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -369,10 +370,26 @@ std::vector<std::string> RunIds(const std::string& workdir) {
   return ids;
 }
 
-Status PurgeRuns(const std::string& workdir, uint32_t keep, const std::string& current,
-                 std::vector<std::string>* removed) {
+Status PurgeRuns(const std::string& workdir, const std::string& pipeline_name, uint32_t keep,
+                 const std::string& current, std::vector<std::string>* removed) {
   if (keep == 0) return Status::OK();
-  std::vector<std::string> ids = RunIds(workdir);
+  // Only this pipeline's runs: other pipelines may share the workdir (the
+  // default is the file's directory), and a run whose manifest cannot be
+  // read may be one that is starting right now.
+  std::vector<std::string> ids;
+  simdjson::dom::parser parser;
+  for (std::string& id : RunIds(workdir)) {
+    simdjson::padded_string text;
+    simdjson::dom::element doc;
+    std::string_view name;
+    if (id == current ||
+        (simdjson::padded_string::load(workdir + "/runs/" + id + "/manifest.json").get(text) ==
+             simdjson::SUCCESS &&
+         parser.parse(text).get(doc) == simdjson::SUCCESS &&
+         doc["pipeline"]["name"].get(name) == simdjson::SUCCESS && name == pipeline_name)) {
+      ids.push_back(std::move(id));
+    }
+  }
   size_t excess = ids.size() > keep ? ids.size() - keep : 0;
   for (size_t i = 0; i < ids.size() && excess > 0; ++i) {
     if (ids[i] == current) continue;

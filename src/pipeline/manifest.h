@@ -126,10 +126,12 @@ Result<std::string> CreateRunDir(const std::string& workdir, int64_t unix_second
 std::vector<std::string> RunIds(const std::string& workdir);
 // Whether `name` is a run id.
 bool IsRunId(const std::string& name);
-// Removes all but the newest `keep` run directories (never `current`);
-// keep = 0 keeps every run. The removed ids go to *removed.
-Status PurgeRuns(const std::string& workdir, uint32_t keep, const std::string& current,
-                 std::vector<std::string>* removed);
+// Removes all but the newest `keep` runs of pipeline `pipeline_name` (never
+// `current`); runs whose manifest names another pipeline, or cannot be read,
+// are neither counted nor removed. keep = 0 keeps every run. The removed ids
+// go to *removed.
+Status PurgeRuns(const std::string& workdir, const std::string& pipeline_name, uint32_t keep,
+                 const std::string& current, std::vector<std::string>* removed);
 
 // SHA-256 of a file's bytes, lowercase hex; *bytes receives its size.
 Result<std::string> Sha256File(const std::string& path, uint64_t* bytes);

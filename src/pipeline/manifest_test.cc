@@ -46,19 +46,46 @@ TEST(PipelineManifest, RunsSortByTimeThenSuffixNumber) {
                                       "20261124T081500Z-10"}));
 }
 
+// A run directory whose manifest names pipeline `name`.
+void MakeRun(const TempDir& dir, const std::string& id, const std::string& name) {
+  std::filesystem::create_directories(dir.File("runs/") + id);
+  WriteFile(dir.File("runs/" + id + "/manifest.json"),
+            "{\"run_id\": \"" + id + "\", \"pipeline\": {\"name\": \"" + name + "\"}}\n");
+}
+
 TEST(PipelineManifest, PurgeKeepsTheNewestAndNeverTheCurrent) {
   TempDir dir;
   for (const char* id :
        {"20260101T000000Z", "20260102T000000Z", "20260103T000000Z", "20260104T000000Z"}) {
-    std::filesystem::create_directories(dir.File("runs/") + id);
+    MakeRun(dir, id, "p");
   }
   std::vector<std::string> removed;
-  ASSERT_TRUE(PurgeRuns(dir.path(), 2, "20260101T000000Z", &removed).ok());
+  ASSERT_TRUE(PurgeRuns(dir.path(), "p", 2, "20260101T000000Z", &removed).ok());
   EXPECT_EQ(removed, (std::vector<std::string>{"20260102T000000Z", "20260103T000000Z"}));
   EXPECT_EQ(RunIds(dir.path()), (std::vector<std::string>{"20260101T000000Z", "20260104T000000Z"}));
   removed.clear();
-  ASSERT_TRUE(PurgeRuns(dir.path(), 0, "", &removed).ok());
+  ASSERT_TRUE(PurgeRuns(dir.path(), "p", 0, "", &removed).ok());
   EXPECT_TRUE(removed.empty()) << "keep 0 keeps every run";
+}
+
+// Regression: two pipeline files in one directory share its runs/ (the
+// default workdir is the file's directory), and keep = N of one removed the
+// other's runs. A directory without a readable manifest (a run that has just
+// started) was removed too.
+TEST(PipelineManifestRegression, PurgeRemovesOnlyThisPipelinesRuns) {
+  TempDir dir;
+  MakeRun(dir, "20260101T000000Z", "other");
+  MakeRun(dir, "20260102T000000Z", "p");
+  MakeRun(dir, "20260103T000000Z", "other");
+  std::filesystem::create_directories(dir.File("runs/20260103T000000Z-2"));  // no manifest yet
+  MakeRun(dir, "20260104T000000Z", "p");
+  MakeRun(dir, "20260105T000000Z", "p");
+  std::vector<std::string> removed;
+  ASSERT_TRUE(PurgeRuns(dir.path(), "p", 1, "20260105T000000Z", &removed).ok());
+  EXPECT_EQ(removed, (std::vector<std::string>{"20260102T000000Z", "20260104T000000Z"}));
+  EXPECT_EQ(RunIds(dir.path()),
+            (std::vector<std::string>{"20260101T000000Z", "20260103T000000Z", "20260103T000000Z-2",
+                                      "20260105T000000Z"}));
 }
 
 TEST(PipelineManifest, Sha256OfKnownContent) {

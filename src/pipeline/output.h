@@ -74,6 +74,15 @@ struct FileOutputOptions {
 // it is absent, empty, or an earlier output (holds `_SUCCESS`); anything else
 // is FailedPrecondition. See docs/OUTPUTS.md for `_SUCCESS` and the swap.
 Result<OutputReport> WriteCsvOutput(const RowSource& rows, const FileOutputOptions& options);
+// The checks the writers make before touching anything, for callers that
+// want to report a mistake early (pipeline files are checked when loaded):
+// CheckFileOutputName the prefix and run stamp (both file writers);
+// CheckCsvOutputOptions those, the delimiter and chunk_bytes against the
+// header of `columns`.
+Status CheckFileOutputName(const FileOutputOptions& options);
+Status CheckCsvOutputOptions(const std::vector<std::string>& columns,
+                             const FileOutputOptions& options);
+
 // JSON Lines: one object per row, keys = column names, in PREFIX-RUNSTAMP.jsonl.
 // Columns named in `numeric` are written as numbers (JSON number syntax is
 // checked; an empty cell becomes null); other cells as strings, with bytes
@@ -93,6 +102,10 @@ struct PostgresOutputOptions {
 // than text, '' in text columns; cells with NUL bytes are rejected. report.bytes
 // counts cell bytes plus one separator per cell.
 Result<OutputReport> WritePostgresOutput(const RowSource& rows, const PostgresOutputOptions& options);
+// The checks WritePostgresOutput makes before connecting: the table name,
+// the column names of `columns` and options.types (names and type syntax).
+Status CheckPostgresOutputOptions(const std::vector<std::string>& columns,
+                                  const PostgresOutputOptions& options);
 
 }  // namespace encore::pipeline
 

@@ -252,7 +252,7 @@ Result<PipelineRunResult> Runner::Run() {
   manifest_.status = "succeeded";
   ENCORE_RETURN_IF_ERROR(Save());
   std::vector<std::string> removed;
-  if (Status s = PurgeRuns(c_.workdir, c_.keep, run_id_, &removed); !s.ok()) {
+  if (Status s = PurgeRuns(c_.workdir, c_.name, c_.keep, run_id_, &removed); !s.ok()) {
     Say("warning: " + s.message());
   }
   if (!removed.empty()) {
@@ -475,14 +475,24 @@ Status Runner::RunRecommend(const RecommendConfig& r, std::string* detail) {
   std::optional<std::vector<uint32_t>> ids;
   const bool similar = r.kind == RecommendKind::kSimilar;
   const IdDictionary& dict = similar ? model.items : model.users;
+  std::string left_out;
   if (!r.users_file.empty()) {
     ENCORE_ASSIGN_OR_RETURN(std::vector<std::string> list, ReadIdList(r.users_file));
     uint64_t unknown = 0;
     std::vector<std::string> first_unknown;
     ids = ResolveIds(dict, list, &unknown, &first_unknown);
     if (unknown > 0) {
-      Say("    " + Count(unknown) + " id(s) of " + r.users_file + " unknown to the model, e.g. " +
-          first_unknown[0]);
+      // Recorded in the manifest (the detail), never with the ids: with
+      // obfuscated sources the list may hold raw emails.
+      bool obfuscated = false;
+      for (const auto& name : c_.prepare.sources) {
+        obfuscated = obfuscated || !c_.FindSource(name)->read.obfuscate_cols.empty();
+      }
+      left_out = "; " + Count(unknown) + " id(s) of " + r.users_file + " unknown to the model";
+      Say("    " + left_out.substr(2) +
+          (obfuscated ? " (not shown, since the sources obfuscate columns: an obfuscated id "
+                        "is known by its hash)"
+                      : ", e.g. " + first_unknown[0]));
     }
   }
   const size_t n_ids = ids ? ids->size() : dict.size();
@@ -493,7 +503,7 @@ Status Runner::RunRecommend(const RecommendConfig& r, std::string* detail) {
   }
   rows_[r.name] = std::make_unique<RecommendationRows>(model, r.kind, std::move(ids), q);
   *detail = "top " + std::to_string(q.n) + " for " + Count(n_ids) +
-            (similar ? " items" : " users") + " (computed while the outputs write)";
+            (similar ? " items" : " users") + " (computed while the outputs write)" + left_out;
   return Status::OK();
 }
 
@@ -600,6 +610,16 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Load(const std::string& path,
   ENCORE_ASSIGN_OR_RETURN(impl->config, LoadPipelineConfig(path));
   if (!options.workdir.empty()) {
     impl->config.workdir = ResolvePath(fs::current_path().string(), options.workdir);
+    // Checked again: outputs resolve against the new workdir.
+    std::vector<std::string> conflicts = DestinationConflicts(impl->config);
+    if (!conflicts.empty()) {
+      std::string lines;
+      for (const auto& line : conflicts) lines += (lines.empty() ? "" : "\n  ") + line;
+      return Status::InvalidArgument(conflicts.size() == 1
+                                         ? lines
+                                         : "pipeline " + impl->config.file + " with --workdir " +
+                                               impl->config.workdir + ":\n  " + lines);
+    }
   }
   if (options.keep) impl->config.keep = *options.keep;
   impl->options = options;

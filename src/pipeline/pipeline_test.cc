@@ -154,5 +154,45 @@ store = "redis://localhost:6379/2"
   EXPECT_FALSE(std::filesystem::exists(dir.File("w")));
 }
 
+// Regression: with obfuscated emails, a file that lacks its header line had
+// its first data line (raw emails) quoted as "the header" in the error, and
+// so in the manifest's error and on stderr.
+TEST(PipelineRunRegression, ObfuscatedSourceWithoutHeaderDoesNotLeakEmails) {
+  TempDir dir;
+  WriteFile(dir.File("key"), "a-test-obfuscation-key-0123456789");
+  WriteFile(dir.File("p.csv"),
+            "alice@example.com,Album 1,1\nbob@example.com,Album 2,1\n");  // no header
+  WriteFile(dir.File("p.toml"), R"(name = "pono"
+[sources.purchases]
+path = "p.csv"
+user = "email"
+item = "album"
+value = "quantity"
+obfuscate = ["email"]
+obfuscation_key_file = "key"
+[models.co]
+kind = "cooccurrence"
+[recommend.top]
+model = "co"
+[outputs.csv]
+kind = "csv"
+from = "top"
+path = "out"
+)");
+  auto pipeline = Pipeline::Load(dir.File("p.toml"), Quiet());
+  ASSERT_TRUE(pipeline.ok()) << pipeline.status().message();
+  auto result = (*pipeline)->Run();
+  ASSERT_FALSE(result.ok());
+  const std::string& error = result.status().message();
+  EXPECT_EQ(error.find("@example.com"), std::string::npos) << error;
+  EXPECT_NE(error.find("no column named 'email'"), std::string::npos) << error;
+  EXPECT_NE(error.find("header"), std::string::npos)
+      << "the hint names the likely cause: " << error;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.File("runs"))) {
+    if (!e.is_regular_file()) continue;
+    EXPECT_EQ(ReadFile(e.path().string()).find("@example.com"), std::string::npos) << e.path();
+  }
+}
+
 }  // namespace
 }  // namespace encore

@@ -304,9 +304,9 @@ Status CurrentExceptionToStatus(const std::string& table, const Conninfo& conn) 
 
 }  // namespace
 
-Result<OutputReport> WritePostgresOutput(const RowSource& rows,
-                                         const PostgresOutputOptions& options) {
-  // Names: [schema.]table, columns, types. Checked before connecting.
+Status CheckPostgresOutputOptions(const std::vector<std::string>& columns,
+                                  const PostgresOutputOptions& options) {
+  // Names: [schema.]table, columns, types.
   const std::string& table = options.table;
   std::string schema, name = table;
   if (size_t dot = table.find('.'); dot != std::string::npos) {
@@ -321,7 +321,6 @@ Result<OutputReport> WritePostgresOutput(const RowSource& rows,
   ENCORE_RETURN_IF_ERROR(
       ValidateIdentifier("table name", name, kMaxIdentifierBytes - kStagingSuffix.size(), table));
 
-  const std::vector<std::string>& columns = rows.columns();
   if (columns.empty()) {
     return Status::InvalidArgument("PostgreSQL output " + table +
                                    ": the output has no columns; select at least one");
@@ -345,6 +344,19 @@ Result<OutputReport> WritePostgresOutput(const RowSource& rows,
                                      "' is not a plain SQL type name such as integer, "
                                      "double precision, numeric(10,2) or text");
     }
+  }
+  return Status::OK();
+}
+
+Result<OutputReport> WritePostgresOutput(const RowSource& rows,
+                                         const PostgresOutputOptions& options) {
+  const std::vector<std::string>& columns = rows.columns();
+  ENCORE_RETURN_IF_ERROR(CheckPostgresOutputOptions(columns, options));  // before connecting
+  const std::string& table = options.table;
+  std::string schema, name = table;
+  if (size_t dot = table.find('.'); dot != std::string::npos) {
+    schema = table.substr(0, dot);
+    name = table.substr(dot + 1);
   }
   std::vector<bool> empty_is_null(columns.size(), false);
   std::vector<std::string> types(columns.size(), "text");
