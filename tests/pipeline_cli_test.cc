@@ -392,5 +392,21 @@ path = "out"
       << "the manifest records what was left out";
 }
 
+// Regression: a pipeline whose source has too many bad rows used to be told
+// to raise --max-bad-rows, a flag `encore run` does not have.
+TEST(PipelineCliRegression, TooManyBadRowsNamesThePipelineKey) {
+  TempDir dir;
+  testing::WriteFile(dir.File("bad.csv"), "user,item\na,b\nc\nd,e\n");
+  testing::WriteFile(dir.File("p.toml"),
+                     "name = \"b\"\n[sources.s]\npath = \"bad.csv\"\n[models.m]\n"
+                     "kind = \"popularity\"\n[recommend.r]\nmodel = \"m\"\n[outputs.o]\n"
+                     "kind = \"csv\"\nfrom = \"r\"\npath = \"o\"\n");
+  auto r = RunEncore("run " + dir.File("p.toml"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("bad.csv:3: expected 2 fields, got 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("max_bad_rows in [sources.s]"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("--max-bad-rows"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace encore

@@ -91,6 +91,10 @@ struct ReadOptions {
 
   // Rejected rows tolerated before the read fails.
   uint64_t max_bad_rows = 0;
+  // How the "too many bad rows" error tells the user to raise the limit
+  // (the CLI's flags by default; a pipeline names its own key).
+  std::string max_bad_rows_hint =
+      "--max-bad-rows; raise it to skip bad rows, and --rejects FILE to collect them";
   // When not empty, each rejected record is written there verbatim
   // (obfuscated columns masked).
   std::string rejects_path;

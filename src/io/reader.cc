@@ -508,9 +508,8 @@ Status Reader::Reject(const std::string& path, const Record& rec, const std::str
     return Status::ParseError(
         first.file + ":" + std::to_string(first.line) + ": " + first.reason + " (" +
         std::to_string(report_->rows_rejected) + " rejected row" +
-        (report_->rows_rejected == 1 ? "" : "s") + " exceeds --max-bad-rows " +
-        std::to_string(opt_.max_bad_rows) +
-        "; raise it to skip bad rows, and --rejects FILE to collect them)");
+        (report_->rows_rejected == 1 ? "" : "s") + " exceeds the limit of " +
+        std::to_string(opt_.max_bad_rows) + " set by " + opt_.max_bad_rows_hint + ")");
   }
   return Status::OK();
 }

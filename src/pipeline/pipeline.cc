@@ -314,6 +314,8 @@ Status Runner::RunSource(const SourceConfig& s, std::string* detail) {
     obfuscator = std::make_unique<Obfuscator>(std::move(o));
     read.obfuscator = obfuscator.get();
   }
+  read.max_bad_rows_hint = "max_bad_rows in [sources." + s.name +
+                          "]; raise it to skip bad rows (each is counted in the manifest)";
   ReadReport report;
   Result<InteractionLog> log = ReadInteractions(files, read, &report, &progress_);
   ManifestSourceCounts counts;
