@@ -239,7 +239,7 @@ TEST(PipelineCli, RunsListAndShow) {
   auto list = RunEncore("runs list --workdir " + shop.work());
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_EQ(list.out.substr(0, list.out.find('\n')),
-            "RUN                 STATUS     STARTED               SECONDS  OUTPUTS");
+            "RUN                 STATUS       STARTED               SECONDS  OUTPUTS");
   EXPECT_NE(testing::LineOf(list.out, ids[0]).find(" succeeded "), std::string::npos) << list.out;
   EXPECT_NE(list.out.find("csv,json\n"), std::string::npos) << list.out;
   EXPECT_LT(list.out.find(ids[0]), list.out.find(ids[1])) << "oldest first";

@@ -76,7 +76,8 @@ Result<std::vector<RunRecord>> ListRuns(const std::string& workdir,
       element p;
       if (doc["pipeline"].get(p) == simdjson::SUCCESS) r.pipeline = Str(p, "name");
       if (!pipeline_name.empty() && r.pipeline != pipeline_name) continue;
-      r.status = Str(doc, "status");
+      r.status = pipeline::RunStatusNow(Str(doc, "status"), static_cast<int64_t>(Num(doc, "pid")),
+                              Str(doc, "host"));
       r.started = Str(doc, "started");
       r.seconds = Num(doc, "seconds");
       r.error = Str(doc, "error");
@@ -92,12 +93,12 @@ Result<std::vector<RunRecord>> ListRuns(const std::string& workdir,
 
 std::string FormatRunList(const std::vector<RunRecord>& runs) {
   std::string out =
-      Pad("RUN", 20) + Pad("STATUS", 11) + Pad("STARTED", 22) + Pad("SECONDS", 9) + "OUTPUTS\n";
+      Pad("RUN", 20) + Pad("STATUS", 13) + Pad("STARTED", 22) + Pad("SECONDS", 9) + "OUTPUTS\n";
   for (const RunRecord& r : runs) {
     std::string outputs;
     for (const auto& o : r.outputs) outputs += (outputs.empty() ? "" : ",") + o;
-    out += Pad(r.id, 20) + Pad(r.status, 11) + Pad(r.started.empty() ? "-" : r.started, 22) +
-           Pad(r.status == "running" || r.status == "unknown" ? "-" : Fixed(r.seconds, 1), 9) +
+    out += Pad(r.id, 20) + Pad(r.status, 13) + Pad(r.started.empty() ? "-" : r.started, 22) +
+           Pad(r.status == "running" || r.status == "interrupted" || r.status == "unknown" ? "-" : Fixed(r.seconds, 1), 9) +
            (outputs.empty() ? "-" : outputs) + "\n";
   }
   return out;
@@ -146,7 +147,8 @@ Result<std::string> FormatRunManifest(const std::string& manifest_json) {
     return Status::Corruption("manifest is not valid JSON");
   }
   std::string out;
-  out += "run " + Str(doc, "run_id") + ": " + Str(doc, "status");
+  out += "run " + Str(doc, "run_id") + ": " +
+         pipeline::RunStatusNow(Str(doc, "status"), static_cast<int64_t>(Num(doc, "pid")), Str(doc, "host"));
   if (!Str(doc, "finished").empty()) out += " in " + Fixed(Num(doc, "seconds"), 2) + " s";
   out += " (started " + Str(doc, "started") + ")\n";
   element pipeline;

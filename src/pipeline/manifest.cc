@@ -1,6 +1,7 @@
 #include "pipeline/manifest.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <simdjson.h>
@@ -71,6 +72,22 @@ std::pair<std::string, long> RunOrder(const std::string& id) {
 
 }  // namespace
 
+namespace {
+
+std::string ThisHost() {
+  char name[256] = {0};
+  if (::gethostname(name, sizeof name - 1) != 0) return "";
+  return name;
+}
+
+}  // namespace
+
+std::string RunStatusNow(const std::string& status, int64_t pid, const std::string& host) {
+  if (status != "running" || pid <= 0 || host != ThisHost()) return status;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return "interrupted";
+  return status;
+}
+
 std::string Manifest::ToJson() const {
   JsonWriter w(2);
   w.BeginObject();
@@ -82,6 +99,10 @@ std::string Manifest::ToJson() const {
   w.String(run_id);
   w.Key("status");
   w.String(status);
+  w.Key("pid");
+  w.Int(pid != 0 ? pid : static_cast<int64_t>(::getpid()));
+  w.Key("host");
+  w.String(host.empty() ? ThisHost() : host);
   if (!error.empty()) {
     w.Key("error");
     w.String(error);

@@ -96,6 +96,10 @@ struct Manifest {
   std::string run_id;
   std::string status = "running";  // running, succeeded, failed
   std::string error;
+  // The process running it, so a reader can tell a run still going from one
+  // that was killed ("interrupted"; see RunStatusNow).
+  int64_t pid = 0;
+  std::string host;
   std::string pipeline_name, pipeline_path, workdir, run_dir, only;
   uint32_t keep = 0;
   int64_t started = 0, finished = 0;  // unix seconds
@@ -113,6 +117,10 @@ struct Manifest {
 
   std::string ToJson() const;
 };
+
+// The status to show for a manifest: "interrupted" when it says "running"
+// but its process (on this host) is gone, else `status` as written.
+std::string RunStatusNow(const std::string& status, int64_t pid, const std::string& host);
 
 // Writes RUN_DIR/manifest.json by temp file, fsync and rename.
 Status WriteManifest(const Manifest& manifest, const std::string& run_dir);
