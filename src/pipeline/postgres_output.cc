@@ -16,6 +16,7 @@
 
 #include "pipeline/fault.h"
 #include "pipeline/output.h"
+#include "pipeline/postgres_text.h"
 
 namespace encore::pipeline {
 
@@ -23,160 +24,6 @@ namespace {
 
 constexpr size_t kMaxIdentifierBytes = 63;  // PostgreSQL's NAMEDATALEN - 1
 constexpr std::string_view kStagingSuffix = "__encore_staging";
-
-// What the connection string says, minus secrets. Parsed here (libpq's
-// grammar, leniently) rather than with PQconninfoParse so that the library
-// needs libpqxx only; libpq stays the judge of what is valid.
-struct Conninfo {
-  std::string where;                 // "host=... port=... dbname=... user=..."
-  std::vector<std::string> secrets;  // texts never to show in a message
-};
-
-using KeyValues = std::vector<std::pair<std::string, std::string>>;
-
-std::string PercentDecode(std::string_view s) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-// `key = value ...`; a value is single-quoted (with \\ and \' escapes) or
-// runs to the next blank. Stops quietly at the first malformed piece.
-KeyValues ParseKeyValueForm(std::string_view s) {
-  KeyValues out;
-  size_t i = 0;
-  auto skip_blanks = [&] {
-    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-  };
-  while (true) {
-    skip_blanks();
-    if (i >= s.size()) break;
-    size_t key_start = i;
-    while (i < s.size() && s[i] != '=' && !std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-    std::string key(s.substr(key_start, i - key_start));
-    skip_blanks();
-    if (i >= s.size() || s[i] != '=') break;
-    ++i;
-    skip_blanks();
-    std::string value;
-    bool quoted = i < s.size() && s[i] == '\'';
-    if (quoted) ++i;
-    for (; i < s.size(); ++i) {
-      char c = s[i];
-      if (quoted ? c == '\'' : std::isspace(static_cast<unsigned char>(c))) break;
-      if (c == '\\' && i + 1 < s.size()) c = s[++i];
-      value += c;
-    }
-    if (quoted && i < s.size()) ++i;
-    out.emplace_back(std::move(key), std::move(value));
-  }
-  return out;
-}
-
-// postgres[ql]://[user[:password]@][netloc][/dbname][?key=value&...]
-KeyValues ParseUriForm(std::string_view s) {
-  KeyValues out;
-  s.remove_prefix(s.find("://") + 3);
-  size_t query = s.find('?');
-  std::string_view params = query == std::string_view::npos ? "" : s.substr(query + 1);
-  s = s.substr(0, query);
-  size_t slash = s.find('/');
-  if (slash != std::string_view::npos) {
-    out.emplace_back("dbname", PercentDecode(s.substr(slash + 1)));
-    s = s.substr(0, slash);
-  }
-  if (size_t at = s.rfind('@'); at != std::string_view::npos) {
-    std::string_view userinfo = s.substr(0, at);
-    size_t colon = userinfo.find(':');
-    out.emplace_back("user", PercentDecode(userinfo.substr(0, colon)));
-    if (colon != std::string_view::npos) {
-      out.emplace_back("password", std::string(userinfo.substr(colon + 1)));
-      out.emplace_back("password", PercentDecode(userinfo.substr(colon + 1)));
-    }
-    s = s.substr(at + 1);
-  }
-  if (!s.empty()) out.emplace_back("host", std::string(s));  // host[:port][,host[:port]...]
-  while (!params.empty()) {
-    size_t amp = params.find('&');
-    std::string_view param = params.substr(0, amp);
-    size_t eq = param.find('=');
-    std::string key = PercentDecode(param.substr(0, eq));
-    std::string_view raw = eq == std::string_view::npos ? "" : param.substr(eq + 1);
-    out.emplace_back(key, std::string(raw));
-    out.emplace_back(key, PercentDecode(raw));
-    params = amp == std::string_view::npos ? "" : params.substr(amp + 1);
-  }
-  return out;
-}
-
-std::string Scrub(std::string text, const std::vector<std::string>& secrets) {
-  for (const std::string& s : secrets) {
-    if (s.empty()) continue;
-    for (size_t pos = text.find(s); pos != std::string::npos; pos = text.find(s, pos + 8)) {
-      text.replace(pos, s.size(), "********");
-    }
-  }
-  // One line: libpq and the server end messages with newlines.
-  for (char& c : text) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  }
-  std::string out;
-  for (char c : text) {
-    if (c == ' ' && (out.empty() || out.back() == ' ')) continue;
-    out += c;
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
-
-Conninfo ParseConninfo(const std::string& conninfo) {
-  bool uri = conninfo.starts_with("postgresql://") || conninfo.starts_with("postgres://");
-  KeyValues pairs = uri ? ParseUriForm(conninfo) : ParseKeyValueForm(conninfo);
-  Conninfo info;
-  std::string host, port, dbname, user;
-  for (const auto& [key, value] : pairs) {
-    if (key == "password") info.secrets.push_back(value);
-    if (key == "host" || (key == "hostaddr" && host.empty())) host = value;
-    if (key == "port") port = value;
-    if (key == "dbname") dbname = value;
-    if (key == "user") user = value;
-  }
-  // Whatever follows "password=" up to a blank or '&', whether or not the
-  // rest parsed, so a malformed string cannot leak it either.
-  for (size_t pos = conninfo.find("password"); pos != std::string::npos;
-       pos = conninfo.find("password", pos + 1)) {
-    size_t start = conninfo.find_first_not_of(" \t=", pos + 8);
-    if (start == std::string::npos) break;
-    if (conninfo[start] == '\'') ++start;
-    size_t end = conninfo.find_first_of(" \t\n&'", start);
-    info.secrets.push_back(conninfo.substr(start, end == std::string::npos ? end : end - start));
-  }
-  auto add = [&](const char* key, const std::string& value) {
-    if (value.empty()) return;
-    if (!info.where.empty()) info.where += ' ';
-    info.where += std::string(key) + "=" + value;
-  };
-  add("host", host);
-  add("port", port);
-  add("dbname", dbname);
-  add("user", user);
-  if (info.where.empty()) info.where = "libpq defaults";
-  info.where = Scrub(info.where, info.secrets);
-  return info;
-}
 
 Status ValidateIdentifier(const char* what, const std::string& name, size_t max_bytes,
                           const std::string& table) {
@@ -201,30 +48,6 @@ bool IsPlainTypeName(const std::string& type) {
     }
   }
   return true;
-}
-
-// Appends `cell` in COPY's text format: backslash, tab, LF and CR escaped;
-// every other byte (UTF-8 included) as is. Only ASCII bytes are escaped, so
-// this is safe for UTF-8, the client encoding set below.
-void AppendCopyText(std::string_view cell, std::string* out) {
-  for (char c : cell) {
-    switch (c) {
-      case '\\':
-        *out += "\\\\";
-        break;
-      case '\t':
-        *out += "\\t";
-        break;
-      case '\n':
-        *out += "\\n";
-        break;
-      case '\r':
-        *out += "\\r";
-        break;
-      default:
-        *out += c;
-    }
-  }
 }
 
 bool IsTextType(const std::string& type) {

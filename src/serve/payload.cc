@@ -237,6 +237,8 @@ Status ReadIdArray(simdjson::dom::element value, const char* field, uint32_t max
 
 Status ParseFoldInRequest(std::string_view body, uint32_t max_limit, uint32_t max_id_bytes,
                           FoldInRequest* out) {
+  *out = FoldInRequest();
+  out->limit = std::min(out->limit, max_limit);
   simdjson::dom::element root;
   if (auto e = ThreadDomParser().parse(body.data(), body.size()).get(root)) {
     return Status::ParseError(std::string("request body is not valid JSON: ") +

@@ -47,12 +47,13 @@ bool JsonObjectHasKey(std::string_view text, std::string_view key);
 struct FoldInRequest {
   std::vector<std::string> items;
   std::vector<std::string> exclude;
-  uint32_t limit = 10;
+  uint32_t limit = 10;  // without "limit": 10, or max_limit when smaller
 };
-// ParseError when `body` is not JSON; InvalidArgument (with the field named)
-// when it is JSON of the wrong shape: not an object, "items" missing or not
-// an array of strings, "limit" not an integer in 1..max_limit, "exclude" not
-// an array of strings, an id longer than max_id_bytes.
+// Replaces *out with the request in `body`. ParseError when `body` is not
+// JSON; InvalidArgument (with the field named) when it is JSON of the wrong
+// shape: not an object, "items" missing or not an array of strings, "limit"
+// not an integer in 1..max_limit, "exclude" not an array of strings, an id
+// longer than max_id_bytes.
 Status ParseFoldInRequest(std::string_view body, uint32_t max_limit, uint32_t max_id_bytes,
                           FoldInRequest* out);
 

@@ -98,6 +98,27 @@ TEST(ParseFoldInRequest, FieldsAndErrors) {
   }
 }
 
+// Found by serve_payload_fuzz: without "limit" the request got 10 items
+// even when the server's --max-limit was smaller.
+TEST(ParseFoldInRequest, DefaultLimitRespectsMaxLimit) {
+  FoldInRequest r;
+  ASSERT_TRUE(ParseFoldInRequest(R"({"items":["a"]})", 5, 10, &r).ok());
+  EXPECT_EQ(r.limit, 5u);
+  ASSERT_TRUE(ParseFoldInRequest(R"({"items":["a"]})", 1000, 10, &r).ok());
+  EXPECT_EQ(r.limit, 10u);
+}
+
+// Noticed while writing serve_payload_fuzz: a reused request kept the
+// "exclude" and "limit" of the previous body when the new one had none.
+TEST(ParseFoldInRequest, ReusedRequestStartsAfresh) {
+  FoldInRequest r;
+  ASSERT_TRUE(ParseFoldInRequest(R"({"items":["a"],"exclude":["b"],"limit":3})", 100, 10, &r).ok());
+  ASSERT_TRUE(ParseFoldInRequest(R"({"items":["c"]})", 100, 10, &r).ok());
+  EXPECT_EQ(r.items, (std::vector<std::string>{"c"}));
+  EXPECT_TRUE(r.exclude.empty());
+  EXPECT_EQ(r.limit, 10u);
+}
+
 TEST(AppendScore, ShortestRoundTrip) {
   for (float f : {0.1f, 1.0f, 1e-5f, 123456.78f, -2.5f}) {
     std::string s;
