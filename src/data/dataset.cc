@@ -569,6 +569,18 @@ Result<std::map<std::string, float>> ParseWeights(const std::string& spec) {
   return weights;
 }
 
+Result<Feedback> ParseFeedback(const std::string& name) {
+  if (name == "implicit") return Feedback::kImplicit;
+  if (name == "explicit") return Feedback::kExplicit;
+  return Status::InvalidArgument("feedback '" + name + "': use implicit or explicit");
+}
+
+Result<ExplicitDuplicates> ParseExplicitDuplicates(const std::string& name) {
+  if (name == "latest") return ExplicitDuplicates::kLatest;
+  if (name == "mean") return ExplicitDuplicates::kMean;
+  return Status::InvalidArgument("duplicates '" + name + "': use latest or mean");
+}
+
 Result<ValueTransform> ParseValueTransform(const std::string& name) {
   if (name == "none") return ValueTransform::kNone;
   if (name == "log1p") return ValueTransform::kLog1p;

@@ -1,7 +1,6 @@
-// Names of reading and weighting options, shared by the CLI flags
-// (src/cli/input_flags.cc) and pipeline files (src/pipeline/config.cc).
+// Names of reading options (declared in reader.h). The dataset options
+// (feedback, duplicates, weights, transform) are parsed in src/data/dataset.cc.
 
-#include "encore/dataset.h"
 #include "encore/reader.h"
 
 namespace encore {
@@ -22,18 +21,6 @@ Result<TimeUnit> ParseTimeUnit(const std::string& text) {
   if (text == "s") return TimeUnit::kSeconds;
   if (text == "ms") return TimeUnit::kMilliseconds;
   return Status::InvalidArgument("time unit '" + text + "': use auto, s or ms");
-}
-
-Result<Feedback> ParseFeedback(const std::string& name) {
-  if (name == "implicit") return Feedback::kImplicit;
-  if (name == "explicit") return Feedback::kExplicit;
-  return Status::InvalidArgument("feedback '" + name + "': use implicit or explicit");
-}
-
-Result<ExplicitDuplicates> ParseExplicitDuplicates(const std::string& name) {
-  if (name == "latest") return ExplicitDuplicates::kLatest;
-  if (name == "mean") return ExplicitDuplicates::kMean;
-  return Status::InvalidArgument("duplicates '" + name + "': use latest or mean");
 }
 
 }  // namespace encore

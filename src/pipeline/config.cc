@@ -25,7 +25,6 @@
 #include <tuple>
 
 #include "encore/recommender.h"
-#include "pipeline/plan.h"
 #include "util/json_writer.h"
 
 namespace encore::pipeline {

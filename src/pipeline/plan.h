@@ -44,20 +44,6 @@ struct Plan {
 // needs (InvalidArgument listing the outputs when it names none).
 Result<Plan> MakePlan(const PipelineConfig& config, const std::string& only);
 
-// Where an output ends up: a directory, "postgres:TABLE", or a store URI
-// (directories resolved against the workdir).
-std::string OutputLocation(const PipelineConfig& config, const OutputConfig& output);
-// Where a publish output's store is (a directory resolved against the workdir).
-std::string StoreUri(const PipelineConfig& config, const OutputConfig& output);
-
-// Outputs that would destroy each other or the pipeline's own files, since a
-// file output replaces its directory as a whole: two file outputs (or a file
-// output and an LMDB store) whose directories are the same or nested, a file
-// output holding the run history or a source's files, two PostgreSQL outputs
-// into one table through one connection. One "FILE:LINE:COLUMN: message"
-// line each, at the later output. Directories resolve against the workdir.
-std::vector<std::string> DestinationConflicts(const PipelineConfig& config);
-
 // One line on what a stage does, with its resolved paths. `run_dir` is the
 // run directory, or a placeholder when planning.
 std::string DescribeStage(const PipelineConfig& config, const Stage& stage,
