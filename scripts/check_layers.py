@@ -71,7 +71,6 @@ PUBLIC_HEADERS = {
     "recommender.h": "model",
     "batch.h": "rank",
     "evaluate.h": "eval",
-    "protocol.h": "eval",
     "store.h": "store",
     "publish.h": "publish",
     "workflow.h": "workflow",

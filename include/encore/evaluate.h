@@ -326,6 +326,61 @@ std::string FormatEvaluationTable(const EvaluationSummary& summary);
 // baseline, "baseline" holds the same keys for it. NaN prints as null.
 std::string FormatEvaluationJson(const EvaluationSummary& summary);
 
+// -------------------------------------------------- the evaluation protocol
+
+// The default metrics, one rule for every front end (`encore evaluate`, a
+// pipeline's [models.NAME.evaluate], `encore demo`): rmse,mae for explicit
+// feedback; precision, recall, map, ndcg, hit and coverage at k for implicit
+// feedback (the first of them selects the best grid point).
+inline constexpr const char kDefaultExplicitMetrics[] = "rmse,mae";
+inline constexpr const char kDefaultImplicitMetrics[] = "precision,recall,map,ndcg,hit,coverage";
+std::vector<Metric> DefaultMetrics(Feedback feedback, uint32_t k = 10);
+
+// How a model is measured: the split, folds, grid, metrics and baseline,
+// with the documented defaults (docs/METRICS.md).
+struct EvaluationProtocol {
+  SplitOptions split;   // the holdout split (method random, 20%, seed 42)
+  uint32_t folds = 0;   // 0 or 2..kMaxFolds; see test_on_holdout
+  std::vector<GridAxis> grid;
+  std::vector<Metric> metrics;     // empty: DefaultMetrics(feedback, k)
+  std::optional<Metric> select_by; // grid: the metric choosing the best point; unset: metrics[0]
+  uint32_t k = 10;                 // k of the default metrics
+  std::optional<float> relevance_threshold;
+  bool baseline = false;           // also measure the bias baseline on the same folds
+  // Where the folds and the grid run:
+  //  false (`encore evaluate`): over all the data - one holdout split, or
+  //    with folds >= 2 k-fold cross-validation; a grid is selected on those
+  //    folds and the best point's figures are reported.
+  //  true (a pipeline's [models.NAME.evaluate]): the holdout split first; the
+  //    grid (and folds, 3 by default with a grid) runs on its training part,
+  //    the chosen parameters are fitted on the training part and scored once
+  //    on the held-out test, which no choice has seen.
+  bool test_on_holdout = false;
+};
+
+// Checks what can be checked without the data: folds range, folds with a
+// time split or with leave_k / cutoff (when !test_on_holdout), leave_k with
+// a random split. Messages name the pipeline key and the CLI flag.
+Status ValidateProtocol(const EvaluationProtocol& protocol);
+
+// The metrics a protocol measures for data of `feedback` (its own, or the default).
+std::vector<Metric> ProtocolMetrics(const EvaluationProtocol& protocol, Feedback feedback);
+
+struct EvaluationRun {
+  EvaluationSummary summary;  // what was measured, as printed by `encore evaluate`
+  ModelParams chosen;         // the best grid point's parameters (the given ones without a grid)
+  // test_on_holdout: the model fitted on the training part with `chosen`,
+  // with the training part's dictionaries (the same ids as the data's).
+  std::optional<TrainedModel> fitted;
+};
+
+// Runs the protocol for model `kind` (a registry name or kBaselineKind) on
+// `data`, whose feedback kind picks the default metrics.
+Result<EvaluationRun> RunEvaluation(const std::string& kind, const ModelParams& params,
+                                    const Dataset& data, Feedback feedback,
+                                    const EvaluationProtocol& protocol,
+                                    const EvalOptions& options = {});
+
 }  // namespace encore
 
 #endif  // ENCORE_EVALUATE_H_

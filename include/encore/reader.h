@@ -98,6 +98,10 @@ struct ReadOptions {
   // When not empty, each rejected record is written there verbatim
   // (obfuscated columns masked).
   std::string rejects_path;
+  // Most distinct users (items, event types, values of an attribute) a log
+  // may hold; more is InvalidArgument. Capped at IdDictionary::kMaxSize, the
+  // most 32-bit indices can number; lower it to test the limit.
+  uint64_t max_distinct_ids = IdDictionary::kMaxSize;
 };
 
 // Reads `paths` in order into one log. `report` is filled even on failure.

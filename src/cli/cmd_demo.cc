@@ -1,9 +1,11 @@
-// encore demo: the main job on embedded defaults. Generates a retail event log,
-// reads it the way a retailer would (weighted events, obfuscated emails),
-// prints its profile, evaluates implicit ALS against the popularity baseline
-// on a per-user holdout, trains on everything, writes the model file and
-// prints sample recommendations, publishes a serving snapshot and prints
-// the commands that serve it.
+// encore demo: the main job on the documented defaults. Generates a retail
+// event log, reads it the way a retailer would (weighted events, obfuscated
+// emails), prints its profile, evaluates implicit ALS against popularity with
+// the default protocol, trains on everything, writes the model file and
+// prints sample recommendations, publishes a serving snapshot and prints the
+// commands that serve it. Every step is the library call the other commands
+// and pipelines use (encore/input.h, evaluate.h, workflow.h), with their
+// defaults: the demo has no parameters of its own.
 
 #include <CLI/CLI.hpp>
 #include <sys/stat.h>
@@ -20,7 +22,9 @@
 #include "encore/generate.h"
 #include "encore/profile.h"
 #include "encore/publish.h"
+#include "encore/input.h"
 #include "encore/recommender.h"
+#include "encore/workflow.h"
 
 namespace encore::cli {
 
@@ -94,76 +98,81 @@ Command RegisterDemo(CLI::App& root) {
                         "emails obfuscated\n");
             const std::string key_file = f->out + "/obfuscation.key";
             if (Status s = WriteDemoKey(key_file); !s.ok()) return PrintError(s);
-            InputFlags input;
-            input.inputs = {f->out + "/events.csv"};
-            input.weights = "view=3,cart=10,wishlist=30,purchase=40";
-            input.obfuscate = "email";
-            input.obfuscation_key_file = key_file;
-            input.quiet = f->quiet;
+            // The demo's scenario is its input (weights, an obfuscated column); every
+            // parameter of evaluation, training, recommending and publishing is the
+            // documented default, as `encore evaluate`, `train`, `recommend`,
+            // `publish` and a pipeline use it.
+            InputOptions input;
+            input.files = {f->out + "/events.csv"};
+            const std::string weights = "view=3,cart=10,wishlist=30,purchase=40";
+            for (auto [name, value] : {std::pair<const char*, std::string>{"weights", weights},
+                                       {"obfuscate", "email"},
+                                       {"obfuscation_key_file", key_file}}) {
+              if (Status s = SetInputOption(&input, name, value); !s.ok()) return PrintError(s);
+            }
             std::printf("   encore stats --input %s --weights %s --obfuscate email "
                         "--obfuscation-key-file %s\n\n",
-                        input.inputs[0].c_str(), input.weights.c_str(), key_file.c_str());
+                        input.files[0].c_str(), weights.c_str(), key_file.c_str());
             std::fflush(stdout);
             ReadReport report;
-            Result<Dataset> data = LoadInput(input, &report);
+            Result<Dataset> data = LoadInput(input, f->quiet, &report);
             if (!data.ok()) return PrintError(data.status());
 
             std::printf("== 3. profile\n");
             std::string table = FormatProfileTable(ComputeProfile(*data, report));
             std::fwrite(table.data(), 1, table.size(), stdout);
 
-            std::printf("\n== 4. evaluate: 20%% of each user's interactions held out, seed 42\n");
-            SplitOptions split;
-            split.method = SplitMethod::kUser;
-            split.min_train = 2;
-            auto assignment = HoldoutSplit(*data, split);
-            if (!assignment.ok()) return PrintError(assignment.status());
-            auto metrics = ParseMetrics("precision@10,recall@10,ndcg@10,coverage@10");
-            if (!metrics.ok()) return PrintError(metrics.status());
-            TrainTest tt = MakeTrainTest(*data, *assignment, 0);
-            ModelParams ials;
-            ials.factors = 32;
-            ials.iterations = 10;
-            ials.reg = 0.05f;
-            ials.alpha = 2.0f;
-            std::printf("   %-12s %12s %12s %12s %12s %8s\n", "model", "precision@10", "recall@10",
-                        "ndcg@10", "coverage@10", "fit s");
+            const EvaluationProtocol protocol;  // the documented defaults
+            const ModelParams params;           // likewise (encore params)
+            const Feedback feedback = DefaultFeedback(input.format);
+            const std::vector<Metric> metrics = ProtocolMetrics(protocol, feedback);
+            Result<EvaluationRun> probe =
+                RunEvaluation("popularity", params, *data, feedback, protocol);
+            if (!probe.ok()) return PrintError(probe.status());
+            std::printf("\n== 4. evaluate (the defaults of encore evaluate): %s\n",
+                        probe->summary.protocol.c_str());
+            std::printf("   %-12s", "model");
+            for (const Metric& m : metrics) std::printf(" %12s", m.Name().c_str());
+            std::printf(" %8s\n", "fit s");
             for (const char* kind : {"popularity", "ials"}) {
-              auto r = Evaluate(kind, ials, tt.train, tt.test, *metrics);
-              if (!r.ok()) return PrintError(r.status());
-              std::printf("   %-12s %12.4f %12.4f %12.4f %12.4f %8.2f\n", kind, r->values[0],
-                          r->values[1], r->values[2], r->values[3], r->fit_seconds);
+              Result<EvaluationRun> run =
+                  std::string(kind) == "popularity"
+                      ? std::move(probe)
+                      : RunEvaluation(kind, params, *data, feedback, protocol);
+              if (!run.ok()) return PrintError(run.status());
+              const CvReport& cv = run->summary.result;
+              std::printf("   %-12s", kind);
+              for (const Metric& m : metrics) std::printf(" %12.4f", cv.Mean(m));
+              double fit = 0;
+              for (const EvalReport& r : cv.folds) fit += r.fit_seconds;
+              std::printf(" %8.2f\n", fit);
             }
 
             std::printf("\n== 5. train ials on everything, write the model file\n");
-            auto model = CreateRecommender("ials", ials);
-            if (!model.ok()) return PrintError(model.status());
-            if (Status s = (*model)->Fit(*data); !s.ok()) return PrintError(s);
-            TrainedModel trained{std::move(model).value(), std::move(data->users),
-                                 std::move(data->items)};
             const std::string model_file = f->out + "/ials.model";
-            if (Status s = SaveModel(trained, model_file); !s.ok()) return PrintError(s);
+            Result<TrainedModel> model = TrainAndSave("ials", params, *data, model_file);
+            if (!model.ok()) return PrintError(model.status());
+            const TrainedModel& trained = *model;
             std::printf("   wrote %s\n", model_file.c_str());
 
-            std::printf("\n== 6. sample recommendations (top 5, items already seen excluded)\n");
-            QueryOptions q;
-            q.n = 5;
+            const RecommendRequest request;  // the defaults of encore recommend
+            Result<ResolvedRequest> query = ResolveRecommendRequest(trained, request);
+            if (!query.ok()) return PrintError(query.status());
+            std::printf("\n== 6. sample recommendations (top %u, items already seen excluded)\n",
+                        query->query.n);
             for (uint32_t u : {0u, 1u, 2u}) {
               if (u >= trained.users.size()) break;
               std::printf("   %s:", std::string(trained.users.Name(u)).c_str());
-              for (const ScoredItem& r : trained.model->Recommend(u, q)) {
+              for (const ScoredItem& r : trained.model->Recommend(u, query->query)) {
                 std::printf(" %s (%.3f)", std::string(trained.items.Name(r.item)).c_str(), r.score);
               }
               std::printf("\n");
             }
-            std::printf("\n== 7. publish: every user's top 20, similar items and the model, as a "
-                        "serving snapshot\n");
+            const PublishOptions publish;  // the defaults of encore publish
+            std::printf("\n== 7. publish: every user's top %u, similar items and the model, as a "
+                        "serving snapshot\n", publish.n);
             const std::string store_dir = f->out + "/store";
-            auto store = Store::Open(store_dir);
-            if (!store.ok()) return PrintError(store.status());
-            PublishOptions publish;
-            publish.n = 20;
-            auto published = Publish(trained, publish, store->get(), &progress);
+            auto published = PublishToStore(trained, publish, store_dir, &progress);
             if (!published.ok()) return PrintError(published.status());
             std::printf("   snapshot %llu in %s: %llu user payloads, %llu similar-item payloads\n",
                         static_cast<unsigned long long>(published->snapshot.version),

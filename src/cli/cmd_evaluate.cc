@@ -11,8 +11,8 @@
 #include "cli/input_flags.h"
 #include "cli/model_flags.h"
 #include "encore/evaluate.h"
+#include "encore/input.h"
 #include "io/text.h"
-#include "util/time_format.h"
 
 namespace encore::cli {
 
@@ -39,82 +39,6 @@ struct EvaluateFlags {
   bool json = false;
 };
 
-std::string Percent(double f) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g%%", f * 100);
-  return buf;
-}
-
-// Builds the fold assignment the flags ask for and says in words what it is.
-Result<FoldAssignment> MakeFolds(const EvaluateFlags& f, const Dataset& data,
-                                 std::string* protocol) {
-  ENCORE_ASSIGN_OR_RETURN(SplitMethod method, ParseSplitMethod(f.split));
-  const std::string seed = ", seed " + std::to_string(f.seed);
-  const std::string min_train = ", min-train " + std::to_string(f.min_train);
-  if (f.folds > 0) {
-    if (method == SplitMethod::kTime) {
-      return Status::InvalidArgument(
-          "--folds cannot be combined with --split time (time has one order); use --split "
-          "random (folds of interactions) or --split user (folds within each user)");
-    }
-    if (f.leave_k > 0 || !f.cutoff.empty()) {
-      return Status::InvalidArgument(
-          "--leave-k and --cutoff describe a holdout split; drop "
-          "them or --folds");
-    }
-    FoldOptions o;
-    o.folds = f.folds;
-    o.per_user = method == SplitMethod::kUser;
-    o.min_train = f.min_train;
-    o.seed = f.seed;
-    o.threads = f.input.threads;
-    *protocol = std::to_string(f.folds) + "-fold cross-validation " +
-                (o.per_user ? "within each user's interactions" + min_train
-                            : std::string("over all interactions")) +
-                seed;
-    return KFoldSplit(data, o);
-  }
-  SplitOptions o;
-  o.method = method;
-  o.test_fraction = f.test_fraction;
-  o.leave_k = f.leave_k;
-  o.min_train = f.min_train;
-  o.seed = f.seed;
-  o.threads = f.input.threads;
-  if (!f.cutoff.empty()) {
-    int64_t t = 0;
-    if (!io::ParseTimestamp(f.cutoff, TimeUnit::kAuto, &t)) {
-      return Status::InvalidArgument("--cutoff '" + f.cutoff +
-                                     "' is not a time: give unix seconds or ISO-8601 "
-                                     "(2015-03-01 or 2015-03-01T12:00:00Z)");
-    }
-    o.cutoff = t;
-  }
-  switch (method) {
-    case SplitMethod::kRandom:
-      *protocol = "random holdout of " + Percent(f.test_fraction) + " of the interactions" + seed;
-      break;
-    case SplitMethod::kUser:
-      *protocol = (f.leave_k > 0 ? "leave-" + std::to_string(f.leave_k) + "-out per user"
-                                 : "per-user holdout of " + Percent(f.test_fraction) +
-                                       " of each user's interactions") +
-                  min_train + seed;
-      break;
-    case SplitMethod::kTime:
-      if (f.leave_k > 0) {
-        *protocol = "time holdout of each user's latest " + std::to_string(f.leave_k) +
-                    " interactions" + min_train;
-      } else if (o.cutoff) {
-        *protocol = "time holdout of the interactions at or after " + FormatUtcTime(*o.cutoff);
-      } else {
-        *protocol =
-            "time holdout of the latest " + Percent(f.test_fraction) + " of the interactions";
-      }
-      break;
-  }
-  return HoldoutSplit(data, o);
-}
-
 int Run(const EvaluateFlags& f) {
   // Everything checkable without the data is checked first.
   ModelParams params;
@@ -123,69 +47,66 @@ int Run(const EvaluateFlags& f) {
   params.seed = f.seed;
   if (Status s = CreateEvalModel(f.model, params).status(); !s.ok()) return PrintError(s);
 
-  ReadOptions read;
-  DatasetOptions dataset_options;
-  std::unique_ptr<Obfuscator> obfuscator;
-  if (Status s = f.input.Resolve(&read, &dataset_options, &obfuscator); !s.ok()) {
-    return PrintError(s);
+  Result<InputOptions> input = f.input.Resolve();
+  if (!input.ok()) return PrintError(input.status());
+  Result<ResolvedInput> resolved = ResolveInput(*input);
+  if (!resolved.ok()) return PrintError(resolved.status());
+  const Feedback feedback = resolved->dataset.feedback;
+
+  EvaluationProtocol protocol;
+  Result<SplitMethod> method = ParseSplitMethod(f.split);
+  if (!method.ok()) return PrintError(method.status());
+  protocol.split.method = *method;
+  protocol.split.test_fraction = f.test_fraction;
+  protocol.split.leave_k = f.leave_k;
+  protocol.split.min_train = f.min_train;
+  protocol.split.seed = f.seed;
+  if (!f.cutoff.empty()) {
+    int64_t t = 0;
+    if (!io::ParseTimestamp(f.cutoff, TimeUnit::kAuto, &t)) {
+      return PrintError(Status::InvalidArgument(
+          "--cutoff '" + f.cutoff +
+          "' is not a time: give unix seconds or ISO-8601 (2015-03-01 or 2015-03-01T12:00:00Z)"));
+    }
+    protocol.split.cutoff = t;
   }
-  std::string metric_list = f.metrics;
-  if (metric_list.empty()) {
-    metric_list = dataset_options.feedback == Feedback::kExplicit
-                      ? "rmse,mae"
-                      : "precision,recall,map,ndcg,hit,coverage";
+  protocol.folds = f.folds;
+  protocol.k = f.k;
+  if (!f.metrics.empty()) {
+    Result<std::vector<Metric>> metrics = ParseMetrics(f.metrics, f.k);
+    if (!metrics.ok()) return PrintError(metrics.status());
+    protocol.metrics = *metrics;
   }
-  Result<std::vector<Metric>> metrics = ParseMetrics(metric_list, f.k);
-  if (!metrics.ok()) return PrintError(metrics.status());
   Result<std::vector<GridAxis>> grid = ParseGrid(f.grid);
   if (!grid.ok()) return PrintError(grid.status());
-  Metric select_by = metrics->front();
+  protocol.grid = *grid;
   if (!f.select_by.empty()) {
     Result<std::vector<Metric>> by = ParseMetrics(f.select_by, f.k);
     if (!by.ok()) return PrintError(by.status());
     if (by->size() != 1) return PrintError(Status::InvalidArgument("--select-by takes one metric"));
-    select_by = by->front();
+    protocol.select_by = by->front();
   }
+  if (f.relevance_threshold_option->count() > 0) {
+    protocol.relevance_threshold = static_cast<float>(f.relevance_threshold);
+  }
+  protocol.baseline = f.baseline;
+  if (Status s = ValidateProtocol(protocol); !s.ok()) return PrintError(s);
 
   ReadReport report;
-  Result<Dataset> data = LoadInput(f.input, &report);
+  Result<Dataset> data = LoadInput(*input, f.input.quiet, &report);
   if (!data.ok()) return PrintError(data.status());
 
-  EvaluationSummary summary;
-  summary.model = f.model;
-  Result<FoldAssignment> folds = MakeFolds(f, *data, &summary.protocol);
-  if (!folds.ok()) return PrintError(folds.status());
   EvalOptions options;
   options.threads = f.input.threads;
-  if (f.relevance_threshold_option->count() > 0) {
-    options.relevance_threshold = static_cast<float>(f.relevance_threshold);
-  }
   if (!f.input.quiet) {
     options.log = [](const std::string& line) {
       std::fprintf(stderr, "encore: %s\n", line.c_str());
     };
   }
-
-  if (!grid->empty()) {
-    Result<GridReport> g =
-        GridSearch(f.model, params, *grid, *data, *folds, *metrics, select_by, options);
-    if (!g.ok()) return PrintError(g.status());
-    summary.result = g->points[g->best].result;
-    summary.grid = std::move(g).value();
-  } else {
-    Result<CvReport> cv = CrossValidate(f.model, params, *data, *folds, *metrics, options);
-    if (!cv.ok()) return PrintError(cv.status());
-    summary.result = std::move(cv).value();
-  }
-  if (f.baseline && f.model != kBaselineKind) {
-    Result<CvReport> cv =
-        CrossValidate(kBaselineKind, params, *data, *folds, summary.result.metrics, options);
-    if (!cv.ok()) return PrintError(cv.status());
-    summary.baseline = std::move(cv).value();
-  }
-
-  const std::string out =
-      f.json ? FormatEvaluationJson(summary) + "\n" : FormatEvaluationTable(summary);
+  Result<EvaluationRun> run = RunEvaluation(f.model, params, *data, feedback, protocol, options);
+  if (!run.ok()) return PrintError(run.status());
+  const std::string out = f.json ? FormatEvaluationJson(run->summary) + "\n"
+                                 : FormatEvaluationTable(run->summary);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return kExitOk;
 }
@@ -227,8 +148,9 @@ Command RegisterEvaluate(CLI::App& root) {
                   "Grid: the metric picking the best setting (default: the first metric)");
   app->add_option("--metrics", f->metrics,
                   "Comma-separated: rmse, mae, precision@K, recall@K, map@K, ndcg@K, hit@K, "
-                  "coverage@K (default: rmse,mae for explicit feedback, all ranking metrics "
-                  "otherwise)");
+                  "coverage@K (default: " +
+                      std::string(kDefaultExplicitMetrics) + " for explicit feedback, " +
+                      kDefaultImplicitMetrics + " at --k otherwise)");
   app->add_option("--k", f->k, "K of ranking metrics given without @K")->capture_default_str();
   f->relevance_threshold_option = app->add_option(
       "--relevance-threshold", f->relevance_threshold,

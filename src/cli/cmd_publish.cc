@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/input_flags.h"
 #include "encore/publish.h"
+#include "encore/workflow.h"
 
 namespace encore::cli {
 
@@ -54,12 +55,11 @@ Command RegisterPublish(CLI::App& root) {
             if (!model.ok()) return PrintError(model.status());
             if (f->threads > 0) model->model->set_threads(f->threads);
             PublishOptions options = f->options;
-            const uint32_t model_n = model->model->params().n;
-            options.n = f->n > 0 ? f->n : model_n > 0 ? model_n : PublishOptions{}.n;
+            options.n = f->n;  // 0: the model's n, else 20 (PublishModel)
             options.include_model = !f->no_model;
             options.exclude_seen = !f->include_seen;
             Progress progress(f->quiet ? Progress::Mode::kQuiet : Progress::Mode::kAuto);
-            auto report = Publish(*model, options, store->get(), &progress);
+            auto report = PublishModel(*model, options, store->get(), &progress);
             if (!report.ok()) return PrintError(report.status());
             for (const auto& note : report->notes) {
               std::fprintf(stderr, "encore: note: %s\n", note.c_str());

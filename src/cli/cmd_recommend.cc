@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/input_flags.h"
 #include "encore/batch.h"
+#include "encore/workflow.h"
 
 namespace encore::cli {
 
@@ -50,29 +51,14 @@ Command RegisterRecommend(CLI::App& root) {
             auto model = LoadModel(f->model_file);
             if (!model.ok()) return PrintError(model.status());
             if (f->threads > 0) model->model->set_threads(f->threads);
-            QueryOptions q;
-            q.n = f->n > 0 ? f->n : DefaultListLength(model->model->params(), model->model->kind());
-            q.exclude_seen = !f->include_seen;
-            for (auto [path, list] : {std::pair{&f->allow, &q.allow}, std::pair{&f->deny, &q.deny}}) {
-              if (path->empty()) continue;
-              auto ids = ReadIdList(*path);
-              if (!ids.ok()) return PrintError(ids.status());
-              for (const auto& id : *ids) {
-                if (auto idx = model->items.Find(id)) list->push_back(*idx);
-              }
-            }
-            if (!f->allow.empty() && q.allow.empty()) {
-              return PrintError(Status::InvalidArgument(
-                  "--allow '" + f->allow + "' names no item known to the model"));
-            }
-            std::vector<std::string> users;
-            if (!f->users.empty()) {
-              auto ids = ReadIdList(f->users);
-              if (!ids.ok()) return PrintError(ids.status());
-              users = std::move(ids).value();
-            }
+            RecommendRequest request;
+            request.n = f->n;
+            request.exclude_seen = !f->include_seen;
+            request.ids_file = f->users;
+            request.allow_file = f->allow;
+            request.deny_file = f->deny;
             Progress progress(f->quiet ? Progress::Mode::kQuiet : Progress::Mode::kAuto);
-            auto report = WriteRecommendations(*model, users, q, f->out, &progress);
+            auto report = RecommendToFile(*model, request, f->out, &progress);
             if (!report.ok()) return PrintError(report.status());
             PrintReport("recommend", *report, f->out, f->quiet);
             return kExitOk;
@@ -83,12 +69,13 @@ Command RegisterSimilar(CLI::App& root) {
   CLI::App* app = root.add_subcommand("similar", "Most similar items per item from a model file");
   struct Flags {
     std::string model_file, items, out;
-    uint32_t n = 10;
+    uint32_t n = 0;
     bool quiet = false;
   };
   auto f = std::make_shared<Flags>();
   app->add_option("--model-file", f->model_file, "Model written by encore train")->required();
-  app->add_option("--n", f->n, "Similar items per item")->capture_default_str();
+  app->add_option("--n", f->n, "Similar items per item (default: the model's n, else 20 for "
+                  "cooccurrence and 10 for the others)");
   app->add_option("--items", f->items, "File with one item id per line (default: every item)");
   app->add_option("--out", f->out, "Output: CSV item,similar_item,score,rank (.jsonl for JSON Lines)")
       ->required();
@@ -96,14 +83,12 @@ Command RegisterSimilar(CLI::App& root) {
   return {app, [f] {
             auto model = LoadModel(f->model_file);
             if (!model.ok()) return PrintError(model.status());
-            std::vector<std::string> items;
-            if (!f->items.empty()) {
-              auto ids = ReadIdList(f->items);
-              if (!ids.ok()) return PrintError(ids.status());
-              items = std::move(ids).value();
-            }
+            RecommendRequest request;
+            request.kind = RecommendKind::kSimilar;
+            request.n = f->n;
+            request.ids_file = f->items;
             Progress progress(f->quiet ? Progress::Mode::kQuiet : Progress::Mode::kAuto);
-            auto report = WriteSimilarItems(*model, items, f->n, f->out, &progress);
+            auto report = RecommendToFile(*model, request, f->out, &progress);
             if (!report.ok()) return PrintError(report.status());
             PrintReport("similar", *report, f->out, f->quiet);
             return kExitOk;

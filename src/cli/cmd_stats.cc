@@ -23,7 +23,9 @@ Command RegisterStats(CLI::App& root) {
   app->add_flag("--json", flags->json, "Print one JSON object instead of a table");
   return {app, [flags] {
             ReadReport report;
-            Result<Dataset> data = LoadInput(flags->input, &report);
+            Result<InputOptions> input = flags->input.Resolve();
+            if (!input.ok()) return PrintError(input.status());
+            Result<Dataset> data = LoadInput(*input, flags->input.quiet, &report);
             if (!data.ok()) return PrintError(data.status());
             DataProfile profile = ComputeProfile(*data, report);
             std::string out = flags->json ? FormatProfileJson(profile) : FormatProfileTable(profile);

@@ -1,9 +1,6 @@
 // encore train: read data, fit a model, write a model file.
 
 #include <CLI/CLI.hpp>
-#include <sys/stat.h>
-
-#include <chrono>
 #include <cstdio>
 #include <memory>
 
@@ -11,6 +8,7 @@
 #include "cli/input_flags.h"
 #include "cli/model_flags.h"
 #include "encore/recommender.h"
+#include "encore/workflow.h"
 #include "util/json_writer.h"
 
 namespace encore::cli {
@@ -33,21 +31,20 @@ Command RegisterTrain(CLI::App& root) {
             ModelParams params;
             if (Status s = f->model_flags.Apply(&params); !s.ok()) return PrintError(s);
             params.threads = f->input.threads;
-            auto created = CreateRecommender(f->model, params);
-            if (!created.ok()) return PrintError(created.status());
+            if (Status s = CreateRecommender(f->model, params).status(); !s.ok()) {
+              return PrintError(s);
+            }
+            Result<InputOptions> input = f->input.Resolve();
+            if (!input.ok()) return PrintError(input.status());
             ReadReport report;
-            Result<Dataset> data = LoadInput(f->input, &report);
+            Result<Dataset> data = LoadInput(*input, f->input.quiet, &report);
             if (!data.ok()) return PrintError(data.status());
-            const auto start = std::chrono::steady_clock::now();
-            Status fit = (*created)->Fit(*data);
-            const double fit_seconds =
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-            if (!fit.ok()) return PrintError(fit);
-            TrainedModel trained{std::move(created).value(), std::move(data->users),
-                                 std::move(data->items)};
-            if (Status s = SaveModel(trained, f->out); !s.ok()) return PrintError(s);
-            struct stat st {};
-            ::stat(f->out.c_str(), &st);
+            TrainReport trained_report;
+            Result<TrainedModel> model =
+                TrainAndSave(f->model, params, *data, f->out, &trained_report);
+            if (!model.ok()) return PrintError(model.status());
+            const TrainedModel& trained = *model;
+            const double fit_seconds = trained_report.fit_seconds;
             if (f->json) {
               JsonWriter w(2);
               w.BeginObject();
@@ -70,7 +67,7 @@ Command RegisterTrain(CLI::App& root) {
               w.Key("model_file");
               w.String(f->out);
               w.Key("model_bytes");
-              w.Uint(static_cast<uint64_t>(st.st_size));
+              w.Uint(trained_report.file_bytes);
               w.Key("params");
               w.BeginObject();
               for (const auto& [name, value] : ModelParamsToList(trained.model->params())) {
@@ -85,7 +82,7 @@ Command RegisterTrain(CLI::App& root) {
                           "(%.1f MB)\n",
                           f->model.c_str(), trained.users.size(), trained.items.size(),
                           static_cast<unsigned long long>(trained.model->seen().nnz()),
-                          fit_seconds, f->out.c_str(), st.st_size / 1e6);
+                          fit_seconds, f->out.c_str(), trained_report.file_bytes / 1e6);
             }
             return kExitOk;
           }};

@@ -8,134 +8,63 @@
 
 namespace encore::cli {
 
-namespace {
-
-std::vector<std::string> SplitList(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
-}  // namespace
-
 void InputFlags::Register(CLI::App* app) {
   app->add_option("-i,--input", inputs, "Input file(s); .gz is decompressed (repeatable)")
       ->required();
-  app->add_option("--format", format,
-                  "csv | tsv | jsonl | movielens | ml-latest | lastfm | baskets")
-      ->capture_default_str();
-  app->add_option("--sep", sep, "Field separator, one byte (or tab); default from --format");
-  app->add_flag("--header", header, "The first line is a header (default for csv, tsv)");
-  app->add_flag("--no-header", no_header, "The file has no header line");
-  app->add_option("--user-col", user_col, "User id column: header name or 1-based number");
-  app->add_option("--item-col", item_col, "Item id column: header name or 1-based number");
-  app->add_option("--value-col", value_col,
-                  "Rating / count / quantity column (absent: each row counts 1)");
-  app->add_option("--event-col", event_col, "Event type column (view, cart, purchase...)");
-  app->add_option("--time-col", time_col,
-                  "Timestamp column: unix seconds or milliseconds, or ISO-8601");
-  app->add_option("--time-unit", time_unit, "Numeric timestamps: auto | s | ms")
-      ->capture_default_str();
-  app->add_option("--attributes", attributes,
-                  "Other columns to keep, comma-separated (default: all named columns; 'none')");
-  app->add_option("--weights", weights,
-                  "Event weights, e.g. view=3,cart=10,wishlist=30,purchase=40");
-  app->add_option("--transform", transform, "Value transform after summing: none | log1p | binary")
-      ->capture_default_str();
-  app->add_option("--feedback", feedback,
-                  "implicit (sum per user and item) | explicit (one rating per user and item); "
-                  "default: explicit for movielens and ml-latest, implicit otherwise");
-  app->add_option("--duplicates", duplicates,
-                  "Explicit feedback, repeated (user, item): latest (by time) | mean")
-      ->capture_default_str();
-  app->add_option("--obfuscate", obfuscate,
-                  "Columns to replace by a keyed hash at import, e.g. email,street");
-  app->add_option("--obfuscation-key-file", obfuscation_key_file,
-                  "File holding the obfuscation key (else $ENCORE_OBFUSCATION_KEY)");
-  app->add_option("--max-bad-rows", max_bad_rows,
-                  "Rejected rows tolerated before failing")
-      ->capture_default_str();
-  app->add_option("--rejects", rejects,
-                  "Write each rejected record verbatim to FILE (obfuscated columns masked)");
+  for (const InputOptionInfo& info : InputOptionTable()) {
+    if (*info.flag == 0) continue;
+    if (info.type == InputOptionType::kBool) {
+      const std::string no = "--no-" + std::string(info.flag + 2);
+      options_[info.name] = app->add_flag(info.flag, header_, info.help);
+      options_[std::string("no-") + info.name] =
+          app->add_flag(no, no_header_, "The opposite of " + std::string(info.flag));
+      continue;
+    }
+    std::string help = info.help;
+    if (*info.values) {
+      std::string values = info.values;
+      for (size_t at = 0; (at = values.find(',', at)) != std::string::npos; at += 3) {
+        values.replace(at, 1, " | ");
+      }
+      help += ": " + values;
+    }
+    if (*info.default_value == 0 && *info.default_doc) help += " (default: " + std::string(info.default_doc) + ")";
+    CLI::Option* option = app->add_option(info.flag, text_[info.name], help);
+    if (*info.default_value) option->default_str(info.default_value);
+    options_[info.name] = option;
+  }
   app->add_option("--threads", threads, "Threads (0 = all cores)")->capture_default_str();
   app->add_flag("-q,--quiet", quiet, "No progress or summary lines on stderr");
 }
 
-Status InputFlags::Resolve(ReadOptions* read, DatasetOptions* dataset,
-                           std::unique_ptr<Obfuscator>* obfuscator) const {
-  ENCORE_ASSIGN_OR_RETURN(read->format, ParseInputFormat(format));
-  if (!sep.empty()) {
-    Result<char> c = ParseSeparator(sep);
-    if (!c.ok()) return Status::InvalidArgument("--sep: " + c.status().message());
-    read->separator = *c;
+Result<InputOptions> InputFlags::Resolve() const {
+  InputOptions o;
+  o.files = inputs;
+  o.threads = threads;
+  if (header_ && no_header_) return Status::InvalidArgument("--header and --no-header conflict");
+  for (const InputOptionInfo& info : InputOptionTable()) {
+    auto option = options_.find(info.name);
+    if (option == options_.end()) continue;
+    std::string text;
+    if (info.type == InputOptionType::kBool) {
+      if (!header_ && !no_header_) continue;
+      text = header_ ? "true" : "false";
+    } else {
+      if (option->second->count() == 0) continue;
+      text = text_.at(info.name);
+    }
+    Status s = info.set(&o, text);
+    if (!s.ok()) return Status::InvalidArgument(std::string(info.flag) + ": " + s.message());
   }
-  if (header && no_header) return Status::InvalidArgument("--header and --no-header conflict");
-  if (header) read->header = true;
-  if (no_header) read->header = false;
-  if (!user_col.empty()) read->user_col = ColumnRef::Parse(user_col);
-  if (!item_col.empty()) read->item_col = ColumnRef::Parse(item_col);
-  if (!value_col.empty()) read->value_col = ColumnRef::Parse(value_col);
-  if (!event_col.empty()) read->event_col = ColumnRef::Parse(event_col);
-  if (!time_col.empty()) read->time_col = ColumnRef::Parse(time_col);
-  Result<TimeUnit> unit = ParseTimeUnit(time_unit);
-  if (!unit.ok()) return Status::InvalidArgument("--time-unit: " + unit.status().message());
-  read->time_unit = *unit;
-  if (attributes == "none") {
-    read->keep_all_attributes = false;
-  } else {
-    read->attribute_cols = SplitList(attributes);
-  }
-  if (!weights.empty()) {
-    ENCORE_ASSIGN_OR_RETURN(dataset->weights, ParseWeights(weights));
-    for (const auto& [name, w] : dataset->weights) read->known_events.push_back(name);
-  }
-  ENCORE_ASSIGN_OR_RETURN(dataset->transform, ParseValueTransform(transform));
-  std::string fb = feedback;
-  if (fb.empty()) {
-    fb = read->format == InputFormat::kMovieLens || read->format == InputFormat::kMlLatest
-             ? "explicit"
-             : "implicit";
-  }
-  Result<Feedback> parsed_feedback = ParseFeedback(fb);
-  if (!parsed_feedback.ok()) {
-    return Status::InvalidArgument("--feedback: " + parsed_feedback.status().message());
-  }
-  dataset->feedback = *parsed_feedback;
-  if (dataset->feedback == Feedback::kExplicit && !weights.empty()) {
-    return Status::InvalidArgument(
-        "--weights applies to implicit feedback; drop it or pass "
-        "--feedback implicit");
-  }
-  Result<ExplicitDuplicates> dup = ParseExplicitDuplicates(duplicates);
-  if (!dup.ok()) return Status::InvalidArgument("--duplicates: " + dup.status().message());
-  dataset->duplicates = *dup;
-  dataset->threads = threads;
-  read->obfuscate_cols = SplitList(obfuscate);
-  if (!read->obfuscate_cols.empty()) {
-    ENCORE_ASSIGN_OR_RETURN(Obfuscator o, Obfuscator::FromFileOrEnv(obfuscation_key_file));
-    *obfuscator = std::make_unique<Obfuscator>(std::move(o));
-    read->obfuscator = obfuscator->get();
-  }
-  read->rejects_path = rejects;
-  read->max_bad_rows = max_bad_rows;
-  return Status::OK();
+  return o;
 }
 
-Result<Dataset> LoadInput(const InputFlags& flags, ReadReport* report) {
-  ReadOptions read;
-  DatasetOptions dataset;
-  std::unique_ptr<Obfuscator> obfuscator;
-  ENCORE_RETURN_IF_ERROR(flags.Resolve(&read, &dataset, &obfuscator));
-  Progress progress(flags.progress_mode());
-  Result<InteractionLog> log = ReadInteractions(flags.inputs, read, report, &progress);
+Result<Dataset> LoadInput(const InputOptions& options, bool quiet, ReadReport* report) {
+  Progress progress(quiet ? Progress::Mode::kQuiet : Progress::Mode::kAuto);
+  ENCORE_ASSIGN_OR_RETURN(ResolvedInput resolved, ResolveInput(options));
+  Result<InteractionLog> log = ReadInput(options, report, &progress);
   if (!log.ok()) return log.status();  // one line, naming the first offending row
-  if (!flags.quiet) {
+  if (!quiet) {
     std::fprintf(stderr, "encore: rows read %llu, accepted %llu, rejected %llu\n",
                  static_cast<unsigned long long>(report->rows_read),
                  static_cast<unsigned long long>(report->rows_accepted),
@@ -148,10 +77,10 @@ Result<Dataset> LoadInput(const InputFlags& flags, ReadReport* report) {
       std::fprintf(
           stderr, "encore: ... and %llu more rejected rows%s\n",
           static_cast<unsigned long long>(report->rows_rejected - report->first_rejections.size()),
-          flags.rejects.empty() ? " (--rejects FILE lists them all)" : "");
+          options.rejects_path.empty() ? " (--rejects FILE lists them all)" : "");
     }
   }
-  return BuildDataset(std::move(log).value(), dataset);
+  return BuildDataset(std::move(log).value(), resolved.dataset);
 }
 
 int PrintError(const Status& status) {

@@ -171,6 +171,7 @@ class Reader {
     if (opt_.separator) spec_.sep = *opt_.separator;
     if (opt_.header) spec_.header = *opt_.header;
     known_events_.insert(opt_.known_events.begin(), opt_.known_events.end());
+    id_limit_ = std::min<uint64_t>(opt_.max_distinct_ids, IdDictionary::kMaxSize);
   }
 
   Result<InteractionLog> Run(const std::vector<std::string>& paths);
@@ -231,6 +232,16 @@ class Reader {
   // appended at once; FlushIds() runs before anything looks at log_.size().
   void QueueIds(std::string_view user, std::string_view item);
   void FlushIds();
+  // The error of a dictionary holding id_limit_ ids when another comes.
+  Status TooManyIds(const std::string& path, const char* what) const {
+    return Status::InvalidArgument(
+        path + ": more than " + std::to_string(id_limit_) + " distinct " + what +
+        "; encore numbers them with 32 bits. Split the input (e.g. by time window) or "
+        "sample users");
+  }
+  uint64_t id_limit_ = 0;
+  Status overflow_;            // set by FlushIds when a dictionary is full
+  std::string current_path_;  // the file being read, for overflow_
   static constexpr size_t kIdBatch = 64;
   std::string queued_text_;
   std::vector<uint32_t> queued_len_;  // user length, item length, ...
@@ -564,6 +575,12 @@ Status Reader::AcceptOrReject(const std::string& path, const Record& rec,
                       "2024-05-01T12:00:00Z)",
                   true);
   }
+  if (!overflow_.ok()) return overflow_;
+  // Indices are 32 bits: a dictionary full of ids takes no new one (an
+  // error, never an abort). Checked only when a dictionary is full.
+  auto full = [&](const IdDictionary& dict, std::string_view id) {
+    return dict.size() >= id_limit_ && !dict.Find(id).has_value();
+  };
   *rejected = false;
   // The stored text of a column: itself, or its keyed hash when obfuscated.
   auto stored = [&](int role) -> std::string_view {
@@ -574,7 +591,9 @@ Status Reader::AcceptOrReject(const std::string& path, const Record& rec,
   QueueIds(stored(kUser), stored(kItem));
   log_.value.push_back(value);
   if (log_.has_events) {
-    log_.event.push_back(log_.events.Intern(present[kEvent] ? stored(kEvent) : ""));
+    const std::string_view event = present[kEvent] ? stored(kEvent) : "";
+    if (full(log_.events, event)) return TooManyIds(path, "event types");
+    log_.event.push_back(log_.events.Intern(event));
   }
   if (log_.has_times) log_.time.push_back(t);
   // Attribute columns of this file; the others get the empty value.
@@ -592,6 +611,7 @@ Status Reader::AcceptOrReject(const std::string& path, const Record& rec,
       hashed_[kNumRoles] = Obfuscated(v, 100 + a);
       v = hashed_[kNumRoles];
     }
+    if (full(col.values, v)) return TooManyIds(path, "values of an attribute column");
     col.codes.push_back(col.values.Intern(v));
   }
   ++report_->rows_accepted;
@@ -618,9 +638,18 @@ void Reader::FlushIds() {
     hashes[k] = IdDictionary::Hash(ids[k]);
     (k % 2 == 0 ? log_.users : log_.items).Prefetch(hashes[k]);
   }
+  // A full dictionary takes no new id: the first such id sets overflow_,
+  // which stops the read (index 0 stands in, so the columns stay aligned).
+  auto intern = [&](IdDictionary& dict, size_t k, const char* what) -> uint32_t {
+    if (dict.size() >= id_limit_ && !dict.Find(ids[k]).has_value()) {
+      if (overflow_.ok()) overflow_ = TooManyIds(current_path_, what);
+      return 0;
+    }
+    return dict.InternHashed(ids[k], hashes[k]);
+  };
   for (size_t r = 0; r < n; ++r) {
-    log_.user.push_back(log_.users.InternHashed(ids[2 * r], hashes[2 * r]));
-    log_.item.push_back(log_.items.InternHashed(ids[2 * r + 1], hashes[2 * r + 1]));
+    log_.user.push_back(intern(log_.users, 2 * r, "users"));
+    log_.item.push_back(intern(log_.items, 2 * r + 1, "items"));
   }
   queued_text_.clear();
   queued_len_.clear();
@@ -960,6 +989,7 @@ Status Reader::ReadJsonl(RecordReader& rr, const std::string& path) {
 
 Status Reader::ReadSource(std::unique_ptr<io::ByteSource> source, uint64_t size_before) {
   const std::string path = source->path();
+  current_path_ = path;
   report_->files.push_back(path);
   progress_base_ = size_before;
   bool jsonl = opt_.format == InputFormat::kJsonl;
@@ -1015,6 +1045,7 @@ Result<InteractionLog> Reader::RunOnSources(std::vector<std::unique_ptr<io::Byte
     progress_->Finish();
   }
   if (!status.ok()) return status;
+  if (!overflow_.ok()) return overflow_;
   if (report_->rows_accepted == 0) {
     const Rejection& first = report_->first_rejections.front();
     return Status::ParseError("no rows accepted; first rejection at " + first.file + ":" +

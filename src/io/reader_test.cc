@@ -507,3 +507,38 @@ TEST(ReaderRegression, NestedRoleValueIsRejectedAfterAnotherNestedKey) {
 
 }  // namespace
 }  // namespace encore
+
+namespace encore {
+namespace {
+
+// Regression (issue 10): more distinct ids than a dictionary may number was an
+// abort (ENCORE_CHECK in IdDictionary); it is an error naming the row.
+TEST(ReaderLimits, TooManyDistinctIdsIsAnErrorNotAnAbort) {
+  ReadOptions opt;
+  opt.max_distinct_ids = 3;
+  std::string csv = "user,item\n";
+  for (int u = 0; u < 5; ++u) csv += "u" + std::to_string(u) + ",i\n";
+  auto o = ReadText(csv, opt);
+  ASSERT_FALSE(o.log.ok());
+  EXPECT_EQ(o.log.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(o.log.status().message().find("in.csv: more than 3 distinct users"),
+            std::string::npos)
+      << o.log.status().message();
+  // Repeated ids do not count; at the limit exactly, everything is read.
+  csv += "u0,i\nu4,i\n";
+  opt.max_distinct_ids = 5;
+  auto fits = ReadText(csv, opt);
+  ASSERT_TRUE(fits.log.ok()) << fits.log.status().message();
+  EXPECT_EQ(fits.log->users.size(), 5u);
+  EXPECT_EQ(fits.log->size(), 7u);
+  // Event types and attribute values have the same limit.
+  ReadOptions two;
+  two.max_distinct_ids = 2;
+  auto events = ReadText("user,item,event\na,x,view\nb,y,cart\nc,z,buy\n", two);
+  ASSERT_FALSE(events.log.ok());
+  EXPECT_NE(events.log.status().message().find("distinct event types"), std::string::npos)
+      << events.log.status().message();
+}
+
+}  // namespace
+}  // namespace encore

@@ -24,6 +24,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "encore/input.h"
 #include "encore/recommender.h"
 #include "util/json_writer.h"
 
@@ -475,23 +476,39 @@ const char* GeneratedFileName(GenerateProfile p) {
   return "data.csv";
 }
 
-void ReadColumn(Loader& l, const toml::table& t, const char* key, ColumnRef* out) {
-  const toml::node* n = t.get(key);
-  if (n == nullptr) return;
-  if (const auto* s = n->as_string()) {
-    if (s->get().empty()) {
-      l.diag().Error(n->source(), std::string("column '") + key +
-                                      "' is empty; give a header "
-                                      "name or a 1-based number");
+// The text SetInputOption parses, from a TOML value of the option's type;
+// nullopt when the value has another type (CheckKeys reported it).
+std::optional<std::string> OptionText(const toml::node& n, InputOptionType type) {
+  if (type == InputOptionType::kList) {
+    if (const auto* str = n.as_string()) return str->get();
+    const toml::array* a = n.as_array();
+    if (a == nullptr) return std::nullopt;
+    std::string out;
+    for (const toml::node& e : *a) {
+      if (!e.is_string()) return std::nullopt;
+      out += (out.empty() ? "" : ",") + e.as_string()->get();
     }
-    *out = ColumnRef::Parse(s->get());
-  } else if (const auto* i = n->as_integer()) {
-    if (i->get() < 1 || i->get() > 100000) {
-      l.diag().Error(n->source(), std::string("column '") + key +
-                                      "' must be a 1-based column number (1, 2, ...)");
-    } else {
-      out->index = static_cast<int>(i->get());
-    }
+    return out;
+  }
+  if (type == InputOptionType::kBool && !n.is_boolean()) return std::nullopt;
+  if (type == InputOptionType::kCount && !n.is_integer()) return std::nullopt;
+  if (n.is_table() || n.is_array()) return std::nullopt;
+  return ScalarText(n);
+}
+
+// Sets the input options of `scope` given in `t` with the table's own
+// parsers (encore/input.h), reporting bad values at their key.
+void ReadInputOptions(Loader& l, const toml::table& t, InputOptionScope scope,
+                      InputOptions* options) {
+  for (const InputOptionInfo& info : InputOptionTable()) {
+    if (info.scope != scope || *info.pipeline_key == 0) continue;
+    if (info.type == InputOptionType::kWeights) continue;  // a table: ReadPrepare
+    const toml::node* n = t.get(info.pipeline_key);
+    if (n == nullptr) continue;
+    std::optional<std::string> text = OptionText(*n, info.type);
+    if (!text) continue;
+    Status s = info.set(options, *text);
+    if (!s.ok()) l.diag().Error(n->source(), s.message());
   }
 }
 
@@ -541,48 +558,24 @@ SourceConfig ReadSource(Loader& l, const std::string& name, const toml::table& t
     g.out_dir = "(run directory)";
     if (Status v = g.Validate(); !v.ok()) l.diag().Error(gen->source(), v.message());
     s.generated_file = GeneratedFileName(g.profile);
-    if (g.profile == GenerateProfile::kBaskets) s.read.format = InputFormat::kBaskets;
+    if (g.profile == GenerateProfile::kBaskets) s.input.format = InputFormat::kBaskets;
     s.generate = g;
   }
-  if (auto format = Loader::String(t, "format")) {
-    Result<InputFormat> f = ParseInputFormat(*format);
-    l.Check(t, "format", f.status());
-    if (f.ok()) s.read.format = *f;
-  }
-  if (auto sep = Loader::String(t, "separator")) {
-    Result<char> c = ParseSeparator(*sep);
-    l.Check(t, "separator", c.status());
-    if (c.ok()) s.read.separator = *c;
-  }
-  if (auto header = Loader::Bool(t, "header")) s.read.header = *header;
-  ReadColumn(l, t, "user", &s.read.user_col);
-  ReadColumn(l, t, "item", &s.read.item_col);
-  ReadColumn(l, t, "value", &s.read.value_col);
-  ReadColumn(l, t, "event", &s.read.event_col);
-  ReadColumn(l, t, "time", &s.read.time_col);
-  if (auto unit = Loader::String(t, "time_unit")) {
-    Result<TimeUnit> u = ParseTimeUnit(*unit);
-    l.Check(t, "time_unit", u.status());
-    if (u.ok()) s.read.time_unit = *u;
-  }
-  if (auto events = Loader::Strings(t, "events")) s.read.known_events = *events;
-  if (auto v = l.Uint(t, "max_bad_rows", 0, std::numeric_limits<int64_t>::max())) {
-    s.read.max_bad_rows = *v;
-  }
-  // Pipelines use no attribute columns; not keeping them saves memory.
-  s.read.keep_all_attributes = false;
-  if (auto cols = Loader::Strings(t, "obfuscate")) s.read.obfuscate_cols = *cols;
-  if (auto file = Loader::String(t, "obfuscation_key_file")) {
-    s.obfuscation_key_file = ResolvePath(l.dir(), *file);
+  ReadInputOptions(l, t, InputOptionScope::kRead, &s.input);
+  if (!s.input.obfuscation_key_file.empty()) {
+    s.input.obfuscation_key_file = ResolvePath(l.dir(), s.input.obfuscation_key_file);
     struct stat st {};
-    if (::stat(s.obfuscation_key_file.c_str(), &st) != 0) {
+    if (::stat(s.input.obfuscation_key_file.c_str(), &st) != 0) {
       l.diag().Error(t.get("obfuscation_key_file")->source(),
-                     "obfuscation key file '" + s.obfuscation_key_file +
+                     "obfuscation key file '" + s.input.obfuscation_key_file +
                          "' does not exist (relative to the pipeline file's directory)");
     }
   }
-  if (auto env = Loader::String(t, "obfuscation_key_env")) s.obfuscation_key_env = *env;
-  if (s.read.obfuscate_cols.empty() &&
+  // Pipelines use no attribute columns; not keeping them saves memory.
+  s.input.attributes = std::vector<std::string>{};
+  // Only the reading options: the [prepare] ones apply to the combined log.
+  if (Result<ResolvedInput> r = ResolveInput(s.input); r.ok()) s.read = r->read;
+  if (s.input.obfuscate.empty() &&
       (t.contains("obfuscation_key_file") || t.contains("obfuscation_key_env"))) {
     l.diag().Error(t.source(), "[sources." + name +
                                    "] names an obfuscation key but no "
@@ -597,83 +590,77 @@ void ReadPrepare(Loader& l, const toml::table* t, PipelineConfig* c) {
   std::vector<std::string> source_names;
   for (const auto& s : c->sources) source_names.push_back(s.name);
   p.sources = source_names;
-  Feedback default_feedback = Feedback::kImplicit;
-  auto explicit_format = [](InputFormat f) {
-    return f == InputFormat::kMovieLens || f == InputFormat::kMlLatest;
-  };
-  if (t == nullptr) {
-    if (!c->sources.empty() && explicit_format(c->sources[0].read.format)) {
-      p.dataset.feedback = Feedback::kExplicit;
-    }
-    return;
-  }
-  l.CheckKeys(*t, "prepare", "", "");
-  if (auto names = Loader::Strings(*t, "source")) {
-    p.sources.clear();
-    for (const auto& n : *names) {
-      if (c->FindSource(n) == nullptr) {
-        std::string hint = DidYouMean(n, source_names);
-        l.diag().Error(t->get("source")->source(),
-                       "[prepare] source '" + n + "' names no [sources.NAME]" +
-                           (hint.empty() ? "; sources: " + Join(source_names)
-                                         : "; did you mean '" + hint + "'?"));
-      } else if (std::find(p.sources.begin(), p.sources.end(), n) == p.sources.end()) {
-        p.sources.push_back(n);
+  if (t != nullptr) {
+    l.CheckKeys(*t, "prepare", "", "");
+    if (auto names = Loader::Strings(*t, "source")) {
+      p.sources.clear();
+      for (const auto& n : *names) {
+        if (c->FindSource(n) == nullptr) {
+          std::string hint = DidYouMean(n, source_names);
+          l.diag().Error(t->get("source")->source(),
+                         "[prepare] source '" + n + "' names no [sources.NAME]" +
+                             (hint.empty() ? "; sources: " + Join(source_names)
+                                           : "; did you mean '" + hint + "'?"));
+        } else if (std::find(p.sources.begin(), p.sources.end(), n) == p.sources.end()) {
+          p.sources.push_back(n);
+        }
       }
+      if (names->empty()) l.diag().Error(t->get("source")->source(), "[prepare] source is empty");
     }
-    if (names->empty()) l.diag().Error(t->get("source")->source(), "[prepare] source is empty");
   }
+  // The feedback default follows the first source's format (DefaultFeedback).
   if (!p.sources.empty()) {
-    if (const SourceConfig* first = c->FindSource(p.sources[0])) {
-      if (explicit_format(first->read.format)) default_feedback = Feedback::kExplicit;
-    }
+    if (const SourceConfig* first = c->FindSource(p.sources[0])) p.input.format = first->input.format;
   }
-  p.dataset.feedback = default_feedback;
-  if (auto fb = Loader::String(*t, "feedback")) {
-    Result<Feedback> f = ParseFeedback(*fb);
-    l.Check(*t, "feedback", f.status());
-    if (f.ok()) p.dataset.feedback = *f;
-  }
-  if (auto d = Loader::String(*t, "duplicates")) {
-    Result<ExplicitDuplicates> v = ParseExplicitDuplicates(*d);
-    l.Check(*t, "duplicates", v.status());
-    if (v.ok()) p.dataset.duplicates = *v;
-  }
-  if (auto tr = Loader::String(*t, "transform")) {
-    Result<ValueTransform> v = ParseValueTransform(*tr);
-    l.Check(*t, "transform", v.status());
-    if (v.ok()) p.dataset.transform = *v;
-  }
-  if (const toml::table* w = t->get_as<toml::table>("weights")) {
-    for (auto&& [k, v] : *w) {
-      const std::string name(k.str());
-      std::optional<double> x;
-      if (v.is_integer()) x = static_cast<double>(v.as_integer()->get());
-      if (v.is_floating_point()) x = v.as_floating_point()->get();
-      if (!x || !std::isfinite(*x) || *x < 0) {
-        l.diag().Error(v.source(), "weight of event '" + name +
-                                       "' must be a finite number >= 0 (e.g. " + name + " = 3)");
-        continue;
+  if (t != nullptr) {
+    ReadInputOptions(l, *t, InputOptionScope::kDataset, &p.input);
+    if (const toml::table* w = t->get_as<toml::table>("weights")) {
+      std::string text;
+      bool valid = true;
+      for (auto&& [k, v] : *w) {
+        const std::string name(k.str());
+        std::optional<double> x;
+        if (v.is_integer()) x = static_cast<double>(v.as_integer()->get());
+        if (v.is_floating_point()) x = v.as_floating_point()->get();
+        if (!x || !std::isfinite(*x) || *x < 0) {
+          l.diag().Error(v.source(), "weight of event '" + name +
+                                         "' must be a finite number >= 0 (e.g. " + name + " = 3)");
+          valid = false;
+          continue;
+        }
+        if (name.find_first_of(",=") != std::string::npos) {
+          l.diag().Error(k.source(), "event name '" + name + "' may not hold ',' or '='");
+          valid = false;
+          continue;
+        }
+        char buf[64];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *x);
+        text += (text.empty() ? "" : ",") + name + "=" + std::string(buf, end);
       }
-      p.dataset.weights[name] = static_cast<float>(*x);
-      char buf[64];
-      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *x);
-      p.weights_text += (p.weights_text.empty() ? "" : ",") + name + "=" + std::string(buf, end);
-    }
-    if (w->empty())
-      l.diag().Error(w->source(),
-                     "[prepare] weights is empty; drop it or name "
-                     "event types, e.g. { click = 1, purchase = 3 }");
-    if (p.dataset.feedback == Feedback::kExplicit && !w->empty()) {
-      l.diag().Error(w->source(),
-                     "[prepare] weights apply to implicit feedback; drop them or "
-                     "set feedback = \"implicit\"");
+      if (w->empty()) {
+        l.diag().Error(w->source(),
+                       "[prepare] weights is empty; drop it or name "
+                       "event types, e.g. { click = 1, purchase = 3 }");
+      } else if (valid) {
+        l.Check(*t, "weights", SetInputOption(&p.input, "weights", text));
+        p.weights_text = text;
+      }
     }
   }
-  if (p.dataset.feedback == Feedback::kExplicit && p.dataset.transform != ValueTransform::kNone) {
-    l.diag().Error(t->get("transform")->source(),
-                   "[prepare] transform applies to implicit feedback; a rating stays a rating");
+  Result<ResolvedInput> resolved = ResolveInput(p.input);
+  if (resolved.ok()) {
+    p.dataset = resolved->dataset;
+  } else {
+    const char* key = p.input.weights.empty() ? "transform" : "weights";
+    const toml::node* n = t != nullptr ? t->get(key) : nullptr;
+    if (n != nullptr) {
+      l.diag().Error(n->source(), "[prepare] " + resolved.status().message());
+    } else {
+      l.diag().Error(t != nullptr ? t->source() : toml::source_region{},
+                     "[prepare] " + resolved.status().message());
+    }
   }
+  if (t == nullptr) return;
   if (auto w = Loader::String(*t, "window")) {
     Result<WindowSpec> spec = ParseWindow(*w);
     l.Check(*t, "window", spec.status());
@@ -765,8 +752,7 @@ void ReadEvaluate(Loader& l, const std::string& model, const toml::table& t, Fee
       e.folds = static_cast<uint32_t>(f);
     }
   }
-  uint32_t k = 10;
-  if (auto v = l.Uint(t, "k", 1, 100000)) k = static_cast<uint32_t>(*v);
+  if (auto v = l.Uint(t, "k", 1, 100000)) e.k = static_cast<uint32_t>(*v);
   if (const toml::table* grid = t.get_as<toml::table>("grid")) {
     const std::vector<std::string> names = ParamNames();
     for (auto&& [key, v] : *grid) {
@@ -817,7 +803,7 @@ void ReadEvaluate(Loader& l, const std::string& model, const toml::table& t, Fee
     const toml::node* node = t.get("metrics");
     const toml::array* arr = node->as_array();
     for (size_t i = 0; i < metrics->size(); ++i) {
-      Result<std::vector<Metric>> parsed = ParseMetrics((*metrics)[i], k);
+      Result<std::vector<Metric>> parsed = ParseMetrics((*metrics)[i], e.k);
       if (!parsed.ok()) {
         l.diag().Error(arr != nullptr ? arr->get(i)->source() : node->source(),
                        parsed.status().message());
@@ -831,11 +817,8 @@ void ReadEvaluate(Loader& l, const std::string& model, const toml::table& t, Fee
     }
     if (metrics->empty()) l.diag().Error(node->source(), "metrics is empty; e.g. [\"rmse\"]");
   }
-  if (e.metrics.empty()) {
-    Result<std::vector<Metric>> d =
-        ParseMetrics(feedback == Feedback::kExplicit ? "rmse,mae" : "precision,recall,ndcg", k);
-    if (d.ok()) e.metrics = *d;
-  }
+  // The one default (DefaultMetrics), resolved now so plans show it.
+  e.metrics = ProtocolMetrics(e, feedback);
   if (auto r = Loader::Number(t, "relevance_threshold")) {
     e.relevance_threshold = static_cast<float>(*r);
   }
@@ -938,6 +921,7 @@ OutputConfig ReadOutput(Loader& l, const std::string& name, const toml::table& t
   OutputConfig o;
   o.name = name;
   o.where = l.Where(t);
+  o.publish.n = 0;  // the model's n, else 20 (PublishModel)
   std::string kind;
   if (auto k = Loader::String(t, "kind")) {
     if (*k == "csv") {
@@ -1214,11 +1198,8 @@ Result<PipelineConfig> LoadPipelineConfig(const std::string& path) {
   }
   ReadPrepare(l, root.get_as<toml::table>("prepare"), &c);
   // Weights name the accepted event types unless a source lists them.
-  if (!c.prepare.dataset.weights.empty()) {
-    for (auto& s : c.sources) {
-      if (!s.read.known_events.empty()) continue;
-      for (const auto& [event, w] : c.prepare.dataset.weights) s.read.known_events.push_back(event);
-    }
+  for (auto& s : c.sources) {
+    s.read.known_events = AcceptedEvents(s.input.events, c.prepare.input.weights);
   }
   ForEachNamed(l, root, "models", [&](const std::string& name, const toml::table& t) {
     c.models.push_back(ReadModel(l, name, t, c.prepare.dataset.feedback));

@@ -30,9 +30,11 @@
 #include "encore/dataset.h"
 #include "encore/evaluate.h"
 #include "encore/generate.h"
+#include "encore/input.h"
 #include "encore/params.h"
 #include "encore/publish.h"
 #include "encore/reader.h"
+#include "encore/workflow.h"
 #include "encore/status.h"
 #include "pipeline/output.h"
 
@@ -88,9 +90,8 @@ struct SourceConfig {
   std::vector<std::string> patterns;        // files, globs, dirs; absolute (ResolvePattern)
   std::optional<GenerateOptions> generate;  // instead of patterns; out_dir set per run
   std::string generated_file;               // the profile's main file name ("events.csv")
-  ReadOptions read;                         // obfuscator is set when the source is read
-  std::string obfuscation_key_file;         // absolute
-  std::string obfuscation_key_env;
+  InputOptions input;  // its reading options as given (obfuscation_key_file absolute)
+  ReadOptions read;    // resolved (ResolveInput); obfuscator is set when the source is read
 };
 
 struct WindowSpec {
@@ -102,7 +103,8 @@ struct WindowSpec {
 
 struct PrepareConfig {
   std::vector<std::string> sources;  // names, in order (default: every source)
-  DatasetOptions dataset;
+  InputOptions input;                // its dataset options as given (format: the first source's)
+  DatasetOptions dataset;            // resolved (ResolveInput)
   std::string weights_text;  // "click=1,purchase=3", for plans
   uint32_t min_user_interactions = 0;
   uint32_t min_item_interactions = 0;
@@ -111,12 +113,11 @@ struct PrepareConfig {
   uint64_t sample_seed = 42;
 };
 
-struct EvaluateConfig {
-  SplitOptions split;
-  uint32_t folds = 0;  // k-fold CV of the training part (0: none)
-  std::vector<GridAxis> grid;
-  std::vector<Metric> metrics;  // the first selects the best grid point
-  std::optional<float> relevance_threshold;
+// [models.NAME.evaluate]: the evaluation protocol (encore/evaluate.h) with
+// test_on_holdout set - the grid and folds run on the training part of the
+// holdout split - and the metrics resolved at load (ProtocolMetrics).
+struct EvaluateConfig : EvaluationProtocol {
+  EvaluateConfig() { test_on_holdout = true; }
   bool refit = true;
 };
 
@@ -128,8 +129,6 @@ struct ModelConfig {
   std::vector<std::pair<std::string, std::string>> given;  // params as written
   std::optional<EvaluateConfig> evaluate;
 };
-
-enum class RecommendKind { kUsers, kSimilar };
 
 struct RecommendConfig {
   std::string name;

@@ -1,11 +1,15 @@
 // The pipeline key table: the one place every pipeline file key is
 // declared. The loader (config.cc) checks files against it and
-// docs/PIPELINES.md is generated from it.
+// docs/PIPELINES.md is generated from it. The input keys of [sources.NAME]
+// and [prepare] are the input option table's (encore/input.h), so they
+// cannot differ from the CLI's flags.
 
 #include <algorithm>
+#include <deque>
 #include <string>
 #include <vector>
 
+#include "encore/input.h"
 #include "pipeline/config.h"
 
 namespace encore::pipeline {
@@ -44,6 +48,54 @@ const char* KeyTypeName(KeyType type) {
   return "?";
 }
 
+namespace {
+
+KeyType InputKeyType(InputOptionType type) {
+  switch (type) {
+    case InputOptionType::kBool:
+      return KeyType::kBoolean;
+    case InputOptionType::kCount:
+      return KeyType::kInteger;
+    case InputOptionType::kColumn:
+      return KeyType::kColumn;
+    case InputOptionType::kList:
+      return KeyType::kStringList;
+    case InputOptionType::kWeights:
+      return KeyType::kNumberTable;
+    default:
+      return KeyType::kString;
+  }
+}
+
+// Text the key table points into (it lives as long as the table).
+const char* Keep(std::string text) {
+  static std::deque<std::string> texts;
+  texts.push_back(std::move(text));
+  return texts.back().c_str();
+}
+
+// The key of input option `option` (encore/input.h): its name, type,
+// default and meaning come from the input option table.
+ConfigKey Input(const char* section, const char* option) {
+  const InputOptionInfo* info = FindInputOption(option);
+  std::string help = info->help;
+  if (*info->values) {
+    std::string values;
+    std::string all = info->values;
+    for (size_t start = 0; start <= all.size();) {
+      size_t comma = all.find(',', start);
+      if (comma == std::string::npos) comma = all.size();
+      values += (values.empty() ? "`" : ", `") + all.substr(start, comma - start) + "`";
+      start = comma + 1;
+    }
+    help += ": " + values;
+  }
+  return {section, info->pipeline_key, InputKeyType(info->type), false,
+          Keep(InputOptionDefault(*info)), "", Keep(help)};
+}
+
+}  // namespace
+
 const std::vector<ConfigKey>& PipelineKeys() {
   using T = KeyType;
   static const std::vector<ConfigKey> keys = {
@@ -68,35 +120,20 @@ const std::vector<ConfigKey>& PipelineKeys() {
        "Give `path` or `generate`"},
       {"sources.*", "generate", T::kSection, false, "", "",
        "Synthetic data instead of files (`encore generate`), written into the run directory"},
-      {"sources.*", "format", T::kString, false, "csv", "",
-       "`csv`, `tsv`, `jsonl`, `movielens`, `ml-latest`, `lastfm` or `baskets` "
-       "([DATA_FORMATS.md](DATA_FORMATS.md))"},
-      {"sources.*", "separator", T::kString, false, "from `format`", "",
-       "Field separator: one byte, or `tab`, `comma`, `space`, `semicolon`, `pipe`"},
-      {"sources.*", "header", T::kBoolean, false, "from `format`", "",
-       "Whether the first line is a header"},
-      {"sources.*", "user", T::kColumn, false, "well-known names", "",
-       "User id column: header name or 1-based number"},
-      {"sources.*", "item", T::kColumn, false, "well-known names", "",
-       "Item id column: header name or 1-based number"},
-      {"sources.*", "value", T::kColumn, false, "none (each row counts 1)", "",
-       "Rating / count / quantity column"},
-      {"sources.*", "event", T::kColumn, false, "well-known names", "",
-       "Event type column (view, click, purchase...)"},
-      {"sources.*", "time", T::kColumn, false, "well-known names", "",
-       "Timestamp column: unix seconds or milliseconds, or ISO-8601"},
-      {"sources.*", "time_unit", T::kString, false, "auto", "",
-       "Numeric timestamps: `auto`, `s` or `ms`"},
-      {"sources.*", "events", T::kStringList, false, "the names of `prepare.weights`, else all", "",
-       "Event types accepted; rows with another type are rejected"},
-      {"sources.*", "max_bad_rows", T::kInteger, false, "0", "",
-       "Rejected rows tolerated before the run fails"},
-      {"sources.*", "obfuscate", T::kStringList, false, "", "",
-       "Columns replaced by a keyed hash at import (e.g. `[\"email\"]`)"},
-      {"sources.*", "obfuscation_key_file", T::kString, false, "", "",
-       "File holding the obfuscation key; relative to the pipeline file's directory"},
-      {"sources.*", "obfuscation_key_env", T::kString, false, "ENCORE_OBFUSCATION_KEY", "",
-       "Environment variable holding the obfuscation key (when no key file is given)"},
+      Input("sources.*", "format"),
+      Input("sources.*", "separator"),
+      Input("sources.*", "header"),
+      Input("sources.*", "user_col"),
+      Input("sources.*", "item_col"),
+      Input("sources.*", "value_col"),
+      Input("sources.*", "event_col"),
+      Input("sources.*", "time_col"),
+      Input("sources.*", "time_unit"),
+      Input("sources.*", "events"),
+      Input("sources.*", "max_bad_rows"),
+      Input("sources.*", "obfuscate"),
+      Input("sources.*", "obfuscation_key_file"),
+      Input("sources.*", "obfuscation_key_env"),
       {"sources.*.generate", "profile", T::kString, true, "", "",
        "`ratings`, `plays`, `retail` or `baskets` ([GENERATE.md](GENERATE.md))"},
       {"sources.*.generate", "users", T::kInteger, false, "10000", "", "Users"},
@@ -108,15 +145,10 @@ const std::vector<ConfigKey>& PipelineKeys() {
       // ---------------------------------------------------------------- prepare
       {"prepare", "source", T::kStringOrList, false, "every source", "",
        "The source(s) read into the matrix; several are combined row by row"},
-      {"prepare", "feedback", T::kString, false,
-       "explicit for movielens and ml-latest, else implicit", "",
-       "`implicit` (sum per user and item) or `explicit` (one rating per user and item)"},
-      {"prepare", "duplicates", T::kString, false, "latest", "",
-       "Explicit feedback, repeated (user, item): `latest` (by time) or `mean`"},
-      {"prepare", "weights", T::kNumberTable, false, "", "",
-       "Implicit feedback: weight per event type, e.g. `{ click = 1, purchase = 3 }`"},
-      {"prepare", "transform", T::kString, false, "none", "",
-       "Implicit feedback, after summing: `none`, `log1p` or `binary`"},
+      Input("prepare", "feedback"),
+      Input("prepare", "duplicates"),
+      Input("prepare", "weights"),
+      Input("prepare", "transform"),
       {"prepare", "window", T::kString, false, "", "",
        "Keep only events within `N days`, `N weeks` or `N months` of the newest event"},
       {"prepare", "sample", T::kSection, false, "", "", "Keep a random sample of the users"},
@@ -196,7 +228,8 @@ const std::vector<ConfigKey>& PipelineKeys() {
        "postgres", "SQL type per column (others: text)"},
       {"outputs.*", "store", T::kString, true, "", "publish",
        "A directory (LMDB; relative to the workdir) or `redis://HOST:PORT/DB`"},
-      {"outputs.*", "n", T::kInteger, false, "20", "publish", "Recommendations per user payload"},
+      {"outputs.*", "n", T::kInteger, false, "the model's `n`, else 20", "publish",
+       "Recommendations per user payload"},
       {"outputs.*", "similar_n", T::kInteger, false, "20", "publish",
        "Similar items per item payload (0: none)"},
       {"outputs.*", "popular_n", T::kInteger, false, "100", "publish",

@@ -178,7 +178,7 @@ keep = 2
   const SourceConfig& r = *c->FindSource("r");
   EXPECT_EQ(r.read.item_col.index, 2);
   EXPECT_EQ(r.read.time_unit, TimeUnit::kSeconds);
-  EXPECT_EQ(r.obfuscation_key_file, dir.File("key.txt"));
+  EXPECT_EQ(r.input.obfuscation_key_file, dir.File("key.txt"));
   ASSERT_TRUE(c->FindSource("g")->generate.has_value());
   EXPECT_EQ(c->FindSource("g")->generated_file, "ratings.csv");
   EXPECT_EQ(c->prepare.dataset.feedback, Feedback::kExplicit);

@@ -26,6 +26,7 @@
 #include "encore/publish.h"
 #include "encore/recommender.h"
 #include "encore/store.h"
+#include "encore/workflow.h"
 #include "pipeline/config.h"
 #include "pipeline/fault.h"
 #include "pipeline/manifest.h"
@@ -63,12 +64,6 @@ std::string Seconds(double s) {
   return buf;
 }
 
-std::string Percent(double f) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g%%", f * 100);
-  return buf;
-}
-
 // Passes rows through and fires the "mid-output" fault point once the first
 // row has reached the writer.
 class FaultRows final : public RowSource {
@@ -90,36 +85,9 @@ class FaultRows final : public RowSource {
 };
 
 Result<Obfuscator> SourceObfuscator(const SourceConfig& s) {
-  if (!s.obfuscation_key_file.empty() || s.obfuscation_key_env.empty()) {
-    return Obfuscator::FromFileOrEnv(s.obfuscation_key_file);
-  }
-  const char* key = std::getenv(s.obfuscation_key_env.c_str());
-  if (key == nullptr || *key == '\0') {
-    return Status::InvalidArgument("source '" + s.name + "': environment variable " +
-                                   s.obfuscation_key_env +
-                                   " (obfuscation_key_env) is not set; export it with the "
-                                   "obfuscation key (at least 16 bytes)");
-  }
-  Result<Obfuscator> o = Obfuscator::Create(key);
-  if (!o.ok()) {
-    return Status::InvalidArgument("source '" + s.name + "': the key in $" + s.obfuscation_key_env +
-                                   ": " + o.status().message());
-  }
+  Result<Obfuscator> o = LoadObfuscator(s.input);
+  if (!o.ok()) return Status(o.status().code(), "source '" + s.name + "': " + o.status().message());
   return o;
-}
-
-std::string Protocol(const EvaluateConfig& e) {
-  std::string p = std::string(SplitMethodName(e.split.method)) + " holdout of " +
-                  (e.split.leave_k > 0 ? std::to_string(e.split.leave_k) + " per user"
-                                       : Percent(e.split.test_fraction)) +
-                  ", seed " + std::to_string(e.split.seed);
-  if (!e.grid.empty()) {
-    p += "; grid selected by " + e.metrics[0].Name() + " in " + std::to_string(e.folds) +
-         "-fold cross-validation of the training part";
-  } else if (e.folds > 0) {
-    p += "; " + std::to_string(e.folds) + "-fold cross-validation of the training part";
-  }
-  return p;
 }
 
 MetricValues ToValues(const std::vector<Metric>& metrics, const std::vector<double>& values) {
@@ -402,56 +370,43 @@ Status Runner::RunModel(const ModelConfig& m, std::string* detail) {
   eval_options.log = [this](const std::string& line) { Say("    " + line); };
   if (m.evaluate) {
     const EvaluateConfig& e = *m.evaluate;
-    eval_options.relevance_threshold = e.relevance_threshold;
     record.evaluated = true;
-    record.protocol = Protocol(e);
-    ENCORE_ASSIGN_OR_RETURN(FoldAssignment holdout, HoldoutSplit(data, e.split));
-    TrainTest tt = MakeTrainTest(data, holdout, 0);
-    if (!e.grid.empty() || e.folds > 0) {
-      FoldOptions fo;
-      fo.folds = e.folds;
-      fo.per_user = e.split.method == SplitMethod::kUser;
-      fo.min_train = e.split.min_train;
-      fo.seed = e.split.seed;
-      ENCORE_ASSIGN_OR_RETURN(FoldAssignment folds, KFoldSplit(tt.train, fo));
-      ENCORE_ASSIGN_OR_RETURN(GridReport grid, GridSearch(m.kind, params, e.grid, tt.train, folds,
-                                                          e.metrics, e.metrics[0], eval_options));
+    ENCORE_ASSIGN_OR_RETURN(EvaluationRun run,
+                            RunEvaluation(m.kind, params, data, c_.prepare.dataset.feedback, e,
+                                          eval_options));
+    record.protocol = run.summary.protocol;
+    if (run.summary.grid) {
+      const GridReport& grid = *run.summary.grid;
       for (const GridPoint& point : grid.points) {
         record.grid.push_back({point.setting, ToValues(point.result.metrics, point.result.mean)});
       }
       record.best = grid.best;
       record.chosen = grid.points[grid.best].setting;
-      params = grid.points[grid.best].params;
     }
-    ENCORE_ASSIGN_OR_RETURN(auto model, CreateRecommender(m.kind, params));
-    const auto t0 = std::chrono::steady_clock::now();
-    ENCORE_RETURN_IF_ERROR(model->Fit(tt.train));
-    record.fit_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    ENCORE_ASSIGN_OR_RETURN(EvalReport report,
-                            EvaluateFitted(*model, tt.test, e.metrics, eval_options));
-    record.test = ToValues(report.metrics, report.values);
-    record.test_pairs = report.test_pairs;
+    params = run.chosen;
+    const EvalReport& test = run.summary.result.folds.at(0);
+    record.fit_seconds = test.fit_seconds;
+    record.test = ToValues(test.metrics, test.values);
+    record.test_pairs = test.test_pairs;
     if (!e.refit) {
-      trained = TrainedModel{std::move(model), tt.train.users.Clone(), tt.train.items.Clone()};
+      trained = std::move(run.fitted);
       record.trained_on = "training part";
     }
-  }
-  if (!trained) {
-    ENCORE_ASSIGN_OR_RETURN(auto model, CreateRecommender(m.kind, params));
-    const auto t0 = std::chrono::steady_clock::now();
-    ENCORE_RETURN_IF_ERROR(model->Fit(data));
-    record.fit_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    trained = TrainedModel{std::move(model), data.users.Clone(), data.items.Clone()};
-    record.trained_on = "all data";
   }
   std::error_code ec;
   fs::create_directories(run_dir_ + "/models", ec);
   record.file = run_dir_ + "/models/" + m.name + ".model";
-  ENCORE_RETURN_IF_ERROR(SaveModel(*trained, record.file));
-  struct stat st {};
-  if (::stat(record.file.c_str(), &st) == 0) record.bytes = static_cast<uint64_t>(st.st_size);
+  if (!trained) {
+    TrainReport report;
+    ENCORE_ASSIGN_OR_RETURN(trained, TrainAndSave(m.kind, params, data, record.file, &report));
+    record.fit_seconds = report.fit_seconds;
+    record.bytes = report.file_bytes;
+    record.trained_on = "all data";
+  } else {
+    ENCORE_RETURN_IF_ERROR(SaveModel(*trained, record.file));
+    struct stat st {};
+    if (::stat(record.file.c_str(), &st) == 0) record.bytes = static_cast<uint64_t>(st.st_size);
+  }
   record.params = ModelParamsToList(trained->model->params());
   *detail = "fitted " + m.kind + " on " + record.trained_on + " in " + Seconds(record.fit_seconds);
   for (const auto& [name, value] : record.test) {
@@ -471,38 +426,32 @@ Status Runner::RunModel(const ModelConfig& m, std::string* detail) {
 
 Status Runner::RunRecommend(const RecommendConfig& r, std::string* detail) {
   const TrainedModel& model = models_.at(r.model);
-  QueryOptions q;
-  q.n = r.n > 0 ? r.n : DefaultListLength(model.model->params(), model.model->kind());
-  q.exclude_seen = r.exclude_seen;
-  std::optional<std::vector<uint32_t>> ids;
+  RecommendRequest request;
+  request.kind = r.kind;
+  request.n = r.n;
+  request.exclude_seen = r.exclude_seen;
+  request.ids_file = r.users_file;
+  ENCORE_ASSIGN_OR_RETURN(ResolvedRequest resolved, ResolveRecommendRequest(model, request));
+  const QueryOptions& q = resolved.query;
   const bool similar = r.kind == RecommendKind::kSimilar;
   const IdDictionary& dict = similar ? model.items : model.users;
+  std::optional<std::vector<uint32_t>> ids = std::move(resolved.ids);
   std::string left_out;
-  if (!r.users_file.empty()) {
-    ENCORE_ASSIGN_OR_RETURN(std::vector<std::string> list, ReadIdList(r.users_file));
-    uint64_t unknown = 0;
-    std::vector<std::string> first_unknown;
-    ids = ResolveIds(dict, list, &unknown, &first_unknown);
-    if (unknown > 0) {
-      // Recorded in the manifest (the detail), never with the ids: with
-      // obfuscated sources the list may hold raw emails.
-      bool obfuscated = false;
-      for (const auto& name : c_.prepare.sources) {
-        obfuscated = obfuscated || !c_.FindSource(name)->read.obfuscate_cols.empty();
-      }
-      left_out = "; " + Count(unknown) + " id(s) of " + r.users_file + " unknown to the model";
-      Say("    " + left_out.substr(2) +
-          (obfuscated ? " (not shown, since the sources obfuscate columns: an obfuscated id "
-                        "is known by its hash)"
-                      : ", e.g. " + first_unknown[0]));
+  if (resolved.unknown > 0) {
+    // Recorded in the manifest (the detail), never with the ids: with
+    // obfuscated sources the list may hold raw emails.
+    bool obfuscated = false;
+    for (const auto& name : c_.prepare.sources) {
+      obfuscated = obfuscated || !c_.FindSource(name)->read.obfuscate_cols.empty();
     }
+    left_out = "; " + Count(resolved.unknown) + " id(s) of " + r.users_file +
+               " unknown to the model";
+    Say("    " + left_out.substr(2) +
+        (obfuscated ? " (not shown, since the sources obfuscate columns: an obfuscated id "
+                      "is known by its hash)"
+                    : ", e.g. " + resolved.first_unknown[0]));
   }
   const size_t n_ids = ids ? ids->size() : dict.size();
-  if (similar) {
-    // Fails early for models without a notion of similarity.
-    std::vector<ScoredItem> probe;
-    if (model.items.size() > 0) ENCORE_RETURN_IF_ERROR(model.model->SimilarItems(0, 1, &probe));
-  }
   rows_[r.name] = std::make_unique<RecommendationRows>(model, r.kind, std::move(ids), q);
   *detail = "top " + std::to_string(q.n) + " for " + Count(n_ids) +
             (similar ? " items" : " users") + " (computed while the outputs write)" + left_out;
@@ -526,7 +475,7 @@ Status Runner::RunOutput(size_t index, const OutputConfig& o, std::string* detai
   if (o.kind == OutputKind::kPublish) {
     ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(record.location));
     ENCORE_ASSIGN_OR_RETURN(PublishReport published,
-                            Publish(models_.at(o.model), o.publish, store.get(), &progress_));
+                            PublishModel(models_.at(o.model), o.publish, store.get(), &progress_));
     report.location = store->uri();
     report.rows = published.user_payloads;
     report.bytes = published.bytes;

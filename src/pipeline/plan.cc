@@ -63,10 +63,10 @@ std::string DescribeSource(const SourceConfig& s, const std::string& run_dir) {
   out += " as " + std::string(InputFormatName(s.read.format));
   if (!s.read.obfuscate_cols.empty()) {
     out += "; obfuscate " + Join(s.read.obfuscate_cols) + " (key from " +
-           (!s.obfuscation_key_file.empty()
-                ? "file " + s.obfuscation_key_file
-                : "$" + (s.obfuscation_key_env.empty() ? std::string(Obfuscator::kKeyEnvVar)
-                                                       : s.obfuscation_key_env)) +
+           (!s.input.obfuscation_key_file.empty()
+                ? "file " + s.input.obfuscation_key_file
+                : "$" + (s.input.obfuscation_key_env.empty() ? std::string(Obfuscator::kKeyEnvVar)
+                                                       : s.input.obfuscation_key_env)) +
            ")";
   }
   if (!s.read.known_events.empty()) out += "; events " + Join(s.read.known_events);
@@ -160,7 +160,8 @@ std::string DescribeOutput(const PipelineConfig& c, const OutputConfig& o) {
       break;
     case OutputKind::kPublish:
       out += " model " + o.model + " -> store " + StoreUri(c, o) + " (n " +
-             std::to_string(o.publish.n) + ", similar_n " + std::to_string(o.publish.similar_n) +
+             (o.publish.n > 0 ? std::to_string(o.publish.n) : std::string("the model's")) +
+             ", similar_n " + std::to_string(o.publish.similar_n) +
              ", keep " + std::to_string(o.publish.keep) + ")";
       break;
   }

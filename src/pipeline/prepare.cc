@@ -60,7 +60,11 @@ int64_t WindowStart(int64_t newest, const WindowSpec& window) {
 Result<InteractionLog> CombineLogs(std::vector<InteractionLog> logs,
                                    const std::vector<std::string>& names, const LogFilter& filter,
                                    CombineReport* report) {
-  ENCORE_CHECK(logs.size() == names.size() && !logs.empty());
+  if (logs.empty() || logs.size() != names.size()) {
+    return Status::InvalidArgument("combining logs needs at least one log and one name per log (" +
+                                   std::to_string(logs.size()) + " logs, " +
+                                   std::to_string(names.size()) + " names)");
+  }
   *report = CombineReport();
   bool has_events = true, has_times = true;
   for (const auto& log : logs) {

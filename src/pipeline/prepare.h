@@ -44,7 +44,8 @@ struct CombineReport {
 // Combines `logs` (named `names`, for messages) into one log. With one log
 // and no filter the log is returned unchanged. The event column is kept
 // when every log has one, the time column likewise; a window needs times
-// (FailedPrecondition otherwise). Attribute columns are dropped.
+// (FailedPrecondition otherwise). Attribute columns are dropped. No logs,
+// or a name count that differs from the log count, is InvalidArgument.
 Result<InteractionLog> CombineLogs(std::vector<InteractionLog> logs,
                                    const std::vector<std::string>& names, const LogFilter& filter,
                                    CombineReport* report);

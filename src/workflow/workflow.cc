@@ -1,0 +1,111 @@
+// Train-and-save and recommend-to-outputs (encore/workflow.h).
+
+#include "encore/workflow.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+
+#include "encore/store.h"
+
+namespace encore {
+
+Result<TrainedModel> TrainAndSave(const std::string& kind, const ModelParams& params,
+                                  const Dataset& data, const std::string& path,
+                                  TrainReport* report) {
+  TrainReport local;
+  if (report == nullptr) report = &local;
+  ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> model, CreateRecommender(kind, params));
+  const auto start = std::chrono::steady_clock::now();
+  ENCORE_RETURN_IF_ERROR(model->Fit(data));
+  report->fit_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  TrainedModel trained{std::move(model), data.users.Clone(), data.items.Clone()};
+  if (!path.empty()) {
+    ENCORE_RETURN_IF_ERROR(SaveModel(trained, path));
+    report->file = path;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) report->file_bytes = static_cast<uint64_t>(st.st_size);
+  }
+  return trained;
+}
+
+namespace {
+
+Result<std::vector<uint32_t>> ReadItemList(const TrainedModel& model, const std::string& path) {
+  ENCORE_ASSIGN_OR_RETURN(std::vector<std::string> ids, ReadIdList(path));
+  std::vector<uint32_t> out;
+  for (const auto& id : ids) {
+    if (auto idx = model.items.Find(id)) out.push_back(*idx);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<ResolvedRequest> ResolveRecommendRequest(const TrainedModel& model,
+                                                const RecommendRequest& request) {
+  ResolvedRequest r;
+  const bool similar = request.kind == RecommendKind::kSimilar;
+  r.query.n =
+      request.n > 0 ? request.n : DefaultListLength(model.model->params(), model.model->kind());
+  r.query.exclude_seen = request.exclude_seen;
+  if (!similar) {
+    if (!request.allow_file.empty()) {
+      ENCORE_ASSIGN_OR_RETURN(r.query.allow, ReadItemList(model, request.allow_file));
+      if (r.query.allow.empty()) {
+        return Status::InvalidArgument("allow list '" + request.allow_file +
+                                       "' names no item known to the model");
+      }
+    }
+    if (!request.deny_file.empty()) {
+      ENCORE_ASSIGN_OR_RETURN(r.query.deny, ReadItemList(model, request.deny_file));
+    }
+  }
+  if (!request.ids_file.empty()) {
+    ENCORE_ASSIGN_OR_RETURN(r.id_names, ReadIdList(request.ids_file));
+    const IdDictionary& dict = similar ? model.items : model.users;
+    std::vector<uint32_t> ids;
+    for (const auto& id : r.id_names) {
+      if (auto idx = dict.Find(id)) {
+        ids.push_back(*idx);
+      } else {
+        ++r.unknown;
+        if (r.first_unknown.size() < 10) r.first_unknown.push_back(id);
+      }
+    }
+    r.ids = std::move(ids);
+  }
+  if (similar && model.items.size() > 0) {
+    // Fails early for models without a notion of similarity.
+    std::vector<ScoredItem> probe;
+    ENCORE_RETURN_IF_ERROR(model.model->SimilarItems(0, 1, &probe));
+  }
+  return r;
+}
+
+Result<BatchReport> RecommendToFile(const TrainedModel& model, const RecommendRequest& request,
+                                    const std::string& out_path, Progress* progress) {
+  ENCORE_ASSIGN_OR_RETURN(ResolvedRequest r, ResolveRecommendRequest(model, request));
+  if (request.kind == RecommendKind::kSimilar) {
+    return WriteSimilarItems(model, r.id_names, r.query.n, out_path, progress);
+  }
+  return WriteRecommendations(model, r.id_names, r.query, out_path, progress);
+}
+
+Result<PublishReport> PublishModel(const TrainedModel& model, PublishOptions options, Store* store,
+                                   Progress* progress) {
+  if (options.n == 0) {
+    const uint32_t model_n = model.model->params().n;
+    options.n = model_n > 0 ? model_n : PublishOptions{}.n;
+  }
+  return Publish(model, options, store, progress);
+}
+
+Result<PublishReport> PublishToStore(const TrainedModel& model, const PublishOptions& options,
+                                     const std::string& store_uri, Progress* progress) {
+  ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(store_uri));
+  return PublishModel(model, options, store.get(), progress);
+}
+
+}  // namespace encore
