@@ -24,5 +24,13 @@ ENCORE="${1:-build/release/encore}"
     "$ENCORE" "$cmd" --help | sed "s|$ENCORE|encore|"
     echo '```'
   done
+  echo
+  echo "## Input options"
+  echo
+  echo "One table (\`src/data/input.cc\`, \`encore params --input-options\`) declares every input option:"
+  echo "the flags of \`stats\`, \`train\` and \`evaluate\` above and the \`[sources.NAME]\` / \`[prepare]\` keys"
+  echo "of pipelines ([PIPELINES.md](PIPELINES.md)) are made from it, so names and defaults cannot differ."
+  echo
+  "$ENCORE" params --input-options
 } > docs/CLI.md
 echo "wrote docs/CLI.md"

@@ -87,7 +87,7 @@ const char* InputOptionTypeName(InputOptionType type);
 
 // One row of the option table.
 struct InputOptionInfo {
-  const char* name;           // "time_unit"
+  const char* name;  // "time_unit"
   InputOptionScope scope;
   InputOptionType type;
   const char* flag;           // "--time-unit"; "" = not a CLI flag

@@ -53,20 +53,20 @@ enum class RecommendKind {
 // `encore recommend`, `encore similar` and a pipeline's [recommend.NAME].
 struct RecommendRequest {
   RecommendKind kind = RecommendKind::kUsers;
-  uint32_t n = 0;             // 0: the model's list length (DefaultListLength)
-  bool exclude_seen = true;   // users: drop items the user already has
-  std::string ids_file;       // one id per line: only these users (similar: items); empty = all
-  std::string allow_file;     // users: one item id per line; only these may be recommended
-  std::string deny_file;      // users: one item id per line; never recommended
+  uint32_t n = 0;            // 0: the model's list length (DefaultListLength)
+  bool exclude_seen = true;  // users: drop items the user already has
+  std::string ids_file;      // one id per line: only these users (similar: items); empty = all
+  std::string allow_file;    // users: one item id per line; only these may be recommended
+  std::string deny_file;     // users: one item id per line; never recommended
 };
 
 // A request resolved against one model.
 struct ResolvedRequest {
-  QueryOptions query;                      // n, exclude_seen, allow, deny
+  QueryOptions query;                        // n, exclude_seen, allow, deny
   std::optional<std::vector<uint32_t>> ids;  // indices; nullopt = every user (item)
-  std::vector<std::string> id_names;       // the ids_file as read (empty without one)
-  uint64_t unknown = 0;                    // ids of ids_file the model does not know
-  std::vector<std::string> first_unknown;  // up to 10 of them
+  std::vector<std::string> id_names;         // the ids_file as read (empty without one)
+  uint64_t unknown = 0;                      // ids of ids_file the model does not know
+  std::vector<std::string> first_unknown;    // up to 10 of them
 };
 
 // Reads the id lists and decides the list length. An allow list naming no

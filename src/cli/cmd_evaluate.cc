@@ -105,8 +105,8 @@ int Run(const EvaluateFlags& f) {
   }
   Result<EvaluationRun> run = RunEvaluation(f.model, params, *data, feedback, protocol, options);
   if (!run.ok()) return PrintError(run.status());
-  const std::string out = f.json ? FormatEvaluationJson(run->summary) + "\n"
-                                 : FormatEvaluationTable(run->summary);
+  const std::string out =
+      f.json ? FormatEvaluationJson(run->summary) + "\n" : FormatEvaluationTable(run->summary);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return kExitOk;
 }

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "encore/input.h"
 #include "encore/params.h"
 
 namespace encore::cli {
@@ -16,7 +17,15 @@ Command RegisterParams(CLI::App& root) {
       "params", "List every model parameter: name, type, default, models, meaning");
   auto markdown = std::make_shared<bool>(false);
   app->add_flag("--markdown", *markdown, "Print docs/PARAMETERS.md");
-  return {app, [markdown] {
+  auto input = std::make_shared<bool>(false);
+  app->add_flag("--input-options", *input,
+                "Print the input option table instead (the input flags of stats, train and "
+                "evaluate, and the [sources] / [prepare] keys of pipelines), as Markdown");
+  return {app, [markdown, input] {
+            if (*input) {
+              std::fputs(InputOptionsMarkdown().c_str(), stdout);
+              return kExitOk;
+            }
             const ModelParams defaults;
             if (*markdown) {
               std::printf(

@@ -1,7 +1,6 @@
 // encore recommend / encore similar: batch outputs from a model file alone.
 
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <memory>
 
@@ -16,19 +15,22 @@ namespace {
 
 void PrintReport(const char* what, const BatchReport& r, const std::string& out, bool quiet) {
   if (quiet) return;
-  std::fprintf(stderr, "encore: %s: %llu requested, %llu answered, %llu with nothing to return, "
-                       "%llu unknown; %llu rows written to %s\n",
+  std::fprintf(stderr,
+               "encore: %s: %llu requested, %llu answered, %llu with nothing to return, "
+               "%llu unknown; %llu rows written to %s\n",
                what, static_cast<unsigned long long>(r.requested),
                static_cast<unsigned long long>(r.answered),
                static_cast<unsigned long long>(r.empty), static_cast<unsigned long long>(r.unknown),
                static_cast<unsigned long long>(r.rows), out.c_str());
-  for (const auto& id : r.first_unknown) std::fprintf(stderr, "encore: unknown id: %s\n", id.c_str());
+  for (const auto& id : r.first_unknown)
+    std::fprintf(stderr, "encore: unknown id: %s\n", id.c_str());
 }
 
 }  // namespace
 
 Command RegisterRecommend(CLI::App& root) {
-  CLI::App* app = root.add_subcommand("recommend", "Top-N recommendations per user from a model file");
+  CLI::App* app =
+      root.add_subcommand("recommend", "Top-N recommendations per user from a model file");
   struct Flags {
     std::string model_file, users, out, allow, deny;
     uint32_t n = 0;
@@ -37,11 +39,13 @@ Command RegisterRecommend(CLI::App& root) {
   };
   auto f = std::make_shared<Flags>();
   app->add_option("--model-file", f->model_file, "Model written by encore train")->required();
-  app->add_option("--n", f->n, "Items per user (default: the model's n, else 20 for "
+  app->add_option("--n", f->n,
+                  "Items per user (default: the model's n, else 20 for "
                   "cooccurrence and 10 for the others)");
   app->add_option("--users", f->users, "File with one user id per line (default: every user)");
   app->add_flag("--include-seen", f->include_seen, "Also recommend items the user already has");
-  app->add_option("--allow", f->allow, "File with one item id per line: only these may be recommended");
+  app->add_option("--allow", f->allow,
+                  "File with one item id per line: only these may be recommended");
   app->add_option("--deny", f->deny, "File with one item id per line: never recommend these");
   app->add_option("--out", f->out, "Output: CSV user,item,score,rank (.jsonl for JSON Lines)")
       ->required();
@@ -74,10 +78,12 @@ Command RegisterSimilar(CLI::App& root) {
   };
   auto f = std::make_shared<Flags>();
   app->add_option("--model-file", f->model_file, "Model written by encore train")->required();
-  app->add_option("--n", f->n, "Similar items per item (default: the model's n, else 20 for "
+  app->add_option("--n", f->n,
+                  "Similar items per item (default: the model's n, else 20 for "
                   "cooccurrence and 10 for the others)");
   app->add_option("--items", f->items, "File with one item id per line (default: every item)");
-  app->add_option("--out", f->out, "Output: CSV item,similar_item,score,rank (.jsonl for JSON Lines)")
+  app->add_option("--out", f->out,
+                  "Output: CSV item,similar_item,score,rank (.jsonl for JSON Lines)")
       ->required();
   app->add_flag("-q,--quiet", f->quiet, "No progress or summary lines on stderr");
   return {app, [f] {

@@ -14,7 +14,8 @@
 namespace encore::cli {
 
 Command RegisterTrain(CLI::App& root) {
-  CLI::App* app = root.add_subcommand("train", "Read interactions, fit a model, write a model file");
+  CLI::App* app =
+      root.add_subcommand("train", "Read interactions, fit a model, write a model file");
   struct Flags {
     InputFlags input;
     ModelFlags model_flags;
@@ -78,11 +79,12 @@ Command RegisterTrain(CLI::App& root) {
               w.EndObject();
               std::printf("%s\n", w.str().c_str());
             } else {
-              std::printf("trained %s on %u users x %u items (%llu nonzeros) in %.2fs; wrote %s "
-                          "(%.1f MB)\n",
-                          f->model.c_str(), trained.users.size(), trained.items.size(),
-                          static_cast<unsigned long long>(trained.model->seen().nnz()),
-                          fit_seconds, f->out.c_str(), trained_report.file_bytes / 1e6);
+              std::printf(
+                  "trained %s on %u users x %u items (%llu nonzeros) in %.2fs; wrote %s "
+                  "(%.1f MB)\n",
+                  f->model.c_str(), trained.users.size(), trained.items.size(),
+                  static_cast<unsigned long long>(trained.model->seen().nnz()), fit_seconds,
+                  f->out.c_str(), trained_report.file_bytes / 1e6);
             }
             return kExitOk;
           }};

@@ -1,7 +1,6 @@
 #include "cli/input_flags.h"
 
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -28,9 +27,11 @@ void InputFlags::Register(CLI::App* app) {
       }
       help += ": " + values;
     }
-    if (*info.default_value == 0 && *info.default_doc) help += " (default: " + std::string(info.default_doc) + ")";
+    if (*info.default_value == 0 && *info.default_doc)
+      help += " (default: " + std::string(info.default_doc) + ")";
     CLI::Option* option = app->add_option(info.flag, text_[info.name], help);
     if (*info.default_value) option->default_str(info.default_value);
+    if (info.type == InputOptionType::kCount) option->type_name("UINT");
     options_[info.name] = option;
   }
   app->add_option("--threads", threads, "Threads (0 = all cores)")->capture_default_str();

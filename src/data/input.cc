@@ -49,9 +49,10 @@ Result<ColumnRef> ParseColumn(const std::string& name, const std::string& text) 
     return Status::InvalidArgument(name + " is empty; give a header name or a 1-based number");
   }
   ColumnRef c = ColumnRef::Parse(text);
-  if (c.name.empty() && (c.index < 1 || c.index > 100000)) {
-    return Status::InvalidArgument(name + " '" + text +
-                                   "' must be a header name or a 1-based column number (1, 2, ...)");
+  const bool digits = text.find_first_not_of("0123456789") == std::string::npos;
+  if (digits && (c.index < 1 || c.index > 100000)) {
+    return Status::InvalidArgument(
+        name + " '" + text + "' must be a header name or a 1-based column number (1, 2, ...)");
   }
   return c;
 }
@@ -120,17 +121,17 @@ const std::vector<InputOptionInfo>& InputOptionTable() {
          return Status::OK();
        }},
       {"user_col", S::kRead, T::kColumn, "--user-col", "user", "", "well-known names", "",
-       "User id column: header name or 1-based number", Column(&InputOptions::user_col,
-                                                                "the user column")},
+       "User id column: header name or 1-based number",
+       Column(&InputOptions::user_col, "the user column")},
       {"item_col", S::kRead, T::kColumn, "--item-col", "item", "", "well-known names", "",
-       "Item id column: header name or 1-based number", Column(&InputOptions::item_col,
-                                                                "the item column")},
+       "Item id column: header name or 1-based number",
+       Column(&InputOptions::item_col, "the item column")},
       {"value_col", S::kRead, T::kColumn, "--value-col", "value", "", "none (each row counts 1)",
-       "", "Rating / count / quantity column", Column(&InputOptions::value_col,
-                                                      "the value column")},
+       "", "Rating / count / quantity column",
+       Column(&InputOptions::value_col, "the value column")},
       {"event_col", S::kRead, T::kColumn, "--event-col", "event", "", "well-known names", "",
-       "Event type column (view, cart, purchase...)", Column(&InputOptions::event_col,
-                                                             "the event column")},
+       "Event type column (view, cart, purchase...)",
+       Column(&InputOptions::event_col, "the event column")},
       {"time_col", S::kRead, T::kColumn, "--time-col", "time", "", "well-known names", "",
        "Timestamp column: unix seconds or milliseconds, or ISO-8601",
        Column(&InputOptions::time_col, "the time column")},
@@ -178,8 +179,8 @@ const std::vector<InputOptionInfo>& InputOptionTable() {
          o->obfuscation_key_file = v;
          return Status::OK();
        }},
-      {"obfuscation_key_env", S::kRead, T::kString, "--obfuscation-key-env",
-       "obfuscation_key_env", "ENCORE_OBFUSCATION_KEY", "", "",
+      {"obfuscation_key_env", S::kRead, T::kString, "--obfuscation-key-env", "obfuscation_key_env",
+       "ENCORE_OBFUSCATION_KEY", "", "",
        "Environment variable holding the obfuscation key (when no key file is given)",
        [](InputOptions* o, const std::string& v) -> Status {
          if (v.empty()) {
@@ -345,10 +346,12 @@ std::string InputOptionsMarkdown() {
       "| --- | --- | --- | --- | --- | --- |\n";
   for (const InputOptionInfo& i : InputOptionTable()) {
     std::string flag = Code(i.flag);
-    if (i.type == InputOptionType::kBool && *i.flag) flag += ", `--no-" + std::string(i.flag + 2) + "`";
+    if (i.type == InputOptionType::kBool && *i.flag)
+      flag += ", `--no-" + std::string(i.flag + 2) + "`";
     std::string key;
     if (*i.pipeline_key) {
-      key = std::string("`") + (i.scope == InputOptionScope::kRead ? "[sources.NAME] " : "[prepare] ") +
+      key = std::string("`") +
+            (i.scope == InputOptionScope::kRead ? "[sources.NAME] " : "[prepare] ") +
             i.pipeline_key + "`";
     }
     std::string values = i.values;

@@ -20,10 +20,12 @@ TEST(InputOptions, TableNamesAreUniqueAndDocumented) {
   std::set<std::string> names, flags, keys;
   for (const InputOptionInfo& info : InputOptionTable()) {
     EXPECT_TRUE(names.insert(info.name).second) << info.name;
-    if (*info.flag) EXPECT_TRUE(flags.insert(info.flag).second) << info.flag;
+    if (*info.flag) {
+      EXPECT_TRUE(flags.insert(info.flag).second) << info.flag;
+    }
     if (*info.pipeline_key) {
-      EXPECT_TRUE(keys.insert(std::to_string(static_cast<int>(info.scope)) + info.pipeline_key)
-                      .second)
+      EXPECT_TRUE(
+          keys.insert(std::to_string(static_cast<int>(info.scope)) + info.pipeline_key).second)
           << info.pipeline_key;
     }
     EXPECT_TRUE(*info.flag || *info.pipeline_key) << info.name << " is set from nowhere";
@@ -73,7 +75,8 @@ TEST(InputOptions, SettersParseAndRejectWithTheAcceptedValues) {
   EXPECT_EQ(o.header, false);
   EXPECT_TRUE(SetInputOption(&o, "max_bad_rows", "12").ok());
   EXPECT_EQ(o.max_bad_rows, 12u);
-  for (const auto& [name, bad, says] : std::vector<std::tuple<std::string, std::string, std::string>>{
+  for (const auto& [name, bad, says] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
            {"format", "parquet", "parquet"},
            {"separator", "ab", "one byte"},
            {"time_unit", "h", "auto, s or ms"},
@@ -117,7 +120,8 @@ TEST(InputOptions, ResolveAppliesTheDerivedDefaultsOnce) {
 
 TEST(InputOptions, LoadInputReadsWeightsAndObfuscatesFromAKeyFile) {
   TempDir dir;
-  WriteFile(dir.File("e.csv"), "user,item,event,email\nu1,a,view,x@y\nu1,b,buy,x@y\nu2,a,buy,z@y\n");
+  WriteFile(dir.File("e.csv"),
+            "user,item,event,email\nu1,a,view,x@y\nu1,b,buy,x@y\nu2,a,buy,z@y\n");
   WriteFile(dir.File("key"), "a-test-key-of-enough-length\n");
   InputOptions o;
   o.files = {dir.File("e.csv")};

@@ -47,10 +47,11 @@ std::string DescribeOverAllData(const EvaluationProtocol& p) {
              min_train + seed;
     case SplitMethod::kTime:
       if (s.leave_k > 0) {
-        return "time holdout of each user's latest " + std::to_string(s.leave_k) +
-               " interactions" + min_train;
+        return "time holdout of each user's latest " + std::to_string(s.leave_k) + " interactions" +
+               min_train;
       }
-      if (s.cutoff) return "time holdout of the interactions at or after " + FormatUtcTime(*s.cutoff);
+      if (s.cutoff)
+        return "time holdout of the interactions at or after " + FormatUtcTime(*s.cutoff);
       return "time holdout of the latest " + Percent(s.test_fraction) + " of the interactions";
   }
   return "";
@@ -59,10 +60,10 @@ std::string DescribeOverAllData(const EvaluationProtocol& p) {
 // A pipeline's description: the holdout, then what ran on its training part.
 std::string DescribeHoldoutTest(const EvaluationProtocol& p, const Metric& select_by) {
   const SplitOptions& s = p.split;
-  std::string out = std::string(SplitMethodName(s.method)) + " holdout of " +
-                    (s.leave_k > 0 ? std::to_string(s.leave_k) + " per user"
-                                   : Percent(s.test_fraction)) +
-                    ", seed " + std::to_string(s.seed);
+  std::string out =
+      std::string(SplitMethodName(s.method)) + " holdout of " +
+      (s.leave_k > 0 ? std::to_string(s.leave_k) + " per user" : Percent(s.test_fraction)) +
+      ", seed " + std::to_string(s.seed);
   const uint32_t folds = EffectiveFolds(p);
   if (!p.grid.empty()) {
     out += "; grid selected by " + select_by.Name() + " in " + std::to_string(folds) +

@@ -69,7 +69,9 @@ TEST(EvaluationProtocol, OverAllDataEqualsCrossValidateOnTheSameFolds) {
   FoldOptions fo;
   fo.folds = 3;
   fo.per_user = true;
-  Result<CvReport> direct = CrossValidate("popularity", params, data, *KFoldSplit(data, fo),
+  Result<FoldAssignment> folds = KFoldSplit(data, fo);
+  ASSERT_TRUE(folds.ok());
+  Result<CvReport> direct = CrossValidate("popularity", params, data, *folds,
                                           DefaultMetrics(Feedback::kImplicit), options);
   ASSERT_TRUE(direct.ok());
   ASSERT_EQ(run->summary.result.mean.size(), direct->mean.size());

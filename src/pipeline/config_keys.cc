@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "encore/evaluate.h"
 #include "encore/input.h"
 #include "pipeline/config.h"
 
@@ -181,7 +182,8 @@ const std::vector<ConfigKey>& PipelineKeys() {
       {"models.*.evaluate", "grid", T::kGridTable, false, "", "",
        "Parameter grid, e.g. `{ factors = [5, 10], reg = [0.01, 0.1] }`: every combination"},
       {"models.*.evaluate", "metrics", T::kStringList, false,
-       "`[\"rmse\", \"mae\"]` explicit, `[\"precision@10\", \"recall@10\", \"ndcg@10\"]` implicit",
+       Keep(std::string("`") + kDefaultExplicitMetrics + "` explicit, `" +
+            kDefaultImplicitMetrics + "` at `k` implicit (as `encore evaluate`)"),
        "", "Metrics; the first selects the best grid point"},
       {"models.*.evaluate", "k", T::kInteger, false, "10", "",
        "K of ranking metrics given without `@K`"},
