@@ -4,17 +4,17 @@
 
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <type_traits>
 
 namespace encore {
 
 namespace {
 
 Status BadValue(const char* name, const std::string& value, const std::string& expected) {
-  return Status::InvalidArgument("parameter '" + std::string(name) + "': '" + value +
-                                 "' is not " + expected);
+  return Status::InvalidArgument("parameter '" + std::string(name) + "': '" + value + "' is not " +
+                                 expected);
 }
 
 template <typename T>
@@ -34,14 +34,23 @@ Status ParseInt(const char* name, const std::string& v, int* out) {
   return Status::OK();
 }
 
+// Parses in the field's own type (strtof for float), so the shortest text
+// Real() writes reads back as the very same value, and a value beyond the
+// type's range is rejected rather than becoming infinity.
 template <typename T>
 Status ParseReal(const char* name, const std::string& v, T* out) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
   char* end = nullptr;
-  double x = std::strtod(v.c_str(), &end);
+  T x;
+  if constexpr (std::is_same_v<T, float>) {
+    x = std::strtof(v.c_str(), &end);
+  } else {
+    x = std::strtod(v.c_str(), &end);
+  }
   if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x)) {
     return BadValue(name, v, "a finite number");
   }
-  *out = static_cast<T>(x);
+  *out = x;
   return Status::OK();
 }
 
@@ -56,41 +65,50 @@ Status ParseBool(const char* name, const std::string& v, bool* out) {
   return Status::OK();
 }
 
-std::string Real(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
+// The shortest text that reads back (ParseReal) as exactly `v`: model files
+// keep parameters as text, and save -> load must not round them.
+template <typename T>
+std::string Real(T v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, ec == std::errc() ? end : buf);
 }
 
 const char* SolverName(Solver s) { return s == Solver::kCg ? "cg" : "cholesky"; }
 const char* ColdStartName(ColdStart c) { return c == ColdStart::kDrop ? "drop" : "popular"; }
 const char* SimilarityName(Similarity s) {
   switch (s) {
-    case Similarity::kConditional: return "conditional";
-    case Similarity::kJaccard: return "jaccard";
-    case Similarity::kLift: return "lift";
-    case Similarity::kCosine: return "cosine";
+    case Similarity::kConditional:
+      return "conditional";
+    case Similarity::kJaccard:
+      return "jaccard";
+    case Similarity::kLift:
+      return "lift";
+    case Similarity::kCosine:
+      return "cosine";
   }
   return "?";
 }
 
-#define ENCORE_UINT_PARAM(field, models, help)                                        \
-  ParamInfo {                                                                         \
-    #field, "int", models, help,                                                      \
+#define ENCORE_UINT_PARAM(field, models, help)                                      \
+  ParamInfo {                                                                       \
+#field, "int", models, help,                                                      \
         [](ModelParams* p, const std::string& v) { return ParseUnsigned(#field, v, &p->field); }, \
-        [](const ModelParams& p) { return std::to_string(p.field); }                  \
+        [](const ModelParams& p) { return std::to_string(p.field); } \
   }
-#define ENCORE_REAL_PARAM(field, models, help)                                        \
-  ParamInfo {                                                                         \
-    #field, "float", models, help,                                                    \
-        [](ModelParams* p, const std::string& v) { return ParseReal(#field, v, &p->field); }, \
-        [](const ModelParams& p) { return Real(p.field); }                            \
+#define ENCORE_REAL_PARAM(field, models, help)                                                     \
+  ParamInfo {                                                                                      \
+#field, "float", models, help,                                                                 \
+        [](ModelParams * p,                                                                        \
+           const std::string&                                                                      \
+               v) { return ParseReal(#field, v, &p->field); }, [](const ModelParams&               \
+                                                                      p) { return Real(p.field); } \
   }
-#define ENCORE_BOOL_PARAM(field, models, help)                                        \
-  ParamInfo {                                                                         \
-    #field, "bool", models, help,                                                     \
+#define ENCORE_BOOL_PARAM(field, models, help)                                      \
+  ParamInfo {                                                                       \
+#field, "bool", models, help,                                                     \
         [](ModelParams* p, const std::string& v) { return ParseBool(#field, v, &p->field); }, \
-        [](const ModelParams& p) { return std::string(p.field ? "true" : "false"); }  \
+        [](const ModelParams& p) { return std::string(p.field ? "true" : "false"); } \
   }
 
 }  // namespace
@@ -108,9 +126,12 @@ const std::vector<ParamInfo>& ModelParamTable() {
       ENCORE_REAL_PARAM(alpha, "ials", "Confidence scale: c = 1 + alpha * r"),
       ParamInfo{"solver", "enum", "ials", "Least-squares solver: cg | cholesky",
                 [](ModelParams* p, const std::string& v) {
-                  if (v == "cg") p->solver = Solver::kCg;
-                  else if (v == "cholesky") p->solver = Solver::kCholesky;
-                  else return BadValue("solver", v, "cg or cholesky");
+                  if (v == "cg")
+                    p->solver = Solver::kCg;
+                  else if (v == "cholesky")
+                    p->solver = Solver::kCholesky;
+                  else
+                    return BadValue("solver", v, "cg or cholesky");
                   return Status::OK();
                 },
                 [](const ModelParams& p) { return std::string(SolverName(p.solver)); }},
@@ -119,29 +140,40 @@ const std::vector<ParamInfo>& ModelParamTable() {
       ParamInfo{"cold_start", "enum", "als,ials",
                 "Users or items unknown at prediction time: drop | popular",
                 [](ModelParams* p, const std::string& v) {
-                  if (v == "drop") p->cold_start = ColdStart::kDrop;
-                  else if (v == "popular") p->cold_start = ColdStart::kPopular;
-                  else return BadValue("cold_start", v, "drop or popular");
+                  if (v == "drop")
+                    p->cold_start = ColdStart::kDrop;
+                  else if (v == "popular")
+                    p->cold_start = ColdStart::kPopular;
+                  else
+                    return BadValue("cold_start", v, "drop or popular");
                   return Status::OK();
                 },
                 [](const ModelParams& p) { return std::string(ColdStartName(p.cold_start)); }},
       ParamInfo{"similarity", "enum", "cooccurrence",
                 "conditional (cooc(a,b)/count(a)) | jaccard | lift | cosine",
                 [](ModelParams* p, const std::string& v) {
-                  if (v == "conditional") p->similarity = Similarity::kConditional;
-                  else if (v == "jaccard") p->similarity = Similarity::kJaccard;
-                  else if (v == "lift") p->similarity = Similarity::kLift;
-                  else if (v == "cosine") p->similarity = Similarity::kCosine;
-                  else return BadValue("similarity", v, "conditional, jaccard, lift or cosine");
+                  if (v == "conditional")
+                    p->similarity = Similarity::kConditional;
+                  else if (v == "jaccard")
+                    p->similarity = Similarity::kJaccard;
+                  else if (v == "lift")
+                    p->similarity = Similarity::kLift;
+                  else if (v == "cosine")
+                    p->similarity = Similarity::kCosine;
+                  else
+                    return BadValue("similarity", v, "conditional, jaccard, lift or cosine");
                   return Status::OK();
                 },
                 [](const ModelParams& p) { return std::string(SimilarityName(p.similarity)); }},
       ParamInfo{"aggregate", "enum", "cooccurrence",
                 "Combine the user's items: max (the workbook) | sum (item-kNN, value-weighted)",
                 [](ModelParams* p, const std::string& v) {
-                  if (v == "max") p->aggregate = Aggregate::kMax;
-                  else if (v == "sum") p->aggregate = Aggregate::kSum;
-                  else return BadValue("aggregate", v, "max or sum");
+                  if (v == "max")
+                    p->aggregate = Aggregate::kMax;
+                  else if (v == "sum")
+                    p->aggregate = Aggregate::kSum;
+                  else
+                    return BadValue("aggregate", v, "max or sum");
                   return Status::OK();
                 },
                 [](const ModelParams& p) {
@@ -156,9 +188,10 @@ const std::vector<ParamInfo>& ModelParamTable() {
       ENCORE_UINT_PARAM(n, "all",
                         "Default list length of recommend (0 = 20 for cooccurrence, else 10)"),
       ENCORE_UINT_PARAM(seed, "als,ials", "Random seed of the initial factors"),
-      ParamInfo{"threads", "int", "all", "Threads (0 = all cores)",
-                [](ModelParams* p, const std::string& v) { return ParseInt("threads", v, &p->threads); },
-                [](const ModelParams& p) { return std::to_string(p.threads); }},
+      ParamInfo{
+          "threads", "int", "all", "Threads (0 = all cores)",
+          [](ModelParams* p, const std::string& v) { return ParseInt("threads", v, &p->threads); },
+          [](const ModelParams& p) { return std::to_string(p.threads); }},
   };
   return kTable;
 }
