@@ -1,6 +1,7 @@
 // Batch outputs: top-N recommendations for many users, similar items for
-// many items, streamed to a CSV or JSON Lines file (see io/ranked_writer.h
-// for the layout) in blocks, so memory stays bounded whatever the count.
+// many items, ranked by the one query path (encore/rank.h) and streamed to a
+// CSV or JSON Lines file (the layout: rank/encode.h) in blocks, so memory
+// stays bounded whatever the count.
 //
 // Ids in the request that the model does not know are not an error: they
 // are counted and the first few reported, and the rest of the batch runs.
@@ -15,17 +16,17 @@
 #include <vector>
 
 #include "encore/progress.h"
-#include "encore/recommender.h"
+#include "encore/rank.h"
 
 namespace encore {
 
 struct BatchReport {
-  uint64_t requested = 0;      // ids asked for (all users / items when no list)
-  uint64_t answered = 0;       // ids with at least one result
-  uint64_t empty = 0;          // known ids that got no result (e.g. nothing left to recommend)
-  uint64_t unknown = 0;        // ids absent from the model
+  uint64_t requested = 0;  // ids asked for (all users / items when no list)
+  uint64_t answered = 0;   // ids with at least one result
+  uint64_t empty = 0;      // known ids that got no result (e.g. nothing left to recommend)
+  uint64_t unknown = 0;    // ids absent from the model
   std::vector<std::string> first_unknown;  // up to 10
-  uint64_t rows = 0;           // lines written (header excluded)
+  uint64_t rows = 0;                       // lines written (header excluded)
 };
 
 // Writes user,item,score,rank for `user_ids` (every user when empty).
