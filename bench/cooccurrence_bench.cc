@@ -63,8 +63,7 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     const size_t eq = arg.find('=');
-    if (eq == std::string::npos)
-      return Fail(Status::InvalidArgument("expected name=value: " + arg));
+    if (eq == std::string::npos) return Fail(Status::InvalidArgument("expected name=value: " + arg));
     const std::string name = arg.substr(0, eq), value = arg.substr(eq + 1);
     if (name == "n") {
       query.n = static_cast<uint32_t>(std::stoul(value));
@@ -92,11 +91,11 @@ int main(int argc, char** argv) {
     pair_work += len * len;
     max_row = std::max<uint64_t>(max_row, by_user.RowLength(u));
   }
-  std::printf(
-      "data: %u users, %u items, %llu nonzeros, largest user %llu items, "
-      "sum |items(u)|^2 = %.3g; loaded in %.2f s, resident %.0f MiB\n",
-      by_user.rows, by_user.cols, static_cast<unsigned long long>(data->nnz()),
-      static_cast<unsigned long long>(max_row), pair_work, load_s, StatusMiB("VmRSS:"));
+  std::printf("data: %u users, %u items, %llu nonzeros, largest user %llu items, "
+              "sum |items(u)|^2 = %.3g; loaded in %.2f s, resident %.0f MiB\n",
+              by_user.rows, by_user.cols, static_cast<unsigned long long>(data->nnz()),
+              static_cast<unsigned long long>(max_row), pair_work, load_s,
+              StatusMiB("VmRSS:"));
   std::fflush(stdout);
 
   auto created = encore::CreateRecommender("cooccurrence", params);
@@ -116,13 +115,12 @@ int main(int argc, char** argv) {
     if (model->SimilarItems(i, UINT32_MAX, &row).ok()) pairs += row.size();
   }
   const double sim_mib = (pairs * 8.0 + (model->num_items() + 1) * 8.0) / (1 << 20);
-  std::printf(
-      "fit: %.2f s on %d threads; %llu item pairs kept (%.1f per item), similarity "
-      "%.0f MiB; peak resident %.0f MiB (+%.0f MiB over the data, %.1f bytes per "
-      "nonzero)\n",
-      fit_s, params.threads, static_cast<unsigned long long>(pairs),
-      static_cast<double>(pairs) / model->num_items(), sim_mib, fit_peak, fit_peak - before_fit,
-      (fit_peak - before_fit) * (1 << 20) / data->nnz());
+  std::printf("fit: %.2f s on %d threads; %llu item pairs kept (%.1f per item), similarity "
+              "%.0f MiB; peak resident %.0f MiB (+%.0f MiB over the data, %.1f bytes per "
+              "nonzero)\n",
+              fit_s, params.threads, static_cast<unsigned long long>(pairs),
+              static_cast<double>(pairs) / model->num_items(), sim_mib, fit_peak,
+              fit_peak - before_fit, (fit_peak - before_fit) * (1 << 20) / data->nnz());
 
   std::vector<uint32_t> users(model->num_users());
   for (uint32_t u = 0; u < users.size(); ++u) users[u] = u;
@@ -133,11 +131,10 @@ int main(int argc, char** argv) {
   const double rec_s = Seconds(start);
   uint64_t returned = 0;
   for (const auto& list : out) returned += list.size();
-  std::printf(
-      "recommend: top-%u for %zu users in %.2f s (%.1f us per user), %.2f items per "
-      "user; peak resident %.0f MiB\n",
-      query.n, users.size(), rec_s, rec_s * 1e6 / users.size(),
-      static_cast<double>(returned) / users.size(), StatusMiB("VmHWM:"));
+  std::printf("recommend: top-%u for %zu users in %.2f s (%.1f us per user), %.2f items per "
+              "user; peak resident %.0f MiB\n",
+              query.n, users.size(), rec_s, rec_s * 1e6 / users.size(),
+              static_cast<double>(returned) / users.size(), StatusMiB("VmHWM:"));
 
   // With neighbors = K, a user's list is certainly what keeping every pair
   // would give when every pair that may have been cut (scoring at most the
@@ -159,10 +156,10 @@ int main(int argc, char** argv) {
       }
       exact += worst_cut < last || worst_cut == -INFINITY;
     }
-    std::printf(
-        "exactness: %llu of %zu users' lists (%.2f%%) are provably the same as with "
-        "every pair kept\n",
-        static_cast<unsigned long long>(exact), users.size(), 100.0 * exact / users.size());
+    std::printf("exactness: %llu of %zu users' lists (%.2f%%) are provably the same as with "
+                "every pair kept\n",
+                static_cast<unsigned long long>(exact), users.size(),
+                100.0 * exact / users.size());
   }
   return 0;
 }

@@ -5,9 +5,9 @@
 // prints sample recommendations, publishes a serving snapshot and prints
 // the commands that serve it.
 
+#include <CLI/CLI.hpp>
 #include <sys/stat.h>
 
-#include <CLI/CLI.hpp>
 #include <cctype>
 #include <cstdio>
 #include <fstream>
@@ -60,9 +60,8 @@ std::string PercentEncode(const std::string& s) {
 }  // namespace
 
 Command RegisterDemo(CLI::App& root) {
-  CLI::App* app = root.add_subcommand("demo",
-                                      "Run the main job on embedded defaults: generate retail "
-                                      "events, read, profile, evaluate, train, publish");
+  CLI::App* app = root.add_subcommand(
+      "demo", "Run the main job on embedded defaults: generate retail events, read, profile, evaluate, train, publish");
   struct Flags {
     std::string out = "encore-demo";
     uint64_t users = 20000, items = 5000, rows = 500000, seed = 42;
@@ -92,9 +91,8 @@ Command RegisterDemo(CLI::App& root) {
                           static_cast<unsigned long long>(file.rows));
             }
 
-            std::printf(
-                "\n== 2. read: weights view=3,cart=10,wishlist=30,purchase=40; "
-                "emails obfuscated\n");
+            std::printf("\n== 2. read: weights view=3,cart=10,wishlist=30,purchase=40; "
+                        "emails obfuscated\n");
             const std::string key_file = f->out + "/obfuscation.key";
             if (Status s = WriteDemoKey(key_file); !s.ok()) return PrintError(s);
             InputFlags input;
@@ -103,10 +101,9 @@ Command RegisterDemo(CLI::App& root) {
             input.obfuscate = "email";
             input.obfuscation_key_file = key_file;
             input.quiet = f->quiet;
-            std::printf(
-                "   encore stats --input %s --weights %s --obfuscate email "
-                "--obfuscation-key-file %s\n\n",
-                input.inputs[0].c_str(), input.weights.c_str(), key_file.c_str());
+            std::printf("   encore stats --input %s --weights %s --obfuscate email "
+                        "--obfuscation-key-file %s\n\n",
+                        input.inputs[0].c_str(), input.weights.c_str(), key_file.c_str());
             std::fflush(stdout);
             ReadReport report;
             Result<Dataset> data = LoadInput(input, &report);
@@ -160,9 +157,8 @@ Command RegisterDemo(CLI::App& root) {
               }
               std::printf("\n");
             }
-            std::printf(
-                "\n== 7. publish: every user's top 20, similar items and the model, as a "
-                "serving snapshot\n");
+            std::printf("\n== 7. publish: every user's top 20, similar items and the model, as a "
+                        "serving snapshot\n");
             const std::string store_dir = f->out + "/store";
             auto store = Store::Open(store_dir);
             if (!store.ok()) return PrintError(store.status());
@@ -177,17 +173,15 @@ Command RegisterDemo(CLI::App& root) {
                         static_cast<unsigned long long>(published->similar_payloads));
 
             const std::string user(trained.users.Name(0));
-            std::printf(
-                "\n== 8. serve it\n"
-                "   encore serve --store %s --port 8080 &\n"
-                "   curl -s http://127.0.0.1:8080/v1/users/%s/recommendations\n"
-                "   curl -s 'http://127.0.0.1:8080/v1/users/nobody/recommendations"
-                "?fallback=popular&limit=3'\n",
-                store_dir.c_str(), PercentEncode(user).c_str());
-            std::printf(
-                "\nNext: encore recommend --model-file %s --n 10 --out recs.csv\n"
-                "      encore evaluate --help, encore train --help, encore params\n",
-                model_file.c_str());
+            std::printf("\n== 8. serve it\n"
+                        "   encore serve --store %s --port 8080 &\n"
+                        "   curl -s http://127.0.0.1:8080/v1/users/%s/recommendations\n"
+                        "   curl -s 'http://127.0.0.1:8080/v1/users/nobody/recommendations"
+                        "?fallback=popular&limit=3'\n",
+                        store_dir.c_str(), PercentEncode(user).c_str());
+            std::printf("\nNext: encore recommend --model-file %s --n 10 --out recs.csv\n"
+                        "      encore evaluate --help, encore train --help, encore params\n",
+                        model_file.c_str());
             return kExitOk;
           }};
 }

@@ -107,8 +107,8 @@ TEST(Als, HalfSweepEqualsDenseNormalEquations) {
       }
       ExplicitHalfSweep(data.by_user, items.data(), k, o, users.data());
       std::vector<double> ref, ref_bias;
-      ReferenceSweep(data.by_user, items, k, o.reg, scale, biases ? item_bias.data() : nullptr, 2.5,
-                     &ref, &ref_bias);
+      ReferenceSweep(data.by_user, items, k, o.reg, scale, biases ? item_bias.data() : nullptr,
+                     2.5, &ref, &ref_bias);
       for (size_t p = 0; p < users.size(); ++p) {
         EXPECT_NEAR(users[p], ref[p], 1e-4 * (1 + std::fabs(ref[p])))
             << "scale " << scale << " biases " << biases << " at " << p;
@@ -141,8 +141,8 @@ TEST(Als, RegScaleByCountIsRegTimesRowCount) {
     for (uint32_t p = 0; p < k; ++p) EXPECT_NEAR(users[u * k + p], x[p], 1e-5);
     if (n > 1) {
       plain.reg = 0.5f;
-      ExplicitSolveRow(data.by_user.indices.data() + begin, data.by_user.values.data() + begin, n,
-                       items.data(), k, plain, x.data(), nullptr);
+      ExplicitSolveRow(data.by_user.indices.data() + begin, data.by_user.values.data() + begin,
+                       n, items.data(), k, plain, x.data(), nullptr);
       double diff = 0;
       for (uint32_t p = 0; p < k; ++p) diff += std::fabs(users[u * k + p] - x[p]);
       EXPECT_GT(diff, 1e-4) << "scaling by n = " << n << " changes the solution";
@@ -214,8 +214,8 @@ struct Split {
 
 // R = mu + b_u + b_i + U V' + N(0, sigma^2), `observed` of the cells seen,
 // one in ten of those held out.
-Split Planted(uint32_t users, uint32_t items, uint32_t rank, float mu, float sigma, float bias_sd,
-              double observed, uint64_t seed) {
+Split Planted(uint32_t users, uint32_t items, uint32_t rank, float mu, float sigma,
+              float bias_sd, double observed, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0, 1);
   std::uniform_real_distribution<double> uniform(0, 1);

@@ -13,8 +13,8 @@ namespace encore {
 namespace {
 
 Status BadValue(const char* name, const std::string& value, const std::string& expected) {
-  return Status::InvalidArgument("parameter '" + std::string(name) + "': '" + value + "' is not " +
-                                 expected);
+  return Status::InvalidArgument("parameter '" + std::string(name) + "': '" + value +
+                                 "' is not " + expected);
 }
 
 template <typename T>
@@ -78,37 +78,31 @@ const char* SolverName(Solver s) { return s == Solver::kCg ? "cg" : "cholesky"; 
 const char* ColdStartName(ColdStart c) { return c == ColdStart::kDrop ? "drop" : "popular"; }
 const char* SimilarityName(Similarity s) {
   switch (s) {
-    case Similarity::kConditional:
-      return "conditional";
-    case Similarity::kJaccard:
-      return "jaccard";
-    case Similarity::kLift:
-      return "lift";
-    case Similarity::kCosine:
-      return "cosine";
+    case Similarity::kConditional: return "conditional";
+    case Similarity::kJaccard: return "jaccard";
+    case Similarity::kLift: return "lift";
+    case Similarity::kCosine: return "cosine";
   }
   return "?";
 }
 
-#define ENCORE_UINT_PARAM(field, models, help)                                      \
-  ParamInfo {                                                                       \
-#field, "int", models, help,                                                      \
+#define ENCORE_UINT_PARAM(field, models, help)                                        \
+  ParamInfo {                                                                         \
+    #field, "int", models, help,                                                      \
         [](ModelParams* p, const std::string& v) { return ParseUnsigned(#field, v, &p->field); }, \
-        [](const ModelParams& p) { return std::to_string(p.field); } \
+        [](const ModelParams& p) { return std::to_string(p.field); }                  \
   }
-#define ENCORE_REAL_PARAM(field, models, help)                                                     \
-  ParamInfo {                                                                                      \
-#field, "float", models, help,                                                                 \
-        [](ModelParams * p,                                                                        \
-           const std::string&                                                                      \
-               v) { return ParseReal(#field, v, &p->field); }, [](const ModelParams&               \
-                                                                      p) { return Real(p.field); } \
+#define ENCORE_REAL_PARAM(field, models, help)                                        \
+  ParamInfo {                                                                         \
+    #field, "float", models, help,                                                    \
+        [](ModelParams* p, const std::string& v) { return ParseReal(#field, v, &p->field); }, \
+        [](const ModelParams& p) { return Real(p.field); }                            \
   }
-#define ENCORE_BOOL_PARAM(field, models, help)                                      \
-  ParamInfo {                                                                       \
-#field, "bool", models, help,                                                     \
+#define ENCORE_BOOL_PARAM(field, models, help)                                        \
+  ParamInfo {                                                                         \
+    #field, "bool", models, help,                                                     \
         [](ModelParams* p, const std::string& v) { return ParseBool(#field, v, &p->field); }, \
-        [](const ModelParams& p) { return std::string(p.field ? "true" : "false"); } \
+        [](const ModelParams& p) { return std::string(p.field ? "true" : "false"); }  \
   }
 
 }  // namespace
@@ -126,12 +120,9 @@ const std::vector<ParamInfo>& ModelParamTable() {
       ENCORE_REAL_PARAM(alpha, "ials", "Confidence scale: c = 1 + alpha * r"),
       ParamInfo{"solver", "enum", "ials", "Least-squares solver: cg | cholesky",
                 [](ModelParams* p, const std::string& v) {
-                  if (v == "cg")
-                    p->solver = Solver::kCg;
-                  else if (v == "cholesky")
-                    p->solver = Solver::kCholesky;
-                  else
-                    return BadValue("solver", v, "cg or cholesky");
+                  if (v == "cg") p->solver = Solver::kCg;
+                  else if (v == "cholesky") p->solver = Solver::kCholesky;
+                  else return BadValue("solver", v, "cg or cholesky");
                   return Status::OK();
                 },
                 [](const ModelParams& p) { return std::string(SolverName(p.solver)); }},
@@ -140,40 +131,29 @@ const std::vector<ParamInfo>& ModelParamTable() {
       ParamInfo{"cold_start", "enum", "als,ials",
                 "Users or items unknown at prediction time: drop | popular",
                 [](ModelParams* p, const std::string& v) {
-                  if (v == "drop")
-                    p->cold_start = ColdStart::kDrop;
-                  else if (v == "popular")
-                    p->cold_start = ColdStart::kPopular;
-                  else
-                    return BadValue("cold_start", v, "drop or popular");
+                  if (v == "drop") p->cold_start = ColdStart::kDrop;
+                  else if (v == "popular") p->cold_start = ColdStart::kPopular;
+                  else return BadValue("cold_start", v, "drop or popular");
                   return Status::OK();
                 },
                 [](const ModelParams& p) { return std::string(ColdStartName(p.cold_start)); }},
       ParamInfo{"similarity", "enum", "cooccurrence",
                 "conditional (cooc(a,b)/count(a)) | jaccard | lift | cosine",
                 [](ModelParams* p, const std::string& v) {
-                  if (v == "conditional")
-                    p->similarity = Similarity::kConditional;
-                  else if (v == "jaccard")
-                    p->similarity = Similarity::kJaccard;
-                  else if (v == "lift")
-                    p->similarity = Similarity::kLift;
-                  else if (v == "cosine")
-                    p->similarity = Similarity::kCosine;
-                  else
-                    return BadValue("similarity", v, "conditional, jaccard, lift or cosine");
+                  if (v == "conditional") p->similarity = Similarity::kConditional;
+                  else if (v == "jaccard") p->similarity = Similarity::kJaccard;
+                  else if (v == "lift") p->similarity = Similarity::kLift;
+                  else if (v == "cosine") p->similarity = Similarity::kCosine;
+                  else return BadValue("similarity", v, "conditional, jaccard, lift or cosine");
                   return Status::OK();
                 },
                 [](const ModelParams& p) { return std::string(SimilarityName(p.similarity)); }},
       ParamInfo{"aggregate", "enum", "cooccurrence",
                 "Combine the user's items: max (the workbook) | sum (item-kNN, value-weighted)",
                 [](ModelParams* p, const std::string& v) {
-                  if (v == "max")
-                    p->aggregate = Aggregate::kMax;
-                  else if (v == "sum")
-                    p->aggregate = Aggregate::kSum;
-                  else
-                    return BadValue("aggregate", v, "max or sum");
+                  if (v == "max") p->aggregate = Aggregate::kMax;
+                  else if (v == "sum") p->aggregate = Aggregate::kSum;
+                  else return BadValue("aggregate", v, "max or sum");
                   return Status::OK();
                 },
                 [](const ModelParams& p) {
@@ -188,10 +168,9 @@ const std::vector<ParamInfo>& ModelParamTable() {
       ENCORE_UINT_PARAM(n, "all",
                         "Default list length of recommend (0 = 20 for cooccurrence, else 10)"),
       ENCORE_UINT_PARAM(seed, "als,ials", "Random seed of the initial factors"),
-      ParamInfo{
-          "threads", "int", "all", "Threads (0 = all cores)",
-          [](ModelParams* p, const std::string& v) { return ParseInt("threads", v, &p->threads); },
-          [](const ModelParams& p) { return std::to_string(p.threads); }},
+      ParamInfo{"threads", "int", "all", "Threads (0 = all cores)",
+                [](ModelParams* p, const std::string& v) { return ParseInt("threads", v, &p->threads); },
+                [](const ModelParams& p) { return std::to_string(p.threads); }},
   };
   return kTable;
 }

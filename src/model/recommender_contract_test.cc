@@ -283,7 +283,8 @@ TEST_P(RecommenderContract, SimilarItemsExcludeTheItemItself) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllModels, RecommenderContract, ::testing::ValuesIn(RecommenderKinds()),
+INSTANTIATE_TEST_SUITE_P(AllModels, RecommenderContract,
+                         ::testing::ValuesIn(RecommenderKinds()),
                          [](const auto& info) { return info.param; });
 
 }  // namespace
