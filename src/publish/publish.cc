@@ -59,86 +59,71 @@ Status PutBlock(SnapshotWriter* writer, Table table, const IdDictionary& keys,
   return Status::OK();
 }
 
-Status PublishUsers(const TrainedModel& model, const PublishOptions& options,
-                    SnapshotWriter* writer, PublishReport* report, Progress* progress) {
+// One family of payloads: user lists or similar-item lists.
+struct PayloadKind {
+  const char* what;  // progress label
+  const char* unit;  // "users" / "items"
+  Table table;
+  const char* key_name;   // "user" / "item"
+  const char* list_name;  // "items" / "similar"
+  bool users;             // keyed by user (else by item)
+};
+
+// Ranks every key in blocks, encodes the payloads in parallel and writes
+// them in order.
+Status PublishPayloads(const TrainedModel& model, const PublishOptions& options,
+                       const PayloadKind& kind, SnapshotWriter* writer, PublishReport* report,
+                       Progress* progress) {
   const Recommender& m = *model.model;
   const uint64_t version = writer->info().version;
+  const IdDictionary& keys = kind.users ? model.users : model.items;
   QueryOptions q;
   q.n = options.n;
   q.exclude_seen = options.exclude_seen;
-  if (progress) progress->Start("publishing user payloads", 0, "users");
+  if (progress) progress->Start(kind.what, 0, kind.unit);
   const uint64_t bytes_before = report->bytes;
   const Ranker ranker(m);
   std::vector<std::vector<ScoredItem>> lists;
   std::vector<std::string> payloads;
   std::vector<char> usable;
   std::vector<Status> errors;
-  const uint32_t users = m.num_users();
-  for (uint32_t start = 0; start < users; start += kBlock) {
-    const uint32_t end = std::min<uint64_t>(users, uint64_t{start} + kBlock);
+  const uint32_t total = kind.users ? m.num_users() : m.num_items();
+  for (uint32_t start = 0; start < total; start += kBlock) {
+    const uint32_t end = std::min<uint64_t>(total, uint64_t{start} + kBlock);
     std::vector<uint32_t> block(end - start);
-    for (uint32_t u = start; u < end; ++u) block[u - start] = u;
-    ranker.RankUsers(block, q, &lists);
+    for (uint32_t k = start; k < end; ++k) block[k - start] = k;
+    if (kind.users) {
+      ranker.RankUsers(block, q, &lists);
+    } else {
+      ENCORE_RETURN_IF_ERROR(ranker.RankSimilarItems(block, options.similar_n, &lists));
+    }
     payloads.resize(block.size());
     usable.assign(block.size(), 0);
     errors.assign(block.size(), Status::OK());
     const int64_t count = static_cast<int64_t>(block.size());
 #pragma omp parallel for num_threads(Threads(m)) schedule(dynamic, 64)
     for (int64_t k = 0; k < count; ++k) {
-      std::string_view id = model.users.Name(block[k]);
+      std::string_view id = keys.Name(block[k]);
       usable[k] = UsableKey(id);
       if (usable[k]) {
-        errors[k] =
-            rank::EncodePayload("user", id, version, "items", lists[k], model.items, &payloads[k]);
+        errors[k] = rank::EncodePayload(kind.key_name, id, version, kind.list_name, lists[k],
+                                        model.items, &payloads[k]);
       }
     }
     for (const Status& s : errors) ENCORE_RETURN_IF_ERROR(s);
-    ENCORE_RETURN_IF_ERROR(PutBlock(writer, Table::kUser, model.users, block, payloads, usable,
-                                    report, &report->user_payloads));
+    ENCORE_RETURN_IF_ERROR(
+        PutBlock(writer, kind.table, keys, block, payloads, usable, report,
+                 kind.users ? &report->user_payloads : &report->similar_payloads));
     if (progress) progress->Update(report->bytes - bytes_before, end);
   }
   if (progress) progress->Finish();
   return Status::OK();
 }
 
-Status PublishSimilar(const TrainedModel& model, const PublishOptions& options,
-                      SnapshotWriter* writer, PublishReport* report, Progress* progress) {
-  const Recommender& m = *model.model;
-  const uint64_t version = writer->info().version;
-  if (progress) progress->Start("publishing similar items", 0, "items");
-  const uint64_t bytes_before = report->bytes;
-  const Ranker ranker(m);
-  std::vector<std::vector<ScoredItem>> lists;
-  std::vector<std::string> payloads;
-  std::vector<char> usable;
-  std::vector<Status> errors;
-  const uint32_t items = m.num_items();
-  for (uint32_t start = 0; start < items; start += kBlock) {
-    const uint32_t end = std::min<uint64_t>(items, uint64_t{start} + kBlock);
-    std::vector<uint32_t> block(end - start);
-    for (uint32_t i = start; i < end; ++i) block[i - start] = i;
-    ENCORE_RETURN_IF_ERROR(ranker.RankSimilarItems(block, options.similar_n, &lists));
-    payloads.resize(block.size());
-    usable.assign(block.size(), 0);
-    errors.assign(block.size(), Status::OK());
-    const int64_t count = static_cast<int64_t>(block.size());
-#pragma omp parallel for num_threads(Threads(m)) schedule(dynamic, 64)
-    for (int64_t k = 0; k < count; ++k) {
-      std::string_view id = model.items.Name(block[k]);
-      usable[k] = UsableKey(id);
-      if (usable[k]) {
-        errors[k] = rank::EncodePayload("item", id, version, "similar", lists[k], model.items,
-                                        &payloads[k]);
-      }
-    }
-    for (const Status& s : errors) ENCORE_RETURN_IF_ERROR(s);
-    ENCORE_RETURN_IF_ERROR(PutBlock(writer, Table::kSimilar, model.items, block, payloads, usable,
-                                    report, &report->similar_payloads));
-    if (progress) progress->Update(report->bytes - bytes_before, end);
-  }
-  if (progress) progress->Finish();
-  return Status::OK();
-}
+constexpr PayloadKind kUserPayloads = {
+    "publishing user payloads", "users", Table::kUser, "user", "items", true};
+constexpr PayloadKind kSimilarPayloads = {
+    "publishing similar items", "items", Table::kSimilar, "item", "similar", false};
 
 // Items by the number of users who interacted with them (ties: the model's
 // tie order), at most `n`, never an item nobody touched.
@@ -269,7 +254,8 @@ Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& o
   ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<SnapshotWriter> writer, store->BeginSnapshot());
   report.snapshot = writer->info();
 
-  ENCORE_RETURN_IF_ERROR(PublishUsers(model, options, writer.get(), &report, progress));
+  ENCORE_RETURN_IF_ERROR(
+      PublishPayloads(model, options, kUserPayloads, writer.get(), &report, progress));
 
   // Similar items, unless the model has no notion of similarity at all.
   uint32_t similar_n = options.similar_n;
@@ -284,7 +270,8 @@ Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& o
     }
   }
   if (similar_n > 0) {
-    ENCORE_RETURN_IF_ERROR(PublishSimilar(model, options, writer.get(), &report, progress));
+    ENCORE_RETURN_IF_ERROR(
+        PublishPayloads(model, options, kSimilarPayloads, writer.get(), &report, progress));
   }
 
   const uint64_t version = report.snapshot.version;
