@@ -71,6 +71,12 @@ class RankedCursor {
   virtual void Reset(uint32_t user) = 0;
   // The next candidate; false when there are no more.
   virtual bool Next(ScoredItem* out) = 0;
+  // True when a user's candidates cost about as much as copying them (one
+  // global order): the ranker then runs all users on one thread, since
+  // starting threads and waiting at barriers would cost more than it saves
+  // (measured: popularity top-10 for 198k users, 0.1 s on one thread, up to
+  // 1.4 s on two under load).
+  virtual bool cheap() const { return false; }
 };
 
 class Recommender {

@@ -168,6 +168,7 @@ struct Ranker::Plan {
   std::vector<ScoredItem> FromCursor(RankedCursor* cursor, const RankContext& ctx) const {
     const rank::Eligibility e = Eligible(ctx);
     std::vector<ScoredItem> out;
+    out.reserve(std::min(n, r.model_->num_items()));
     cursor->Reset(ctx.user);
     ScoredItem c;
     while (out.size() < n && cursor->Next(&c)) {
@@ -191,7 +192,7 @@ void Ranker::RankUsers(std::span<const uint32_t> users, const QueryOptions& opti
   // (a) A cursor when the model has one and no step changes scores.
   std::unique_ptr<RankedCursor> first = adjust_.empty() ? m.NewRankedCursor() : nullptr;
   if (first != nullptr) {
-#pragma omp parallel num_threads(users.size() < 64 ? 1 : threads)
+#pragma omp parallel num_threads(users.size() < 64 || first->cheap() ? 1 : threads)
     {
       std::unique_ptr<RankedCursor> cursor =
           omp_get_thread_num() == 0 ? std::move(first) : m.NewRankedCursor();
