@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "encore/dataset.h"
+#include "encore/rank.h"
 #include "encore/reader.h"
 #include "encore/recommender.h"
 
@@ -126,7 +127,7 @@ int main(int argc, char** argv) {
   std::vector<std::vector<encore::ScoredItem>> out;
   ResetPeak();
   start = std::chrono::steady_clock::now();
-  model->RecommendBatch(users, query, &out);
+  RecommendBatch(*model, users, query, &out);
   const double rec_s = Seconds(start);
   uint64_t returned = 0;
   for (const auto& list : out) returned += list.size();

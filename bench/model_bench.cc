@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "encore/dataset.h"
+#include "encore/rank.h"
 #include "encore/reader.h"
 #include "encore/recommender.h"
 
@@ -131,7 +132,7 @@ int main(int argc, char** argv) {
   constexpr size_t kBlock = 4096;
   for (size_t b = 0; b < users.size(); b += kBlock) {
     std::span<const uint32_t> block(users.data() + b, std::min(kBlock, users.size() - b));
-    (*m)->RecommendBatch(block, q, &out);
+    RecommendBatch(*(*m), block, q, &out);
     for (const auto& list : out) rows += list.size();
   }
   const double recommend = Seconds(start);

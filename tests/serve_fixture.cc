@@ -4,6 +4,7 @@
 #include <atomic>
 #include <charconv>
 
+#include "encore/rank.h"
 #include "test_data.h"
 
 namespace encore::testing {
@@ -57,7 +58,7 @@ std::string UserPayload(const TrainedModel& model, uint32_t u, uint64_t version,
   QueryOptions q;
   q.n = n;
   return "{\"user\":" + Quote(model.users.Name(u)) + ",\"snapshot\":" + std::to_string(version) +
-         ",\"items\":" + ItemsJson(model, model.model->Recommend(u, q)) + "}";
+         ",\"items\":" + ItemsJson(model, Recommend(*model.model, u, q)) + "}";
 }
 
 std::string VersionedUserPayload(uint32_t u, uint64_t version) {

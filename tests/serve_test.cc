@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "encore/rank.h"
 #include "redis_server.h"
 #include "serve_fixture.h"
 #include "test_util.h"
@@ -168,7 +169,7 @@ TEST_F(ServeTest, FoldInEqualsTheModelsOwnFoldIn) {
   QueryOptions q;
   q.n = 5;
   q.deny = {*model.items.Find("i3")};
-  auto want = model.model->RecommendFoldIn(items, q);
+  auto want = RecommendFoldIn(*model.model, items, q);
   ASSERT_TRUE(want.ok());
   ASSERT_EQ(want->size(), 5u);
 

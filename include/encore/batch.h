@@ -1,6 +1,7 @@
 // Batch outputs: top-N recommendations for many users, similar items for
-// many items, streamed to a CSV or JSON Lines file (see io/ranked_writer.h
-// for the layout) in blocks, so memory stays bounded whatever the count.
+// many items, ranked by the one query path (encore/rank.h) and streamed to a
+// CSV or JSON Lines file (the layout: rank/encode.h) in blocks, so memory
+// stays bounded whatever the count.
 //
 // Ids in the request that the model does not know are not an error: they
 // are counted and the first few reported, and the rest of the batch runs.
@@ -15,7 +16,7 @@
 #include <vector>
 
 #include "encore/progress.h"
-#include "encore/recommender.h"
+#include "encore/rank.h"
 
 namespace encore {
 

@@ -23,6 +23,7 @@
 #include "encore/input.h"
 #include "encore/profile.h"
 #include "encore/publish.h"
+#include "encore/rank.h"
 #include "encore/recommender.h"
 #include "encore/workflow.h"
 
@@ -166,7 +167,7 @@ Command RegisterDemo(CLI::App& root) {
         for (uint32_t u : {0u, 1u, 2u}) {
           if (u >= trained.users.size()) break;
           std::printf("   %s:", std::string(trained.users.Name(u)).c_str());
-          for (const ScoredItem& r : trained.model->Recommend(u, query->query)) {
+          for (const ScoredItem& r : Recommend(*trained.model, u, query->query)) {
             std::printf(" %s (%.3f)", std::string(trained.items.Name(r.item)).c_str(), r.score);
           }
           std::printf("\n");

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "encore/evaluate.h"
+#include "encore/rank.h"
 
 namespace encore {
 
@@ -19,7 +20,7 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr uint32_t kMaxK = 100000;
 // Users per block of the rating sums (fixed, so sums never depend on threads)
-// and per RecommendBatch call.
+// and per ranker call.
 constexpr uint32_t kUserBlock = 1024;
 constexpr size_t kRankingBatch = 4096;
 
@@ -309,11 +310,13 @@ Result<EvalReport> EvaluateFitted(const Recommender& model, const CsrMatrix& tes
     QueryOptions query;
     query.n = max_k;
     query.exclude_seen = true;
+    // Evaluation measures exactly what is served: the same ranker.
+    const Ranker ranker(model);
     std::vector<std::vector<ScoredItem>> lists;
     std::vector<uint32_t> relevant, recommended;
     for (size_t first = 0; first < users.size(); first += kRankingBatch) {
       const size_t count = std::min(kRankingBatch, users.size() - first);
-      model.RecommendBatch(std::span<const uint32_t>(users.data() + first, count), query, &lists);
+      ranker.RankUsers(std::span<const uint32_t>(users.data() + first, count), query, &lists);
       for (size_t q = 0; q < count; ++q) {
         const uint32_t u = users[first + q];
         relevant.clear();

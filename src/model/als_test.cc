@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 
+#include "encore/rank.h"
 #include "encore/recommender.h"
 #include "model/factor_model.h"
 #include "test_data.h"
@@ -315,7 +316,7 @@ TEST(Als, ColdStartModes) {
   EXPECT_EQ(drop->Predict(cold_user, 0), fd.global_mean());
   EXPECT_EQ(drop->Predict(0, cold_item), fd.global_mean());
   QueryOptions q;
-  EXPECT_TRUE(drop->Recommend(cold_user, q).empty());
+  EXPECT_TRUE(Recommend(*drop, cold_user, q).empty());
 
   p.cold_start = ColdStart::kPopular;
   auto popular = FitAls(data, p);
@@ -333,7 +334,7 @@ TEST(Als, ColdStartModes) {
   }
   EXPECT_FLOAT_EQ(popular->Predict(0, cold_item), static_cast<float>(mu));
   q.n = 5;
-  auto recs = popular->Recommend(cold_user, q);
+  auto recs = Recommend(*popular, cold_user, q);
   ASSERT_EQ(recs.size(), 5u);
   for (const auto& r : recs) EXPECT_EQ(r.score, popular->Predict(cold_user, r.item));
 

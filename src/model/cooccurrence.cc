@@ -9,13 +9,12 @@
 // while fitting) plus a few dense arrays per thread.
 //
 // A user's score for b is the maximum over held items a of score(a -> b).
-// Rows are kept sorted best first, so top-N is a k-way merge of the held
-// items' rows: walked in descending order, the first time an item shows up
-// is its maximum, and the first N eligible items are the answer. Most users
-// need a few dozen steps instead of touching every neighbour.
+// Rows are kept sorted best first, so the model offers the ranker a cursor
+// (a k-way merge of the held items' rows): walked in descending order, the
+// first time an item shows up is its maximum, and the first N eligible
+// items are the answer.
 
 #include <omp.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,7 +26,6 @@
 
 #include "encore/model_io.h"
 #include "model/models.h"
-#include "model/topn.h"
 
 namespace encore::model {
 
@@ -77,8 +75,8 @@ class Cooccurrence final : public Recommender {
       return Status::InvalidArgument("cooccurrence: inconsistent dataset shapes");
     }
     const bool decay = params_.half_life_days > 0;
-    if (decay && (data.by_user.times.size() != data.nnz() ||
-                  data.by_item.times.size() != data.nnz())) {
+    if (decay &&
+        (data.by_user.times.size() != data.nnz() || data.by_item.times.size() != data.nnz())) {
       return Status::InvalidArgument(
           "cooccurrence: half_life_days = " + std::to_string(params_.half_life_days) +
           " needs interaction times, but the data has none; give a time column (--time-col) "
@@ -89,8 +87,7 @@ class Cooccurrence final : public Recommender {
     // Weights of (user, item) in both orientations; empty without decay (all 1).
     std::vector<double> by_user_w, by_item_w;
     if (decay) {
-      const int64_t t_max = *std::max_element(data.by_user.times.begin(),
-                                              data.by_user.times.end());
+      const int64_t t_max = *std::max_element(data.by_user.times.begin(), data.by_user.times.end());
       const double half_life = params_.half_life_days * kSecondsPerDay;
       by_user_w = DecayWeights(data.by_user, t_max, half_life);
       by_item_w = DecayWeights(data.by_item, t_max, half_life);
@@ -144,29 +141,11 @@ class Cooccurrence final : public Recommender {
     return Status::OK();
   }
 
-  void RecommendBatch(std::span<const uint32_t> users, const QueryOptions& options,
-                      std::vector<std::vector<ScoredItem>>* out) const override {
-    if (params_.aggregate == Aggregate::kSum) {
-      // Sums have no sorted-merge shortcut: score densely, then select.
-      Recommender::RecommendBatch(users, options, out);
-      return;
-    }
-    out->assign(users.size(), {});
-    if (options.n == 0 || users.empty()) return;
-    Filter filter{options.allow, options.deny};
-    std::sort(filter.allow.begin(), filter.allow.end());
-    std::sort(filter.deny.begin(), filter.deny.end());
-    const int threads = users.size() < 64 ? 1 : NumThreads();
-#pragma omp parallel num_threads(threads)
-    {
-      MergeScratch scratch(num_items());
-#pragma omp for schedule(dynamic, 64)
-      for (size_t k = 0; k < users.size(); ++k) {
-        const uint32_t u = users[k];
-        if (u >= num_users()) continue;
-        (*out)[k] = MergeTopN(u, options, filter, &scratch);
-      }
-    }
+  // With aggregate=max, a k-way merge of the held items' rows (below);
+  // sums have no sorted-merge shortcut and are scored densely.
+  std::unique_ptr<RankedCursor> NewRankedCursor() const override {
+    if (params_.aggregate == Aggregate::kSum) return nullptr;
+    return std::make_unique<MergeCursor>(this);
   }
 
   Status SimilarItems(uint32_t item, uint32_t n, std::vector<ScoredItem>* out) const override {
@@ -202,8 +181,7 @@ class Cooccurrence final : public Recommender {
     ENCORE_RETURN_IF_ERROR(
         r->GetArray(&sim_.indptr, "cooccurrence row pointers", uint64_t{items} + 1));
     ENCORE_RETURN_IF_ERROR(r->GetArray(&sim_.indices, "cooccurrence neighbours"));
-    ENCORE_RETURN_IF_ERROR(
-        r->GetArray(&sim_.values, "cooccurrence scores", sim_.indices.size()));
+    ENCORE_RETURN_IF_ERROR(r->GetArray(&sim_.values, "cooccurrence scores", sim_.indices.size()));
     if (sim_.indptr[0] != 0 || sim_.indptr[items] != sim_.indices.size()) {
       return r->Invalid("cooccurrence row pointers");
     }
@@ -216,7 +194,7 @@ class Cooccurrence final : public Recommender {
         const float s = sim_.values[k];
         if (b >= items || b == a) return r->Invalid("cooccurrence neighbour index");
         if (!(s > 0) || !std::isfinite(s)) return r->Invalid("cooccurrence score");
-        // Rows are sorted best first; the merge in RecommendBatch relies on it.
+        // Rows are sorted best first; the merge cursor relies on it.
         if (k > sim_.indptr[a] && !Before(sim_.indices[k - 1], sim_.values[k - 1], b, s)) {
           return r->Invalid("cooccurrence row order");
         }
@@ -226,25 +204,70 @@ class Cooccurrence final : public Recommender {
   }
 
  private:
-  // The allow and deny lists of a query, sorted.
-  struct Filter {
-    std::vector<uint32_t> allow, deny;
+  // A user's candidates best first, by merging the held items' rows
+  // (sorted best first): walked in rank order, the first time an item
+  // shows up is its maximum score, so each item is yielded once, exactly
+  // as ScoreItems scores it. Most users need a few dozen steps instead of
+  // touching every neighbour.
+  class MergeCursor final : public RankedCursor {
+   public:
+    explicit MergeCursor(const Cooccurrence* m) : m_(m), mark_(m->num_items(), 0) {}
 
-    bool Eligible(uint32_t item) const {
-      if (!allow.empty() && !std::binary_search(allow.begin(), allow.end(), item)) return false;
-      return !std::binary_search(deny.begin(), deny.end(), item);
+    void Reset(uint32_t user) override {
+      if (++epoch_ == 0) {  // wrapped: forget every old mark
+        std::fill(mark_.begin(), mark_.end(), 0);
+        epoch_ = 1;
+      }
+      const CsrMatrix& sim = m_->sim_;
+      const CsrMatrix& held = m_->seen_;
+      heap_.clear();
+      for (uint64_t k = held.indptr[user]; k < held.indptr[user + 1]; ++k) {
+        const uint32_t a = held.indices[k];
+        if (sim.indptr[a] < sim.indptr[a + 1]) heap_.push_back({sim.indptr[a], sim.indptr[a + 1]});
+      }
+      std::make_heap(heap_.begin(), heap_.end(), Worse{m_});
     }
-  };
 
-  // Per-thread state of the k-way merge.
-  struct Cursor {
-    uint64_t pos, end;
-  };
-  struct MergeScratch {
-    explicit MergeScratch(uint32_t items) : mark(items, 0) {}
-    std::vector<uint32_t> mark;  // == epoch: already returned or excluded for this user
-    uint32_t epoch = 0;
-    std::vector<Cursor> heap;
+    bool Next(ScoredItem* out) override {
+      const CsrMatrix& sim = m_->sim_;
+      const Worse worse{m_};
+      while (!heap_.empty()) {
+        std::pop_heap(heap_.begin(), heap_.end(), worse);
+        Range& c = heap_.back();
+        const uint32_t b = sim.indices[c.pos];
+        const float score = sim.values[c.pos];
+        if (++c.pos < c.end) {
+          std::push_heap(heap_.begin(), heap_.end(), worse);
+        } else {
+          heap_.pop_back();
+        }
+        if (mark_[b] != epoch_) {
+          mark_[b] = epoch_;  // later occurrences of b score no higher
+          *out = {b, score};
+          return true;
+        }
+      }
+      return false;
+    }
+
+   private:
+    struct Range {
+      uint64_t pos, end;
+    };
+    // A max-heap on each range's current entry.
+    struct Worse {
+      const Cooccurrence* m;
+      bool operator()(const Range& x, const Range& y) const {
+        const CsrMatrix& sim = m->sim_;
+        return m->Before(sim.indices[y.pos], sim.values[y.pos], sim.indices[x.pos],
+                         sim.values[x.pos]);
+      }
+    };
+
+    const Cooccurrence* m_;
+    std::vector<uint32_t> mark_;  // == epoch_: already yielded for this user
+    uint32_t epoch_ = 0;
+    std::vector<Range> heap_;
   };
 
   int NumThreads() const { return params_.threads > 0 ? params_.threads : omp_get_max_threads(); }
@@ -281,10 +304,14 @@ class Cooccurrence final : public Recommender {
 
   double Score(double cooc, double count_a, double count_b) const {
     switch (params_.similarity) {
-      case Similarity::kConditional: return cooc / count_a;
-      case Similarity::kJaccard: return cooc / (count_a + count_b - cooc);
-      case Similarity::kLift: return cooc * num_holders_ / (count_a * count_b);
-      case Similarity::kCosine: return cooc / std::sqrt(count_a * count_b);
+      case Similarity::kConditional:
+        return cooc / count_a;
+      case Similarity::kJaccard:
+        return cooc / (count_a + count_b - cooc);
+      case Similarity::kLift:
+        return cooc * num_holders_ / (count_a * count_b);
+      case Similarity::kCosine:
+        return cooc / std::sqrt(count_a * count_b);
     }
     return 0;
   }
@@ -406,8 +433,8 @@ class Cooccurrence final : public Recommender {
         } else {
           ComputeRow<false>(data, a, count, by_user_w, by_item_w, &scratch);
         }
-        if (staged.fetch_add(scratch.row.size(), std::memory_order_relaxed) +
-                scratch.row.size() > max_pairs) {
+        if (staged.fetch_add(scratch.row.size(), std::memory_order_relaxed) + scratch.row.size() >
+            max_pairs) {
           too_big.store(true, std::memory_order_relaxed);
           continue;
         }
@@ -440,55 +467,10 @@ class Cooccurrence final : public Recommender {
     return Status::OK();
   }
 
-  // Top-N for one user by merging the held items' rows best first.
-  std::vector<ScoredItem> MergeTopN(uint32_t user, const QueryOptions& options,
-                                    const Filter& filter,
-                                    MergeScratch* scratch) const {
-    std::vector<uint32_t>& mark = scratch->mark;
-    if (++scratch->epoch == 0) {  // wrapped: forget every old mark
-      std::fill(mark.begin(), mark.end(), 0);
-      scratch->epoch = 1;
-    }
-    const uint32_t epoch = scratch->epoch;
-    const uint64_t held_begin = seen_.indptr[user], held_end = seen_.indptr[user + 1];
-    std::vector<Cursor>& heap = scratch->heap;
-    heap.clear();
-    for (uint64_t k = held_begin; k < held_end; ++k) {
-      const uint32_t a = seen_.indices[k];
-      if (options.exclude_seen) mark[a] = epoch;
-      if (sim_.indptr[a] < sim_.indptr[a + 1]) heap.push_back({sim_.indptr[a], sim_.indptr[a + 1]});
-    }
-    // A max-heap on each cursor's current entry.
-    auto worse = [this](const Cursor& x, const Cursor& y) {
-      return Before(sim_.indices[y.pos], sim_.values[y.pos], sim_.indices[x.pos],
-                    sim_.values[x.pos]);
-    };
-    std::make_heap(heap.begin(), heap.end(), worse);
-    std::vector<ScoredItem> out;
-    while (!heap.empty()) {
-      std::pop_heap(heap.begin(), heap.end(), worse);
-      Cursor& c = heap.back();
-      const uint32_t b = sim_.indices[c.pos];
-      if (mark[b] != epoch) {
-        mark[b] = epoch;  // later occurrences of b score no higher
-        if (filter.Eligible(b)) {
-          out.push_back({b, sim_.values[c.pos]});
-          if (out.size() == options.n) break;
-        }
-      }
-      if (++c.pos < c.end) {
-        std::push_heap(heap.begin(), heap.end(), worse);
-      } else {
-        heap.pop_back();
-      }
-    }
-    return out;
-  }
-
-  CsrMatrix sim_;                 // items x items: score(a -> b), rows best first
-  std::vector<float> counts_;     // count(a): users holding a (decayed: summed weights)
+  CsrMatrix sim_;                  // items x items: score(a -> b), rows best first
+  std::vector<float> counts_;      // count(a): users holding a (decayed: summed weights)
   std::vector<uint32_t> id_rank_;  // rank of each item's id in byte order
-  double num_holders_ = 0;        // U: users holding at least one item (Fit only)
+  double num_holders_ = 0;         // U: users holding at least one item (Fit only)
 };
 
 }  // namespace

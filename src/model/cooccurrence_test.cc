@@ -6,16 +6,17 @@
 
 #include <algorithm>
 #include <cmath>
-#include <iterator>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "encore/model_io.h"
+#include "encore/rank.h"
 #include "encore/recommender.h"
-#include "model/topn.h"
+#include "rank/topn.h"
 #include "test_data.h"
 #include "test_util.h"
 
@@ -70,9 +71,8 @@ Dataset MakeData(const std::vector<Row>& rows, bool with_times = false) {
 //   d9  -> a 1/2, b 1/2, c 1/2, d10 1/2
 //   d10 -> b 1/1, d9 1/1
 std::vector<Row> HandRows() {
-  return {{"u1", "a"}, {"u1", "b"}, {"u1", "c"},  {"u2", "a"},  {"u2", "b"},
-          {"u3", "a"}, {"u3", "c"}, {"u3", "d9"}, {"u4", "b"},  {"u4", "d9"},
-          {"u4", "d10"}};
+  return {{"u1", "a"}, {"u1", "b"},  {"u1", "c"}, {"u2", "a"},  {"u2", "b"},  {"u3", "a"},
+          {"u3", "c"}, {"u3", "d9"}, {"u4", "b"}, {"u4", "d9"}, {"u4", "d10"}};
 }
 
 std::unique_ptr<Recommender> FitModel(const Dataset& data, ModelParams p = {}) {
@@ -111,7 +111,7 @@ Named Recs(const Recommender& m, const Dataset& d, const std::string& user, uint
   QueryOptions q;
   q.n = n;
   q.exclude_seen = exclude_seen;
-  return Names(d, m.Recommend(User(d, user), q));
+  return Names(d, Recommend(m, User(d, user), q));
 }
 
 Named Similar(const Recommender& m, const Dataset& d, const std::string& item, uint32_t n = 20) {
@@ -139,12 +139,23 @@ void ExpectScores(const Recommender& m, const Dataset& d, const std::vector<Expe
 TEST(Cooccurrence, HandExampleConditionalScores) {
   Dataset d = MakeData(HandRows());
   auto m = FitModel(d);
-  ExpectScores(*m, d, {{"a", "b", 2.0 / 3}, {"a", "c", 2.0 / 3}, {"a", "d9", 1.0 / 3},
-                       {"b", "a", 2.0 / 3}, {"b", "c", 1.0 / 3}, {"b", "d9", 1.0 / 3},
-                       {"b", "d10", 1.0 / 3}, {"c", "a", 1.0}, {"c", "b", 0.5},
-                       {"c", "d9", 0.5}, {"d9", "a", 0.5}, {"d9", "b", 0.5},
-                       {"d9", "c", 0.5}, {"d9", "d10", 0.5}, {"d10", "b", 1.0},
-                       {"d10", "d9", 1.0}});
+  ExpectScores(*m, d,
+               {{"a", "b", 2.0 / 3},
+                {"a", "c", 2.0 / 3},
+                {"a", "d9", 1.0 / 3},
+                {"b", "a", 2.0 / 3},
+                {"b", "c", 1.0 / 3},
+                {"b", "d9", 1.0 / 3},
+                {"b", "d10", 1.0 / 3},
+                {"c", "a", 1.0},
+                {"c", "b", 0.5},
+                {"c", "d9", 0.5},
+                {"d9", "a", 0.5},
+                {"d9", "b", 0.5},
+                {"d9", "c", 0.5},
+                {"d9", "d10", 0.5},
+                {"d10", "b", 1.0},
+                {"d10", "d9", 1.0}});
   // Never held together: no score at all, in either direction.
   EXPECT_FALSE(Score(*m, d, "a", "d10"));
   EXPECT_FALSE(Score(*m, d, "d10", "a"));
@@ -201,8 +212,8 @@ TEST(Cooccurrence, SumAggregationAddsValueWeightedScores) {
   QueryOptions q;
   q.n = 3;
   std::vector<std::vector<ScoredItem>> batch;
-  m->RecommendBatch(users, q, &batch);
-  for (uint32_t u = 0; u < users.size(); ++u) EXPECT_EQ(batch[u], m->Recommend(u, q));
+  RecommendBatch(*m, users, q, &batch);
+  for (uint32_t u = 0; u < users.size(); ++u) EXPECT_EQ(batch[u], Recommend(*m, u, q));
 }
 
 TEST(Cooccurrence, TiesBreakByIdByteOrderNotIndex) {
@@ -215,20 +226,18 @@ TEST(Cooccurrence, TiesBreakByIdByteOrderNotIndex) {
   EXPECT_EQ(Recs(*m, d, "u2"), (Named{{"c", F(2.0 / 3)}, {"d10", F(1.0 / 3)}, {"d9", F(1.0 / 3)}}));
   EXPECT_EQ(Recs(*m, d, "u2", 2), (Named{{"c", F(2.0 / 3)}, {"d10", F(1.0 / 3)}}));
   // d9's four neighbours all score 1/2: a, b, c, d10 in byte order.
-  EXPECT_EQ(Similar(*m, d, "d9"),
-            (Named{{"a", 0.5f}, {"b", 0.5f}, {"c", 0.5f}, {"d10", 0.5f}}));
+  EXPECT_EQ(Similar(*m, d, "d9"), (Named{{"a", 0.5f}, {"b", 0.5f}, {"c", 0.5f}, {"d10", 0.5f}}));
 }
 
 TEST(Cooccurrence, HeldItemsAreExcludedUnlessAsked) {
   Dataset d = MakeData(HandRows());
   auto m = FitModel(d);
   // u2 holds a and b; each scores from the other: b->a 2/3, a->b 2/3.
-  EXPECT_EQ(Recs(*m, d, "u2", 20, /*exclude_seen=*/false),
-            (Named{{"a", F(2.0 / 3)},
-                   {"b", F(2.0 / 3)},
-                   {"c", F(2.0 / 3)},
-                   {"d10", F(1.0 / 3)},
-                   {"d9", F(1.0 / 3)}}));
+  EXPECT_EQ(Recs(*m, d, "u2", 20, /*exclude_seen=*/false), (Named{{"a", F(2.0 / 3)},
+                                                                  {"b", F(2.0 / 3)},
+                                                                  {"c", F(2.0 / 3)},
+                                                                  {"d10", F(1.0 / 3)},
+                                                                  {"d9", F(1.0 / 3)}}));
 }
 
 TEST(Cooccurrence, UserHoldingEverythingGetsNothing) {
@@ -241,7 +250,7 @@ TEST(Cooccurrence, UserHoldingEverythingGetsNothing) {
   std::vector<ItemWeight> all;
   for (uint32_t i = 0; i < d.items.size(); ++i) all.push_back({i, 1});
   QueryOptions q;
-  auto fold_in = m->RecommendFoldIn(all, q);
+  auto fold_in = RecommendFoldIn(*m, all, q);
   ASSERT_TRUE(fold_in.ok());
   EXPECT_TRUE(fold_in->empty());
 }
@@ -338,11 +347,10 @@ TEST(Cooccurrence, CosineOnHandExample) {
   p.similarity = Similarity::kCosine;
   auto m = FitModel(d, p);
   // cooc / sqrt(count(x) * count(y)).
-  std::vector<Expected> t = {
-      {"a", "b", 2 / std::sqrt(9.0)},  {"a", "c", 2 / std::sqrt(6.0)},
-      {"a", "d9", 1 / std::sqrt(6.0)}, {"b", "c", 1 / std::sqrt(6.0)},
-      {"b", "d9", 1 / std::sqrt(6.0)}, {"b", "d10", 1 / std::sqrt(3.0)},
-      {"c", "d9", 1 / std::sqrt(4.0)}, {"d9", "d10", 1 / std::sqrt(2.0)}};
+  std::vector<Expected> t = {{"a", "b", 2 / std::sqrt(9.0)},  {"a", "c", 2 / std::sqrt(6.0)},
+                             {"a", "d9", 1 / std::sqrt(6.0)}, {"b", "c", 1 / std::sqrt(6.0)},
+                             {"b", "d9", 1 / std::sqrt(6.0)}, {"b", "d10", 1 / std::sqrt(3.0)},
+                             {"c", "d9", 1 / std::sqrt(4.0)}, {"d9", "d10", 1 / std::sqrt(2.0)}};
   ExpectScores(*m, d, t);
   for (auto& e : t) std::swap(e.a, e.b);
   ExpectScores(*m, d, t);
@@ -354,11 +362,11 @@ TEST(Cooccurrence, NeighborsKeepsTheBestPerItem) {
   p.neighbors = 1;
   auto m = FitModel(d, p);
   // Ties for the one place go to the smaller id in byte order.
-  EXPECT_EQ(Similar(*m, d, "a"), (Named{{"b", F(2.0 / 3)}}));   // b, c tie
+  EXPECT_EQ(Similar(*m, d, "a"), (Named{{"b", F(2.0 / 3)}}));  // b, c tie
   EXPECT_EQ(Similar(*m, d, "b"), (Named{{"a", F(2.0 / 3)}}));
   EXPECT_EQ(Similar(*m, d, "c"), (Named{{"a", 1.0f}}));
-  EXPECT_EQ(Similar(*m, d, "d9"), (Named{{"a", 0.5f}}));        // four-way tie
-  EXPECT_EQ(Similar(*m, d, "d10"), (Named{{"b", 1.0f}}));       // b, d9 tie
+  EXPECT_EQ(Similar(*m, d, "d9"), (Named{{"a", 0.5f}}));   // four-way tie
+  EXPECT_EQ(Similar(*m, d, "d10"), (Named{{"b", 1.0f}}));  // b, d9 tie
   // u2 (a, b): a keeps only b and b only a, both held: nothing left.
   EXPECT_TRUE(Recs(*m, d, "u2").empty());
   EXPECT_EQ(Recs(*m, d, "u3"), (Named{{"b", F(2.0 / 3)}}));
@@ -373,8 +381,11 @@ TEST(Cooccurrence, NeighborsKeepsTheBestPerItem) {
 // conditional: a->b (1/2)/(5/4) = 2/5, a->c (1/4)/(5/4) = 1/5,
 //              b->a (1/2)/(1/2) = 1,   c->a (1/4)/1 = 1/4.
 std::vector<Row> DecayRows() {
-  return {{"u1", "a", kT}, {"u1", "b", kT - 3 * kDay},  // an older duplicate of (u1, b)
-          {"u1", "b", kT - kDay}, {"u2", "a", kT - 2 * kDay}, {"u2", "c", kT}};
+  return {{"u1", "a", kT},
+          {"u1", "b", kT - 3 * kDay},  // an older duplicate of (u1, b)
+          {"u1", "b", kT - kDay},
+          {"u2", "a", kT - 2 * kDay},
+          {"u2", "c", kT}};
 }
 
 TEST(Cooccurrence, TimeDecayWeightsByHalfLife) {
@@ -382,7 +393,8 @@ TEST(Cooccurrence, TimeDecayWeightsByHalfLife) {
   ModelParams p;
   p.half_life_days = 1;
   auto m = FitModel(d, p);
-  ExpectScores(*m, d, {{"a", "b", 2.0 / 5}, {"a", "c", 1.0 / 5}, {"b", "a", 1.0}, {"c", "a", 0.25}});
+  ExpectScores(*m, d,
+               {{"a", "b", 2.0 / 5}, {"a", "c", 1.0 / 5}, {"b", "a", 1.0}, {"c", "a", 0.25}});
   EXPECT_FALSE(Score(*m, d, "b", "c"));
   // Lift with U = 2: cooc * 2 / (count * count).
   p.similarity = Similarity::kLift;
@@ -420,7 +432,7 @@ TEST(Cooccurrence, EmptyDataFails) {
 }
 
 TEST(Cooccurrence, FailsRatherThanExhaustMemory) {
-  Dataset d = MakeData(HandRows());  // 16 pairs in all
+  Dataset d = MakeData(HandRows());                      // 16 pairs in all
   model::SetCooccurrenceMemoryLimitForTesting(10 * 16);  // room for 10 pairs
   auto m = CreateRecommender("cooccurrence", ModelParams{});
   ASSERT_TRUE(m.ok());
@@ -439,10 +451,8 @@ TEST(Cooccurrence, FailsRatherThanExhaustMemory) {
 TEST(Cooccurrence, SimilarItems) {
   Dataset d = MakeData(HandRows());
   auto m = FitModel(d);
-  EXPECT_EQ(Similar(*m, d, "b"), (Named{{"a", F(2.0 / 3)},
-                                        {"c", F(1.0 / 3)},
-                                        {"d10", F(1.0 / 3)},
-                                        {"d9", F(1.0 / 3)}}));
+  EXPECT_EQ(Similar(*m, d, "b"),
+            (Named{{"a", F(2.0 / 3)}, {"c", F(1.0 / 3)}, {"d10", F(1.0 / 3)}, {"d9", F(1.0 / 3)}}));
   EXPECT_EQ(Similar(*m, d, "b", 2), (Named{{"a", F(2.0 / 3)}, {"c", F(1.0 / 3)}}));
   EXPECT_TRUE(Similar(*m, d, "b", 0).empty());
   std::vector<ScoredItem> out;
@@ -460,9 +470,9 @@ TEST(Cooccurrence, FoldInEqualsUserWithSameItems) {
       // Weights play no part: held is held.
       items.push_back({d.by_user.indices[k], k % 2 ? 0.0f : 5.0f});
     }
-    auto fold_in = m->RecommendFoldIn(items, q);
+    auto fold_in = RecommendFoldIn(*m, items, q);
     ASSERT_TRUE(fold_in.ok());
-    EXPECT_EQ(*fold_in, m->Recommend(u, q)) << "user " << u;
+    EXPECT_EQ(*fold_in, Recommend(*m, u, q)) << "user " << u;
   }
 }
 
@@ -502,8 +512,8 @@ TEST(Cooccurrence, MatchesBruteForceDefinition) {
       }
     }
     const double users = d.by_user.rows;  // every generated user holds something
-    for (Similarity sim : {Similarity::kConditional, Similarity::kJaccard, Similarity::kLift,
-                           Similarity::kCosine}) {
+    for (Similarity sim :
+         {Similarity::kConditional, Similarity::kJaccard, Similarity::kLift, Similarity::kCosine}) {
       for (uint32_t min_cooc : {1u, 2u}) {
         ModelParams p;
         p.similarity = sim;
@@ -520,17 +530,26 @@ TEST(Cooccurrence, MatchesBruteForceDefinition) {
             const double c = both.size(), ca = holders[a].size(), cb = holders[b].size();
             double s = 0;
             switch (sim) {
-              case Similarity::kConditional: s = c / ca; break;
-              case Similarity::kJaccard: s = c / (ca + cb - c); break;
-              case Similarity::kLift: s = c * users / (ca * cb); break;
-              case Similarity::kCosine: s = c / std::sqrt(ca * cb); break;
+              case Similarity::kConditional:
+                s = c / ca;
+                break;
+              case Similarity::kJaccard:
+                s = c / (ca + cb - c);
+                break;
+              case Similarity::kLift:
+                s = c * users / (ca * cb);
+                break;
+              case Similarity::kCosine:
+                s = c / std::sqrt(ca * cb);
+                break;
             }
             expected.push_back({b, static_cast<float>(s)});
           }
-          std::sort(expected.begin(), expected.end(), [&](const ScoredItem& x, const ScoredItem& y) {
-            if (x.score != y.score) return x.score > y.score;
-            return d.items.Name(x.item) < d.items.Name(y.item);
-          });
+          std::sort(expected.begin(), expected.end(),
+                    [&](const ScoredItem& x, const ScoredItem& y) {
+                      if (x.score != y.score) return x.score > y.score;
+                      return d.items.Name(x.item) < d.items.Name(y.item);
+                    });
           std::vector<ScoredItem> got;
           ASSERT_TRUE(m->SimilarItems(a, n, &got).ok());
           ASSERT_EQ(got, expected) << "item " << a << " of " << n;
@@ -600,16 +619,15 @@ TEST(Cooccurrence, BatchEqualsDenseSelection) {
       std::vector<float> scores(m->num_items());
       for (const QueryOptions& q : queries) {
         std::vector<std::vector<ScoredItem>> batch;
-        m->RecommendBatch(users, q, &batch);
+        RecommendBatch(*m, users, q, &batch);
         ASSERT_EQ(batch.size(), users.size());
         for (uint32_t u = 0; u < m->num_users(); ++u) {
           m->ScoreItems(u, scores.data());
           const uint32_t* row = m->seen().indices.data();
-          auto dense = model::SelectTopN(scores.data(), m->num_items(),
-                                         row + m->seen().indptr[u],
-                                         row + m->seen().indptr[u + 1], q, m->tie_ranks());
+          auto dense = rank::SelectTopN(scores.data(), m->num_items(), row + m->seen().indptr[u],
+                                        row + m->seen().indptr[u + 1], q, m->tie_ranks());
           ASSERT_EQ(batch[u], dense) << "user " << u << " n " << q.n;
-          ASSERT_EQ(batch[u], m->Recommend(u, q)) << "user " << u;
+          ASSERT_EQ(batch[u], Recommend(*m, u, q)) << "user " << u;
         }
         EXPECT_TRUE(batch[m->num_users()].empty());
       }
@@ -638,8 +656,8 @@ TEST(Cooccurrence, SameResultsWithOneOrTwoThreads) {
     for (uint32_t u = 0; u < d.users.size(); ++u) users.push_back(u);
     QueryOptions q;
     std::vector<std::vector<ScoredItem>> ra, rb;
-    one->RecommendBatch(users, q, &ra);
-    two->RecommendBatch(users, q, &rb);
+    RecommendBatch(*one, users, q, &ra);
+    RecommendBatch(*two, users, q, &rb);
     EXPECT_EQ(ra, rb);
   }
 }
@@ -666,7 +684,7 @@ TEST(Cooccurrence, SaveLoadKeepsScoresAndTieOrder) {
     EXPECT_EQ(a, b);
   }
   QueryOptions q;
-  std::vector<ScoredItem> recs = loaded->model->Recommend(*loaded->users.Find("u2"), q);
+  std::vector<ScoredItem> recs = Recommend(*loaded->model, *loaded->users.Find("u2"), q);
   ASSERT_EQ(recs.size(), before.size());
   for (size_t k = 0; k < recs.size(); ++k) {
     EXPECT_EQ(loaded->items.Name(recs[k].item), before[k].first);
@@ -695,12 +713,12 @@ TEST(Cooccurrence, LoadStateChecksTheSimilarity) {
     return (*m)->LoadState(&r).code();
   };
   EXPECT_EQ(load({0, 1, 2, 2}, {1, 0}, {0.5f, 0.5f}), StatusCode::kOk);
-  EXPECT_EQ(load({0, 2, 1, 2}, {1, 2}, {0.5f, 0.5f}), StatusCode::kCorruption);  // not monotone
-  EXPECT_EQ(load({0, 9, 9, 2}, {1, 2}, {0.5f, 0.5f}), StatusCode::kCorruption);  // past the end
-  EXPECT_EQ(load({0, 1, 2, 2}, {0, 0}, {0.5f, 0.5f}), StatusCode::kCorruption);  // a -> a
-  EXPECT_EQ(load({0, 1, 2, 2}, {1, 7}, {0.5f, 0.5f}), StatusCode::kCorruption);  // no item 7
+  EXPECT_EQ(load({0, 2, 1, 2}, {1, 2}, {0.5f, 0.5f}), StatusCode::kCorruption);   // not monotone
+  EXPECT_EQ(load({0, 9, 9, 2}, {1, 2}, {0.5f, 0.5f}), StatusCode::kCorruption);   // past the end
+  EXPECT_EQ(load({0, 1, 2, 2}, {0, 0}, {0.5f, 0.5f}), StatusCode::kCorruption);   // a -> a
+  EXPECT_EQ(load({0, 1, 2, 2}, {1, 7}, {0.5f, 0.5f}), StatusCode::kCorruption);   // no item 7
   EXPECT_EQ(load({0, 2, 2, 2}, {1, 2}, {0.25f, 0.5f}), StatusCode::kCorruption);  // not best first
-  EXPECT_EQ(load({0, 2, 2, 2}, {2, 1}, {0.5f, 0.5f}), StatusCode::kCorruption);  // tie order
+  EXPECT_EQ(load({0, 2, 2, 2}, {2, 1}, {0.5f, 0.5f}), StatusCode::kCorruption);   // tie order
   EXPECT_EQ(load({0, 1, 2, 2}, {1, 0}, {NAN, 0.5f}), StatusCode::kCorruption);
   EXPECT_EQ(load({0, 1, 2, 2}, {1, 0}, {0.5f, 0.5f}, {0, 0, 2}), StatusCode::kCorruption);
 }

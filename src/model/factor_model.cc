@@ -1,4 +1,4 @@
-// FactorModel: scoring, blocked batch top-N, similar items, cold start,
+// FactorModel: scoring (single, blocked batch, subset), similar items, cold start,
 // fold-in scoring and model-file state shared by als and ials.
 //
 // No Eigen here: the scoring kernel is a small register-blocked outer-product
@@ -22,7 +22,7 @@
 #endif
 
 #include "encore/model_io.h"
-#include "model/topn.h"
+#include "model/rank_order.h"
 
 namespace encore::model {
 
@@ -143,14 +143,29 @@ __attribute__((target("avx2,fma"))) void ScoreRowsFma(const float* x, const floa
     const float* ur = uoff ? uoff + r : nullptr;
     float* o = out + uint64_t{r} * n + i0;
     switch (rows - r) {
-      case 7: ScoreTileFma<7>(xr, k, panel, ur, io, o, n, width); break;
-      case 6: ScoreTileFma<6>(xr, k, panel, ur, io, o, n, width); break;
-      case 5: ScoreTileFma<5>(xr, k, panel, ur, io, o, n, width); break;
-      case 4: ScoreTileFma<4>(xr, k, panel, ur, io, o, n, width); break;
-      case 3: ScoreTileFma<3>(xr, k, panel, ur, io, o, n, width); break;
-      case 2: ScoreTileFma<2>(xr, k, panel, ur, io, o, n, width); break;
-      case 1: ScoreTileFma<1>(xr, k, panel, ur, io, o, n, width); break;
-      default: break;
+      case 7:
+        ScoreTileFma<7>(xr, k, panel, ur, io, o, n, width);
+        break;
+      case 6:
+        ScoreTileFma<6>(xr, k, panel, ur, io, o, n, width);
+        break;
+      case 5:
+        ScoreTileFma<5>(xr, k, panel, ur, io, o, n, width);
+        break;
+      case 4:
+        ScoreTileFma<4>(xr, k, panel, ur, io, o, n, width);
+        break;
+      case 3:
+        ScoreTileFma<3>(xr, k, panel, ur, io, o, n, width);
+        break;
+      case 2:
+        ScoreTileFma<2>(xr, k, panel, ur, io, o, n, width);
+        break;
+      case 1:
+        ScoreTileFma<1>(xr, k, panel, ur, io, o, n, width);
+        break;
+      default:
+        break;
     }
   }
 }
@@ -252,8 +267,7 @@ void FactorModel::BuildDerived() {
   }
 }
 
-void FactorModel::ScoreRows(const float* x, const float* offsets, uint32_t rows,
-                            float* out) const {
+void FactorModel::ScoreRows(const float* x, const float* offsets, uint32_t rows, float* out) const {
   const uint32_t n = num_items();
   const float* ioff = has_biases_ ? item_biases_.data() : nullptr;
   const float* uoff = has_biases_ ? offsets : nullptr;
@@ -278,10 +292,17 @@ void FactorModel::ScoreRows(const float* x, const float* offsets, uint32_t rows,
     const float* ur = uoff ? uoff + r : nullptr;
     float* o = out + uint64_t{r} * n + i0;
     switch (rows - r) {
-      case 3: ScoreTile<3>(xr, k_, panel, ur, io, o, n, width); break;
-      case 2: ScoreTile<2>(xr, k_, panel, ur, io, o, n, width); break;
-      case 1: ScoreTile<1>(xr, k_, panel, ur, io, o, n, width); break;
-      default: break;
+      case 3:
+        ScoreTile<3>(xr, k_, panel, ur, io, o, n, width);
+        break;
+      case 2:
+        ScoreTile<2>(xr, k_, panel, ur, io, o, n, width);
+        break;
+      case 1:
+        ScoreTile<1>(xr, k_, panel, ur, io, o, n, width);
+        break;
+      default:
+        break;
     }
   }
 }
@@ -339,75 +360,66 @@ float FactorModel::Predict(uint32_t user, uint32_t item) const {
   return ScoreOne(user_factors_.data() + uint64_t{user} * k_, offset, item);
 }
 
-void FactorModel::RecommendBatch(std::span<const uint32_t> users, const QueryOptions& options,
-                                 std::vector<std::vector<ScoredItem>>* out) const {
-  out->assign(users.size(), {});
+void FactorModel::ScoreBatch(std::span<const uint32_t> users, float* out) const {
   const uint32_t n = num_items();
-  const size_t blocks = (users.size() + kUserBlock - 1) / kUserBlock;
-  // A short allow list: score only the allowed items, one dot product each
-  // (the same bits as the kernel), instead of every item.
-  const bool sparse_allow = !options.allow.empty() && options.allow.size() * 16 < n;
-  const bool popular = params_.cold_start == ColdStart::kPopular;
-  const int threads = ThreadCount(params_.threads);
-#pragma omp parallel num_threads(threads) if (blocks > 1)
-  {
-    std::vector<float> scores(uint64_t{kUserBlock} * n);
-    std::vector<float> xb(uint64_t{kUserBlock} * k_);
-    std::vector<float> offsets(kUserBlock);
-    std::vector<size_t> warm;  // positions in `users` of this block's warm users
-    warm.reserve(kUserBlock);
-#pragma omp for schedule(dynamic, 1)
-    for (size_t b = 0; b < blocks; ++b) {
-      const size_t begin = b * kUserBlock;
-      const size_t end = std::min(users.size(), begin + kUserBlock);
-      warm.clear();
-      for (size_t pos = begin; pos < end; ++pos) {
-        const uint32_t u = users[pos];
-        if (u >= num_users()) continue;
-        const uint32_t* seen_begin = seen_.indices.data() + seen_.indptr[u];
-        const uint32_t* seen_end = seen_.indices.data() + seen_.indptr[u + 1];
-        if (UserIsCold(u)) {
-          if (!popular) continue;  // every score is -infinity: nothing to recommend
-          (*out)[pos] = SelectTopN(cold_user_scores_.data(), n, seen_begin, seen_end, options);
-        } else if (sparse_allow) {
-          const float offset = UserOffset(u);
-          const float* x = user_factors_.data() + uint64_t{u} * k_;
-          for (uint32_t item : options.allow) {
-            if (item >= n) continue;
-            scores[item] = item_cold_[item] ? (popular ? (has_biases_ ? offset : default_prediction_)
-                                                       : kNegInf)
-                                            : ScoreOne(x, offset, item);
-          }
-          (*out)[pos] = SelectTopN(scores.data(), n, seen_begin, seen_end, options);
-        } else {
-          const uint32_t slot = static_cast<uint32_t>(warm.size());
-          std::copy_n(user_factors_.data() + uint64_t{u} * k_, k_,
-                      xb.data() + uint64_t{slot} * k_);
-          offsets[slot] = UserOffset(u);
-          warm.push_back(pos);
-        }
+  // Warm users are packed and scored by one blocked kernel call; cold users
+  // get their rows directly. A block of up to kUserBlock users at a time.
+  std::vector<float> xb;
+  std::vector<float> offsets;
+  std::vector<size_t> warm;  // row of each packed user
+  std::vector<size_t> cold;  // rows of cold users
+  for (size_t begin = 0; begin < users.size(); begin += kUserBlock) {
+    const size_t end = std::min(users.size(), begin + kUserBlock);
+    xb.resize(uint64_t{kUserBlock} * k_);
+    offsets.resize(kUserBlock);
+    warm.clear();
+    cold.clear();
+    for (size_t r = begin; r < end; ++r) {
+      const uint32_t u = users[r];
+      if (UserIsCold(u)) {
+        cold.push_back(r);
+        continue;
       }
-      if (warm.empty()) continue;
-      const uint32_t rows = static_cast<uint32_t>(warm.size());
-      ScoreRows(xb.data(), offsets.data(), rows, scores.data());
-      for (uint32_t slot = 0; slot < rows; ++slot) {
-        const size_t pos = warm[slot];
-        const uint32_t u = users[pos];
-        float* row = scores.data() + uint64_t{slot} * n;
+      const size_t slot = warm.size();
+      std::copy_n(user_factors_.data() + uint64_t{u} * k_, k_, xb.data() + slot * k_);
+      offsets[slot] = UserOffset(u);
+      warm.push_back(r);
+    }
+    if (!warm.empty()) {
+      // Scored into rows begin, begin + 1, ...; then moved to their own
+      // rows, last first (a warm user's row is never before its slot).
+      float* base = out + begin * uint64_t{n};
+      ScoreRows(xb.data(), offsets.data(), static_cast<uint32_t>(warm.size()), base);
+      for (size_t slot = warm.size(); slot-- > 0;) {
+        float* row = out + warm[slot] * uint64_t{n};
+        if (row != base + slot * uint64_t{n}) std::copy_n(base + slot * uint64_t{n}, n, row);
         ApplyColdItems(offsets[slot], row);
-        (*out)[pos] = SelectTopN(row, n, seen_.indices.data() + seen_.indptr[u],
-                                 seen_.indices.data() + seen_.indptr[u + 1], options);
       }
     }
+    for (size_t r : cold) ScoreColdUser(out + r * uint64_t{n});
   }
+}
+
+uint32_t FactorModel::batch_block() const { return kUserBlock; }
+
+void FactorModel::ScoreSubset(uint32_t user, std::span<const uint32_t> items, float* scores) const {
+  const bool popular = params_.cold_start == ColdStart::kPopular;
+  if (UserIsCold(user)) {
+    for (uint32_t item : items) scores[item] = popular ? cold_user_scores_[item] : kNegInf;
+    return;
+  }
+  const float offset = UserOffset(user);
+  const float* x = user_factors_.data() + uint64_t{user} * k_;
+  const float cold_value = popular ? (has_biases_ ? offset : default_prediction_) : kNegInf;
+  for (uint32_t item : items)
+    scores[item] = item_cold_[item] ? cold_value : ScoreOne(x, offset, item);
 }
 
 Status FactorModel::ScoreFoldIn(std::span<const ItemWeight> items, float* scores) const {
   for (const ItemWeight& iw : items) {
     if (iw.item >= num_items()) {
       return Status::InvalidArgument("fold-in: unknown item index " + std::to_string(iw.item) +
-                                     " (the model has " + std::to_string(num_items()) +
-                                     " items)");
+                                     " (the model has " + std::to_string(num_items()) + " items)");
     }
     if (!std::isfinite(iw.weight)) {
       return Status::InvalidArgument("fold-in: the weight of item " + std::to_string(iw.item) +
@@ -470,14 +482,10 @@ Status FactorModel::LoadState(ModelReader* r) {
   has_biases_ = biases == 1;
   ENCORE_RETURN_IF_ERROR(r->Get(&global_mean_, "global mean"));
   ENCORE_RETURN_IF_ERROR(r->Get(&default_prediction_, "default prediction"));
-  ENCORE_RETURN_IF_ERROR(
-      r->GetArray(&user_factors_, "user factors", uint64_t{num_users()} * k_));
-  ENCORE_RETURN_IF_ERROR(
-      r->GetArray(&item_factors_, "item factors", uint64_t{num_items()} * k_));
-  ENCORE_RETURN_IF_ERROR(
-      r->GetArray(&user_biases_, "user biases", has_biases_ ? num_users() : 0));
-  ENCORE_RETURN_IF_ERROR(
-      r->GetArray(&item_biases_, "item biases", has_biases_ ? num_items() : 0));
+  ENCORE_RETURN_IF_ERROR(r->GetArray(&user_factors_, "user factors", uint64_t{num_users()} * k_));
+  ENCORE_RETURN_IF_ERROR(r->GetArray(&item_factors_, "item factors", uint64_t{num_items()} * k_));
+  ENCORE_RETURN_IF_ERROR(r->GetArray(&user_biases_, "user biases", has_biases_ ? num_users() : 0));
+  ENCORE_RETURN_IF_ERROR(r->GetArray(&item_biases_, "item biases", has_biases_ ? num_items() : 0));
   ENCORE_RETURN_IF_ERROR(r->GetArray(&cold_user_scores_, "cold-start scores", num_items()));
   auto all_finite = [](const std::vector<float>& v) {
     return std::all_of(v.begin(), v.end(), [](float f) { return std::isfinite(f); });

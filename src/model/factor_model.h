@@ -8,12 +8,12 @@
 //   s(u, i) = (x_u . y_i + (mu + b_u)) + b_i   with biases
 //
 // The base implements everything that only needs the factors: dense scoring,
-// a blocked parallel batch top-N, cosine similar items, cold-start handling,
-// fold-in scoring and the model-file state. Subclasses implement Fit and the
+// blocked batch scoring (32 users per kernel call), per-item subset scoring, cosine similar items,
+// cold-start handling, fold-in scoring and the model-file state. Subclasses implement Fit and the
 // fold-in least-squares step.
 //
-// Exactness: every score, whether from ScoreItems, Predict, RecommendBatch,
-// ScoreFoldIn or the allow-list path, is computed by the same arithmetic:
+// Exactness: every score, whether from ScoreItems, Predict, ScoreBatch,
+// ScoreFoldIn or ScoreSubset, is computed by the same arithmetic:
 // the dot product accumulates x[p] * y[p] in float for p = 0, 1, ..., k-1
 // in that order, starting from 0 (the blocked kernel vectorises across
 // items, never across p), as a multiply then an add, or as one fused
@@ -61,8 +61,10 @@ class FactorModel : public Recommender {
   void ScoreItems(uint32_t user, float* scores) const override;
   float Predict(uint32_t user, uint32_t item) const override;
   bool CanPredict(uint32_t user, uint32_t item) const override;
-  void RecommendBatch(std::span<const uint32_t> users, const QueryOptions& options,
-                      std::vector<std::vector<ScoredItem>>* out) const override;
+  void ScoreBatch(std::span<const uint32_t> users, float* out) const override;
+  uint32_t batch_block() const override;
+  void ScoreSubset(uint32_t user, std::span<const uint32_t> items, float* scores) const override;
+  bool has_subset_scoring() const override { return true; }
   Status ScoreFoldIn(std::span<const ItemWeight> items, float* scores) const override;
   Status SimilarItems(uint32_t item, uint32_t n, std::vector<ScoredItem>* out) const override;
   void SaveState(ModelWriter* w) const override;

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "encore/model_io.h"
+#include "encore/rank.h"
 #include "test_data.h"
 
 namespace encore::model {
@@ -96,8 +97,8 @@ TEST_P(FactorModelKernels, AllScoringPathsAgreeBitForBit) {
       all.n = m->num_items();
       all.exclude_seen = false;
       std::vector<std::vector<ScoredItem>> batch, batch1;
-      m->RecommendBatch(AllUsers(*m), all, &batch);
-      one_thread->RecommendBatch(AllUsers(*m), all, &batch1);
+      RecommendBatch(*m, AllUsers(*m), all, &batch);
+      RecommendBatch(*one_thread, AllUsers(*m), all, &batch1);
       EXPECT_EQ(batch, batch1);
       std::vector<float> scores(m->num_items());
       for (uint32_t u = 0; u < m->num_users(); ++u) {
@@ -113,7 +114,7 @@ TEST_P(FactorModelKernels, AllScoringPathsAgreeBitForBit) {
       QueryOptions allow = all;
       allow.allow = {1, 2, 44, 3};
       std::vector<std::vector<ScoredItem>> allowed;
-      m->RecommendBatch(AllUsers(*m), allow, &allowed);
+      RecommendBatch(*m, AllUsers(*m), allow, &allowed);
       for (uint32_t u = 0; u < m->num_users(); ++u) {
         for (const ScoredItem& s : allowed[u]) {
           m->ScoreItems(u, scores.data());
@@ -187,11 +188,11 @@ TEST(FactorModel, ColdStartDrop) {
   m->ScoreItems(cold_user, scores.data());
   for (float s : scores) EXPECT_EQ(s, -std::numeric_limits<float>::infinity());
   QueryOptions q;
-  EXPECT_TRUE(m->Recommend(cold_user, q).empty());
+  EXPECT_TRUE(Recommend(*m, cold_user, q).empty());
   m->ScoreItems(0, scores.data());
   EXPECT_EQ(scores[cold_item], -std::numeric_limits<float>::infinity());
   q.n = m->num_items();
-  for (const ScoredItem& s : m->Recommend(0, q)) EXPECT_NE(s.item, cold_item);
+  for (const ScoredItem& s : Recommend(*m, 0, q)) EXPECT_NE(s.item, cold_item);
   EXPECT_FALSE(m->CanPredict(cold_user, 0));
   EXPECT_FALSE(m->CanPredict(0, cold_item));
   EXPECT_TRUE(m->CanPredict(0, 0));
@@ -206,7 +207,7 @@ TEST(FactorModel, ColdStartPopular) {
   const uint32_t cold_user = m->num_users() - 1, cold_item = m->num_items() - 1;
   QueryOptions q;
   q.n = 3;
-  auto recs = m->Recommend(cold_user, q);
+  auto recs = Recommend(*m, cold_user, q);
   ASSERT_EQ(recs.size(), 3u);
   for (uint32_t r = 0; r < 3; ++r) {
     EXPECT_EQ(recs[r].item, r) << "cold_user_scores rank item 0 first";

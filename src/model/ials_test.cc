@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 
+#include "encore/rank.h"
 #include "encore/recommender.h"
 #include "model/factor_model.h"
 #include "test_data.h"
@@ -167,7 +168,7 @@ double PrecisionAt10(const Recommender& m, const Split& s) {
   double hits = 0, users = 0;
   for (uint32_t u = 0; u < m.num_users(); ++u) {
     if (s.test[u].empty()) continue;
-    for (const auto& r : m.Recommend(u, q)) hits += s.test[u].count(r.item);
+    for (const auto& r : Recommend(m, u, q)) hits += s.test[u].count(r.item);
     users += 1;
   }
   return hits / (10 * users);
@@ -218,14 +219,14 @@ TEST(Ials, ColdStartModes) {
     EXPECT_EQ(y[uint64_t{cold_item} * 4 + p], 0.0f) << "no interactions: zero factors";
   }
   QueryOptions q;
-  EXPECT_TRUE(drop->Recommend(cold_user, q).empty());
+  EXPECT_TRUE(Recommend(*drop, cold_user, q).empty());
   EXPECT_FALSE(drop->CanPredict(cold_user, 0));
   EXPECT_EQ(drop->Predict(cold_user, 0), 0.0f);
 
   p.cold_start = ColdStart::kPopular;
   auto popular = FitIals(data, p);
   q.n = 3;
-  auto recs = popular->Recommend(cold_user, q);
+  auto recs = Recommend(*popular, cold_user, q);
   ASSERT_EQ(recs.size(), 3u);
   const double users = data.by_user.rows;
   for (const auto& r : recs) {

@@ -4,9 +4,9 @@
 
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <type_traits>
 
 namespace encore {
 
@@ -34,14 +34,23 @@ Status ParseInt(const char* name, const std::string& v, int* out) {
   return Status::OK();
 }
 
+// Parses in the field's own type (strtof for float), so the shortest text
+// Real() writes reads back as the very same value, and a value beyond the
+// type's range is rejected rather than becoming infinity.
 template <typename T>
 Status ParseReal(const char* name, const std::string& v, T* out) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
   char* end = nullptr;
-  double x = std::strtod(v.c_str(), &end);
+  T x;
+  if constexpr (std::is_same_v<T, float>) {
+    x = std::strtof(v.c_str(), &end);
+  } else {
+    x = std::strtod(v.c_str(), &end);
+  }
   if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x)) {
     return BadValue(name, v, "a finite number");
   }
-  *out = static_cast<T>(x);
+  *out = x;
   return Status::OK();
 }
 
@@ -56,10 +65,13 @@ Status ParseBool(const char* name, const std::string& v, bool* out) {
   return Status::OK();
 }
 
-std::string Real(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
+// The shortest text that reads back (ParseReal) as exactly `v`: model files
+// keep parameters as text, and save -> load must not round them.
+template <typename T>
+std::string Real(T v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, ec == std::errc() ? end : buf);
 }
 
 const char* SolverName(Solver s) { return s == Solver::kCg ? "cg" : "cholesky"; }

@@ -6,7 +6,6 @@
 
 #include "encore/model_io.h"
 #include "model/models.h"
-#include "model/topn.h"
 
 namespace encore::model {
 
@@ -41,27 +40,9 @@ class Popularity final : public Recommender {
     return Status::OK();
   }
 
-  // Walks the global ranking once per user instead of scoring every item.
-  void RecommendBatch(std::span<const uint32_t> users, const QueryOptions& options,
-                      std::vector<std::vector<ScoredItem>>* out) const override {
-    out->assign(users.size(), {});
-    std::vector<uint32_t> deny = options.deny, allow = options.allow;
-    std::sort(deny.begin(), deny.end());
-    std::sort(allow.begin(), allow.end());
-    for (size_t k = 0; k < users.size(); ++k) {
-      const uint32_t u = users[k];
-      if (u >= num_users()) continue;
-      const uint32_t* seen_begin = seen_.indices.data() + seen_.indptr[u];
-      const uint32_t* seen_end = seen_.indices.data() + seen_.indptr[u + 1];
-      auto& list = (*out)[k];
-      for (uint32_t item : order_) {
-        if (list.size() >= options.n) break;
-        if (options.exclude_seen && std::binary_search(seen_begin, seen_end, item)) continue;
-        if (std::binary_search(deny.begin(), deny.end(), item)) continue;
-        if (!allow.empty() && !std::binary_search(allow.begin(), allow.end(), item)) continue;
-        list.push_back({item, counts_[item]});
-      }
-    }
+  // Every user's candidates are the global ranking.
+  std::unique_ptr<RankedCursor> NewRankedCursor() const override {
+    return std::make_unique<Cursor>(this);
   }
 
   void SaveState(ModelWriter* w) const override { w->PutArray(counts_); }
@@ -80,8 +61,27 @@ class Popularity final : public Recommender {
                      [this](uint32_t a, uint32_t b) { return counts_[a] > counts_[b]; });
   }
 
-  std::vector<float> counts_;   // distinct users per item
-  std::vector<uint32_t> order_;  // items by count desc, index asc
+  // Walks order_; the same for every user. Aligned to a cache line: one
+  // cursor per thread, and next_ changes at every step.
+  class alignas(64) Cursor final : public RankedCursor {
+   public:
+    explicit Cursor(const Popularity* m) : m_(m) {}
+    void Reset(uint32_t) override { next_ = 0; }
+    bool cheap() const override { return true; }
+    bool Next(ScoredItem* out) override {
+      if (next_ >= m_->order_.size()) return false;
+      const uint32_t item = m_->order_[next_++];
+      *out = {item, m_->counts_[item]};
+      return true;
+    }
+
+   private:
+    const Popularity* m_;
+    size_t next_ = 0;
+  };
+
+  std::vector<float> counts_;    // distinct users per item
+  std::vector<uint32_t> order_;  // items by count desc, index asc: the rank order
 };
 
 }  // namespace

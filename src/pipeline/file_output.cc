@@ -11,6 +11,7 @@
 #include "pipeline/fault.h"
 #include "pipeline/output.h"
 #include "pipeline/staging.h"
+#include "rank/encode.h"
 #include "util/json_writer.h"
 
 namespace encore::pipeline {
@@ -44,35 +45,13 @@ Status CheckWidth(size_t cells, size_t columns, uint64_t row) {
                           std::to_string(columns) + " columns; this is a bug in the row source");
 }
 
-// Appends `field` to `out`, quoted per RFC 4180 when it holds the delimiter,
-// a double quote, CR or LF (embedded quotes doubled).
-void AppendCsvField(std::string_view field, char delimiter, std::string* out) {
-  bool quote = false;
-  for (char c : field) {
-    if (c == delimiter || c == '"' || c == '\r' || c == '\n') {
-      quote = true;
-      break;
-    }
-  }
-  if (!quote) {
-    out->append(field);
-    return;
-  }
-  out->push_back('"');
-  for (char c : field) {
-    if (c == '"') out->push_back('"');
-    out->push_back(c);
-  }
-  out->push_back('"');
-}
-
 template <typename Cells>
 void AppendCsvLine(const Cells& cells, char delimiter, std::string* out) {
   bool first = true;
   for (std::string_view cell : cells) {
     if (!first) out->push_back(delimiter);
     first = false;
-    AppendCsvField(cell, delimiter, out);
+    rank::AppendCsvField(cell, out, delimiter);
   }
   out->push_back('\n');
 }

@@ -1,9 +1,9 @@
 #include "pipeline/rows.h"
 
-#include <omp.h>
-
 #include <algorithm>
-#include <charconv>
+
+#include "encore/rank.h"
+#include "rank/encode.h"
 
 namespace encore::pipeline {
 
@@ -21,11 +21,10 @@ Status RecommendationRows::ForEach(
   const bool similar = kind_ == RecommendKind::kSimilar;
   const IdDictionary& keys = similar ? model_.items : model_.users;
   const size_t total = ids_ ? ids_->size() : keys.size();
-  const int threads =
-      model_.model->params().threads > 0 ? model_.model->params().threads : omp_get_max_threads();
+  const Ranker ranker(*model_.model);
   std::vector<uint32_t> block;
   std::vector<std::vector<ScoredItem>> lists;
-  char score[32];
+  std::string score;
   std::string rank;
   for (size_t start = 0; start < total; start += block_) {
     const size_t end = std::min(total, start + block_);
@@ -34,23 +33,17 @@ Status RecommendationRows::ForEach(
       block.push_back(ids_ ? (*ids_)[k] : static_cast<uint32_t>(k));
     }
     if (similar) {
-      lists.assign(block.size(), {});
-      std::vector<Status> errors(block.size());
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 16)
-      for (size_t k = 0; k < block.size(); ++k) {
-        errors[k] = model_.model->SimilarItems(block[k], options_.n, &lists[k]);
-      }
-      for (const Status& s : errors) ENCORE_RETURN_IF_ERROR(s);
+      ENCORE_RETURN_IF_ERROR(ranker.RankSimilarItems(block, options_.n, &lists));
     } else {
-      model_.model->RecommendBatch(block, options_, &lists);
+      ranker.RankUsers(block, options_, &lists);
     }
     for (size_t k = 0; k < block.size(); ++k) {
       const std::string_view key = keys.Name(block[k]);
       for (size_t r = 0; r < lists[k].size(); ++r) {
-        auto [p, ec] = std::to_chars(score, score + sizeof score, lists[k][r].score);
+        score.clear();
+        ENCORE_RETURN_IF_ERROR(rank::AppendScore(lists[k][r].score, &score));
         rank = std::to_string(r + 1);
-        const std::string_view cells[4] = {key, model_.items.Name(lists[k][r].item),
-                                           std::string_view(score, p - score), rank};
+        const std::string_view cells[4] = {key, model_.items.Name(lists[k][r].item), score, rank};
         ENCORE_RETURN_IF_ERROR(row(cells));
       }
     }

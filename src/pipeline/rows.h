@@ -1,5 +1,5 @@
 // RecommendationRows: a model's top-N lists as a RowSource, computed in
-// blocks of users (RecommendBatch) or items (SimilarItems) while the rows
+// blocks of users or items through the ranker (encore/rank.h) while the rows
 // are consumed, so memory stays bounded by one block however many users.
 // Each ForEach computes the lists again; an output reading the rows twice
 // gets the same rows (models are deterministic).
@@ -7,8 +7,8 @@
 //   users    user,item,score,rank
 //   similar  item,similar_item,score,rank
 //
-// Scores print in shortest round-trip form, as `encore recommend` writes
-// them; ranks are 1-based.
+// Scores print in shortest round-trip form by the one encoder
+// (rank/encode.h), as `encore recommend` writes them; ranks are 1-based.
 //
 // Thread-safety: ForEach may be called from one thread at a time; it uses
 // the model's own threads. The model must outlive the rows.
@@ -23,7 +23,7 @@
 #include <string_view>
 #include <vector>
 
-#include "encore/recommender.h"
+#include "encore/rank.h"
 #include "pipeline/config.h"
 #include "pipeline/output.h"
 

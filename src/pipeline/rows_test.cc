@@ -46,7 +46,7 @@ TEST(PipelineRows, UserListsEqualRecommendAcrossBlocks) {
   auto got = Collect(rows);
   std::vector<std::vector<std::string>> want;
   for (uint32_t u = 0; u < model.users.size(); ++u) {
-    auto list = model.model->Recommend(u, q);
+    auto list = Recommend(*model.model, u, q);
     for (size_t r = 0; r < list.size(); ++r) {
       want.push_back({std::string(model.users.Name(u)), std::string(model.items.Name(list[r].item)),
                       Score(list[r].score), std::to_string(r + 1)});

@@ -1,10 +1,9 @@
 #include "encore/batch.h"
 
-#include <omp.h>
-
 #include <fstream>
 
-#include "io/ranked_writer.h"
+#include "encore/rank.h"
+#include "rank/ranked_writer.h"
 
 namespace encore {
 
@@ -36,8 +35,9 @@ std::vector<uint32_t> Resolve(const IdDictionary& dict, const std::vector<std::s
 }
 
 Status WriteLists(const IdDictionary& keys, const IdDictionary& items,
-                  const std::vector<uint32_t>& block, const std::vector<std::vector<ScoredItem>>& lists,
-                  io::RankedWriter* writer, BatchReport* report) {
+                  const std::vector<uint32_t>& block,
+                  const std::vector<std::vector<ScoredItem>>& lists, rank::RankedWriter* writer,
+                  BatchReport* report) {
   for (size_t k = 0; k < block.size(); ++k) {
     const auto& list = lists[k];
     if (list.empty()) {
@@ -45,11 +45,7 @@ Status WriteLists(const IdDictionary& keys, const IdDictionary& items,
       continue;
     }
     ++report->answered;
-    std::string_view key = keys.Name(block[k]);
-    for (size_t r = 0; r < list.size(); ++r) {
-      ENCORE_RETURN_IF_ERROR(writer->Write(key, items.Name(list[r].item), list[r].score,
-                                           static_cast<uint32_t>(r + 1)));
-    }
+    ENCORE_RETURN_IF_ERROR(writer->Write(keys.Name(block[k]), list, items));
   }
   return Status::OK();
 }
@@ -62,14 +58,16 @@ Result<BatchReport> WriteRecommendations(const TrainedModel& model,
                                          Progress* progress) {
   BatchReport report;
   std::vector<uint32_t> users = Resolve(model.users, user_ids, &report);
-  ENCORE_ASSIGN_OR_RETURN(auto writer, io::RankedWriter::Open(out_path, "user", "item"));
+  ENCORE_ASSIGN_OR_RETURN(auto writer, rank::RankedWriter::Open(out_path, "user", "item"));
   if (progress) progress->Start("recommending", 0, "users");
+  const Ranker ranker(*model.model);
   std::vector<std::vector<ScoredItem>> lists;
   for (size_t start = 0; start < users.size(); start += kBlock) {
     std::vector<uint32_t> block(users.begin() + start,
                                 users.begin() + std::min(users.size(), start + kBlock));
-    model.model->RecommendBatch(block, options, &lists);
-    ENCORE_RETURN_IF_ERROR(WriteLists(model.users, model.items, block, lists, writer.get(), &report));
+    ranker.RankUsers(block, options, &lists);
+    ENCORE_RETURN_IF_ERROR(
+        WriteLists(model.users, model.items, block, lists, writer.get(), &report));
     if (progress) progress->Update(0, start + block.size());
   }
   ENCORE_RETURN_IF_ERROR(writer->Close());
@@ -83,22 +81,16 @@ Result<BatchReport> WriteSimilarItems(const TrainedModel& model,
                                       const std::string& out_path, Progress* progress) {
   BatchReport report;
   std::vector<uint32_t> items = Resolve(model.items, item_ids, &report);
-  ENCORE_ASSIGN_OR_RETURN(auto writer, io::RankedWriter::Open(out_path, "item", "similar_item"));
+  ENCORE_ASSIGN_OR_RETURN(auto writer, rank::RankedWriter::Open(out_path, "item", "similar_item"));
   if (progress) progress->Start("similar items", 0, "items");
-  const int threads =
-      model.model->params().threads > 0 ? model.model->params().threads : omp_get_max_threads();
+  const Ranker ranker(*model.model);
   std::vector<std::vector<ScoredItem>> lists;
   for (size_t start = 0; start < items.size(); start += kBlock) {
     std::vector<uint32_t> block(items.begin() + start,
                                 items.begin() + std::min(items.size(), start + kBlock));
-    lists.assign(block.size(), {});
-    std::vector<Status> errors(block.size());
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 16)
-    for (size_t k = 0; k < block.size(); ++k) {
-      errors[k] = model.model->SimilarItems(block[k], n, &lists[k]);
-    }
-    for (const Status& s : errors) ENCORE_RETURN_IF_ERROR(s);
-    ENCORE_RETURN_IF_ERROR(WriteLists(model.items, model.items, block, lists, writer.get(), &report));
+    ENCORE_RETURN_IF_ERROR(ranker.RankSimilarItems(block, n, &lists));
+    ENCORE_RETURN_IF_ERROR(
+        WriteLists(model.items, model.items, block, lists, writer.get(), &report));
     if (progress) progress->Update(0, start + block.size());
   }
   ENCORE_RETURN_IF_ERROR(writer->Close());

@@ -3,7 +3,6 @@
 #include <simdjson.h>
 
 #include <algorithm>
-#include <charconv>
 
 #include "util/json_writer.h"
 
@@ -278,16 +277,6 @@ Status ParseFoldInRequest(std::string_view body, uint32_t max_limit, uint32_t ma
     return Status::InvalidArgument("request body has no \"items\" (an array of item ids)");
   }
   return Status::OK();
-}
-
-void AppendScore(float score, std::string* out) {
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), score);
-  if (ec != std::errc()) {
-    out->append("0");
-    return;
-  }
-  out->append(buf, end);
 }
 
 }  // namespace encore::serve

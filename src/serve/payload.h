@@ -57,10 +57,6 @@ struct FoldInRequest {
 Status ParseFoldInRequest(std::string_view body, uint32_t max_limit, uint32_t max_id_bytes,
                           FoldInRequest* out);
 
-// `score` in its shortest round-trip decimal form (a float parses back to
-// exactly this value).
-void AppendScore(float score, std::string* out);
-
 }  // namespace encore::serve
 
 #endif  // ENCORE_SERVE_PAYLOAD_H_

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "util/json_writer.h"
+
 namespace encore::serve {
 namespace {
 
@@ -119,14 +121,14 @@ TEST(ParseFoldInRequest, ReusedRequestStartsAfresh) {
   EXPECT_EQ(r.limit, 10u);
 }
 
-TEST(AppendScore, ShortestRoundTrip) {
+TEST(AppendFloat, ShortestRoundTrip) {
   for (float f : {0.1f, 1.0f, 1e-5f, 123456.78f, -2.5f}) {
     std::string s;
-    AppendScore(f, &s);
+    ASSERT_TRUE(JsonWriter::AppendFloat(f, &s));
     EXPECT_EQ(std::stof(s), f) << s;
   }
   std::string s;
-  AppendScore(0.1f, &s);
+  ASSERT_TRUE(JsonWriter::AppendFloat(0.1f, &s));
   EXPECT_EQ(s, "0.1");
 }
 

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "encore/rank.h"
+#include "rank/encode.h"
 #include "store/store_internal.h"
 #include "util/json_writer.h"
 #include "util/time_format.h"
@@ -392,19 +394,15 @@ HttpResponse Router::FoldIn(const HttpRequest& request, const LoadedSnapshot* sn
   for (const std::string& id : req.exclude) {
     if (std::optional<uint32_t> index = model.items.Find(id)) q.deny.push_back(*index);
   }
-  auto recs = model.model->RecommendFoldIn(known, q);
+  // The one query path (encore/rank.h) and the one encoder (rank/encode.h):
+  // non-finite scores are dropped by the ranker, exactly as in publish.
+  auto recs = Ranker(*model.model).RankFoldIn(known, q);
   if (!recs.ok()) return ErrorResponse(500, recs.status().message(), kRoute);
-  std::string body = "{\"snapshot\":" + std::to_string(snapshot->info.version) + ",\"items\":[";
-  for (size_t i = 0; i < recs->size(); ++i) {
-    const ScoredItem& si = (*recs)[i];
-    if (i > 0) body.push_back(',');
-    body.append("{\"item\":");
-    JsonWriter::AppendQuoted(model.items.Name(si.item), &body);
-    body.append(",\"score\":");
-    AppendScore(si.score, &body);
-    body.push_back('}');
+  std::string body = "{\"snapshot\":" + std::to_string(snapshot->info.version) + ",\"items\":";
+  if (Status st = rank::AppendItemArray(*recs, model.items, &body); !st.ok()) {
+    return ErrorResponse(500, st.message(), kRoute);
   }
-  body.append("],\"unknown_items\":").append(unknown_json).append("}");
+  body.append(",\"unknown_items\":").append(unknown_json).append("}");
   return Json(std::move(body), snapshot, kRoute);
 }
 

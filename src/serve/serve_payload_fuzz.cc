@@ -14,7 +14,8 @@
 //    invalid JSON), its result respects max_limit and max_id_bytes, and the
 //    request written back as JSON parses to the same request;
 //  - IsJsonObject / JsonObjectHasKey agree with the DOM;
-//  - AppendScore prints a finite float as JSON that parses back to it.
+//  - JsonWriter::AppendFloat (the encoder's score text) prints a finite float as JSON that parses
+//  back to it.
 //
 // The input's first 16 bytes choose the slicing and limits; the rest is the
 // payload (and request body) as it is, or the material a well-formed payload
@@ -315,7 +316,7 @@ void CheckJsonChecks(std::string_view text) {
 void CheckScore(float f) {
   if (!std::isfinite(f)) return;  // top-N lists drop non-finite scores
   std::string s = "[";
-  encore::serve::AppendScore(f, &s);
+  ENCORE_CHECK(encore::JsonWriter::AppendFloat(f, &s));
   s += "]";
   dom::element root;
   ENCORE_CHECK(!Parser().parse(s).get(root));

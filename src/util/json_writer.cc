@@ -110,6 +110,15 @@ std::string JsonWriter::Quote(std::string_view s) {
   return out;
 }
 
+bool JsonWriter::AppendFloat(float v, std::string* out) {
+  if (!std::isfinite(v)) return false;
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  if (ec != std::errc()) return false;  // cannot happen: 32 bytes hold any float
+  out->append(buf, end);
+  return true;
+}
+
 void JsonWriter::NewLine(size_t depth) {
   if (indent_ <= 0) return;
   out_.push_back('\n');

@@ -59,6 +59,10 @@ class JsonWriter {
   static void AppendQuoted(std::string_view s, std::string* out);
   // `s` as a quoted, escaped JSON string.
   static std::string Quote(std::string_view s);
+  // Appends the shortest text that reads back as exactly `v` (std::to_chars;
+  // also valid CSV and JSON). A NaN or infinity appends nothing and returns
+  // false: callers decide (rank/encode.h makes it an error).
+  static bool AppendFloat(float v, std::string* out);
 
  private:
   struct Level {

@@ -1,4 +1,4 @@
-#include "model/topn.h"
+#include "rank/topn.h"
 
 #include <cmath>
 
@@ -6,39 +6,22 @@
 #include <emmintrin.h>
 #endif
 
-namespace encore::model {
+namespace encore::rank {
 
-namespace {
-bool Contains(const std::vector<uint32_t>& sorted, uint32_t item) {
-  return std::binary_search(sorted.begin(), sorted.end(), item);
-}
-bool Contains(const uint32_t* begin, const uint32_t* end, uint32_t item) {
-  return std::binary_search(begin, end, item);
-}
-}  // namespace
-
-std::vector<ScoredItem> SelectTopN(const float* scores, uint32_t num_items,
-                                   const uint32_t* seen_begin, const uint32_t* seen_end,
-                                   const QueryOptions& options, const uint32_t* tie_rank) {
-  if (options.n == 0) return {};  // top.threshold() needs a kept item
-  TopN top(options.n, tie_rank);
-  // Deny lists are short; a sorted copy makes lookups O(log d).
-  std::vector<uint32_t> deny = options.deny;
-  std::sort(deny.begin(), deny.end());
+std::vector<ScoredItem> SelectTopN(const float* scores, uint32_t num_items, const Eligibility& e,
+                                   uint32_t n, const uint32_t* tie_rank) {
+  if (n == 0) return {};  // top.threshold() needs a kept item
+  TopN top(n, tie_rank);
   auto consider = [&](uint32_t item) {
     if (item >= num_items) return;
     const float s = scores[item];
     if (!std::isfinite(s)) return;
     if (top.full() && s < top.threshold()) return;  // cheap reject before the lookups
-    if (options.exclude_seen && Contains(seen_begin, seen_end, item)) return;
-    if (!deny.empty() && Contains(deny, item)) return;
+    if (e.Excluded(item)) return;
     top.Push(item, s);
   };
-  if (!options.allow.empty()) {
-    std::vector<uint32_t> allow = options.allow;
-    std::sort(allow.begin(), allow.end());
-    allow.erase(std::unique(allow.begin(), allow.end()), allow.end());
-    for (uint32_t item : allow) consider(item);
+  if (!e.allow.empty()) {
+    for (uint32_t item : e.allow) consider(item);
   } else {
     // The dense scan is the hot loop of batch recommendation (a third of
     // the time for factor models before this, measured with perf). Once n
@@ -70,4 +53,22 @@ std::vector<ScoredItem> SelectTopN(const float* scores, uint32_t num_items,
   return top.Take();
 }
 
-}  // namespace encore::model
+std::vector<ScoredItem> SelectTopN(const float* scores, uint32_t num_items,
+                                   const uint32_t* seen_begin, const uint32_t* seen_end,
+                                   const QueryOptions& options, const uint32_t* tie_rank) {
+  std::vector<uint32_t> allow, deny = options.deny;
+  for (uint32_t item : options.allow) {
+    if (item < num_items) allow.push_back(item);
+  }
+  if (!options.allow.empty() && allow.empty()) return {};  // nothing allowed
+  std::sort(allow.begin(), allow.end());
+  allow.erase(std::unique(allow.begin(), allow.end()), allow.end());
+  std::sort(deny.begin(), deny.end());
+  Eligibility e;
+  if (options.exclude_seen) e.seen = {seen_begin, seen_end};
+  e.allow = allow;
+  e.deny = deny;
+  return SelectTopN(scores, num_items, e, options.n, tie_rank);
+}
+
+}  // namespace encore::rank

@@ -1,14 +1,17 @@
-// TopN: keeps the n best (score, item) pairs seen, in O(log n) per push.
+// RankOrder and TopN: the rank order of results and a selector that keeps the n best (score, item)
+// pairs seen, in O(log n) per push.
 //
 // Order: higher score first; equal scores by smaller tie rank, which is the
 // item index unless the model supplies its own ranks (Recommender::
-// tie_ranks()). The same order everywhere (models, batch, evaluation) keeps
-// results deterministic and lets batch and single-user calls agree exactly.
+// tie_ranks()). The same order everywhere (ranker, models' similar items,
+// evaluation) keeps results deterministic and lets batch and single-user
+// calls agree exactly. Filtering is the ranker's (src/rank/topn.h); this
+// header is only the order, so models (similar items) can use it too.
 //
 // Thread-safety: one instance per thread.
 
-#ifndef ENCORE_MODEL_TOPN_H_
-#define ENCORE_MODEL_TOPN_H_
+#ifndef ENCORE_MODEL_RANK_ORDER_H_
+#define ENCORE_MODEL_RANK_ORDER_H_
 
 #include <algorithm>
 #include <cstdint>
@@ -70,15 +73,6 @@ class TopN {
   std::vector<ScoredItem> heap_;
 };
 
-// Applies QueryOptions to a dense score vector and selects the top n:
-// seen items (when excluded), denied items and, with an allow list, every
-// other item are skipped. [seen_begin, seen_end) is the user's sorted item
-// indices; `tie_rank` orders equal scores as in TopN.
-std::vector<ScoredItem> SelectTopN(const float* scores, uint32_t num_items,
-                                   const uint32_t* seen_begin, const uint32_t* seen_end,
-                                   const QueryOptions& options,
-                                   const uint32_t* tie_rank = nullptr);
-
 }  // namespace encore::model
 
-#endif  // ENCORE_MODEL_TOPN_H_
+#endif  // ENCORE_MODEL_RANK_ORDER_H_

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <map>
 
+#include "encore/rank.h"
 #include "test_data.h"
 #include "util/time_format.h"
 
@@ -124,7 +125,7 @@ TEST(Publish, UserPayloadsAreExactlyRecommendBatch) {
   QueryOptions q;
   q.n = 7;
   std::vector<std::vector<ScoredItem>> expected;
-  model.model->RecommendBatch(Range(model.users.size()), q, &expected);
+  RecommendBatch(*model.model, Range(model.users.size()), q, &expected);
   bool some_full = false;
   for (uint32_t u = 0; u < model.users.size(); ++u) {
     const std::string id(model.users.Name(u));
@@ -160,7 +161,7 @@ TEST(Publish, IncludeSeenIsHonoured) {
   q.n = 5;
   q.exclude_seen = false;
   std::vector<std::vector<ScoredItem>> expected;
-  model.model->RecommendBatch(Range(model.users.size()), q, &expected);
+  RecommendBatch(*model.model, Range(model.users.size()), q, &expected);
   for (uint32_t u = 0; u < model.users.size(); u += 7) {
     Payload p;
     ASSERT_TRUE(Parse(Get(store.get(), Table::kUser, model.users.Name(u)), "user", "items", &p));
@@ -264,8 +265,8 @@ TEST(Publish, ModelRoundTripsThroughTheSnapshot) {
   QueryOptions q;
   q.n = 10;
   std::vector<std::vector<ScoredItem>> a, b;
-  model.model->RecommendBatch(Range(model.users.size()), q, &a);
-  parsed->model->RecommendBatch(Range(model.users.size()), q, &b);
+  RecommendBatch(*model.model, Range(model.users.size()), q, &a);
+  RecommendBatch(*parsed->model, Range(model.users.size()), q, &b);
   EXPECT_EQ(a, b);
 
   PublishOptions no_model;

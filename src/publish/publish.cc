@@ -1,17 +1,16 @@
 // Publish: model -> payloads -> a committed snapshot.
 //
-// Users and items are processed in blocks: the model computes a block's
-// lists with its own parallelism (RecommendBatch; SimilarItems in an OpenMP
-// loop), the block's JSON payloads are formatted in parallel, then written
-// in order on this thread. Memory stays bounded by one block whatever the
-// number of users.
+// Publishing sits above the store (which holds bytes and knows nothing of
+// models) and below serving. Users and items are processed in blocks: the
+// ranker (encore/rank.h) computes a block's lists with the model's
+// parallelism, the block's JSON payloads are encoded in parallel by the one
+// encoder (rank/encode.h), then written in order on this thread. Memory
+// stays bounded by one block whatever the number of users.
 //
-// JSON: ids are arbitrary bytes. They go through JsonWriter::AppendQuoted:
-// quotes, backslashes and control characters are escaped, and bytes that are
-// not valid UTF-8 become U+FFFD, one per bad byte, so every payload is valid
-// JSON. The store key is always the raw id, so lookups stay exact even when
-// the JSON shows a replaced id. Scores use the shortest text that reads back
-// as the same float (std::to_chars on the float).
+// JSON: ids are arbitrary bytes; the encoder escapes them (invalid UTF-8
+// becomes U+FFFD), so every payload is valid JSON. The store key is always
+// the raw id, so lookups stay exact even when the JSON shows a replaced id.
+// A non-finite score never reaches a payload: the ranker drops it.
 
 #include "encore/publish.h"
 
@@ -24,6 +23,9 @@
 #include <cstdlib>
 #include <span>
 
+#include "encore/rank.h"
+#include "model/rank_order.h"
+#include "rank/encode.h"
 #include "store/store_internal.h"
 #include "util/json_writer.h"
 #include "util/time_format.h"
@@ -38,44 +40,7 @@ int Threads(const Recommender& model) {
   return model.params().threads > 0 ? model.params().threads : omp_get_max_threads();
 }
 
-// Appends `"items":[{"item":"I","score":S},...]` style lists (name given).
-// False when a score is not finite (a broken model).
-bool AppendList(const char* name, std::span<const ScoredItem> list, const IdDictionary& items,
-                std::string* out) {
-  out->append(",\"").append(name).append("\":[");
-  for (size_t i = 0; i < list.size(); ++i) {
-    if (!std::isfinite(list[i].score)) return false;
-    if (i > 0) out->push_back(',');
-    out->append("{\"item\":");
-    JsonWriter::AppendQuoted(items.Name(list[i].item), out);
-    out->append(",\"score\":");
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, list[i].score);
-    ENCORE_CHECK(ec == std::errc());
-    out->append(buf, end);
-    out->push_back('}');
-  }
-  out->append("]}");
-  return true;
-}
-
-// {"<key_name>":"ID","snapshot":V,"<list_name>":[...]}
-bool FormatPayload(const char* key_name, std::string_view id, uint64_t version,
-                   const char* list_name, std::span<const ScoredItem> list,
-                   const IdDictionary& items, std::string* out) {
-  out->clear();
-  out->append("{\"").append(key_name).append("\":");
-  JsonWriter::AppendQuoted(id, out);
-  out->append(",\"snapshot\":").append(std::to_string(version));
-  return AppendList(list_name, list, items, out);
-}
-
 bool UsableKey(std::string_view id) { return CheckStoreKey(id).ok(); }
-
-Status NonFinite(const char* what, std::string_view id) {
-  return Status::Internal(std::string("the model returned a non-finite score for ") + what + " '" +
-                          std::string(id) + "'; this is a bug in the model");
-}
 
 // Writes a block of payloads, counting bytes.
 Status PutBlock(SnapshotWriter* writer, Table table, const IdDictionary& keys,
@@ -94,91 +59,71 @@ Status PutBlock(SnapshotWriter* writer, Table table, const IdDictionary& keys,
   return Status::OK();
 }
 
-Status PublishUsers(const TrainedModel& model, const PublishOptions& options,
-                    SnapshotWriter* writer, PublishReport* report, Progress* progress) {
+// One family of payloads: user lists or similar-item lists.
+struct PayloadKind {
+  const char* what;  // progress label
+  const char* unit;  // "users" / "items"
+  Table table;
+  const char* key_name;   // "user" / "item"
+  const char* list_name;  // "items" / "similar"
+  bool users;             // keyed by user (else by item)
+};
+
+// Ranks every key in blocks, encodes the payloads in parallel and writes
+// them in order.
+Status PublishPayloads(const TrainedModel& model, const PublishOptions& options,
+                       const PayloadKind& kind, SnapshotWriter* writer, PublishReport* report,
+                       Progress* progress) {
   const Recommender& m = *model.model;
   const uint64_t version = writer->info().version;
+  const IdDictionary& keys = kind.users ? model.users : model.items;
   QueryOptions q;
   q.n = options.n;
   q.exclude_seen = options.exclude_seen;
-  if (progress) progress->Start("publishing user payloads", 0, "users");
+  if (progress) progress->Start(kind.what, 0, kind.unit);
   const uint64_t bytes_before = report->bytes;
+  const Ranker ranker(m);
   std::vector<std::vector<ScoredItem>> lists;
   std::vector<std::string> payloads;
-  std::vector<char> usable, finite;
-  const uint32_t users = m.num_users();
-  for (uint32_t start = 0; start < users; start += kBlock) {
-    const uint32_t end = std::min<uint64_t>(users, uint64_t{start} + kBlock);
+  std::vector<char> usable;
+  std::vector<Status> errors;
+  const uint32_t total = kind.users ? m.num_users() : m.num_items();
+  for (uint32_t start = 0; start < total; start += kBlock) {
+    const uint32_t end = std::min<uint64_t>(total, uint64_t{start} + kBlock);
     std::vector<uint32_t> block(end - start);
-    for (uint32_t u = start; u < end; ++u) block[u - start] = u;
-    m.RecommendBatch(block, q, &lists);
+    for (uint32_t k = start; k < end; ++k) block[k - start] = k;
+    if (kind.users) {
+      ranker.RankUsers(block, q, &lists);
+    } else {
+      ENCORE_RETURN_IF_ERROR(ranker.RankSimilarItems(block, options.similar_n, &lists));
+    }
     payloads.resize(block.size());
     usable.assign(block.size(), 0);
-    finite.assign(block.size(), 1);
+    errors.assign(block.size(), Status::OK());
     const int64_t count = static_cast<int64_t>(block.size());
 #pragma omp parallel for num_threads(Threads(m)) schedule(dynamic, 64)
     for (int64_t k = 0; k < count; ++k) {
-      std::string_view id = model.users.Name(block[k]);
+      std::string_view id = keys.Name(block[k]);
       usable[k] = UsableKey(id);
       if (usable[k]) {
-        finite[k] =
-            FormatPayload("user", id, version, "items", lists[k], model.items, &payloads[k]);
+        errors[k] = rank::EncodePayload(kind.key_name, id, version, kind.list_name, lists[k],
+                                        model.items, &payloads[k]);
       }
     }
-    for (size_t k = 0; k < block.size(); ++k) {
-      if (!finite[k]) return NonFinite("user", model.users.Name(block[k]));
-    }
-    ENCORE_RETURN_IF_ERROR(PutBlock(writer, Table::kUser, model.users, block, payloads, usable,
-                                    report, &report->user_payloads));
+    for (const Status& s : errors) ENCORE_RETURN_IF_ERROR(s);
+    ENCORE_RETURN_IF_ERROR(
+        PutBlock(writer, kind.table, keys, block, payloads, usable, report,
+                 kind.users ? &report->user_payloads : &report->similar_payloads));
     if (progress) progress->Update(report->bytes - bytes_before, end);
   }
   if (progress) progress->Finish();
   return Status::OK();
 }
 
-Status PublishSimilar(const TrainedModel& model, const PublishOptions& options,
-                      SnapshotWriter* writer, PublishReport* report, Progress* progress) {
-  const Recommender& m = *model.model;
-  const uint64_t version = writer->info().version;
-  if (progress) progress->Start("publishing similar items", 0, "items");
-  const uint64_t bytes_before = report->bytes;
-  std::vector<std::vector<ScoredItem>> lists;
-  std::vector<std::string> payloads;
-  std::vector<char> usable, finite;
-  std::vector<Status> errors;
-  const uint32_t items = m.num_items();
-  for (uint32_t start = 0; start < items; start += kBlock) {
-    const uint32_t end = std::min<uint64_t>(items, uint64_t{start} + kBlock);
-    std::vector<uint32_t> block(end - start);
-    for (uint32_t i = start; i < end; ++i) block[i - start] = i;
-    lists.assign(block.size(), {});
-    payloads.resize(block.size());
-    usable.assign(block.size(), 0);
-    finite.assign(block.size(), 1);
-    errors.assign(block.size(), Status::OK());
-    const int64_t count = static_cast<int64_t>(block.size());
-#pragma omp parallel for num_threads(Threads(m)) schedule(dynamic, 16)
-    for (int64_t k = 0; k < count; ++k) {
-      std::string_view id = model.items.Name(block[k]);
-      usable[k] = UsableKey(id);
-      if (!usable[k]) continue;
-      errors[k] = m.SimilarItems(block[k], options.similar_n, &lists[k]);
-      if (errors[k].ok()) {
-        finite[k] =
-            FormatPayload("item", id, version, "similar", lists[k], model.items, &payloads[k]);
-      }
-    }
-    for (size_t k = 0; k < block.size(); ++k) {
-      ENCORE_RETURN_IF_ERROR(errors[k]);
-      if (!finite[k]) return NonFinite("item", model.items.Name(block[k]));
-    }
-    ENCORE_RETURN_IF_ERROR(PutBlock(writer, Table::kSimilar, model.items, block, payloads, usable,
-                                    report, &report->similar_payloads));
-    if (progress) progress->Update(report->bytes - bytes_before, end);
-  }
-  if (progress) progress->Finish();
-  return Status::OK();
-}
+constexpr PayloadKind kUserPayloads = {
+    "publishing user payloads", "users", Table::kUser, "user", "items", true};
+constexpr PayloadKind kSimilarPayloads = {
+    "publishing similar items", "items", Table::kSimilar, "item", "similar", false};
 
 // Items by the number of users who interacted with them (ties: the model's
 // tie order), at most `n`, never an item nobody touched.
@@ -189,10 +134,7 @@ std::vector<ScoredItem> PopularItems(const Recommender& m, uint32_t n) {
   for (uint32_t i = 0; i < m.num_items(); ++i) {
     if (users_per_item[i] > 0) all.push_back({i, static_cast<float>(users_per_item[i])});
   }
-  auto better = [&m](const ScoredItem& a, const ScoredItem& b) {
-    if (a.score != b.score) return a.score > b.score;
-    return m.TieRank(a.item) < m.TieRank(b.item);
-  };
+  const model::RankOrder better{m.tie_ranks()};
   const size_t keep = std::min<size_t>(n, all.size());
   std::partial_sort(all.begin(), all.begin() + keep, all.end(), better);
   all.resize(keep);
@@ -312,7 +254,8 @@ Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& o
   ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<SnapshotWriter> writer, store->BeginSnapshot());
   report.snapshot = writer->info();
 
-  ENCORE_RETURN_IF_ERROR(PublishUsers(model, options, writer.get(), &report, progress));
+  ENCORE_RETURN_IF_ERROR(
+      PublishPayloads(model, options, kUserPayloads, writer.get(), &report, progress));
 
   // Similar items, unless the model has no notion of similarity at all.
   uint32_t similar_n = options.similar_n;
@@ -327,13 +270,16 @@ Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& o
     }
   }
   if (similar_n > 0) {
-    ENCORE_RETURN_IF_ERROR(PublishSimilar(model, options, writer.get(), &report, progress));
+    ENCORE_RETURN_IF_ERROR(
+        PublishPayloads(model, options, kSimilarPayloads, writer.get(), &report, progress));
   }
 
   const uint64_t version = report.snapshot.version;
   const std::vector<ScoredItem> popular = PopularItems(m, options.popular_n);
-  std::string payload = "{\"snapshot\":" + std::to_string(version) + ",\"fallback\":\"popular\"";
-  if (!AppendList("items", popular, model.items, &payload)) return NonFinite("item", "popular");
+  std::string payload =
+      "{\"snapshot\":" + std::to_string(version) + ",\"fallback\":\"popular\",\"items\":";
+  ENCORE_RETURN_IF_ERROR(rank::AppendItemArray(popular, model.items, &payload));
+  payload.push_back('}');
   ENCORE_RETURN_IF_ERROR(Put(writer.get(), Table::kMeta, "popular", payload, &report));
 
   size_t model_bytes = 0;

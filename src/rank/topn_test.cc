@@ -1,4 +1,4 @@
-#include "model/topn.h"
+#include "rank/topn.h"
 
 #include <gtest/gtest.h>
 
@@ -8,12 +8,13 @@
 #include <numeric>
 #include <random>
 
-namespace encore::model {
+namespace encore::rank {
 namespace {
 
 // Reference: sort every eligible item by the model order and take n.
-std::vector<ScoredItem> Reference(const std::vector<float>& scores, const std::vector<uint32_t>& seen,
-                                  const QueryOptions& q, const uint32_t* tie_rank) {
+std::vector<ScoredItem> Reference(const std::vector<float>& scores,
+                                  const std::vector<uint32_t>& seen, const QueryOptions& q,
+                                  const uint32_t* tie_rank) {
   std::vector<ScoredItem> all;
   for (uint32_t i = 0; i < scores.size(); ++i) {
     if (!std::isfinite(scores[i])) continue;
@@ -58,4 +59,4 @@ TEST(SelectTopN, MatchesSortingEverything) {
 }
 
 }  // namespace
-}  // namespace encore::model
+}  // namespace encore::rank

@@ -1,0 +1,321 @@
+// Ranker: the one query path (the step order is documented in encore/rank.h).
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "encore/rank.h"
+#include "rank/topn.h"
+
+namespace encore {
+
+namespace {
+
+std::vector<uint32_t> SortedUnique(std::vector<uint32_t> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+bool Contains(const std::vector<uint32_t>& sorted, uint32_t item) {
+  return std::binary_search(sorted.begin(), sorted.end(), item);
+}
+
+// Candidates fetched per wanted item while list steps may reject some.
+constexpr uint64_t kOverFetch = 4;
+
+}  // namespace
+
+void AdjustStep::AdjustDense(const RankContext& ctx, float* scores) const {
+  const uint32_t n = ctx.model->num_items();
+  for (uint32_t i = 0; i < n; ++i) scores[i] = Adjust(ctx, i, scores[i]);
+}
+
+ExcludeItems::ExcludeItems(std::vector<uint32_t> items) : items_(SortedUnique(std::move(items))) {}
+
+bool ExcludeItems::Excludes(const RankContext&, uint32_t item) const {
+  return Contains(items_, item);
+}
+
+ItemBoost::ItemBoost(std::vector<uint32_t> items, float factor, float offset)
+    : items_(SortedUnique(std::move(items))), factor_(factor), offset_(offset) {}
+
+float ItemBoost::Adjust(const RankContext&, uint32_t item, float score) const {
+  return Contains(items_, item) ? score * factor_ + offset_ : score;
+}
+
+void ItemBoost::AdjustDense(const RankContext& ctx, float* scores) const {
+  const uint32_t n = ctx.model->num_items();
+  for (uint32_t item : items_) {
+    if (item < n) scores[item] = scores[item] * factor_ + offset_;
+  }
+}
+
+GroupCap::GroupCap(std::vector<uint32_t> group, uint32_t max_per_group)
+    : group_(std::move(group)), max_(max_per_group) {}
+
+bool GroupCap::Accepts(const RankContext&, std::span<const ScoredItem> accepted,
+                       const ScoredItem& candidate) const {
+  if (candidate.item >= group_.size()) return true;
+  const uint32_t g = group_[candidate.item];
+  uint32_t count = 0;
+  for (const ScoredItem& a : accepted) {
+    count += a.item < group_.size() && group_[a.item] == g;
+  }
+  return count < max_;
+}
+
+Ranker& Ranker::Add(std::shared_ptr<const RankStep> step) {
+  switch (step->kind()) {
+    case RankStep::Kind::kExclude:
+      exclude_.push_back(static_cast<const ExcludeStep*>(step.get()));
+      break;
+    case RankStep::Kind::kAdjust:
+      adjust_.push_back(static_cast<const AdjustStep*>(step.get()));
+      break;
+    case RankStep::Kind::kList:
+      list_.push_back(static_cast<const ListStep*>(step.get()));
+      break;
+  }
+  steps_.push_back(std::move(step));
+  return *this;
+}
+
+int Ranker::Threads() const {
+  const int t = model_->params().threads;
+  return t > 0 ? t : omp_get_max_threads();
+}
+
+// A query's options, prepared once for every user it is applied to.
+struct Ranker::Plan {
+  Plan(const Ranker& ranker, const QueryOptions& options)
+      : r(ranker),
+        n(options.n),
+        exclude_seen(options.exclude_seen),
+        deny(SortedUnique(options.deny)) {
+    const uint32_t items = r.model_->num_items();
+    if (!options.allow.empty()) {
+      for (uint32_t item : options.allow) {
+        if (item < items) allow.push_back(item);
+      }
+      allow = SortedUnique(std::move(allow));
+      // An allow list naming no known item allows nothing.
+      nothing = allow.empty();
+    }
+    nothing = nothing || n == 0;
+  }
+
+  const Ranker& r;
+  uint32_t n;
+  bool exclude_seen;
+  std::vector<uint32_t> deny;
+  std::vector<uint32_t> allow;  // sorted, unique, known items
+  bool nothing = false;         // every list is empty
+
+  RankContext Context(uint32_t user, std::span<const uint32_t> seen) const {
+    RankContext ctx;
+    ctx.model = r.model_;
+    ctx.user = user;
+    ctx.seen = seen;
+    return ctx;
+  }
+  rank::Eligibility Eligible(const RankContext& ctx) const {
+    rank::Eligibility e;
+    if (exclude_seen) e.seen = ctx.seen;
+    e.allow = allow;
+    e.deny = deny;
+    e.steps = r.exclude_;
+    e.ctx = &ctx;
+    return e;
+  }
+  std::span<const uint32_t> Seen(uint32_t user) const {
+    const CsrMatrix& seen = r.model_->seen();
+    return {seen.indices.data() + seen.indptr[user], seen.indices.data() + seen.indptr[user + 1]};
+  }
+
+  // (f): whether every list step accepts `c` after `accepted`.
+  bool Accepts(const RankContext& ctx, std::span<const ScoredItem> accepted,
+               const ScoredItem& c) const {
+    for (const ListStep* s : r.list_) {
+      if (!s->Accepts(ctx, accepted, c)) return false;
+    }
+    return true;
+  }
+
+  // (c)-(f) on a dense score row (which it may modify).
+  std::vector<ScoredItem> FromScores(float* scores, const RankContext& ctx) const {
+    const Recommender& m = *r.model_;
+    for (const AdjustStep* s : r.adjust_) s->AdjustDense(ctx, scores);
+    const rank::Eligibility e = Eligible(ctx);
+    if (r.list_.empty()) return rank::SelectTopN(scores, m.num_items(), e, n, m.tie_ranks());
+    uint64_t fetch = std::min<uint64_t>(uint64_t{n} * kOverFetch, m.num_items());
+    for (;;) {
+      const std::vector<ScoredItem> candidates =
+          rank::SelectTopN(scores, m.num_items(), e, static_cast<uint32_t>(fetch), m.tie_ranks());
+      std::vector<ScoredItem> out;
+      for (const ScoredItem& c : candidates) {
+        if (!Accepts(ctx, out, c)) continue;
+        out.push_back(c);
+        if (out.size() == n) return out;
+      }
+      if (candidates.size() < fetch || fetch >= m.num_items()) return out;
+      fetch = std::min<uint64_t>(fetch * kOverFetch, m.num_items());
+    }
+  }
+
+  // (b), (d)-(f) over a cursor (never used with adjustments).
+  std::vector<ScoredItem> FromCursor(RankedCursor* cursor, const RankContext& ctx) const {
+    const rank::Eligibility e = Eligible(ctx);
+    std::vector<ScoredItem> out;
+    out.reserve(std::min(n, r.model_->num_items()));
+    cursor->Reset(ctx.user);
+    ScoredItem c;
+    while (out.size() < n && cursor->Next(&c)) {
+      if (!std::isfinite(c.score) || !e.Allowed(c.item) || e.Excluded(c.item)) continue;
+      if (!r.list_.empty() && !Accepts(ctx, out, c)) continue;
+      out.push_back(c);
+    }
+    return out;
+  }
+};
+
+void Ranker::RankUsers(std::span<const uint32_t> users, const QueryOptions& options,
+                       std::vector<std::vector<ScoredItem>>* out) const {
+  const Recommender& m = *model_;
+  out->assign(users.size(), {});
+  const Plan plan(*this, options);
+  if (plan.nothing || users.empty()) return;
+  const uint32_t num_users = m.num_users(), num_items = m.num_items();
+  const int threads = Threads();
+
+  // (a) A cursor when the model has one and no step changes scores.
+  std::unique_ptr<RankedCursor> first = adjust_.empty() ? m.NewRankedCursor() : nullptr;
+  if (first != nullptr) {
+#pragma omp parallel num_threads(users.size() < 64 || first->cheap() ? 1 : threads)
+    {
+      std::unique_ptr<RankedCursor> cursor =
+          omp_get_thread_num() == 0 ? std::move(first) : m.NewRankedCursor();
+#pragma omp for schedule(dynamic, 64)
+      for (size_t k = 0; k < users.size(); ++k) {
+        const uint32_t u = users[k];
+        if (u >= num_users) continue;
+        (*out)[k] = plan.FromCursor(cursor.get(), plan.Context(u, plan.Seen(u)));
+      }
+    }
+    return;
+  }
+
+  // (a) Dense scores: per allowed item for a short allow list, else blocks
+  // of the model's preferred size.
+  const bool subset =
+      m.has_subset_scoring() && !plan.allow.empty() && plan.allow.size() * 16 < num_items;
+  const uint32_t block = subset ? 1 : std::max<uint32_t>(1, m.batch_block());
+  const size_t blocks = (users.size() + block - 1) / block;
+  const int chunk = block == 1 ? 16 : 1;
+#pragma omp parallel num_threads(threads) if (blocks > 1)
+  {
+    std::vector<float> scores(uint64_t{block} * num_items);
+    std::vector<uint32_t> valid;
+    std::vector<size_t> where;
+#pragma omp for schedule(dynamic, chunk)
+    for (size_t b = 0; b < blocks; ++b) {
+      valid.clear();
+      where.clear();
+      for (size_t k = b * block; k < std::min(users.size(), (b + 1) * block); ++k) {
+        if (users[k] >= num_users) continue;
+        valid.push_back(users[k]);
+        where.push_back(k);
+      }
+      if (valid.empty()) continue;
+      if (subset) {
+        m.ScoreSubset(valid[0], plan.allow, scores.data());
+      } else {
+        m.ScoreBatch(valid, scores.data());
+      }
+      for (size_t r = 0; r < valid.size(); ++r) {
+        (*out)[where[r]] = plan.FromScores(scores.data() + r * uint64_t{num_items},
+                                           plan.Context(valid[r], plan.Seen(valid[r])));
+      }
+    }
+  }
+}
+
+std::vector<ScoredItem> Ranker::RankUser(uint32_t user, const QueryOptions& options) const {
+  std::vector<std::vector<ScoredItem>> out;
+  const uint32_t users[1] = {user};
+  RankUsers(users, options, &out);
+  return std::move(out[0]);
+}
+
+Result<std::vector<ScoredItem>> Ranker::RankFoldIn(std::span<const ItemWeight> items,
+                                                   const QueryOptions& options) const {
+  const Recommender& m = *model_;
+  std::vector<float> scores(m.num_items());
+  ENCORE_RETURN_IF_ERROR(m.ScoreFoldIn(items, scores.data()));
+  std::vector<uint32_t> seen;
+  seen.reserve(items.size());
+  for (const ItemWeight& iw : items) seen.push_back(iw.item);
+  seen = SortedUnique(std::move(seen));
+  const Plan plan(*this, options);
+  if (plan.nothing) return std::vector<ScoredItem>();
+  return plan.FromScores(scores.data(), plan.Context(RankContext::kNone, seen));
+}
+
+Status Ranker::RankSimilar(uint32_t item, uint32_t n, std::vector<ScoredItem>* out) const {
+  const Recommender& m = *model_;
+  out->clear();
+  RankContext ctx;
+  ctx.model = model_;
+  ctx.source_item = item;
+  const model::RankOrder order{m.tie_ranks()};
+  // With adjustments any neighbour may move up, so take them all; with
+  // exclusions or list rules over-fetch; otherwise n (more only when a
+  // non-finite score had to be dropped).
+  uint64_t fetch = n;
+  if (!adjust_.empty()) {
+    fetch = m.num_items();
+  } else if (!exclude_.empty() || !list_.empty()) {
+    fetch = uint64_t{n} * kOverFetch;
+  }
+  fetch = std::min<uint64_t>(fetch, m.num_items());
+  std::vector<ScoredItem> candidates;
+  for (;;) {
+    ENCORE_RETURN_IF_ERROR(m.SimilarItems(item, static_cast<uint32_t>(fetch), &candidates));
+    if (n == 0) return Status::OK();
+    const bool exhausted = candidates.size() < fetch || fetch >= m.num_items();
+    size_t kept = 0;
+    for (ScoredItem c : candidates) {
+      bool excluded = false;
+      for (const ExcludeStep* s : exclude_) excluded = excluded || s->Excludes(ctx, c.item);
+      if (excluded) continue;
+      for (const AdjustStep* s : adjust_) c.score = s->Adjust(ctx, c.item, c.score);
+      if (!std::isfinite(c.score)) continue;
+      candidates[kept++] = c;
+    }
+    candidates.resize(kept);
+    if (!adjust_.empty()) std::stable_sort(candidates.begin(), candidates.end(), order);
+    out->clear();
+    for (const ScoredItem& c : candidates) {
+      bool accepted = true;
+      for (const ListStep* s : list_) accepted = accepted && s->Accepts(ctx, *out, c);
+      if (!accepted) continue;
+      out->push_back(c);
+      if (out->size() == n) return Status::OK();
+    }
+    if (exhausted) return Status::OK();
+    fetch = std::min<uint64_t>(std::max<uint64_t>(fetch, 1) * kOverFetch, m.num_items());
+  }
+}
+
+Status Ranker::RankSimilarItems(std::span<const uint32_t> items, uint32_t n,
+                                std::vector<std::vector<ScoredItem>>* out) const {
+  out->assign(items.size(), {});
+  std::vector<Status> errors(items.size());
+#pragma omp parallel for num_threads(Threads()) schedule(dynamic, 16)
+  for (size_t k = 0; k < items.size(); ++k) errors[k] = RankSimilar(items[k], n, &(*out)[k]);
+  for (const Status& s : errors) ENCORE_RETURN_IF_ERROR(s);
+  return Status::OK();
+}
+
+}  // namespace encore

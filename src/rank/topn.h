@@ -1,0 +1,60 @@
+// SelectTopN: steps (b), (d) and (e) of the ranker (encore/rank.h) over a
+// dense score vector: eligibility, the non-finite drop and top-N in rank
+// order (model/rank_order.h). Internal to src/rank.
+//
+// Thread-safety: reentrant.
+
+#ifndef ENCORE_RANK_TOPN_H_
+#define ENCORE_RANK_TOPN_H_
+
+#include <algorithm>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "encore/rank.h"
+#include "model/rank_order.h"
+
+namespace encore::rank {
+
+using model::RankOrder;
+using model::TopN;
+
+// Which items a query may return: step (b) of the ranker (encore/rank.h).
+struct Eligibility {
+  std::span<const uint32_t> seen;   // sorted; excluded (empty: nothing seen to exclude)
+  std::span<const uint32_t> allow;  // sorted, unique; empty: every item
+  std::span<const uint32_t> deny;   // sorted
+  std::span<const ExcludeStep* const> steps;
+  const RankContext* ctx = nullptr;  // for the steps
+
+  // Everything but the allow list.
+  bool Excluded(uint32_t item) const {
+    if (!seen.empty() && std::binary_search(seen.begin(), seen.end(), item)) return true;
+    if (!deny.empty() && std::binary_search(deny.begin(), deny.end(), item)) return true;
+    for (const ExcludeStep* s : steps) {
+      if (s->Excludes(*ctx, item)) return true;
+    }
+    return false;
+  }
+  bool Allowed(uint32_t item) const {
+    return allow.empty() || std::binary_search(allow.begin(), allow.end(), item);
+  }
+};
+
+// Selects the top n eligible items with finite scores from a dense score
+// vector: steps (b), (d) and (e) of the ranker. With an allow list only the
+// allowed items (< num_items) are read; otherwise every score is.
+std::vector<ScoredItem> SelectTopN(const float* scores, uint32_t num_items, const Eligibility& e,
+                                   uint32_t n, const uint32_t* tie_rank = nullptr);
+
+// The same for one user and a QueryOptions (allow, deny and seen taken
+// from it; no steps): the plain reference the ranker's other paths are
+// tested against.
+std::vector<ScoredItem> SelectTopN(const float* scores, uint32_t num_items,
+                                   const uint32_t* seen_begin, const uint32_t* seen_end,
+                                   const QueryOptions& options, const uint32_t* tie_rank = nullptr);
+
+}  // namespace encore::rank
+
+#endif  // ENCORE_RANK_TOPN_H_
