@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/input_flags.h"
 #include "cli/model_flags.h"
+#include "cli/tune_flags.h"
 #include "encore/evaluate.h"
 #include "io/text.h"
 #include "util/time_format.h"
@@ -37,6 +38,7 @@ struct EvaluateFlags {
   uint64_t seed = 42;
   bool baseline = false;
   bool json = false;
+  TuneFlags tune;  // --tune: nested evaluation (cli/tune_flags.h)
 };
 
 std::string Percent(double f) {
@@ -166,6 +168,14 @@ int Run(const EvaluateFlags& f) {
     };
   }
 
+  if (f.tune.enabled) {
+    if (!grid->empty() || f.baseline) {
+      return PrintError(Status::InvalidArgument("--tune searches its own space; drop --grid and --baseline"));
+    }
+    return RunNestedEvaluation(f.tune, f.model, params, *data, dataset_options.feedback, f.split,
+                               f.min_train, f.seed, f.k, *folds, *metrics, options,
+                               std::move(summary), f.json);
+  }
   if (!grid->empty()) {
     Result<GridReport> g =
         GridSearch(f.model, params, *grid, *data, *folds, *metrics, select_by, options);
@@ -239,6 +249,7 @@ Command RegisterEvaluate(CLI::App& root) {
                 "Also evaluate the bias baseline (mean + user and item biases) on the same "
                 "split or folds");
   app->add_flag("--json", f->json, "Print one JSON object instead of a table");
+  f->tune.RegisterNested(app);
   f->model_params.Register(app);
   return {app, [f] { return Run(*f); }};
 }
