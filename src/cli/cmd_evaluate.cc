@@ -170,7 +170,8 @@ int Run(const EvaluateFlags& f) {
 
   if (f.tune.enabled) {
     if (!grid->empty() || f.baseline) {
-      return PrintError(Status::InvalidArgument("--tune searches its own space; drop --grid and --baseline"));
+      return PrintError(
+          Status::InvalidArgument("--tune searches its own space; drop --grid and --baseline"));
     }
     return RunNestedEvaluation(f.tune, f.model, params, *data, dataset_options.feedback, f.split,
                                f.min_train, f.seed, f.k, *folds, *metrics, options,
