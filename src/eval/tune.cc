@@ -259,7 +259,7 @@ std::string DefaultSearchSpace(const std::string& kind, Feedback feedback) {
   // docs/TUNING.md lists these; a test checks the two agree.
   if (kind == "als") {
     return feedback == Feedback::kExplicit
-               ? "factors=16,32,64,128;reg=0.02..0.3:log;biases=true,false;iterations=15"
+               ? "factors=32,64,128;reg=0.05..0.3:log;biases=true;reg_user_bias=0.01..0.3:log;reg_item_bias=0.05..2:log;iterations=15"
                : "factors=16,32,64,128;reg=0.01..1:log;iterations=15";
   }
   if (kind == "ials") {
