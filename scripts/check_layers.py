@@ -72,6 +72,7 @@ PUBLIC_HEADERS = {
     "batch.h": "rank",
     "rank.h": "rank",
     "evaluate.h": "eval",
+    "tune.h": "eval",
     "store.h": "store",
     "publish.h": "publish",
     "workflow.h": "workflow",

@@ -366,6 +366,14 @@ Status ValidateProtocol(const EvaluationProtocol& protocol);
 // The metrics a protocol measures for data of `feedback` (its own, or the default).
 std::vector<Metric> ProtocolMetrics(const EvaluationProtocol& protocol, Feedback feedback);
 
+// The folds (or the single holdout) of a protocol over all of `data`, as
+// RunEvaluation uses them without test_on_holdout; for callers that run
+// their own loop over the same folds (nested tuning, `encore evaluate --tune`).
+Result<FoldAssignment> ProtocolFolds(const EvaluationProtocol& protocol, const Dataset& data,
+                                     int threads = 0);
+// The protocol in words, as printed by `encore evaluate`.
+std::string DescribeProtocol(const EvaluationProtocol& protocol);
+
 struct EvaluationRun {
   EvaluationSummary summary;  // what was measured, as printed by `encore evaluate`
   ModelParams chosen;         // the best grid point's parameters (the given ones without a grid)

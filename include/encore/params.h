@@ -36,10 +36,28 @@ struct ModelParams {
   bool nonnegative = false;  // als: constrain factors to >= 0 (NNLS)
   bool biases = false;       // als: learn global, user and item biases
   float alpha = 1.0f;        // ials: confidence c = 1 + alpha * r
+  // ials: weight of every unobserved (user, item) pair (Hu et al.: 1; the
+  // "alpha0" of Rendle et al. 2021). Observed pairs keep confidence c.
+  float unobserved_weight = 1.0f;
+  // ials: frequency-scaled regularisation (Rendle et al. 2021): a row with
+  // n_r interactions gets reg * (n_r + unobserved_weight * N)^reg_exponent,
+  // N the size of the other side. 0 = plain reg (Hu et al.).
+  float reg_exponent = 0.0f;
+  // als with biases: L2 penalties of the user and item biases; negative =
+  // the same as the factors' (reg, scaled by count like them).
+  float reg_user_bias = -1.0f;
+  float reg_item_bias = -1.0f;
   Solver solver = Solver::kCg;  // ials: conjugate gradient or exact Cholesky
   uint32_t cg_steps = 3;     // ials: CG iterations per row per sweep
   float init_scale = 0.01f;  // std-dev of the random initial factors
   ColdStart cold_start = ColdStart::kDrop;  // als, ials: users/items unseen in training
+
+  // ease: L2 penalty (lambda of Steck 2019) on the item x item weights.
+  float l2 = 100.0f;
+  // ease: refuse to fit when the dense item x item matrices need more.
+  uint64_t memory_limit_mb = 8192;
+  // ease: items with fewer training users are left out (never recommended).
+  uint32_t min_item_users = 1;
 
   // Item co-occurrence.
   Similarity similarity = Similarity::kConditional;  // cooc(a,b)/count(a) by default

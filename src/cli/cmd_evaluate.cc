@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/input_flags.h"
 #include "cli/model_flags.h"
+#include "cli/tune_flags.h"
 #include "encore/evaluate.h"
 #include "encore/input.h"
 #include "io/text.h"
@@ -37,6 +38,7 @@ struct EvaluateFlags {
   uint64_t seed = 42;
   bool baseline = false;
   bool json = false;
+  TuneFlags tune;  // --tune: nested evaluation (cli/tune_flags.h)
 };
 
 int Run(const EvaluateFlags& f) {
@@ -103,6 +105,20 @@ int Run(const EvaluateFlags& f) {
       std::fprintf(stderr, "encore: %s\n", line.c_str());
     };
   }
+  if (f.tune.enabled) {
+    if (!protocol.grid.empty() || f.baseline) {
+      return PrintError(
+          Status::InvalidArgument("--tune searches its own space; drop --grid and --baseline"));
+    }
+    Result<FoldAssignment> folds = ProtocolFolds(protocol, *data, f.input.threads);
+    if (!folds.ok()) return PrintError(folds.status());
+    EvaluationSummary summary;
+    summary.model = f.model;
+    summary.protocol = DescribeProtocol(protocol);
+    return RunNestedEvaluation(f.tune, f.model, params, *data, feedback, f.split, f.min_train,
+                               f.seed, f.k, *folds, ProtocolMetrics(protocol, feedback), options,
+                               std::move(summary), f.json);
+  }
   Result<EvaluationRun> run = RunEvaluation(f.model, params, *data, feedback, protocol, options);
   if (!run.ok()) return PrintError(run.status());
   const std::string out =
@@ -161,6 +177,7 @@ Command RegisterEvaluate(CLI::App& root) {
                 "Also evaluate the bias baseline (mean + user and item biases) on the same "
                 "split or folds");
   app->add_flag("--json", f->json, "Print one JSON object instead of a table");
+  f->tune.RegisterNested(app);
   f->model_params.Register(app);
   return {app, [f] { return Run(*f); }};
 }

@@ -24,6 +24,7 @@ Command RegisterGenerate(CLI::App& root);
 Command RegisterDemo(CLI::App& root);
 Command RegisterTrain(CLI::App& root);
 Command RegisterEvaluate(CLI::App& root);
+Command RegisterTune(CLI::App& root);
 Command RegisterRecommend(CLI::App& root);
 Command RegisterSimilar(CLI::App& root);
 Command RegisterParams(CLI::App& root);

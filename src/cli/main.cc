@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
       encore::cli::RegisterStats(app),
       encore::cli::RegisterTrain(app),
       encore::cli::RegisterEvaluate(app),
+      encore::cli::RegisterTune(app),
       encore::cli::RegisterRecommend(app),
       encore::cli::RegisterSimilar(app),
       encore::cli::RegisterParams(app),

@@ -111,6 +111,26 @@ Status ValidateProtocol(const EvaluationProtocol& p) {
   return Status::OK();
 }
 
+Result<FoldAssignment> ProtocolFolds(const EvaluationProtocol& protocol, const Dataset& data,
+                                     int threads) {
+  SplitOptions split = protocol.split;
+  split.threads = threads;
+  if (protocol.folds > 0) {
+    FoldOptions fo;
+    fo.folds = protocol.folds;
+    fo.per_user = split.method == SplitMethod::kUser;
+    fo.min_train = split.min_train;
+    fo.seed = split.seed;
+    fo.threads = threads;
+    return KFoldSplit(data, fo);
+  }
+  return HoldoutSplit(data, split);
+}
+
+std::string DescribeProtocol(const EvaluationProtocol& protocol) {
+  return DescribeOverAllData(protocol);
+}
+
 Result<EvaluationRun> RunEvaluation(const std::string& kind, const ModelParams& params,
                                     const Dataset& data, Feedback feedback,
                                     const EvaluationProtocol& protocol,
@@ -130,18 +150,7 @@ Result<EvaluationRun> RunEvaluation(const std::string& kind, const ModelParams& 
   run.chosen = params;
   if (!protocol.test_on_holdout) {
     run.summary.protocol = DescribeOverAllData(protocol);
-    FoldAssignment folds;
-    if (protocol.folds > 0) {
-      FoldOptions fo;
-      fo.folds = protocol.folds;
-      fo.per_user = split.method == SplitMethod::kUser;
-      fo.min_train = split.min_train;
-      fo.seed = split.seed;
-      fo.threads = options.threads;
-      ENCORE_ASSIGN_OR_RETURN(folds, KFoldSplit(data, fo));
-    } else {
-      ENCORE_ASSIGN_OR_RETURN(folds, HoldoutSplit(data, split));
-    }
+    ENCORE_ASSIGN_OR_RETURN(FoldAssignment folds, ProtocolFolds(protocol, data, options.threads));
     if (!protocol.grid.empty()) {
       ENCORE_ASSIGN_OR_RETURN(GridReport g, GridSearch(kind, params, protocol.grid, data, folds,
                                                        metrics, select_by, eval));

@@ -152,6 +152,10 @@ void SolveRow(const uint32_t* cols, const float* values, uint64_t n, const float
   const Eigen::VectorXd rhs = ws->rhs.cast<double>();
   const double lambda = static_cast<double>(o.reg) * (o.scale_by_count ? static_cast<double>(n) : 1.0);
   a.diagonal().array() += lambda;
+  if (biases && o.bias_reg >= 0) {  // the bias's own penalty, scaled like the factors'
+    a(k, k) += static_cast<double>(o.bias_reg) * (o.scale_by_count ? static_cast<double>(n) : 1.0) -
+               lambda;
+  }
   Eigen::VectorXd z;
   if (o.nonnegative) {
     z = Nnls(a, rhs, static_cast<int>(k));
@@ -225,11 +229,13 @@ class Als final : public FactorModel {
       if (has_biases_) {
         o.fixed_bias = item_biases_.data();
         o.bias = user_biases_.data();
+        o.bias_reg = params_.reg_user_bias;
       }
       ExplicitHalfSweep(data.by_user, item_factors_.data(), k_, o, user_factors_.data());
       if (has_biases_) {
         o.fixed_bias = user_biases_.data();
         o.bias = item_biases_.data();
+        o.bias_reg = params_.reg_item_bias;
       }
       ExplicitHalfSweep(data.by_item, user_factors_.data(), k_, o, item_factors_.data());
     }
@@ -268,6 +274,7 @@ class Als final : public FactorModel {
     if (has_biases_) {
       o.fixed_bias = item_biases_.data();
       o.bias = &unused;
+      o.bias_reg = params_.reg_user_bias;
     }
     ExplicitSolveRow(cols.data(), values.data(), cols.size(), item_factors_.data(), k_, o, x,
                      bias);

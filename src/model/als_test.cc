@@ -284,6 +284,32 @@ TEST(Als, BiasesImproveRmseOnBiasedData) {
   EXPECT_LT(biased, 1.5 * sigma);
 }
 
+TEST(Als, BiasesHaveTheirOwnRegularisation) {
+  const Split s = Planted(150, 80, 1, 3.0f, 0.2f, 1.0f, 0.3, 14);
+  ModelParams p;
+  p.factors = 2;
+  p.iterations = 5;
+  p.reg = 0.02f;
+  p.biases = true;
+  p.threads = 1;
+  auto free_biases = FitAls(s.train, p);
+  p.reg_user_bias = 1e6f;  // user biases pinned to ~0, item biases free
+  auto pinned = FitAls(s.train, p);
+  const auto& a = dynamic_cast<const FactorModel&>(*free_biases);
+  const auto& b = dynamic_cast<const FactorModel&>(*pinned);
+  double free_user = 0, pinned_user = 0, pinned_item = 0;
+  for (float v : a.user_biases()) free_user = std::max(free_user, std::fabs(double{v}));
+  for (float v : b.user_biases()) pinned_user = std::max(pinned_user, std::fabs(double{v}));
+  for (float v : b.item_biases()) pinned_item = std::max(pinned_item, std::fabs(double{v}));
+  EXPECT_GT(free_user, 0.3);
+  EXPECT_LT(pinned_user, 1e-3);
+  EXPECT_GT(pinned_item, 0.3);
+  // Negative (the default) means "as reg": the same fit as leaving them unset.
+  p.reg_user_bias = -1.0f;
+  auto as_reg = FitAls(s.train, p);
+  EXPECT_EQ(dynamic_cast<const FactorModel&>(*as_reg).user_biases(), a.user_biases());
+}
+
 TEST(Als, DeterministicAcrossThreadCounts) {
   const Split s = Planted(60, 40, 2, 3.0f, 0.3f, 0.5f, 0.4, 13);
   ModelParams p;

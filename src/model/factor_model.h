@@ -164,6 +164,9 @@ struct ExplicitSweepOptions {
   const float* fixed_bias = nullptr;  // per column of `ratings`
   float* bias = nullptr;              // per row of `ratings`, written
   float global_mean = 0;
+  // With biases: the bias's own penalty (scaled by the row's count like reg
+  // when scale_by_count); negative = reg, like the factors.
+  float bias_reg = -1.0f;
   int threads = 1;
 };
 void ExplicitHalfSweep(const CsrMatrix& ratings, const float* fixed, uint32_t k,
@@ -191,14 +194,20 @@ struct ImplicitSweepOptions {
   float alpha = 1.0f;
   Solver solver = Solver::kCg;
   uint32_t cg_steps = 3;
+  // Revisiting iALS (Rendle et al. 2021): the weight w0 of unobserved pairs
+  // (G = w0 Y^T Y, observed pairs weigh c) and frequency-scaled
+  // regularisation, reg * (n_r + w0 * fixed_rows)^reg_exponent per row
+  // (0 = plain reg). Defaults give Hu et al. exactly.
+  float unobserved_weight = 1.0f;
+  float reg_exponent = 0.0f;
   int threads = 1;
 };
 void ImplicitHalfSweep(const CsrMatrix& interactions, const float* fixed, uint32_t fixed_rows,
                        uint32_t k, const ImplicitSweepOptions& options, float* out);
 
-// Y^T Y + reg * I (k x k, row-major), deterministic for any thread count.
+// scale * Y^T Y + reg * I (k x k, row-major), deterministic for any thread count.
 std::vector<float> RegularisedGram(const float* factors, uint32_t rows, uint32_t k, float reg,
-                                   int threads);
+                                   int threads, float scale = 1.0f);
 
 // The implicit-ALS objective: sum over all (u, i) of c_ui (p_ui - x_u.y_i)^2
 // + reg * (|X|^2 + |Y|^2), in double. For tests and diagnostics.

@@ -204,26 +204,31 @@ constexpr uint32_t kPrefetchAhead = 8;
 constexpr uint64_t kPrefetchAgainAbove = 512;
 
 // Conjugate-gradient update of one row's factor x (warm start), following
-// Takacs et al.: A = G + sum (c_i - 1) y_i y_i^T and b = sum c_i p_i y_i,
-// with G = Y^T Y + reg I; A is never formed.
+// Takacs et al.: A = G + row_reg I + sum (c_i - w0) y_i y_i^T and
+// b = sum c_i p_i y_i, with G = w0 Y^T Y (+ reg I when the regularisation is
+// not per row) and w0 the unobserved weight; A is never formed. `base` is
+// 1 - w0, so c_i - w0 = base + alpha |v_i| (Hu et al.: w0 = 1, base = 0,
+// row_reg = 0, the original arithmetic exactly).
 template <class K>
 inline void CgRowT(const uint32_t* cols, const float* values, uint64_t n, const float* fixed,
-                   const float* g, uint32_t k, float alpha, uint32_t steps, float* x, float* r,
-                   float* p, float* ap) {
+                   const float* g, uint32_t k, float alpha, float base, float row_reg,
+                   uint32_t steps, float* x, float* r, float* p, float* ap) {
   if (n == 0) {
     std::fill(x, x + k, 0.0f);
     return;
   }
   // r = b - A x
   K::SymMatVec(g, x, ap, k);
+  if (row_reg != 0) K::Axpy(row_reg, x, ap, k);
   std::fill(r, r + k, 0.0f);
   K::Axpy(-1.0f, ap, r, k);
   for (uint64_t e = 0; e < n; ++e) {
     if (e + kPrefetchAhead < n) Prefetch(fixed + uint64_t{cols[e + kPrefetchAhead]} * k, k);
     const float* y = fixed + uint64_t{cols[e]} * k;
     const float v = values[e];
-    const float c1 = alpha * std::fabs(v);      // c - 1
-    const float pc = v > 0 ? 1.0f + c1 : 0.0f;  // c * p
+    const float a1 = alpha * std::fabs(v);      // c - 1
+    const float c1 = base + a1;                 // c - w0
+    const float pc = v > 0 ? 1.0f + a1 : 0.0f;  // c * p
     K::Axpy(pc - c1 * K::Dot(y, x, k), y, r, k);
   }
   std::copy(r, r + k, p);
@@ -231,12 +236,13 @@ inline void CgRowT(const uint32_t* cols, const float* values, uint64_t n, const 
   for (uint32_t s = 0; s < steps; ++s) {
     if (!(rs > 1e-20f)) break;
     K::SymMatVec(g, p, ap, k);
+    if (row_reg != 0) K::Axpy(row_reg, p, ap, k);
     for (uint64_t e = 0; e < n; ++e) {
       // The first pass brought short rows into cache; long ones need help.
       if (n > kPrefetchAgainAbove && e + kPrefetchAhead < n) {
         Prefetch(fixed + uint64_t{cols[e + kPrefetchAhead]} * k, k);
       }
-      const float c1 = alpha * std::fabs(values[e]);
+      const float c1 = base + alpha * std::fabs(values[e]);
       if (c1 == 0) continue;
       const float* y = fixed + uint64_t{cols[e]} * k;
       K::Axpy(c1 * K::Dot(y, p, k), y, ap, k);
@@ -255,26 +261,39 @@ inline void CgRowT(const uint32_t* cols, const float* values, uint64_t n, const 
 // The row solver instantiated per kernel set. `flatten` inlines every
 // kernel call into the row loop, in the row function's own instruction set.
 using CgRowFn = void (*)(const uint32_t*, const float*, uint64_t, const float*, const float*,
-                         uint32_t, float, uint32_t, float*, float*, float*, float*);
+                         uint32_t, float, float, float, uint32_t, float*, float*, float*, float*);
 
 __attribute__((flatten)) void CgRowSse2(const uint32_t* cols, const float* values, uint64_t n,
                                         const float* fixed, const float* g, uint32_t k,
-                                        float alpha, uint32_t steps, float* x, float* r, float* p,
-                                        float* ap) {
-  CgRowT<Sse2>(cols, values, n, fixed, g, k, alpha, steps, x, r, p, ap);
+                                        float alpha, float base, float row_reg, uint32_t steps,
+                                        float* x, float* r, float* p, float* ap) {
+  CgRowT<Sse2>(cols, values, n, fixed, g, k, alpha, base, row_reg, steps, x, r, p, ap);
 }
 
 #if defined(__x86_64__)
 __attribute__((target("avx2,fma"), flatten)) void CgRowAvx2(
     const uint32_t* cols, const float* values, uint64_t n, const float* fixed, const float* g,
-    uint32_t k, float alpha, uint32_t steps, float* x, float* r, float* p, float* ap) {
-  CgRowT<Avx2>(cols, values, n, fixed, g, k, alpha, steps, x, r, p, ap);
+    uint32_t k, float alpha, float base, float row_reg, uint32_t steps, float* x, float* r,
+    float* p, float* ap) {
+  CgRowT<Avx2>(cols, values, n, fixed, g, k, alpha, base, row_reg, steps, x, r, p, ap);
 }
 #endif
 
+// The per-row regularisation of frequency-scaled reg (0 when reg is uniform
+// and already inside G): reg * (n_r + w0 * N)^exponent.
+inline float RowReg(const ImplicitSweepOptions& o, uint64_t n_r, uint32_t other_rows) {
+  if (o.reg_exponent == 0) return 0.0f;
+  return static_cast<float>(
+      o.reg * std::pow(static_cast<double>(n_r) +
+                           static_cast<double>(o.unobserved_weight) * other_rows,
+                       static_cast<double>(o.reg_exponent)));
+}
+
 // One CG half-sweep over every row of `m`.
-void CgSweep(CgRowFn row_fn, const CsrMatrix& m, const float* fixed, const float* g, uint32_t k,
-             float alpha, uint32_t steps, int threads, float* out) {
+void CgSweep(CgRowFn row_fn, const CsrMatrix& m, const float* fixed, uint32_t fixed_rows,
+             const float* g, uint32_t k, const ImplicitSweepOptions& o, int threads, float* out) {
+  const float alpha = o.alpha, base = 1.0f - o.unobserved_weight;
+  const uint32_t steps = o.cg_steps;
   const int64_t rows = m.rows;
   const uint32_t* cols = m.indices.data();
   const float* values = m.values.data();
@@ -284,9 +303,10 @@ void CgSweep(CgRowFn row_fn, const CsrMatrix& m, const float* fixed, const float
 #pragma omp for schedule(dynamic, 64)
     for (int64_t r = 0; r < rows; ++r) {
       const uint64_t begin = m.indptr[r];
-      row_fn(cols + begin, values + begin, m.indptr[r + 1] - begin, fixed, g, k, alpha, steps,
-             out + static_cast<uint64_t>(r) * k, scratch.data(), scratch.data() + k,
-             scratch.data() + 2 * k);
+      const uint64_t n = m.indptr[r + 1] - begin;
+      row_fn(cols + begin, values + begin, n, fixed, g, k, alpha, base,
+             RowReg(o, n, fixed_rows), steps, out + static_cast<uint64_t>(r) * k, scratch.data(),
+             scratch.data() + k, scratch.data() + 2 * k);
     }
   }
 }
@@ -300,15 +320,18 @@ struct CholeskyWorkspace {
 
 constexpr uint64_t kGatherRows = 512;
 
-// Exact solve of one row; `g` is Y^T Y + reg I (row-major, symmetric).
+// Exact solve of one row; `g` is w0 Y^T Y (+ reg I), row-major, symmetric;
+// `base` = 1 - w0 and `row_reg` as in CgRowT.
 void CholeskyRow(const uint32_t* cols, const float* values, uint64_t n, const float* fixed,
-                 const float* g, uint32_t k, float alpha, CholeskyWorkspace* ws, float* x) {
+                 const float* g, uint32_t k, float alpha, float base, float row_reg,
+                 CholeskyWorkspace* ws, float* x) {
   if (n == 0) {
     std::fill(x, x + k, 0.0f);
     return;
   }
   const int d = static_cast<int>(k);
   ws->a = Eigen::Map<const Eigen::MatrixXf>(g, d, d);
+  if (row_reg != 0) ws->a.diagonal().array() += row_reg;
   ws->b.setZero(d);
   for (uint64_t begin = 0; begin < n; begin += kGatherRows) {
     const uint64_t rows = std::min(kGatherRows, n - begin);
@@ -316,8 +339,14 @@ void CholeskyRow(const uint32_t* cols, const float* values, uint64_t n, const fl
     for (uint64_t q = 0; q < rows; ++q) {
       const float* y = fixed + uint64_t{cols[begin + q]} * k;
       const float v = values[begin + q];
-      const float c1 = alpha * std::fabs(v);
-      const float pc = v > 0 ? 1.0f + c1 : 0.0f;
+      const float a1 = alpha * std::fabs(v);
+      float c1 = base + a1;
+      const float pc = v > 0 ? 1.0f + a1 : 0.0f;
+      if (c1 < 0) {  // w0 above this pair's confidence: a negative rank-1 term
+        ws->a.selfadjointView<Eigen::Lower>().rankUpdate(Eigen::Map<const Eigen::VectorXf>(y, d),
+                                                          c1);
+        c1 = 0;
+      }
       const float w = std::sqrt(c1);
       for (uint32_t c = 0; c < k; ++c) ws->m(static_cast<Eigen::Index>(q), c) = w * y[c];
       if (pc != 0) ws->b += pc * Eigen::Map<const Eigen::VectorXf>(y, d);
@@ -338,7 +367,7 @@ void CholeskyRow(const uint32_t* cols, const float* values, uint64_t n, const fl
 }  // namespace
 
 std::vector<float> RegularisedGram(const float* factors, uint32_t rows, uint32_t k, float reg,
-                                   int threads) {
+                                   int threads, float scale) {
   // Fixed chunks, reduced in order: the result never depends on threads.
   constexpr uint32_t kChunk = 4096;
   const uint32_t chunks = (rows + kChunk - 1) / kChunk;
@@ -353,6 +382,7 @@ std::vector<float> RegularisedGram(const float* factors, uint32_t rows, uint32_t
   Eigen::MatrixXd sum = Eigen::MatrixXd::Zero(k, k);
   for (const auto& p : partial) sum += p.cast<double>();
   Eigen::MatrixXd full = sum.selfadjointView<Eigen::Lower>();
+  if (scale != 1.0f) full *= static_cast<double>(scale);
   full.diagonal().array() += reg;
   std::vector<float> out(uint64_t{k} * k);
   for (uint32_t i = 0; i < k; ++i) {
@@ -364,7 +394,10 @@ std::vector<float> RegularisedGram(const float* factors, uint32_t rows, uint32_t
 void ImplicitHalfSweep(const CsrMatrix& interactions, const float* fixed, uint32_t fixed_rows,
                        uint32_t k, const ImplicitSweepOptions& o, float* out) {
   const int threads = std::max(1, o.threads);
-  const std::vector<float> g = RegularisedGram(fixed, fixed_rows, k, o.reg, threads);
+  // Plain reg sits in G; frequency-scaled reg is added per row.
+  const float uniform_reg = o.reg_exponent == 0 ? o.reg : 0.0f;
+  const std::vector<float> g =
+      RegularisedGram(fixed, fixed_rows, k, uniform_reg, threads, o.unobserved_weight);
   const int64_t rows = interactions.rows;
   const uint32_t* cols = interactions.indices.data();
   const float* values = interactions.values.data();
@@ -373,7 +406,7 @@ void ImplicitHalfSweep(const CsrMatrix& interactions, const float* fixed, uint32
 #if defined(__x86_64__)
     if (WideKernelsEnabled()) row_fn = CgRowAvx2;
 #endif
-    CgSweep(row_fn, interactions, fixed, g.data(), k, o.alpha, o.cg_steps, threads, out);
+    CgSweep(row_fn, interactions, fixed, fixed_rows, g.data(), k, o, threads, out);
   } else {
 #pragma omp parallel num_threads(threads)
     {
@@ -381,8 +414,10 @@ void ImplicitHalfSweep(const CsrMatrix& interactions, const float* fixed, uint32
 #pragma omp for schedule(dynamic, 16)
       for (int64_t r = 0; r < rows; ++r) {
         const uint64_t begin = interactions.indptr[r];
-        CholeskyRow(cols + begin, values + begin, interactions.indptr[r + 1] - begin, fixed,
-                    g.data(), k, o.alpha, &ws, out + static_cast<uint64_t>(r) * k);
+        const uint64_t n = interactions.indptr[r + 1] - begin;
+        CholeskyRow(cols + begin, values + begin, n, fixed, g.data(), k, o.alpha,
+                    1.0f - o.unobserved_weight, RowReg(o, n, fixed_rows), &ws,
+                    out + static_cast<uint64_t>(r) * k);
       }
     }
   }
@@ -429,6 +464,8 @@ class Ials final : public FactorModel {
     o.alpha = params_.alpha;
     o.solver = params_.solver;
     o.cg_steps = params_.cg_steps;
+    o.unobserved_weight = params_.unobserved_weight;
+    o.reg_exponent = params_.reg_exponent;
     o.threads = Threads();
     for (uint32_t it = 0; it < params_.iterations; ++it) {
       ImplicitHalfSweep(data.by_user, item_factors_.data(), items, k_, o, user_factors_.data());
@@ -448,7 +485,9 @@ class Ials final : public FactorModel {
 
  protected:
   void OnFactorsReady() override {
-    gram_ = RegularisedGram(item_factors_.data(), num_items(), k_, params_.reg, Threads());
+    gram_ = RegularisedGram(item_factors_.data(), num_items(), k_,
+                            params_.reg_exponent == 0 ? params_.reg : 0.0f, Threads(),
+                            params_.unobserved_weight);
   }
 
   // Exact solve (Cholesky) of the implicit step for the visitor.
@@ -459,9 +498,14 @@ class Ials final : public FactorModel {
       cols.push_back(iw.item);
       values.push_back(iw.weight);
     }
+    ImplicitSweepOptions o;
+    o.reg = params_.reg;
+    o.unobserved_weight = params_.unobserved_weight;
+    o.reg_exponent = params_.reg_exponent;
     CholeskyWorkspace ws;
     CholeskyRow(cols.data(), values.data(), cols.size(), item_factors_.data(), gram_.data(), k_,
-                params_.alpha, &ws, x);
+                params_.alpha, 1.0f - params_.unobserved_weight,
+                RowReg(o, cols.size(), num_items()), &ws, x);
   }
 
  private:

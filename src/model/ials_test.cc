@@ -65,6 +65,64 @@ TEST(Ials, CgWithManyStepsMatchesCholesky) {
   EXPECT_LT(after, before);
 }
 
+// Revisiting iALS: unobserved weight w0 and frequency-scaled reg. Cholesky
+// solves (w0 Y^T Y + reg (n_u + w0 N)^nu I + sum (c - w0) y y^T) x = sum c p y
+// exactly; CG with enough steps reaches the same point.
+TEST(Ials, UnobservedWeightAndScaledRegSolveTheirNormalEquations) {
+  const Dataset data = testing::MakeTestDataset();
+  const uint32_t k = 5, items = data.by_user.cols, users = data.by_user.rows;
+  const std::vector<float> y = RandomFactors(items, k, 6);
+  ImplicitSweepOptions o;
+  o.reg = 0.01f;
+  o.alpha = 2.0f;
+  o.unobserved_weight = 0.2f;
+  o.reg_exponent = 1.0f;
+  o.solver = Solver::kCholesky;
+  std::vector<float> exact(uint64_t{users} * k, 0.0f);
+  ImplicitHalfSweep(data.by_user, y.data(), items, k, o, exact.data());
+  Eigen::MatrixXd ym(items, k);
+  for (uint32_t i = 0; i < items; ++i) {
+    for (uint32_t p = 0; p < k; ++p) ym(i, p) = y[i * k + p];
+  }
+  for (uint32_t u = 0; u < 6; ++u) {
+    const uint64_t n_u = data.by_user.RowLength(u);
+    if (n_u == 0) continue;
+    Eigen::VectorXd c = Eigen::VectorXd::Constant(items, o.unobserved_weight);
+    Eigen::VectorXd pref = Eigen::VectorXd::Zero(items);
+    for (uint64_t e = data.by_user.indptr[u]; e < data.by_user.indptr[u + 1]; ++e) {
+      c(data.by_user.indices[e]) = 1 + o.alpha * data.by_user.values[e];
+      pref(data.by_user.indices[e]) = 1;
+    }
+    Eigen::MatrixXd a = ym.transpose() * c.asDiagonal() * ym;
+    a.diagonal().array() += o.reg * (static_cast<double>(n_u) + o.unobserved_weight * items);
+    const Eigen::VectorXd ref = a.ldlt().solve(ym.transpose() * c.cwiseProduct(pref));
+    for (uint32_t p = 0; p < k; ++p) EXPECT_NEAR(exact[u * k + p], ref(p), 1e-4) << u;
+  }
+  o.solver = Solver::kCg;
+  o.cg_steps = 4 * k;
+  std::vector<float> cg = RandomFactors(users, k, 7);
+  ImplicitHalfSweep(data.by_user, y.data(), items, k, o, cg.data());
+  for (size_t p = 0; p < exact.size(); ++p) {
+    EXPECT_NEAR(cg[p], exact[p], 2e-3 * (1 + std::fabs(exact[p]))) << p;
+  }
+}
+
+TEST(Ials, DefaultRevisitedOptionsAreHuEtAlExactly) {
+  const Dataset data = testing::MakeTestDataset();
+  ModelParams p;
+  p.factors = 6;
+  p.iterations = 3;
+  p.threads = 1;
+  auto plain = FitIals(data, p);
+  p.unobserved_weight = 1.0f;
+  p.reg_exponent = 0.0f;
+  auto same = FitIals(data, p);
+  EXPECT_EQ(AsFactors(plain).user_factors(), AsFactors(same).user_factors());
+  p.unobserved_weight = 0.5f;
+  auto other = FitIals(data, p);
+  EXPECT_NE(AsFactors(plain).user_factors(), AsFactors(other).user_factors());
+}
+
 TEST(Ials, PortableAndWideCgKernelsAgree) {
   const Dataset data = testing::MakeTestDataset();
   const uint32_t k = 13, items = data.by_user.cols, users = data.by_user.rows;

@@ -118,6 +118,19 @@ const std::vector<ParamInfo>& ModelParamTable() {
       ENCORE_BOOL_PARAM(nonnegative, "als", "Constrain factors to be non-negative (NNLS)"),
       ENCORE_BOOL_PARAM(biases, "als", "Learn global, user and item biases"),
       ENCORE_REAL_PARAM(alpha, "ials", "Confidence scale: c = 1 + alpha * r"),
+      ENCORE_REAL_PARAM(unobserved_weight, "ials",
+                        "Weight of unobserved pairs (alpha0 of Rendle et al.; 1 = Hu et al.)"),
+      ENCORE_REAL_PARAM(reg_exponent, "ials",
+                        "Frequency-scaled reg: reg * (n_r + unobserved_weight * N)^x (0 = off)"),
+      ENCORE_REAL_PARAM(reg_user_bias, "als",
+                        "L2 penalty of user biases (negative = as reg, scaled like it)"),
+      ENCORE_REAL_PARAM(reg_item_bias, "als",
+                        "L2 penalty of item biases (negative = as reg, scaled like it)"),
+      ENCORE_REAL_PARAM(l2, "ease", "L2 penalty lambda on the item x item weights (Steck 2019)"),
+      ENCORE_UINT_PARAM(memory_limit_mb, "ease",
+                        "Refuse to fit when the dense item x item matrices need more (MiB)"),
+      ENCORE_UINT_PARAM(min_item_users, "ease",
+                        "Leave out items with fewer training users (they are never recommended)"),
       ParamInfo{"solver", "enum", "ials", "Least-squares solver: cg | cholesky",
                 [](ModelParams* p, const std::string& v) {
                   if (v == "cg") p->solver = Solver::kCg;
@@ -128,7 +141,7 @@ const std::vector<ParamInfo>& ModelParamTable() {
                 [](const ModelParams& p) { return std::string(SolverName(p.solver)); }},
       ENCORE_UINT_PARAM(cg_steps, "ials", "Conjugate-gradient steps per row per sweep"),
       ENCORE_REAL_PARAM(init_scale, "als,ials", "Standard deviation of the initial factors"),
-      ParamInfo{"cold_start", "enum", "als,ials",
+      ParamInfo{"cold_start", "enum", "als,ials,ease",
                 "Users or items unknown at prediction time: drop | popular",
                 [](ModelParams* p, const std::string& v) {
                   if (v == "drop") p->cold_start = ColdStart::kDrop;
@@ -203,6 +216,10 @@ Status ModelParams::Validate() const {
   if (iterations > 10000) return bad("iterations must be at most 10000");
   if (!(reg >= 0)) return bad("reg must be >= 0");
   if (!(alpha >= 0)) return bad("alpha must be >= 0");
+  if (!(unobserved_weight > 0)) return bad("unobserved_weight must be > 0");
+  if (!(reg_exponent >= 0 && reg_exponent <= 2)) return bad("reg_exponent must be in 0..2");
+  if (!(l2 >= 0)) return bad("l2 must be >= 0");
+  if (memory_limit_mb == 0) return bad("memory_limit_mb must be > 0");
   if (cg_steps == 0 || cg_steps > 1000) return bad("cg_steps must be in 1..1000");
   if (!(init_scale > 0)) return bad("init_scale must be > 0");
   if (!(half_life_days >= 0)) return bad("half_life_days must be >= 0");

@@ -17,6 +17,7 @@ struct Registration {
 const Registration kModels[] = {
     {"als", model::NewAls},
     {"cooccurrence", model::NewCooccurrence},
+    {"ease", model::NewEase},
     {"ials", model::NewIals},
     {"popularity", model::NewPopularity},
 };
