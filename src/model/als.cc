@@ -13,7 +13,12 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "encore/model_io.h"
 #include "model/factor_model.h"
@@ -23,23 +28,235 @@ namespace encore::model {
 
 namespace {
 
-using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-// Item rows gathered per chunk when forming the normal equations; bounds the
-// scratch memory of very long rows (popular items).
-constexpr uint64_t kGatherRows = 512;
+// Rows accumulated per pass of the Gram kernel: the pass re-reads these rows
+// once per output tile, so they should stay in L1/L2 (128 x 64 floats = 32 KB).
+constexpr uint32_t kGatherRows = 128;
 
 // Pseudo-ratings at the global mean added to each item's mean for the
 // cold-start baseline without biases (Koren's lambda_2 = 25).
 constexpr double kBaselineDamping = 25.0;
 
-// Per-thread scratch for ExplicitSolveRow.
+// gram[i * kp + j] (+)= sum_r rows[r][i] * rows[r][j] for every j >= i (some
+// entries just below the diagonal inside 8 x 8 diagonal blocks are written
+// too; only the upper triangle is read). kp % 8 == 0; every row holds kp
+// floats. add = false overwrites instead of adding. Register tiles of 4 x 16 (4 x 8 at the right
+// edge) accumulate over all n rows before touching gram: the summation order is fixed (row order),
+// whatever the thread.
+typedef float V4 __attribute__((vector_size(16)));
+inline V4 Load4(const float* p) {
+  V4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void Store4(float* p, V4 v) { std::memcpy(p, &v, sizeof v); }
+
+void GramSse2(const float* const* rows, uint32_t n, uint32_t kp, float* gram, bool add) {
+  for (uint32_t i0 = 0; i0 < kp; i0 += 4) {
+    for (uint32_t j = i0 & ~7u; j < kp; j += 8) {
+      V4 c[4][2] = {};
+      for (uint32_t r = 0; r < n; ++r) {
+        const float* y = rows[r];
+        const V4 b0 = Load4(y + j), b1 = Load4(y + j + 4);
+        for (int t = 0; t < 4; ++t) {
+          const V4 a = {y[i0 + t], y[i0 + t], y[i0 + t], y[i0 + t]};
+          c[t][0] += a * b0;
+          c[t][1] += a * b1;
+        }
+      }
+      for (int t = 0; t < 4; ++t) {
+        float* g = gram + uint64_t{i0 + t} * kp + j;
+        Store4(g, add ? Load4(g) + c[t][0] : c[t][0]);
+        Store4(g + 4, add ? Load4(g + 4) + c[t][1] : c[t][1]);
+      }
+    }
+  }
+}
+
+// y += f * x over len floats, len % 8 == 0.
+inline void AxpySse2(float f, const float* x, float* y, uint32_t len) {
+  const V4 a = {f, f, f, f};
+  for (uint32_t p = 0; p < len; p += 8) {
+    Store4(y + p, Load4(y + p) + a * Load4(x + p));
+    Store4(y + p + 4, Load4(y + p + 4) + a * Load4(x + p + 4));
+  }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) inline void AxpyAvx2(float f, const float* x, float* y,
+                                                         uint32_t len) {
+  const __m256 a = _mm256_set1_ps(f);
+  for (uint32_t p = 0; p < len; p += 8) {
+    _mm256_storeu_ps(y + p, _mm256_fmadd_ps(a, _mm256_loadu_ps(x + p), _mm256_loadu_ps(y + p)));
+  }
+}
+
+__attribute__((target("avx2,fma"))) void GramAvx2(const float* const* rows, uint32_t n, uint32_t kp,
+                                                  float* gram, bool add) {
+  for (uint32_t i0 = 0; i0 < kp; i0 += 4) {
+    uint32_t j = i0 & ~7u;
+    for (; j + 16 <= kp; j += 16) {
+      __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+             c30 = c00, c31 = c00;
+      for (uint32_t r = 0; r < n; ++r) {
+        const float* y = rows[r];
+        const __m256 b0 = _mm256_loadu_ps(y + j), b1 = _mm256_loadu_ps(y + j + 8);
+        __m256 a = _mm256_broadcast_ss(y + i0);
+        c00 = _mm256_fmadd_ps(a, b0, c00);
+        c01 = _mm256_fmadd_ps(a, b1, c01);
+        a = _mm256_broadcast_ss(y + i0 + 1);
+        c10 = _mm256_fmadd_ps(a, b0, c10);
+        c11 = _mm256_fmadd_ps(a, b1, c11);
+        a = _mm256_broadcast_ss(y + i0 + 2);
+        c20 = _mm256_fmadd_ps(a, b0, c20);
+        c21 = _mm256_fmadd_ps(a, b1, c21);
+        a = _mm256_broadcast_ss(y + i0 + 3);
+        c30 = _mm256_fmadd_ps(a, b0, c30);
+        c31 = _mm256_fmadd_ps(a, b1, c31);
+      }
+      float* g = gram + uint64_t{i0} * kp + j;
+      const __m256 c[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+      for (int t = 0; t < 4; ++t, g += kp) {
+        _mm256_storeu_ps(g, add ? _mm256_add_ps(_mm256_loadu_ps(g), c[t][0]) : c[t][0]);
+        _mm256_storeu_ps(g + 8, add ? _mm256_add_ps(_mm256_loadu_ps(g + 8), c[t][1]) : c[t][1]);
+      }
+    }
+    if (j < kp) {  // one 8-wide column block left
+      __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+      for (uint32_t r = 0; r < n; ++r) {
+        const float* y = rows[r];
+        const __m256 b = _mm256_loadu_ps(y + j);
+        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(y + i0), b, c0);
+        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(y + i0 + 1), b, c1);
+        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(y + i0 + 2), b, c2);
+        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(y + i0 + 3), b, c3);
+      }
+      float* g = gram + uint64_t{i0} * kp + j;
+      const __m256 c[4] = {c0, c1, c2, c3};
+      for (int t = 0; t < 4; ++t, g += kp) {
+        _mm256_storeu_ps(g, add ? _mm256_add_ps(_mm256_loadu_ps(g), c[t]) : c[t]);
+      }
+    }
+  }
+}
+#endif
+
+using GramFn = void (*)(const float* const*, uint32_t, uint32_t, float*, bool);
+
+// Per-thread scratch for SolveRow, sized once for a given k: solving a row
+// allocates nothing (a heap allocation per row, of a size that changed with
+// the row's length, cost system time and made 2 threads slower than 1).
 struct Workspace {
-  RowMajorF m;          // gathered design rows
-  Eigen::VectorXf t;    // gathered targets
-  Eigen::MatrixXf a;    // normal matrix (lower triangle filled)
-  Eigen::VectorXf rhs;  // right-hand side
+  explicit Workspace(uint32_t k, bool biases)
+      : k(k),
+        kp((k + 7) & ~7u),
+        d(k + (biases ? 1 : 0)),
+        s((d + 7) & ~7u),
+        gram(uint64_t{kp} * kp),
+        pad(k % 8 == 0 ? 0 : uint64_t{kGatherRows} * kp, 0.0f),
+        rows(kGatherRows),
+        sum(kp),
+        rhs(s),
+        sys(uint64_t{s} * s, 0.0f),
+        x(s) {}
+  uint32_t k, kp;                  // factors, padded to 8
+  uint32_t d, s;                   // unknowns (k + bias), padded to 8
+  std::vector<float> gram;         // kp x kp, upper triangle
+  std::vector<float> pad;          // gathered rows padded to kp when k % 8 != 0
+  std::vector<const float*> rows;  // the rows of one pass
+  std::vector<float> sum;          // sum of the rows (bias column)
+  std::vector<float> rhs;          // right-hand side (s)
+  std::vector<float> sys;          // s x s normal matrix, upper, factored in place
+  std::vector<float> x;            // solution (s)
 };
+
+// Writes the upper triangle of the normal matrix of the row just accumulated
+// in ws (Gram of the fixed rows, with the bias column [sum of rows; n]) plus
+// lambda on the diagonal into ws->sys; row i from column i & ~7 (zeros left
+// of the diagonal, as CholeskyUpper expects).
+// `bias_lambda` is the bias's own penalty (the factors' lambda when the
+// model has no separate bias regularisation).
+void BuildSystem(Workspace* ws, uint64_t n, bool biases, float lambda, float bias_lambda) {
+  const uint32_t k = ws->k, kp = ws->kp, st = ws->s;
+  for (uint32_t i = 0; i < k; ++i) {
+    const float* g = ws->gram.data() + uint64_t{i} * kp;
+    float* row = ws->sys.data() + uint64_t{i} * st;
+    for (uint32_t j = i & ~7u; j < i; ++j) row[j] = 0;
+    for (uint32_t j = i; j < k; ++j) row[j] = g[j];
+    if (biases) row[k] = ws->sum[i];
+    row[i] += lambda;
+  }
+  if (biases) {
+    float* row = ws->sys.data() + uint64_t{k} * st;
+    for (uint32_t j = k & ~7u; j < k; ++j) row[j] = 0;
+    row[k] = static_cast<float>(n) + bias_lambda;
+  }
+}
+
+// In-place Cholesky A = U^T U of the d x d matrix held as the upper triangle
+// of `a` (row-major, stride st, st % 8 == 0). Each update runs over whole
+// 8-float blocks, so entries left of the diagonal within a block and columns
+// d..st-1 are scratch (they must be finite on entry and are never read for
+// the result). Returns false unless A is numerically positive definite.
+template <void (*Axpy)(float, const float*, float*, uint32_t)>
+inline bool CholeskyUpper(float* a, uint32_t d, uint32_t st) {
+  for (uint32_t j = 0; j < d; ++j) {
+    float* rj = a + uint64_t{j} * st;
+    const float piv = rj[j];
+    if (!(piv > 0) || !std::isfinite(piv)) return false;
+    const float root = std::sqrt(piv), inv = 1.0f / root;
+    rj[j] = root;
+    for (uint32_t l = j + 1; l < d; ++l) rj[l] *= inv;
+    for (uint32_t l = d; l < st; ++l) rj[l] = 0;
+    for (uint32_t i = j + 1; i < d; ++i) {
+      const uint32_t c0 = i & ~7u;
+      Axpy(-rj[i], rj + c0, a + uint64_t{i} * st + c0, st - c0);
+    }
+  }
+  return true;
+}
+
+// 8-float vectors for the triangular solves: inlined into the AVX2 build they
+// become single ymm operations, in the baseline build pairs of SSE ones.
+typedef float V8 __attribute__((vector_size(32)));
+// Unaligned 8-float load and store, as macros: a function passing V8 by
+// value would change its ABI with the ISA (-Wpsabi).
+#define ENCORE_LOAD8(p)               \
+  ({                                  \
+    V8 v_;                            \
+    std::memcpy(&v_, (p), sizeof v_); \
+    v_;                               \
+  })
+#define ENCORE_STORE8(p, v)           \
+  do {                                \
+    const V8 s_ = (v);                \
+    std::memcpy((p), &s_, sizeof s_); \
+  } while (0)
+
+// Solves U^T U x = b with U from CholeskyUpper; b is overwritten. Both
+// substitutions run along rows of U (contiguous), 8 lanes at a time.
+inline void CholeskySolve(const float* u, uint32_t d, uint32_t st, float* b, float* x) {
+  for (uint32_t i = 0; i < d; ++i) {  // U^T z = b, z into b
+    const float* ri = u + uint64_t{i} * st;
+    const float z = b[i] / ri[i];
+    b[i] = z;
+    const V8 zv = {z, z, z, z, z, z, z, z};
+    uint32_t l = i + 1;
+    for (; l + 8 <= d; l += 8)
+      ENCORE_STORE8(b + l, ENCORE_LOAD8(b + l) - zv * ENCORE_LOAD8(ri + l));
+    for (; l < d; ++l) b[l] -= z * ri[l];
+  }
+  for (uint32_t i = d; i-- > 0;) {  // U x = z
+    const float* ri = u + uint64_t{i} * st;
+    V8 acc = {};
+    uint32_t l = i + 1;
+    for (; l + 8 <= d; l += 8) acc += ENCORE_LOAD8(ri + l) * ENCORE_LOAD8(x + l);
+    float tail = 0;
+    for (; l < d; ++l) tail += ri[l] * x[l];
+    const float dot =
+        ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail;
+    x[i] = (b[i] - dot) / ri[i];
+  }
+}
 
 // Solves min 1/2 z'Az - b'z subject to z_j >= 0 for j < constrained (the
 // rest are free), by Lawson & Hanson's active-set method on the normal
@@ -119,53 +336,107 @@ Eigen::VectorXd Nnls(const Eigen::MatrixXd& a, const Eigen::VectorXd& b, int con
   return x;
 }
 
-void SolveRow(const uint32_t* cols, const float* values, uint64_t n, const float* fixed,
-              uint32_t k, const ExplicitSweepOptions& o, Workspace* ws, float* x, float* bias) {
+// Solves one row: accumulates the normal equations (Gram of the row's fixed
+// factors, blocked; right-hand side; bias column) and solves them by float
+// Cholesky; the nonnegative variant and singular systems (reg = 0) go to
+// double-precision solvers.
+template <GramFn Gram, void (*Axpy)(float, const float*, float*, uint32_t)>
+inline void SolveRowWith(const uint32_t* cols, const float* values, uint64_t n, const float* fixed,
+                         uint32_t k, const ExplicitSweepOptions& o, Workspace* ws, float* x,
+                         float* bias) {
   const bool biases = o.bias != nullptr;
   if (n == 0) {
     std::fill(x, x + k, 0.0f);
     if (biases) *bias = 0;
     return;
   }
-  const int d = static_cast<int>(k) + (biases ? 1 : 0);
-  ws->a.setZero(d, d);
-  ws->rhs.setZero(d);
+  const uint32_t kp = ws->kp, d = ws->d, st = ws->s;
+  std::fill(ws->sum.begin(), ws->sum.end(), 0.0f);
+  std::fill(ws->rhs.begin(), ws->rhs.end(), 0.0f);
+  float* rhs = ws->rhs.data();
+  float* sum = ws->sum.data();
+  float rhs_bias = 0;
+  constexpr uint64_t kAhead = 8;  // rows prefetched ahead: they are scattered in memory
+  for (uint64_t r = 0; r < std::min(n, kAhead); ++r) {
+    const char* p = reinterpret_cast<const char*>(fixed + uint64_t{cols[r]} * k);
+    for (uint32_t off = 0; off < k * 4; off += 64) __builtin_prefetch(p + off);
+  }
   for (uint64_t begin = 0; begin < n; begin += kGatherRows) {
-    const uint64_t rows = std::min(kGatherRows, n - begin);
-    ws->m.resize(static_cast<Eigen::Index>(rows), d);
-    ws->t.resize(static_cast<Eigen::Index>(rows));
-    for (uint64_t r = 0; r < rows; ++r) {
+    const uint32_t m = static_cast<uint32_t>(std::min<uint64_t>(kGatherRows, n - begin));
+    for (uint32_t r = 0; r < m; ++r) {
+      if (begin + r + kAhead < n) {
+        const char* p =
+            reinterpret_cast<const char*>(fixed + uint64_t{cols[begin + r + kAhead]} * k);
+        for (uint32_t off = 0; off < k * 4; off += 64) __builtin_prefetch(p + off);
+      }
       const uint32_t j = cols[begin + r];
       const float* y = fixed + uint64_t{j} * k;
-      std::copy(y, y + k, ws->m.row(static_cast<Eigen::Index>(r)).data());
-      float target = values[begin + r];
-      if (biases) {
-        ws->m(static_cast<Eigen::Index>(r), k) = 1.0f;
-        target -= o.global_mean + o.fixed_bias[j];
+      if (!ws->pad.empty()) {
+        float* dst = ws->pad.data() + uint64_t{r} * kp;
+        std::copy(y, y + k, dst);  // the padding past k stays zero
+        y = dst;
       }
-      ws->t(static_cast<Eigen::Index>(r)) = target;
+      ws->rows[r] = y;
+      float t = values[begin + r];
+      if (biases) {
+        t -= o.global_mean + o.fixed_bias[j];
+        Axpy(1.0f, y, sum, kp);
+        rhs_bias += t;
+      }
+      Axpy(t, y, rhs, kp);
     }
-    ws->a.selfadjointView<Eigen::Lower>().rankUpdate(ws->m.transpose());
-    ws->rhs.noalias() += ws->m.transpose() * ws->t;
+    Gram(ws->rows.data(), m, kp, ws->gram.data(), begin > 0);
   }
-  Eigen::MatrixXd a = ws->a.cast<double>().selfadjointView<Eigen::Lower>();
-  const Eigen::VectorXd rhs = ws->rhs.cast<double>();
-  const double lambda = static_cast<double>(o.reg) * (o.scale_by_count ? static_cast<double>(n) : 1.0);
-  a.diagonal().array() += lambda;
-  if (biases && o.bias_reg >= 0) {  // the bias's own penalty, scaled like the factors'
-    a(k, k) += static_cast<double>(o.bias_reg) * (o.scale_by_count ? static_cast<double>(n) : 1.0) -
-               lambda;
+  if (biases) rhs[k] = rhs_bias;
+  const double lambda =
+      static_cast<double>(o.reg) * (o.scale_by_count ? static_cast<double>(n) : 1.0);
+  // The bias's own penalty, scaled like the factors'.
+  const double bias_lambda =
+      biases && o.bias_reg >= 0
+          ? static_cast<double>(o.bias_reg) * (o.scale_by_count ? static_cast<double>(n) : 1.0)
+          : lambda;
+  BuildSystem(ws, n, biases, static_cast<float>(lambda), static_cast<float>(bias_lambda));
+
+  if (!o.nonnegative) {
+    std::vector<float>& b = ws->x;  // keep rhs for the fallback
+    if (CholeskyUpper<Axpy>(ws->sys.data(), d, st)) {
+      std::copy(ws->rhs.begin(), ws->rhs.end(), b.begin());
+      CholeskySolve(ws->sys.data(), d, st, b.data(), ws->rhs.data());
+      bool finite = true;
+      for (uint32_t p = 0; p < d; ++p) finite = finite && std::isfinite(ws->rhs[p]);
+      if (finite) {
+        std::copy(ws->rhs.begin(), ws->rhs.begin() + k, x);
+        if (biases) *bias = ws->rhs[k];
+        return;
+      }
+      // Recompute the right-hand side destroyed by the solve.
+      std::fill(ws->rhs.begin(), ws->rhs.end(), 0.0f);
+      rhs_bias = 0;
+      for (uint64_t r = 0; r < n; ++r) {
+        const uint32_t j = cols[r];
+        float t = values[r];
+        if (biases) {
+          t -= o.global_mean + o.fixed_bias[j];
+          rhs_bias += t;
+        }
+        for (uint32_t p = 0; p < k; ++p) rhs[p] += t * fixed[uint64_t{j} * k + p];
+      }
+      if (biases) rhs[k] = rhs_bias;
+    }
+    // reg = 0 and too few ratings (singular): redo in double below.
+    BuildSystem(ws, n, biases, static_cast<float>(lambda), static_cast<float>(bias_lambda));
   }
+  Eigen::MatrixXd a(d, d);
+  for (uint32_t i = 0; i < d; ++i) {
+    for (uint32_t j = i; j < d; ++j) a(i, j) = a(j, i) = ws->sys[uint64_t{i} * st + j];
+  }
+  Eigen::VectorXd b(d);
+  for (uint32_t i = 0; i < d; ++i) b(i) = ws->rhs[i];
   Eigen::VectorXd z;
   if (o.nonnegative) {
-    z = Nnls(a, rhs, static_cast<int>(k));
+    z = Nnls(a, b, static_cast<int>(k));
   } else {
-    Eigen::LLT<Eigen::MatrixXd> llt(a);
-    if (llt.info() == Eigen::Success) {
-      z = llt.solve(rhs);
-    } else {
-      z = a.ldlt().solve(rhs);  // reg = 0 and too few ratings: singular
-    }
+    z = a.ldlt().solve(b);
   }
   for (uint32_t p = 0; p < k; ++p) {
     const double v = z(p);
@@ -174,12 +445,39 @@ void SolveRow(const uint32_t* cols, const float* values, uint64_t n, const float
   if (biases) *bias = std::isfinite(z(k)) ? static_cast<float>(z(k)) : 0.0f;
 }
 
+using SolveFn = void (*)(const uint32_t*, const float*, uint64_t, const float*, uint32_t,
+                         const ExplicitSweepOptions&, Workspace*, float*, float*);
+
+// The AVX2 + FMA build when the CPU has it (see WideKernelsEnabled), else
+// SSE2. Either has a fixed, thread-independent summation order.
+void SolveRowSse2(const uint32_t* cols, const float* values, uint64_t n, const float* fixed,
+                  uint32_t k, const ExplicitSweepOptions& o, Workspace* ws, float* x, float* bias) {
+  SolveRowWith<GramSse2, AxpySse2>(cols, values, n, fixed, k, o, ws, x, bias);
+}
+
+#if defined(__x86_64__)
+// flatten: the kernels are inlined into one AVX2 function (they cannot be
+// inlined into a function compiled for the baseline ISA).
+__attribute__((target("avx2,fma"), flatten)) void SolveRowAvx2(
+    const uint32_t* cols, const float* values, uint64_t n, const float* fixed, uint32_t k,
+    const ExplicitSweepOptions& o, Workspace* ws, float* x, float* bias) {
+  SolveRowWith<GramAvx2, AxpyAvx2>(cols, values, n, fixed, k, o, ws, x, bias);
+}
+#endif
+
+SolveFn ChooseSolve() {
+#if defined(__x86_64__)
+  if (WideKernelsEnabled()) return SolveRowAvx2;
+#endif
+  return SolveRowSse2;
+}
+
 }  // namespace
 
 void ExplicitSolveRow(const uint32_t* cols, const float* values, uint64_t n, const float* fixed,
                       uint32_t k, const ExplicitSweepOptions& options, float* x, float* bias) {
-  Workspace ws;
-  SolveRow(cols, values, n, fixed, k, options, &ws, x, bias);
+  Workspace ws(k, options.bias != nullptr);
+  ChooseSolve()(cols, values, n, fixed, k, options, &ws, x, bias);
 }
 
 void ExplicitHalfSweep(const CsrMatrix& ratings, const float* fixed, uint32_t k,
@@ -187,14 +485,15 @@ void ExplicitHalfSweep(const CsrMatrix& ratings, const float* fixed, uint32_t k,
   const int64_t rows = ratings.rows;
 #pragma omp parallel num_threads(std::max(1, options.threads))
   {
-    Workspace ws;
+    Workspace ws(k, options.bias != nullptr);
+    const SolveFn solve = ChooseSolve();
 #pragma omp for schedule(dynamic, 16)
     for (int64_t r = 0; r < rows; ++r) {
       const uint64_t begin = ratings.indptr[r];
       const uint64_t n = ratings.indptr[r + 1] - begin;
       float* bias = options.bias != nullptr ? options.bias + r : nullptr;
-      SolveRow(ratings.indices.data() + begin, ratings.values.data() + begin, n, fixed, k,
-               options, &ws, out + static_cast<uint64_t>(r) * k, bias);
+      solve(ratings.indices.data() + begin, ratings.values.data() + begin, n, fixed, k, options,
+            &ws, out + static_cast<uint64_t>(r) * k, bias);
     }
   }
 }
@@ -276,8 +575,7 @@ class Als final : public FactorModel {
       o.bias = &unused;
       o.bias_reg = params_.reg_user_bias;
     }
-    ExplicitSolveRow(cols.data(), values.data(), cols.size(), item_factors_.data(), k_, o, x,
-                     bias);
+    ExplicitSolveRow(cols.data(), values.data(), cols.size(), item_factors_.data(), k_, o, x, bias);
   }
 };
 
