@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "encore/evaluate.h"
+#include "eval/setting_json.h"
 #include "util/json_writer.h"
 
 namespace encore {
@@ -147,23 +148,7 @@ const ParamInfo* FindParam(const std::string& name) {
 // The grid axes of a point with their canonical values, typed.
 void WriteParams(JsonWriter* w, const GridPoint& p) {
   w->Key("params");
-  w->BeginObject();
-  for (const auto& [name, value] : p.setting) {
-    w->Key(name);
-    const ParamInfo* info = FindParam(name);
-    const std::string text = info != nullptr ? info->get(p.params) : value;
-    const std::string type = info != nullptr ? info->type : "enum";
-    if (type == "bool") {
-      w->Bool(text == "true");
-    } else if (type == "int") {
-      w->Int(std::strtoll(text.c_str(), nullptr, 10));
-    } else if (type == "float") {
-      w->Double(std::strtod(text.c_str(), nullptr));
-    } else {
-      w->String(text);
-    }
-  }
-  w->EndObject();
+  WriteSettingJson(w, p.setting, p.params);
 }
 
 void WriteMetrics(JsonWriter* w, const std::vector<Metric>& metrics,
@@ -218,6 +203,26 @@ void WriteCv(JsonWriter* w, const CvReport& cv) {
 }
 
 }  // namespace
+
+void WriteSettingJson(JsonWriter* w, const GridSetting& setting, const ModelParams& params) {
+  w->BeginObject();
+  for (const auto& [name, value] : setting) {
+    w->Key(name);
+    const ParamInfo* info = FindParam(name);
+    const std::string text = info != nullptr ? info->get(params) : value;
+    const std::string type = info != nullptr ? info->type : "enum";
+    if (type == "bool") {
+      w->Bool(text == "true");
+    } else if (type == "int") {
+      w->Int(std::strtoll(text.c_str(), nullptr, 10));
+    } else if (type == "float") {
+      w->Double(std::strtod(text.c_str(), nullptr));
+    } else {
+      w->String(text);
+    }
+  }
+  w->EndObject();
+}
 
 std::string FormatEvaluationTable(const EvaluationSummary& s) {
   std::string out;

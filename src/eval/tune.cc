@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "eval/random.h"
+#include "eval/setting_json.h"
 #include "util/json_writer.h"
 
 namespace encore {
@@ -509,32 +510,13 @@ Result<NestedReport> NestedEvaluate(const Dataset& data, const FoldAssignment& o
 
 namespace {
 
-void WriteSetting(JsonWriter* w, const GridSetting& setting, const ModelParams& params) {
-  w->BeginObject();
-  for (const auto& [name, value] : setting) {
-    w->Key(name);
-    const ParamInfo* info = FindParam(name);
-    const std::string text = info != nullptr ? info->get(params) : value;
-    const std::string type = info != nullptr ? info->type : "enum";
-    if (type == "bool") {
-      w->Bool(text == "true");
-    } else if (type == "int") {
-      w->Int(std::strtoll(text.c_str(), nullptr, 10));
-    } else if (type == "float") {
-      w->Double(std::strtod(text.c_str(), nullptr));
-    } else {
-      w->String(text);
-    }
-  }
-  w->EndObject();
-}
 
 void WriteTrial(JsonWriter* w, const Trial& t) {
   w->BeginObject();
   w->Key("candidate");
   w->Uint(t.candidate);
   w->Key("params");
-  WriteSetting(w, t.setting, t.params);
+  WriteSettingJson(w, t.setting, t.params);
   w->Key("rung");
   w->Uint(t.rung);
   w->Key("iterations");
@@ -637,7 +619,7 @@ std::string FormatNestedChoicesJson(const NestedReport& r) {
     w.Key("fold");
     w.Uint(f + 1);
     w.Key("params");
-    WriteSetting(&w, best.setting, best.params);
+    WriteSettingJson(&w, best.setting, best.params);
     w.Key("validation");
     w.Double(best.Score(t.select_by));
     w.Key("trials");
