@@ -1,8 +1,8 @@
 // encore train: read data, fit a model, write a model file.
 
-#include <CLI/CLI.hpp>
 #include <sys/stat.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -11,12 +11,14 @@
 #include "cli/input_flags.h"
 #include "cli/model_flags.h"
 #include "encore/recommender.h"
+#include "io/output_file.h"
 #include "util/json_writer.h"
 
 namespace encore::cli {
 
 Command RegisterTrain(CLI::App& root) {
-  CLI::App* app = root.add_subcommand("train", "Read interactions, fit a model, write a model file");
+  CLI::App* app =
+      root.add_subcommand("train", "Read interactions, fit a model, write a model file");
   struct Flags {
     InputFlags input;
     ModelFlags model_flags;
@@ -25,13 +27,21 @@ Command RegisterTrain(CLI::App& root) {
   };
   auto f = std::make_shared<Flags>();
   app->add_option("--model", f->model, "als | ials | cooccurrence | popularity")->required();
-  app->add_option("--out", f->out, "Model file to write")->required();
+  app->add_option("--out", f->out, "Model file to write ('-': standard output)")->required();
   app->add_flag("--json", f->json, "Print one JSON object (with fit_seconds) instead of text");
   f->input.Register(app);
   f->model_flags.Register(app);
   return {app, [f] {
             ModelParams params;
             if (Status s = f->model_flags.Apply(&params); !s.ok()) return PrintError(s);
+            // A bad --out fails now, not after the fit.
+            io::OutputFileOptions out_options;
+            out_options.what = "model file";
+            out_options.gzip_by_extension = false;
+            auto out_kind = io::CheckOutputPath(f->out, out_options);
+            if (!out_kind.ok()) return PrintError(out_kind.status());
+            // With the model on standard output, the summary goes to stderr.
+            std::FILE* summary = *out_kind == io::OutputPathKind::kStandardStream ? stderr : stdout;
             params.threads = f->input.threads;
             auto created = CreateRecommender(f->model, params);
             if (!created.ok()) return PrintError(created.status());
@@ -45,9 +55,14 @@ Command RegisterTrain(CLI::App& root) {
             if (!fit.ok()) return PrintError(fit);
             TrainedModel trained{std::move(created).value(), std::move(data->users),
                                  std::move(data->items)};
-            if (Status s = SaveModel(trained, f->out); !s.ok()) return PrintError(s);
+            // Serialized here so the size is known whatever --out is (a pipe too).
+            const std::string bytes = SerializeModel(trained);
+            io::OutputFileOptions write_options = out_options;
+            if (Status s = io::WriteOutputFile(f->out, bytes, write_options); !s.ok()) {
+              return PrintError(s);
+            }
             struct stat st {};
-            ::stat(f->out.c_str(), &st);
+            st.st_size = static_cast<off_t>(bytes.size());
             if (f->json) {
               JsonWriter w(2);
               w.BeginObject();
@@ -79,13 +94,14 @@ Command RegisterTrain(CLI::App& root) {
               }
               w.EndObject();
               w.EndObject();
-              std::printf("%s\n", w.str().c_str());
+              std::fprintf(summary, "%s\n", w.str().c_str());
             } else {
-              std::printf("trained %s on %u users x %u items (%llu nonzeros) in %.2fs; wrote %s "
-                          "(%.1f MB)\n",
-                          f->model.c_str(), trained.users.size(), trained.items.size(),
-                          static_cast<unsigned long long>(trained.model->seen().nnz()),
-                          fit_seconds, f->out.c_str(), st.st_size / 1e6);
+              std::fprintf(summary,
+                           "trained %s on %u users x %u items (%llu nonzeros) in %.2fs; wrote %s "
+                           "(%.1f MB)\n",
+                           f->model.c_str(), trained.users.size(), trained.items.size(),
+                           static_cast<unsigned long long>(trained.model->seen().nnz()),
+                           fit_seconds, f->out.c_str(), st.st_size / 1e6);
             }
             return kExitOk;
           }};

@@ -37,6 +37,8 @@
 #include <utility>
 #include <vector>
 
+#include "io/output_file.h"
+
 namespace encore {
 namespace {
 
@@ -1035,8 +1037,6 @@ FileSpec BasketsFile(const World& world, uint64_t rows) {
 // ---------------------------------------------------------------------------
 // 5. The pipeline.
 
-std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
-
 void ReportBlock(Progress* progress, uint64_t bytes, uint64_t rows) {
   progress->Update(bytes, rows);
 }
@@ -1054,12 +1054,11 @@ void ReportBlock(Progress* progress, uint64_t bytes, uint64_t rows) {
 Status WriteFile(const FileSpec& spec, const World& world, const std::string& dir, int threads,
                  Progress* progress, GeneratedFile* result) {
   const std::string path = (std::filesystem::path(dir) / spec.name).string();
-  const std::string tmp_path = path + ".tmp";
-  std::FILE* file = std::fopen(tmp_path.c_str(), "wb");
-  if (file == nullptr) {
-    return Status::IOError("cannot create " + tmp_path + ": " + ErrnoText(errno) +
-                           "; check that the output directory is writable");
-  }
+  // A regular file is replaced atomically; a FIFO or a device written through.
+  io::OutputFileOptions out_options;
+  out_options.what = "generated file";
+  ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<io::OutputFile> file,
+                          io::OutputFile::Open(path, out_options));
 
   const uint64_t blocks = (spec.rows + kBlockRows - 1) / kBlockRows;
   const uint64_t workers = std::clamp<uint64_t>(static_cast<uint64_t>(threads), 1, blocks);
@@ -1128,9 +1127,7 @@ Status WriteFile(const FileSpec& spec, const World& world, const std::string& di
   progress->Start("generate " + path, static_cast<uint64_t>(spec.row_bytes * spec.rows));
   Status status;
   uint64_t bytes = spec.header.size();
-  if (std::fwrite(spec.header.data(), 1, spec.header.size(), file) != spec.header.size()) {
-    status = Status::IOError("cannot write " + tmp_path + ": " + ErrnoText(errno));
-  }
+  status = file->Write(spec.header);
   std::vector<std::thread> pool;
   if (status.ok()) {
     for (uint64_t w = 0; w < workers; ++w) pool.emplace_back(work);
@@ -1143,10 +1140,7 @@ Status WriteFile(const FileSpec& spec, const World& world, const std::string& di
     }
     // Workers leave the slot alone until `written` passes b.
     const BlockBuffer& text = slot_blocks[slot].text;
-    if (std::fwrite(text.data(), 1, text.size(), file) != text.size()) {
-      status = Status::IOError("cannot write " + tmp_path + ": " + ErrnoText(errno) +
-                               "; is the disk full?");
-    }
+    status = file->Write(std::string_view(text.data(), text.size()));
     bytes += text.size();
     ReportBlock(progress, bytes, std::min(spec.rows, (b + 1) * kBlockRows));
     {
@@ -1163,16 +1157,8 @@ Status WriteFile(const FileSpec& spec, const World& world, const std::string& di
   slot_free.notify_all();
   for (std::thread& t : pool) t.join();
 
-  if (std::fclose(file) != 0 && status.ok()) {
-    status = Status::IOError("cannot write " + tmp_path + ": " + ErrnoText(errno));
-  }
-  if (status.ok() && std::rename(tmp_path.c_str(), path.c_str()) != 0) {
-    status = Status::IOError("cannot rename " + tmp_path + " to " + path + ": " + ErrnoText(errno));
-  }
-  if (!status.ok()) {
-    std::remove(tmp_path.c_str());
-    return status;
-  }
+  if (status.ok()) status = file->Commit();
+  if (!status.ok()) return status;  // dropping `file` removes its temporary
   progress->Finish();
   *result = {path, spec.rows, bytes};
   return Status::OK();

@@ -30,32 +30,26 @@ void AppendFloat(float v, std::string* out) {
 
 }  // namespace
 
-RankedWriter::RankedWriter(std::string path, std::FILE* f, bool jsonl, std::string key,
-                           std::string item)
-    : path_(std::move(path)), file_(f), jsonl_(jsonl), key_name_(std::move(key)),
+RankedWriter::RankedWriter(std::string path, std::unique_ptr<OutputFile> f, bool jsonl,
+                           std::string key, std::string item)
+    : path_(std::move(path)),
+      file_(std::move(f)),
+      jsonl_(jsonl),
+      key_name_(std::move(key)),
       item_name_(std::move(item)) {
   if (!jsonl_) buf_ = key_name_ + "," + item_name_ + ",score,rank\n";
 }
 
-RankedWriter::~RankedWriter() {
-  if (!closed_) {
-    std::fclose(file_);
-    std::remove((path_ + ".tmp").c_str());
-  }
-}
+RankedWriter::~RankedWriter() = default;  // an uncommitted OutputFile removes its temporary
 
 Result<std::unique_ptr<RankedWriter>> RankedWriter::Open(const std::string& path,
                                                          std::string key_name,
                                                          std::string item_name) {
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) {
-    return Status::IOError("cannot create '" + tmp + "': " + std::strerror(errno) +
-                           "; check the output directory exists and is writable");
-  }
-  bool jsonl = path.size() >= 6 && path.compare(path.size() - 6, 6, ".jsonl") == 0;
+  ENCORE_ASSIGN_OR_RETURN(TextFormat format, TextFormatForPath(path));
+  ENCORE_ASSIGN_OR_RETURN(auto file, OutputFile::Open(path));
+  const bool jsonl = format == TextFormat::kJsonl;
   return std::unique_ptr<RankedWriter>(
-      new RankedWriter(path, f, jsonl, std::move(key_name), std::move(item_name)));
+      new RankedWriter(path, std::move(file), jsonl, std::move(key_name), std::move(item_name)));
 }
 
 Status RankedWriter::Write(std::string_view key, std::string_view item, float score,
@@ -90,9 +84,7 @@ Status RankedWriter::Write(std::string_view key, std::string_view item, float sc
 }
 
 Status RankedWriter::Flush() {
-  if (!buf_.empty() && std::fwrite(buf_.data(), 1, buf_.size(), file_) != buf_.size()) {
-    return Status::IOError("cannot write '" + path_ + ".tmp': " + std::strerror(errno));
-  }
+  if (!buf_.empty()) ENCORE_RETURN_IF_ERROR(file_->Write(buf_));
   buf_.clear();
   return Status::OK();
 }
@@ -100,14 +92,7 @@ Status RankedWriter::Flush() {
 Status RankedWriter::Close() {
   ENCORE_RETURN_IF_ERROR(Flush());
   closed_ = true;
-  bool ok = std::fflush(file_) == 0;
-  ok = std::fclose(file_) == 0 && ok;
-  const std::string tmp = path_ + ".tmp";
-  if (!ok || std::rename(tmp.c_str(), path_.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return Status::IOError("cannot finish '" + path_ + "': " + std::strerror(errno));
-  }
-  return Status::OK();
+  return file_->Commit();
 }
 
 }  // namespace encore::io

@@ -6,9 +6,12 @@
 //
 // Ids are written back exactly as read: CSV fields are quoted (RFC 4180)
 // when they contain the separator, quotes or line breaks; JSON strings are
-// escaped. Scores print in shortest round-trip form. The file is written
-// under "<path>.tmp" and renamed by Close(), so a failed or interrupted run
-// never leaves a complete-looking output behind.
+// escaped. Scores print in shortest round-trip form. The path is opened
+// through OutputFile (io/output_file.h): a regular file is replaced
+// atomically by Close(), so a failed or interrupted run never leaves a
+// complete-looking output behind; FIFOs, devices and "-" (standard output)
+// are written through; ".gz" names are gzip-compressed; names implying a
+// format encore does not write (.parquet...) are refused.
 //
 // Thread-safety: one writer per thread.
 
@@ -16,20 +19,20 @@
 #define ENCORE_IO_RANKED_WRITER_H_
 
 #include <cstdint>
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "encore/status.h"
+#include "io/output_file.h"
 
 namespace encore::io {
 
 class RankedWriter {
  public:
   // `key_name` and `item_name` name the first two columns ("user", "item").
-  static Result<std::unique_ptr<RankedWriter>> Open(const std::string& path,
-                                                    std::string key_name, std::string item_name);
+  static Result<std::unique_ptr<RankedWriter>> Open(const std::string& path, std::string key_name,
+                                                    std::string item_name);
   ~RankedWriter();
 
   // rank is 1-based.
@@ -39,11 +42,12 @@ class RankedWriter {
   uint64_t rows() const { return rows_; }
 
  private:
-  RankedWriter(std::string path, std::FILE* f, bool jsonl, std::string key, std::string item);
+  RankedWriter(std::string path, std::unique_ptr<OutputFile> f, bool jsonl, std::string key,
+               std::string item);
   Status Flush();
 
   std::string path_;
-  std::FILE* file_;
+  std::unique_ptr<OutputFile> file_;
   bool jsonl_;
   std::string key_name_, item_name_;
   std::string buf_;
