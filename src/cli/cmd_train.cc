@@ -1,8 +1,8 @@
 // encore train: read data, fit a model, write a model file.
 
+#include <CLI/CLI.hpp>
 #include <sys/stat.h>
 
-#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -17,8 +17,7 @@
 namespace encore::cli {
 
 Command RegisterTrain(CLI::App& root) {
-  CLI::App* app =
-      root.add_subcommand("train", "Read interactions, fit a model, write a model file");
+  CLI::App* app = root.add_subcommand("train", "Read interactions, fit a model, write a model file");
   struct Flags {
     InputFlags input;
     ModelFlags model_flags;
@@ -57,8 +56,7 @@ Command RegisterTrain(CLI::App& root) {
                                  std::move(data->items)};
             // Serialized here so the size is known whatever --out is (a pipe too).
             const std::string bytes = SerializeModel(trained);
-            io::OutputFileOptions write_options = out_options;
-            if (Status s = io::WriteOutputFile(f->out, bytes, write_options); !s.ok()) {
+            if (Status s = io::WriteOutputFile(f->out, bytes, out_options); !s.ok()) {
               return PrintError(s);
             }
             struct stat st {};
