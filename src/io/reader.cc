@@ -350,6 +350,7 @@ Status Reader::PlanFromHeader(const std::string& path, const std::vector<std::st
                                      kRoleFlag[role] + " NAME or a 1-based number");
     }
   }
+  if (plan->role_col[kValue] >= 0) report_->value_column = names[plan->role_col[kValue]];
   plan->sensitive.assign(names.size(), false);
   for (const std::string& c : opt_.obfuscate_cols) {
     ColumnRef ref = ColumnRef::Parse(c);

@@ -602,8 +602,13 @@ void ReadPrepare(Loader& l, const toml::table* t, PipelineConfig* c) {
   auto explicit_format = [](InputFormat f) {
     return f == InputFormat::kMovieLens || f == InputFormat::kMlLatest;
   };
+  // Presets of rating data and generated ratings are explicit by default.
+  auto explicit_source = [&](const SourceConfig& src) {
+    return explicit_format(src.read.format) ||
+           (src.generate && src.generate->profile == GenerateProfile::kRatings);
+  };
   if (t == nullptr) {
-    if (!c->sources.empty() && explicit_format(c->sources[0].read.format)) {
+    if (!c->sources.empty() && explicit_source(c->sources[0])) {
       p.dataset.feedback = Feedback::kExplicit;
     }
     return;
@@ -626,7 +631,7 @@ void ReadPrepare(Loader& l, const toml::table* t, PipelineConfig* c) {
   }
   if (!p.sources.empty()) {
     if (const SourceConfig* first = c->FindSource(p.sources[0])) {
-      if (explicit_format(first->read.format)) default_feedback = Feedback::kExplicit;
+      if (explicit_source(*first)) default_feedback = Feedback::kExplicit;
     }
   }
   p.dataset.feedback = default_feedback;
@@ -634,6 +639,7 @@ void ReadPrepare(Loader& l, const toml::table* t, PipelineConfig* c) {
     Result<Feedback> f = ParseFeedback(*fb);
     l.Check(*t, "feedback", f.status());
     if (f.ok()) p.dataset.feedback = *f;
+    p.feedback_chosen = true;
   }
   if (auto d = Loader::String(*t, "duplicates")) {
     Result<ExplicitDuplicates> v = ParseExplicitDuplicates(*d);

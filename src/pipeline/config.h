@@ -103,6 +103,7 @@ struct WindowSpec {
 struct PrepareConfig {
   std::vector<std::string> sources;  // names, in order (default: every source)
   DatasetOptions dataset;
+  bool feedback_chosen = false;  // `feedback` set in the file (else a default)
   std::string weights_text;  // "click=1,purchase=3", for plans
   uint32_t min_user_interactions = 0;
   uint32_t min_item_interactions = 0;

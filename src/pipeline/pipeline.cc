@@ -26,6 +26,7 @@
 #include "encore/publish.h"
 #include "encore/recommender.h"
 #include "encore/store.h"
+#include "data/feedback_check.h"
 #include "pipeline/config.h"
 #include "pipeline/fault.h"
 #include "pipeline/manifest.h"
@@ -160,6 +161,7 @@ class Runner {
   std::string run_id_, run_dir_;
   std::map<std::string, std::vector<std::string>> source_files_;
   std::map<std::string, InteractionLog> logs_;
+  std::string value_column_;  // of the first source with one (feedback check)
   std::optional<Dataset> data_;
   std::map<std::string, TrainedModel> models_;
   std::map<std::string, std::unique_ptr<RecommendationRows>> rows_;
@@ -334,6 +336,7 @@ Status Runner::RunSource(const SourceConfig& s, std::string* detail) {
   *detail = Count(report.rows_read) + " rows read from " + std::to_string(files.size()) +
             " file(s), " + Count(report.rows_accepted) + " accepted, " +
             Count(report.rows_rejected) + " rejected";
+  if (value_column_.empty()) value_column_ = report.value_column;
   logs_[s.name] = std::move(log).value();
   MaybeFault("after-source");
   return Status::OK();
@@ -359,7 +362,19 @@ Status Runner::RunPrepare(std::string* detail) {
   if (p.sample_fraction) {
     manifest_.steps.push_back({"sample", combined.rows_after_sample, combined.users, {}, {}, {}});
   }
+  // Implicit by default only: warn when the data looks like ratings.
+  const bool check = !p.feedback_chosen && p.dataset.feedback == Feedback::kImplicit;
+  const ValueScale scale = check ? ScanValues(log) : ValueScale{};
   ENCORE_ASSIGN_OR_RETURN(Dataset data, BuildDataset(std::move(log), p.dataset));
+  if (check) {
+    const std::string reason = ExplicitLookingReason(scale, value_column_, data.nnz());
+    if (!reason.empty()) {
+      Say("warning: the input looks like explicit ratings (" + reason +
+          ") but is read as implicit feedback, which sums repeated (user, item) values; set "
+          "feedback = \"explicit\" in [prepare] (or feedback = \"implicit\" if the values are "
+          "counts)");
+    }
+  }
   manifest_.steps.push_back({"dataset", {}, data.users.size(), data.items.size(), data.nnz(), {}});
   if (p.min_user_interactions > 0 || p.min_item_interactions > 0) {
     MinCountReport mc;
