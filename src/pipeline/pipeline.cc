@@ -27,6 +27,7 @@
 #include "encore/recommender.h"
 #include "encore/store.h"
 #include "data/feedback_check.h"
+#include "store/file_util.h"
 #include "pipeline/config.h"
 #include "pipeline/fault.h"
 #include "pipeline/manifest.h"
@@ -161,7 +162,29 @@ class Runner {
   std::string run_id_, run_dir_;
   std::map<std::string, std::vector<std::string>> source_files_;
   std::map<std::string, InteractionLog> logs_;
-  std::string value_column_;  // of the first source with one (feedback check)
+  std::string value_column_;
+  store::FileLock run_lock_;  // held for the whole run; dies with the process
+
+  // One run of a pipeline at a time per working directory: an flock(2) on
+  // WORKDIR/runs/NAME.lock, released when the process ends however it ends.
+  Status LockRuns() {
+    const std::string runs = c_.workdir + "/runs";
+    std::error_code ec;
+    fs::create_directories(runs, ec);
+    if (ec) {
+      return Status::IOError("cannot create " + runs + ": " + ec.message() +
+                             "; check permissions or pass another --workdir");
+    }
+    const std::string path = runs + "/" + c_.name + ".lock";
+    ENCORE_ASSIGN_OR_RETURN(run_lock_, store::FileLock::TryAcquire(path));
+    if (!run_lock_.held()) {
+      return Status::FailedPrecondition(
+          "pipeline " + c_.name + " is already running in " + c_.workdir + " (" + path +
+          " is locked by another encore process); wait for it to finish (encore runs list "
+          "shows it) or pass another --workdir");
+    }
+    return Status::OK();
+  }  // of the first source with one (feedback check)
   std::optional<Dataset> data_;
   std::map<std::string, TrainedModel> models_;
   std::map<std::string, std::unique_ptr<RecommendationRows>> rows_;
@@ -191,6 +214,7 @@ Status Runner::Preflight() const {
 
 Result<PipelineRunResult> Runner::Run() {
   ENCORE_RETURN_IF_ERROR(Preflight());
+  ENCORE_RETURN_IF_ERROR(LockRuns());
   const auto start = std::chrono::steady_clock::now();
   const int64_t started = NowUnix();
   ENCORE_ASSIGN_OR_RETURN(run_id_, CreateRunDir(c_.workdir, started));
