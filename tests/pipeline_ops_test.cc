@@ -85,7 +85,7 @@ TEST(PipelineOps, SecondRunOfTheSamePipelineIsRefusedUntilTheFirstDies) {
   auto second = RunEncore("run " + dir.File("p.toml"));
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_NE(second.err.find("pipeline ops is already running"), std::string::npos) << second.err;
-  EXPECT_NE(second.err.find("ops.lock"), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find(".ops.run.lock"), std::string::npos) << second.err;
 
   // Killed (no cleanup at all), the first run's lock goes with it.
   ::kill(first, SIGKILL);

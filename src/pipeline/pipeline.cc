@@ -166,16 +166,15 @@ class Runner {
   store::FileLock run_lock_;  // held for the whole run; dies with the process
 
   // One run of a pipeline at a time per working directory: an flock(2) on
-  // WORKDIR/runs/NAME.lock, released when the process ends however it ends.
+  // WORKDIR/.NAME.run.lock, released when the process ends however it ends.
   Status LockRuns() {
-    const std::string runs = c_.workdir + "/runs";
     std::error_code ec;
-    fs::create_directories(runs, ec);
+    fs::create_directories(c_.workdir, ec);
     if (ec) {
-      return Status::IOError("cannot create " + runs + ": " + ec.message() +
+      return Status::IOError("cannot create " + c_.workdir + ": " + ec.message() +
                              "; check permissions or pass another --workdir");
     }
-    const std::string path = runs + "/" + c_.name + ".lock";
+    const std::string path = c_.workdir + "/." + c_.name + ".run.lock";
     ENCORE_ASSIGN_OR_RETURN(run_lock_, store::FileLock::TryAcquire(path));
     if (!run_lock_.held()) {
       return Status::FailedPrecondition(
