@@ -97,6 +97,7 @@ TEST_P(GenerateDeterminism, BytesDependOnOptionsNotThreads) {
   TempDir dir;
   GenerateOptions o = Small(GetParam(), dir.File("a"));
   o.rows = 140000;  // three blocks, so the threads really interleave
+  o.users = 2000;   // room for 140000 unique ratings (at most half of the pairs)
   o.threads = 1;
   const std::string one = Contents(MustGenerate(o));
   o.out_dir = dir.File("b");
