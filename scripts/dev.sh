@@ -6,8 +6,10 @@
 #   scripts/dev.sh demo        build (release), run the main job (encore run
 #                              examples/bigdatariver_batch.toml into encore-demo/),
 #                              serve its snapshot and query it with curl
-#   scripts/dev.sh test        build release + ASan/UBSan + fuzzers; run every test
-#                              and each fuzzer for $FUZZ_SECONDS (default 30)
+#   scripts/dev.sh quick       day-to-day: release build, unit + end-to-end tests
+#                              (no sanitizers, no fuzzing)
+#   scripts/dev.sh test        CI: build release + ASan/UBSan + fuzzers; run every
+#                              test and each fuzzer for $FUZZ_SECONDS (default 30)
 #   scripts/dev.sh build       build the release binary only (build/release/encore)
 #   scripts/dev.sh bench       run the benchmarks in bench/ (slow; not part of test)
 set -euo pipefail
@@ -74,6 +76,12 @@ case "${1:-}" in
     deps
     build release
     ;;
+  quick)
+    deps
+    build release encore encore_tests
+    echo "== tests (release build)"
+    (cd build/release && ctest --output-on-failure -j "$JOBS" --timeout 600)
+    ;;
   test)
     deps
     build release
@@ -91,7 +99,7 @@ case "${1:-}" in
     for b in bench/*.sh; do echo "== $b"; "$b"; done
     ;;
   *)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

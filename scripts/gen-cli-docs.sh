@@ -32,5 +32,13 @@ ENCORE="${1:-build/release/encore}"
   echo "of pipelines ([PIPELINES.md](PIPELINES.md)) are made from it, so names and defaults cannot differ."
   echo
   "$ENCORE" params --input-options
+  echo
+  echo "## Evaluation options"
+  echo
+  echo "One table (\`src/eval/protocol_options.cc\`, \`encore params --evaluation-options\`) declares every"
+  echo "option of the evaluation protocol: the flags of \`evaluate\` above and the \`[models.NAME.evaluate]\`"
+  echo "keys of pipelines are made from it ([METRICS.md](METRICS.md) defines the metrics)."
+  echo
+  "$ENCORE" params --evaluation-options
 } > docs/CLI.md
 echo "wrote docs/CLI.md"

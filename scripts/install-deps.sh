@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git ccache
   clang-14 libclang-rt-14-dev libomp-14-dev clang-format
   # libraries
   zlib1g-dev libssl-dev libcli11-dev libsimdjson-dev libabsl-dev libeigen3-dev

@@ -101,7 +101,9 @@ TEST(EvaluateCli, ClearErrors) {
            {"-m popularity -i " + dir.File("r.csv") + " --split time --folds 3", "--folds"},
            {"-m popularity -i " + dir.File("untimed.csv") + " --split time", "time"},
            {"-m popularity -i " + dir.File("r.csv") + " --split sideways", "sideways"}}) {
-    auto r = RunEncore("evaluate " + c.args + " -q");
+    // --feedback explicit: the file holds ratings (else a warning says so
+    // on a line of its own, before the error).
+    auto r = RunEncore("evaluate " + c.args + " --feedback explicit -q");
     EXPECT_EQ(r.exit_code, 1) << c.args;
     EXPECT_TRUE(Has(r.err, c.says)) << c.args << ": " << r.err;
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;

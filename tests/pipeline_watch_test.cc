@@ -103,5 +103,38 @@ TEST(PipelineWatch, AFailingRunIsReportedAndWatchingContinues) {
       << ReadFile(dir.File("watch.err"));
 }
 
+TEST(PipelineWatch, OnlyRunsOneOutputAndThePollingLineSaysWhatIsWatched) {
+  TempDir dir;
+  WriteFile(dir.File("p.toml"), R"(name = "w"
+workdir = "work"
+[sources.r]
+generate = { profile = "ratings", users = 50, items = 20, rows = 300, seed = 1 }
+[models.pop]
+kind = "popularity"
+[recommend.top]
+model = "pop"
+n = 2
+[outputs.csv]
+kind = "csv"
+from = "top"
+path = "out"
+prefix = "recs"
+[outputs.serving]
+kind = "publish"
+model = "pop"
+store = "store"
+n = 2
+)");
+  auto r = testing::RunEncore("watch " + dir.File("p.toml") +
+                              " --only csv --max-runs 1 --interval-ms 10");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir.File("work/out/_SUCCESS")));
+  EXPECT_FALSE(std::filesystem::exists(dir.File("work/store"))) << "--only csv: no publish";
+  EXPECT_NE(r.err.find("polling every 10 ms: the pipeline file (its sources read no files)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("polling 0"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace encore

@@ -249,6 +249,9 @@ std::vector<GridSetting> EnumerateGrid(const std::vector<GridAxis>& axes);
 // Applies `setting` on top of `base` with SetModelParam.
 Result<ModelParams> ApplySetting(const ModelParams& base, const GridSetting& setting);
 
+// "factors=10 reg=0.1", or "(base parameters)" for the empty setting.
+std::string DescribeSetting(const GridSetting& setting);
+
 struct GridPoint {
   GridSetting setting;
   ModelParams params;
@@ -373,6 +376,51 @@ Result<FoldAssignment> ProtocolFolds(const EvaluationProtocol& protocol, const D
                                      int threads = 0);
 // The protocol in words, as printed by `encore evaluate`.
 std::string DescribeProtocol(const EvaluationProtocol& protocol);
+
+// ------------------------------------------------- evaluation option table
+
+// One row per option of the protocol: the source of `encore evaluate`'s
+// flags, of a pipeline's [models.NAME.evaluate] keys and of the reference in
+// docs/METRICS.md (EvaluationOptionsMarkdown), so a default cannot differ
+// between them (tests/options_test.cc compares them).
+enum class EvalOptionType {
+  kEnum,     // one of `values`
+  kNumber,   // a real number
+  kCount,    // an integer >= 0
+  kTime,     // unix seconds or ISO 8601
+  kMetrics,  // a metric list: comma-separated on the command line, an array in TOML
+  kMetric,   // one metric name
+  kGrid,     // "factors=10,50;reg=0.01,0.1" on the command line, a table of arrays in TOML
+  kBool,     // a CLI switch, true / false in TOML
+};
+
+struct EvalOptionInfo {
+  const char* name;  // "test_fraction"
+  EvalOptionType type;
+  const char* flag;           // "--test-fraction"; "" = not a CLI flag
+  const char* pipeline_key;   // "test_fraction"; "" = not a pipeline key
+  const char* default_value;  // the literal default ("0.2"), or ""
+  const char* default_doc;    // the default in words when it is derived, or ""
+  const char* values;         // kEnum: "random,user,time"
+  const char* help;           // one line, plain text
+  // Parses and stores; metric names without @K use the protocol's k, so the
+  // table lists k before metrics and select_by, and callers apply rows in
+  // table order.
+  std::function<Status(EvaluationProtocol*, const std::string&)> set;
+};
+
+const std::vector<EvalOptionInfo>& EvaluationOptionTable();
+// The row named `name`, or nullptr.
+const EvalOptionInfo* FindEvaluationOption(const std::string& name);
+// default_value, else default_doc.
+std::string EvaluationOptionDefault(const EvalOptionInfo& info);
+// Sets option `name` from text; unknown names and bad values are
+// InvalidArgument saying what is accepted.
+Status SetEvaluationOption(EvaluationProtocol* protocol, const std::string& name,
+                           const std::string& text);
+// The reference table (option, CLI flag, pipeline key, default, values,
+// meaning) in Markdown, held by docs/METRICS.md.
+std::string EvaluationOptionsMarkdown();
 
 struct EvaluationRun {
   EvaluationSummary summary;  // what was measured, as printed by `encore evaluate`

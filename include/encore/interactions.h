@@ -63,6 +63,9 @@ struct ReadReport {
   uint64_t rows_rejected = 0;
   std::vector<std::pair<std::string, uint64_t>> rejects_by_kind;  // e.g. {"bad number", 3}
   std::vector<Rejection> first_rejections;                         // at most kMaxListed
+  // Header name (or JSON key) of the value column; empty without one or
+  // without names (headerless files, presets name it too).
+  std::string value_column;
   static constexpr size_t kMaxListed = 10;
 
   void AddRejection(const std::string& kind, Rejection r);

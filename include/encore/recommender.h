@@ -189,8 +189,11 @@ struct TrainedModel {
   IdDictionary items;
 };
 
-// Model files: see docs/MODEL_FORMAT.md. Saving writes to a temporary name
-// and renames, so a crash never leaves a half-written file under `path`.
+// Model files: see docs/MODEL_FORMAT.md. Saving follows the output-path rule
+// of docs/OUTPUTS.md: a regular file (or new path) is written to a temporary
+// name and renamed, so a crash never leaves a half-written file under `path`;
+// a FIFO, a character device or "-" is written through; a symlink's target is
+// written; directories and other kinds are refused.
 Status SaveModel(const TrainedModel& model, const std::string& path);
 // Truncated, corrupted or foreign files fail with Corruption naming the path
 // and what is wrong; never a crash or garbage output.

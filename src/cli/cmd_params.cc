@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "encore/evaluate.h"
 #include "encore/input.h"
 #include "encore/params.h"
 
@@ -21,9 +22,17 @@ Command RegisterParams(CLI::App& root) {
   app->add_flag("--input-options", *input,
                 "Print the input option table instead (the input flags of stats, train and "
                 "evaluate, and the [sources] / [prepare] keys of pipelines), as Markdown");
-  return {app, [markdown, input] {
+  auto evaluation = std::make_shared<bool>(false);
+  app->add_flag("--evaluation-options", *evaluation,
+                "Print the evaluation option table instead (the protocol flags of evaluate and "
+                "the [models.NAME.evaluate] keys of pipelines), as Markdown");
+  return {app, [markdown, input, evaluation] {
             if (*input) {
               std::fputs(InputOptionsMarkdown().c_str(), stdout);
+              return kExitOk;
+            }
+            if (*evaluation) {
+              std::fputs(EvaluationOptionsMarkdown().c_str(), stdout);
               return kExitOk;
             }
             const ModelParams defaults;

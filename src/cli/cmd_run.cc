@@ -128,12 +128,13 @@ Command RegisterWatch(CLI::App& root) {
       "Run a pipeline, then again whenever its source files change (complete new or "
       "changed files; dot-files, *.tmp and *.part are ignored)");
   struct Flags {
-    std::string pipeline, workdir;
+    std::string pipeline, workdir, only;
     uint32_t interval_ms = 2000, max_runs = 0;
   };
   auto f = std::make_shared<Flags>();
   app->add_option("pipeline", f->pipeline, "Pipeline file (TOML)")->required();
   app->add_option("--workdir", f->workdir, "Working directory (default: the file's workdir)");
+  app->add_option("--only", f->only, "Run only output NAME and the stages it depends on");
   app->add_option("--interval-ms", f->interval_ms, "Milliseconds between polls of the sources")
       ->capture_default_str();
   app->add_option("--max-runs", f->max_runs, "Stop after N runs (0: watch forever)")
@@ -144,6 +145,7 @@ Command RegisterWatch(CLI::App& root) {
             }
             PipelineOptions options;
             options.workdir = f->workdir;
+            options.only = f->only;
             WatchOptions watch;
             watch.interval_ms = f->interval_ms;
             watch.max_runs = f->max_runs;

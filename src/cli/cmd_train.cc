@@ -9,6 +9,7 @@
 #include "cli/model_flags.h"
 #include "encore/recommender.h"
 #include "encore/workflow.h"
+#include "io/output_file.h"
 #include "util/json_writer.h"
 
 namespace encore::cli {
@@ -24,13 +25,21 @@ Command RegisterTrain(CLI::App& root) {
   };
   auto f = std::make_shared<Flags>();
   app->add_option("--model", f->model, "als | ials | cooccurrence | popularity")->required();
-  app->add_option("--out", f->out, "Model file to write")->required();
+  app->add_option("--out", f->out, "Model file to write ('-': standard output)")->required();
   app->add_flag("--json", f->json, "Print one JSON object (with fit_seconds) instead of text");
   f->input.Register(app);
   f->model_flags.Register(app);
   return {app, [f] {
             ModelParams params;
             if (Status s = f->model_flags.Apply(&params); !s.ok()) return PrintError(s);
+            // A bad --out fails now, not after the fit.
+            io::OutputFileOptions out_options;
+            out_options.what = "model file";
+            out_options.gzip_by_extension = false;
+            Result<io::OutputPathKind> out_kind = io::CheckOutputPath(f->out, out_options);
+            if (!out_kind.ok()) return PrintError(out_kind.status());
+            // With the model on standard output, the summary goes to stderr.
+            std::FILE* summary = *out_kind == io::OutputPathKind::kStandardStream ? stderr : stdout;
             params.threads = f->input.threads;
             if (Status s = CreateRecommender(f->model, params).status(); !s.ok()) {
               return PrintError(s);
@@ -77,9 +86,10 @@ Command RegisterTrain(CLI::App& root) {
               }
               w.EndObject();
               w.EndObject();
-              std::printf("%s\n", w.str().c_str());
+              std::fprintf(summary, "%s\n", w.str().c_str());
             } else {
-              std::printf(
+              std::fprintf(
+                  summary,
                   "trained %s on %u users x %u items (%llu nonzeros) in %.2fs; wrote %s "
                   "(%.1f MB)\n",
                   f->model.c_str(), trained.users.size(), trained.items.size(),

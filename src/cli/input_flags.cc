@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "data/feedback_check.h"
 
 namespace encore::cli {
 
@@ -81,7 +82,22 @@ Result<Dataset> LoadInput(const InputOptions& options, bool quiet, ReadReport* r
           options.rejects_path.empty() ? " (--rejects FILE lists them all)" : "");
     }
   }
-  return BuildDataset(std::move(log).value(), resolved.dataset);
+  // Implicit by default only: warn when the data looks like ratings.
+  const bool check =
+      !options.feedback.has_value() && resolved.dataset.feedback == Feedback::kImplicit;
+  const ValueScale scale = check ? ScanValues(*log) : ValueScale{};
+  Result<Dataset> data = BuildDataset(std::move(log).value(), resolved.dataset);
+  if (check && data.ok()) {
+    const std::string reason = ExplicitLookingReason(scale, report->value_column, data->nnz());
+    if (!reason.empty()) {
+      std::fprintf(stderr,
+                   "encore: warning: the input looks like explicit ratings (%s) but is read as "
+                   "implicit feedback, which sums repeated (user, item) values; pass "
+                   "--feedback explicit (or --feedback implicit if the values are counts)\n",
+                   reason.c_str());
+    }
+  }
+  return data;
 }
 
 int PrintError(const Status& status) {

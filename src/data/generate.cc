@@ -37,6 +37,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
+#include "io/output_file.h"
+
 namespace encore {
 namespace {
 
@@ -718,6 +721,8 @@ struct Block {
   std::vector<uint32_t> homes;
   std::vector<uint8_t> from_home;
   std::vector<uint32_t> ordinals;
+  // Files with unique_pairs: per row, the item (chosen in stage 2).
+  std::vector<uint32_t> items;
   BlockBuffer text;
 };
 
@@ -731,6 +736,10 @@ struct FileSpec {
   // stream and numbers each user's draws in file order (Block::ordinals)
   // before calling fill.
   uint64_t user_stream = 0;
+  // Each (user, item) pair at most once: stage 2 chooses the items (in
+  // Block::items), skipping a user's items already taken (ratings: one
+  // rating per user and item, as in real rating data).
+  bool unique_pairs = false;
   std::function<void(uint64_t block, uint64_t first, uint64_t count, Block* out)> fill;
 };
 
@@ -742,13 +751,13 @@ FileSpec RatingsFile(const World& world, uint64_t rows) {
   spec.rows = rows;
   spec.row_bytes = world.user_width() + world.item_width() + 17;
   spec.user_stream = kRatingsUsers;
+  spec.unique_pairs = true;
   spec.fill = [&world, rows](uint64_t block, uint64_t first, uint64_t count, Block* out) {
     Rng rng(Hash(world.seed(), kRatingsBlocks, block));
     const size_t max_row = world.user_width() + world.item_width() + 40;
     for (uint64_t j = 0; j < count; ++j) {
       const uint32_t user = out->users[j];
-      const uint32_t home = out->homes[j];
-      const uint32_t item = world.UserItem(user, home, out->ordinals[j], out->from_home[j]);
+      const uint32_t item = out->items[j];
       const double score = world.Affinity(user, item) + kRatingNoiseSd * rng.Normal();
       const int stars = static_cast<int>(std::clamp(std::floor(score + 0.5), 1.0, 5.0));
       const int64_t time = RowTime(first + j, rows) + static_cast<int64_t>(rng.Below(kTimeJitter));
@@ -1035,7 +1044,55 @@ FileSpec BasketsFile(const World& world, uint64_t rows) {
 // ---------------------------------------------------------------------------
 // 5. The pipeline.
 
-std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
+// Stage 2 of files with unique_pairs: the next draw of a row's user that
+// gives an item the user has not taken yet. Runs in block order (one worker
+// at a time), so the result depends on the seed alone.
+class UniquePairs {
+ public:
+  UniquePairs(const World& world, uint64_t rows) : world_(world) {
+    if (rows == 0) return;
+    taken_.reserve(rows);
+    per_user_.assign(world.users(), 0);
+  }
+
+  // Chooses block->items[j] (and ordinals[j]) for row j; may move the row to
+  // another user when its user has taken every item (dense configurations).
+  void Take(Block* block, uint64_t j, std::vector<uint32_t>* draws) {
+    const uint32_t items = static_cast<uint32_t>(world_.items());
+    uint32_t user = block->users[j];
+    while (per_user_[user] >= items) {  // Validate() keeps rows <= users * items / 2
+      user = user + 1 == world_.users() ? 0 : user + 1;
+      block->users[j] = user;
+      block->homes[j] = world_.HomeCluster(user);
+    }
+    const uint32_t home = block->homes[j];
+    bool from_home = block->from_home[j] != 0;
+    uint32_t item = 0;
+    for (int tries = 0;; ++tries) {
+      // A few more positions of the user's own sequence keep the popularity
+      // shape; a home cluster the user has exhausted gives way to all items;
+      // after that the next free item id (rare: very heavy users).
+      if (tries == kTriesInSource) from_home = false;
+      if (tries < 2 * kTriesInSource) {
+        const uint32_t ordinal = (*draws)[2 * uint64_t{user} + (from_home ? 1 : 0)]++;
+        block->ordinals[j] = ordinal;
+        item = world_.UserItem(user, home, ordinal, from_home);
+      } else {
+        item = item + 1 == items ? 0 : item + 1;
+      }
+      if (taken_.insert(uint64_t{user} << 32 | item).second) break;
+    }
+    block->from_home[j] = from_home ? 1 : 0;
+    block->items[j] = item;
+    ++per_user_[user];
+  }
+
+ private:
+  static constexpr int kTriesInSource = 16;
+  const World& world_;
+  absl::flat_hash_set<uint64_t> taken_;
+  std::vector<uint32_t> per_user_;
+};
 
 void ReportBlock(Progress* progress, uint64_t bytes, uint64_t rows) {
   progress->Update(bytes, rows);
@@ -1054,12 +1111,11 @@ void ReportBlock(Progress* progress, uint64_t bytes, uint64_t rows) {
 Status WriteFile(const FileSpec& spec, const World& world, const std::string& dir, int threads,
                  Progress* progress, GeneratedFile* result) {
   const std::string path = (std::filesystem::path(dir) / spec.name).string();
-  const std::string tmp_path = path + ".tmp";
-  std::FILE* file = std::fopen(tmp_path.c_str(), "wb");
-  if (file == nullptr) {
-    return Status::IOError("cannot create " + tmp_path + ": " + ErrnoText(errno) +
-                           "; check that the output directory is writable");
-  }
+  // A regular file is replaced atomically; a FIFO or a device written through.
+  io::OutputFileOptions out_options;
+  out_options.what = "generated file";
+  ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<io::OutputFile> file,
+                          io::OutputFile::Open(path, out_options));
 
   const uint64_t blocks = (spec.rows + kBlockRows - 1) / kBlockRows;
   const uint64_t workers = std::clamp<uint64_t>(static_cast<uint64_t>(threads), 1, blocks);
@@ -1067,6 +1123,8 @@ Status WriteFile(const FileSpec& spec, const World& world, const std::string& di
   std::vector<Block> slot_blocks(slots);
   // Stage 2 counters: per user, draws from all items and from the home cluster.
   std::vector<uint32_t> draws(spec.user_stream != 0 ? 2 * world.users() : 0);
+  // unique_pairs: the (user, item) pairs taken so far and items per user.
+  UniquePairs pairs(world, spec.unique_pairs ? spec.rows : 0);
   std::mutex mu;
   std::condition_variable block_ready, slot_free, counters_free;
   std::vector<char> ready(slots, 0);  // guarded by mu
@@ -1106,8 +1164,13 @@ Status WriteFile(const FileSpec& spec, const World& world, const std::string& di
           counters_free.wait(lock, [&] { return counted == b; });
         }
         block.ordinals.resize(count);
-        for (uint64_t j = 0; j < count; ++j) {
-          block.ordinals[j] = draws[2 * uint64_t{block.users[j]} + block.from_home[j]]++;
+        if (spec.unique_pairs) {
+          block.items.resize(count);
+          for (uint64_t j = 0; j < count; ++j) pairs.Take(&block, j, &draws);
+        } else {
+          for (uint64_t j = 0; j < count; ++j) {
+            block.ordinals[j] = draws[2 * uint64_t{block.users[j]} + block.from_home[j]]++;
+          }
         }
         {
           std::lock_guard<std::mutex> lock(mu);
@@ -1128,9 +1191,7 @@ Status WriteFile(const FileSpec& spec, const World& world, const std::string& di
   progress->Start("generate " + path, static_cast<uint64_t>(spec.row_bytes * spec.rows));
   Status status;
   uint64_t bytes = spec.header.size();
-  if (std::fwrite(spec.header.data(), 1, spec.header.size(), file) != spec.header.size()) {
-    status = Status::IOError("cannot write " + tmp_path + ": " + ErrnoText(errno));
-  }
+  status = file->Write(spec.header);
   std::vector<std::thread> pool;
   if (status.ok()) {
     for (uint64_t w = 0; w < workers; ++w) pool.emplace_back(work);
@@ -1143,10 +1204,7 @@ Status WriteFile(const FileSpec& spec, const World& world, const std::string& di
     }
     // Workers leave the slot alone until `written` passes b.
     const BlockBuffer& text = slot_blocks[slot].text;
-    if (std::fwrite(text.data(), 1, text.size(), file) != text.size()) {
-      status = Status::IOError("cannot write " + tmp_path + ": " + ErrnoText(errno) +
-                               "; is the disk full?");
-    }
+    status = file->Write(std::string_view(text.data(), text.size()));
     bytes += text.size();
     ReportBlock(progress, bytes, std::min(spec.rows, (b + 1) * kBlockRows));
     {
@@ -1163,16 +1221,8 @@ Status WriteFile(const FileSpec& spec, const World& world, const std::string& di
   slot_free.notify_all();
   for (std::thread& t : pool) t.join();
 
-  if (std::fclose(file) != 0 && status.ok()) {
-    status = Status::IOError("cannot write " + tmp_path + ": " + ErrnoText(errno));
-  }
-  if (status.ok() && std::rename(tmp_path.c_str(), path.c_str()) != 0) {
-    status = Status::IOError("cannot rename " + tmp_path + " to " + path + ": " + ErrnoText(errno));
-  }
-  if (!status.ok()) {
-    std::remove(tmp_path.c_str());
-    return status;
-  }
+  if (status.ok()) status = file->Commit();
+  if (!status.ok()) return status;  // dropping `file` removes its temporary
   progress->Finish();
   *result = {path, spec.rows, bytes};
   return Status::OK();
@@ -1229,6 +1279,14 @@ Status GenerateOptions::Validate() const {
                                    std::to_string(threads) + "; set --threads");
   }
   if (out_dir.empty()) return Status::InvalidArgument("the output directory is empty; set --out");
+  // Ratings are unique per (user, item): leave room for them.
+  if (profile == GenerateProfile::kRatings && rows > users * items / 2) {
+    return Status::InvalidArgument(
+        "ratings: " + std::to_string(rows) + " rows do not fit " + std::to_string(users) +
+        " users x " + std::to_string(items) +
+        " items at one rating per user and item (at most half of the pairs); lower --rows or "
+        "raise --users or --items");
+  }
   return Status::OK();
 }
 

@@ -97,6 +97,7 @@ TEST_P(GenerateDeterminism, BytesDependOnOptionsNotThreads) {
   TempDir dir;
   GenerateOptions o = Small(GetParam(), dir.File("a"));
   o.rows = 140000;  // three blocks, so the threads really interleave
+  o.users = 2000;   // room for 140000 unique ratings (at most half of the pairs)
   o.threads = 1;
   const std::string one = Contents(MustGenerate(o));
   o.out_dir = dir.File("b");
@@ -163,6 +164,33 @@ TEST(Generate, PairsRarelyRepeat) {
   const auto rows = Rows(dir.File("ratings.csv"), "user,item,rating,timestamp");
   for (const auto& r : rows) pairs.emplace(r[0], r[1]);
   EXPECT_LT(rows.size() - pairs.size(), rows.size() / 20) << "more than 5% repeated pairs";
+}
+
+// One rating per (user, item), as in real rating data: repeats would be
+// summed by implicit reading or collapsed by explicit reading, either way not
+// the rows written. Dense settings (users holding much of their cluster, and
+// heavy users near the items / 4 cap) make collisions frequent.
+TEST(Generate, RatingsAreUniquePerUserAndItemEvenWhenDense) {
+  TempDir dir;
+  GenerateOptions o = Small(GenerateProfile::kRatings, dir.File("a"));
+  o.users = 200;
+  o.items = 100;
+  o.clusters = 5;
+  o.rows = 200 * 100 / 2;  // the densest allowed: half of all pairs
+  o.threads = 1;
+  MustGenerate(o);
+  const auto rows = Rows(dir.File("a/ratings.csv"), "user,item,rating,timestamp");
+  ASSERT_EQ(rows.size(), o.rows);
+  std::set<std::pair<std::string, std::string>> pairs;
+  for (const auto& r : rows) pairs.emplace(r[0], r[1]);
+  EXPECT_EQ(pairs.size(), rows.size()) << "a (user, item) pair repeats";
+  o.out_dir = dir.File("b");
+  o.threads = 3;
+  MustGenerate(o);
+  EXPECT_TRUE(ReadFile(dir.File("a/ratings.csv")) == ReadFile(dir.File("b/ratings.csv")))
+      << "thread count changed the output";
+  o.rows = o.rows + 1;
+  EXPECT_FALSE(Generate(o).ok()) << "more than half of all pairs is refused";
 }
 
 TEST(Generate, PlaysAreCountsWithPowerLawPopularity) {

@@ -39,12 +39,6 @@ std::string FormatValue(double v) {
   return buf;
 }
 
-std::string Describe(const GridSetting& setting) {
-  std::string out;
-  for (const auto& [name, value] : setting) out += (out.empty() ? "" : " ") + name + "=" + value;
-  return out;
-}
-
 // "fold 2/5" or "" for a holdout.
 std::string FoldLabel(uint32_t fold, uint32_t folds) {
   return folds > 1 ? "fold " + std::to_string(fold + 1) + "/" + std::to_string(folds) : "holdout";
@@ -196,6 +190,12 @@ std::vector<GridSetting> EnumerateGrid(const std::vector<GridAxis>& axes) {
   }
 }
 
+std::string DescribeSetting(const GridSetting& setting) {
+  std::string out;
+  for (const auto& [name, value] : setting) out += (out.empty() ? "" : " ") + name + "=" + value;
+  return out.empty() ? "(base parameters)" : out;
+}
+
 Result<ModelParams> ApplySetting(const ModelParams& base, const GridSetting& setting) {
   ModelParams p = base;
   for (const auto& [name, value] : setting) {
@@ -244,7 +244,7 @@ Result<GridReport> GridSearch(const std::string& kind, const ModelParams& base,
     Result<ModelParams> params = ApplySetting(base, setting);
     if (!params.ok()) return Status::InvalidArgument("--grid: " + params.status().message());
     if (Status s = params->Validate(); !s.ok()) {
-      return Status::InvalidArgument("--grid point " + Describe(setting) + ": " + s.message());
+      return Status::InvalidArgument("--grid point " + DescribeSetting(setting) + ": " + s.message());
     }
     ENCORE_RETURN_IF_ERROR(CreateEvalModel(kind, *params).status());
     p.setting = std::move(setting);
@@ -258,7 +258,7 @@ Result<GridReport> GridSearch(const std::string& kind, const ModelParams& base,
     for (GridPoint& p : report.points) {
       ENCORE_ASSIGN_OR_RETURN(EvalReport r,
                               Evaluate(kind, p.params, tt.train, tt.test, metrics, options));
-      Log(options, LogLine(kind + " " + Describe(p.setting), FoldLabel(f, folds.folds), r));
+      Log(options, LogLine(kind + " " + DescribeSetting(p.setting), FoldLabel(f, folds.folds), r));
       p.result.folds.push_back(std::move(r));
     }
   }

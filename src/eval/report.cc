@@ -132,12 +132,6 @@ std::string MetricTable(const std::string& model, const CvReport& cv, const CvRe
   return Layout(rows);
 }
 
-std::string Setting(const GridSetting& setting) {
-  std::string out;
-  for (const auto& [name, value] : setting) out += (out.empty() ? "" : " ") + name + "=" + value;
-  return out.empty() ? "(base parameters)" : out;
-}
-
 const ParamInfo* FindParam(const std::string& name) {
   for (const ParamInfo& info : ModelParamTable()) {
     if (name == info.name) return &info;
@@ -252,7 +246,7 @@ std::string FormatEvaluationTable(const EvaluationSummary& s) {
     }
     out += Layout(rows);
     if (!g.points.empty()) {
-      out += "\nbest: " + Setting(g.points[g.best].setting) + "\n";
+      out += "\nbest: " + DescribeSetting(g.points[g.best].setting) + "\n";
     }
   }
   out += "\n" + MetricTable(s.model, s.result, s.baseline ? &*s.baseline : nullptr) + "\n";

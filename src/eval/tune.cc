@@ -65,12 +65,6 @@ std::string Short(double v, bool integer) {
   return buf;
 }
 
-std::string Describe(const GridSetting& setting) {
-  std::string out;
-  for (const auto& [name, value] : setting) out += (out.empty() ? "" : " ") + name + "=" + value;
-  return out.empty() ? "(base parameters)" : out;
-}
-
 std::string Value4(double v) {
   if (std::isnan(v)) return "n/a";
   char buf[32];
@@ -342,7 +336,7 @@ Result<TuneReport> Tune(const Dataset& data, const TuneOptions& o) {
   for (const GridSetting& s : candidates) {
     ENCORE_ASSIGN_OR_RETURN(ModelParams p, ApplySetting(o.base, s));
     if (Status st = p.Validate(); !st.ok()) {
-      return Status::InvalidArgument("search space point " + Describe(s) + ": " + st.message());
+      return Status::InvalidArgument("search space point " + DescribeSetting(s) + ": " + st.message());
     }
     params.push_back(p);
   }
@@ -420,7 +414,7 @@ Result<TuneReport> Tune(const Dataset& data, const TuneOptions& o) {
       scored.emplace_back(v, c);
       if (o.eval.log) {
         std::string line = "tune " + o.kind + ": trial " + std::to_string(evaluations) + "/" +
-                           std::to_string(planned) + " " + Describe(t.setting);
+                           std::to_string(planned) + " " + DescribeSetting(t.setting);
         if (rungs > 1) {
           line += " (rung " + std::to_string(rung + 1) + "/" + std::to_string(rungs) + ", " +
                   (by_iterations ? std::to_string(t.params.iterations) + " iterations"
@@ -462,7 +456,7 @@ Result<TuneReport> Tune(const Dataset& data, const TuneOptions& o) {
   report.best_params = params[report.trials[report.best].candidate];
   report.seconds = Since(start);
   if (o.eval.log) {
-    o.eval.log("tune " + o.kind + ": chose " + Describe(report.trials[report.best].setting) + ", " +
+    o.eval.log("tune " + o.kind + ": chose " + DescribeSetting(report.trials[report.best].setting) + ", " +
                o.select_by.Name() + " " + Value4(report.trials[report.best].Score(o.select_by)) +
                " over " + std::to_string(report.trials.size()) + " trials");
   }
@@ -493,7 +487,7 @@ Result<NestedReport> NestedEvaluate(const Dataset& data, const FoldAssignment& o
     if (options.eval.log) {
       std::string line = "nested " + options.kind + ", outer fold " + std::to_string(f + 1) + "/" +
                          std::to_string(outer.folds) + ": " +
-                         Describe(tuned.trials[tuned.best].setting);
+                         DescribeSetting(tuned.trials[tuned.best].setting);
       for (size_t j = 0; j < r.metrics.size(); ++j) {
         line += ", " + r.metrics[j].Name() + " " + Value4(r.values[j]);
       }
@@ -551,11 +545,11 @@ std::string FormatTuneTable(const TuneReport& r) {
     for (size_t m = 0; m < t.result.metrics.size(); ++m) {
       line += t.result.metrics[m].Name() + " " + Value4(t.result.mean[m]) + "  ";
     }
-    line += Describe(t.setting);
+    line += DescribeSetting(t.setting);
     out += line + "\n";
   }
   const Trial& best = r.trials[r.best];
-  out += "chosen: " + Describe(best.setting) + " (" + r.select_by.Name() + " " +
+  out += "chosen: " + DescribeSetting(best.setting) + " (" + r.select_by.Name() + " " +
          Value4(best.Score(r.select_by)) + ", trial " + std::to_string(r.best + 1) + " of " +
          std::to_string(r.trials.size()) +
          (r.stopped_by_time ? ", stopped by the time budget" : "") + ")\n";
@@ -602,7 +596,7 @@ std::string FormatNestedChoices(const NestedReport& r) {
   for (size_t f = 0; f < r.tuning.size(); ++f) {
     const TuneReport& t = r.tuning[f];
     const Trial& best = t.trials[t.best];
-    out += "outer fold " + std::to_string(f + 1) + ": tuned " + Describe(best.setting) + " (" +
+    out += "outer fold " + std::to_string(f + 1) + ": tuned " + DescribeSetting(best.setting) + " (" +
            t.select_by.Name() + " " + Value4(best.Score(t.select_by)) + " in inner CV, " +
            std::to_string(t.trials.size()) + " trials)\n";
   }

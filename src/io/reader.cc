@@ -14,6 +14,7 @@
 #include <memory>
 #include <unordered_set>
 
+#include "io/output_file.h"
 #include "io/reader_internal.h"
 #include "io/record_reader.h"
 #include "io/text.h"
@@ -213,7 +214,7 @@ class Reader {
   InteractionLog log_;
   ColumnPlan plan_;
   absl::flat_hash_set<std::string> known_events_;
-  std::FILE* rejects_ = nullptr;
+  std::unique_ptr<io::OutputFile> rejects_;
   bool first_row_of_file_ = true;
   uint64_t progress_base_ = 0;
   uint64_t baskets_ = 0;
@@ -360,6 +361,7 @@ Status Reader::PlanFromHeader(const std::string& path, const std::vector<std::st
                                      kRoleFlag[role] + " NAME or a 1-based number");
     }
   }
+  if (plan->role_col[kValue] >= 0) report_->value_column = names[plan->role_col[kValue]];
   plan->sensitive.assign(names.size(), false);
   for (const std::string& c : opt_.obfuscate_cols) {
     ColumnRef ref = ColumnRef::Parse(c);
@@ -503,9 +505,7 @@ Status Reader::Reject(const std::string& path, const Record& rec, const std::str
   if (rejects_ != nullptr) {
     std::string line = MaskedRaw(rec, fields_reliable);
     line += '\n';
-    if (std::fwrite(line.data(), 1, line.size(), rejects_) != line.size()) {
-      return Status::IOError("cannot write rejects file '" + opt_.rejects_path + "'");
-    }
+    ENCORE_RETURN_IF_ERROR(rejects_->Write(line));
   }
   if (spec_.preset && first_row_of_file_) {
     return Status::ParseError(path + ":" + std::to_string(rec.line) +
@@ -1019,10 +1019,9 @@ Result<InteractionLog> Reader::RunOnSources(std::vector<std::unique_ptr<io::Byte
                                             uint64_t total) {
   ENCORE_RETURN_IF_ERROR(CheckOptions());
   if (!opt_.rejects_path.empty()) {
-    rejects_ = std::fopen(opt_.rejects_path.c_str(), "wb");
-    if (rejects_ == nullptr) {
-      return Status::IOError("cannot create rejects file '" + opt_.rejects_path + "'");
-    }
+    io::OutputFileOptions options;
+    options.what = "rejects file";
+    ENCORE_ASSIGN_OR_RETURN(rejects_, io::OutputFile::Open(opt_.rejects_path, options));
   }
   if (progress_ != nullptr) progress_->Start("reading", total);
   Status status;
@@ -1035,10 +1034,10 @@ Result<InteractionLog> Reader::RunOnSources(std::vector<std::unique_ptr<io::Byte
   }
   sources.clear();  // close files before returning
   if (rejects_ != nullptr) {
-    if (std::fclose(rejects_) != 0 && status.ok()) {
-      status = Status::IOError("cannot write rejects file '" + opt_.rejects_path + "'");
-    }
-    rejects_ = nullptr;
+    // Kept when the read fails too: the rejected rows explain the failure.
+    Status closed = rejects_->Commit();
+    if (!closed.ok() && status.ok()) status = closed;
+    rejects_.reset();
   }
   if (progress_ != nullptr) {
     progress_->Update(total, report_->rows_read);

@@ -10,6 +10,7 @@
 
 #include "encore/model_io.h"
 #include "encore/recommender.h"
+#include "io/output_file.h"
 
 namespace encore {
 
@@ -61,8 +62,7 @@ Status GetCsr(ModelReader* r, CsrMatrix* m) {
 }
 
 uint32_t Crc(std::string_view data, size_t len) {
-  return static_cast<uint32_t>(
-      crc32_z(0L, reinterpret_cast<const Bytef*>(data.data()), len));
+  return static_cast<uint32_t>(crc32_z(0L, reinterpret_cast<const Bytef*>(data.data()), len));
 }
 
 }  // namespace
@@ -91,19 +91,10 @@ std::string SerializeModel(const TrainedModel& trained) {
 
 Status SaveModel(const TrainedModel& trained, const std::string& path) {
   const std::string buf = SerializeModel(trained);
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) {
-    return Status::IOError("cannot create model file '" + tmp + "'; check the directory exists");
-  }
-  bool ok = std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
-  ok = (std::fflush(f) == 0) && ok;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return Status::IOError("cannot write model file '" + path + "'");
-  }
-  return Status::OK();
+  io::OutputFileOptions options;
+  options.what = "model file";
+  options.gzip_by_extension = false;
+  return io::WriteOutputFile(path, buf, options);
 }
 
 Result<TrainedModel> LoadModel(const std::string& path) {
@@ -116,7 +107,8 @@ Result<TrainedModel> LoadModel(const std::string& path) {
 
 Result<TrainedModel> ParseModel(std::string_view data, const std::string& path) {
   const size_t min_size = sizeof kMagic + 4 + 4;
-  if (data.size() < min_size || data.substr(0, sizeof kMagic) != std::string_view(kMagic, sizeof kMagic)) {
+  if (data.size() < min_size ||
+      data.substr(0, sizeof kMagic) != std::string_view(kMagic, sizeof kMagic)) {
     return Status::Corruption("'" + path + "' is not an encore model file (bad magic bytes)");
   }
   uint32_t stored_crc;
@@ -126,14 +118,13 @@ Result<TrainedModel> ParseModel(std::string_view data, const std::string& path) 
                               "' is corrupted or truncated (checksum mismatch); retrain or "
                               "copy it again");
   }
-  ModelReader r(data.substr(sizeof kMagic, data.size() - sizeof kMagic - 4),
-                path);
+  ModelReader r(data.substr(sizeof kMagic, data.size() - sizeof kMagic - 4), path);
   uint32_t version = 0;
   ENCORE_RETURN_IF_ERROR(r.Get(&version, "version"));
   if (version != kVersion) {
-    return Status::Corruption("'" + path + "' has model format version " +
-                              std::to_string(version) + "; this encore reads version " +
-                              std::to_string(kVersion) + " (retrain the model)");
+    return Status::Corruption("'" + path + "' has model format version " + std::to_string(version) +
+                              "; this encore reads version " + std::to_string(kVersion) +
+                              " (retrain the model)");
   }
   std::string kind;
   ENCORE_RETURN_IF_ERROR(r.GetString(&kind, "model kind"));

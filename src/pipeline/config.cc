@@ -610,9 +610,16 @@ void ReadPrepare(Loader& l, const toml::table* t, PipelineConfig* c) {
   }
   // The feedback default follows the first source's format (DefaultFeedback).
   if (!p.sources.empty()) {
-    if (const SourceConfig* first = c->FindSource(p.sources[0])) p.input.format = first->input.format;
+    if (const SourceConfig* first = c->FindSource(p.sources[0])) {
+      p.input.format = first->input.format;
+      // Generated ratings are explicit by default, like the rating presets.
+      if (first->generate && first->generate->profile == GenerateProfile::kRatings) {
+        p.input.feedback = Feedback::kExplicit;
+      }
+    }
   }
   if (t != nullptr) {
+    p.feedback_chosen = t->get("feedback") != nullptr;
     ReadInputOptions(l, *t, InputOptionScope::kDataset, &p.input);
     if (const toml::table* w = t->get_as<toml::table>("weights")) {
       std::string text;
@@ -720,108 +727,117 @@ void ReadParams(Loader& l, const std::string& model, const toml::table& t, Model
   }
 }
 
+// The grid table ({ factors = [5, 10], reg = [0.01, 0.1] }) as the grid
+// option's text ("factors=5,10;reg=0.01,0.1"), each value checked at its own
+// line first; "" when nothing valid is left.
+std::string GridText(Loader& l, const std::string& model, const toml::table& grid,
+                     const ModelParams& base) {
+  const std::vector<std::string> names = ParamNames();
+  std::string text;
+  for (auto&& [key, v] : grid) {
+    const std::string name(key.str());
+    const ParamInfo* info = FindParam(name);
+    if (info == nullptr) {
+      std::string hint = DidYouMean(name, names);
+      l.diag().Error(key.source(), "unknown parameter '" + name + "' in the grid of [models." +
+                                       model + ".evaluate]" +
+                                       (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                                       " Known parameters (encore params): " + Join(names));
+      continue;
+    }
+    const toml::array* values = v.as_array();
+    if (values == nullptr || values->empty()) {
+      l.diag().Error(v.source(), "grid values of '" + name +
+                                     "' must be a non-empty array, e.g. " + name +
+                                     " = [5, 10, 20]");
+      continue;
+    }
+    std::string axis;
+    for (const toml::node& x : *values) {
+      std::optional<std::string> value = ScalarText(x);
+      if (!value || !ParamTypeMatches(x, info->type)) {
+        l.diag().Error(x.source(),
+                       "grid value of '" + name + "' must be " +
+                           (std::string(info->type) == "enum" ? std::string("a string")
+                                                              : WithArticle(info->type)) +
+                           ", not " + WithArticle(NodeTypeName(x)));
+        continue;
+      }
+      ModelParams probe = base;
+      Status s = SetModelParam(&probe, name, *value);
+      if (s.ok()) s = probe.Validate();
+      if (!s.ok() || value->find_first_of(",;=") != std::string::npos) {
+        l.diag().Error(x.source(), "bad grid value for '" + name + "': " +
+                                       (s.ok() ? "',', ';' and '=' are not allowed" : s.message()));
+        continue;
+      }
+      axis += (axis.empty() ? "" : ",") + *value;
+    }
+    if (!axis.empty()) text += (text.empty() ? "" : ";") + name + "=" + axis;
+  }
+  if (grid.empty()) l.diag().Error(grid.source(), "grid is empty; drop it or add parameters");
+  return text;
+}
+
+// [models.NAME.evaluate]: the keys of the evaluation option table
+// (encore/evaluate.h), applied in table order with its parsers, plus refit.
 void ReadEvaluate(Loader& l, const std::string& model, const toml::table& t, Feedback feedback,
                   ModelConfig* m) {
   l.CheckKeys(t, "models.*.evaluate", model, "");
   EvaluateConfig e;
-  if (auto split = Loader::String(t, "split")) {
-    Result<SplitMethod> s = ParseSplitMethod(*split);
-    l.Check(t, "split", s.status());
-    if (s.ok()) e.split.method = *s;
-  }
-  if (auto f = Loader::Number(t, "test_fraction")) {
-    if (!(*f > 0 && *f < 1)) {
-      l.diag().Error(t.get("test_fraction")->source(), "test_fraction must be in (0, 1), e.g. 0.2");
-    } else {
-      e.split.test_fraction = *f;
-    }
-  }
-  if (auto v = l.Uint(t, "leave_k", 0, 1000000)) e.split.leave_k = static_cast<uint32_t>(*v);
-  if (auto v = l.Uint(t, "min_train", 0, 1000000)) e.split.min_train = static_cast<uint32_t>(*v);
-  if (auto v = l.Uint(t, "seed", 0, std::numeric_limits<int64_t>::max())) e.split.seed = *v;
-  if (e.split.leave_k > 0 && e.split.method == SplitMethod::kRandom) {
-    l.diag().Error(t.get("leave_k")->source(),
-                   "leave_k needs split = \"user\" or \"time\" (random splits use test_fraction)");
-  }
-  if (const toml::node* folds = t.get("folds"); folds != nullptr && folds->is_integer()) {
-    const int64_t f = folds->as_integer()->get();
-    if (f != 0 && (f < 2 || f > static_cast<int64_t>(kMaxFolds))) {
-      l.diag().Error(folds->source(),
-                     "folds must be 0 (none) or in 2.." + std::to_string(kMaxFolds) + ", e.g. 5");
-    } else {
-      e.folds = static_cast<uint32_t>(f);
-    }
-  }
-  if (auto v = l.Uint(t, "k", 1, 100000)) e.k = static_cast<uint32_t>(*v);
-  if (const toml::table* grid = t.get_as<toml::table>("grid")) {
-    const std::vector<std::string> names = ParamNames();
-    for (auto&& [key, v] : *grid) {
-      const std::string name(key.str());
-      const ParamInfo* info = FindParam(name);
-      if (info == nullptr) {
-        std::string hint = DidYouMean(name, names);
-        l.diag().Error(key.source(), "unknown parameter '" + name + "' in the grid of [models." +
-                                         model + ".evaluate]" +
-                                         (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
-                                         " Known parameters (encore params): " + Join(names));
-        continue;
-      }
-      const toml::array* values = v.as_array();
-      if (values == nullptr || values->empty()) {
-        l.diag().Error(v.source(), "grid values of '" + name +
-                                       "' must be a non-empty array, e.g. " + name +
-                                       " = [5, 10, 20]");
-        continue;
-      }
-      GridAxis axis;
-      axis.name = name;
-      for (const toml::node& x : *values) {
-        std::optional<std::string> text = ScalarText(x);
-        if (!text || !ParamTypeMatches(x, info->type)) {
-          l.diag().Error(x.source(),
-                         "grid value of '" + name + "' must be " +
-                             (std::string(info->type) == "enum" ? std::string("a string")
-                                                                : WithArticle(info->type)) +
-                             ", not " + WithArticle(NodeTypeName(x)));
-          continue;
+  for (const EvalOptionInfo& info : EvaluationOptionTable()) {
+    if (*info.pipeline_key == 0) continue;
+    const toml::node* n = t.get(info.pipeline_key);
+    if (n == nullptr) continue;
+    std::optional<std::string> text;
+    switch (info.type) {
+      case EvalOptionType::kGrid:
+        if (const toml::table* grid = n->as_table()) {
+          text = GridText(l, model, *grid, m->params);
+          if (text->empty()) text.reset();
         }
-        ModelParams probe = m->params;
-        Status s = SetModelParam(&probe, name, *text);
-        if (s.ok()) s = probe.Validate();
-        if (!s.ok()) {
-          l.diag().Error(x.source(), "bad grid value for '" + name + "': " + s.message());
-          continue;
+        break;
+      case EvalOptionType::kMetrics:
+        if (const toml::array* a = n->as_array()) {
+          if (a->empty()) {
+            l.diag().Error(n->source(), "metrics is empty; e.g. [\"rmse\"]");
+            break;
+          }
+          // One element at a time, so an error points at its element.
+          for (const toml::node& x : *a) {
+            if (!x.is_string()) continue;  // CheckKeys reported it
+            Status s = info.set(&e, x.as_string()->get());
+            if (!s.ok()) l.diag().Error(x.source(), s.message());
+          }
+        } else if (n->is_string()) {
+          text = n->as_string()->get();
         }
-        axis.values.push_back(*text);
-      }
-      e.grid.push_back(std::move(axis));
-    }
-    if (grid->empty()) l.diag().Error(grid->source(), "grid is empty; drop it or add parameters");
-    if (e.folds == 0) e.folds = 3;
-  }
-  if (auto metrics = Loader::Strings(t, "metrics")) {
-    const toml::node* node = t.get("metrics");
-    const toml::array* arr = node->as_array();
-    for (size_t i = 0; i < metrics->size(); ++i) {
-      Result<std::vector<Metric>> parsed = ParseMetrics((*metrics)[i], e.k);
-      if (!parsed.ok()) {
-        l.diag().Error(arr != nullptr ? arr->get(i)->source() : node->source(),
-                       parsed.status().message());
-        continue;
-      }
-      for (const Metric& metric : *parsed) {
-        if (std::find(e.metrics.begin(), e.metrics.end(), metric) == e.metrics.end()) {
-          e.metrics.push_back(metric);
+        break;
+      case EvalOptionType::kBool:
+        if (n->is_boolean()) text = n->as_boolean()->get() ? "true" : "false";
+        break;
+      case EvalOptionType::kCount:
+        if (n->is_integer()) {
+          if (n->as_integer()->get() < 0) {
+            l.diag().Error(n->source(), std::string(info.pipeline_key) + " must be >= 0");
+          } else {
+            text = ScalarText(*n);
+          }
         }
-      }
+        break;
+      default:
+        if (!n->is_table() && !n->is_array()) text = ScalarText(*n);
+        break;
     }
-    if (metrics->empty()) l.diag().Error(node->source(), "metrics is empty; e.g. [\"rmse\"]");
+    if (!text) continue;
+    Status s = info.set(&e, *text);
+    if (!s.ok()) l.diag().Error(n->source(), s.message());
   }
+  // Combinations (leave_k with a random split...), reported at the section.
+  if (Status s = ValidateProtocol(e); !s.ok()) l.diag().Error(t.source(), s.message());
+  if (!e.grid.empty() && e.folds == 0) e.folds = 3;
   // The one default (DefaultMetrics), resolved now so plans show it.
   e.metrics = ProtocolMetrics(e, feedback);
-  if (auto r = Loader::Number(t, "relevance_threshold")) {
-    e.relevance_threshold = static_cast<float>(*r);
-  }
   if (auto r = Loader::Bool(t, "refit")) e.refit = *r;
   m->evaluate = std::move(e);
 }

@@ -105,6 +105,7 @@ struct PrepareConfig {
   std::vector<std::string> sources;  // names, in order (default: every source)
   InputOptions input;                // its dataset options as given (format: the first source's)
   DatasetOptions dataset;            // resolved (ResolveInput)
+  bool feedback_chosen = false;      // `feedback` set in the file (else a default)
   std::string weights_text;  // "click=1,purchase=3", for plans
   uint32_t min_user_interactions = 0;
   uint32_t min_item_interactions = 0;

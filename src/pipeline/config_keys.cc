@@ -75,24 +75,55 @@ const char* Keep(std::string text) {
   return texts.back().c_str();
 }
 
+// "a,b,c" as "`a`, `b`, `c`".
+std::string ValueList(const std::string& all) {
+  std::string values;
+  for (size_t start = 0; start <= all.size();) {
+    size_t comma = all.find(',', start);
+    if (comma == std::string::npos) comma = all.size();
+    values += (values.empty() ? "`" : ", `") + all.substr(start, comma - start) + "`";
+    start = comma + 1;
+  }
+  return values;
+}
+
 // The key of input option `option` (encore/input.h): its name, type,
 // default and meaning come from the input option table.
 ConfigKey Input(const char* section, const char* option) {
   const InputOptionInfo* info = FindInputOption(option);
   std::string help = info->help;
-  if (*info->values) {
-    std::string values;
-    std::string all = info->values;
-    for (size_t start = 0; start <= all.size();) {
-      size_t comma = all.find(',', start);
-      if (comma == std::string::npos) comma = all.size();
-      values += (values.empty() ? "`" : ", `") + all.substr(start, comma - start) + "`";
-      start = comma + 1;
-    }
-    help += ": " + values;
-  }
+  if (*info->values) help += ": " + ValueList(info->values);
   return {section, info->pipeline_key, InputKeyType(info->type), false,
           Keep(InputOptionDefault(*info)), "", Keep(help)};
+}
+
+KeyType EvalKeyType(EvalOptionType type) {
+  switch (type) {
+    case EvalOptionType::kNumber:
+      return KeyType::kNumber;
+    case EvalOptionType::kCount:
+      return KeyType::kInteger;
+    case EvalOptionType::kMetrics:
+      return KeyType::kStringList;
+    case EvalOptionType::kGrid:
+      return KeyType::kGridTable;
+    case EvalOptionType::kBool:
+      return KeyType::kBoolean;
+    default:
+      return KeyType::kString;
+  }
+}
+
+// The key of evaluation option `option` (encore/evaluate.h), from its table row.
+ConfigKey Eval(const char* option) {
+  const EvalOptionInfo* info = FindEvaluationOption(option);
+  std::string help = info->help;
+  if (info->type == EvalOptionType::kGrid) {
+    help += ", e.g. `{ factors = [5, 10], reg = [0.01, 0.1] }`";
+  }
+  if (*info->values) help += ": " + ValueList(info->values);
+  return {"models.*.evaluate", info->pipeline_key, EvalKeyType(info->type), false,
+          Keep(EvaluationOptionDefault(*info)), "", Keep(help)};
 }
 
 }  // namespace
@@ -168,27 +199,19 @@ const std::vector<ConfigKey>& PipelineKeys() {
        "([PARAMETERS.md](PARAMETERS.md))"},
       {"models.*", "evaluate", T::kSection, false, "", "",
        "Evaluate before training on everything ([METRICS.md](METRICS.md))"},
-      {"models.*.evaluate", "split", T::kString, false, "random", "",
-       "Holdout split: `random`, `user` (within each user) or `time`"},
-      {"models.*.evaluate", "test_fraction", T::kNumber, false, "0.2", "",
-       "Fraction held out for the test"},
-      {"models.*.evaluate", "leave_k", T::kInteger, false, "0", "",
-       "`user` / `time` split: hold out K interactions per user instead of a fraction"},
-      {"models.*.evaluate", "min_train", T::kInteger, false, "1", "",
-       "Users keeping fewer training interactions stay entirely in training"},
-      {"models.*.evaluate", "seed", T::kInteger, false, "42", "", "Seed of the split and folds"},
-      {"models.*.evaluate", "folds", T::kInteger, false, "0 (3 with a grid)", "",
-       "K-fold cross-validation of the training part, for the grid"},
-      {"models.*.evaluate", "grid", T::kGridTable, false, "", "",
-       "Parameter grid, e.g. `{ factors = [5, 10], reg = [0.01, 0.1] }`: every combination"},
-      {"models.*.evaluate", "metrics", T::kStringList, false,
-       Keep(std::string("`") + kDefaultExplicitMetrics + "` explicit, `" +
-            kDefaultImplicitMetrics + "` at `k` implicit (as `encore evaluate`)"),
-       "", "Metrics; the first selects the best grid point"},
-      {"models.*.evaluate", "k", T::kInteger, false, "10", "",
-       "K of ranking metrics given without `@K`"},
-      {"models.*.evaluate", "relevance_threshold", T::kNumber, false, "", "",
-       "Ranking metrics: only test items with a value >= X are relevant"},
+      Eval("split"),
+      Eval("test_fraction"),
+      Eval("leave_k"),
+      Eval("cutoff"),
+      Eval("min_train"),
+      Eval("folds"),
+      Eval("seed"),
+      Eval("k"),
+      Eval("metrics"),
+      Eval("select_by"),
+      Eval("relevance_threshold"),
+      Eval("grid"),
+      Eval("baseline"),
       {"models.*.evaluate", "refit", T::kBoolean, false, "true", "",
        "Fit the chosen parameters on all the data for recommending (false: keep the model "
        "fitted on the training part)"},

@@ -106,7 +106,7 @@ max_bad_rows = 4
 obfuscate = ["user"]
 obfuscation_key_file = "key.txt"
 [sources.g]
-generate = { profile = "ratings", users = 10, items = 5, rows = 50, seed = 1, clusters = 2 }
+generate = { profile = "ratings", users = 10, items = 5, rows = 25, seed = 1, clusters = 2 }
 [prepare]
 source = ["r", "g"]
 feedback = "explicit"

@@ -27,6 +27,8 @@
 #include "encore/recommender.h"
 #include "encore/store.h"
 #include "encore/workflow.h"
+#include "data/feedback_check.h"
+#include "store/file_util.h"
 #include "pipeline/config.h"
 #include "pipeline/fault.h"
 #include "pipeline/manifest.h"
@@ -128,6 +130,28 @@ class Runner {
   std::string run_id_, run_dir_;
   std::map<std::string, std::vector<std::string>> source_files_;
   std::map<std::string, InteractionLog> logs_;
+  std::string value_column_;
+  store::FileLock run_lock_;  // held for the whole run; dies with the process
+
+  // One run of a pipeline at a time per working directory: an flock(2) on
+  // WORKDIR/.NAME.run.lock, released when the process ends however it ends.
+  Status LockRuns() {
+    std::error_code ec;
+    fs::create_directories(c_.workdir, ec);
+    if (ec) {
+      return Status::IOError("cannot create " + c_.workdir + ": " + ec.message() +
+                             "; check permissions or pass another --workdir");
+    }
+    const std::string path = c_.workdir + "/." + c_.name + ".run.lock";
+    ENCORE_ASSIGN_OR_RETURN(run_lock_, store::FileLock::TryAcquire(path));
+    if (!run_lock_.held()) {
+      return Status::FailedPrecondition(
+          "pipeline " + c_.name + " is already running in " + c_.workdir + " (" + path +
+          " is locked by another encore process); wait for it to finish (encore runs list "
+          "shows it) or pass another --workdir");
+    }
+    return Status::OK();
+  }  // of the first source with one (feedback check)
   std::optional<Dataset> data_;
   std::map<std::string, TrainedModel> models_;
   std::map<std::string, std::unique_ptr<RecommendationRows>> rows_;
@@ -157,6 +181,7 @@ Status Runner::Preflight() const {
 
 Result<PipelineRunResult> Runner::Run() {
   ENCORE_RETURN_IF_ERROR(Preflight());
+  ENCORE_RETURN_IF_ERROR(LockRuns());
   const auto start = std::chrono::steady_clock::now();
   const int64_t started = NowUnix();
   ENCORE_ASSIGN_OR_RETURN(run_id_, CreateRunDir(c_.workdir, started));
@@ -302,6 +327,7 @@ Status Runner::RunSource(const SourceConfig& s, std::string* detail) {
   *detail = Count(report.rows_read) + " rows read from " + std::to_string(files.size()) +
             " file(s), " + Count(report.rows_accepted) + " accepted, " +
             Count(report.rows_rejected) + " rejected";
+  if (value_column_.empty()) value_column_ = report.value_column;
   logs_[s.name] = std::move(log).value();
   MaybeFault("after-source");
   return Status::OK();
@@ -327,7 +353,19 @@ Status Runner::RunPrepare(std::string* detail) {
   if (p.sample_fraction) {
     manifest_.steps.push_back({"sample", combined.rows_after_sample, combined.users, {}, {}, {}});
   }
+  // Implicit by default only: warn when the data looks like ratings.
+  const bool check = !p.feedback_chosen && p.dataset.feedback == Feedback::kImplicit;
+  const ValueScale scale = check ? ScanValues(log) : ValueScale{};
   ENCORE_ASSIGN_OR_RETURN(Dataset data, BuildDataset(std::move(log), p.dataset));
+  if (check) {
+    const std::string reason = ExplicitLookingReason(scale, value_column_, data.nnz());
+    if (!reason.empty()) {
+      Say("warning: the input looks like explicit ratings (" + reason +
+          ") but is read as implicit feedback, which sums repeated (user, item) values; set "
+          "feedback = \"explicit\" in [prepare] (or feedback = \"implicit\" if the values are "
+          "counts)");
+    }
+  }
   manifest_.steps.push_back({"dataset", {}, data.users.size(), data.items.size(), data.nnz(), {}});
   if (p.min_user_interactions > 0 || p.min_item_interactions > 0) {
     MinCountReport mc;

@@ -188,6 +188,21 @@ StagingDir::~StagingDir() {
 Result<std::unique_ptr<StagingDir>> StagingDir::Begin(const std::string& dir) {
   std::string dest = dir;
   while (dest.size() > 1 && dest.back() == '/') dest.pop_back();
+  {
+    // A symlink is followed: the output replaces its target's contents and
+    // the link itself stays (the output-path rule of docs/OUTPUTS.md).
+    std::error_code link_ec;
+    if (fs::is_symlink(fs::symlink_status(dest, link_ec))) {
+      fs::path target = fs::canonical(dest, link_ec);
+      if (link_ec) {
+        return Status::FailedPrecondition("output directory " + dest +
+                                          " is a symbolic link to nothing that exists (" +
+                                          link_ec.message() +
+                                          "); create its target or point the output elsewhere");
+      }
+      dest = target.string();
+    }
+  }
   fs::path dest_path(dest);
   std::string base = dest_path.filename().string();
   if (dest.empty() || base.empty() || base == "." || base == ".." || dest == "/") {
@@ -207,11 +222,6 @@ Result<std::unique_ptr<StagingDir>> StagingDir::Begin(const std::string& dir) {
   // The destination must be something encore wrote (or nothing, or empty).
   fs::file_status st = fs::symlink_status(dest, ec);
   if (!ec && fs::exists(st)) {
-    if (fs::is_symlink(st)) {
-      return Status::FailedPrecondition("output directory " + dest +
-                                        " is a symbolic link; point the output at the real "
-                                        "directory instead");
-    }
     if (!fs::is_directory(st)) {
       return Status::FailedPrecondition("output " + dest +
                                         " exists and is not a directory; move it away or choose "

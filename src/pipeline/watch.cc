@@ -92,16 +92,26 @@ Status WatchPipeline(const std::string& path, const PipelineOptions& options,
     std::fflush(stdout);
   };
 
+  // The sources' file patterns, and the pipeline file itself: editing it
+  // re-runs too (and a pipeline whose sources are all generated has nothing
+  // else to watch).
+  auto watched = [&path](std::vector<std::string> p) {
+    p.push_back(path);
+    return p;
+  };
   std::vector<std::string> patterns = SourcePatterns(path).value_or(std::vector<std::string>{});
-  FileSet ran_on = CurrentFiles(patterns);
+  FileSet ran_on = CurrentFiles(watched(patterns));
   run_once();
   FileSet previous = ran_on;
-  log.Note("encore: watch: polling " + std::to_string(patterns.size()) +
-           " source pattern(s) every " + std::to_string(watch.interval_ms) + " ms");
+  log.Note("encore: watch: polling every " + std::to_string(watch.interval_ms) + " ms: " +
+           (patterns.empty() ? std::string("the pipeline file (its sources read no files)")
+                             : std::to_string(patterns.size()) + " source pattern(s) (" +
+                                   std::to_string(ran_on.size() - ran_on.count(path)) +
+                                   " file(s) now) and the pipeline file"));
   while (watch.max_runs == 0 || runs < watch.max_runs) {
     std::this_thread::sleep_for(std::chrono::milliseconds(watch.interval_ms));
     if (auto fresh = SourcePatterns(path)) patterns = std::move(*fresh);
-    FileSet now = CurrentFiles(patterns);
+    FileSet now = CurrentFiles(watched(patterns));
     // Run when the set differs from the last run's and has settled: the same
     // sizes and mtimes as one poll ago (a file being written keeps changing).
     if (now != ran_on && now == previous) {

@@ -3,7 +3,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include <atomic>
 #include <cerrno>
@@ -92,6 +95,22 @@ Status WriteFileAtomically(const std::string& dir, const std::string& name,
     return OsError("replace", final_path, err);
   }
   return SyncDir(dir);
+}
+
+int RemoveStaleTemporaries(const std::string& dir) {
+  auto names = ListDir(dir);
+  if (!names.ok()) return 0;
+  int removed = 0;
+  for (const std::string& name : *names) {
+    const size_t tmp = name.find(".tmp-");
+    if (name.empty() || name[0] != '.' || tmp == std::string::npos) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + tmp + 5, &end, 10);
+    if (pid <= 0 || end == nullptr || *end != '-') continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;  // alive
+    if (::unlink((dir + "/" + name).c_str()) == 0) ++removed;
+  }
+  return removed;
 }
 
 Status WriteFileDurably(const std::string& path, const std::string& contents) {

@@ -29,6 +29,11 @@ Status WriteFileAtomically(const std::string& dir, const std::string& name,
 // Writes `contents` to a new file and fsyncs it (no rename).
 Status WriteFileDurably(const std::string& path, const std::string& contents);
 
+// Removes the temporaries WriteFileAtomically leaves in `dir` when its process
+// dies before the rename (".NAME.tmp-PID-N" whose PID is gone); a live
+// writer's are kept. Returns how many were removed.
+int RemoveStaleTemporaries(const std::string& dir);
+
 // fsync of a directory, so renames and creations inside it are durable.
 Status SyncDir(const std::string& dir);
 

@@ -385,6 +385,8 @@ class LmdbStore final : public Store {
     } unregister{canonical_};
 
     ENCORE_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(dir_ + "/LOCK"));
+    // .CURRENT.tmp-* / .LAST.tmp-* of a publisher that crashed mid-rename.
+    store::RemoveStaleTemporaries(dir_);
     uint64_t last = 0;
     ENCORE_RETURN_IF_ERROR(HighestVersion(&last));
     SnapshotInfo info;

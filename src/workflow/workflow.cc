@@ -2,11 +2,10 @@
 
 #include "encore/workflow.h"
 
-#include <sys/stat.h>
-
 #include <chrono>
 
 #include "encore/store.h"
+#include "io/output_file.h"
 
 namespace encore {
 
@@ -16,16 +15,22 @@ Result<TrainedModel> TrainAndSave(const std::string& kind, const ModelParams& pa
   TrainReport local;
   if (report == nullptr) report = &local;
   ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> model, CreateRecommender(kind, params));
+  io::OutputFileOptions out_options;
+  out_options.what = "model file";
+  out_options.gzip_by_extension = false;
+  // A bad path fails now, not after the fit.
+  if (!path.empty()) ENCORE_RETURN_IF_ERROR(io::CheckOutputPath(path, out_options).status());
   const auto start = std::chrono::steady_clock::now();
   ENCORE_RETURN_IF_ERROR(model->Fit(data));
   report->fit_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   TrainedModel trained{std::move(model), data.users.Clone(), data.items.Clone()};
   if (!path.empty()) {
-    ENCORE_RETURN_IF_ERROR(SaveModel(trained, path));
+    // Serialized here so the size is known whatever the path is (a pipe too).
+    const std::string bytes = SerializeModel(trained);
+    ENCORE_RETURN_IF_ERROR(io::WriteOutputFile(path, bytes, out_options));
     report->file = path;
-    struct stat st {};
-    if (::stat(path.c_str(), &st) == 0) report->file_bytes = static_cast<uint64_t>(st.st_size);
+    report->file_bytes = bytes.size();
   }
   return trained;
 }
