@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/input_flags.h"
+#include "encore/ann.h"
 #include "encore/batch.h"
 #include "encore/workflow.h"
 
@@ -33,8 +34,8 @@ Command RegisterRecommend(CLI::App& root) {
       root.add_subcommand("recommend", "Top-N recommendations per user from a model file");
   struct Flags {
     std::string model_file, users, out, allow, deny;
-    uint32_t n = 0;
-    bool include_seen = false, quiet = false;
+    uint32_t n = 0, ef = 0;
+    bool include_seen = false, quiet = false, approximate = false;
     int threads = 0;
   };
   auto f = std::make_shared<Flags>();
@@ -50,11 +51,22 @@ Command RegisterRecommend(CLI::App& root) {
   app->add_option("--out", f->out, "Output: CSV user,item,score,rank (.jsonl for JSON Lines)")
       ->required();
   app->add_option("--threads", f->threads, "Threads (0 = all cores)")->capture_default_str();
+  app->add_flag("--approximate", f->approximate,
+                "Candidates from the model's approximate index (<model>.ann, written by "
+                "encore index or train --ann hnsw)");
+  app->add_option("--ef", f->ef, "Search breadth of --approximate (0 = the index's default)")
+      ->capture_default_str();
   app->add_flag("-q,--quiet", f->quiet, "No progress or summary lines on stderr");
   return {app, [f] {
             auto model = LoadModel(f->model_file);
             if (!model.ok()) return PrintError(model.status());
             if (f->threads > 0) model->model->set_threads(f->threads);
+            std::unique_ptr<AnnIndex> index;
+            if (f->approximate) {
+              auto loaded = LoadAnnIndex(f->model_file);
+              if (!loaded.ok()) return PrintError(loaded.status());
+              index = std::move(loaded).value();
+            }
             RecommendRequest request;
             request.n = f->n;
             request.exclude_seen = !f->include_seen;
@@ -74,7 +86,7 @@ Command RegisterSimilar(CLI::App& root) {
   struct Flags {
     std::string model_file, items, out;
     uint32_t n = 0;
-    bool quiet = false;
+    bool quiet = false, approximate = false;
   };
   auto f = std::make_shared<Flags>();
   app->add_option("--model-file", f->model_file, "Model written by encore train")->required();
@@ -85,10 +97,18 @@ Command RegisterSimilar(CLI::App& root) {
   app->add_option("--out", f->out,
                   "Output: CSV item,similar_item,score,rank (.jsonl for JSON Lines)")
       ->required();
+  app->add_flag("--approximate", f->approximate,
+                "Candidates from the model's approximate index (<model>.ann)");
   app->add_flag("-q,--quiet", f->quiet, "No progress or summary lines on stderr");
   return {app, [f] {
             auto model = LoadModel(f->model_file);
             if (!model.ok()) return PrintError(model.status());
+            std::unique_ptr<AnnIndex> index;
+            if (f->approximate) {
+              auto loaded = LoadAnnIndex(f->model_file);
+              if (!loaded.ok()) return PrintError(loaded.status());
+              index = std::move(loaded).value();
+            }
             RecommendRequest request;
             request.kind = RecommendKind::kSimilar;
             request.n = f->n;

@@ -210,6 +210,37 @@ class Bpr final : public FactorModel {
     for (int p = 0; p < d; ++p) x[p] = std::isfinite(sol(p)) ? static_cast<float>(sol(p)) : 0.0f;
   }
 
+  // The ridge system of SolveFoldIn: z = x' (the non-bias columns),
+  // a_h = y'_h, t_h = w_h (1 - b_h), base = b_i.
+  bool FoldInSystem(std::span<const ItemWeight> history, uint32_t item,
+                    LinearFoldIn* out) const override {
+    const uint32_t k = k_, d = k - 1;
+    out->d = d;
+    out->w.assign(uint64_t{d} * d, 0.0);
+    uint32_t n = 0;
+    for (const ItemWeight& iw : history) {
+      const float* y = item_factors_.data() + uint64_t{iw.item} * k;
+      const bool used = iw.weight > 0;
+      n += used;
+      out->a.emplace_back(y, y + d);
+      out->t.push_back(used ? static_cast<double>(iw.weight) * (1.0 - y[k - 1]) : 0.0);
+      if (!used) continue;
+      for (uint32_t r = 0; r < d; ++r) {
+        for (uint32_t c = 0; c < d; ++c) out->w[uint64_t{r} * d + c] += iw.weight * y[r] * y[c];
+      }
+    }
+    const double lambda = std::max(1e-6, static_cast<double>(params_.reg) * n);
+    for (uint32_t p = 0; p < d; ++p) out->w[uint64_t{p} * d + p] += lambda;
+    const float* yi = item_factors_.data() + uint64_t{item} * k;
+    out->q.assign(yi, yi + d);
+    out->base = yi[k - 1];
+    out->method =
+        "bpr: the score of the history folded in (ridge projection; a trained user's own "
+        "factors are learned by SGD, not from their items): contribution(h) = w_h (1 - b_h) "
+        "y_i' W^-1 y_h; base = the item bias b_i";
+    return true;
+  }
+
  private:
   int Threads() const { return params_.threads > 0 ? params_.threads : omp_get_max_threads(); }
 
