@@ -601,19 +601,19 @@ class Als final : public FactorModel {
         for (uint32_t c = 0; c < d; ++c) out->w[uint64_t{r} * d + c] += a[r] * a[c];
       }
       out->a.push_back(std::move(a));
-      out->t.push_back(has_biases_ ? static_cast<double>(iw.weight) - global_mean_ -
-                                         item_biases_[iw.item]
-                                   : static_cast<double>(iw.weight));
+      out->t.push_back(has_biases_
+                           ? static_cast<double>(iw.weight) - global_mean_ - item_biases_[iw.item]
+                           : static_cast<double>(iw.weight));
     }
     out->q.assign(d, 1.0);
     const float* yi = item_factors_.data() + uint64_t{item} * k;
     for (uint32_t p = 0; p < k; ++p) out->q[p] = yi[p];
     out->base = has_biases_ ? static_cast<double>(global_mean_) + item_biases_[item] : 0.0;
     out->exact = !params_.nonnegative;
-    out->method = std::string("als: contribution(h) = t_h q' W^-1 a_h of the ridge fold-in ") +
-                  (has_biases_ ? "(t_h = r_h - mu - b_h; base = mu + b_i)" : "(t_h = r_h)") +
-                  (params_.nonnegative ? "; unconstrained, so approximate for nonnegative=true"
-                                       : "");
+    out->method =
+        std::string("als: contribution(h) = t_h q' W^-1 a_h of the ridge fold-in ") +
+        (has_biases_ ? "(t_h = r_h - mu - b_h; base = mu + b_i)" : "(t_h = r_h)") +
+        (params_.nonnegative ? "; unconstrained, so approximate for nonnegative=true" : "");
     return true;
   }
 };

@@ -91,11 +91,11 @@ class FactorModel : public Recommender {
   // visitor's factors are z = W^-1 sum_h t_h a_h, and the score of `item` is
   // q . z + base.
   struct LinearFoldIn {
-    uint32_t d = 0;                       // size of z
-    std::vector<double> w;                // d x d, row-major, symmetric positive definite
-    std::vector<std::vector<double>> a;   // a_h per history item (d each)
-    std::vector<double> t;                // t_h per history item
-    std::vector<double> q;                // d
+    uint32_t d = 0;                      // size of z
+    std::vector<double> w;               // d x d, row-major, symmetric positive definite
+    std::vector<std::vector<double>> a;  // a_h per history item (d each)
+    std::vector<double> t;               // t_h per history item
+    std::vector<double> q;               // d
     double base = 0;
     bool exact = true;
     std::string method;

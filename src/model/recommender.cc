@@ -26,8 +26,8 @@ Status Recommender::SimilarItems(uint32_t item, uint32_t n, std::vector<ScoredIt
                                     "' has no notion of item similarity");
 }
 
-Status Recommender::ScoreFoldInSubset(std::span<const ItemWeight> items,
-                                      std::span<const uint32_t>, float* scores) const {
+Status Recommender::ScoreFoldInSubset(std::span<const ItemWeight> items, std::span<const uint32_t>,
+                                      float* scores) const {
   return ScoreFoldIn(items, scores);
 }
 

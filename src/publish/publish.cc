@@ -20,8 +20,8 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <span>
 
 #include "encore/ann.h"
@@ -269,8 +269,9 @@ Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& o
     AnnOptions ann;
     if (options.ann_ef > 0) ann.ef = options.ann_ef;
     ann.threads = m.params().threads;
-    if (progress) progress->Note("building the approximate index of " +
-                                 std::to_string(m.num_items()) + " items");
+    if (progress)
+      progress->Note("building the approximate index of " + std::to_string(m.num_items()) +
+                     " items");
     ENCORE_ASSIGN_OR_RETURN(index, AnnIndex::Build(m, ann));
     report.ann = true;
   }
@@ -288,8 +289,8 @@ Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& o
     }
   }
   if (similar_n > 0) {
-    ENCORE_RETURN_IF_ERROR(PublishPayloads(model, options, kSimilarPayloads, writer.get(),
-                                           &report, progress, index.get()));
+    ENCORE_RETURN_IF_ERROR(PublishPayloads(model, options, kSimilarPayloads, writer.get(), &report,
+                                           progress, index.get()));
   }
 
   const uint64_t version = report.snapshot.version;

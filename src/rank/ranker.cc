@@ -260,8 +260,8 @@ void Ranker::RankUsers(std::span<const uint32_t> users, const QueryOptions& opti
         auto rescore = [&m, u](std::span<const uint32_t> items, float* s) {
           m.ScoreSubset(u, items, s);
         };
-        (*out)[k] = plan.FromIndex(q.data(), options.ef, rescore, &scores,
-                                   plan.Context(u, plan.Seen(u)));
+        (*out)[k] =
+            plan.FromIndex(q.data(), options.ef, rescore, &scores, plan.Context(u, plan.Seen(u)));
       }
     }
     for (size_t k = 0; k < users.size(); ++k) {

@@ -431,11 +431,11 @@ HttpResponse Router::Explain(std::string_view raw_id, const Target& target,
   if (!DecodeId(*raw_item, "item id", kRoute, &item, &error)) return error;
   if (snapshot == nullptr) return NotReady(kRoute);
   if (snapshot->model == nullptr) {
-    HttpResponse r = ErrorResponse(
-        503,
-        "snapshot " + std::to_string(snapshot->info.version) +
-            " has no model to explain with; publish with the model included",
-        kRoute);
+    HttpResponse r =
+        ErrorResponse(503,
+                      "snapshot " + std::to_string(snapshot->info.version) +
+                          " has no model to explain with; publish with the model included",
+                      kRoute);
     r.snapshot = snapshot->info.version;
     return r;
   }

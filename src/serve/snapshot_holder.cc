@@ -1,7 +1,6 @@
 #include "serve/snapshot_holder.h"
 
 #include <cstring>
-
 #include <ctime>
 
 #include "serve/payload.h"
