@@ -69,6 +69,8 @@ PUBLIC_HEADERS = {
     "model_io.h": "model",
     "params.h": "model",
     "recommender.h": "model",
+    "explain.h": "model",
+    "ann.h": "rank",
     "batch.h": "rank",
     "rank.h": "rank",
     "evaluate.h": "eval",

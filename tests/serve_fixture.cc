@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cstring>
 
+#include "encore/ann.h"
 #include "encore/rank.h"
 #include "test_data.h"
 
@@ -128,7 +130,19 @@ uint64_t WriteTestSnapshot(Store* store, const TestSnapshotOptions& o) {
             ",\"items\":" + std::to_string(model.items.size()) +
             ",\"interactions\":" + std::to_string(model.model->seen().nnz()) + "}}");
   }
-  if (o.model) put(Table::kMeta, "model", SerializeModel(model));
+  if (o.model) {
+    const std::string bytes = SerializeModel(model);
+    put(Table::kMeta, "model", bytes);
+    if (o.ann) {
+      AnnOptions ann;
+      ann.threads = 1;
+      auto index = AnnIndex::Build(*model.model, ann);
+      ENCORE_CHECK(index.ok());
+      uint32_t crc = 0;
+      std::memcpy(&crc, bytes.data() + bytes.size() - 4, 4);
+      put(Table::kMeta, "ann", (*index)->Serialize(crc));
+    }
+  }
   ENCORE_CHECK((*writer)->Commit().ok());
   return v;
 }

@@ -26,6 +26,7 @@ struct TestSnapshotOptions {
   bool model = true;    // meta "model"
   bool popular = true;  // meta "popular"
   bool info = true;     // meta "info"
+  bool ann = false;     // meta "ann": the model's approximate index (needs model)
   // When set, payloads are synthetic and encode the version: user u's items
   // are "v<V>-<u>-<k>" (no model needed). For publish-while-serving.
   bool versioned_items = false;

@@ -7,11 +7,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <ctime>
 #include <mutex>
 #include <thread>
 
+#include "encore/explain.h"
 #include "encore/rank.h"
 #include "redis_server.h"
 #include "serve_fixture.h"
@@ -237,6 +239,92 @@ TEST_F(ServeTest, FoldInWithoutAModelIs503) {
   snap.model = false;
   StartServer(testing::FastServeOptions(), true, snap);
   HttpReply r = Post("/v1/recommendations", R"({"items": ["i1"]})");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("no model"), std::string::npos) << r.body;
+}
+
+// A JSON number as double, whether written as an integer or not.
+double Num(simdjson::dom::element e) {
+  if (e.is_double()) return e.get_double().value();
+  if (e.is_int64()) return static_cast<double>(e.get_int64().value());
+  return static_cast<double>(e.get_uint64().value());
+}
+
+// With the published approximate index (meta "ann"), fold-in takes its
+// candidates from it: on this small catalog the default breadth finds the
+// exact list, re-scored exactly, with exclusions applied.
+TEST_F(ServeTest, FoldInUsesThePublishedApproximateIndex) {
+  testing::TestSnapshotOptions snap;
+  snap.ann = true;
+  StartServer(testing::FastServeOptions(), true, snap);
+  const TrainedModel& model = SharedModel();
+  HttpReply r = Post("/v1/recommendations", R"({"items": ["i1", "i2", "i7"], "limit": 5,
+                                                "exclude": ["i3"]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::vector<ItemWeight> items;
+  for (const char* id : {"i1", "i2", "i7"}) items.push_back({*model.items.Find(id), 1.0f});
+  QueryOptions q;
+  q.n = 5;
+  q.deny = {*model.items.Find("i3")};
+  auto want = RecommendFoldIn(*model.model, items, q);
+  ASSERT_TRUE(want.ok());
+  std::vector<std::string> ids;
+  for (const ScoredItem& s : *want) ids.emplace_back(model.items.Name(s.item));
+  EXPECT_EQ(ItemIds(r.body), ids);
+  for (const char* excluded : {"i1", "i2", "i7", "i3"}) {
+    EXPECT_EQ(r.body.find(std::string("\"") + excluded + "\""), std::string::npos) << excluded;
+  }
+  HttpReply info = Get("/v1/info");
+  EXPECT_NE(info.body.find("\"fold_in_approximate\":true"), std::string::npos) << info.body;
+}
+
+TEST_F(ServeTest, ExplainSplitsTheScoreIntoTheUsersItems) {
+  StartServer();
+  const TrainedModel& model = SharedModel();
+  const uint32_t u = 0;
+  const std::string user(model.users.Name(u));
+  // Explain the user's top recommendation.
+  QueryOptions q;
+  q.n = 1;
+  const std::vector<ScoredItem> top = Recommend(*model.model, u, q);
+  ASSERT_EQ(top.size(), 1u);
+  const std::string item(model.items.Name(top[0].item));
+  HttpReply r = Get("/v1/users/" + user + "/explain?item=" + item);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ExpectJsonResponse(r);
+  simdjson::dom::parser parser;
+  auto doc = ParseJson(parser, r.body);
+  EXPECT_EQ(std::string_view(doc["user"].get_string().value()), user);
+  EXPECT_EQ(std::string_view(doc["model"].get_string().value()), "ials");
+  const double score = Num(doc["score"]);
+  double sum = Num(doc["base"]);
+  size_t n = 0;
+  simdjson::dom::array contributions = doc["contributions"].get_array().value();
+  for (simdjson::dom::element c : contributions) {
+    sum += Num(c["contribution"]);
+    ++n;
+  }
+  EXPECT_EQ(n, model.model->seen().RowLength(u));
+  EXPECT_NEAR(sum, score, 1e-4 * (1 + std::fabs(score)));
+  auto lib = ExplainUser(*model.model, u, top[0].item);
+  ASSERT_TRUE(lib.ok());
+  EXPECT_NEAR(score, lib->score, 1e-5 * (1 + std::fabs(score)));
+  // The served score (cg solver) is close to the exact fold-in it explains.
+  EXPECT_NEAR(Num(doc["model_score"]), top[0].score, 1e-6);
+
+  EXPECT_EQ(Get("/v1/users/nobody/explain?item=" + item).status, 404);
+  EXPECT_EQ(Get("/v1/users/" + user + "/explain?item=nothing").status, 404);
+  HttpReply missing = Get("/v1/users/" + user + "/explain");
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_NE(missing.body.find("item"), std::string::npos) << missing.body;
+  EXPECT_EQ(Post("/v1/users/" + user + "/explain?item=" + item, "{}").status, 405);
+}
+
+TEST_F(ServeTest, ExplainWithoutAModelIs503) {
+  testing::TestSnapshotOptions snap;
+  snap.model = false;
+  StartServer(testing::FastServeOptions(), true, snap);
+  HttpReply r = Get("/v1/users/u1/explain?item=i1");
   EXPECT_EQ(r.status, 503);
   EXPECT_NE(r.body.find("no model"), std::string::npos) << r.body;
 }

@@ -29,16 +29,23 @@ struct BatchReport {
   uint64_t rows = 0;           // lines written (header excluded)
 };
 
-// Writes user,item,score,rank for `user_ids` (every user when empty).
+class AnnIndex;  // encore/ann.h
+
+// Writes user,item,score,rank for `user_ids` (every user when empty). With
+// an index (built from this model), options.approximate queries use it.
 Result<BatchReport> WriteRecommendations(const TrainedModel& model,
                                          const std::vector<std::string>& user_ids,
                                          const QueryOptions& options, const std::string& out_path,
-                                         Progress* progress = nullptr);
+                                         Progress* progress = nullptr,
+                                         const AnnIndex* index = nullptr);
 
 // Writes item,similar_item,score,rank for `item_ids` (every item when empty).
+// With an index (built from this model), the candidates come from it
+// (approximate).
 Result<BatchReport> WriteSimilarItems(const TrainedModel& model,
                                       const std::vector<std::string>& item_ids, uint32_t n,
-                                      const std::string& out_path, Progress* progress = nullptr);
+                                      const std::string& out_path, Progress* progress = nullptr,
+                                      const AnnIndex* index = nullptr);
 
 // Reads one id per line (a trailing '\r' is dropped, blank lines skipped).
 Result<std::vector<std::string>> ReadIdList(const std::string& path);

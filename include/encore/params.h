@@ -27,7 +27,7 @@ enum class Similarity { kConditional, kJaccard, kLift, kCosine };
 enum class Aggregate { kMax, kSum };
 
 struct ModelParams {
-  // Matrix factorisation (als, ials).
+  // Matrix factorisation (als, ials, bpr).
   uint32_t factors = 10;     // rank of the factorisation
   uint32_t iterations = 10;  // full sweeps (users then items)
   float reg = 0.1f;          // L2 regularisation (Spark's regParam for als)
@@ -50,7 +50,15 @@ struct ModelParams {
   Solver solver = Solver::kCg;  // ials: conjugate gradient or exact Cholesky
   uint32_t cg_steps = 3;     // ials: CG iterations per row per sweep
   float init_scale = 0.01f;  // std-dev of the random initial factors
-  ColdStart cold_start = ColdStart::kDrop;  // als, ials: users/items unseen in training
+  ColdStart cold_start = ColdStart::kDrop;  // als, ials, bpr: users/items unseen in training
+
+  // bpr (Rendle et al. 2009): stochastic gradient ascent on ln sigmoid(s_ui -
+  // s_uj). Epoch e (0-based) steps with learning_rate * lr_decay^e.
+  float learning_rate = 0.05f;
+  float lr_decay = 1.0f;  // 1 = constant, as the `implicit` library
+  // bpr: skip a sampled negative the user did interact with (implicit's
+  // verify_negative_samples); false trusts the sample blindly (faster).
+  bool verify_negative_samples = true;
 
   // ease: L2 penalty (lambda of Steck 2019) on the item x item weights.
   float l2 = 100.0f;

@@ -43,12 +43,21 @@ struct PublishOptions {
   bool include_model = true; // store the model for POST /v1/recommendations
   uint32_t keep = 5;         // snapshots kept after this one commits (Prune)
   bool exclude_seen = true;  // user payloads omit the user's training items
+  // Catalogs of at least this many items, of a model with embeddings (als,
+  // ials, bpr), get an approximate index (encore/ann.h; 0 = never): the
+  // similar-item payloads are ranked through it, and with include_model it
+  // is stored (meta "ann") so the server's fold-in route searches it instead
+  // of scoring every item. The default is where an exact scan starts to
+  // cost milliseconds per query (docs/BENCHMARKS.md).
+  uint32_t ann_min_items = 50000;
+  uint32_t ann_ef = 0;  // the stored index's query breadth (0 = AnnOptions' default)
 };
 
 struct PublishReport {
   SnapshotInfo snapshot;
   uint64_t user_payloads = 0;
   uint64_t similar_payloads = 0;
+  bool ann = false;          // an approximate index was built (ann_min_items)
   uint64_t bytes = 0;        // payload bytes written (keys + values)
   uint64_t skipped_ids = 0;  // users/items whose id cannot be a store key
   double seconds = 0;

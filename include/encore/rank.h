@@ -13,6 +13,15 @@
 //                      model has one and no AdjustStep is present;
 //                    - ScoreSubset for a short allow list (fewer than
 //                      num_items / 16 items) when the model scores per item;
+//                    - with options.approximate and an index
+//                      (UseIndex), the index's nearest items by inner
+//                      product (n * 4 of them, growing by 4x while steps
+//                      reject too many), re-scored exactly with
+//                      ScoreSubset (cold items and users follow the model's
+//                      rules; a cold user or visitor falls back to dense);
+//                      then (b)-(f) as below, so exclusions and rules
+//                      always apply. The list is approximate: an item the
+//                      index misses is never a candidate.
 //                    - otherwise dense scores (ScoreBatch, blocks of
 //                      model->batch_block() users; ScoreFoldIn for visitors).
 //   (b) exclusions   the user's training items (exclude_seen; for a visitor
@@ -60,6 +69,13 @@ struct QueryOptions {
   std::vector<uint32_t> allow;
   // These items are never returned.
   std::vector<uint32_t> deny;
+  // Take candidates from the ranker's approximate index (Ranker::UseIndex)
+  // instead of scoring every item; ignored when the ranker has no index.
+  // See "(a) candidates" above.
+  bool approximate = false;
+  // The index's search breadth for this query (0 = the index's default);
+  // larger is more accurate and slower (docs/BENCHMARKS.md has the table).
+  uint32_t ef = 0;
 };
 
 // What a step knows about the query it is applied to.
@@ -143,10 +159,23 @@ class GroupCap final : public ListStep {
   uint32_t max_;
 };
 
+class AnnIndex;  // encore/ann.h
+
 class Ranker {
  public:
   // The model must outlive the ranker.
   explicit Ranker(const Recommender& model) : model_(&model) {}
+
+  // Queries with options.approximate (and RankSimilar when
+  // approximate_similar) take their candidates from `index`, built from
+  // this ranker's model (encore/ann.h). nullptr: exact only. The index must
+  // outlive the ranker.
+  Ranker& UseIndex(const AnnIndex* index, bool approximate_similar = false) {
+    index_ = index;
+    approximate_similar_ = approximate_similar;
+    return *this;
+  }
+  const AnnIndex* index() const { return index_; }
 
   // Appends a step; steps of one kind apply in the order added.
   Ranker& Add(std::shared_ptr<const RankStep> step);
@@ -175,8 +204,13 @@ class Ranker {
  private:
   struct Plan;
   int Threads() const;
+  // Whether `options` take candidates from the index (asked for, and the
+  // index matches the model's shape).
+  bool UsesIndex(const QueryOptions& options) const;
 
   const Recommender* model_;
+  const AnnIndex* index_ = nullptr;
+  bool approximate_similar_ = false;
   std::vector<std::shared_ptr<const RankStep>> steps_;
   std::vector<const ExcludeStep*> exclude_;
   std::vector<const AdjustStep*> adjust_;

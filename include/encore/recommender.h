@@ -45,6 +45,7 @@ namespace encore {
 
 class ModelWriter;
 class ModelReader;
+struct Explanation;  // encore/explain.h
 
 struct ScoredItem {
   uint32_t item = 0;
@@ -83,7 +84,7 @@ class Recommender {
  public:
   virtual ~Recommender() = default;
 
-  // The registry name: "als", "ials", "cooccurrence", "popularity".
+  // The registry name: "als", "bpr", "ease", "ials", "cooccurrence", "popularity".
   virtual const char* kind() const = 0;
   const ModelParams& params() const { return params_; }
   // Threads for queries (a per-run knob; 0 = all cores). Not thread-safe.
@@ -114,6 +115,12 @@ class Recommender {
   // Scores every item for a visitor who interacted with `items` (fold-in:
   // the user is absent from training). Unknown item indices are an error.
   virtual Status ScoreFoldIn(std::span<const ItemWeight> items, float* scores) const = 0;
+
+  // ScoreFoldIn restricted to `subset`: writes scores[item] for each item of
+  // it, the same value ScoreFoldIn writes (the approximate-search path
+  // re-scores its candidates with it). The default scores every item.
+  virtual Status ScoreFoldInSubset(std::span<const ItemWeight> items,
+                                   std::span<const uint32_t> subset, float* scores) const;
 
   // Predicted value of (user, item) on the training scale (a rating for
   // explicit models). REQUIRES: user < num_users(), item < num_items().
@@ -155,6 +162,33 @@ class Recommender {
   // notion: cosine of item factors for MF models, the co-occurrence score,
   // ... Fails when the model has no such notion.
   virtual Status SimilarItems(uint32_t item, uint32_t n, std::vector<ScoredItem>* out) const;
+
+  // Embeddings, for approximate search (encore/ann.h). A model that has
+  // them scores by an inner product: s(u, i) = q_u . v_i + c_u, with c_u the
+  // same for every item of one user, so a user's best items are the largest
+  // inner products q_u . v_i (factor models: q = x_u, v = y_i; with biases
+  // q = [x_u; 1], v = [y_i; b_i]). Cold users and cold items still follow
+  // the model's cold_start rule, which the ranker applies when it re-scores
+  // the candidates. embedding_dim() == 0: the model has none.
+  virtual uint32_t embedding_dim() const { return 0; }
+  // v_i into out[0 .. embedding_dim()). REQUIRES: item < num_items().
+  virtual void ItemEmbedding(uint32_t item, float* out) const;
+  // q_u into out[0 .. embedding_dim()); false when the user is scored
+  // otherwise (a cold user). REQUIRES: user < num_users().
+  virtual bool UserEmbedding(uint32_t user, float* out) const;
+  // q of a visitor who interacted with `items` (the fold-in step); false
+  // when the visitor is scored otherwise (no items). Unknown items: error.
+  virtual Result<bool> FoldInEmbedding(std::span<const ItemWeight> items, float* out) const;
+  // SimilarItems ranks by the cosine of the first similarity_dim() entries of
+  // the item embeddings (0: the model's similarity is not a cosine).
+  virtual uint32_t similarity_dim() const { return 0; }
+
+  // The decomposition of `item`'s score for a history into the history
+  // items' shares (see encore/explain.h, which callers use: ExplainUser,
+  // ExplainItems). Fills out->score, base, items, exact and method. The
+  // default is FailedPrecondition. REQUIRES: every index < num_items().
+  virtual Status ExplainScore(std::span<const ItemWeight> history, uint32_t item,
+                              Explanation* out) const;
 
   // Model-specific state for model files (the base saves params and seen_).
   virtual void SaveState(ModelWriter* w) const = 0;

@@ -20,13 +20,20 @@ Command RegisterTrain(CLI::App& root) {
   struct Flags {
     InputFlags input;
     ModelFlags model_flags;
-    std::string model, out;
+    std::string model, out, ann;
+    AnnOptions ann_options;
     bool json = false;
   };
   auto f = std::make_shared<Flags>();
-  app->add_option("--model", f->model, "als | ials | cooccurrence | popularity")->required();
+  app->add_option("--model", f->model, "als | bpr | ease | ials | cooccurrence | popularity")
+      ->required();
   app->add_option("--out", f->out, "Model file to write ('-': standard output)")->required();
   app->add_flag("--json", f->json, "Print one JSON object (with fit_seconds) instead of text");
+  app->add_option("--ann", f->ann,
+                  "Also build the approximate-search index (hnsw) and save it beside the model "
+                  "(<out>.ann); als, ials, bpr")
+      ->check(CLI::IsMember({"hnsw"}));
+  RegisterAnnFlags(app, &f->ann_options);
   f->input.Register(app);
   f->model_flags.Register(app);
   return {app, [f] {
@@ -40,6 +47,12 @@ Command RegisterTrain(CLI::App& root) {
             if (!out_kind.ok()) return PrintError(out_kind.status());
             // With the model on standard output, the summary goes to stderr.
             std::FILE* summary = *out_kind == io::OutputPathKind::kStandardStream ? stderr : stdout;
+            if (!f->ann.empty() && *out_kind != io::OutputPathKind::kRegular &&
+                *out_kind != io::OutputPathKind::kNew) {
+              return PrintError(Status::InvalidArgument(
+                  "--ann saves the index beside the model file (<out>.ann), so --out must be a "
+                  "file, not '" + f->out + "'; or build it later with encore index"));
+            }
             params.threads = f->input.threads;
             if (Status s = CreateRecommender(f->model, params).status(); !s.ok()) {
               return PrintError(s);
@@ -55,6 +68,16 @@ Command RegisterTrain(CLI::App& root) {
             if (!model.ok()) return PrintError(model.status());
             const TrainedModel& trained = *model;
             const double fit_seconds = trained_report.fit_seconds;
+            double index_seconds = 0;
+            if (!f->ann.empty()) {
+              f->ann_options.threads = f->input.threads;
+              f->ann_options.seed = params.seed;
+              if (Status s = BuildAndSaveIndex(trained, f->out, f->ann_options, f->input.quiet,
+                                               &index_seconds);
+                  !s.ok()) {
+                return PrintError(s);
+              }
+            }
             if (f->json) {
               JsonWriter w(2);
               w.BeginObject();
@@ -78,6 +101,12 @@ Command RegisterTrain(CLI::App& root) {
               w.String(f->out);
               w.Key("model_bytes");
               w.Uint(trained_report.file_bytes);
+              if (!f->ann.empty()) {
+                w.Key("index_file");
+                w.String(AnnSidecarPath(f->out));
+                w.Key("index_seconds");
+                w.Double(index_seconds);
+              }
               w.Key("params");
               w.BeginObject();
               for (const auto& [name, value] : ModelParamsToList(trained.model->params())) {
@@ -95,6 +124,10 @@ Command RegisterTrain(CLI::App& root) {
                   f->model.c_str(), trained.users.size(), trained.items.size(),
                   static_cast<unsigned long long>(trained.model->seen().nnz()), fit_seconds,
                   f->out.c_str(), trained_report.file_bytes / 1e6);
+              if (!f->ann.empty()) {
+                std::printf("indexed %u items in %.2fs; wrote %s\n", trained.items.size(),
+                            index_seconds, AnnSidecarPath(f->out).c_str());
+              }
             }
             return kExitOk;
           }};

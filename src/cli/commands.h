@@ -6,6 +6,10 @@
 #define ENCORE_CLI_COMMANDS_H_
 
 #include <functional>
+#include <string>
+
+#include "encore/ann.h"
+#include "encore/status.h"
 
 namespace CLI {
 class App;
@@ -27,6 +31,8 @@ Command RegisterEvaluate(CLI::App& root);
 Command RegisterTune(CLI::App& root);
 Command RegisterRecommend(CLI::App& root);
 Command RegisterSimilar(CLI::App& root);
+Command RegisterIndex(CLI::App& root);
+Command RegisterExplain(CLI::App& root);
 Command RegisterParams(CLI::App& root);
 Command RegisterPublish(CLI::App& root);
 Command RegisterRollback(CLI::App& root);
@@ -34,6 +40,12 @@ Command RegisterServe(CLI::App& root);
 Command RegisterRun(CLI::App& root);
 Command RegisterRuns(CLI::App& root);
 Command RegisterWatch(CLI::App& root);
+
+// Approximate-index flags (--ann-m, --ann-ef-construction, --ann-ef) and
+// the build-and-save step shared by `index` and `train --ann hnsw`.
+void RegisterAnnFlags(CLI::App* app, AnnOptions* options);
+Status BuildAndSaveIndex(const TrainedModel& model, const std::string& model_file,
+                         const AnnOptions& options, bool quiet, double* seconds);
 
 // Exit codes shared by all commands.
 inline constexpr int kExitOk = 0;

@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
       encore::cli::RegisterTune(app),
       encore::cli::RegisterRecommend(app),
       encore::cli::RegisterSimilar(app),
+      encore::cli::RegisterIndex(app),
+      encore::cli::RegisterExplain(app),
       encore::cli::RegisterParams(app),
       encore::cli::RegisterPublish(app),
       encore::cli::RegisterRollback(app),

@@ -577,6 +577,45 @@ class Als final : public FactorModel {
     }
     ExplicitSolveRow(cols.data(), values.data(), cols.size(), item_factors_.data(), k_, o, x, bias);
   }
+
+  // The ridge system of SolveFoldIn: z = [x; b_u], a_h = [y_h; 1] and
+  // t_h = r_h - mu - b_h with biases (else z = x, a_h = y_h, t_h = r_h),
+  // W = sum_h a_h a_h' + lambda (scaled by n with reg_scale_by_count).
+  bool FoldInSystem(std::span<const ItemWeight> history, uint32_t item,
+                    LinearFoldIn* out) const override {
+    const uint32_t k = k_, d = k + (has_biases_ ? 1 : 0);
+    const double n = static_cast<double>(history.size());
+    const double scale = params_.reg_scale_by_count ? n : 1.0;
+    const double lambda = static_cast<double>(params_.reg) * scale;
+    const double bias_lambda =
+        params_.reg_user_bias >= 0 ? static_cast<double>(params_.reg_user_bias) * scale : lambda;
+    out->d = d;
+    out->w.assign(uint64_t{d} * d, 0.0);
+    for (uint32_t p = 0; p < k; ++p) out->w[uint64_t{p} * d + p] = lambda;
+    if (has_biases_) out->w[uint64_t{k} * d + k] = bias_lambda;
+    for (const ItemWeight& iw : history) {
+      std::vector<double> a(d, 1.0);
+      const float* y = item_factors_.data() + uint64_t{iw.item} * k;
+      for (uint32_t p = 0; p < k; ++p) a[p] = y[p];
+      for (uint32_t r = 0; r < d; ++r) {
+        for (uint32_t c = 0; c < d; ++c) out->w[uint64_t{r} * d + c] += a[r] * a[c];
+      }
+      out->a.push_back(std::move(a));
+      out->t.push_back(has_biases_
+                           ? static_cast<double>(iw.weight) - global_mean_ - item_biases_[iw.item]
+                           : static_cast<double>(iw.weight));
+    }
+    out->q.assign(d, 1.0);
+    const float* yi = item_factors_.data() + uint64_t{item} * k;
+    for (uint32_t p = 0; p < k; ++p) out->q[p] = yi[p];
+    out->base = has_biases_ ? static_cast<double>(global_mean_) + item_biases_[item] : 0.0;
+    out->exact = !params_.nonnegative;
+    out->method =
+        std::string("als: contribution(h) = t_h q' W^-1 a_h of the ridge fold-in ") +
+        (has_biases_ ? "(t_h = r_h - mu - b_h; base = mu + b_i)" : "(t_h = r_h)") +
+        (params_.nonnegative ? "; unconstrained, so approximate for nonnegative=true" : "");
+    return true;
+  }
 };
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include <numeric>
 #include <string>
 
+#include "encore/explain.h"
 #include "encore/model_io.h"
 #include "model/models.h"
 
@@ -156,6 +157,60 @@ class Cooccurrence final : public Recommender {
     const uint64_t begin = sim_.indptr[item];
     const uint64_t end = std::min<uint64_t>(sim_.indptr[item + 1], begin + n);
     for (uint64_t k = begin; k < end; ++k) out->push_back({sim_.indices[k], sim_.values[k]});
+    return Status::OK();
+  }
+
+  // Every history item with its similarity to `item` and the users holding
+  // both (recovered from the similarity and the counts; -1 for lift, whose
+  // user total is not kept in model files).
+  Status ExplainScore(std::span<const ItemWeight> history, uint32_t item,
+                      Explanation* out) const override {
+    const bool sum = params_.aggregate == Aggregate::kSum;
+    double best = kNoScore;
+    size_t best_at = SIZE_MAX;
+    out->items.clear();
+    for (const ItemWeight& iw : history) {
+      float sim = kNoScore;
+      for (uint64_t k = sim_.indptr[iw.item]; k < sim_.indptr[iw.item + 1]; ++k) {
+        if (sim_.indices[k] == item) {
+          sim = sim_.values[k];
+          break;
+        }
+      }
+      if (sim == kNoScore) continue;
+      ItemContribution c;
+      c.item = iw.item;
+      c.weight = iw.weight;
+      c.similarity = sim;
+      c.together = Together(sim, counts_[iw.item], counts_[item]);
+      c.contribution = sum ? static_cast<double>(iw.weight * sim) : 0.0;
+      if (!sum && sim > best) {
+        best = sim;
+        best_at = out->items.size();
+      }
+      out->items.push_back(c);
+    }
+    if (out->items.empty()) {
+      return Status::FailedPrecondition(
+          "explain: the item co-occurs with none of the history's items, so the model gives it "
+          "no score");
+    }
+    out->base = 0;
+    if (sum) {
+      // The same float accumulation as AddRow, in history order.
+      float s = 0;
+      for (const ItemContribution& c : out->items) s += c.weight * static_cast<float>(c.similarity);
+      out->score = s;
+      out->method =
+          "cooccurrence (aggregate=sum): contribution(h) = weight(h) * similarity(h -> item)";
+    } else {
+      out->items[best_at].contribution = best;
+      out->score = best;
+      out->method =
+          "cooccurrence (aggregate=max): the history item with the largest similarity(h -> item) "
+          "gives the score; the others are listed with their similarity and contribute 0";
+    }
+    out->exact = true;
     return Status::OK();
   }
 
@@ -300,6 +355,21 @@ class Cooccurrence final : public Recommender {
         s = std::max(s, sim_.values[k]);
       }
     }
+  }
+
+  // The inverse of Score: users holding both a and b.
+  double Together(double s, double count_a, double count_b) const {
+    switch (params_.similarity) {
+      case Similarity::kConditional:
+        return s * count_a;
+      case Similarity::kJaccard:
+        return s * (count_a + count_b) / (1.0 + s);
+      case Similarity::kLift:
+        return num_holders_ > 0 ? s * count_a * count_b / num_holders_ : -1.0;
+      case Similarity::kCosine:
+        return s * std::sqrt(count_a * count_b);
+    }
+    return -1.0;
   }
 
   double Score(double cooc, double count_a, double count_b) const {

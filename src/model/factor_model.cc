@@ -439,6 +439,31 @@ Status FactorModel::ScoreFoldIn(std::span<const ItemWeight> items, float* scores
   return Status::OK();
 }
 
+Status FactorModel::ScoreFoldInSubset(std::span<const ItemWeight> items,
+                                      std::span<const uint32_t> subset, float* scores) const {
+  // Checks the items and handles the empty visitor as ScoreFoldIn does.
+  std::vector<float> probe(embedding_dim(), 0.0f);
+  const bool popular = params_.cold_start == ColdStart::kPopular;
+  if (items.empty()) {
+    for (uint32_t item : subset) scores[item] = popular ? cold_user_scores_[item] : kNegInf;
+    return Status::OK();
+  }
+  for (const ItemWeight& iw : items) {
+    if (iw.item >= num_items() || !std::isfinite(iw.weight)) {
+      return FoldInEmbedding(items, probe.data()).status();  // the same error message
+    }
+  }
+  std::vector<float> x(k_, 0.0f);
+  float bias = 0;
+  SolveFoldIn(items, x.data(), &bias);
+  const float offset = has_biases_ ? global_mean_ + bias : 0.0f;
+  const float cold_value = popular ? (has_biases_ ? offset : default_prediction_) : kNegInf;
+  for (uint32_t item : subset) {
+    scores[item] = item_cold_[item] ? cold_value : ScoreOne(x.data(), offset, item);
+  }
+  return Status::OK();
+}
+
 Status FactorModel::SimilarItems(uint32_t item, uint32_t n, std::vector<ScoredItem>* out) const {
   if (item >= num_items()) {
     return Status::InvalidArgument("similar items: unknown item index " + std::to_string(item));
@@ -456,6 +481,37 @@ Status FactorModel::SimilarItems(uint32_t item, uint32_t n, std::vector<ScoredIt
   }
   *out = top.Take();
   return Status::OK();
+}
+
+void FactorModel::ItemEmbedding(uint32_t item, float* out) const {
+  std::copy_n(item_factors_.data() + uint64_t{item} * k_, k_, out);
+  if (has_biases_) out[k_] = item_biases_[item];
+}
+
+bool FactorModel::UserEmbedding(uint32_t user, float* out) const {
+  if (UserIsCold(user)) return false;
+  std::copy_n(user_factors_.data() + uint64_t{user} * k_, k_, out);
+  if (has_biases_) out[k_] = 1.0f;
+  return true;
+}
+
+Result<bool> FactorModel::FoldInEmbedding(std::span<const ItemWeight> items, float* out) const {
+  for (const ItemWeight& iw : items) {
+    if (iw.item >= num_items()) {
+      return Status::InvalidArgument("fold-in: unknown item index " + std::to_string(iw.item) +
+                                     " (the model has " + std::to_string(num_items()) + " items)");
+    }
+    if (!std::isfinite(iw.weight)) {
+      return Status::InvalidArgument("fold-in: the weight of item " + std::to_string(iw.item) +
+                                     " is not finite");
+    }
+  }
+  if (items.empty()) return false;
+  float bias = 0;
+  std::fill_n(out, k_, 0.0f);
+  SolveFoldIn(items, out, &bias);
+  if (has_biases_) out[k_] = 1.0f;
+  return true;
 }
 
 void FactorModel::SaveState(ModelWriter* w) const {

@@ -39,6 +39,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "encore/params.h"
@@ -66,12 +67,44 @@ class FactorModel : public Recommender {
   void ScoreSubset(uint32_t user, std::span<const uint32_t> items, float* scores) const override;
   bool has_subset_scoring() const override { return true; }
   Status ScoreFoldIn(std::span<const ItemWeight> items, float* scores) const override;
+  Status ScoreFoldInSubset(std::span<const ItemWeight> items, std::span<const uint32_t> subset,
+                           float* scores) const override;
   Status SimilarItems(uint32_t item, uint32_t n, std::vector<ScoredItem>* out) const override;
   void SaveState(ModelWriter* w) const override;
   Status LoadState(ModelReader* r) override;
 
+  // Embeddings: q = x_u and v = y_i, or [x_u; 1] and [y_i; b_i] with biases
+  // (the user offset mu + b_u is the same for every item).
+  uint32_t embedding_dim() const override { return k_ + (has_biases_ ? 1 : 0); }
+  void ItemEmbedding(uint32_t item, float* out) const override;
+  bool UserEmbedding(uint32_t user, float* out) const override;
+  Result<bool> FoldInEmbedding(std::span<const ItemWeight> items, float* out) const override;
+  uint32_t similarity_dim() const override { return k_; }
+  // From FoldInSystem: contribution(h) = t_h * a_h' W^-1 q (src/model/explain.cc).
+  Status ExplainScore(std::span<const ItemWeight> history, uint32_t item,
+                      Explanation* out) const override;
+
  protected:
   explicit FactorModel(const ModelParams& params) : Recommender(params) {}
+
+  // The fold-in step of a history as a linear system, for explanations: the
+  // visitor's factors are z = W^-1 sum_h t_h a_h, and the score of `item` is
+  // q . z + base.
+  struct LinearFoldIn {
+    uint32_t d = 0;                      // size of z
+    std::vector<double> w;               // d x d, row-major, symmetric positive definite
+    std::vector<std::vector<double>> a;  // a_h per history item (d each)
+    std::vector<double> t;               // t_h per history item
+    std::vector<double> q;               // d
+    double base = 0;
+    bool exact = true;
+    std::string method;
+  };
+  // False when the model cannot say (ExplainScore then fails).
+  // REQUIRES: indices checked; history not empty.
+  virtual bool FoldInSystem(std::span<const ItemWeight>, uint32_t, LinearFoldIn*) const {
+    return false;
+  }
 
   // Solves the factor (and, with biases, the bias) of a visitor described by
   // `items` with the model's own least-squares step. `x` has factors()

@@ -508,6 +508,38 @@ class Ials final : public FactorModel {
                 RowReg(o, cols.size(), num_items()), &ws, x);
   }
 
+  // The exact fold-in system (as SolveFoldIn): W = w0 Y'Y + reg I (or the
+  // row's frequency-scaled reg) + sum_h (c_h - w0) y_h y_h', t_h = c_h p_h.
+  bool FoldInSystem(std::span<const ItemWeight> history, uint32_t item,
+                    LinearFoldIn* out) const override {
+    const uint32_t k = k_;
+    out->d = k;
+    out->w.assign(gram_.begin(), gram_.end());
+    ImplicitSweepOptions o;
+    o.reg = params_.reg;
+    o.unobserved_weight = params_.unobserved_weight;
+    o.reg_exponent = params_.reg_exponent;
+    const float row_reg = RowReg(o, history.size(), num_items());
+    for (uint32_t p = 0; p < k; ++p) out->w[uint64_t{p} * k + p] += row_reg;
+    const double base = 1.0 - params_.unobserved_weight;
+    for (const ItemWeight& iw : history) {
+      const float* y = item_factors_.data() + uint64_t{iw.item} * k;
+      const double a1 = static_cast<double>(params_.alpha) * std::fabs(iw.weight);
+      const double c1 = base + a1;
+      for (uint32_t r = 0; r < k; ++r) {
+        for (uint32_t c = 0; c < k; ++c) out->w[uint64_t{r} * k + c] += c1 * y[r] * y[c];
+      }
+      out->a.emplace_back(y, y + k);
+      out->t.push_back(iw.weight > 0 ? 1.0 + a1 : 0.0);
+    }
+    const float* yi = item_factors_.data() + uint64_t{item} * k;
+    out->q.assign(yi, yi + k);
+    out->method =
+        "ials: contribution(h) = c_h p_h y_i' W^-1 y_h with W = Y'Y + reg I + sum_h (c_h - 1) "
+        "y_h y_h' (the exact fold-in solve of the history)";
+    return true;
+  }
+
  private:
   int Threads() const { return params_.threads > 0 ? params_.threads : omp_get_max_threads(); }
 

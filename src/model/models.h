@@ -17,6 +17,7 @@ std::unique_ptr<Recommender> NewCooccurrence(const ModelParams& params);
 std::unique_ptr<Recommender> NewAls(const ModelParams& params);
 std::unique_ptr<Recommender> NewIals(const ModelParams& params);
 std::unique_ptr<Recommender> NewEase(const ModelParams& params);
+std::unique_ptr<Recommender> NewBpr(const ModelParams& params);
 
 }  // namespace encore::model
 

@@ -109,10 +109,17 @@ const char* SimilarityName(Similarity s) {
 
 const std::vector<ParamInfo>& ModelParamTable() {
   static const std::vector<ParamInfo> kTable = {
-      ENCORE_UINT_PARAM(factors, "als,ials", "Rank of the factorisation (Spark: rank)"),
-      ENCORE_UINT_PARAM(iterations, "als,ials", "Alternating sweeps (Spark: maxIter)"),
-      ENCORE_REAL_PARAM(reg, "als,ials",
+      ENCORE_UINT_PARAM(factors, "als,ials,bpr",
+                        "Rank of the factorisation (Spark: rank; bpr: the last one is the item bias)"),
+      ENCORE_UINT_PARAM(iterations, "als,ials,bpr",
+                        "Alternating sweeps (Spark: maxIter); bpr: epochs of nnz samples"),
+      ENCORE_REAL_PARAM(reg, "als,ials,bpr",
                         "L2 regularisation (Spark: regParam; ials: lambda of Hu et al.)"),
+      ENCORE_REAL_PARAM(learning_rate, "bpr", "SGD step size of the first epoch"),
+      ENCORE_REAL_PARAM(lr_decay, "bpr",
+                        "Step size of epoch e: learning_rate * lr_decay^e (1 = constant)"),
+      ENCORE_BOOL_PARAM(verify_negative_samples, "bpr",
+                        "Skip sampled negatives the user interacted with (as implicit)"),
       ENCORE_BOOL_PARAM(reg_scale_by_count, "als",
                         "Scale reg by each row's rating count (ALS-WR, as Spark does)"),
       ENCORE_BOOL_PARAM(nonnegative, "als", "Constrain factors to be non-negative (NNLS)"),
@@ -140,8 +147,8 @@ const std::vector<ParamInfo>& ModelParamTable() {
                 },
                 [](const ModelParams& p) { return std::string(SolverName(p.solver)); }},
       ENCORE_UINT_PARAM(cg_steps, "ials", "Conjugate-gradient steps per row per sweep"),
-      ENCORE_REAL_PARAM(init_scale, "als,ials", "Standard deviation of the initial factors"),
-      ParamInfo{"cold_start", "enum", "als,ials,ease",
+      ENCORE_REAL_PARAM(init_scale, "als,ials,bpr", "Standard deviation of the initial factors"),
+      ParamInfo{"cold_start", "enum", "als,ials,bpr,ease",
                 "Users or items unknown at prediction time: drop | popular",
                 [](ModelParams* p, const std::string& v) {
                   if (v == "drop") p->cold_start = ColdStart::kDrop;
@@ -180,7 +187,7 @@ const std::vector<ParamInfo>& ModelParamTable() {
                         "Keep only this many most similar items per item (0 = all)"),
       ENCORE_UINT_PARAM(n, "all",
                         "Default list length of recommend (0 = 20 for cooccurrence, else 10)"),
-      ENCORE_UINT_PARAM(seed, "als,ials", "Random seed of the initial factors"),
+      ENCORE_UINT_PARAM(seed, "als,ials,bpr", "Random seed of the initial factors (bpr: and the samples)"),
       ParamInfo{"threads", "int", "all", "Threads (0 = all cores)",
                 [](ModelParams* p, const std::string& v) { return ParseInt("threads", v, &p->threads); },
                 [](const ModelParams& p) { return std::to_string(p.threads); }},
@@ -222,6 +229,8 @@ Status ModelParams::Validate() const {
   if (memory_limit_mb == 0) return bad("memory_limit_mb must be > 0");
   if (cg_steps == 0 || cg_steps > 1000) return bad("cg_steps must be in 1..1000");
   if (!(init_scale > 0)) return bad("init_scale must be > 0");
+  if (!(learning_rate > 0)) return bad("learning_rate must be > 0");
+  if (!(lr_decay > 0 && lr_decay <= 1)) return bad("lr_decay must be in (0, 1]");
   if (!(half_life_days >= 0)) return bad("half_life_days must be >= 0");
   if (threads < 0) return bad("threads must be >= 0");
   return Status::OK();

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "encore/explain.h"
 #include "encore/model_io.h"
 #include "model/models.h"
 
@@ -43,6 +44,18 @@ class Popularity final : public Recommender {
   // Every user's candidates are the global ranking.
   std::unique_ptr<RankedCursor> NewRankedCursor() const override {
     return std::make_unique<Cursor>(this);
+  }
+
+  // The score is the item's count; no history item contributes.
+  Status ExplainScore(std::span<const ItemWeight> history, uint32_t item,
+                      Explanation* out) const override {
+    out->items.clear();
+    for (const ItemWeight& iw : history) out->items.push_back({iw.item, iw.weight, 0.0, 0, 0});
+    out->base = counts_[item];
+    out->score = counts_[item];
+    out->exact = true;
+    out->method = "popularity: the score is the number of users who interacted with the item";
+    return Status::OK();
   }
 
   void SaveState(ModelWriter* w) const override { w->PutArray(counts_); }

@@ -26,6 +26,25 @@ Status Recommender::SimilarItems(uint32_t item, uint32_t n, std::vector<ScoredIt
                                     "' has no notion of item similarity");
 }
 
+Status Recommender::ScoreFoldInSubset(std::span<const ItemWeight> items, std::span<const uint32_t>,
+                                      float* scores) const {
+  return ScoreFoldIn(items, scores);
+}
+
+void Recommender::ItemEmbedding(uint32_t, float*) const {}
+
+bool Recommender::UserEmbedding(uint32_t, float*) const { return false; }
+
+Result<bool> Recommender::FoldInEmbedding(std::span<const ItemWeight>, float*) const {
+  return false;
+}
+
+Status Recommender::ExplainScore(std::span<const ItemWeight>, uint32_t, Explanation*) const {
+  return Status::FailedPrecondition(std::string("model '") + kind() +
+                                    "' cannot explain its scores (explanations exist for als, "
+                                    "ials, bpr, cooccurrence and popularity)");
+}
+
 void Recommender::RememberSeen(const Dataset& data) { seen_ = data.by_user; }
 
 }  // namespace encore

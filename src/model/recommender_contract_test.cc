@@ -242,11 +242,18 @@ TEST_P(RecommenderContract, CorruptedOrTruncatedFilesAreErrors) {
   EXPECT_EQ(LoadModel(dir.File("absent.bin")).status().code(), StatusCode::kNotFound);
 }
 
+// Models trained by lock-free parallel SGD (Hogwild): deterministic for a
+// seed with one thread only, by design (documented in their source and in
+// docs/MODELS.md).
+bool IsHogwild(const std::string& kind) { return kind == "bpr"; }
+
 TEST_P(RecommenderContract, DeterministicForSeedAndThreads) {
-  auto again = Fit(data_, 2);
   QueryOptions q;
   q.n = 5;
-  EXPECT_EQ(Batch(*again, q), Batch(*model_, q));
+  if (!IsHogwild(GetParam())) {
+    auto again = Fit(data_, 2);
+    EXPECT_EQ(Batch(*again, q), Batch(*model_, q));
+  }
   auto one = Fit(data_, 1);
   auto one_again = Fit(data_, 1);
   EXPECT_EQ(Batch(*one, q), Batch(*one_again, q));

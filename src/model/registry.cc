@@ -16,6 +16,7 @@ struct Registration {
 // Sorted by name.
 const Registration kModels[] = {
     {"als", model::NewAls},
+    {"bpr", model::NewBpr},
     {"cooccurrence", model::NewCooccurrence},
     {"ease", model::NewEase},
     {"ials", model::NewIals},

@@ -21,8 +21,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <span>
 
+#include "encore/ann.h"
 #include "encore/rank.h"
 #include "model/rank_order.h"
 #include "rank/encode.h"
@@ -73,7 +75,7 @@ struct PayloadKind {
 // them in order.
 Status PublishPayloads(const TrainedModel& model, const PublishOptions& options,
                        const PayloadKind& kind, SnapshotWriter* writer, PublishReport* report,
-                       Progress* progress) {
+                       Progress* progress, const AnnIndex* index) {
   const Recommender& m = *model.model;
   const uint64_t version = writer->info().version;
   const IdDictionary& keys = kind.users ? model.users : model.items;
@@ -82,7 +84,8 @@ Status PublishPayloads(const TrainedModel& model, const PublishOptions& options,
   q.exclude_seen = options.exclude_seen;
   if (progress) progress->Start(kind.what, 0, kind.unit);
   const uint64_t bytes_before = report->bytes;
-  const Ranker ranker(m);
+  Ranker ranker(m);
+  if (!kind.users) ranker.UseIndex(index, /*approximate_similar=*/index != nullptr);
   std::vector<std::vector<ScoredItem>> lists;
   std::vector<std::string> payloads;
   std::vector<char> usable;
@@ -226,6 +229,8 @@ std::string InfoDocument(const TrainedModel& model, const PublishOptions& option
   w.Uint(popular);
   w.Key("model_bytes");
   w.Uint(model_bytes);
+  w.Key("approximate_index");
+  w.Bool(report.ann);
   w.EndObject();
   w.EndObject();
   return w.str();
@@ -255,7 +260,21 @@ Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& o
   report.snapshot = writer->info();
 
   ENCORE_RETURN_IF_ERROR(
-      PublishPayloads(model, options, kUserPayloads, writer.get(), &report, progress));
+      PublishPayloads(model, options, kUserPayloads, writer.get(), &report, progress, nullptr));
+
+  // The approximate index of a large catalog.
+  std::unique_ptr<AnnIndex> index;
+  if (options.ann_min_items > 0 && m.num_items() >= options.ann_min_items &&
+      m.embedding_dim() > 0) {
+    AnnOptions ann;
+    if (options.ann_ef > 0) ann.ef = options.ann_ef;
+    ann.threads = m.params().threads;
+    if (progress)
+      progress->Note("building the approximate index of " + std::to_string(m.num_items()) +
+                     " items");
+    ENCORE_ASSIGN_OR_RETURN(index, AnnIndex::Build(m, ann));
+    report.ann = true;
+  }
 
   // Similar items, unless the model has no notion of similarity at all.
   uint32_t similar_n = options.similar_n;
@@ -270,8 +289,8 @@ Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& o
     }
   }
   if (similar_n > 0) {
-    ENCORE_RETURN_IF_ERROR(
-        PublishPayloads(model, options, kSimilarPayloads, writer.get(), &report, progress));
+    ENCORE_RETURN_IF_ERROR(PublishPayloads(model, options, kSimilarPayloads, writer.get(), &report,
+                                           progress, index.get()));
   }
 
   const uint64_t version = report.snapshot.version;
@@ -287,6 +306,13 @@ Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& o
     const std::string bytes = SerializeModel(model);
     model_bytes = bytes.size();
     ENCORE_RETURN_IF_ERROR(Put(writer.get(), Table::kMeta, "model", bytes, &report));
+    if (index != nullptr) {
+      // Tied to the model bytes by their trailing checksum.
+      uint32_t crc = 0;
+      std::memcpy(&crc, bytes.data() + bytes.size() - 4, 4);
+      ENCORE_RETURN_IF_ERROR(
+          Put(writer.get(), Table::kMeta, "ann", index->Serialize(crc), &report));
+    }
   }
   const std::string info =
       InfoDocument(model, options, report.snapshot, report, similar_n, popular.size(), model_bytes);

@@ -55,12 +55,13 @@ Status WriteLists(const IdDictionary& keys, const IdDictionary& items,
 Result<BatchReport> WriteRecommendations(const TrainedModel& model,
                                          const std::vector<std::string>& user_ids,
                                          const QueryOptions& options, const std::string& out_path,
-                                         Progress* progress) {
+                                         Progress* progress, const AnnIndex* index) {
   BatchReport report;
   std::vector<uint32_t> users = Resolve(model.users, user_ids, &report);
   ENCORE_ASSIGN_OR_RETURN(auto writer, rank::RankedWriter::Open(out_path, "user", "item"));
   if (progress) progress->Start("recommending", 0, "users");
-  const Ranker ranker(*model.model);
+  Ranker ranker(*model.model);
+  ranker.UseIndex(index);
   std::vector<std::vector<ScoredItem>> lists;
   for (size_t start = 0; start < users.size(); start += kBlock) {
     std::vector<uint32_t> block(users.begin() + start,
@@ -78,12 +79,14 @@ Result<BatchReport> WriteRecommendations(const TrainedModel& model,
 
 Result<BatchReport> WriteSimilarItems(const TrainedModel& model,
                                       const std::vector<std::string>& item_ids, uint32_t n,
-                                      const std::string& out_path, Progress* progress) {
+                                      const std::string& out_path, Progress* progress,
+                                      const AnnIndex* index) {
   BatchReport report;
   std::vector<uint32_t> items = Resolve(model.items, item_ids, &report);
   ENCORE_ASSIGN_OR_RETURN(auto writer, rank::RankedWriter::Open(out_path, "item", "similar_item"));
   if (progress) progress->Start("similar items", 0, "items");
-  const Ranker ranker(*model.model);
+  Ranker ranker(*model.model);
+  ranker.UseIndex(index, /*approximate_similar=*/index != nullptr);
   std::vector<std::vector<ScoredItem>> lists;
   for (size_t start = 0; start < items.size(); start += kBlock) {
     std::vector<uint32_t> block(items.begin() + start,

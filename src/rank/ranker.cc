@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "encore/ann.h"
 #include "encore/rank.h"
+#include "model/rank_order.h"
 #include "rank/topn.h"
 
 namespace encore {
@@ -80,6 +82,11 @@ Ranker& Ranker::Add(std::shared_ptr<const RankStep> step) {
   }
   steps_.push_back(std::move(step));
   return *this;
+}
+
+bool Ranker::UsesIndex(const QueryOptions& options) const {
+  return options.approximate && index_ != nullptr && index_->num_items() == model_->num_items() &&
+         index_->dim() == model_->embedding_dim() && model_->embedding_dim() > 0;
 }
 
 int Ranker::Threads() const {
@@ -164,6 +171,49 @@ struct Ranker::Plan {
     }
   }
 
+  // (a)-(f) with candidates from the approximate index: `query` is the
+  // user's (visitor's) embedding; `rescore` writes exact scores of the
+  // listed items. Fetches n * 4 (plus the items the user holds, which
+  // exclude_seen removes), growing by 4x while fewer than n pass.
+  template <typename Rescore>
+  std::vector<ScoredItem> FromIndex(const float* query, uint32_t ef, Rescore rescore,
+                                    std::vector<float>* scores, const RankContext& ctx) const {
+    const Recommender& m = *r.model_;
+    const AnnIndex& index = *r.index_;
+    const rank::Eligibility e = Eligible(ctx);
+    const model::RankOrder order{m.tie_ranks()};
+    uint64_t fetch = uint64_t{n} * kOverFetch + (exclude_seen ? ctx.seen.size() : 0);
+    fetch = std::min<uint64_t>(fetch, m.num_items());
+    std::vector<uint32_t> items;
+    for (;;) {
+      const std::vector<ScoredItem> found =
+          index.SearchInnerProduct(query, static_cast<uint32_t>(fetch), ef);
+      items.clear();
+      for (const ScoredItem& c : found) {
+        if (c.item < m.num_items() && e.Allowed(c.item) && !e.Excluded(c.item)) {
+          items.push_back(c.item);
+        }
+      }
+      rescore(items, scores->data());
+      std::vector<ScoredItem> candidates;
+      candidates.reserve(items.size());
+      for (uint32_t item : items) {
+        float s = (*scores)[item];
+        for (const AdjustStep* a : r.adjust_) s = a->Adjust(ctx, item, s);
+        if (std::isfinite(s)) candidates.push_back({item, s});
+      }
+      std::sort(candidates.begin(), candidates.end(), order);
+      std::vector<ScoredItem> out;
+      for (const ScoredItem& c : candidates) {
+        if (!r.list_.empty() && !Accepts(ctx, out, c)) continue;
+        out.push_back(c);
+        if (out.size() == n) return out;
+      }
+      if (found.size() < fetch || fetch >= m.num_items()) return out;
+      fetch = std::min<uint64_t>(fetch * kOverFetch, m.num_items());
+    }
+  }
+
   // (b), (d)-(f) over a cursor (never used with adjustments).
   std::vector<ScoredItem> FromCursor(RankedCursor* cursor, const RankContext& ctx) const {
     const rank::Eligibility e = Eligible(ctx);
@@ -188,6 +238,46 @@ void Ranker::RankUsers(std::span<const uint32_t> users, const QueryOptions& opti
   if (plan.nothing || users.empty()) return;
   const uint32_t num_users = m.num_users(), num_items = m.num_items();
   const int threads = Threads();
+
+  // (a) The approximate index when asked for and usable; users it cannot
+  // serve (cold) fall through to the exact paths below.
+  std::vector<uint32_t> exact_users;
+  std::vector<size_t> exact_where;
+  if (UsesIndex(options)) {
+    const uint32_t dim = m.embedding_dim();
+    std::vector<uint8_t> cold(users.size(), 0);
+#pragma omp parallel num_threads(users.size() < 16 ? 1 : threads)
+    {
+      std::vector<float> q(dim), scores(num_items);
+#pragma omp for schedule(dynamic, 16)
+      for (size_t k = 0; k < users.size(); ++k) {
+        const uint32_t u = users[k];
+        if (u >= num_users) continue;
+        if (!m.UserEmbedding(u, q.data())) {
+          cold[k] = 1;
+          continue;
+        }
+        auto rescore = [&m, u](std::span<const uint32_t> items, float* s) {
+          m.ScoreSubset(u, items, s);
+        };
+        (*out)[k] =
+            plan.FromIndex(q.data(), options.ef, rescore, &scores, plan.Context(u, plan.Seen(u)));
+      }
+    }
+    for (size_t k = 0; k < users.size(); ++k) {
+      if (cold[k]) {
+        exact_users.push_back(users[k]);
+        exact_where.push_back(k);
+      }
+    }
+    if (exact_users.empty()) return;
+    std::vector<std::vector<ScoredItem>> rest;
+    QueryOptions exact = options;
+    exact.approximate = false;
+    RankUsers(exact_users, exact, &rest);
+    for (size_t r = 0; r < rest.size(); ++r) (*out)[exact_where[r]] = std::move(rest[r]);
+    return;
+  }
 
   // (a) A cursor when the model has one and no step changes scores.
   std::unique_ptr<RankedCursor> first = adjust_.empty() ? m.NewRankedCursor() : nullptr;
@@ -252,12 +342,26 @@ Result<std::vector<ScoredItem>> Ranker::RankFoldIn(std::span<const ItemWeight> i
                                                    const QueryOptions& options) const {
   const Recommender& m = *model_;
   std::vector<float> scores(m.num_items());
-  ENCORE_RETURN_IF_ERROR(m.ScoreFoldIn(items, scores.data()));
   std::vector<uint32_t> seen;
   seen.reserve(items.size());
   for (const ItemWeight& iw : items) seen.push_back(iw.item);
   seen = SortedUnique(std::move(seen));
   const Plan plan(*this, options);
+  if (UsesIndex(options)) {
+    std::vector<float> q(m.embedding_dim());
+    Result<bool> warm = m.FoldInEmbedding(items, q.data());
+    if (!warm.ok()) return warm.status();
+    if (*warm) {
+      if (plan.nothing) return std::vector<ScoredItem>();
+      auto rescore = [&m, items](std::span<const uint32_t> subset, float* s) {
+        // Items were checked by FoldInEmbedding, so this cannot fail.
+        (void)m.ScoreFoldInSubset(items, subset, s);
+      };
+      return plan.FromIndex(q.data(), options.ef, rescore, &scores,
+                            plan.Context(RankContext::kNone, seen));
+    }
+  }
+  ENCORE_RETURN_IF_ERROR(m.ScoreFoldIn(items, scores.data()));
   if (plan.nothing) return std::vector<ScoredItem>();
   return plan.FromScores(scores.data(), plan.Context(RankContext::kNone, seen));
 }
@@ -280,8 +384,18 @@ Status Ranker::RankSimilar(uint32_t item, uint32_t n, std::vector<ScoredItem>* o
   }
   fetch = std::min<uint64_t>(fetch, m.num_items());
   std::vector<ScoredItem> candidates;
+  const bool approximate = approximate_similar_ && index_ != nullptr && index_->has_similarity() &&
+                           index_->num_items() == m.num_items() &&
+                           index_->dim() == m.embedding_dim();
+  if (approximate && item >= m.num_items()) {
+    return Status::InvalidArgument("similar items: unknown item index " + std::to_string(item));
+  }
   for (;;) {
-    ENCORE_RETURN_IF_ERROR(m.SimilarItems(item, static_cast<uint32_t>(fetch), &candidates));
+    if (approximate) {
+      candidates = index_->SearchSimilar(item, static_cast<uint32_t>(fetch), 0);
+    } else {
+      ENCORE_RETURN_IF_ERROR(m.SimilarItems(item, static_cast<uint32_t>(fetch), &candidates));
+    }
     if (n == 0) return Status::OK();
     const bool exhausted = candidates.size() < fetch || fetch >= m.num_items();
     size_t kept = 0;

@@ -39,6 +39,7 @@ enum class Route : uint8_t {
   kReadyz,
   kMetrics,
   kAdminReload,  // POST /v1/admin/reload
+  kExplain,      // GET /v1/users/{id}/explain
   kUnmatched,    // no route has this path
   kMalformed,    // not parsable as HTTP (400, 413, 414, 431 before routing)
   kCount

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 
+#include "encore/explain.h"
 #include "encore/rank.h"
 #include "rank/encode.h"
 #include "store/store_internal.h"
@@ -146,6 +148,10 @@ HttpResponse Router::Handle(const HttpRequest& request, const LoadedSnapshot* sn
     if (seg.size() == 4 && seg[1] == "users" && seg[3] == "recommendations") {
       if (!IsGet(method)) return MethodNotAllowed(method, kAllowGet, Route::kUserRecommendations);
       return UserRecommendations(seg[2], target, snapshot);
+    }
+    if (seg.size() == 4 && seg[1] == "users" && seg[3] == "explain") {
+      if (!IsGet(method)) return MethodNotAllowed(method, kAllowGet, Route::kExplain);
+      return Explain(seg[2], target, snapshot);
     }
     if (seg.size() == 4 && seg[1] == "items" && seg[3] == "similar") {
       if (!IsGet(method)) return MethodNotAllowed(method, kAllowGet, Route::kSimilarItems);
@@ -396,7 +402,11 @@ HttpResponse Router::FoldIn(const HttpRequest& request, const LoadedSnapshot* sn
   }
   // The one query path (encore/rank.h) and the one encoder (rank/encode.h):
   // non-finite scores are dropped by the ranker, exactly as in publish.
-  auto recs = Ranker(*model.model).RankFoldIn(known, q);
+  // Large catalogs: candidates from the published approximate index.
+  q.approximate = snapshot->ann != nullptr;
+  Ranker ranker(*model.model);
+  ranker.UseIndex(snapshot->ann.get());
+  auto recs = ranker.RankFoldIn(known, q);
   if (!recs.ok()) return ErrorResponse(500, recs.status().message(), kRoute);
   std::string body = "{\"snapshot\":" + std::to_string(snapshot->info.version) + ",\"items\":";
   if (Status st = rank::AppendItemArray(*recs, model.items, &body); !st.ok()) {
@@ -404,6 +414,89 @@ HttpResponse Router::FoldIn(const HttpRequest& request, const LoadedSnapshot* sn
   }
   body.append(",\"unknown_items\":").append(unknown_json).append("}");
   return Json(std::move(body), snapshot, kRoute);
+}
+
+// The user's history is the model's training data (model files keep it), so
+// the route needs a snapshot published with the model (include_model).
+HttpResponse Router::Explain(std::string_view raw_id, const Target& target,
+                             const LoadedSnapshot* snapshot) const {
+  constexpr Route kRoute = Route::kExplain;
+  std::string user, item;
+  HttpResponse error;
+  if (!DecodeId(raw_id, "user id", kRoute, &user, &error)) return error;
+  const std::string_view* raw_item = target.Find("item");
+  if (raw_item == nullptr) {
+    return ErrorResponse(400, "explain needs the query parameter 'item' (?item=ID)", kRoute);
+  }
+  if (!DecodeId(*raw_item, "item id", kRoute, &item, &error)) return error;
+  if (snapshot == nullptr) return NotReady(kRoute);
+  if (snapshot->model == nullptr) {
+    HttpResponse r =
+        ErrorResponse(503,
+                      "snapshot " + std::to_string(snapshot->info.version) +
+                          " has no model to explain with; publish with the model included",
+                      kRoute);
+    r.snapshot = snapshot->info.version;
+    return r;
+  }
+  const TrainedModel& model = *snapshot->model;
+  const std::optional<uint32_t> u = model.users.Find(user);
+  if (!u) return ErrorResponse(404, "unknown user '" + user + "'", kRoute);
+  const std::optional<uint32_t> i = model.items.Find(item);
+  if (!i) return ErrorResponse(404, "unknown item '" + item + "'", kRoute);
+  Result<Explanation> e = ExplainUser(*model.model, *u, *i);
+  if (!e.ok()) {
+    const int code = e.status().code() == StatusCode::kFailedPrecondition ? 422 : 500;
+    return ErrorResponse(code, e.status().message(), kRoute);
+  }
+  const bool cooc = std::string_view(model.model->kind()) == "cooccurrence";
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("snapshot");
+  w.Uint(snapshot->info.version);
+  w.Key("user");
+  w.String(user);
+  w.Key("item");
+  w.String(item);
+  w.Key("model");
+  w.String(model.model->kind());
+  w.Key("score");
+  w.Double(std::isfinite(e->score) ? e->score : 0.0);
+  w.Key("model_score");
+  if (std::isfinite(e->model_score)) {
+    w.Double(e->model_score);
+  } else {
+    w.Null();
+  }
+  w.Key("base");
+  w.Double(e->base);
+  w.Key("exact");
+  w.Bool(e->exact);
+  w.Key("method");
+  w.String(e->method);
+  w.Key("contributions");
+  w.BeginArray();
+  const size_t shown = std::min<size_t>(e->items.size(), options_.max_limit);
+  for (size_t k = 0; k < shown; ++k) {
+    const ItemContribution& c = e->items[k];
+    w.BeginObject();
+    w.Key("item");
+    w.String(model.items.Name(c.item));
+    w.Key("weight");
+    w.Double(c.weight);
+    w.Key("contribution");
+    w.Double(c.contribution);
+    if (cooc) {
+      w.Key("together");
+      w.Double(c.together);
+      w.Key("similarity");
+      w.Double(c.similarity);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return Json(w.str(), snapshot, kRoute);
 }
 
 HttpResponse Router::Info(const LoadedSnapshot* snapshot) const {
@@ -424,6 +517,7 @@ HttpResponse Router::Info(const LoadedSnapshot* snapshot) const {
   body.append(",\"snapshot_created\":\"").append(FormatUtcTime(snapshot->info.created_unix));
   body.append("\",\"snapshot_loaded\":\"").append(FormatUtcTime(snapshot->loaded_unix));
   body.append("\",\"fold_in\":").append(snapshot->model != nullptr ? "true" : "false");
+  body.append(",\"fold_in_approximate\":").append(snapshot->ann != nullptr ? "true" : "false");
   body.append("}}");
   return Json(std::move(body), snapshot, kRoute);
 }

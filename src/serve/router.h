@@ -82,6 +82,8 @@ class Router {
   HttpResponse SimilarItems(std::string_view raw_id, const Target& target,
                             const LoadedSnapshot* snapshot) const;
   HttpResponse FoldIn(const HttpRequest& request, const LoadedSnapshot* snapshot) const;
+  HttpResponse Explain(std::string_view raw_id, const Target& target,
+                       const LoadedSnapshot* snapshot) const;
   HttpResponse Info(const LoadedSnapshot* snapshot) const;
   HttpResponse Readyz(const LoadedSnapshot* snapshot) const;
   HttpResponse MetricsPage(const LoadedSnapshot* snapshot) const;

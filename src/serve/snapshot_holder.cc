@@ -1,5 +1,6 @@
 #include "serve/snapshot_holder.h"
 
+#include <cstring>
 #include <ctime>
 
 #include "serve/payload.h"
@@ -56,6 +57,15 @@ Result<std::shared_ptr<const LoadedSnapshot>> LoadedSnapshot::Load(
     // One request, one thread: fold-in must not fan out over every core.
     model->model->set_threads(1);
     loaded->model = std::make_shared<const TrainedModel>(std::move(model).value());
+    std::string ann_bytes;
+    ENCORE_RETURN_IF_ERROR(GetOptionalMeta(*snap, "ann", &ann_bytes));
+    if (!ann_bytes.empty() && model_bytes.size() >= 4) {
+      uint32_t crc = 0;
+      std::memcpy(&crc, model_bytes.data() + model_bytes.size() - 4, 4);
+      auto ann = AnnIndex::Parse(ann_bytes, crc, where + " meta 'ann'");
+      if (!ann.ok()) return ann.status();
+      loaded->ann = std::shared_ptr<const AnnIndex>(std::move(ann).value());
+    }
   }
   loaded->snapshot = std::move(snap);
   loaded->loaded_unix = static_cast<int64_t>(std::time(nullptr));

@@ -29,6 +29,7 @@
 #include <mutex>
 #include <string>
 
+#include "encore/ann.h"
 #include "encore/recommender.h"
 #include "encore/status.h"
 #include "encore/store.h"
@@ -42,6 +43,10 @@ struct LoadedSnapshot {
   bool popular_has_user = false;  // it has a "user" member (fallbacks then rewrite it)
   std::string info_doc;           // the "info" meta document (a JSON object); "{}" when absent
   std::shared_ptr<const TrainedModel> model;  // null when the snapshot has no "model"
+  // The model's approximate index (meta "ann", published for catalogs of at
+  // least PublishOptions::ann_min_items items); null when there is none. The
+  // fold-in route searches it instead of scoring every item.
+  std::shared_ptr<const AnnIndex> ann;
   int64_t loaded_unix = 0;
 
   // Reads the meta documents and parses the model. Fails on store errors,
