@@ -11,6 +11,7 @@
 #include "cli/input_flags.h"
 #include "encore/explain.h"
 #include "encore/recommender.h"
+#include "rank/encode.h"
 #include "util/json_writer.h"
 
 namespace encore::cli {
@@ -85,48 +86,13 @@ Command RegisterExplain(CLI::App& root) {
         if (f->json) {
           JsonWriter w(2);
           w.BeginObject();
-          w.Key("model");
-          w.String(model->model->kind());
           if (!f->user.empty()) {
             w.Key("user");
             w.String(f->user);
           }
           w.Key("item");
           w.String(f->item);
-          w.Key("score");
-          w.Double(e->score);
-          w.Key("model_score");
-          if (std::isfinite(e->model_score)) {
-            w.Double(e->model_score);
-          } else {
-            w.Null();
-          }
-          w.Key("base");
-          w.Double(e->base);
-          w.Key("exact");
-          w.Bool(e->exact);
-          w.Key("method");
-          w.String(e->method);
-          w.Key("contributions");
-          w.BeginArray();
-          for (size_t k = 0; k < shown; ++k) {
-            const ItemContribution& c = e->items[k];
-            w.BeginObject();
-            w.Key("item");
-            w.String(model->items.Name(c.item));
-            w.Key("weight");
-            w.Double(c.weight);
-            w.Key("contribution");
-            w.Double(c.contribution);
-            if (std::string_view(model->model->kind()) == "cooccurrence") {
-              w.Key("together");
-              w.Double(c.together);
-              w.Key("similarity");
-              w.Double(c.similarity);
-            }
-            w.EndObject();
-          }
-          w.EndArray();
+          rank::AppendExplanationMembers(*e, *model, shown, &w);
           w.EndObject();
           std::printf("%s\n", w.str().c_str());
         } else {

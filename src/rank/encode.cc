@@ -1,5 +1,8 @@
 #include "rank/encode.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "util/json_writer.h"
 
 namespace encore::rank {
@@ -92,6 +95,56 @@ Status EncodePayload(std::string_view key_name, std::string_view id, uint64_t ve
   ENCORE_RETURN_IF_ERROR(AppendItemArray(list, items, out));
   out->push_back('}');
   return Status::OK();
+}
+
+namespace {
+
+void FiniteOrNull(double v, JsonWriter* w) {
+  if (std::isfinite(v)) {
+    w->Double(v);
+  } else {
+    w->Null();
+  }
+}
+
+}  // namespace
+
+void AppendExplanationMembers(const Explanation& e, const TrainedModel& model, size_t max_items,
+                              JsonWriter* w) {
+  const bool cooccurrence = std::string_view(model.model->kind()) == "cooccurrence";
+  w->Key("model");
+  w->String(model.model->kind());
+  w->Key("score");
+  FiniteOrNull(e.score, w);
+  w->Key("model_score");
+  FiniteOrNull(e.model_score, w);
+  w->Key("base");
+  FiniteOrNull(e.base, w);
+  w->Key("exact");
+  w->Bool(e.exact);
+  w->Key("method");
+  w->String(e.method);
+  w->Key("contributions");
+  w->BeginArray();
+  const size_t shown = std::min(e.items.size(), max_items);
+  for (size_t k = 0; k < shown; ++k) {
+    const ItemContribution& c = e.items[k];
+    w->BeginObject();
+    w->Key("item");
+    w->String(model.items.Name(c.item));
+    w->Key("weight");
+    FiniteOrNull(c.weight, w);
+    w->Key("contribution");
+    FiniteOrNull(c.contribution, w);
+    if (cooccurrence) {
+      w->Key("together");
+      FiniteOrNull(c.together, w);
+      w->Key("similarity");
+      FiniteOrNull(c.similarity, w);
+    }
+    w->EndObject();
+  }
+  w->EndArray();
 }
 
 }  // namespace encore::rank

@@ -30,10 +30,24 @@
 #include <string>
 #include <string_view>
 
+#include "encore/explain.h"
 #include "encore/ids.h"
 #include "encore/recommender.h"
 
+namespace encore {
+class JsonWriter;
+}  // namespace encore
+
 namespace encore::rank {
+
+// The members of an explanation (`encore explain --json`, GET
+// /v1/users/{id}/explain), written into the object `w` has open: model,
+// score, model_score, base, exact, method, and contributions (the first
+// `max_items`, each item, weight, contribution, and for cooccurrence together
+// and similarity). A score that is not finite is written as null, never as a
+// number. `model` names the items and the kind.
+void AppendExplanationMembers(const Explanation& e, const TrainedModel& model, size_t max_items,
+                              JsonWriter* w);
 
 // The score as text (shortest round trip); Internal when not finite.
 Status AppendScore(float score, std::string* out);

@@ -449,7 +449,6 @@ HttpResponse Router::Explain(std::string_view raw_id, const Target& target,
     const int code = e.status().code() == StatusCode::kFailedPrecondition ? 422 : 500;
     return ErrorResponse(code, e.status().message(), kRoute);
   }
-  const bool cooc = std::string_view(model.model->kind()) == "cooccurrence";
   JsonWriter w;
   w.BeginObject();
   w.Key("snapshot");
@@ -458,43 +457,7 @@ HttpResponse Router::Explain(std::string_view raw_id, const Target& target,
   w.String(user);
   w.Key("item");
   w.String(item);
-  w.Key("model");
-  w.String(model.model->kind());
-  w.Key("score");
-  w.Double(std::isfinite(e->score) ? e->score : 0.0);
-  w.Key("model_score");
-  if (std::isfinite(e->model_score)) {
-    w.Double(e->model_score);
-  } else {
-    w.Null();
-  }
-  w.Key("base");
-  w.Double(e->base);
-  w.Key("exact");
-  w.Bool(e->exact);
-  w.Key("method");
-  w.String(e->method);
-  w.Key("contributions");
-  w.BeginArray();
-  const size_t shown = std::min<size_t>(e->items.size(), options_.max_limit);
-  for (size_t k = 0; k < shown; ++k) {
-    const ItemContribution& c = e->items[k];
-    w.BeginObject();
-    w.Key("item");
-    w.String(model.items.Name(c.item));
-    w.Key("weight");
-    w.Double(c.weight);
-    w.Key("contribution");
-    w.Double(c.contribution);
-    if (cooc) {
-      w.Key("together");
-      w.Double(c.together);
-      w.Key("similarity");
-      w.Double(c.similarity);
-    }
-    w.EndObject();
-  }
-  w.EndArray();
+  rank::AppendExplanationMembers(*e, model, options_.max_limit, &w);
   w.EndObject();
   return Json(w.str(), snapshot, kRoute);
 }
