@@ -63,8 +63,7 @@ def test_out_of_range_ids(fitted, user_items):
         fitted.recommend(0, user_items[0], items=[-3])
     with pytest.raises(LookupError, match="itemid 120 is not in the model"):
         fitted.similar_items(120)
-    wide = sp.csr_matrix((1, 500), dtype=np.float32)
-    wide[0, 499] = 1
+    wide = sp.csr_matrix((np.ones(1, dtype=np.float32), ([0], [499])), shape=(1, 500))
     with pytest.raises(LookupError, match="holds item 499"):
         fitted.recommend(0, wide, recalculate_user=True)
     with pytest.raises(ValueError, match="N must be >= 0"):
