@@ -24,7 +24,7 @@ from . import _encore
 __version__ = _encore.__version__
 
 __all__ = [
-    "ALS", "IALS", "Cooccurrence", "Popularity", "EASE", "Model", "Interactions",
+    "ALS", "IALS", "Cooccurrence", "Popularity", "EASE", "BPR", "Model", "Interactions",
     "load", "read_interactions", "params", "model_kinds", "input_options",
     "precision_at_k", "recall_at_k", "ndcg_at_k", "mean_average_precision_at_k",
     "ranking_metrics_at_k", "train_test_split", "cross_validate",
@@ -334,24 +334,29 @@ def read_interactions(path, format="csv", **options):
 # ----------------------------------------------------------------- models
 
 
-def _progress(show_progress, callback, total, desc):
-    """A fit callback: the user's, tqdm's (when installed and asked), or None."""
-    bar = None
+def _progress(show_progress, callback, desc):
+    """A fit callback: the user's and/or a tqdm bar (when installed and asked), or None.
+
+    The bar is made at the first report, with the total the model reports.
+    """
+    tqdm = None
     if show_progress:
         try:
             from tqdm.auto import tqdm
-            bar = tqdm(total=total, desc=desc)
         except ImportError:
-            bar = None
-    if bar is None and callback is None:
+            tqdm = None
+    if tqdm is None and callback is None:
         return None, None
+    state = {"bar": None}
 
-    def report(done, total_):
-        if bar is not None:
-            bar.update(done - bar.n)
+    def report(done, total):
+        if tqdm is not None:
+            if state["bar"] is None:
+                state["bar"] = tqdm(total=total, desc=desc)
+            state["bar"].update(done - state["bar"].n)
         if callback is not None:
-            callback(done, total_)
-    return report, bar
+            callback(done, total)
+    return report, state
 
 
 class Model:
@@ -465,18 +470,20 @@ class Model:
                 for other names), or an :class:`Interactions`.
             show_progress: a tqdm bar over the iterations when tqdm is installed.
             callback: called as callback(done, total) after each iteration
-                (als, ials); an exception it raises stops nothing but is
-                raised when fit returns.
+                (als, ials; models without iterations do not call it). An
+                exception it raises (or Ctrl-C) is raised when fit returns;
+                later reports are skipped.
+
+        Returns:
+            the model itself.
         """
         data = _as_interactions(user_items)
-        iterations = int(dict(self._model.params).get("iterations", "0") or 0)
-        report, bar = _progress(show_progress and iterations > 0, callback, iterations,
-                                self._model.kind)
+        report, state = _progress(show_progress, callback, self._model.kind)
         try:
             self._model.fit(data._data, report)
         finally:
-            if bar is not None:
-                bar.close()
+            if state is not None and state["bar"] is not None:
+                state["bar"].close()
         self._user_norms = None
         return self
 
@@ -633,8 +640,12 @@ Cooccurrence = _make_class("Cooccurrence", "cooccurrence", """Item co-occurrence
     """)
 Popularity = _make_class("Popularity", "popularity", """Most popular items (a baseline).""")
 EASE = _make_class("EASE", "ease", """EASE (Steck 2019): a closed-form item-item model.""")
+BPR = _make_class("BPR", "bpr", """Bayesian Personalised Ranking (implicit's BayesianPersonalizedRanking).
 
-_CLASSES = {c.kind: c for c in (IALS, ALS, Cooccurrence, Popularity, EASE)}
+    Available when the library registers the "bpr" model (encore.model_kinds()).
+    """)
+
+_CLASSES = {c.kind: c for c in (IALS, ALS, Cooccurrence, Popularity, EASE, BPR)}
 
 
 def load(path):

@@ -51,14 +51,22 @@ std::map<std::string, py::object>& ExceptionTypes() {
 // The key of a code in set_exception_types.
 const char* CodeKey(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "OK";
-    case StatusCode::kInvalidArgument: return "InvalidArgument";
-    case StatusCode::kNotFound: return "NotFound";
-    case StatusCode::kIOError: return "IOError";
-    case StatusCode::kParseError: return "ParseError";
-    case StatusCode::kCorruption: return "Corruption";
-    case StatusCode::kFailedPrecondition: return "FailedPrecondition";
-    case StatusCode::kInternal: return "Internal";
+    case StatusCode::kOk:
+      return "OK";
+    case StatusCode::kInvalidArgument:
+      return "InvalidArgument";
+    case StatusCode::kNotFound:
+      return "NotFound";
+    case StatusCode::kIOError:
+      return "IOError";
+    case StatusCode::kParseError:
+      return "ParseError";
+    case StatusCode::kCorruption:
+      return "Corruption";
+    case StatusCode::kFailedPrecondition:
+      return "FailedPrecondition";
+    case StatusCode::kInternal:
+      return "Internal";
   }
   return "Internal";
 }
@@ -181,7 +189,8 @@ Data DataFromCsr(IndexArray indptr, IndexArray indices, FloatArray values, int64
 // From columns (a DataFrame): ids as text, per-row values, optional events
 // and times, then BuildDataset with the weighting options.
 Data DataFromColumns(const std::vector<std::string>& users, const std::vector<std::string>& items,
-                     std::optional<FloatArray> values, std::optional<std::vector<std::string>> events,
+                     std::optional<FloatArray> values,
+                     std::optional<std::vector<std::string>> events,
                      std::optional<IndexArray> times, const std::string& feedback,
                      const std::string& weights, const std::string& transform,
                      const std::string& duplicates, int threads) {
@@ -252,7 +261,7 @@ py::dict ReportDict(const ReadReport& r) {
 // Reads files with the CLI's input options (name -> text, the names of
 // `encore options`). Returns (Data or None, report, error code, message).
 py::tuple ReadInteractionFiles(const std::vector<std::string>& files,
-                           const std::vector<std::pair<std::string, std::string>>& options) {
+                               const std::vector<std::pair<std::string, std::string>>& options) {
   InputOptions o;
   o.files = files;
   for (const auto& [name, text] : options) {
@@ -343,7 +352,8 @@ class Model {
     Unwrap(CreateRecommender(kind_, params_));  // unknown kind: the registry's message
   }
   explicit Model(std::shared_ptr<TrainedModel> trained)
-      : kind_(trained->model->kind()), params_(trained->model->params()),
+      : kind_(trained->model->kind()),
+        params_(trained->model->params()),
         trained_(std::move(trained)) {}
 
   const std::string& kind() const { return kind_; }
@@ -451,9 +461,10 @@ class Model {
   // (recalculate). Returns (ids, scores, counts): N columns per user,
   // padded with -1 and -inf past counts[r].
   py::tuple Recommend(IndexArray users, std::optional<IndexArray> liked_indptr,
-                      std::optional<IndexArray> liked_indices, std::optional<FloatArray> liked_values,
-                      int64_t n, bool filter_liked, std::optional<IndexArray> filter_items,
-                      std::optional<IndexArray> items, bool recalculate) const {
+                      std::optional<IndexArray> liked_indices,
+                      std::optional<FloatArray> liked_values, int64_t n, bool filter_liked,
+                      std::optional<IndexArray> filter_items, std::optional<IndexArray> items,
+                      bool recalculate) const {
     const TrainedModel& t = trained();
     const Recommender& m = *t.model;
     if (n < 0) ThrowInvalid("N must be >= 0, got " + std::to_string(n));
@@ -485,8 +496,8 @@ class Model {
     const bool have_liked = liked_indptr.has_value();
     if (have_liked && (liked_indptr->size() != rows + 1)) {
       ThrowInvalid("user_items must contain 1 row for every user in userid (got " +
-                   std::to_string(liked_indptr->size() - 1) + " rows for " +
-                   std::to_string(rows) + " users)");
+                   std::to_string(liked_indptr->size() - 1) + " rows for " + std::to_string(rows) +
+                   " users)");
     }
     std::vector<std::vector<ItemWeight>> rows_items(have_liked ? rows : 0);
     if (have_liked) {
@@ -496,11 +507,11 @@ class Model {
       for (int64_t r = 0; r < rows; ++r) {
         for (int64_t j = p[r]; j < p[r + 1]; ++j) {
           if (ix[j] < 0 || ix[j] >= m.num_items()) {
-            Throw(Status(StatusCode::kNotFound,
-                         "user_items row " + std::to_string(r) + " holds item " +
-                             std::to_string(ix[j]) + ", outside 0.." +
-                             std::to_string(int64_t{m.num_items()} - 1) +
-                             "; its columns must be the model's items"));
+            Throw(Status(StatusCode::kNotFound, "user_items row " + std::to_string(r) +
+                                                    " holds item " + std::to_string(ix[j]) +
+                                                    ", outside 0.." +
+                                                    std::to_string(int64_t{m.num_items()} - 1) +
+                                                    "; its columns must be the model's items"));
           }
           if (!std::isfinite(v[j])) {
             ThrowInvalid("user_items row " + std::to_string(r) +
@@ -840,10 +851,9 @@ PYBIND11_MODULE(_encore, m) {
   m.def("train_test_split", &TrainTestSplit, py::arg("data"), py::arg("method"),
         py::arg("test_fraction"), py::arg("leave_k"), py::arg("min_train"), py::arg("seed"),
         py::arg("threads") = 0);
-  m.def("cross_validate", &CrossValidateModel, py::arg("kind"), py::arg("params"),
-        py::arg("data"), py::arg("folds"), py::arg("per_user"), py::arg("min_train"),
-        py::arg("metrics"), py::arg("seed"), py::arg("relevance_threshold"),
-        py::arg("threads") = 0);
+  m.def("cross_validate", &CrossValidateModel, py::arg("kind"), py::arg("params"), py::arg("data"),
+        py::arg("folds"), py::arg("per_user"), py::arg("min_train"), py::arg("metrics"),
+        py::arg("seed"), py::arg("relevance_threshold"), py::arg("threads") = 0);
   m.def("ranking_metrics", &RankingMetrics, py::arg("model"), py::arg("test_indptr"),
         py::arg("test_indices"), py::arg("test_values"), py::arg("train_indptr"),
         py::arg("train_indices"), py::arg("train_values"), py::arg("k"));
@@ -862,9 +872,8 @@ PYBIND11_MODULE(_encore, m) {
       .def("fit", &Model::Fit, py::arg("data"), py::arg("callback") = py::none())
       .def("factors", [](const Model& self) { return self.Factors(py::none()); })
       .def("recommend", &Model::Recommend, py::arg("users"), py::arg("liked_indptr"),
-           py::arg("liked_indices"), py::arg("liked_values"), py::arg("n"),
-           py::arg("filter_liked"), py::arg("filter_items"), py::arg("items"),
-           py::arg("recalculate"))
+           py::arg("liked_indices"), py::arg("liked_values"), py::arg("n"), py::arg("filter_liked"),
+           py::arg("filter_items"), py::arg("items"), py::arg("recalculate"))
       .def("similar_items", &Model::SimilarItems, py::arg("items"), py::arg("n"))
       .def("save", &Model::Save, py::arg("path"))
       .def("set_threads", &Model::set_threads, py::arg("threads"))

@@ -202,3 +202,29 @@ def test_every_public_name_has_a_docstring():
             for attr, member in vars(obj).items():
                 if not attr.startswith("_") and callable(member):
                     assert member.__doc__, "%s.%s" % (name, attr)
+
+
+def test_tqdm_bar_when_installed(user_items, monkeypatch):
+    import sys
+    import types
+    bars = []
+
+    class FakeBar:
+        def __init__(self, total, desc):
+            self.total, self.desc, self.n, self.closed = total, desc, 0, False
+            bars.append(self)
+
+        def update(self, k):
+            self.n += k
+
+        def close(self):
+            self.closed = True
+    auto = types.ModuleType("tqdm.auto")
+    auto.tqdm = FakeBar
+    monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
+    monkeypatch.setitem(sys.modules, "tqdm.auto", auto)
+    encore.IALS(factors=4, iterations=3).fit(user_items)
+    assert len(bars) == 1
+    assert (bars[0].total, bars[0].n, bars[0].desc, bars[0].closed) == (3, 3, "ials", True)
+    encore.IALS(factors=4, iterations=3).fit(user_items, show_progress=False)
+    assert len(bars) == 1
