@@ -682,11 +682,19 @@ def ranking_metrics_at_k(model, train_user_items, test_user_items, K=10, show_pr
          "users_evaluated": n}; NaN values when no user has a test item.
     """
     native = _native(model)
+    shape = (native.num_users, native.num_items)
     test = _csr(test_user_items, "test_user_items")
+    if test.shape != shape:
+        raise ValueError("test_user_items has shape %s; the model has %d users x %d items"
+                         % (test.shape, shape[0], shape[1]))
     t = _csr_arrays(test)
     tr = (None, None, None)
     if train_user_items is not None:
-        tr = _csr_arrays(_csr(train_user_items, "train_user_items"))
+        train = _csr(train_user_items, "train_user_items")
+        if train.shape != shape:
+            raise ValueError("train_user_items has shape %s; the model has %d users x %d items"
+                             % (train.shape, shape[0], shape[1]))
+        tr = _csr_arrays(train)
     return dict(_encore.ranking_metrics(native, t[0], t[1], t[2], tr[0], tr[1], tr[2],
                                         _count(K, "K")))
 

@@ -569,7 +569,8 @@ class Model {
       }
     }
     Check(status);
-    const ssize_t cols = static_cast<ssize_t>(n);
+    // At most every item: a larger N only adds padding.
+    const ssize_t cols = static_cast<ssize_t>(std::min<int64_t>(n, m.num_items()));
     py::array_t<int32_t> ids({static_cast<ssize_t>(rows), cols});
     py::array_t<float> scores({static_cast<ssize_t>(rows), cols});
     py::array_t<int64_t> counts(rows);
@@ -607,7 +608,8 @@ class Model {
       status = Ranker(m).RankSimilarItems(idx, static_cast<uint32_t>(n), &lists);
     }
     Check(status);
-    const ssize_t rows = static_cast<ssize_t>(idx.size()), cols = static_cast<ssize_t>(n);
+    const ssize_t rows = static_cast<ssize_t>(idx.size());
+    const ssize_t cols = static_cast<ssize_t>(std::min<int64_t>(n, m.num_items()));
     py::array_t<int32_t> ids({rows, cols});
     py::array_t<float> scores({rows, cols});
     py::array_t<int64_t> counts(rows);

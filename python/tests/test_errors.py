@@ -116,3 +116,10 @@ def test_unsorted_and_duplicate_csr_entries_are_canonicalised():
 def test_empty_data():
     with pytest.raises(ValueError, match="empty"):
         encore.IALS().fit(sp.csr_matrix((3, 3), dtype=np.float32))
+
+
+def test_huge_n_and_shape_mismatch(fitted, user_items):
+    ids, scores = fitted.recommend([0, 1], user_items[[0, 1]], N=10**12)
+    assert ids.shape == (2, user_items.shape[1])  # at most every item, no giant allocation
+    with pytest.raises(ValueError, match="test_user_items has shape"):
+        encore.precision_at_k(fitted, None, user_items[:10])
