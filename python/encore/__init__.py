@@ -536,6 +536,38 @@ class Model:
             return ids[0, :c], scores[0, :c]
         return ids, scores
 
+    def recommend_frame(self, users=None, N=10, filter_already_liked_items=True):
+        """Top-N lists as a pandas DataFrame with columns user, item, score, rank.
+
+        The rows of ``encore recommend``'s CSV: ``users`` are user ids (as
+        in :attr:`user_ids`; None = every user), items are item ids, rank
+        starts at 1, and the training items are left out unless
+        filter_already_liked_items is False. Unknown user ids raise
+        NotFoundError.
+        """
+        import pandas as pd
+        if users is None:
+            index = _np.arange(self._model.num_users)
+        else:
+            names = [str(u) for u in ([users] if _np.isscalar(users) else users)]
+            index = self._model.lookup(names, True)
+            unknown = [n for n, i in zip(names, index) if i < 0]
+            if unknown:
+                raise NotFoundError("%d user id(s) not in the model, e.g. %r"
+                                    % (len(unknown), unknown[0]))
+        n = _count(N, "N")
+        ids, scores, counts = self._model.recommend(
+            _np.asarray(index, dtype=_np.int64), None, None, None, n,
+            bool(filter_already_liked_items), None, None, False)
+        rows = _np.repeat(_np.arange(len(index)), counts)
+        cols = _np.concatenate([_np.arange(c) for c in counts]) if len(counts) else \
+            _np.zeros(0, dtype=_np.int64)
+        user_ids, item_ids = self.user_ids, self.item_ids
+        return pd.DataFrame({"user": user_ids[_np.asarray(index)[rows]],
+                             "item": item_ids[ids[rows, cols]],
+                             "score": scores[rows, cols],
+                             "rank": cols + 1})
+
     def similar_items(self, itemid, N=10):
         """The N items most similar to an item (or each of an array of items).
 

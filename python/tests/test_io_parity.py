@@ -120,3 +120,27 @@ def test_cli_model_is_used_in_python(tmp_path, encore_bin, user_items):
     mine = encore.IALS(factors=8, iterations=4, seed=5, threads=2).fit(inter, show_progress=False)
     np.testing.assert_array_equal(mine.item_factors, model.item_factors)
     np.testing.assert_array_equal(mine.item_ids, model.item_ids)
+
+
+def test_recommend_frame_is_the_cli_output(tmp_path, encore_bin, user_items):
+    pd = pytest.importorskip("pandas")
+    data = tmp_path / "events.csv"
+    write_csv(data, user_items)
+    model = encore.IALS(factors=8, iterations=3, seed=5, threads=2)
+    model.fit(encore.read_interactions(data), show_progress=False)
+    path = tmp_path / "m.model"
+    model.save(path)
+    out = tmp_path / "recs.csv"
+    subprocess.run([encore_bin, "recommend", "--model-file", str(path), "--n", "7",
+                    "--out", str(out), "--quiet"], check=True)
+    cli = pd.read_csv(out, dtype={"user": str, "item": str})
+    mine = model.recommend_frame(N=7)
+    assert list(mine.columns) == ["user", "item", "score", "rank"]
+    assert mine["user"].tolist() == cli["user"].tolist()
+    assert mine["item"].tolist() == cli["item"].tolist()
+    assert mine["rank"].tolist() == cli["rank"].tolist()
+    np.testing.assert_allclose(mine["score"], cli["score"], rtol=1e-5, atol=1e-6)
+    some = model.recommend_frame(["u3", "u1"], N=2)
+    assert some["user"].tolist() == ["u3", "u3", "u1", "u1"]
+    with pytest.raises(LookupError, match="not in the model"):
+        model.recommend_frame(["nobody"])
