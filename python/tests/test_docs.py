@@ -44,11 +44,13 @@ def test_python_md_walkthrough_runs(tmp_path):
                     reason="slow (builds the package again); set ENCORE_TEST_PIP=1")
 def test_pip_install_into_a_venv(tmp_path):
     venv = tmp_path / "venv"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", str(venv)],
                    check=True)
     subprocess.run([str(venv / "bin" / "pip"), "install", "--no-build-isolation", ROOT],
-                   check=True, cwd=tmp_path)
+                   check=True, cwd=tmp_path, env=env)
     out = subprocess.run([str(venv / "bin" / "python"), "-c",
                           "import encore; print(encore.__file__)"],
-                         check=True, capture_output=True, text=True, cwd=tmp_path).stdout
+                         check=True, capture_output=True, text=True, cwd=tmp_path,
+                         env=env).stdout
     assert str(venv) in out
