@@ -83,3 +83,20 @@ def test_cross_validate(user_items):
         encore.cross_validate(encore.Popularity(), user_items, folds=1)
     with pytest.raises(ValueError):
         encore.cross_validate(encore.Popularity(), user_items, metrics="nonsense")
+
+
+def test_time_split_of_interactions():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"user": [1, 1, 1, 2, 2, 2],
+                       "item": ["a", "b", "c", "a", "b", "d"],
+                       "time": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03",
+                                               "2024-01-01", "2024-01-05", "2024-01-06"])})
+    data = encore.Interactions.from_frame(df, time_col="time")
+    train, test = encore.train_test_split(data, method="time", leave_k=1)
+    assert isinstance(train, encore.Interactions)
+    held = test.to_frame()
+    assert sorted(zip(held["user"], held["item"])) == [("1", "c"), ("2", "d")]
+    assert train.nnz == 4
+    with pytest.raises(RuntimeError):  # a time split needs times
+        encore.train_test_split(encore.Interactions.from_frame(df[["user", "item"]]),
+                                method="time", leave_k=1)
