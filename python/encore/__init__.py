@@ -568,6 +568,48 @@ class Model:
                              "score": scores[rows, cols],
                              "rank": cols + 1})
 
+    def explain(self, userid, user_items, itemid, user_weights=None, N=10):
+        """Why was ``itemid`` recommended to ``userid``? (implicit's signature.)
+
+        The score splits into the share of each of the user's items plus a
+        base: score = base + sum of contributions (docs/MODELS.md,
+        "Explanations"): for factor models through the user's weighted Gram
+        matrix (the fold-in solve, as implicit explains iALS), for
+        co-occurrence the similarities of the items that co-occurred (with
+        ``together`` counts), for popularity the item's count (the base).
+
+        Args:
+            userid: a user row number (ignored when user_items is given and
+                the user is new).
+            user_items: the user's row (1 x items CSR): the history to
+                explain from (fold-in); None: the user's training items.
+            itemid: the item explained.
+            user_weights: accepted for implicit compatibility, not used.
+            N: how many of the largest contributions to return.
+
+        Returns:
+            (score, contributions, explanation): the explained score, a list
+            of (itemid, contribution) largest |contribution| first (at most
+            N), and a dict with everything (base, model_score, exact, method,
+            items with weight, contribution, together, similarity).
+        """
+        if not hasattr(self._model, "explain"):
+            raise FailedPreconditionError("this build of encore has no explanations "
+                                          "(encore/explain.h)")
+        hist_items = hist_weights = None
+        if user_items is not None:
+            m = _csr(user_items, "user_items")
+            if m.shape[0] != 1:
+                raise ValueError("user_items must be the user's one row (1 x items), got %d rows"
+                                 % m.shape[0])
+            hist_items = _np.asarray(m.indices, dtype=_np.int64)
+            hist_weights = _np.asarray(m.data, dtype=_np.float32)
+        user = int(_int_array([userid], "userid")[0])
+        item = int(_int_array([itemid], "itemid")[0])
+        e = self._model.explain(user, item, hist_items, hist_weights)
+        top = [(c["item"], c["contribution"]) for c in e["items"][:_count(N, "N")]]
+        return e["score"], top, e
+
     def similar_items(self, itemid, N=10):
         """The N items most similar to an item (or each of an array of items).
 

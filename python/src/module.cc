@@ -29,6 +29,10 @@
 
 #include "encore/dataset.h"
 #include "encore/evaluate.h"
+#if __has_include("encore/explain.h")  // explanations (branch ann)
+#include "encore/explain.h"
+#define ENCORE_PY_EXPLAIN 1
+#endif
 #include "encore/input.h"
 #include "encore/params.h"
 #include "encore/rank.h"
@@ -625,6 +629,65 @@ class Model {
     return py::make_tuple(ids, scores, counts);
   }
 
+#ifdef ENCORE_PY_EXPLAIN
+  // ExplainUser (history = the user's training items) or, with `history`
+  // given, ExplainItems (fold-in). Returns a dict of the Explanation.
+  py::dict Explain(int64_t user, int64_t item, std::optional<IndexArray> h_items,
+                   std::optional<FloatArray> h_weights) const {
+    const TrainedModel& t = trained();
+    const Recommender& m = *t.model;
+    if (item < 0 || item >= m.num_items()) {
+      Throw(Status(StatusCode::kNotFound, "itemid " + std::to_string(item) +
+                                              " is not in the model (0.." +
+                                              std::to_string(int64_t{m.num_items()} - 1) + ")"));
+    }
+    std::vector<ItemWeight> history;
+    if (h_items) {
+      for (int64_t j = 0; j < h_items->size(); ++j) {
+        const int64_t x = h_items->data()[j];
+        if (x < 0 || x >= m.num_items()) {
+          Throw(Status(StatusCode::kNotFound, "user_items holds item " + std::to_string(x) +
+                                                  ", outside 0.." +
+                                                  std::to_string(int64_t{m.num_items()} - 1)));
+        }
+        const float w = h_weights->data()[j];
+        if (!std::isfinite(w)) ThrowInvalid("user_items holds a value that is not a finite number");
+        history.push_back({static_cast<uint32_t>(x), w});
+      }
+    } else if (user < 0 || user >= m.num_users()) {
+      Throw(Status(StatusCode::kNotFound, "userid " + std::to_string(user) +
+                                              " is not in the model (0.." +
+                                              std::to_string(int64_t{m.num_users()} - 1) + ")"));
+    }
+    Result<Explanation> e = Status::Internal("not explained");
+    {
+      py::gil_scoped_release release;
+      e = h_items ? ExplainItems(m, history, static_cast<uint32_t>(item))
+                  : ExplainUser(m, static_cast<uint32_t>(user), static_cast<uint32_t>(item));
+    }
+    Explanation x = Unwrap(std::move(e));
+    py::dict out;
+    out["item"] = x.item;
+    out["score"] = x.score;
+    out["base"] = x.base;
+    out["model_score"] = x.model_score;
+    out["exact"] = x.exact;
+    out["method"] = x.method;
+    py::list items;
+    for (const ItemContribution& c : x.items) {
+      py::dict d;
+      d["item"] = c.item;
+      d["weight"] = c.weight;
+      d["contribution"] = c.contribution;
+      d["together"] = c.together;
+      d["similarity"] = c.similarity;
+      items.append(d);
+    }
+    out["items"] = items;
+    return out;
+  }
+#endif
+
   void Save(const std::string& path) const {
     const TrainedModel& t = trained();
     Status status;
@@ -860,7 +923,8 @@ PYBIND11_MODULE(_encore, m) {
         py::arg("test_indices"), py::arg("test_values"), py::arg("train_indptr"),
         py::arg("train_indices"), py::arg("train_values"), py::arg("k"));
 
-  py::class_<Model>(m, "Model", "A model of the registry, fitted or loaded.")
+  py::class_<Model> model(m, "Model", "A model of the registry, fitted or loaded.");
+  model
       .def(py::init<std::string, const std::vector<std::pair<std::string, std::string>>&>(),
            py::arg("kind"), py::arg("params"))
       .def_property_readonly("kind", &Model::kind)
@@ -880,4 +944,8 @@ PYBIND11_MODULE(_encore, m) {
       .def("save", &Model::Save, py::arg("path"))
       .def("set_threads", &Model::set_threads, py::arg("threads"))
       .def_static("load", &LoadModelFile, py::arg("path"));
+#ifdef ENCORE_PY_EXPLAIN
+  model.def("explain", &Model::Explain, py::arg("user"), py::arg("item"), py::arg("history_items"),
+            py::arg("history_weights"));
+#endif
 }
