@@ -16,6 +16,11 @@ of its own layer and of lower layers, whether it names them as
 themselves. Unit tests (src/**/*_test.cc) obey it too; tests/, bench/ and
 fuzz/ sit above everything and are not checked.
 
+The Python bindings (python/src/) are a front end like the CLI, above
+workflow: they may include public headers (include/encore/*.h) only, never a
+src/ folder's internal header, so they call nothing the library facade does
+not offer.
+
 Usage:
     scripts/check_layers.py [--root DIR]   check a source tree (default: this repo)
     scripts/check_layers.py --self-test    plant violations in temporary trees
@@ -174,6 +179,23 @@ def check(root):
                 "%s: layer %s includes \"%s\" of the higher layer %s; move the code to the "
                 "right layer or pass what it needs from above (layers, lowest first: %s)"
                 % (path, layer, include, target, " -> ".join(LAYERS)))
+    bindings = os.path.join(root, "python", "src")
+    if os.path.isdir(bindings):
+        for dirpath, _, names in os.walk(bindings):
+            for name in sorted(names):
+                if not name.endswith(SOURCE_EXT):
+                    continue
+                path = os.path.relpath(os.path.join(dirpath, name), root)
+                with open(os.path.join(root, path), encoding="utf-8", errors="replace") as f:
+                    text = strip_comments(f.read())
+                for include in INCLUDE.findall(text):
+                    target = header_layer(include)
+                    if target is None or include.startswith("encore/"):
+                        continue
+                    errors.append(
+                        "%s: the Python bindings include \"%s\", an internal header of layer "
+                        "%s; bindings use the library facade (include/encore/*.h) only: add "
+                        "what they need to a public header" % (path, include, target))
     if root == default_root():
         for key, why in sorted(ALLOWED.items()):
             if key not in used:
@@ -220,6 +242,12 @@ def self_test():
         ("unmapped public header", {
             "include/encore/gadget.h": '#include "encore/status.h"\n',
         }, "public header without a layer"),
+        ("python bindings including an internal header", {
+            "python/src/module.cc": '#include "encore/rank.h"\n#include "model/factor_model.h"\n',
+        }, 'the Python bindings include "model/factor_model.h"'),
+        ("python bindings on the facade", {
+            "python/src/module.cc": '#include "encore/workflow.h"\n#include <pybind11/numpy.h>\n',
+        }, None),
         ("commented-out include is ignored", {
             "src/io/reader.cc": '// #include "serve/router.h"\n/* #include "cli/x.h" */\n',
         }, None),

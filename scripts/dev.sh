@@ -11,6 +11,8 @@
 #   scripts/dev.sh test        CI: build release + ASan/UBSan + fuzzers; run every
 #                              test and each fuzzer for $FUZZ_SECONDS (default 30)
 #   scripts/dev.sh build       build the release binary only (build/release/encore)
+#   scripts/dev.sh python      build the Python package for /usr/bin/python3; the
+#                              last line printed is the directory for PYTHONPATH
 #   scripts/dev.sh bench       run the benchmarks in bench/ (slow; not part of test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -92,6 +94,11 @@ case "${1:-}" in
       ctest --output-on-failure -j "$JOBS" --timeout 600)
     echo "== tests (release build)"
     (cd build/release && ctest --output-on-failure -j "$JOBS" --timeout 600)
+    ;;
+  python)
+    deps
+    build release encore_python >&2
+    echo "$PWD/build/release/python"
     ;;
   bench)
     deps

@@ -16,6 +16,9 @@ PACKAGES=(
   redis-server postgresql-15 curl
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev time bc
+  # the Python package (python/): bindings, and what its tests use
+  pybind11-dev python3-dev python3-numpy python3-scipy python3-pandas python3-pytest
+  python3-setuptools python3-venv python3-pip
   # serving benchmark (bench/serve_bench.sh): load generator and reference server
   wrk nginx
 )

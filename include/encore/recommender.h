@@ -30,7 +30,9 @@
 #define ENCORE_RECOMMENDER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -80,6 +82,21 @@ class RankedCursor {
   virtual bool cheap() const { return false; }
 };
 
+// The factor matrices of a matrix-factorisation model, viewed in place:
+// row-major float32, users x factors and items x factors. Valid while the
+// model lives and is not refitted or reloaded (bindings hand them out
+// without copies, keeping the model alive).
+struct FactorView {
+  uint32_t factors = 0;
+  const float* users = nullptr;  // num_users() x factors
+  const float* items = nullptr;  // num_items() x factors
+};
+
+// Called by Fit after each training iteration (sweep, epoch) with the
+// iterations done and the total, on the thread that called Fit, never from
+// inside a parallel region. It must not touch the model being fitted.
+using FitCallback = std::function<void(uint32_t done, uint32_t total)>;
+
 class Recommender {
  public:
   virtual ~Recommender() = default;
@@ -93,6 +110,13 @@ class Recommender {
   // Trains on `data`. Keeps the user x item pattern for exclude_seen.
   // Fails on empty data or invalid parameters.
   virtual Status Fit(const Dataset& data) = 0;
+  // Progress of the next Fit calls (iterative models report each
+  // iteration; others may report nothing). Empty: none. Not thread-safe.
+  void set_fit_callback(FitCallback callback) { fit_callback_ = std::move(callback); }
+
+  // The factor matrices, for matrix-factorisation models (als, ials, ...);
+  // nullopt for the others or before Fit.
+  virtual std::optional<FactorView> Factors() const { return std::nullopt; }
 
   uint32_t num_users() const { return seen_.rows; }
   uint32_t num_items() const { return seen_.cols; }
@@ -204,9 +228,14 @@ class Recommender {
   explicit Recommender(const ModelParams& params) : params_(params) {}
   // Copies the pattern and values of data.by_user into seen_.
   void RememberSeen(const Dataset& data);
+  // Fit calls this after each iteration (see set_fit_callback).
+  void ReportIteration(uint32_t done, uint32_t total) const {
+    if (fit_callback_) fit_callback_(done, total);
+  }
 
   ModelParams params_;
   CsrMatrix seen_;
+  FitCallback fit_callback_;
 };
 
 // Creates an unfitted model by registry name (src/model/registry.cc).

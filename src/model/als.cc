@@ -537,6 +537,7 @@ class Als final : public FactorModel {
         o.bias_reg = params_.reg_item_bias;
       }
       ExplicitHalfSweep(data.by_item, user_factors_.data(), k_, o, item_factors_.data());
+      ReportIteration(it + 1, params_.iterations);
     }
 
     // Cold users under cold_start=popular: mu + b_i with biases, otherwise

@@ -59,6 +59,10 @@ class FactorModel : public Recommender {
   const std::vector<float>& user_biases() const { return user_biases_; }
   const std::vector<float>& item_biases() const { return item_biases_; }
 
+  std::optional<FactorView> Factors() const override {
+    if (k_ == 0 || item_factors_.empty()) return std::nullopt;
+    return FactorView{k_, user_factors_.data(), item_factors_.data()};
+  }
   void ScoreItems(uint32_t user, float* scores) const override;
   float Predict(uint32_t user, uint32_t item) const override;
   bool CanPredict(uint32_t user, uint32_t item) const override;

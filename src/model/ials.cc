@@ -470,6 +470,7 @@ class Ials final : public FactorModel {
     for (uint32_t it = 0; it < params_.iterations; ++it) {
       ImplicitHalfSweep(data.by_user, item_factors_.data(), items, k_, o, user_factors_.data());
       ImplicitHalfSweep(data.by_item, user_factors_.data(), users, k_, o, item_factors_.data());
+      ReportIteration(it + 1, params_.iterations);
     }
     // Cold users under cold_start=popular: the share of users who
     // interacted with the item, an estimate of P(p = 1) on the model's scale.

@@ -333,3 +333,39 @@ TEST(Ials, FoldInIsTheExactImplicitStep) {
 
 }  // namespace
 }  // namespace encore::model
+
+namespace encore::model {
+namespace {
+
+// The hooks the Python bindings use: per-iteration fit progress and the
+// factor matrices viewed in place (als and ials share them via FactorModel).
+TEST(FactorModelHooks, FitReportsEachIterationAndFactorsViewTheModel) {
+  const Dataset data = testing::MakeTestDataset();
+  for (const char* kind : {"ials", "als"}) {
+    ModelParams p;
+    p.factors = 4;
+    p.iterations = 3;
+    p.threads = 1;
+    auto m = CreateRecommender(kind, p);
+    ASSERT_TRUE(m.ok());
+    EXPECT_FALSE((*m)->Factors().has_value()) << kind;  // nothing before Fit
+    std::vector<std::pair<uint32_t, uint32_t>> calls;
+    (*m)->set_fit_callback([&](uint32_t done, uint32_t total) { calls.emplace_back(done, total); });
+    ASSERT_TRUE((*m)->Fit(data).ok());
+    const std::vector<std::pair<uint32_t, uint32_t>> want = {{1, 3}, {2, 3}, {3, 3}};
+    EXPECT_EQ(calls, want) << kind;
+    const auto view = (*m)->Factors();
+    ASSERT_TRUE(view.has_value()) << kind;
+    const auto& f = dynamic_cast<const FactorModel&>(**m);
+    EXPECT_EQ(view->factors, 4u);
+    EXPECT_EQ(view->users, f.user_factors().data());
+    EXPECT_EQ(view->items, f.item_factors().data());
+  }
+  auto pop = CreateRecommender("popularity", ModelParams{});
+  ASSERT_TRUE(pop.ok());
+  ASSERT_TRUE((*pop)->Fit(data).ok());
+  EXPECT_FALSE((*pop)->Factors().has_value());
+}
+
+}  // namespace
+}  // namespace encore::model
