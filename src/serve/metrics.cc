@@ -17,6 +17,7 @@ constexpr const char* kRouteLabels[] = {
     "/readyz",
     "/metrics",
     "/v1/admin/reload",
+    "/v1/events",
     "unmatched",
     "malformed",
 };

@@ -39,6 +39,7 @@ enum class Route : uint8_t {
   kReadyz,
   kMetrics,
   kAdminReload,  // POST /v1/admin/reload
+  kEvents,       // POST /v1/events
   kUnmatched,    // no route has this path
   kMalformed,    // not parsable as HTTP (400, 413, 414, 431 before routing)
   kCount
