@@ -57,8 +57,8 @@ struct KeyedEvent {
 // The totals of one (user, item).
 struct ItemTotals {
   std::string item;
-  double value = 0;                         // sum of quantity x weight(type)
-  std::map<std::string, uint64_t> counts;   // events by type
+  double value = 0;                        // sum of quantity x weight(type)
+  std::map<std::string, uint64_t> counts;  // events by type
 };
 
 struct SpeedLayerOptions {
@@ -121,10 +121,10 @@ struct ConsumerStats {
   uint64_t applied = 0;     // events counted
   uint64_t duplicates = 0;  // skipped: applied before
   uint64_t batches = 0;
-  uint64_t rebuilt = 0;     // user payloads written
+  uint64_t rebuilt = 0;                      // user payloads written
   std::map<std::string, uint64_t> rejected;  // by reason label (EventRejection::label)
-  int64_t lag = -1;         // entries not yet delivered to the group (-1: unknown)
-  double events_per_second = 0;  // over the last few seconds
+  int64_t lag = -1;                          // entries not yet delivered to the group (-1: unknown)
+  double events_per_second = 0;              // over the last few seconds
   // Event-to-served latency (append to the durable payload write), in ms:
   // counts per upper bound kLatencyBoundsMs, plus the overflow.
   static constexpr double kLatencyBoundsMs[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000};
@@ -145,10 +145,10 @@ struct ConsumerOptions {
   // an id are not idempotent (a replay of the file counts them again).
   std::string events_path;
 
-  EventSchema schema;         // known types default to the weights' names
-  uint32_t batch = 512;       // most entries applied in one batch
-  uint32_t window_ms = 20;    // wait this long for a batch to fill
-  uint32_t refresh_ms = 1000; // how often to check for a new snapshot
+  EventSchema schema;          // known types default to the weights' names
+  uint32_t batch = 512;        // most entries applied in one batch
+  uint32_t window_ms = 20;     // wait this long for a batch to fill
+  uint32_t refresh_ms = 1000;  // how often to check for a new snapshot
   // Return once the source has nothing new for this long (0: run until
   // stopped; a file source always ends at its end).
   uint32_t idle_exit_ms = 0;

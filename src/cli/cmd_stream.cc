@@ -51,7 +51,8 @@ Command RegisterStream(CLI::App& root) {
       ->required();
   app->add_option("--redis", c.redis_uri, "Redis holding the event stream: redis://HOST:PORT/DB");
   app->add_option("--stream", c.stream_key, "Key of the Redis stream of events");
-  app->add_option("--group", c.group, "Consumer group (created at the start of the stream when absent)")
+  app->add_option("--group", c.group,
+                  "Consumer group (created at the start of the stream when absent)")
       ->capture_default_str();
   app->add_option("--consumer", c.consumer,
                   "Consumer name in the group (a restarted consumer with the same name first "
@@ -141,9 +142,9 @@ Command RegisterStream(CLI::App& root) {
             };
             c.on_reject = [&](const EventRejection& r, const std::string& where) {
               if (!quiet) {
-                std::fprintf(stderr, "encore stream: rejected %s: %s\n", where.c_str(),
-                             (r.field.empty() ? r.reason : "field '" + r.field + "': " + r.reason)
-                                 .c_str());
+                std::fprintf(
+                    stderr, "encore stream: rejected %s: %s\n", where.c_str(),
+                    (r.field.empty() ? r.reason : "field '" + r.field + "': " + r.reason).c_str());
               }
             };
             ConsumerStats stats;

@@ -27,9 +27,9 @@ bool CheckId(std::string_view name, std::string_view value, const EventSchema& s
              EventRejection* r) {
   if (value.empty()) return Reject(r, std::string(name), "empty", "empty");
   if (value.size() > schema.max_id_bytes) {
-    return Reject(r, std::string(name), "too_long",
-                  std::to_string(value.size()) + " bytes, at most " +
-                      std::to_string(schema.max_id_bytes));
+    return Reject(
+        r, std::string(name), "too_long",
+        std::to_string(value.size()) + " bytes, at most " + std::to_string(schema.max_id_bytes));
   }
   for (size_t i = 0; i < value.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(value[i]);
@@ -72,9 +72,8 @@ bool Build(const Get& get, const EventSchema& schema, Event* out, EventRejection
     if (!CheckId(f.name, *v, schema, r)) return false;
     *f.dest = *v;
   }
-  if (!schema.known_types.empty() &&
-      std::find(schema.known_types.begin(), schema.known_types.end(), out->type) ==
-          schema.known_types.end()) {
+  if (!schema.known_types.empty() && std::find(schema.known_types.begin(), schema.known_types.end(),
+                                               out->type) == schema.known_types.end()) {
     std::string known;
     for (const auto& t : schema.known_types) known += (known.empty() ? "" : ", ") + t;
     return Reject(r, "event", "unknown_event_type",
@@ -183,7 +182,8 @@ bool EventFromJson(std::string_view json, const EventSchema& schema, Event* out,
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   auto error = parser.parse(json.data(), json.size()).get(doc);
-  if (error) return Reject(rejection, "", "bad_json",
+  if (error)
+    return Reject(rejection, "", "bad_json",
                   std::string("not valid JSON: ") + simdjson::error_message(error));
   simdjson::dom::object obj;
   if (doc.get(obj)) return Reject(rejection, "", "not_an_object", "not a JSON object");

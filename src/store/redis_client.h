@@ -238,7 +238,6 @@ class Connection {
   redisContext* c_ = nullptr;
 };
 
-
 }  // namespace encore::store
 
 #endif  // ENCORE_STORE_REDIS_CLIENT_H_

@@ -47,8 +47,7 @@ class Rate {
       total_ -= window_.front().second;
       window_.pop_front();
     }
-    const double seconds =
-        std::chrono::duration<double>(now - window_.front().first).count();
+    const double seconds = std::chrono::duration<double>(now - window_.front().first).count();
     return seconds > 0.05 ? static_cast<double>(total_ - window_.front().second) / seconds : 0;
   }
 
@@ -128,15 +127,15 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
   std::istream* in = nullptr;
   if (redis) {
     if (options.group.empty()) return Status::InvalidArgument("empty --group");
-    ENCORE_ASSIGN_OR_RETURN(log, stream::RedisEventLog::Open(options.redis_uri, options.stream_key));
+    ENCORE_ASSIGN_OR_RETURN(log,
+                            stream::RedisEventLog::Open(options.redis_uri, options.stream_key));
     ENCORE_RETURN_IF_ERROR(log->EnsureGroup(options.group));
   } else if (options.events_path == "-") {
     in = &std::cin;
   } else {
     file.open(options.events_path, std::ios::binary);
     if (!file) {
-      return Status::IOError("cannot open --events '" + options.events_path +
-                             "'; check the path");
+      return Status::IOError("cannot open --events '" + options.events_path + "'; check the path");
     }
     in = &file;
   }
@@ -178,9 +177,8 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
     appended.clear();
     size_t received = 0;
     if (log) {
-      ENCORE_RETURN_IF_ERROR(
-          log->ReadBatch(options.group, options.consumer, options.batch, options.window_ms,
-                         &entries));
+      ENCORE_RETURN_IF_ERROR(log->ReadBatch(options.group, options.consumer, options.batch,
+                                            options.window_ms, &entries));
       received = entries.size();
       for (const auto& entry : entries) {
         ack.push_back(entry.id);
@@ -192,7 +190,8 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
           rejection.reason = "the entry was deleted from the stream before it was applied";
         } else if (EventFromFields(entry.fields, schema, &e, &rejection)) {
           events.push_back({std::move(e), "", entry.ms()});
-          events.back().key = KeyFor(events.back().event, "r:" + options.stream_key + ":" + entry.id);
+          events.back().key =
+              KeyFor(events.back().event, "r:" + options.stream_key + ":" + entry.id);
           continue;
         }
         ++stats->rejected[rejection.label];

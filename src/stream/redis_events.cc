@@ -69,8 +69,8 @@ Status RedisEventLog::ReadBatch(const std::string& group, const std::string& con
   out->clear();
   for (int pass = 0; pass < 2; ++pass) {
     const bool pending = !pending_done_;
-    std::vector<std::string> args = {"XREADGROUP", "GROUP", group, consumer,
-                                     "COUNT", std::to_string(count)};
+    std::vector<std::string> args = {"XREADGROUP", "GROUP", group,
+                                     consumer,     "COUNT", std::to_string(count)};
     if (!pending) {
       args.push_back("BLOCK");
       args.push_back(std::to_string(block_ms));
