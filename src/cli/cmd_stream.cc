@@ -89,6 +89,8 @@ Command RegisterStream(CLI::App& root) {
                   "this file ('-': stdout) and exit");
   app->add_flag("--quiet", f->quiet, "No progress lines on stderr");
   return {app, [f] {
+            // First: a SIGTERM during start-up must not kill the process either.
+            InstallStopHandlers();
             auto store = Store::OpenExisting(f->store);
             if (!store.ok()) return PrintError(store.status());
             auto weights = ParseWeights(f->weights);
@@ -129,7 +131,6 @@ Command RegisterStream(CLI::App& root) {
             if (!c.redis_uri.empty() && c.stream_key.empty()) {
               return PrintError(Status::InvalidArgument("--redis needs --stream KEY"));
             }
-            InstallStopHandlers();
             c.stop = &stop_requested;
             const bool quiet = f->quiet;
             uint64_t last_report = 0;

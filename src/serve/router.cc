@@ -463,8 +463,8 @@ HttpResponse Router::MetricsPage(const LoadedSnapshot* snapshot) const {
 
 bool Router::Authorized(const HttpRequest& request, Route route, HttpResponse* error) const {
   if (!admin_enabled_) {
-    *error = ErrorResponse(
-        403, "this route needs a key: start encore serve with --api-key-file", route);
+    *error =
+        ErrorResponse(403, "this route needs a key: start encore serve with --api-key-file", route);
     return false;
   }
   std::string_view auth = Trim(request.authorization);
@@ -505,8 +505,11 @@ HttpResponse Router::PostEvents(const HttpRequest& request) const {
   std::vector<std::string> ids;
   if (!events.empty()) {
     if (Status s = event_sink_(events, &ids); !s.ok()) {
-      return ErrorResponse(503, "could not append the events to the stream (none was kept "
-                                "unless listed): " + s.message(), kRoute);
+      return ErrorResponse(503,
+                           "could not append the events to the stream (none was kept "
+                           "unless listed): " +
+                               s.message(),
+                           kRoute);
     }
   }
   // {"accepted":N,"rejected":[{"index":i,"field":f,"reason":r},...],"ids":[...]}

@@ -72,8 +72,8 @@
 #include "serve/access_log.h"
 #include "serve/metrics.h"
 #include "serve/router.h"
-#include "stream/redis_events.h"
 #include "serve/snapshot_holder.h"
+#include "stream/redis_events.h"
 
 namespace encore {
 
@@ -707,8 +707,8 @@ Status ServerImpl::Start() {
       return Status::InvalidArgument(
           "POST /v1/events needs a key: pass --api-key-file with --events-redis");
     }
-    ENCORE_ASSIGN_OR_RETURN(events_log_, stream::RedisEventLog::Open(options_.events_redis,
-                                                                    options_.events_stream));
+    ENCORE_ASSIGN_OR_RETURN(
+        events_log_, stream::RedisEventLog::Open(options_.events_redis, options_.events_stream));
     EventSchema schema;
     schema.known_types = options_.event_types;
     router_.set_event_sink(
