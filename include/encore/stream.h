@@ -9,7 +9,8 @@
 //      and BuildDataset compute from the same records - are updated;
 //   3. each touched user is folded in once (a burst of events costs one
 //      rebuild): the user's items are the user's row in the snapshot's
-//      model plus the live weighted values of items the model knows; the
+//      model (unless include_snapshot_row is false) plus the live weighted
+//      values of items the model knows; the
 //      payload is ranked and encoded by BuildFoldInUserPayload (encore/
 //      publish.h), the code Publish uses, with the ranker steps the caller
 //      declares and seen-item exclusion (a bought item disappears);
@@ -67,6 +68,11 @@ struct SpeedLayerOptions {
   std::map<std::string, float> weights;
   uint32_t n = 0;            // list length; 0: the snapshot's published n, else 20
   bool exclude_seen = true;  // a user's items are never recommended to them
+  // What a user's fold-in starts from. true (Lambda: the stream holds the
+  // events after the batch's data): the user's row in the snapshot's model
+  // plus the live totals. false (Kappa: the stream holds every event, so the
+  // live totals are the whole history): the live totals alone.
+  bool include_snapshot_row = true;
   // Ranker steps for a model (merchandising rules a pipeline declares);
   // called once per loaded snapshot. Null: no steps.
   std::function<Result<std::vector<std::shared_ptr<const RankStep>>>(const TrainedModel&)> steps;

@@ -42,6 +42,7 @@ Command RegisterStream(CLI::App& root) {
     ConsumerOptions consumer;
     SpeedLayerOptions speed;
     bool quiet = false;
+    std::string history = "snapshot+live";
   };
   auto f = std::make_shared<Flags>();
   ConsumerOptions& c = f->consumer;
@@ -64,6 +65,12 @@ Command RegisterStream(CLI::App& root) {
   app->add_option("--weights", f->weights,
                   "Event weights, e.g. view=1,cart=3,purchase=10 (the batch job's); events of "
                   "other types are rejected. Default: every event weighs 1, any type");
+  app->add_option("--history", f->history,
+                  "What a user's list is folded in from: 'snapshot+live' (Lambda: the stream "
+                  "holds the events after the batch's data) or 'live' (Kappa: the stream holds "
+                  "every event)")
+      ->check(CLI::IsMember({"snapshot+live", "live"}))
+      ->capture_default_str();
   app->add_option("--n", f->speed.n, "List length (0: the snapshot's published n)")
       ->capture_default_str();
   app->add_option("--batch", c.batch, "Most events applied in one batch")->capture_default_str();
@@ -96,6 +103,7 @@ Command RegisterStream(CLI::App& root) {
             auto weights = ParseWeights(f->weights);
             if (!weights.ok()) return PrintError(weights.status());
             f->speed.weights = *weights;
+            f->speed.include_snapshot_row = f->history != "live";
             if (!f->dump_totals.empty()) {
               auto layer = SpeedLayer::Open(store->get(), f->speed);
               if (!layer.ok()) return PrintError(layer.status());

@@ -193,7 +193,7 @@ struct SpeedLayer::Impl {
                             std::string* payload) const {
     const TrainedModel& m = *model;
     std::unordered_map<uint32_t, float> weights;
-    if (auto u = m.users.Find(user)) {
+    if (auto u = options.include_snapshot_row ? m.users.Find(user) : std::nullopt) {
       const CsrMatrix& seen = m.model->seen();
       for (uint64_t k = seen.indptr[*u]; k < seen.indptr[*u + 1]; ++k) {
         weights[seen.indices[k]] += seen.values[k];

@@ -121,6 +121,27 @@ TEST_F(SpeedLayerTest, PurchasedItemDisappears) {
   EXPECT_NE(published.find("\"" + top + "\""), std::string::npos);
 }
 
+// Kappa: the live totals are the whole history, so the snapshot's row is
+// not added (it would count the same events twice).
+TEST_F(SpeedLayerTest, LiveOnlyHistoryIgnoresTheSnapshotRow) {
+  SpeedLayerOptions o;
+  o.include_snapshot_row = false;
+  auto layer = Open(o);
+  ASSERT_NE(layer, nullptr);
+  ASSERT_TRUE(layer->Apply({Ev("u3", "i3", "view")}).ok());
+  std::string expected;
+  const ItemWeight w{*Model().items.Find("i3"), 1};
+  QueryOptions q;
+  q.n = 5;
+  ASSERT_TRUE(
+      BuildFoldInUserPayload(Model(), Ranker(*Model().model), "u3", 1, {&w, 1}, q, &expected).ok());
+  EXPECT_EQ(Payload(*layer, "u3"), expected);
+  // With the snapshot row (the default) the user's training items are excluded too.
+  auto lambda = Open();
+  ASSERT_TRUE(lambda->Apply({Ev("u3", "i3", "view")}).ok());
+  EXPECT_NE(Payload(*lambda, "u3"), expected);
+}
+
 TEST_F(SpeedLayerTest, ReplayChangesNothing) {
   auto layer = Open();
   ASSERT_NE(layer, nullptr);
