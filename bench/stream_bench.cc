@@ -51,15 +51,24 @@ int main(int argc, char** argv) {
       probe_ms = 50;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i], v = argv[i + 1];
-    if (a == "--redis") redis = v;
-    else if (a == "--stream") stream = v;
-    else if (a == "--port") port = std::atoi(v.c_str());
-    else if (a == "--rate") rate = std::atoi(v.c_str());
-    else if (a == "--seconds") seconds = std::atoi(v.c_str());
-    else if (a == "--users") users = std::atoi(v.c_str());
-    else if (a == "--items") items = std::atoi(v.c_str());
-    else if (a == "--load-threads") load_threads = std::atoi(v.c_str());
-    else if (a == "--probe-ms") probe_ms = std::atoi(v.c_str());
+    if (a == "--redis")
+      redis = v;
+    else if (a == "--stream")
+      stream = v;
+    else if (a == "--port")
+      port = std::atoi(v.c_str());
+    else if (a == "--rate")
+      rate = std::atoi(v.c_str());
+    else if (a == "--seconds")
+      seconds = std::atoi(v.c_str());
+    else if (a == "--users")
+      users = std::atoi(v.c_str());
+    else if (a == "--items")
+      items = std::atoi(v.c_str());
+    else if (a == "--load-threads")
+      load_threads = std::atoi(v.c_str());
+    else if (a == "--probe-ms")
+      probe_ms = std::atoi(v.c_str());
     else {
       std::fprintf(stderr, "unknown flag %s\n", a.c_str());
       return 2;
@@ -112,7 +121,8 @@ int main(int argc, char** argv) {
       std::mt19937 rng(100 + t);
       HttpConnection conn(static_cast<uint16_t>(port));
       while (!done.load()) {
-        HttpReply r = conn.Request("GET", "/v1/users/" + Id('u', rng() % users, users) + "/recommendations");
+        HttpReply r =
+            conn.Request("GET", "/v1/users/" + Id('u', rng() % users, users) + "/recommendations");
         if (r.status == 0) {
           ++get_errors;
           break;
@@ -135,10 +145,10 @@ int main(int argc, char** argv) {
     for (int k = 0; Clock::now() < end; ++k) {
       const std::string user = "probe-" + std::to_string(k);
       const auto t0 = Clock::now();
-      if (!(*log)->Append({{{"user", user},
-                            {"item", Id('i', rng() % items, items)},
-                            {"event", "view"}}},
-                          &ids)
+      if (!(*log)
+               ->Append(
+                   {{{"user", user}, {"item", Id('i', rng() % items, items)}, {"event", "view"}}},
+                   &ids)
                .ok())
         return 1;
       bool seen = false;

@@ -6,13 +6,14 @@
 # (before the XADD of a new user's first event -> the GET that returns a
 # list). Then the consumer's sustained rate: BURST events appended at once,
 # timed until the consumer group's lag and pending entries reach 0.
-# Usage: bench/stream_bench.sh   (RATE=2000 SECONDS_=20 LOAD_THREADS=1 BURST=100000)
+# Usage: bench/stream_bench.sh   (RATE=2000 SECONDS_=20 LOAD_THREADS=1 BURST=100000 SYNC=disk|process)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE="${RATE:-2000}"
 SECONDS_="${SECONDS_:-20}"
 LOAD_THREADS="${LOAD_THREADS:-1}"
 BURST="${BURST:-100000}"
+SYNC="${SYNC:-disk}"
 ENCORE="$PWD/build/release/encore"
 BENCH="$PWD/build/release/bench/stream_bench"
 for tool in redis-server redis-cli curl python3; do
@@ -44,11 +45,12 @@ HP=$(free_port)
 PIDS+=($!)
 wait_http "http://127.0.0.1:$HP/readyz"
 "$ENCORE" stream --store "$W/store" --redis "$REDIS" --stream events --group bench \
-  --weights view=1,cart=3,wishlist=5,purchase=10 --quiet 2>"$W/stream.log" &
+  --weights view=1,cart=3,wishlist=5,purchase=10 --sync "$SYNC" --quiet 2>"$W/stream.log" &
 STREAM_PID=$!
 PIDS+=($STREAM_PID)
 sleep 1
 
+echo "== store in $W, consumer --sync $SYNC"
 echo "== steady rate $RATE events/s for ${SECONDS_}s, serving under load ($LOAD_THREADS GET threads)"
 "$BENCH" --redis "$REDIS" --stream events --port "$HP" --rate "$RATE" --seconds "$SECONDS_" \
   --users $USERS --items $ITEMS --load-threads "$LOAD_THREADS"

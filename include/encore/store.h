@@ -104,6 +104,13 @@ class LiveStore {
   virtual Status Write(const std::vector<Entry>& batch) = 0;
   // Deletes the payloads built over snapshots older than `version`.
   virtual Status DropPayloadsBefore(uint64_t version) = 0;
+  // With sync false, Write no longer waits for the disk (LMDB: no fsync at
+  // commit): a batch survives a crash of the process but not of the
+  // machine. Stores without such a knob ignore it. Default: true.
+  virtual Status SetSync(bool sync) {
+    (void)sync;
+    return Status::OK();
+  }
 };
 
 class Store {

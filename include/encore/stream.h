@@ -73,6 +73,9 @@ struct SpeedLayerOptions {
   // plus the live totals. false (Kappa: the stream holds every event, so the
   // live totals are the whole history): the live totals alone.
   bool include_snapshot_row = true;
+  // Wait for the disk at every batch (LiveStore::SetSync). false: a batch
+  // (and its XACK) survives a consumer crash but not a machine crash.
+  bool sync = true;
   // Ranker steps for a model (merchandising rules a pipeline declares);
   // called once per loaded snapshot. Null: no steps.
   std::function<Result<std::vector<std::shared_ptr<const RankStep>>>(const TrainedModel&)> steps;

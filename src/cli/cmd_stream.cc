@@ -43,6 +43,7 @@ Command RegisterStream(CLI::App& root) {
     SpeedLayerOptions speed;
     bool quiet = false;
     std::string history = "snapshot+live";
+    std::string sync = "disk";
   };
   auto f = std::make_shared<Flags>();
   ConsumerOptions& c = f->consumer;
@@ -70,6 +71,12 @@ Command RegisterStream(CLI::App& root) {
                   "holds the events after the batch's data) or 'live' (Kappa: the stream holds "
                   "every event)")
       ->check(CLI::IsMember({"snapshot+live", "live"}))
+      ->capture_default_str();
+  app->add_option("--sync", f->sync,
+                  "When a batch is durable before its XACK: 'disk' (fsync at every batch; "
+                  "survives a machine crash) or 'process' (no fsync: survives a crash of the "
+                  "consumer, not of the machine; LMDB stores only)")
+      ->check(CLI::IsMember({"disk", "process"}))
       ->capture_default_str();
   app->add_option("--n", f->speed.n, "List length (0: the snapshot's published n)")
       ->capture_default_str();
@@ -104,6 +111,7 @@ Command RegisterStream(CLI::App& root) {
             if (!weights.ok()) return PrintError(weights.status());
             f->speed.weights = *weights;
             f->speed.include_snapshot_row = f->history != "live";
+            f->speed.sync = f->sync != "process";
             if (!f->dump_totals.empty()) {
               auto layer = SpeedLayer::Open(store->get(), f->speed);
               if (!layer.ok()) return PrintError(layer.status());

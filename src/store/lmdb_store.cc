@@ -446,6 +446,12 @@ class LmdbLiveStore final : public LiveStore {
     return Status::OK();
   }
 
+  Status SetSync(bool sync) override {
+    int rc = mdb_env_set_flags(env_, MDB_NOSYNC, sync ? 0 : 1);
+    if (rc != 0) return LmdbError("cannot change the sync mode of", path_, rc);
+    return Status::OK();
+  }
+
   Status DropPayloadsBefore(uint64_t version) override {
     MDB_txn* txn = nullptr;
     int rc = mdb_txn_begin(env_, nullptr, 0, &txn);

@@ -250,6 +250,7 @@ Result<std::unique_ptr<SpeedLayer>> SpeedLayer::Open(Store* store, SpeedLayerOpt
   impl->store = store;
   impl->options = std::move(options);
   ENCORE_ASSIGN_OR_RETURN(impl->live, store->OpenLive());
+  ENCORE_RETURN_IF_ERROR(impl->live->SetSync(impl->options.sync));
   ENCORE_ASSIGN_OR_RETURN(uint64_t version, store->CurrentVersion());
   ENCORE_RETURN_IF_ERROR(impl->LoadSnapshot(version));
   ENCORE_RETURN_IF_ERROR(impl->LoadUsers());
