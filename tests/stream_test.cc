@@ -204,6 +204,31 @@ TEST_F(StreamTest, MalformedStreamEntriesAreRejectedAndAcknowledged) {
   EXPECT_EQ(DumpTotals(), "a,i1,view,1\na,i1,*,1\na,i4,cart,1\na,i4,*,3\n");
 }
 
+// The file source, with the weights of the pipeline that trained the model.
+TEST_F(StreamTest, EventsFileWithThePipelinesWeights) {
+  const std::string events = dir_.File("events.jsonl");
+  WriteFile(events,
+            "{\"user\":\"u1\",\"item\":\"i2\",\"event\":\"purchase\",\"id\":\"o1\"}\n"
+            "{\"user\":\"u1\",\"item\":\"i2\",\"event\":\"teleport\"}\n"
+            "\n"
+            "{\"user\":\"u1\",\"item\":\"i3\",\"event\":\"view\",\"quantity\":2}\n");
+  const std::string pipeline = std::string(ENCORE_SOURCE_DIR) + "/examples/bigdatariver_batch.toml";
+  CommandResult r =
+      RunEncore("stream --store " + store_uri_ + " --events " + events + " --pipeline " + pipeline);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("3 received, 2 applied"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rejected line 2: field 'event': unknown event type 'teleport'; known: "
+                       "cart, purchase, view, wishlist"),
+            std::string::npos)
+      << r.err;
+  CommandResult dump = RunEncore("stream --store " + store_uri_ + " --dump-totals -");
+  EXPECT_EQ(dump.out, "u1,i2,purchase,1\nu1,i2,*,3\nu1,i3,view,1\nu1,i3,*,2\n");
+  CommandResult both = RunEncore("stream --store " + store_uri_ + " --events " + events +
+                                 " --pipeline " + pipeline + " --weights view=1");
+  EXPECT_EQ(both.exit_code, 1);
+  EXPECT_NE(both.err.find("--weights or --pipeline, not both"), std::string::npos) << both.err;
+}
+
 // --- Crash test ------------------------------------------------------------
 
 pid_t SpawnConsumer(const std::string& store, const std::string& redis, const char* sync) {

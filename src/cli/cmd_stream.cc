@@ -12,6 +12,7 @@
 #include "cli/input_flags.h"
 #include "encore/dataset.h"
 #include "encore/stream.h"
+#include "pipeline/config.h"
 
 namespace encore::cli {
 
@@ -44,6 +45,7 @@ Command RegisterStream(CLI::App& root) {
     bool quiet = false;
     std::string history = "snapshot+live";
     std::string sync = "disk";
+    std::string pipeline;
   };
   auto f = std::make_shared<Flags>();
   ConsumerOptions& c = f->consumer;
@@ -66,6 +68,9 @@ Command RegisterStream(CLI::App& root) {
   app->add_option("--weights", f->weights,
                   "Event weights, e.g. view=1,cart=3,purchase=10 (the batch job's); events of "
                   "other types are rejected. Default: every event weighs 1, any type");
+  app->add_option("--pipeline", f->pipeline,
+                  "Take the event weights from this pipeline file's [prepare] weights (the "
+                  "batch job that trained the model); instead of --weights");
   app->add_option("--history", f->history,
                   "What a user's list is folded in from: 'snapshot+live' (Lambda: the stream "
                   "holds the events after the batch's data) or 'live' (Kappa: the stream holds "
@@ -110,6 +115,15 @@ Command RegisterStream(CLI::App& root) {
             auto weights = ParseWeights(f->weights);
             if (!weights.ok()) return PrintError(weights.status());
             f->speed.weights = *weights;
+            if (!f->pipeline.empty()) {
+              if (!f->weights.empty()) {
+                return PrintError(Status::InvalidArgument(
+                    "give the event weights once: --weights or --pipeline, not both"));
+              }
+              auto config = pipeline::LoadPipelineConfig(f->pipeline);
+              if (!config.ok()) return PrintError(config.status());
+              f->speed.weights = config->prepare.dataset.weights;
+            }
             f->speed.include_snapshot_row = f->history != "live";
             f->speed.sync = f->sync != "process";
             if (!f->dump_totals.empty()) {
