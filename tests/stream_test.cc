@@ -229,6 +229,43 @@ TEST_F(StreamTest, EventsFileWithThePipelinesWeights) {
   EXPECT_NE(both.err.find("--weights or --pipeline, not both"), std::string::npos) << both.err;
 }
 
+// Polls the live totals until `needle` shows up (at most ~20 s).
+bool WaitForTotals(const std::string& store, const std::string& needle) {
+  for (int i = 0; i < 400; ++i) {
+    CommandResult r = RunEncore("stream --store " + store + " --dump-totals -");
+    if (r.out.find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+pid_t SpawnConsumer(const std::string& store, const std::string& redis, const char* sync);
+
+// Redis restarts (without persistence: the stream and the group are gone)
+// while the consumer runs: it retries, recreates the group and goes on.
+TEST_F(StreamTest, ConsumerSurvivesARedisRestart) {
+  const uint16_t port = redis_.port();
+  auto append = [&](const std::string& user) {
+    auto log = stream::RedisEventLog::Open(redis_.Uri(), "events");
+    ASSERT_TRUE(log.ok());
+    std::vector<std::string> ids;
+    ASSERT_TRUE((*log)->Append({{{"user", user}, {"item", "i1"}, {"event", "cart"}}}, &ids).ok());
+  };
+  append("before");
+  const pid_t consumer = SpawnConsumer(store_uri_, redis_.Uri(), "disk");
+  ASSERT_TRUE(WaitForTotals(store_uri_, "before,i1,cart,1\n"));
+  redis_.Kill();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(redis_.Start(port).ok());
+  append("after");
+  EXPECT_TRUE(WaitForTotals(store_uri_, "after,i1,cart,1\n"));
+  ::kill(consumer, SIGTERM);
+  int status = 0;
+  ::waitpid(consumer, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(DumpTotals(), "before,i1,cart,1\nbefore,i1,*,3\nafter,i1,cart,1\nafter,i1,*,3\n");
+}
+
 // --- Crash test ------------------------------------------------------------
 
 pid_t SpawnConsumer(const std::string& store, const std::string& redis, const char* sync) {

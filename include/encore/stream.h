@@ -131,6 +131,7 @@ struct ConsumerStats {
   uint64_t duplicates = 0;  // skipped: applied before
   uint64_t batches = 0;
   uint64_t rebuilt = 0;                      // user payloads written
+  uint64_t source_errors = 0;                // failures retried (Redis or the store unreachable)
   std::map<std::string, uint64_t> rejected;  // by reason label (EventRejection::label)
   int64_t lag = -1;                          // entries not yet delivered to the group (-1: unknown)
   double events_per_second = 0;              // over the last few seconds
@@ -166,14 +167,18 @@ struct ConsumerOptions {
   const std::atomic<bool>* stop = nullptr;
   // Called after every batch (progress, logging).
   std::function<void(const ConsumerStats&)> on_batch;
+  // Retried failures (Redis down, the group gone) are reported here.
+  std::function<void(const Status&)> on_error;
   // Rejected events are reported here (obfuscated fields already hashed).
   std::function<void(const EventRejection&, const std::string& source_id)> on_reject;
 };
 
 // Consumes events into `store` until the source ends, idles out or `stop`
-// is set. Memory is bounded by one batch: nothing more is read until the
-// batch in hand is durable (backpressure: a slow store slows reading, and
-// the unread events wait in Redis).
+// is set. With Redis, an unreachable server, a lost consumer group or a
+// failed store write is retried with a growing delay (up to 5 s) and counted
+// (source_errors); nothing is acknowledged before it is durable. Memory is bounded by one batch:
+// nothing more is read until the batch in hand is durable (backpressure: a slow store slows
+// reading, and the unread events wait in Redis).
 Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerOptions& options,
                    ConsumerStats* stats);
 

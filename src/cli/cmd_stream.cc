@@ -178,6 +178,9 @@ Command RegisterStream(CLI::App& root) {
                     (r.field.empty() ? r.reason : "field '" + r.field + "': " + r.reason).c_str());
               }
             };
+            c.on_error = [&](const Status& s) {
+              std::fprintf(stderr, "encore stream: %s; retrying\n", s.ToString().c_str());
+            };
             ConsumerStats stats;
             Status s = RunConsumer(store->get(), f->speed, c, &stats);
             uint64_t rejected = 0;

@@ -1,5 +1,6 @@
 // The stream consumer loop (encore/stream.h, RunConsumer).
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <deque>
@@ -70,6 +71,9 @@ std::string ConsumerStats::Prometheus() const {
           duplicates);
   counter("encore_stream_payloads_rebuilt_total", "User payloads rebuilt by the speed layer.",
           rebuilt);
+  counter("encore_stream_source_errors_total",
+          "Failed reads, acknowledgements or writes that were retried (Redis or the store down).",
+          source_errors);
   out +=
       "# HELP encore_stream_events_rejected_total Events rejected, by reason.\n"
       "# TYPE encore_stream_events_rejected_total counter\n";
@@ -162,6 +166,27 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
     return live->Write({{LiveStore::Entry::Kind::kState, 0, "metrics", stats->Prometheus()}});
   };
 
+  // Redis unreachable (IOError) or the group gone (a Redis restart without
+  // persistence): wait with a growing delay (50 ms .. 5 s), recreate the
+  // group, re-read this consumer's pending entries and go on. Other errors
+  // end the run.
+  auto backoff = std::chrono::milliseconds(0);
+  auto retry = [&](const Status& s) -> bool {
+    if (s.code() != StatusCode::kIOError && s.code() != StatusCode::kNotFound) return false;
+    ++stats->source_errors;
+    if (options.on_error) options.on_error(s);
+    backoff = std::min<std::chrono::milliseconds>(
+        std::chrono::milliseconds(5000),
+        std::max<std::chrono::milliseconds>(std::chrono::milliseconds(50), backoff * 2));
+    const auto until = Clock::now() + backoff;
+    while (Clock::now() < until && !(options.stop != nullptr && options.stop->load())) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    (void)log->EnsureGroup(options.group);
+    log->RereadPending();
+    return true;
+  };
+
   while (!source_done) {
     if (options.stop != nullptr && options.stop->load()) break;
     // New snapshot (a batch publish or an item refresh): rebuild over it.
@@ -177,8 +202,12 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
     appended.clear();
     size_t received = 0;
     if (log) {
-      ENCORE_RETURN_IF_ERROR(log->ReadBatch(options.group, options.consumer, options.batch,
-                                            options.window_ms, &entries));
+      if (Status s = log->ReadBatch(options.group, options.consumer, options.batch,
+                                    options.window_ms, &entries);
+          !s.ok()) {
+        if (!retry(s)) return s;
+        continue;
+      }
       received = entries.size();
       for (const auto& entry : entries) {
         ack.push_back(entry.id);
@@ -229,10 +258,17 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
     // Apply: one durable write; only then acknowledge.
     auto report = layer->Apply(events);
     if (!report.ok()) {
-      if (log) log->RereadPending();
-      return report.status();
+      // Nothing of the batch is durable: with Redis the entries are still
+      // pending and are read again; a file source cannot re-read them.
+      if (!log || !retry(report.status())) return report.status();
+      continue;
     }
-    if (log) ENCORE_RETURN_IF_ERROR(log->Ack(options.group, ack));
+    if (log) {
+      // The effects are durable: an entry whose XACK is lost is redelivered
+      // and skipped as a duplicate.
+      if (Status s = log->Ack(options.group, ack); !s.ok() && !retry(s)) return s;
+    }
+    backoff = std::chrono::milliseconds(0);
     const int64_t now_ms = NowMs();
     for (const KeyedEvent& e : events) {
       if (e.appended_ms > 0) RecordLatency(static_cast<double>(now_ms - e.appended_ms), stats);
