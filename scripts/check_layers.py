@@ -51,7 +51,7 @@ LAYERS = [
     "store",       # snapshot stores: bytes by key (LMDB, Redis, memory)
     "publish",     # a trained model -> store payloads
     "workflow",    # front-end-independent jobs: train-and-save, recommend-to-outputs
-    "stream",      # (future) live event consumer rewriting one user's payloads
+    "stream",      # live events: speed layer (totals, fold-in payloads), stream consumer
     "serve",       # HTTP server
     "pipeline",    # TOML pipelines, runs, outputs
     "console",     # (future) operator console
@@ -66,6 +66,7 @@ PUBLIC_HEADERS = {
     "ids.h": "io",
     "interactions.h": "io",
     "obfuscate.h": "io",
+    "event.h": "io",
     "reader.h": "io",
     "dataset.h": "data",
     "generate.h": "data",
@@ -83,6 +84,7 @@ PUBLIC_HEADERS = {
     "store.h": "store",
     "publish.h": "publish",
     "workflow.h": "workflow",
+    "stream.h": "stream",
     "serve.h": "serve",
     "pipeline.h": "pipeline",
 }

@@ -688,6 +688,7 @@ class GatedStore : public Store {
   }
   Status SetCurrent(uint64_t version) override { return inner_->SetCurrent(version); }
   Status Prune(uint32_t keep) override { return inner_->Prune(keep); }
+  Result<std::unique_ptr<LiveStore>> OpenLive() override { return inner_->OpenLive(); }
 
   void Close() {
     std::lock_guard lock(mu_);

@@ -27,10 +27,13 @@
 #define ENCORE_PUBLISH_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "encore/progress.h"
+#include "encore/rank.h"
 #include "encore/recommender.h"
 #include "encore/store.h"
 
@@ -70,6 +73,16 @@ struct PublishReport {
 // becomes current and the partial snapshot is discarded.
 Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& options, Store* store,
                               Progress* progress = nullptr);
+
+// One user payload over snapshot `version` for a user described by the
+// items they interacted with (the live speed layer, src/stream): the
+// ranker's fold-in top-n (with exclude_seen the named items are not
+// returned; the ranker's steps apply) encoded exactly as Publish encodes the
+// user payloads. Unknown item indices are an error.
+Status BuildFoldInUserPayload(const TrainedModel& model, const Ranker& ranker,
+                              std::string_view user, uint64_t version,
+                              std::span<const ItemWeight> items, const QueryOptions& options,
+                              std::string* payload);
 
 }  // namespace encore
 

@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "encore/status.h"
 #include "encore/store.h"
@@ -39,6 +40,11 @@ struct ServeOptions {
   uint32_t drain_timeout_ms = 10'000;  // Stop waits this long for in-flight requests
   uint32_t poll_ms = 1000;         // how often the store's current version is checked
   std::string access_log;          // "" none, "-" stderr, else a file (JSON Lines)
+  // POST /v1/events appends to this Redis stream (docs/STREAMING.md); empty:
+  // the route answers 404. Needs api_key.
+  std::string events_redis;        // redis://HOST:PORT/DB
+  std::string events_stream = "events";  // the stream key
+  std::vector<std::string> event_types;  // accepted event types; empty: any
 };
 
 class Server {

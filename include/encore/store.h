@@ -64,6 +64,55 @@ class Snapshot {
   virtual Status Get(Table table, std::string_view key, std::string* value) const = 0;
 };
 
+// The live part of a store: documents that change between snapshots,
+// written by the stream consumer (src/stream, docs/STREAMING.md) and read by
+// the server on every user request before the snapshot.
+//
+//   payloads  (snapshot version, user id) -> user payload JSON. A payload
+//             is built over one snapshot (its model and its lists), so it is
+//             keyed by that version: the server asks for the version it
+//             serves, and a payload built over an older snapshot is never
+//             shown over a newer one (the consumer rebuilds it, Lambda).
+//   state     key -> bytes, the consumer's own durable state (running
+//             totals, event ids already applied, progress). Opaque here.
+//
+// Write applies a whole batch atomically and durably: after it returns OK
+// the batch survives a crash of this process (LMDB: a synced transaction;
+// Redis: MULTI/EXEC, as durable as the server's persistence settings), and
+// a crash before leaves none of it. The stream consumer acknowledges events
+// only after the Write holding their effects returned.
+//
+// Thread-safety: GetPayload and GetState may be called from any number of
+// threads at once; Write and DropPayloadsBefore from one thread at a time.
+class LiveStore {
+ public:
+  struct Entry {
+    enum class Kind : uint8_t { kPayload, kState };
+    Kind kind = Kind::kState;
+    uint64_t version = 0;  // payloads only
+    std::string key;       // user id (payloads, 1..500 bytes) or state key (1..500 bytes)
+    std::string value;
+    bool erase = false;    // delete the key instead of writing it
+  };
+
+  virtual ~LiveStore() = default;
+  // NotFound when there is no payload for (version, user).
+  virtual Status GetPayload(uint64_t version, std::string_view user, std::string* value) const = 0;
+  // NotFound when the key is absent.
+  virtual Status GetState(std::string_view key, std::string* value) const = 0;
+  // Writes every entry, atomically and durably (see above).
+  virtual Status Write(const std::vector<Entry>& batch) = 0;
+  // Deletes the payloads built over snapshots older than `version`.
+  virtual Status DropPayloadsBefore(uint64_t version) = 0;
+  // With sync false, Write no longer waits for the disk (LMDB: no fsync at
+  // commit): a batch survives a crash of the process but not of the
+  // machine. Stores without such a knob ignore it. Default: true.
+  virtual Status SetSync(bool sync) {
+    (void)sync;
+    return Status::OK();
+  }
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -91,6 +140,9 @@ class Store {
   virtual Result<std::shared_ptr<const Snapshot>> OpenSnapshot(uint64_t version) = 0;
   // Makes a kept snapshot current (rollback). Atomic like Commit.
   virtual Status SetCurrent(uint64_t version) = 0;
+  // The live documents of this store (see LiveStore), created when absent.
+  // The store may be closed before the LiveStore.
+  virtual Result<std::unique_ptr<LiveStore>> OpenLive() = 0;
   // Deletes all but the newest `keep` committed snapshots (the current one
   // is always kept), and the leftovers of publishes that never committed.
   virtual Status Prune(uint32_t keep) = 0;

@@ -67,6 +67,15 @@ Command RegisterServe(CLI::App& root) {
                   "Bearer KEY'); without it admin routes are disabled");
   app->add_option("--access-log", o.access_log,
                   "Write one JSON line per request to this file ('-': stderr)");
+  app->add_option("--events-redis", o.events_redis,
+                  "Enable POST /v1/events: append posted events to a Redis stream at "
+                  "redis://HOST:PORT/DB (needs --api-key-file; encore stream consumes them)");
+  app->add_option("--events-stream", o.events_stream, "Key of that Redis stream")
+      ->capture_default_str();
+  app->add_option("--event-types", o.event_types,
+                  "Event types POST /v1/events accepts (default: any; the consumer still "
+                  "rejects types without a weight)")
+      ->delimiter(',');
   app->add_option("--poll-ms", o.poll_ms, "How often to check the store for a new snapshot")
       ->capture_default_str();
   app->add_option("--max-header-bytes", o.max_header_bytes,

@@ -37,6 +37,7 @@ Command RegisterParams(CLI::App& root);
 Command RegisterPublish(CLI::App& root);
 Command RegisterRollback(CLI::App& root);
 Command RegisterServe(CLI::App& root);
+Command RegisterStream(CLI::App& root);
 Command RegisterRun(CLI::App& root);
 Command RegisterRuns(CLI::App& root);
 Command RegisterWatch(CLI::App& root);

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
       encore::cli::RegisterPublish(app),
       encore::cli::RegisterRollback(app),
       encore::cli::RegisterServe(app),
+      encore::cli::RegisterStream(app),
       encore::cli::RegisterRun(app),
       encore::cli::RegisterRuns(app),
       encore::cli::RegisterWatch(app),

@@ -331,4 +331,13 @@ Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& o
   return report;
 }
 
+Status BuildFoldInUserPayload(const TrainedModel& model, const Ranker& ranker,
+                              std::string_view user, uint64_t version,
+                              std::span<const ItemWeight> items, const QueryOptions& options,
+                              std::string* payload) {
+  ENCORE_ASSIGN_OR_RETURN(std::vector<ScoredItem> list, ranker.RankFoldIn(items, options));
+  return rank::EncodePayload(kUserPayloads.key_name, user, version, kUserPayloads.list_name, list,
+                             model.items, payload);
+}
+
 }  // namespace encore

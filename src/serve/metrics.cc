@@ -18,6 +18,7 @@ constexpr const char* kRouteLabels[] = {
     "/metrics",
     "/v1/admin/reload",
     "/v1/users/{id}/explain",
+    "/v1/events",
     "unmatched",
     "malformed",
 };

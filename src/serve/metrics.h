@@ -40,6 +40,7 @@ enum class Route : uint8_t {
   kMetrics,
   kAdminReload,  // POST /v1/admin/reload
   kExplain,      // GET /v1/users/{id}/explain
+  kEvents,       // POST /v1/events
   kUnmatched,    // no route has this path
   kMalformed,    // not parsable as HTTP (400, 413, 414, 431 before routing)
   kCount

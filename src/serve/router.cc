@@ -165,6 +165,10 @@ HttpResponse Router::Handle(const HttpRequest& request, const LoadedSnapshot* sn
       if (!IsGet(method)) return MethodNotAllowed(method, kAllowGet, Route::kInfo);
       return Info(snapshot);
     }
+    if (seg.size() == 2 && seg[1] == "events") {
+      if (method != "POST") return MethodNotAllowed(method, kAllowPost, Route::kEvents);
+      return PostEvents(request);
+    }
     if (seg.size() == 3 && seg[1] == "admin" && seg[2] == "reload") {
       if (method != "POST") return MethodNotAllowed(method, kAllowPost, Route::kAdminReload);
       return AdminReload(request);
@@ -273,9 +277,14 @@ HttpResponse Router::UserRecommendations(std::string_view raw_id, const Target& 
   if (snapshot == nullptr) return NotReady(kRoute);
 
   std::string payload;
-  Status s = user.size() > kMaxStoreKeyBytes
-                 ? Status::NotFound("longer than any stored id")
-                 : snapshot->snapshot->Get(Table::kUser, user, &payload);
+  Status s = Status::NotFound("longer than any stored id");
+  if (user.size() <= kMaxStoreKeyBytes) {
+    // A live payload (the stream consumer's, built over this snapshot) wins.
+    if (live_ != nullptr) s = live_->GetPayload(snapshot->info.version, user, &payload);
+    if (s.code() == StatusCode::kNotFound) {
+      s = snapshot->snapshot->Get(Table::kUser, user, &payload);
+    }
+  }
   if (s.ok()) {
     if (!sliced) return Json(std::move(payload), snapshot, kRoute);  // the stored bytes
     std::string body;
@@ -502,30 +511,92 @@ HttpResponse Router::MetricsPage(const LoadedSnapshot* snapshot) const {
   r.route = Route::kMetrics;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = metrics_->Render(state);
+  if (live_ != nullptr) {
+    std::string stream_metrics;
+    if (live_->GetState("metrics", &stream_metrics).ok()) r.body += stream_metrics;
+  }
   return r;
 }
 
-HttpResponse Router::AdminReload(const HttpRequest& request) const {
-  constexpr Route kRoute = Route::kAdminReload;
+bool Router::Authorized(const HttpRequest& request, Route route, HttpResponse* error) const {
   if (!admin_enabled_) {
-    return ErrorResponse(403, "admin routes are disabled: start encore serve with --api-key-file",
-                         kRoute);
+    *error =
+        ErrorResponse(403, "this route needs a key: start encore serve with --api-key-file", route);
+    return false;
   }
   std::string_view auth = Trim(request.authorization);
   const size_t space = auth.find(' ');
   if (auth.empty() || space == std::string_view::npos ||
       !IEquals(auth.substr(0, space), "Bearer")) {
-    HttpResponse r =
-        ErrorResponse(401, "admin routes need the header 'Authorization: Bearer <key>'", kRoute);
-    r.www_authenticate = true;
-    return r;
+    *error = ErrorResponse(401, "this route needs the header 'Authorization: Bearer <key>'", route);
+    error->www_authenticate = true;
+    return false;
   }
   // Equal-length digests, compared in constant time: neither the key's
   // length nor its bytes leak through timing.
   const std::array<unsigned char, 32> given = Sha256(Trim(auth.substr(space + 1)));
   if (CRYPTO_memcmp(given.data(), key_digest_.data(), given.size()) != 0) {
-    return ErrorResponse(403, "wrong admin key", kRoute);
+    *error = ErrorResponse(403, "wrong key", route);
+    return false;
   }
+  return true;
+}
+
+HttpResponse Router::PostEvents(const HttpRequest& request) const {
+  constexpr Route kRoute = Route::kEvents;
+  HttpResponse error;
+  if (!Authorized(request, kRoute, &error)) return error;
+  if (!event_sink_) {
+    return ErrorResponse(404,
+                         "event intake is off: start encore serve with --events-redis "
+                         "redis://HOST:PORT/DB --events-stream KEY",
+                         kRoute);
+  }
+  std::vector<Event> events;
+  std::vector<size_t> indices;
+  std::vector<EventRejection> rejections;
+  if (Status s = EventsFromJsonArray(request.body, event_schema_, &events, &indices, &rejections);
+      !s.ok()) {
+    return ErrorResponse(400, s.message(), kRoute);
+  }
+  std::vector<std::string> ids;
+  if (!events.empty()) {
+    if (Status s = event_sink_(events, &ids); !s.ok()) {
+      return ErrorResponse(503,
+                           "could not append the events to the stream (none was kept "
+                           "unless listed): " +
+                               s.message(),
+                           kRoute);
+    }
+  }
+  // {"accepted":N,"rejected":[{"index":i,"field":f,"reason":r},...],"ids":[...]}
+  HttpResponse r;
+  r.route = kRoute;
+  // 202 when anything was kept (the rejected ones are listed), 400 when
+  // every event was rejected.
+  r.status = events.empty() && !rejections.empty() ? 400 : 202;
+  r.body = "{\"accepted\":" + std::to_string(events.size()) + ",\"rejected\":[";
+  for (size_t i = 0; i < rejections.size(); ++i) {
+    if (i > 0) r.body += ',';
+    r.body += "{\"index\":" + std::to_string(rejections[i].index) + ",\"field\":";
+    JsonWriter::AppendQuoted(rejections[i].field, &r.body);
+    r.body += ",\"reason\":";
+    JsonWriter::AppendQuoted(rejections[i].reason, &r.body);
+    r.body += '}';
+  }
+  r.body += "],\"ids\":[";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) r.body += ',';
+    JsonWriter::AppendQuoted(ids[i], &r.body);
+  }
+  r.body += "]}";
+  return r;
+}
+
+HttpResponse Router::AdminReload(const HttpRequest& request) const {
+  constexpr Route kRoute = Route::kAdminReload;
+  HttpResponse error;
+  if (!Authorized(request, kRoute, &error)) return error;
   auto result = reload_();
   if (!result.ok()) {
     const Status& s = result.status();

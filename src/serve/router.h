@@ -8,6 +8,7 @@
 //   POST /v1/recommendations          fold-in for a visitor described by items
 //   GET  /v1/info, /healthz, /readyz, /metrics
 //   POST /v1/admin/reload             Authorization: Bearer <key>
+//   POST /v1/events                   Authorization: Bearer <key>; a JSON array of events
 // HEAD is answered like GET on the GET routes (the server drops the body).
 //
 // POST /v1/admin/reload loads the new snapshot on the calling thread (the
@@ -24,8 +25,11 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "encore/event.h"
 #include "encore/serve.h"
+#include "encore/store.h"
 #include "serve/metrics.h"
 #include "serve/payload.h"
 #include "serve/snapshot_holder.h"
@@ -71,6 +75,20 @@ class Router {
   // health, readiness and metrics answer 200).
   HttpResponse Handle(const HttpRequest& request, const LoadedSnapshot* snapshot) const;
 
+  // Live payloads (the stream consumer's, encore/stream.h) looked up before
+  // the snapshot's on GET /v1/users/{id}/recommendations, and the
+  // consumer's metrics appended to /metrics. Null: none. Call before serving.
+  void set_live(const LiveStore* live) { live_ = live; }
+
+  // Appends validated events to the event stream (POST /v1/events); their
+  // stream ids in *ids. Null: the route answers 404.
+  using EventSink =
+      std::function<Status(const std::vector<Event>& events, std::vector<std::string>* ids)>;
+  void set_event_sink(EventSink sink, EventSchema schema) {
+    event_sink_ = std::move(sink);
+    event_schema_ = std::move(schema);
+  }
+
   // True when answering `target` may block for long (the admin routes: a
   // reload loads a whole snapshot). The server answers such requests off
   // its I/O threads; every other route only waits for the store's Get.
@@ -88,6 +106,9 @@ class Router {
   HttpResponse Readyz(const LoadedSnapshot* snapshot) const;
   HttpResponse MetricsPage(const LoadedSnapshot* snapshot) const;
   HttpResponse AdminReload(const HttpRequest& request) const;
+  HttpResponse PostEvents(const HttpRequest& request) const;
+  // Checks the bearer key; false with *error filled when it is not right.
+  bool Authorized(const HttpRequest& request, Route route, HttpResponse* error) const;
 
   // Decodes and checks one id path segment; on failure fills *error.
   bool DecodeId(std::string_view raw, const char* what, Route route, std::string* id,
@@ -104,6 +125,9 @@ class Router {
   const std::chrono::steady_clock::time_point start_;
   bool admin_enabled_ = false;
   std::array<unsigned char, 32> key_digest_{};  // SHA-256 of the admin key
+  const LiveStore* live_ = nullptr;
+  EventSink event_sink_;
+  EventSchema event_schema_;
 };
 
 }  // namespace encore::serve

@@ -73,6 +73,7 @@
 #include "serve/metrics.h"
 #include "serve/router.h"
 #include "serve/snapshot_holder.h"
+#include "stream/redis_events.h"
 
 namespace encore {
 
@@ -284,6 +285,9 @@ class ServerImpl final : public Server {
   void ForEachSession(void (Session::*action)());
 
   std::unique_ptr<Store> store_;
+  std::unique_ptr<LiveStore> live_;
+  std::mutex events_mu_;  // guards events_log_ (one connection)
+  std::unique_ptr<stream::RedisEventLog> events_log_;
   const ServeOptions options_;
   const int threads_;
   serve::Metrics metrics_;
@@ -689,6 +693,33 @@ Status ServerImpl::Start() {
   if (started_.exchange(true)) return Status::FailedPrecondition("server already started");
   if (!options_.access_log.empty()) {
     ENCORE_ASSIGN_OR_RETURN(access_log_, serve::AccessLog::Open(options_.access_log));
+  }
+  // Live payloads of the stream consumer; without them the snapshot alone
+  // answers (e.g. a read-only store directory).
+  if (auto live = store_->OpenLive(); live.ok()) {
+    live_ = std::move(live).value();
+    router_.set_live(live_.get());
+  } else {
+    Log("live payloads unavailable, serving snapshots only: " + live.status().ToString());
+  }
+  if (!options_.events_redis.empty()) {
+    if (options_.api_key.empty()) {
+      return Status::InvalidArgument(
+          "POST /v1/events needs a key: pass --api-key-file with --events-redis");
+    }
+    ENCORE_ASSIGN_OR_RETURN(
+        events_log_, stream::RedisEventLog::Open(options_.events_redis, options_.events_stream));
+    EventSchema schema;
+    schema.known_types = options_.event_types;
+    router_.set_event_sink(
+        [this](const std::vector<Event>& events, std::vector<std::string>* ids) {
+          std::vector<std::vector<std::pair<std::string, std::string>>> entries;
+          entries.reserve(events.size());
+          for (const Event& e : events) entries.push_back(EventFields(e));
+          std::lock_guard lock(events_mu_);
+          return events_log_->Append(entries, ids);
+        },
+        std::move(schema));
   }
   const std::string where = options_.host + ":" + std::to_string(options_.port);
   beast::error_code ec;

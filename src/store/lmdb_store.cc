@@ -355,6 +355,155 @@ class LmdbWriter final : public SnapshotWriter {
   bool renamed_ = false;
 };
 
+// --- Live documents ----------------------------------------------------------
+
+// DIR/live: one ordinary (locking) LMDB environment, written by one stream
+// consumer and read by any number of servers. Keys: 'p' + 8-byte big-endian
+// snapshot version + user id (payloads, so a version's payloads are one key
+// range), 's' + key (consumer state). Writes are synced transactions.
+constexpr size_t kLiveMapSize = size_t{1} << 38;
+
+std::string LivePayloadKey(uint64_t version, std::string_view user) {
+  std::string k(1, 'p');
+  for (int shift = 56; shift >= 0; shift -= 8) k.push_back(static_cast<char>(version >> shift));
+  k.append(user);
+  return k;
+}
+
+class LmdbLiveStore final : public LiveStore {
+ public:
+  LmdbLiveStore(std::string path, MDB_env* env, MDB_dbi dbi)
+      : path_(std::move(path)), env_(env), dbi_(dbi) {}
+  ~LmdbLiveStore() override { mdb_env_close(env_); }
+
+  static Result<std::unique_ptr<LiveStore>> Open(const std::string& dir) {
+    const std::string path = dir + "/live";
+    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Status::IOError("cannot create '" + path + "': " + store::ErrnoMessage(errno) +
+                             "; check the permissions of '" + dir + "'");
+    }
+    MDB_env* env = nullptr;
+    int rc = mdb_env_create(&env);
+    if (rc != 0) return LmdbError("cannot create an LMDB environment for", path, rc);
+    rc = mdb_env_set_mapsize(env, kLiveMapSize);
+    if (rc == 0) rc = mdb_env_open(env, path.c_str(), MDB_NOTLS, 0644);
+    MDB_dbi dbi = 0;
+    if (rc == 0) {
+      MDB_txn* txn = nullptr;
+      rc = mdb_txn_begin(env, nullptr, 0, &txn);
+      if (rc == 0) {
+        rc = mdb_dbi_open(txn, nullptr, 0, &dbi);
+        rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+      }
+    }
+    if (rc != 0) {
+      mdb_env_close(env);
+      return LmdbError("cannot open the live documents", path, rc);
+    }
+    return std::unique_ptr<LiveStore>(new LmdbLiveStore(path, env, dbi));
+  }
+
+  Status GetPayload(uint64_t version, std::string_view user, std::string* value) const override {
+    if (user.empty() || user.size() > kMaxStoreKeyBytes) return Status::NotFound("no such key");
+    return Get(LivePayloadKey(version, user), value);
+  }
+
+  Status GetState(std::string_view key, std::string* value) const override {
+    if (key.empty() || key.size() > kMaxStoreKeyBytes) return Status::NotFound("no such key");
+    std::string k(1, 's');
+    k.append(key);
+    return Get(k, value);
+  }
+
+  Status Write(const std::vector<Entry>& batch) override {
+    for (const Entry& e : batch) ENCORE_RETURN_IF_ERROR(CheckStoreKey(e.key));
+    MDB_txn* txn = nullptr;
+    int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+    if (rc != 0) return LmdbError("cannot begin a write transaction on", path_, rc);
+    std::string k;
+    for (const Entry& e : batch) {
+      if (e.kind == Entry::Kind::kPayload) {
+        k = LivePayloadKey(e.version, e.key);
+      } else {
+        k.assign(1, 's');
+        k.append(e.key);
+      }
+      MDB_val key{k.size(), k.data()};
+      if (e.erase) {
+        rc = mdb_del(txn, dbi_, &key, nullptr);
+        if (rc == MDB_NOTFOUND) rc = 0;
+      } else {
+        MDB_val val{e.value.size(), const_cast<char*>(e.value.data())};
+        rc = mdb_put(txn, dbi_, &key, &val, 0);
+      }
+      if (rc != 0) {
+        mdb_txn_abort(txn);
+        return LmdbError("cannot write live documents to", path_, rc);
+      }
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) return LmdbError("cannot commit live documents to", path_, rc);
+    return Status::OK();
+  }
+
+  Status SetSync(bool sync) override {
+    int rc = mdb_env_set_flags(env_, MDB_NOSYNC, sync ? 0 : 1);
+    if (rc != 0) return LmdbError("cannot change the sync mode of", path_, rc);
+    return Status::OK();
+  }
+
+  Status DropPayloadsBefore(uint64_t version) override {
+    MDB_txn* txn = nullptr;
+    int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+    if (rc != 0) return LmdbError("cannot begin a write transaction on", path_, rc);
+    MDB_cursor* cursor = nullptr;
+    rc = mdb_cursor_open(txn, dbi_, &cursor);
+    const std::string end = LivePayloadKey(version, "");
+    std::string start(1, 'p');
+    MDB_val key{start.size(), start.data()};
+    MDB_val val;
+    if (rc == 0) rc = mdb_cursor_get(cursor, &key, &val, MDB_SET_RANGE);
+    while (rc == 0) {
+      std::string_view k(static_cast<const char*>(key.mv_data), key.mv_size);
+      if (k.empty() || k[0] != 'p' || k >= std::string_view(end)) break;
+      rc = mdb_cursor_del(cursor, 0);
+      if (rc == 0) rc = mdb_cursor_get(cursor, &key, &val, MDB_GET_CURRENT);
+      if (rc == EINVAL) rc = mdb_cursor_get(cursor, &key, &val, MDB_NEXT);
+    }
+    if (cursor != nullptr) mdb_cursor_close(cursor);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+      mdb_txn_abort(txn);
+      return LmdbError("cannot prune live payloads of", path_, rc);
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) return LmdbError("cannot commit live documents to", path_, rc);
+    return Status::OK();
+  }
+
+ private:
+  Status Get(const std::string& k, std::string* value) const {
+    MDB_txn* txn = nullptr;
+    int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+    if (rc == MDB_MAP_RESIZED) {
+      mdb_env_set_mapsize(env_, 0);
+      rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+    }
+    if (rc != 0) return LmdbError("cannot begin a read transaction on", path_, rc);
+    MDB_val key{k.size(), const_cast<char*>(k.data())};
+    MDB_val v;
+    rc = mdb_get(txn, dbi_, &key, &v);
+    if (rc == 0) value->assign(static_cast<const char*>(v.mv_data), v.mv_size);
+    mdb_txn_abort(txn);
+    if (rc == MDB_NOTFOUND) return Status::NotFound("no such key");
+    if (rc != 0) return LmdbError("cannot read live documents of", path_, rc);
+    return Status::OK();
+  }
+
+  std::string path_;
+  MDB_env* env_;
+  MDB_dbi dbi_;
+};
+
 // --- The store -------------------------------------------------------------
 
 class LmdbStore final : public Store {
@@ -473,6 +622,8 @@ class LmdbStore final : public Store {
     }
     return store::WriteFileAtomically(dir_, "CURRENT", std::to_string(version) + "\n");
   }
+
+  Result<std::unique_ptr<LiveStore>> OpenLive() override { return LmdbLiveStore::Open(dir_); }
 
   Status Prune(uint32_t keep) override {
     std::vector<std::string> doomed;

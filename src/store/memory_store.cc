@@ -36,8 +36,61 @@ class MemorySnapshot final : public Snapshot {
   std::shared_ptr<const Documents> docs_;
 };
 
+struct MemoryLive {
+  mutable std::mutex mu;
+  std::map<std::pair<uint64_t, std::string>, std::string> payloads;
+  std::unordered_map<std::string, std::string> state;
+};
+
+class MemoryLiveStore final : public LiveStore {
+ public:
+  explicit MemoryLiveStore(std::shared_ptr<MemoryLive> live) : live_(std::move(live)) {}
+  Status GetPayload(uint64_t version, std::string_view user, std::string* value) const override {
+    std::lock_guard lock(live_->mu);
+    auto it = live_->payloads.find({version, std::string(user)});
+    if (it == live_->payloads.end()) return Status::NotFound("no live payload");
+    *value = it->second;
+    return Status::OK();
+  }
+  Status GetState(std::string_view key, std::string* value) const override {
+    std::lock_guard lock(live_->mu);
+    auto it = live_->state.find(std::string(key));
+    if (it == live_->state.end()) return Status::NotFound("no such state key");
+    *value = it->second;
+    return Status::OK();
+  }
+  Status Write(const std::vector<Entry>& batch) override {
+    for (const Entry& e : batch) ENCORE_RETURN_IF_ERROR(CheckStoreKey(e.key));
+    std::lock_guard lock(live_->mu);
+    for (const Entry& e : batch) {
+      if (e.kind == Entry::Kind::kPayload) {
+        if (e.erase) {
+          live_->payloads.erase({e.version, e.key});
+        } else {
+          live_->payloads[{e.version, e.key}] = e.value;
+        }
+      } else if (e.erase) {
+        live_->state.erase(e.key);
+      } else {
+        live_->state[e.key] = e.value;
+      }
+    }
+    return Status::OK();
+  }
+  Status DropPayloadsBefore(uint64_t version) override {
+    std::lock_guard lock(live_->mu);
+    live_->payloads.erase(live_->payloads.begin(),
+                          live_->payloads.lower_bound({version, std::string()}));
+    return Status::OK();
+  }
+
+ private:
+  std::shared_ptr<MemoryLive> live_;
+};
+
 struct MemoryState {
   std::mutex mu;
+  std::shared_ptr<MemoryLive> live = std::make_shared<MemoryLive>();
   uint64_t last_version = 0;
   uint64_t current = 0;
   std::map<uint64_t, std::pair<SnapshotInfo, std::shared_ptr<const Documents>>> snapshots;
@@ -114,6 +167,9 @@ class MemoryStore final : public Store {
     }
     state_->current = version;
     return Status::OK();
+  }
+  Result<std::unique_ptr<LiveStore>> OpenLive() override {
+    return std::unique_ptr<LiveStore>(new MemoryLiveStore(state_->live));
   }
   Status Prune(uint32_t keep) override {
     std::lock_guard lock(state_->mu);

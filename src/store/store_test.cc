@@ -375,6 +375,46 @@ TEST_P(StoreContract, SnapshotCurrentAMomentAgoStaysReadableAfterPrune) {
   EXPECT_EQ(value, "a");
 }
 
+// Live documents: payloads by (version, user) and state, written in atomic
+// batches, visible to a second handle (a server) at once.
+TEST_P(StoreContract, LiveDocuments) {
+  auto live = store_->OpenLive();
+  ASSERT_TRUE(live.ok()) << live.status().ToString();
+  auto other = Open();
+  ASSERT_NE(other, nullptr);
+  auto reader = other->OpenLive();
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  using Kind = LiveStore::Entry::Kind;
+  std::string value;
+  EXPECT_EQ((*reader)->GetPayload(1, "u1", &value).code(), StatusCode::kNotFound);
+  EXPECT_EQ((*reader)->GetState("k", &value).code(), StatusCode::kNotFound);
+  ASSERT_TRUE((*live)
+                  ->Write({{Kind::kPayload, 1, "u1", "p1"},
+                           {Kind::kPayload, 2, "u1", "p2"},
+                           {Kind::kPayload, 3, std::string("u\x00\xff", 3), "p3"},
+                           {Kind::kState, 0, "k", std::string("v\0v", 3)}})
+                  .ok());
+  ASSERT_TRUE((*reader)->GetPayload(1, "u1", &value).ok());
+  EXPECT_EQ(value, "p1");
+  ASSERT_TRUE((*reader)->GetPayload(2, "u1", &value).ok());
+  EXPECT_EQ(value, "p2");
+  ASSERT_TRUE((*reader)->GetPayload(3, std::string("u\x00\xff", 3), &value).ok());
+  ASSERT_TRUE((*reader)->GetState("k", &value).ok());
+  EXPECT_EQ(value, std::string("v\0v", 3));
+  // Erase, then drop the payloads of old snapshots.
+  LiveStore::Entry erase{Kind::kState, 0, "k", ""};
+  erase.erase = true;
+  ASSERT_TRUE((*live)->Write({erase}).ok());
+  EXPECT_EQ((*reader)->GetState("k", &value).code(), StatusCode::kNotFound);
+  ASSERT_TRUE((*live)->DropPayloadsBefore(2).ok());
+  EXPECT_EQ((*reader)->GetPayload(1, "u1", &value).code(), StatusCode::kNotFound);
+  EXPECT_TRUE((*reader)->GetPayload(2, "u1", &value).ok());
+  EXPECT_TRUE((*reader)->GetPayload(3, std::string("u\x00\xff", 3), &value).ok());
+  // A bad key fails the whole batch: nothing of it is written.
+  EXPECT_FALSE((*live)->Write({{Kind::kState, 0, "ok", "1"}, {Kind::kState, 0, "", "x"}}).ok());
+  EXPECT_EQ((*reader)->GetState("ok", &value).code(), StatusCode::kNotFound);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllStores, StoreContract, ::testing::Values("memory", "lmdb", "redis"),
                          [](const auto& info) { return info.param; });
 

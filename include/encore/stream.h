@@ -1,0 +1,187 @@
+// Live events: the speed layer and the stream consumer (docs/STREAMING.md).
+//
+// The SpeedLayer applies batches of events (encore/event.h) to a serving
+// store:
+//   1. events whose id (the event's `id`, else the key its source gives,
+//      e.g. the Redis stream entry id) was applied before are skipped;
+//   2. the per (user, item) running totals - count per event type and the
+//      weighted value sum(quantity x weight(type)), what the batch reader
+//      and BuildDataset compute from the same records - are updated;
+//   3. each touched user is folded in once (a burst of events costs one
+//      rebuild): the user's items are the user's row in the snapshot's
+//      model (unless include_snapshot_row is false) plus the live weighted
+//      values of items the model knows; the
+//      payload is ranked and encoded by BuildFoldInUserPayload (encore/
+//      publish.h), the code Publish uses, with the ranker steps the caller
+//      declares and seen-item exclusion (a bought item disappears);
+//   4. totals, applied ids and payloads are written in ONE atomic, durable
+//      LiveStore::Write. Only then may the source acknowledge the events.
+// A crash anywhere loses nothing and counts nothing twice: before the write
+// nothing happened, after it the ids are recorded and a redelivery is
+// skipped.
+//
+// Payloads are keyed by the snapshot version they were built over (the
+// server shows a live payload only over that snapshot). When the store's
+// current snapshot changes, Refresh loads its model and rebuilds every live
+// user over it from their totals (a Lambda switch: no event's effect is lost).
+//
+// Thread-safety: a SpeedLayer is used by one thread. RunConsumer owns its
+// thread; Stop may be called from any thread or a signal handler's helper.
+#ifndef ENCORE_STREAM_H_
+#define ENCORE_STREAM_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "encore/event.h"
+#include "encore/rank.h"
+#include "encore/recommender.h"
+#include "encore/status.h"
+#include "encore/store.h"
+
+namespace encore {
+
+// An event and the key that makes it idempotent ("" : none; then a
+// redelivery counts again). Sources fill the key: "id:" + the event's id
+// when it has one, else their own position (a Redis stream entry id).
+struct KeyedEvent {
+  Event event;
+  std::string key;
+  int64_t appended_ms = 0;  // when the source received it (0: unknown), for latency
+};
+
+// The totals of one (user, item).
+struct ItemTotals {
+  std::string item;
+  double value = 0;                        // sum of quantity x weight(type)
+  std::map<std::string, uint64_t> counts;  // events by type
+};
+
+struct SpeedLayerOptions {
+  // Weight per event type; empty: every event weighs 1. Events of a type
+  // missing from a non-empty map are rejected by the schema (known types).
+  std::map<std::string, float> weights;
+  uint32_t n = 0;            // list length; 0: the snapshot's published n, else 20
+  bool exclude_seen = true;  // a user's items are never recommended to them
+  // What a user's fold-in starts from. true (Lambda: the stream holds the
+  // events after the batch's data): the user's row in the snapshot's model
+  // plus the live totals. false (Kappa: the stream holds every event, so the
+  // live totals are the whole history): the live totals alone.
+  bool include_snapshot_row = true;
+  // Wait for the disk at every batch (LiveStore::SetSync). false: a batch
+  // (and its XACK) survives a consumer crash but not a machine crash.
+  bool sync = true;
+  // Ranker steps for a model (merchandising rules a pipeline declares);
+  // called once per loaded snapshot. Null: no steps.
+  std::function<Result<std::vector<std::shared_ptr<const RankStep>>>(const TrainedModel&)> steps;
+};
+
+struct ApplyReport {
+  uint64_t applied = 0;     // events counted
+  uint64_t duplicates = 0;  // skipped: their key was applied before
+  uint64_t users = 0;       // payloads rebuilt
+  uint64_t unscored = 0;    // users left without a live payload (no item the model knows)
+};
+
+class SpeedLayer {
+ public:
+  // Opens the store's live documents and loads its current snapshot's model
+  // (FailedPrecondition when the snapshot holds no model: publish with the
+  // model included). NotFound when nothing was published yet.
+  static Result<std::unique_ptr<SpeedLayer>> Open(Store* store, SpeedLayerOptions options);
+  ~SpeedLayer();
+
+  // Applies a batch (see the header comment). On error nothing of the batch
+  // is applied and the caller must not acknowledge it.
+  Result<ApplyReport> Apply(const std::vector<KeyedEvent>& events);
+
+  // Checks the store's current snapshot; when it changed, loads its model
+  // and rebuilds every live user's payload over it. *changed says whether it did.
+  Status Refresh(bool* changed);
+
+  // The running totals of `user` (items in first-seen order).
+  Result<std::vector<ItemTotals>> Totals(const std::string& user) const;
+  // Every user with totals, in first-seen order.
+  Result<std::vector<std::string>> Users() const;
+  // Every total, one line per (user, item, event type): "user,item,type,count"
+  // followed, per (user, item), by "user,item,*,value" (value in %.17g);
+  // users and items in first-seen order, types sorted. For tests and audits.
+  Status DumpTotals(std::string* csv) const;
+
+  uint64_t snapshot_version() const;
+  LiveStore* live() const;
+
+ private:
+  struct Impl;
+  explicit SpeedLayer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Counters of a consumer run (also written to the live store as Prometheus
+// text under the state key "metrics", which `encore serve` appends to its
+// /metrics page).
+struct ConsumerStats {
+  uint64_t received = 0;    // entries read from the source
+  uint64_t applied = 0;     // events counted
+  uint64_t duplicates = 0;  // skipped: applied before
+  uint64_t batches = 0;
+  uint64_t rebuilt = 0;                      // user payloads written
+  uint64_t source_errors = 0;                // failures retried (Redis or the store unreachable)
+  std::map<std::string, uint64_t> rejected;  // by reason label (EventRejection::label)
+  int64_t lag = -1;                          // entries not yet delivered to the group (-1: unknown)
+  double events_per_second = 0;              // over the last few seconds
+  // Event-to-served latency (append to the durable payload write), in ms:
+  // counts per upper bound kLatencyBoundsMs, plus the overflow.
+  static constexpr double kLatencyBoundsMs[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000};
+  std::vector<uint64_t> latency_buckets = std::vector<uint64_t>(12, 0);
+  double latency_sum_ms = 0;
+  uint64_t latency_count = 0;
+
+  std::string Prometheus() const;
+};
+
+struct ConsumerOptions {
+  // The source: a Redis stream through a consumer group ...
+  std::string redis_uri;  // redis://HOST:PORT/DB
+  std::string stream_key;
+  std::string group = "encore";
+  std::string consumer = "encore-stream";
+  // ... or a JSON Lines file of event objects ("-": stdin). Events without
+  // an id are not idempotent (a replay of the file counts them again).
+  std::string events_path;
+
+  EventSchema schema;          // known types default to the weights' names
+  uint32_t batch = 512;        // most entries applied in one batch
+  uint32_t window_ms = 20;     // wait this long for a batch to fill
+  uint32_t refresh_ms = 1000;  // how often to check for a new snapshot
+  // Return once the source has nothing new for this long (0: run until
+  // stopped; a file source always ends at its end).
+  uint32_t idle_exit_ms = 0;
+  // Set (from a signal handler's thread) to stop: the batch in flight is
+  // finished and acknowledged, then RunConsumer returns OK.
+  const std::atomic<bool>* stop = nullptr;
+  // Called after every batch (progress, logging).
+  std::function<void(const ConsumerStats&)> on_batch;
+  // Retried failures (Redis down, the group gone) are reported here.
+  std::function<void(const Status&)> on_error;
+  // Rejected events are reported here (obfuscated fields already hashed).
+  std::function<void(const EventRejection&, const std::string& source_id)> on_reject;
+};
+
+// Consumes events into `store` until the source ends, idles out or `stop`
+// is set. With Redis, an unreachable server, a lost consumer group or a
+// failed store write is retried with a growing delay (up to 5 s) and counted
+// (source_errors); nothing is acknowledged before it is durable. Memory is bounded by one batch:
+// nothing more is read until the batch in hand is durable (backpressure: a slow store slows
+// reading, and the unread events wait in Redis).
+Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerOptions& options,
+                   ConsumerStats* stats);
+
+}  // namespace encore
+
+#endif  // ENCORE_STREAM_H_

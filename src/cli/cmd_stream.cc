@@ -1,0 +1,201 @@
+// encore stream: the live event consumer (docs/STREAMING.md).
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/input_flags.h"
+#include "encore/dataset.h"
+#include "encore/stream.h"
+#include "pipeline/config.h"
+
+namespace encore::cli {
+
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+extern "C" void OnStopSignal(int) { stop_requested.store(true); }
+
+void InstallStopHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+}
+
+}  // namespace
+
+Command RegisterStream(CLI::App& root) {
+  CLI::App* app = root.add_subcommand(
+      "stream",
+      "Consume live events (Redis stream or a JSON Lines file) into a serving store: running "
+      "totals, and each user's list rebuilt within milliseconds (docs/STREAMING.md)");
+  struct Flags {
+    std::string store, weights, obfuscation_key_file, dump_totals;
+    std::vector<std::string> obfuscate;
+    ConsumerOptions consumer;
+    SpeedLayerOptions speed;
+    bool quiet = false;
+    std::string history = "snapshot+live";
+    std::string sync = "disk";
+    std::string pipeline;
+  };
+  auto f = std::make_shared<Flags>();
+  ConsumerOptions& c = f->consumer;
+  app->add_option("--store", f->store,
+                  "Serving store the lists are written to: a directory (LMDB) or "
+                  "redis://HOST:PORT/DB; it must hold a published snapshot with its model")
+      ->required();
+  app->add_option("--redis", c.redis_uri, "Redis holding the event stream: redis://HOST:PORT/DB");
+  app->add_option("--stream", c.stream_key, "Key of the Redis stream of events");
+  app->add_option("--group", c.group,
+                  "Consumer group (created at the start of the stream when absent)")
+      ->capture_default_str();
+  app->add_option("--consumer", c.consumer,
+                  "Consumer name in the group (a restarted consumer with the same name first "
+                  "re-reads its unacknowledged entries)")
+      ->capture_default_str();
+  app->add_option("--events", c.events_path,
+                  "Read events from this JSON Lines file instead ('-': stdin); one object a line "
+                  "with the fields user, item, event, ts, id, quantity, price");
+  app->add_option("--weights", f->weights,
+                  "Event weights, e.g. view=1,cart=3,purchase=10 (the batch job's); events of "
+                  "other types are rejected. Default: every event weighs 1, any type");
+  app->add_option("--pipeline", f->pipeline,
+                  "Take the event weights from this pipeline file's [prepare] weights (the "
+                  "batch job that trained the model); instead of --weights");
+  app->add_option("--history", f->history,
+                  "What a user's list is folded in from: 'snapshot+live' (Lambda: the stream "
+                  "holds the events after the batch's data) or 'live' (Kappa: the stream holds "
+                  "every event)")
+      ->check(CLI::IsMember({"snapshot+live", "live"}))
+      ->capture_default_str();
+  app->add_option("--sync", f->sync,
+                  "When a batch is durable before its XACK: 'disk' (fsync at every batch; "
+                  "survives a machine crash) or 'process' (no fsync: survives a crash of the "
+                  "consumer, not of the machine; LMDB stores only)")
+      ->check(CLI::IsMember({"disk", "process"}))
+      ->capture_default_str();
+  app->add_option("--n", f->speed.n, "List length (0: the snapshot's published n)")
+      ->capture_default_str();
+  app->add_option("--batch", c.batch, "Most events applied in one batch")->capture_default_str();
+  app->add_option("--window-ms", c.window_ms,
+                  "How long to wait for a batch to fill (a burst of one user's events costs one "
+                  "rebuild)")
+      ->capture_default_str();
+  app->add_option("--refresh-ms", c.refresh_ms,
+                  "How often to check the store for a new snapshot (then every live user is "
+                  "rebuilt over it)")
+      ->capture_default_str();
+  app->add_option("--idle-exit-ms", c.idle_exit_ms,
+                  "Exit once no event arrived for this long (0: run until SIGTERM)")
+      ->capture_default_str();
+  app->add_option("--obfuscate", f->obfuscate,
+                  "Fields replaced by their keyed hash, as the batch reader's --obfuscate "
+                  "(user, item)")
+      ->delimiter(',');
+  app->add_option("--obfuscation-key-file", f->obfuscation_key_file,
+                  "File holding the obfuscation key (default: $ENCORE_OBFUSCATION_KEY)");
+  app->add_option("--dump-totals", f->dump_totals,
+                  "Write the live totals (user,item,type,count and user,item,*,value lines) to "
+                  "this file ('-': stdout) and exit");
+  app->add_flag("--quiet", f->quiet, "No progress lines on stderr");
+  return {app, [f] {
+            // First: a SIGTERM during start-up must not kill the process either.
+            InstallStopHandlers();
+            auto store = Store::OpenExisting(f->store);
+            if (!store.ok()) return PrintError(store.status());
+            auto weights = ParseWeights(f->weights);
+            if (!weights.ok()) return PrintError(weights.status());
+            f->speed.weights = *weights;
+            if (!f->pipeline.empty()) {
+              if (!f->weights.empty()) {
+                return PrintError(Status::InvalidArgument(
+                    "give the event weights once: --weights or --pipeline, not both"));
+              }
+              auto config = pipeline::LoadPipelineConfig(f->pipeline);
+              if (!config.ok()) return PrintError(config.status());
+              f->speed.weights = config->prepare.dataset.weights;
+            }
+            f->speed.include_snapshot_row = f->history != "live";
+            f->speed.sync = f->sync != "process";
+            if (!f->dump_totals.empty()) {
+              auto layer = SpeedLayer::Open(store->get(), f->speed);
+              if (!layer.ok()) return PrintError(layer.status());
+              std::string csv;
+              if (Status s = (*layer)->DumpTotals(&csv); !s.ok()) return PrintError(s);
+              if (f->dump_totals == "-") {
+                std::fwrite(csv.data(), 1, csv.size(), stdout);
+              } else {
+                std::ofstream out(f->dump_totals, std::ios::binary);
+                out << csv;
+                if (!out) {
+                  return PrintError(
+                      Status::IOError("cannot write --dump-totals '" + f->dump_totals + "'"));
+                }
+              }
+              return kExitOk;
+            }
+            for (const std::string& field : f->obfuscate) {
+              if (field != "user" && field != "item") {
+                return PrintError(Status::InvalidArgument(
+                    "--obfuscate '" + field + "': live events can obfuscate user and item"));
+              }
+            }
+            std::optional<Obfuscator> obfuscator;
+            if (!f->obfuscate.empty()) {
+              auto o = Obfuscator::FromFileOrEnv(f->obfuscation_key_file);
+              if (!o.ok()) return PrintError(o.status());
+              obfuscator.emplace(std::move(o).value());
+            }
+            ConsumerOptions& c = f->consumer;
+            c.schema.obfuscate = f->obfuscate;
+            c.schema.obfuscator = obfuscator ? &*obfuscator : nullptr;
+            if (!c.redis_uri.empty() && c.stream_key.empty()) {
+              return PrintError(Status::InvalidArgument("--redis needs --stream KEY"));
+            }
+            c.stop = &stop_requested;
+            const bool quiet = f->quiet;
+            uint64_t last_report = 0;
+            c.on_batch = [&](const ConsumerStats& s) {
+              if (quiet || s.applied < last_report + 10'000) return;
+              last_report = s.applied;
+              std::fprintf(stderr, "encore stream: %llu events applied, %.0f/s, lag %lld\n",
+                           static_cast<unsigned long long>(s.applied), s.events_per_second,
+                           static_cast<long long>(s.lag));
+            };
+            c.on_reject = [&](const EventRejection& r, const std::string& where) {
+              if (!quiet) {
+                std::fprintf(
+                    stderr, "encore stream: rejected %s: %s\n", where.c_str(),
+                    (r.field.empty() ? r.reason : "field '" + r.field + "': " + r.reason).c_str());
+              }
+            };
+            c.on_error = [&](const Status& s) {
+              std::fprintf(stderr, "encore stream: %s; retrying\n", s.ToString().c_str());
+            };
+            ConsumerStats stats;
+            Status s = RunConsumer(store->get(), f->speed, c, &stats);
+            uint64_t rejected = 0;
+            for (const auto& [reason, n] : stats.rejected) rejected += n;
+            std::fprintf(stderr,
+                         "encore stream: %llu received, %llu applied, %llu duplicates, %llu "
+                         "rejected, %llu payloads rebuilt\n",
+                         static_cast<unsigned long long>(stats.received),
+                         static_cast<unsigned long long>(stats.applied),
+                         static_cast<unsigned long long>(stats.duplicates),
+                         static_cast<unsigned long long>(rejected),
+                         static_cast<unsigned long long>(stats.rebuilt));
+            if (!s.ok()) return PrintError(s);
+            return kExitOk;
+          }};
+}
+
+}  // namespace encore::cli

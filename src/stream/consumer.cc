@@ -1,0 +1,287 @@
+// The stream consumer loop (encore/stream.h, RunConsumer).
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "encore/stream.h"
+#include "stream/redis_events.h"
+
+namespace encore {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void RecordLatency(double ms, ConsumerStats* stats) {
+  size_t b = 0;
+  while (b < std::size(ConsumerStats::kLatencyBoundsMs) && ms > ConsumerStats::kLatencyBoundsMs[b])
+    ++b;
+  ++stats->latency_buckets[b];
+  stats->latency_sum_ms += ms;
+  ++stats->latency_count;
+}
+
+std::string KeyFor(const Event& e, const std::string& source_key) {
+  if (!e.id.empty()) return "id:" + e.id;
+  return source_key;
+}
+
+// Events per second over a sliding window of recent batches.
+class Rate {
+ public:
+  double Add(uint64_t events) {
+    const auto now = Clock::now();
+    window_.push_back({now, events});
+    total_ += events;
+    while (window_.size() > 1 && now - window_.front().first > std::chrono::seconds(5)) {
+      total_ -= window_.front().second;
+      window_.pop_front();
+    }
+    const double seconds = std::chrono::duration<double>(now - window_.front().first).count();
+    return seconds > 0.05 ? static_cast<double>(total_ - window_.front().second) / seconds : 0;
+  }
+
+ private:
+  std::deque<std::pair<Clock::time_point, uint64_t>> window_;
+  uint64_t total_ = 0;
+};
+
+}  // namespace
+
+std::string ConsumerStats::Prometheus() const {
+  std::string out;
+  auto counter = [&](const char* name, const char* help, uint64_t v) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
+           " " + std::to_string(v) + "\n";
+  };
+  counter("encore_stream_events_received_total", "Entries read from the event source.", received);
+  counter("encore_stream_events_applied_total", "Events counted into the live totals.", applied);
+  counter("encore_stream_events_duplicate_total", "Events skipped: their id was applied before.",
+          duplicates);
+  counter("encore_stream_payloads_rebuilt_total", "User payloads rebuilt by the speed layer.",
+          rebuilt);
+  counter("encore_stream_source_errors_total",
+          "Failed reads, acknowledgements or writes that were retried (Redis or the store down).",
+          source_errors);
+  out +=
+      "# HELP encore_stream_events_rejected_total Events rejected, by reason.\n"
+      "# TYPE encore_stream_events_rejected_total counter\n";
+  for (const auto& [reason, n] : rejected) {
+    out += "encore_stream_events_rejected_total{reason=\"" + reason + "\"} " + std::to_string(n) +
+           "\n";
+  }
+  char buf[64];
+  out +=
+      "# HELP encore_stream_consumer_lag Stream entries not yet delivered to the consumer group "
+      "(-1: unknown).\n# TYPE encore_stream_consumer_lag gauge\nencore_stream_consumer_lag " +
+      std::to_string(lag) + "\n";
+  std::snprintf(buf, sizeof buf, "%.3f", events_per_second);
+  out +=
+      "# HELP encore_stream_events_per_second Events applied per second (last 5 s).\n"
+      "# TYPE encore_stream_events_per_second gauge\nencore_stream_events_per_second " +
+      std::string(buf) + "\n";
+  out +=
+      "# HELP encore_stream_event_to_served_seconds From the event's append to its payload "
+      "being durable in the store (served from then on).\n"
+      "# TYPE encore_stream_event_to_served_seconds histogram\n";
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b < latency_buckets.size(); ++b) {
+    cumulative += latency_buckets[b];
+    std::string le = "+Inf";
+    if (b < std::size(kLatencyBoundsMs)) {
+      std::snprintf(buf, sizeof buf, "%g", kLatencyBoundsMs[b] / 1000);
+      le = buf;
+    }
+    out += "encore_stream_event_to_served_seconds_bucket{le=\"" + le + "\"} " +
+           std::to_string(cumulative) + "\n";
+  }
+  std::snprintf(buf, sizeof buf, "%.6f", latency_sum_ms / 1000);
+  out += "encore_stream_event_to_served_seconds_sum " + std::string(buf) + "\n";
+  out += "encore_stream_event_to_served_seconds_count " + std::to_string(latency_count) + "\n";
+  return out;
+}
+
+Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerOptions& options,
+                   ConsumerStats* stats) {
+  const bool redis = !options.redis_uri.empty();
+  if (redis == !options.events_path.empty()) {
+    return Status::InvalidArgument(
+        "give exactly one event source: --redis URI --stream KEY --group NAME, or --events FILE");
+  }
+  EventSchema schema = options.schema;
+  if (schema.known_types.empty()) {
+    for (const auto& [type, w] : speed.weights) schema.known_types.push_back(type);
+  }
+  ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<SpeedLayer> layer, SpeedLayer::Open(store, speed));
+  LiveStore* live = layer->live();
+
+  std::unique_ptr<stream::RedisEventLog> log;
+  std::ifstream file;
+  std::istream* in = nullptr;
+  if (redis) {
+    if (options.group.empty()) return Status::InvalidArgument("empty --group");
+    ENCORE_ASSIGN_OR_RETURN(log,
+                            stream::RedisEventLog::Open(options.redis_uri, options.stream_key));
+    ENCORE_RETURN_IF_ERROR(log->EnsureGroup(options.group));
+  } else if (options.events_path == "-") {
+    in = &std::cin;
+  } else {
+    file.open(options.events_path, std::ios::binary);
+    if (!file) {
+      return Status::IOError("cannot open --events '" + options.events_path + "'; check the path");
+    }
+    in = &file;
+  }
+
+  Rate rate;
+  auto last_refresh = Clock::now();
+  auto last_activity = Clock::now();
+  auto last_metrics = Clock::time_point();
+  uint64_t line_no = 0;
+  std::vector<stream::StreamEntry> entries;
+  std::vector<KeyedEvent> events;
+  std::vector<std::string> ack;
+  std::vector<int64_t> appended;
+  bool source_done = false;
+
+  auto write_metrics = [&](bool force) -> Status {
+    const auto now = Clock::now();
+    if (!force && now - last_metrics < std::chrono::seconds(1)) return Status::OK();
+    last_metrics = now;
+    if (log) {
+      auto lag = log->Lag(options.group);
+      if (lag.ok()) stats->lag = *lag;
+    }
+    return live->Write({{LiveStore::Entry::Kind::kState, 0, "metrics", stats->Prometheus()}});
+  };
+
+  // Redis unreachable (IOError) or the group gone (a Redis restart without
+  // persistence): wait with a growing delay (50 ms .. 5 s), recreate the
+  // group, re-read this consumer's pending entries and go on. Other errors
+  // end the run.
+  auto backoff = std::chrono::milliseconds(0);
+  auto retry = [&](const Status& s) -> bool {
+    if (s.code() != StatusCode::kIOError && s.code() != StatusCode::kNotFound) return false;
+    ++stats->source_errors;
+    if (options.on_error) options.on_error(s);
+    backoff = std::min<std::chrono::milliseconds>(
+        std::chrono::milliseconds(5000),
+        std::max<std::chrono::milliseconds>(std::chrono::milliseconds(50), backoff * 2));
+    const auto until = Clock::now() + backoff;
+    while (Clock::now() < until && !(options.stop != nullptr && options.stop->load())) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    (void)log->EnsureGroup(options.group);
+    log->RereadPending();
+    return true;
+  };
+
+  while (!source_done) {
+    if (options.stop != nullptr && options.stop->load()) break;
+    // New snapshot (a batch publish or an item refresh): rebuild over it.
+    if (Clock::now() - last_refresh >= std::chrono::milliseconds(options.refresh_ms)) {
+      last_refresh = Clock::now();
+      bool changed = false;
+      Status s = layer->Refresh(&changed);
+      if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
+    }
+    // Read one batch.
+    events.clear();
+    ack.clear();
+    appended.clear();
+    size_t received = 0;
+    if (log) {
+      if (Status s = log->ReadBatch(options.group, options.consumer, options.batch,
+                                    options.window_ms, &entries);
+          !s.ok()) {
+        if (!retry(s)) return s;
+        continue;
+      }
+      received = entries.size();
+      for (const auto& entry : entries) {
+        ack.push_back(entry.id);
+        Event e;
+        EventRejection rejection;
+        if (entry.fields.empty()) {
+          rejection.field = "";
+          rejection.label = "deleted";
+          rejection.reason = "the entry was deleted from the stream before it was applied";
+        } else if (EventFromFields(entry.fields, schema, &e, &rejection)) {
+          events.push_back({std::move(e), "", entry.ms()});
+          events.back().key =
+              KeyFor(events.back().event, "r:" + options.stream_key + ":" + entry.id);
+          continue;
+        }
+        ++stats->rejected[rejection.label];
+        if (options.on_reject) options.on_reject(rejection, entry.id);
+      }
+    } else {
+      std::string line;
+      while (events.size() < options.batch && std::getline(*in, line)) {
+        ++line_no;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        ++received;
+        Event e;
+        EventRejection rejection;
+        if (EventFromJson(line, schema, &e, &rejection)) {
+          std::string key = KeyFor(e, "");
+          events.push_back({std::move(e), std::move(key), 0});
+        } else {
+          rejection.index = line_no;
+          ++stats->rejected[rejection.label];
+          if (options.on_reject) options.on_reject(rejection, "line " + std::to_string(line_no));
+        }
+      }
+      if (!*in) source_done = true;
+    }
+    stats->received += received;
+    if (received == 0) {
+      if (options.idle_exit_ms > 0 &&
+          Clock::now() - last_activity >= std::chrono::milliseconds(options.idle_exit_ms)) {
+        break;
+      }
+      ENCORE_RETURN_IF_ERROR(write_metrics(false));
+      continue;
+    }
+    last_activity = Clock::now();
+    // Apply: one durable write; only then acknowledge.
+    auto report = layer->Apply(events);
+    if (!report.ok()) {
+      // Nothing of the batch is durable: with Redis the entries are still
+      // pending and are read again; a file source cannot re-read them.
+      if (!log || !retry(report.status())) return report.status();
+      continue;
+    }
+    if (log) {
+      // The effects are durable: an entry whose XACK is lost is redelivered
+      // and skipped as a duplicate.
+      if (Status s = log->Ack(options.group, ack); !s.ok() && !retry(s)) return s;
+    }
+    backoff = std::chrono::milliseconds(0);
+    const int64_t now_ms = NowMs();
+    for (const KeyedEvent& e : events) {
+      if (e.appended_ms > 0) RecordLatency(static_cast<double>(now_ms - e.appended_ms), stats);
+    }
+    stats->applied += report->applied;
+    stats->duplicates += report->duplicates;
+    stats->rebuilt += report->users;
+    ++stats->batches;
+    stats->events_per_second = rate.Add(report->applied);
+    ENCORE_RETURN_IF_ERROR(write_metrics(false));
+    if (options.on_batch) options.on_batch(*stats);
+  }
+  return write_metrics(true);
+}
+
+}  // namespace encore

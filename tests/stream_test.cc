@@ -1,0 +1,425 @@
+// End-to-end tests of live events with a real redis-server: POST /v1/events
+// on `encore serve`, the `encore stream` consumer, and the served lists;
+// idempotent replays; kill -9 of the consumer while events flow.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "encore/dataset.h"
+#include "encore/publish.h"
+#include "encore/reader.h"
+#include "encore/serve.h"
+#include "http_test_client.h"
+#include "redis_server.h"
+#include "serve_fixture.h"
+#include "stream/redis_events.h"
+#include "test_util.h"
+
+namespace encore::testing {
+namespace {
+
+constexpr char kWeights[] = "view=1,cart=3,purchase=10";
+
+class StreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis_.Start().ok()) << "redis-server missing? run scripts/install-deps.sh";
+    store_uri_ = dir_.File("store");
+    auto store = Store::Open(store_uri_);
+    ASSERT_TRUE(store.ok());
+    PublishOptions po;
+    po.n = 5;
+    auto published = Publish(SharedModel(), po, store->get());
+    ASSERT_TRUE(published.ok()) << published.status().ToString();
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+
+  void StartServer() {
+    ServeOptions o = FastServeOptions();
+    o.api_key = "sekrit-key";
+    o.events_redis = redis_.Uri();
+    o.events_stream = "events";
+    o.event_types = {"view", "cart", "purchase"};
+    o.max_body_bytes = 64 * 1024;
+    auto store = Store::OpenExisting(store_uri_);
+    ASSERT_TRUE(store.ok());
+    auto server = Server::Create(std::move(store).value(), o);
+    ASSERT_TRUE(server.ok());
+    server_ = std::move(server).value();
+    ASSERT_TRUE(server_->Start().ok());
+  }
+
+  HttpReply Post(const std::string& body, const std::string& key = "sekrit-key") {
+    return HttpFetch(server_->port(), "POST", "/v1/events", body,
+                     {"Content-Type: application/json", "Authorization: Bearer " + key});
+  }
+  HttpReply Get(const std::string& target) { return HttpFetch(server_->port(), "GET", target); }
+
+  // Runs the consumer until the stream has been idle for a moment.
+  CommandResult Consume(const std::string& group = "g", const std::string& extra = "") {
+    return RunEncore("stream --store " + store_uri_ + " --redis " + redis_.Uri() +
+                     " --stream events --group " + group + " --weights " + kWeights +
+                     " --idle-exit-ms 400 " + extra);
+  }
+
+  std::string DumpTotals() {
+    CommandResult r =
+        RunEncore("stream --store " + store_uri_ + " --dump-totals - --weights " + kWeights);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  }
+
+  RedisServer redis_;
+  TempDir dir_;
+  std::string store_uri_;
+  std::unique_ptr<Server> server_;
+};
+
+// Items of a served list, in order.
+std::vector<std::string> Items(const std::string& payload) {
+  std::vector<std::string> items;
+  size_t pos = 0;
+  while ((pos = payload.find("{\"item\":\"", pos)) != std::string::npos) {
+    pos += 9;
+    items.push_back(payload.substr(pos, payload.find('"', pos) - pos));
+  }
+  return items;
+}
+
+TEST_F(StreamTest, EventsToServedListsEndToEnd) {
+  StartServer();
+  // A known user's list, and its top item.
+  HttpReply before = Get("/v1/users/u3/recommendations");
+  ASSERT_EQ(before.status, 200) << before.body;
+  const std::vector<std::string> before_items = Items(before.body);
+  ASSERT_FALSE(before_items.empty());
+  const std::string top = before_items[0];
+  EXPECT_EQ(Get("/v1/users/newbie/recommendations").status, 404);
+
+  // Good and malformed events in one batch: the good ones are kept.
+  const std::string huge(100'000, 'x');
+  HttpReply posted = Post(
+      "[{\"user\":\"u3\",\"item\":\"" + top +
+      "\",\"event\":\"purchase\",\"id\":\"p1\"},"
+      "{\"user\":\"newbie\",\"item\":\"i5\",\"event\":\"view\",\"ts\":\"2026-12-05T13:00:00Z\"},"
+      "{\"user\":\"newbie\",\"event\":\"view\"},"
+      "{\"user\":\"nb\",\"item\":\"i5\",\"event\":\"teleport\"},"
+      "{\"user\":\"bad\\u0007id\",\"item\":\"i5\",\"event\":\"view\"},"
+      "{\"user\":\"nb\",\"item\":\"i5\",\"event\":\"view\",\"id\":\"" +
+      std::string(300, 'z') +
+      "\"},"
+      "\"not an object\","
+      "{\"user\":\"newbie\",\"item\":\"i6\",\"event\":\"cart\",\"quantity\":2,\"price\":3.5}]");
+  ASSERT_EQ(posted.status, 202) << posted.body;
+  EXPECT_NE(posted.body.find("\"accepted\":3"), std::string::npos) << posted.body;
+  for (const char* expected :
+       {"{\"index\":2,\"field\":\"item\",\"reason\":\"missing\"}",
+        "\"index\":3,\"field\":\"event\"",
+        "\"index\":4,\"field\":\"user\",\"reason\":\"control character 0x07 at byte 3\"}",
+        "\"index\":5,\"field\":\"id\",\"reason\":\"300 bytes, at most 256\"}",
+        "\"index\":6,\"field\":\"\",\"reason\":\"not a JSON object\"}"}) {
+    EXPECT_NE(posted.body.find(expected), std::string::npos) << expected << "\n" << posted.body;
+  }
+  // Whole-body failures: bad JSON, a huge body, no key, a wrong key.
+  EXPECT_EQ(Post("[{\"user\":").status, 400);
+  EXPECT_EQ(Post("{\"user\":\"u\"}").status, 400);
+  EXPECT_EQ(Post("[{\"user\":\"" + huge + "\"}]").status, 413);
+  EXPECT_EQ(Post("[]", "wrong").status, 403);
+  EXPECT_EQ(HttpFetch(server_->port(), "POST", "/v1/events", "[]").status, 401);
+  EXPECT_EQ(Post("[{\"user\":\"nb\",\"item\":\"i5\",\"event\":\"teleport\"}]").status, 400);
+
+  // Nothing changes until the consumer runs: events are not applied on the serving thread.
+  EXPECT_EQ(Get("/v1/users/u3/recommendations").body, before.body);
+  CommandResult consumed = Consume();
+  ASSERT_EQ(consumed.exit_code, 0) << consumed.err;
+  EXPECT_NE(consumed.err.find("3 received, 3 applied"), std::string::npos) << consumed.err;
+
+  // The running server shows the live lists without a restart.
+  HttpReply after = Get("/v1/users/u3/recommendations");
+  ASSERT_EQ(after.status, 200);
+  const std::vector<std::string> after_items = Items(after.body);
+  EXPECT_FALSE(after_items.empty());
+  EXPECT_EQ(std::find(after_items.begin(), after_items.end(), top), after_items.end())
+      << "the purchased item is still recommended: " << after.body;
+  HttpReply fresh = Get("/v1/users/newbie/recommendations");
+  ASSERT_EQ(fresh.status, 200) << fresh.body;
+  const std::vector<std::string> fresh_items = Items(fresh.body);
+  EXPECT_EQ(fresh_items.size(), 5u);
+  for (const char* seen : {"i5", "i6"}) {
+    EXPECT_EQ(std::find(fresh_items.begin(), fresh_items.end(), seen), fresh_items.end());
+  }
+  // Slicing works on live payloads as on published ones.
+  HttpReply sliced = Get("/v1/users/newbie/recommendations?limit=2");
+  EXPECT_EQ(Items(sliced.body).size(), 2u);
+  // The consumer's metrics are on the server's /metrics page.
+  HttpReply metrics = Get("/metrics");
+  EXPECT_NE(metrics.body.find("encore_stream_events_applied_total 3"), std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("encore_stream_event_to_served_seconds_count 3"), std::string::npos);
+  EXPECT_NE(metrics.body.find("encore_stream_consumer_lag 0"), std::string::npos);
+
+  // Replay: a new consumer group reads the whole stream again; nothing changes.
+  const std::string totals = DumpTotals();
+  EXPECT_NE(totals.find("newbie,i6,cart,1\nnewbie,i6,*,6\n"), std::string::npos) << totals;
+  CommandResult replay = Consume("replay");
+  ASSERT_EQ(replay.exit_code, 0) << replay.err;
+  EXPECT_NE(replay.err.find("0 applied, 3 duplicates"), std::string::npos) << replay.err;
+  EXPECT_EQ(DumpTotals(), totals);
+  EXPECT_EQ(Get("/v1/users/newbie/recommendations").body, fresh.body);
+}
+
+TEST_F(StreamTest, MalformedStreamEntriesAreRejectedAndAcknowledged) {
+  auto log = stream::RedisEventLog::Open(redis_.Uri(), "events");
+  ASSERT_TRUE(log.ok());
+  std::vector<std::string> ids;
+  ASSERT_TRUE((*log)
+                  ->Append({{{"user", "a"}, {"item", "i1"}, {"event", "view"}},
+                            {{"user", "a"}, {"event", "view"}},
+                            {{"user", "a"}, {"item", "i2"}, {"event", "refund"}},
+                            {{"user", "a\x1b"}, {"item", "i2"}, {"event", "view"}},
+                            {{"user", "a"}, {"item", "i3"}, {"event", "cart"}, {"ts", "soon"}},
+                            {{"user", "a"}, {"item", "i4"}, {"event", "cart"}}},
+                           &ids)
+                  .ok());
+  CommandResult r = Consume();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("6 received, 2 applied, 0 duplicates, 4 rejected"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("field 'event': unknown event type 'refund'"), std::string::npos) << r.err;
+  // Rejected entries are acknowledged too: a restart does not see them again.
+  CommandResult again = Consume();
+  EXPECT_NE(again.err.find("0 received"), std::string::npos) << again.err;
+  EXPECT_EQ(DumpTotals(), "a,i1,view,1\na,i1,*,1\na,i4,cart,1\na,i4,*,3\n");
+}
+
+// The file source, with the weights of the pipeline that trained the model.
+TEST_F(StreamTest, EventsFileWithThePipelinesWeights) {
+  const std::string events = dir_.File("events.jsonl");
+  WriteFile(events,
+            "{\"user\":\"u1\",\"item\":\"i2\",\"event\":\"purchase\",\"id\":\"o1\"}\n"
+            "{\"user\":\"u1\",\"item\":\"i2\",\"event\":\"teleport\"}\n"
+            "\n"
+            "{\"user\":\"u1\",\"item\":\"i3\",\"event\":\"view\",\"quantity\":2}\n");
+  const std::string pipeline = std::string(ENCORE_SOURCE_DIR) + "/examples/bigdatariver_batch.toml";
+  CommandResult r =
+      RunEncore("stream --store " + store_uri_ + " --events " + events + " --pipeline " + pipeline);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("3 received, 2 applied"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rejected line 2: field 'event': unknown event type 'teleport'; known: "
+                       "cart, purchase, view, wishlist"),
+            std::string::npos)
+      << r.err;
+  CommandResult dump = RunEncore("stream --store " + store_uri_ + " --dump-totals -");
+  EXPECT_EQ(dump.out, "u1,i2,purchase,1\nu1,i2,*,3\nu1,i3,view,1\nu1,i3,*,2\n");
+  CommandResult both = RunEncore("stream --store " + store_uri_ + " --events " + events +
+                                 " --pipeline " + pipeline + " --weights view=1");
+  EXPECT_EQ(both.exit_code, 1);
+  EXPECT_NE(both.err.find("--weights or --pipeline, not both"), std::string::npos) << both.err;
+}
+
+// Polls the live totals until `needle` shows up (at most ~20 s).
+bool WaitForTotals(const std::string& store, const std::string& needle) {
+  for (int i = 0; i < 400; ++i) {
+    CommandResult r = RunEncore("stream --store " + store + " --dump-totals -");
+    if (r.out.find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+pid_t SpawnConsumer(const std::string& store, const std::string& redis, const char* sync);
+
+// Redis restarts (without persistence: the stream and the group are gone)
+// while the consumer runs: it retries, recreates the group and goes on.
+TEST_F(StreamTest, ConsumerSurvivesARedisRestart) {
+  const uint16_t port = redis_.port();
+  auto append = [&](const std::string& user) {
+    auto log = stream::RedisEventLog::Open(redis_.Uri(), "events");
+    ASSERT_TRUE(log.ok());
+    std::vector<std::string> ids;
+    ASSERT_TRUE((*log)->Append({{{"user", user}, {"item", "i1"}, {"event", "cart"}}}, &ids).ok());
+  };
+  append("before");
+  const pid_t consumer = SpawnConsumer(store_uri_, redis_.Uri(), "disk");
+  ASSERT_TRUE(WaitForTotals(store_uri_, "before,i1,cart,1\n"));
+  redis_.Kill();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(redis_.Start(port).ok());
+  append("after");
+  EXPECT_TRUE(WaitForTotals(store_uri_, "after,i1,cart,1\n"));
+  ::kill(consumer, SIGTERM);
+  int status = 0;
+  ::waitpid(consumer, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(DumpTotals(), "before,i1,cart,1\nbefore,i1,*,3\nafter,i1,cart,1\nafter,i1,*,3\n");
+}
+
+// --- Crash test ------------------------------------------------------------
+
+pid_t SpawnConsumer(const std::string& store, const std::string& redis, const char* sync) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execl(ENCORE_BINARY, ENCORE_BINARY, "stream", "--store", store.c_str(), "--redis",
+            redis.c_str(), "--stream", "events", "--group", "g", "--weights", kWeights, "--batch",
+            "64", "--window-ms", "5", "--quiet", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+struct Expected {
+  std::map<std::string, uint64_t> counts;  // "user,item,type"
+  std::map<std::string, double> values;    // "user,item"
+};
+
+void ParseDump(const std::string& dump, Expected* out) {
+  std::istringstream in(dump);
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t c3 = line.rfind(',');
+    const size_t c2 = line.rfind(',', c3 - 1);
+    const std::string pair = line.substr(0, c2);
+    const std::string type = line.substr(c2 + 1, c3 - c2 - 1);
+    const std::string v = line.substr(c3 + 1);
+    if (type == "*") {
+      out->values[pair] = std::stod(v);
+    } else {
+      out->counts[pair + "," + type] = std::stoull(v);
+    }
+  }
+}
+
+// kill -9 the consumer at random points while events flow, several times
+// per seed; after a final drain the totals equal a batch recount of exactly
+// the events sent (the batch reader and BuildDataset on the same records).
+TEST_F(StreamTest, KillNineWhileEventsFlowLosesAndDoublesNothing) {
+  // Seed 4 runs the consumer with --sync process (no fsync): a kill -9 of
+  // the process must not lose anything either.
+  for (uint32_t seed : {1u, 2u, 3u, 4u}) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    const char* sync = seed == 4 ? "process" : "disk";
+    ASSERT_TRUE(redis_.FlushAll().ok());
+    TempDir dir;
+    const std::string store = dir.File("store");
+    {
+      auto s = Store::Open(store);
+      ASSERT_TRUE(s.ok());
+      PublishOptions po;
+      po.n = 5;
+      po.similar_n = 0;
+      ASSERT_TRUE(Publish(SharedModel(), po, s->get()).ok());
+    }
+    auto log = stream::RedisEventLog::Open(redis_.Uri(), "events");
+    ASSERT_TRUE(log.ok());
+    std::mt19937 rng(seed);
+    const char* types[] = {"view", "view", "cart", "purchase"};
+    std::string csv = "user,item,event,quantity\n";
+    pid_t consumer = SpawnConsumer(store, redis_.Uri(), sync);
+    int kills = 0;
+    for (int chunk = 0; chunk < 30; ++chunk) {
+      std::vector<std::vector<std::pair<std::string, std::string>>> entries;
+      for (int k = 0; k < 100; ++k) {
+        const std::string user = "u" + std::to_string(rng() % 70);
+        const std::string item = "i" + std::to_string(rng() % 45);
+        const std::string type = types[rng() % 4];
+        const int quantity = 1 + rng() % 3;
+        std::vector<std::pair<std::string, std::string>> f = {
+            {"user", user},
+            {"item", item},
+            {"event", type},
+            {"quantity", std::to_string(quantity)}};
+        const bool with_id = rng() % 3 != 0;
+        if (with_id)
+          f.emplace_back("id", "s" + std::to_string(seed) + "-" + std::to_string(chunk) + "-" +
+                                   std::to_string(k));
+        csv += user + "," + item + "," + type + "," + std::to_string(quantity) + "\n";
+        entries.push_back(f);
+        // A producer retry: the same event (same id) appended twice.
+        if (with_id && rng() % 10 == 0) entries.push_back(f);
+      }
+      std::vector<std::string> ids;
+      ASSERT_TRUE((*log)->Append(entries, &ids).ok());
+      if (rng() % 4 == 0) {
+        // Let it work a random moment, then kill it without warning.
+        std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 40));
+        ::kill(consumer, SIGKILL);
+        ::waitpid(consumer, nullptr, 0);
+        ++kills;
+        consumer = SpawnConsumer(store, redis_.Uri(), sync);
+      }
+    }
+    EXPECT_GE(kills, 3);
+    // Graceful end: SIGTERM finishes the batch in flight and exits 0.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ::kill(consumer, SIGTERM);
+    int status = 0;
+    ::waitpid(consumer, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    // Drain what is left.
+    CommandResult drain =
+        RunEncore("stream --store " + store + " --redis " + redis_.Uri() +
+                  " --stream events --group g --weights " + kWeights + " --idle-exit-ms 500");
+    ASSERT_EQ(drain.exit_code, 0) << drain.err;
+    CommandResult dump =
+        RunEncore("stream --store " + store + " --dump-totals - --weights " + kWeights);
+    ASSERT_EQ(dump.exit_code, 0) << dump.err;
+    Expected live;
+    ParseDump(dump.out, &live);
+
+    // The batch recount.
+    const std::string path = dir.File("events.csv");
+    WriteFile(path, csv);
+    ReadOptions ro;
+    ro.value_col = ColumnRef::Parse("quantity");
+    ReadReport report;
+    auto read = ReadInteractions({path}, ro, &report);
+    ASSERT_TRUE(read.ok());
+    InteractionLog interactions = std::move(read).value();
+    Expected batch;
+    // Counts by type from the rows themselves.
+    {
+      std::istringstream in(csv);
+      std::string line;
+      std::getline(in, line);
+      while (std::getline(in, line)) {
+        ++batch.counts[line.substr(0, line.rfind(','))];
+      }
+    }
+    DatasetOptions dopt;
+    dopt.weights = {{"view", 1}, {"cart", 3}, {"purchase", 10}};
+    dopt.threads = 1;
+    auto data = BuildDataset(std::move(interactions), dopt);
+    ASSERT_TRUE(data.ok());
+    for (uint32_t u = 0; u < data->users.size(); ++u) {
+      for (uint64_t k = data->by_user.indptr[u]; k < data->by_user.indptr[u + 1]; ++k) {
+        batch.values[std::string(data->users.Name(u)) + "," +
+                     std::string(data->items.Name(data->by_user.indices[k]))] =
+            data->by_user.values[k];
+      }
+    }
+    EXPECT_EQ(live.counts, batch.counts);
+    ASSERT_EQ(live.values.size(), batch.values.size());
+    for (const auto& [pair, value] : batch.values) {
+      ASSERT_EQ(live.values.count(pair), 1u) << pair;
+      EXPECT_NEAR(live.values[pair], value, 1e-4 * std::max(1.0, value)) << pair;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace encore::testing
