@@ -17,6 +17,8 @@
 
 #include "encore/generate.h"
 
+#include "data/fashion.h"
+
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -1188,8 +1190,9 @@ Result<GenerateProfile> ParseGenerateProfile(const std::string& name) {
   if (name == "plays") return GenerateProfile::kPlays;
   if (name == "retail") return GenerateProfile::kRetail;
   if (name == "baskets") return GenerateProfile::kBaskets;
+  if (name == "fashion") return GenerateProfile::kFashion;
   return Status::InvalidArgument("unknown profile '" + name +
-                                 "': use ratings, plays, retail or baskets");
+                                 "': use ratings, plays, retail, baskets or fashion");
 }
 
 const char* GenerateProfileName(GenerateProfile profile) {
@@ -1202,6 +1205,8 @@ const char* GenerateProfileName(GenerateProfile profile) {
       return "retail";
     case GenerateProfile::kBaskets:
       return "baskets";
+    case GenerateProfile::kFashion:
+      return "fashion";
   }
   return "unknown";
 }
@@ -1246,6 +1251,8 @@ Result<GenerateReport> Generate(const GenerateOptions& options, Progress* progre
                           ? options.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
+  if (options.profile == GenerateProfile::kFashion) return GenerateFashion(options, progress);
+
   World world(options);
   std::vector<FileSpec> files;
   switch (options.profile) {
@@ -1263,6 +1270,8 @@ Result<GenerateReport> Generate(const GenerateOptions& options, Progress* progre
       break;
     case GenerateProfile::kBaskets:
       files.push_back(BasketsFile(world, options.rows));
+      break;
+    case GenerateProfile::kFashion:
       break;
   }
 
