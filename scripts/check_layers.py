@@ -67,6 +67,7 @@ PUBLIC_HEADERS = {
     "input.h": "data",
     "profile.h": "data",
     "catalog.h": "catalog",
+    "product_score.h": "catalog",
     "model_io.h": "model",
     "params.h": "model",
     "recommender.h": "model",

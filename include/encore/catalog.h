@@ -30,6 +30,7 @@
 #define ENCORE_CATALOG_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -197,6 +198,34 @@ struct UnknownProducts {
   std::string Describe() const;  // "3 events (2 products, e.g. 'p9', 'p12') are not in the catalog"
 };
 UnknownProducts FindUnknownProducts(const InteractionLog& log, const Catalog& catalog);
+
+// ------------------------------------------------------------- roll-up
+
+// The retailer's event weights: view 3, cart 10, still_want_it 30, purchase 40.
+std::map<std::string, float> DefaultRetailWeights();
+
+struct RollUpReport {
+  uint64_t rows_in = 0;
+  uint64_t rows_used = 0;   // rows that reached a (member, key) sum
+  uint64_t pairs = 0;       // (member, key) rows out
+  UnknownProducts unknown;  // rows on products not in the catalog
+  std::vector<std::pair<std::string, uint64_t>> unweighted;  // event types with no weight: rows
+  std::string Describe() const;
+};
+
+// Roll-up: every row of `log` (items are product ids) becomes weight(event)
+// added to the (member, key) sum, where key = keys.key_of(product). The
+// result has one row per (member, key) with a positive number of rows: its
+// value is the sum, its time the latest row's (when `log` has times), no
+// event column; items are key names (KeyIndex::keys()), users are `log`'s
+// users at the same indices. Rows on products missing from the catalog and
+// rows whose event type has no weight are counted in `report` (never
+// dropped silently). With empty `weights` every row adds its value.
+// InvalidArgument when weights are given but `log` has no event column.
+// With a product key (no levels) this is training on products.
+Result<InteractionLog> RollUpLog(const InteractionLog& log, const Catalog& catalog,
+                                 const KeyIndex& keys, const std::map<std::string, float>& weights,
+                                 RollUpReport* report = nullptr);
 
 }  // namespace encore
 
