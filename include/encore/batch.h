@@ -21,12 +21,12 @@
 namespace encore {
 
 struct BatchReport {
-  uint64_t requested = 0;  // ids asked for (all users / items when no list)
-  uint64_t answered = 0;   // ids with at least one result
-  uint64_t empty = 0;      // known ids that got no result (e.g. nothing left to recommend)
-  uint64_t unknown = 0;    // ids absent from the model
+  uint64_t requested = 0;      // ids asked for (all users / items when no list)
+  uint64_t answered = 0;       // ids with at least one result
+  uint64_t empty = 0;          // known ids that got no result (e.g. nothing left to recommend)
+  uint64_t unknown = 0;        // ids absent from the model
   std::vector<std::string> first_unknown;  // up to 10
-  uint64_t rows = 0;                       // lines written (header excluded)
+  uint64_t rows = 0;           // lines written (header excluded)
 };
 
 // Writes user,item,score,rank for `user_ids` (every user when empty).

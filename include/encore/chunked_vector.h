@@ -32,7 +32,9 @@ class ChunkedVector {
   size_t num_chunks() const { return chunks_.size(); }
   // Elements [c*kChunk, min(size, (c+1)*kChunk)).
   const T* chunk_data(size_t c) const { return chunks_[c].get(); }
-  size_t chunk_size(size_t c) const { return c + 1 < chunks_.size() ? kChunk : size_ - c * kChunk; }
+  size_t chunk_size(size_t c) const {
+    return c + 1 < chunks_.size() ? kChunk : size_ - c * kChunk;
+  }
   // Frees chunk c; its elements must not be accessed afterwards.
   void ReleaseChunk(size_t c) { chunks_[c].reset(); }
   void clear() {

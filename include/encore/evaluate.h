@@ -339,14 +339,14 @@ std::vector<Metric> DefaultMetrics(Feedback feedback, uint32_t k = 10);
 // How a model is measured: the split, folds, grid, metrics and baseline,
 // with the documented defaults (docs/METRICS.md).
 struct EvaluationProtocol {
-  SplitOptions split;  // the holdout split (method random, 20%, seed 42)
-  uint32_t folds = 0;  // 0 or 2..kMaxFolds; see test_on_holdout
+  SplitOptions split;   // the holdout split (method random, 20%, seed 42)
+  uint32_t folds = 0;   // 0 or 2..kMaxFolds; see test_on_holdout
   std::vector<GridAxis> grid;
-  std::vector<Metric> metrics;      // empty: DefaultMetrics(feedback, k)
-  std::optional<Metric> select_by;  // grid: the metric choosing the best point; unset: metrics[0]
-  uint32_t k = 10;                  // k of the default metrics
+  std::vector<Metric> metrics;     // empty: DefaultMetrics(feedback, k)
+  std::optional<Metric> select_by; // grid: the metric choosing the best point; unset: metrics[0]
+  uint32_t k = 10;                 // k of the default metrics
   std::optional<float> relevance_threshold;
-  bool baseline = false;  // also measure the bias baseline on the same folds
+  bool baseline = false;           // also measure the bias baseline on the same folds
   // Where the folds and the grid run:
   //  false (`encore evaluate`): over all the data - one holdout split, or
   //    with folds >= 2 k-fold cross-validation; a grid is selected on those

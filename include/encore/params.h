@@ -47,9 +47,9 @@ struct ModelParams {
   // the same as the factors' (reg, scaled by count like them).
   float reg_user_bias = -1.0f;
   float reg_item_bias = -1.0f;
-  Solver solver = Solver::kCg;              // ials: conjugate gradient or exact Cholesky
-  uint32_t cg_steps = 3;                    // ials: CG iterations per row per sweep
-  float init_scale = 0.01f;                 // std-dev of the random initial factors
+  Solver solver = Solver::kCg;  // ials: conjugate gradient or exact Cholesky
+  uint32_t cg_steps = 3;     // ials: CG iterations per row per sweep
+  float init_scale = 0.01f;  // std-dev of the random initial factors
   ColdStart cold_start = ColdStart::kDrop;  // als, ials: users/items unseen in training
 
   // ease: L2 penalty (lambda of Steck 2019) on the item x item weights.
@@ -65,9 +65,9 @@ struct ModelParams {
   // score(a->b) (the workbook rule), or the sum of value(u,a) * score(a->b)
   // (item-kNN, as the `implicit` library's item-item recommenders do).
   Aggregate aggregate = Aggregate::kMax;
-  uint32_t min_cooccurrence = 1;  // pairs seen together fewer times are ignored
-  double half_life_days = 0;      // > 0: weight interactions by recency
-  uint32_t neighbors = 0;         // > 0: keep only the top neighbours per item
+  uint32_t min_cooccurrence = 1;   // pairs seen together fewer times are ignored
+  double half_life_days = 0;       // > 0: weight interactions by recency
+  uint32_t neighbors = 0;          // > 0: keep only the top neighbours per item
 
   // Shared.
   // Default list length of recommend/publish: 0 = the model's own default
@@ -82,10 +82,10 @@ struct ModelParams {
 
 // One row of the parameter table.
 struct ParamInfo {
-  const char* name;    // flag and config key: "factors" -> --factors
-  const char* type;    // "int", "float", "bool", "enum"
-  const char* models;  // which models read it: "als,ials"
-  const char* help;    // one line
+  const char* name;          // flag and config key: "factors" -> --factors
+  const char* type;          // "int", "float", "bool", "enum"
+  const char* models;        // which models read it: "als,ials"
+  const char* help;          // one line
   std::function<Status(ModelParams*, const std::string&)> set;  // parses and stores
   std::function<std::string(const ModelParams&)> get;           // current value as text
 };

@@ -37,12 +37,12 @@
 namespace encore {
 
 struct PublishOptions {
-  uint32_t n = 20;            // recommendations per user payload
-  uint32_t similar_n = 20;    // similar items per item payload (0: none)
-  uint32_t popular_n = 100;   // items in the popular fallback
-  bool include_model = true;  // store the model for POST /v1/recommendations
-  uint32_t keep = 5;          // snapshots kept after this one commits (Prune)
-  bool exclude_seen = true;   // user payloads omit the user's training items
+  uint32_t n = 20;           // recommendations per user payload
+  uint32_t similar_n = 20;   // similar items per item payload (0: none)
+  uint32_t popular_n = 100;  // items in the popular fallback
+  bool include_model = true; // store the model for POST /v1/recommendations
+  uint32_t keep = 5;         // snapshots kept after this one commits (Prune)
+  bool exclude_seen = true;  // user payloads omit the user's training items
 };
 
 struct PublishReport {
@@ -59,8 +59,8 @@ struct PublishReport {
 
 // Computes every payload and commits a new snapshot. On any error nothing
 // becomes current and the partial snapshot is discarded.
-Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& options,
-                              Store* store, Progress* progress = nullptr);
+Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& options, Store* store,
+                              Progress* progress = nullptr);
 
 }  // namespace encore
 

@@ -39,9 +39,7 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status OK() { return Status(); }
-  static Status InvalidArgument(std::string m) {
-    return {StatusCode::kInvalidArgument, std::move(m)};
-  }
+  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status IOError(std::string m) { return {StatusCode::kIOError, std::move(m)}; }
   static Status ParseError(std::string m) { return {StatusCode::kParseError, std::move(m)}; }
@@ -66,7 +64,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT
     if (status_.ok()) {
       std::fprintf(stderr, "encore: Result constructed from an OK status without a value\n");
@@ -76,18 +74,9 @@ class [[nodiscard]] Result {
 
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
-  T& value() & {
-    CheckOk();
-    return *value_;
-  }
-  const T& value() const& {
-    CheckOk();
-    return *value_;
-  }
-  T&& value() && {
-    CheckOk();
-    return std::move(*value_);
-  }
+  T& value() & { CheckOk(); return *value_; }
+  const T& value() const& { CheckOk(); return *value_; }
+  T&& value() && { CheckOk(); return std::move(*value_); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
@@ -108,16 +97,17 @@ class [[nodiscard]] Result {
 }  // namespace encore
 
 // Aborts with file:line when an invariant does not hold (in every build type).
-#define ENCORE_CHECK(cond) ((cond) ? (void)0 : ::encore::CheckFailed(__FILE__, __LINE__, #cond))
+#define ENCORE_CHECK(cond) \
+  ((cond) ? (void)0 : ::encore::CheckFailed(__FILE__, __LINE__, #cond))
 
 #define ENCORE_CONCAT_INNER(a, b) a##b
 #define ENCORE_CONCAT(a, b) ENCORE_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function if `expr` is not OK.
-#define ENCORE_RETURN_IF_ERROR(expr) \
-  do {                               \
-    ::encore::Status _st = (expr);   \
-    if (!_st.ok()) return _st;       \
+#define ENCORE_RETURN_IF_ERROR(expr)        \
+  do {                                      \
+    ::encore::Status _st = (expr);          \
+    if (!_st.ok()) return _st;              \
   } while (0)
 
 // `ENCORE_ASSIGN_OR_RETURN(auto x, F());` unwraps a Result or returns its Status.

@@ -36,9 +36,9 @@ enum class Table : uint8_t {
 };
 
 struct SnapshotInfo {
-  uint64_t version = 0;      // 1, 2, 3, ... in publish order; never reused
-  int64_t created_unix = 0;  // seconds since the epoch, set at BeginSnapshot
-  bool current = false;      // filled by Store::List
+  uint64_t version = 0;     // 1, 2, 3, ... in publish order; never reused
+  int64_t created_unix = 0; // seconds since the epoch, set at BeginSnapshot
+  bool current = false;     // filled by Store::List
 };
 
 // Writes one new snapshot. Destroying a writer without Commit discards it.
