@@ -73,6 +73,7 @@ PUBLIC_HEADERS = {
     "recommender.h": "model",
     "batch.h": "rank",
     "rank.h": "rank",
+    "retail.h": "rank",
     "evaluate.h": "eval",
     "tune.h": "eval",
     "store.h": "store",
