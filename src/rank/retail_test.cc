@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
+#include <set>
+
 #include "fixed_scores_model.h"
 
 namespace encore {
@@ -222,6 +226,109 @@ TEST(RetailStepsTest, LevelsMustBeCatalogLevelsDeterminedByTheKey) {
   KeyIndex by_brand = KeyIndex::Build(f.catalog, {"brand"}).value();
   r.diversity_level = "class";  // a brand spans classes: not determined by the key
   EXPECT_FALSE(RetailSteps::Build(r, f.catalog, by_brand, f.items, f.users, nullptr, nullptr).ok());
+}
+
+}  // namespace
+}  // namespace encore
+
+namespace encore {
+namespace {
+
+// Property: on random catalogs, scores and events, the ranker with the
+// retail steps equals a plain reference: available keys, boosted scores,
+// sorted (score desc, index asc), greedy cap per class.
+TEST(RetailStepsTest, MatchesAPlainReferenceOnRandomData) {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 20; ++trial) {
+    std::vector<P> ps;
+    static const char* cls[] = {"c1", "c2", "c3"};
+    static std::vector<std::string> ids, subs;
+    ids.clear();
+    subs.clear();
+    for (int i = 0; i < 40; ++i) ids.push_back("p" + std::to_string(i));
+    for (int i = 0; i < 8; ++i) subs.push_back("s" + std::to_string(i));
+    for (int i = 0; i < 40; ++i) {
+      const int sub = rng() % 8;
+      P p{ids[i].c_str(), cls[sub % 3], subs[sub].c_str(), (rng() % 2) ? "A" : "B"};
+      p.from = kAsOf + (static_cast<int64_t>(rng() % 5) - 3) * kDay;
+      p.until = p.from + 3 * kDay;
+      p.quantity = rng() % 6;
+      ps.push_back(p);
+    }
+    Catalog c = Make(ps);
+    KeyIndex k = KeyIndex::Build(c, {"subclass", "brand"}).value();
+    IdDictionary items;
+    for (uint32_t i = 0; i < k.num_keys(); ++i) items.Intern(k.keys().Name(i));
+    IdDictionary users = Dict({"m"});
+    InteractionLog log;
+    log.has_events = log.has_times = true;
+    for (int e = 0; e < 30; ++e) {
+      log.user.push_back(log.users.Intern("m"));
+      log.item.push_back(log.items.Intern(ids[rng() % 40]));
+      log.event.push_back(log.events.Intern((rng() % 4) ? "view" : "purchase"));
+      log.time.push_back(kAsOf - static_cast<int64_t>(rng() % (20 * kDay)));
+      log.value.push_back(1);
+    }
+    RetailRules r;
+    r.as_of = kAsOf;
+    r.max_per_node = 1 + rng() % 3;
+    RetailSteps s = RetailSteps::Build(r, c, k, items, users, &log, nullptr).value();
+    std::vector<float> scores(k.num_keys());
+    for (float& x : scores) x = static_cast<float>(rng() % 5);  // many ties
+    FixedScoresModel model(1, k.num_keys(), scores, {});
+    Ranker ranker(model);
+    s.AddTo(&ranker);
+    QueryOptions q;
+    q.n = 1 + rng() % 10;
+    q.exclude_seen = false;
+    std::vector<ScoredItem> got = ranker.RankUser(0, q);
+
+    // Reference.
+    const uint32_t sub_level = 1, class_level = 0;
+    std::map<uint32_t, std::pair<int64_t, bool>> per_node;  // subclass -> (count, bought)
+    for (size_t i = 0; i < log.size(); ++i) {
+      const int64_t t = log.time[i];
+      if (t < kAsOf - 10 * kDay || t >= kAsOf) continue;
+      const uint32_t p = *c.products().Find(log.items.Name(log.item[i]));
+      auto& n = per_node[c.node(p, sub_level)];
+      if (log.events.Name(log.event[i]) == "purchase")
+        n.second = true;
+      else
+        ++n.first;
+    }
+    std::vector<std::pair<int64_t, std::string>> cand;
+    for (auto& [node, v] : per_node) {
+      if (!v.second && v.first > 0)
+        cand.emplace_back(-v.first, std::string(c.level_values(sub_level).Name(node)));
+    }
+    std::sort(cand.begin(), cand.end());
+    std::set<std::string> boosted;
+    for (size_t i = 0; i < cand.size() && i < 3; ++i) boosted.insert(cand[i].second);
+    std::vector<ScoredItem> ref;
+    for (uint32_t key = 0; key < k.num_keys(); ++key) {
+      int saleable = 0;
+      for (uint32_t p : k.products(key)) {
+        saleable += c.available_from(p) < kAsOf + kDay && c.available_until(p) > kAsOf &&
+                    c.quantity(p) >= 3;
+      }
+      if (saleable == 0) continue;
+      float sc = scores[key];
+      if (boosted.count(std::string(c.node_name(k.products(key)[0], sub_level)))) sc *= 1.5f;
+      ref.push_back({key, sc});
+    }
+    std::stable_sort(ref.begin(), ref.end(),
+                     [](const ScoredItem& a, const ScoredItem& b) { return a.score > b.score; });
+    std::vector<ScoredItem> want;
+    std::map<uint32_t, uint32_t> taken;
+    for (const ScoredItem& x : ref) {
+      if (want.size() == q.n) break;
+      uint32_t& t = taken[c.node(k.products(x.item)[0], class_level)];
+      if (t >= r.max_per_node) continue;
+      ++t;
+      want.push_back(x);
+    }
+    ASSERT_EQ(Items(got), Items(want)) << "trial " << trial;
+  }
 }
 
 }  // namespace
