@@ -116,5 +116,27 @@ TEST(FashionProfile, PlantsDivisionsAndRecentIntent) {
   EXPECT_LT(steps->available_items().size(), rolled->items.size() / 2);
 }
 
+TEST(FashionProfile, CliWritesThreeNamedFilesDeterministically) {
+  testing::TempDir dir;
+  const std::string flags = " --users 50 --items 200 --rows 3000 --seed 7 --out ";
+  testing::CommandResult r =
+      testing::RunEncore("generate --profile fashion" + flags + dir.File("a"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* name : {"catalog.csv", "members.csv", "events.csv"}) {
+    EXPECT_NE(r.out.find(dir.File(std::string("a/") + name)), std::string::npos) << r.out;
+  }
+  r = testing::RunEncore("generate --profile fashion --quiet" + flags + dir.File("b"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* name : {"catalog.csv", "members.csv", "events.csv"}) {
+    EXPECT_EQ(testing::ReadFile(dir.File(std::string("a/") + name)),
+              testing::ReadFile(dir.File(std::string("b/") + name)))
+        << name;
+  }
+  // A catalog too small to have anything before as-of is a clear error, not a hang.
+  r = testing::RunEncore("generate --profile fashion --items 1 --users 2 --rows 5 --seed 3 --out " +
+                         dir.File("tiny"));
+  EXPECT_TRUE(r.exit_code == 0 || r.err.find("use more --items") != std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace encore

@@ -1223,7 +1223,7 @@ Status GenerateOptions::Validate() const {
   ENCORE_RETURN_IF_ERROR(count("users", users, kMaxEntities));
   ENCORE_RETURN_IF_ERROR(count("items", items, kMaxEntities));
   ENCORE_RETURN_IF_ERROR(count("rows", rows, UINT64_MAX));
-  if (clusters == 0 || clusters > items) {
+  if (profile != GenerateProfile::kFashion && (clusters == 0 || clusters > items)) {
     return Status::InvalidArgument("clusters must be between 1 and items (" +
                                    std::to_string(items) + "), got " + std::to_string(clusters) +
                                    "; set --clusters");
