@@ -64,7 +64,8 @@ struct GenerateOptions {
   static constexpr int kMaxThreads = 256;
 
   // Checks users, items, rows > 0, users and items <= kMaxEntities,
-  // 1 <= clusters <= items (not for fashion, which has no clusters), 0 <= threads <= kMaxThreads, out_dir not empty.
+  // 1 <= clusters <= items (not for fashion, which has no clusters), 0 <= threads <= kMaxThreads,
+  // out_dir not empty.
   Status Validate() const;
 };
 
