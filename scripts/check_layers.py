@@ -42,7 +42,7 @@ LAYERS = [
     "util",        # Status, JSON writer, progress, time formatting
     "io",          # byte sources, record readers, id dictionaries, interaction logs
     "data",        # Dataset (matrices), input loading (encore/input.h), profile, generator
-    "catalog",     # (future) item catalog: attributes, availability, prices
+    "catalog",     # products: hierarchy levels, prices, sale windows, stock; keys of levels
     "features",    # (future) user/item features derived from data and catalog
     "model",       # model parameters, models (they only score), model files
     "rank",        # the query path: exclusions, adjustments, top-N, payload encoding
@@ -72,6 +72,8 @@ PUBLIC_HEADERS = {
     "generate.h": "data",
     "input.h": "data",
     "profile.h": "data",
+    "catalog.h": "catalog",
+    "product_score.h": "catalog",
     "model_io.h": "model",
     "params.h": "model",
     "recommender.h": "model",
@@ -79,6 +81,7 @@ PUBLIC_HEADERS = {
     "ann.h": "rank",
     "batch.h": "rank",
     "rank.h": "rank",
+    "retail.h": "rank",
     "evaluate.h": "eval",
     "tune.h": "eval",
     "store.h": "store",

@@ -13,6 +13,9 @@
 //                        (view -> cart -> wishlist -> purchase funnel)
 //           catalog.csv  item,division,department,class,subclass,brand,launch_date,inventory
 //  baskets  baskets.csv  one basket per line, items comma-separated (no header)
+//  fashion  catalog.csv, members.csv, events.csv: a flash-sale retailer with planted
+//           structure (docs/PERSONALIZATION.md); --items products, --users members,
+//           --rows events; --clusters is not used
 //
 // Ids are strings: "u" or "i" followed by the 1-based index zero-padded to
 // the number of digits of --users / --items (u00001 .. u10000).
@@ -41,8 +44,8 @@
 
 namespace encore {
 
-enum class GenerateProfile { kRatings, kPlays, kRetail, kBaskets };
-// "ratings", "plays", "retail" or "baskets".
+enum class GenerateProfile { kRatings, kPlays, kRetail, kBaskets, kFashion };
+// "ratings", "plays", "retail", "baskets" or "fashion".
 Result<GenerateProfile> ParseGenerateProfile(const std::string& name);
 const char* GenerateProfileName(GenerateProfile profile);
 
@@ -61,7 +64,8 @@ struct GenerateOptions {
   static constexpr int kMaxThreads = 256;
 
   // Checks users, items, rows > 0, users and items <= kMaxEntities,
-  // 1 <= clusters <= items, 0 <= threads <= kMaxThreads, out_dir not empty.
+  // 1 <= clusters <= items (not for fashion, which has no clusters), 0 <= threads <= kMaxThreads,
+  // out_dir not empty.
   Status Validate() const;
 };
 

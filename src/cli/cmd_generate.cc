@@ -1,6 +1,6 @@
 // encore generate: writes seeded synthetic data (include/encore/generate.h).
 //
-//   encore generate --profile ratings|plays|retail|baskets --users N --items N
+//   encore generate --profile ratings|plays|retail|baskets|fashion --users N --items N
 //                   --rows N --seed S --out DIR [--clusters K] [--threads T] [--quiet]
 //
 // Prints one line per file written to stdout; progress goes to stderr.
@@ -58,7 +58,8 @@ Command RegisterGenerate(CLI::App& root) {
   GenerateOptions& o = flags->options;
   CLI::App* app = root.add_subcommand(
       "generate", "Write seeded, deterministic synthetic data (docs/GENERATE.md)");
-  app->add_option("--profile", flags->profile, "ratings, plays, retail or baskets")
+  app->add_option("--profile", flags->profile,
+                  "ratings, plays, retail, baskets or fashion (docs/PERSONALIZATION.md)")
       ->capture_default_str();
   app->add_option("--users", o.users, "number of users")->capture_default_str();
   app->add_option("--items", o.items, "number of items")->capture_default_str();

@@ -17,6 +17,8 @@
 
 #include "encore/generate.h"
 
+#include "data/fashion.h"
+
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -1238,8 +1240,9 @@ Result<GenerateProfile> ParseGenerateProfile(const std::string& name) {
   if (name == "plays") return GenerateProfile::kPlays;
   if (name == "retail") return GenerateProfile::kRetail;
   if (name == "baskets") return GenerateProfile::kBaskets;
+  if (name == "fashion") return GenerateProfile::kFashion;
   return Status::InvalidArgument("unknown profile '" + name +
-                                 "': use ratings, plays, retail or baskets");
+                                 "': use ratings, plays, retail, baskets or fashion");
 }
 
 const char* GenerateProfileName(GenerateProfile profile) {
@@ -1252,6 +1255,8 @@ const char* GenerateProfileName(GenerateProfile profile) {
       return "retail";
     case GenerateProfile::kBaskets:
       return "baskets";
+    case GenerateProfile::kFashion:
+      return "fashion";
   }
   return "unknown";
 }
@@ -1268,7 +1273,7 @@ Status GenerateOptions::Validate() const {
   ENCORE_RETURN_IF_ERROR(count("users", users, kMaxEntities));
   ENCORE_RETURN_IF_ERROR(count("items", items, kMaxEntities));
   ENCORE_RETURN_IF_ERROR(count("rows", rows, UINT64_MAX));
-  if (clusters == 0 || clusters > items) {
+  if (profile != GenerateProfile::kFashion && (clusters == 0 || clusters > items)) {
     return Status::InvalidArgument("clusters must be between 1 and items (" +
                                    std::to_string(items) + "), got " + std::to_string(clusters) +
                                    "; set --clusters");
@@ -1304,6 +1309,8 @@ Result<GenerateReport> Generate(const GenerateOptions& options, Progress* progre
                           ? options.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
+  if (options.profile == GenerateProfile::kFashion) return GenerateFashion(options, progress);
+
   World world(options);
   std::vector<FileSpec> files;
   switch (options.profile) {
@@ -1321,6 +1328,8 @@ Result<GenerateReport> Generate(const GenerateOptions& options, Progress* progre
       break;
     case GenerateProfile::kBaskets:
       files.push_back(BasketsFile(world, options.rows));
+      break;
+    case GenerateProfile::kFashion:
       break;
   }
 

@@ -472,6 +472,8 @@ const char* GeneratedFileName(GenerateProfile p) {
       return "events.csv";
     case GenerateProfile::kBaskets:
       return "baskets.csv";
+    case GenerateProfile::kFashion:
+      return "events.csv";
   }
   return "data.csv";
 }

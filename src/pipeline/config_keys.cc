@@ -167,7 +167,7 @@ const std::vector<ConfigKey>& PipelineKeys() {
       Input("sources.*", "obfuscation_key_file"),
       Input("sources.*", "obfuscation_key_env"),
       {"sources.*.generate", "profile", T::kString, true, "", "",
-       "`ratings`, `plays`, `retail` or `baskets` ([GENERATE.md](GENERATE.md))"},
+       "`ratings`, `plays`, `retail`, `baskets` or `fashion` ([GENERATE.md](GENERATE.md), [PERSONALIZATION.md](PERSONALIZATION.md))"},
       {"sources.*.generate", "users", T::kInteger, false, "10000", "", "Users"},
       {"sources.*.generate", "items", T::kInteger, false, "2000", "", "Items"},
       {"sources.*.generate", "rows", T::kInteger, false, "200000", "",
