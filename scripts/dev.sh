@@ -80,7 +80,7 @@ case "${1:-}" in
     ;;
   quick)
     deps
-    build release encore encore_tests link_shared  # every binary ctest runs
+    build release encore encore_tests link_shared encore_python  # every binary ctest runs
     echo "== tests (release build)"
     (cd build/release && ctest --output-on-failure -j "$JOBS" --timeout 600)
     ;;
