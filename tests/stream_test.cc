@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <random>
 #include <sstream>
@@ -268,6 +269,23 @@ TEST_F(StreamTest, ConsumerSurvivesARedisRestart) {
 
 // --- Crash test ------------------------------------------------------------
 
+// True once process `pid` has a handler for `sig` (the SigCgt mask of
+// /proc/PID/status), polling for up to a minute; false if it never does.
+bool WaitUntilCatches(pid_t pid, int sig) {
+  const uint64_t bit = uint64_t{1} << (sig - 1);
+  for (int attempt = 0; attempt < 6000; ++attempt) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("SigCgt:", 0) == 0 && (std::stoull(line.substr(7), nullptr, 16) & bit)) {
+        return true;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 pid_t SpawnConsumer(const std::string& store, const std::string& redis, const char* sync) {
   const pid_t pid = fork();
   if (pid == 0) {
@@ -364,8 +382,11 @@ TEST_F(StreamTest, KillNineWhileEventsFlowLosesAndDoublesNothing) {
       }
     }
     EXPECT_GE(kills, 3);
-    // Graceful end: SIGTERM finishes the batch in flight and exits 0.
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Graceful end: SIGTERM finishes the batch in flight and exits 0. Wait
+    // until the consumer has installed its handler: a SIGTERM before that
+    // (a slow start, as under ASan) kills it by default, which is not the
+    // behaviour under test.
+    ASSERT_TRUE(WaitUntilCatches(consumer, SIGTERM));
     ::kill(consumer, SIGTERM);
     int status = 0;
     ::waitpid(consumer, &status, 0);

@@ -9,6 +9,8 @@
 #include <limits>
 #include <string_view>
 
+#include "util/threads.h"
+
 namespace encore {
 
 // How BuildDataset works (see also docs/DATA_MODEL.md):
@@ -32,9 +34,7 @@ static_assert(ChunkedVector<float>::kChunk == kChunk && ChunkedVector<int64_t>::
 constexpr uint64_t kMinWorkPerThread = uint64_t{1} << 16;
 constexpr uint64_t kNone = std::numeric_limits<uint64_t>::max();
 
-int MaxThreads(int requested) {
-  return requested > 0 ? requested : std::max(1, omp_get_max_threads());
-}
+int MaxThreads(int requested) { return ResolveThreads(requested); }
 
 // Threads for a parallel counting sort of `work` elements into `keys`
 // buckets. Each thread keeps `keys` 8-byte counters, so the thread count is

@@ -12,6 +12,7 @@
 
 #include "encore/evaluate.h"
 #include "encore/rank.h"
+#include "util/threads.h"
 
 namespace encore {
 
@@ -226,7 +227,7 @@ Result<EvalReport> EvaluateFitted(const Recommender& model, const CsrMatrix& tes
         std::to_string(model.num_items()) + " items; both must share one index space");
   }
   const auto start = std::chrono::steady_clock::now();
-  const int threads = options.threads > 0 ? options.threads : std::max(1, omp_get_max_threads());
+  const int threads = ResolveThreads(options.threads);
   EvalReport report;
   report.metrics = metrics;
   report.values.assign(metrics.size(), kNaN);

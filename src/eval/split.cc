@@ -10,6 +10,7 @@
 
 #include "encore/evaluate.h"
 #include "eval/random.h"
+#include "util/threads.h"
 
 namespace encore {
 
@@ -20,7 +21,7 @@ constexpr uint32_t kMinUsersPerThread = 4096;
 
 int UserThreads(uint32_t users, int requested) {
   if (users < 2 * kMinUsersPerThread) return 1;
-  return requested > 0 ? requested : std::max(1, omp_get_max_threads());
+  return ResolveThreads(requested);
 }
 
 // Marks exactly `t` of the `n` labels starting at `out` with `label`, chosen

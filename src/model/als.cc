@@ -23,6 +23,7 @@
 #include "encore/model_io.h"
 #include "model/factor_model.h"
 #include "model/models.h"
+#include "util/threads.h"
 
 namespace encore::model {
 
@@ -517,7 +518,7 @@ class Als final : public FactorModel {
     global_mean_ = static_cast<float>(sum / static_cast<double>(data.nnz()));
     default_prediction_ = global_mean_;
 
-    const int threads = params_.threads > 0 ? params_.threads : omp_get_max_threads();
+    const int threads = ResolveThreads(params_.threads);
     ExplicitSweepOptions o;
     o.reg = params_.reg;
     o.scale_by_count = params_.reg_scale_by_count;

@@ -48,6 +48,7 @@
 #include "encore/model_io.h"
 #include "model/factor_model.h"
 #include "model/models.h"
+#include "util/threads.h"
 
 namespace encore::model {
 
@@ -242,7 +243,7 @@ class Bpr final : public FactorModel {
   }
 
  private:
-  int Threads() const { return params_.threads > 0 ? params_.threads : omp_get_max_threads(); }
+  int Threads() const { return ResolveThreads(params_.threads); }
 
   // Per epoch of the last Fit: samples drawn, skipped, and those the model
   // already ranked right (z < 0.5), as implicit's progress bar shows.

@@ -27,6 +27,7 @@
 #include "encore/explain.h"
 #include "encore/model_io.h"
 #include "model/models.h"
+#include "util/threads.h"
 
 namespace encore::model {
 
@@ -325,7 +326,7 @@ class Cooccurrence final : public Recommender {
     std::vector<Range> heap_;
   };
 
-  int NumThreads() const { return params_.threads > 0 ? params_.threads : omp_get_max_threads(); }
+  int NumThreads() const { return ResolveThreads(params_.threads); }
 
   // (score desc, id rank asc): the order of results and of similarity rows.
   bool Before(uint32_t a, float sa, uint32_t b, float sb) const {

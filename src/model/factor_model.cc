@@ -209,8 +209,6 @@ void FillNormal(SplitMix64* rng, float scale, bool absolute, std::vector<float>*
 
 std::atomic<bool> g_disable_wide_kernels{false};
 
-int ThreadCount(int threads) { return threads > 0 ? threads : omp_get_max_threads(); }
-
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 }  // namespace

@@ -28,6 +28,7 @@
 #include "encore/model_io.h"
 #include "model/factor_model.h"
 #include "model/models.h"
+#include "util/threads.h"
 
 namespace encore::model {
 
@@ -542,7 +543,7 @@ class Ials final : public FactorModel {
   }
 
  private:
-  int Threads() const { return params_.threads > 0 ? params_.threads : omp_get_max_threads(); }
+  int Threads() const { return ResolveThreads(params_.threads); }
 
   std::vector<float> gram_;  // Y^T Y + reg I, for fold-in
 };

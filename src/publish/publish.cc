@@ -30,6 +30,7 @@
 #include "rank/encode.h"
 #include "store/store_internal.h"
 #include "util/json_writer.h"
+#include "util/threads.h"
 #include "util/time_format.h"
 
 namespace encore {
@@ -38,9 +39,7 @@ namespace {
 
 constexpr size_t kBlock = 4096;
 
-int Threads(const Recommender& model) {
-  return model.params().threads > 0 ? model.params().threads : omp_get_max_threads();
-}
+int Threads(const Recommender& model) { return ResolveThreads(model.params().threads); }
 
 bool UsableKey(std::string_view id) { return CheckStoreKey(id).ok(); }
 

@@ -22,6 +22,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "util/threads.h"
+
 namespace encore {
 
 namespace {
@@ -166,7 +168,7 @@ Result<std::unique_ptr<AnnIndex>> AnnIndex::BuildFromVectors(std::span<const flo
   index->similarity_dim_ = similarity_dim;
   index->options_ = options;
   Graphs& g = *index->graphs_;
-  const int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
+  const int threads = ResolveThreads(options.threads);
   try {
     g.ip_space = std::make_unique<hnswlib::InnerProductSpace>(dim);
     g.ip = std::make_unique<Graph>(g.ip_space.get(), n, options.m, options.ef_construction,

@@ -9,6 +9,7 @@
 #include "encore/rank.h"
 #include "model/rank_order.h"
 #include "rank/topn.h"
+#include "util/threads.h"
 
 namespace encore {
 
@@ -91,7 +92,7 @@ bool Ranker::UsesIndex(const QueryOptions& options) const {
 
 int Ranker::Threads() const {
   const int t = model_->params().threads;
-  return t > 0 ? t : omp_get_max_threads();
+  return ResolveThreads(t);
 }
 
 // A query's options, prepared once for every user it is applied to.
