@@ -170,7 +170,7 @@ TEST_F(DistributedTest, AlsWithBiasesEqualsOneProcess) {
                               "--seed 5 --out " + dir_.File("r"));
   ASSERT_EQ(g.exit_code, 0) << g.err;
   const std::string flags = " --model als --input " + dir_.File("r/ratings.csv") +
-                            " --feedback explicit --factors 8 --iterations 5 --biases true "
+                            " --feedback explicit --factors 8 --iterations 5 --biases "
                             "--threads 1 --out ";
   CommandResult single = RunEncore("train" + flags + dir_.File("single.bin"));
   ASSERT_EQ(single.exit_code, 0) << single.err;

@@ -450,6 +450,8 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
       Result<Share> share = ShareOf(s, input.files, resolved->read);
       if (!share.ok()) {
         st = share.status();
+      } else if (share->sources.empty()) {
+        // Fewer files than ranks: this rank reads nothing (an empty log).
       } else {
         // Rejected rows are written per rank (<rejects>.rank-R).
         ReadOptions read = resolved->read;
