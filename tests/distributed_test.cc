@@ -27,9 +27,9 @@ namespace {
 
 // The launcher prefix for N ranks (RunEncore's env prefix goes before the binary).
 std::string Mpirun(int n, const std::string& env = "") {
-  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 " +
-         env + " timeout 120 " + ENCORE_MPIEXEC + " -np " + std::to_string(n) +
-         " --oversubscribe";
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+         "OMPI_MCA_rmaps_base_oversubscribe=1 " +
+         env + " timeout 120 " + ENCORE_MPIEXEC + " -np " + std::to_string(n) + " --oversubscribe";
 }
 
 // Documented in docs/SCALING.md: per-rank partial sums of Y^T Y are added by
@@ -128,8 +128,10 @@ void ExpectSameRecommendations(const std::string& a_text, const std::string& b_t
 class DistributedTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    CommandResult g = RunEncore("generate --profile plays --users 1500 --items 400 --rows 30000 "
-                                "--seed 3 --out " + dir_.path());
+    CommandResult g = RunEncore(
+        "generate --profile plays --users 1500 --items 400 --rows 30000 "
+        "--seed 3 --out " +
+        dir_.path());
     ASSERT_EQ(g.exit_code, 0) << g.err;
     plays_ = dir_.File("plays.csv");
   }
@@ -166,8 +168,10 @@ TEST_F(DistributedTest, IalsOverOneTwoThreeRanksEqualsOneProcess) {
 }
 
 TEST_F(DistributedTest, AlsWithBiasesEqualsOneProcess) {
-  CommandResult g = RunEncore("generate --profile ratings --users 800 --items 300 --rows 20000 "
-                              "--seed 5 --out " + dir_.File("r"));
+  CommandResult g = RunEncore(
+      "generate --profile ratings --users 800 --items 300 --rows 20000 "
+      "--seed 5 --out " +
+      dir_.File("r"));
   ASSERT_EQ(g.exit_code, 0) << g.err;
   const std::string flags = " --model als --input " + dir_.File("r/ratings.csv") +
                             " --feedback explicit --factors 8 --iterations 5 --biases "
@@ -244,17 +248,17 @@ TEST_F(DistributedTest, ReadErrorOnOneRankFailsEveryRank) {
 
 TEST_F(DistributedTest, MemoryBudgetNamesTheRanksNeeded) {
   const std::string flags = " --model ials --input " + plays_ + " --factors 64 --threads 1";
-  CommandResult one = RunEncore("train" + flags + " --memory-budget 1.4M --out " +
-                                dir_.File("m.bin"));
+  CommandResult one =
+      RunEncore("train" + flags + " --memory-budget 1.4M --out " + dir_.File("m.bin"));
   EXPECT_EQ(one.exit_code, 1);
   EXPECT_NE(one.err.find("mpirun -np"), std::string::npos) << one.err;
-  CommandResult two = RunEncore(
-      "train" + flags + " --memory-budget 1.4M --out " + dir_.File("m.bin"), Mpirun(2));
+  CommandResult two =
+      RunEncore("train" + flags + " --memory-budget 1.4M --out " + dir_.File("m.bin"), Mpirun(2));
   EXPECT_EQ(two.exit_code, 1);
   EXPECT_NE(two.err.find("ranks (mpirun -np"), std::string::npos) << two.err;
   EXPECT_FALSE(std::filesystem::exists(dir_.File("m.bin")));
-  CommandResult none = RunEncore("train" + flags + " --memory-budget 10K --out " +
-                                 dir_.File("m.bin"), Mpirun(2));
+  CommandResult none =
+      RunEncore("train" + flags + " --memory-budget 10K --out " + dir_.File("m.bin"), Mpirun(2));
   EXPECT_EQ(none.exit_code, 1);
   EXPECT_NE(none.err.find("no rank count is enough"), std::string::npos) << none.err;
 }

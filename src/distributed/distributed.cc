@@ -191,7 +191,8 @@ Result<uint64_t> LineStart(std::ifstream& f, const std::string& path, uint64_t s
   while (pos < size) {
     f.read(buf, sizeof buf);
     const std::streamsize got = f.gcount();
-    if (got <= 0) return Status::IOError("cannot read '" + path + "' at byte " + std::to_string(pos));
+    if (got <= 0)
+      return Status::IOError("cannot read '" + path + "' at byte " + std::to_string(pos));
     const void* nl = std::memchr(buf, '\n', static_cast<size_t>(got));
     if (nl != nullptr) return pos + (static_cast<const char*>(nl) - buf) + 1;
     pos += static_cast<uint64_t>(got);
@@ -212,7 +213,8 @@ Result<Share> ShareOf(const Session& s, const std::vector<std::string>& files,
                          read.format != InputFormat::kBaskets && !IsGzip(files[0]);
   if (!one_plain) {
     // Whole files, contiguous blocks in order (so ids keep their order).
-    const uint64_t first = BlockStart(files.size(), n, r), last = BlockStart(files.size(), n, r + 1);
+    const uint64_t first = BlockStart(files.size(), n, r),
+                   last = BlockStart(files.size(), n, r + 1);
     if (files.size() == 1 && files[0] == "-") {
       return Status::InvalidArgument(
           "distributed training cannot read standard input (--input -): give a file every rank "
@@ -463,8 +465,8 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
         if (got.ok()) {
           log = std::move(*got);
         } else {
-          st = Status(got.status().code(), got.status().message() + " (reading " +
-                                               share->description + ")");
+          st = Status(got.status().code(),
+                      got.status().message() + " (reading " + share->description + ")");
         }
       }
     }
@@ -490,8 +492,8 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
   Result<IdDictionary> users = AgreeIds(s, log.users, &user_map);
   Result<IdDictionary> items = AgreeIds(s, log.items, &item_map);
   Result<IdDictionary> events = AgreeIds(s, log.events, &event_map);
-  ENCORE_RETURN_IF_ERROR(Agree(s, users.ok() ? (items.ok() ? events.status() : items.status())
-                                             : users.status()));
+  ENCORE_RETURN_IF_ERROR(
+      Agree(s, users.ok() ? (items.ok() ? events.status() : items.status()) : users.status()));
   int flags[2] = {log.has_events ? 1 : 0, log.has_times ? 1 : 0};
   MPI_Allreduce(MPI_IN_PLACE, flags, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   const uint64_t U = users->size(), I = items->size();
@@ -544,16 +546,16 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
     std::string msg = "the memory budget of " + std::to_string(options.memory_budget / mb) +
                       " MB per rank is too small: " + kind + " with " +
                       std::to_string(params.factors) + " factors over " + std::to_string(U) +
-                      " users x " + std::to_string(I) + " items (" +
-                      std::to_string(nonzero_rows) + " rows) needs about " +
-                      std::to_string(result.estimated_bytes / mb) + " MB on each of " +
-                      std::to_string(N) + " ranks (docs/SCALING.md); ";
+                      " users x " + std::to_string(I) + " items (" + std::to_string(nonzero_rows) +
+                      " rows) needs about " + std::to_string(result.estimated_bytes / mb) +
+                      " MB on each of " + std::to_string(N) + " ranks (docs/SCALING.md); ";
     if (needed > 0) {
       msg += "run with at least " + std::to_string(needed) + " ranks (mpirun -np " +
              std::to_string(needed) + ") or raise --memory-budget";
     } else {
-      msg += "the replicated factor matrices alone exceed it, so no rank count is enough: "
-             "lower --factors or raise --memory-budget";
+      msg +=
+          "the replicated factor matrices alone exceed it, so no rank count is enough: "
+          "lower --factors or raise --memory-budget";
     }
     return Status::InvalidArgument(msg);
   }
@@ -704,8 +706,8 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
 }
 
 Result<RecommendResult> RecommendParts(Session& session, const std::string& model_file,
-                                       const RecommendRequest& request,
-                                       const std::string& out_dir, bool jsonl) {
+                                       const RecommendRequest& request, const std::string& out_dir,
+                                       bool jsonl) {
   const Session& s = session;
   RecommendResult result;
   result.ranks = s.size();
@@ -720,7 +722,8 @@ Result<RecommendResult> RecommendParts(Session& session, const std::string& mode
       st = Status::IOError("cannot create output directory '" + out_dir + "': " + ec.message());
     } else {
       fs::remove(success, ec);
-      if (ec) st = Status::IOError("cannot remove an old '" + success.string() + "': " + ec.message());
+      if (ec)
+        st = Status::IOError("cannot remove an old '" + success.string() + "': " + ec.message());
     }
   }
   ENCORE_RETURN_IF_ERROR(Agree(s, st));
@@ -730,7 +733,8 @@ Result<RecommendResult> RecommendParts(Session& session, const std::string& mode
   ENCORE_RETURN_IF_ERROR(Agree(s, resolved.status()));
   // The users of this rank: a block of the ids file, else of every user.
   std::vector<std::string> ids;
-  const uint64_t total = resolved->id_names.empty() ? model->users.size() : resolved->id_names.size();
+  const uint64_t total =
+      resolved->id_names.empty() ? model->users.size() : resolved->id_names.size();
   const uint64_t first = BlockStart(total, s.size(), s.rank());
   const uint64_t last = BlockStart(total, s.size(), s.rank() + 1);
   for (uint64_t i = first; i < last; ++i) {

@@ -113,8 +113,8 @@ struct RecommendResult {
   std::string part;    // this rank's file
 };
 Result<RecommendResult> RecommendParts(Session& session, const std::string& model_file,
-                                       const RecommendRequest& request,
-                                       const std::string& out_dir, bool jsonl);
+                                       const RecommendRequest& request, const std::string& out_dir,
+                                       bool jsonl);
 
 }  // namespace encore::distributed
 
