@@ -67,11 +67,11 @@ Command RegisterTrain(CLI::App& root) {
                   "(<out>.ann); als, ials, bpr")
       ->check(CLI::IsMember({"hnsw"}));
   RegisterAnnFlags(app, &f->ann_options);
-#ifdef ENCORE_HAVE_MPI
+  // Registered in every build (the help text and docs/CLI.md stay the same);
+  // the estimate lives in src/distributed, so a build without MPI refuses it.
   app->add_option("--memory-budget", f->memory_budget,
                   "Declared memory per process (e.g. 2G); ials/als fail up front, naming the "
                   "mpirun rank count needed, when the estimate (docs/SCALING.md) exceeds it");
-#endif
   f->input.Register(app);
   f->model_flags.Register(app);
   return {app, [f] {
@@ -99,6 +99,13 @@ Command RegisterTrain(CLI::App& root) {
             if (!input.ok()) return PrintError(input.status());
             Result<uint64_t> budget = ParseBytes(f->memory_budget);
             if (!budget.ok()) return PrintError(budget.status());
+#ifndef ENCORE_HAVE_MPI
+            if (*budget > 0) {
+              return PrintError(Status::InvalidArgument(
+                  "--memory-budget needs a build with MPI (ENCORE_MPI, libopenmpi-dev); this "
+                  "encore was built without it"));
+            }
+#endif
 #ifdef ENCORE_HAVE_MPI
             // Under mpirun: the distributed fit (src/distributed), same flags.
             if (distributed::LaunchedByMpi()) {
