@@ -4,7 +4,7 @@
 The layers, lowest first (docs/ARCHITECTURE.md, "Layers"):
 
     util -> io -> data -> catalog -> features -> model -> rank -> eval
-         -> experiment -> store -> publish -> workflow -> stream -> serve
+         -> experiment -> store -> publish -> workflow -> distributed -> stream -> serve
          -> pipeline -> console -> cli
 
 Every folder under src/ is a layer and must be listed in LAYERS (a new folder
@@ -51,6 +51,7 @@ LAYERS = [
     "store",       # snapshot stores: bytes by key (LMDB, Redis, memory)
     "publish",     # a trained model -> store payloads
     "workflow",    # front-end-independent jobs: train-and-save, recommend-to-outputs
+    "distributed", # MPI jobs: sharded input, partitioned ials/als, batch top-N over ranks
     "stream",      # live events: speed layer (totals, fold-in payloads), stream consumer
     "serve",       # HTTP server
     "pipeline",    # TOML pipelines, runs, outputs

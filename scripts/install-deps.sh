@@ -21,6 +21,8 @@ PACKAGES=(
   python3-setuptools python3-venv python3-pip
   # serving benchmark (bench/serve_bench.sh): load generator and reference server
   wrk nginx
+  # distributed training and batch jobs (src/distributed, mpirun): OpenMPI
+  libopenmpi-dev openmpi-bin
 )
 
 missing=()

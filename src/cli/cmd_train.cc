@@ -11,8 +11,40 @@
 #include "encore/workflow.h"
 #include "io/output_file.h"
 #include "util/json_writer.h"
+#ifdef ENCORE_HAVE_MPI
+#include "distributed/distributed.h"
+#endif
 
 namespace encore::cli {
+
+namespace {
+
+// "512M", "2G", "1500000" -> bytes (K, M, G, T are powers of 1024).
+Result<uint64_t> ParseBytes(const std::string& text) {
+  if (text.empty()) return uint64_t{0};
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  std::string unit = text.substr(used);
+  double scale = 1;
+  if (unit == "K" || unit == "KiB") scale = 1024.0;
+  else if (unit == "M" || unit == "MiB") scale = 1024.0 * 1024;
+  else if (unit == "G" || unit == "GiB") scale = 1024.0 * 1024 * 1024;
+  else if (unit == "T" || unit == "TiB") scale = 1024.0 * 1024 * 1024 * 1024;
+  else if (!unit.empty()) used = 0;
+  if (used == 0 || !(v > 0)) {
+    return Status::InvalidArgument("--memory-budget '" + text +
+                                   "' is not a size: give bytes, or a number with K, M, G or T "
+                                   "(e.g. 512M, 2G)");
+  }
+  return static_cast<uint64_t>(v * scale);
+}
+
+}  // namespace
 
 Command RegisterTrain(CLI::App& root) {
   CLI::App* app =
@@ -23,6 +55,7 @@ Command RegisterTrain(CLI::App& root) {
     std::string model, out, ann;
     AnnOptions ann_options;
     bool json = false;
+    std::string memory_budget;
   };
   auto f = std::make_shared<Flags>();
   app->add_option("--model", f->model, "als | bpr | ease | ials | cooccurrence | popularity")
@@ -34,6 +67,11 @@ Command RegisterTrain(CLI::App& root) {
                   "(<out>.ann); als, ials, bpr")
       ->check(CLI::IsMember({"hnsw"}));
   RegisterAnnFlags(app, &f->ann_options);
+  // Registered in every build (the help text and docs/CLI.md stay the same);
+  // the estimate lives in src/distributed, so a build without MPI refuses it.
+  app->add_option("--memory-budget", f->memory_budget,
+                  "Declared memory per process (e.g. 2G); ials/als fail up front, naming the "
+                  "mpirun rank count needed, when the estimate (docs/SCALING.md) exceeds it");
   f->input.Register(app);
   f->model_flags.Register(app);
   return {app, [f] {
@@ -59,9 +97,116 @@ Command RegisterTrain(CLI::App& root) {
             }
             Result<InputOptions> input = f->input.Resolve();
             if (!input.ok()) return PrintError(input.status());
+            Result<uint64_t> budget = ParseBytes(f->memory_budget);
+            if (!budget.ok()) return PrintError(budget.status());
+#ifndef ENCORE_HAVE_MPI
+            if (*budget > 0) {
+              return PrintError(Status::InvalidArgument(
+                  "--memory-budget needs a build with MPI (ENCORE_MPI, libopenmpi-dev); this "
+                  "encore was built without it"));
+            }
+#endif
+#ifdef ENCORE_HAVE_MPI
+            // Under mpirun: the distributed fit (src/distributed), same flags.
+            if (distributed::LaunchedByMpi()) {
+              if (!f->ann.empty()) {
+                return PrintError(Status::InvalidArgument(
+                    "--ann is not built under mpirun; build the index afterwards with "
+                    "`encore index --model-file " + f->out + "`"));
+              }
+              distributed::Session session;
+              distributed::TrainOptions options;
+              options.memory_budget = *budget;
+              Result<distributed::TrainResult> r =
+                  distributed::Train(session, f->model, params, *input, f->out, options);
+              if (!r.ok()) return session.rank() == 0 ? PrintError(r.status()) : kExitError;
+              if (session.rank() != 0) return kExitOk;
+              // The exchange of rank 0, the busiest (it also gathers the seen matrix).
+              const distributed::ExchangeStats& x = r->stats;
+              if (f->json) {
+                JsonWriter w(2);
+                w.BeginObject();
+                w.Key("model");
+                w.String(f->model);
+                w.Key("ranks");
+                w.Uint(r->ranks);
+                w.Key("fit_seconds");
+                w.Double(r->train.fit_seconds);
+                w.Key("read_seconds");
+                w.Double(r->read_seconds);
+                w.Key("shuffle_seconds");
+                w.Double(r->shuffle_seconds);
+                w.Key("exchange_seconds");
+                w.Double(x.exchange_seconds);
+                w.Key("users");
+                w.Uint(r->users);
+                w.Key("items");
+                w.Uint(r->items);
+                w.Key("nonzeros");
+                w.Uint(r->nonzeros);
+                w.Key("rows_read");
+                w.Uint(r->read.rows_read);
+                w.Key("rows_accepted");
+                w.Uint(r->read.rows_accepted);
+                w.Key("rows_rejected");
+                w.Uint(r->read.rows_rejected);
+                w.Key("rank0_estimated_bytes");
+                w.Uint(r->estimated_bytes);
+                w.Key("rank0_allreduce_bytes");
+                w.Uint(x.allreduce_bytes);
+                w.Key("rank0_allgather_bytes");
+                w.Uint(x.gather_bytes);
+                w.Key("rank0_shuffle_bytes");
+                w.Uint(x.shuffle_bytes);
+                w.Key("model_file");
+                w.String(f->out);
+                w.Key("model_bytes");
+                w.Uint(r->train.file_bytes);
+                w.EndObject();
+                std::fprintf(summary, "%s\n", w.str().c_str());
+              } else {
+                std::fprintf(summary,
+                             "trained %s on %llu ranks: %llu users x %llu items (%llu nonzeros) "
+                             "in %.2fs (exchange %.2fs, %.1f MB received by rank 0); wrote %s "
+                             "(%.1f MB)\n",
+                             f->model.c_str(), static_cast<unsigned long long>(r->ranks),
+                             static_cast<unsigned long long>(r->users),
+                             static_cast<unsigned long long>(r->items),
+                             static_cast<unsigned long long>(r->nonzeros), r->train.fit_seconds,
+                             x.exchange_seconds, (x.allreduce_bytes + x.gather_bytes) / 1e6,
+                             f->out.c_str(), r->train.file_bytes / 1e6);
+              }
+              return kExitOk;
+            }
+#endif
             ReadReport report;
             Result<Dataset> data = LoadInput(*input, f->input.quiet, &report);
             if (!data.ok()) return PrintError(data.status());
+#ifdef ENCORE_HAVE_MPI
+            if (*budget > 0 && distributed::SupportsKind(f->model)) {
+              const uint64_t need = distributed::EstimateRankBytes(
+                  data->users.size(), data->items.size(), data->nnz(), params.factors, 1,
+                  f->model == "als" && params.biases);
+              if (need > *budget) {
+                int ranks = 2;
+                while (ranks < (1 << 20) &&
+                       distributed::EstimateRankBytes(data->users.size(), data->items.size(),
+                                                      data->nnz(), params.factors, ranks,
+                                                      params.biases) > *budget) {
+                  ++ranks;
+                }
+                return PrintError(Status::InvalidArgument(
+                    "the memory budget of " + std::to_string(*budget / 1000000) +
+                    " MB is too small for one process: " + f->model + " needs about " +
+                    std::to_string(need / 1000000) + " MB (docs/SCALING.md); " +
+                    (ranks < (1 << 20) ? "train with mpirun -np " + std::to_string(ranks) +
+                                             " encore train ... (at least " +
+                                             std::to_string(ranks) + " ranks)"
+                                       : std::string("no rank count is enough: the replicated "
+                                                     "factors alone exceed it"))));
+              }
+            }
+#endif
             TrainReport trained_report;
             Result<TrainedModel> model =
                 TrainAndSave(f->model, params, *data, f->out, &trained_report);

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -483,13 +484,19 @@ void ExplicitSolveRow(const uint32_t* cols, const float* values, uint64_t n, con
 
 void ExplicitHalfSweep(const CsrMatrix& ratings, const float* fixed, uint32_t k,
                        const ExplicitSweepOptions& options, float* out) {
-  const int64_t rows = ratings.rows;
+  ExplicitHalfSweepRows(ratings, 0, ratings.rows, fixed, k, options, out);
+}
+
+void ExplicitHalfSweepRows(const CsrMatrix& ratings, uint32_t row_begin, uint32_t row_end,
+                           const float* fixed, uint32_t k, const ExplicitSweepOptions& options,
+                           float* out) {
+  const int64_t first = row_begin, last = row_end;
 #pragma omp parallel num_threads(std::max(1, options.threads))
   {
     Workspace ws(k, options.bias != nullptr);
     const SolveFn solve = ChooseSolve();
 #pragma omp for schedule(dynamic, 16)
-    for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t r = first; r < last; ++r) {
       const uint64_t begin = ratings.indptr[r];
       const uint64_t n = ratings.indptr[r + 1] - begin;
       float* bias = options.bias != nullptr ? options.bias + r : nullptr;
@@ -508,14 +515,26 @@ class Als final : public FactorModel {
   const char* kind() const override { return "als"; }
 
   Status Fit(const Dataset& data) override {
-    if (data.nnz() == 0) return Status::InvalidArgument("als: the dataset is empty");
+    // A distributed fit (FitExchange) solves rows [u0, u1) and [i0, i1).
+    uint32_t u0 = 0, u1 = data.by_user.rows, i0 = 0, i1 = data.by_user.cols;
+    if (exchange_ != nullptr) {
+      std::tie(u0, u1) = exchange_->users();
+      std::tie(i0, i1) = exchange_->items();
+    }
+    double sums[2] = {0, static_cast<double>(data.nnz())};  // values, nonzeros
+    for (uint64_t p = data.by_user.indptr[u0]; p < data.by_user.indptr[u1]; ++p) {
+      sums[0] += data.by_user.values[p];
+    }
+    if (exchange_ != nullptr) {
+      sums[1] = static_cast<double>(data.by_user.indptr[u1] - data.by_user.indptr[u0]);
+      exchange_->Sum(sums, 2);
+    }
+    if (sums[1] == 0) return Status::InvalidArgument("als: the dataset is empty");
     ENCORE_RETURN_IF_ERROR(params_.Validate());
     RememberSeen(data);
     const uint32_t users = data.by_user.rows, items = data.by_user.cols;
     InitFactors(users, items, params_.biases, params_.nonnegative);
-    double sum = 0;
-    for (float v : data.by_user.values) sum += v;
-    global_mean_ = static_cast<float>(sum / static_cast<double>(data.nnz()));
+    global_mean_ = static_cast<float>(sums[0] / sums[1]);
     default_prediction_ = global_mean_;
 
     const int threads = ResolveThreads(params_.threads);
@@ -531,19 +550,29 @@ class Als final : public FactorModel {
         o.bias = user_biases_.data();
         o.bias_reg = params_.reg_user_bias;
       }
-      ExplicitHalfSweep(data.by_user, item_factors_.data(), k_, o, user_factors_.data());
+      ExplicitHalfSweepRows(data.by_user, u0, u1, item_factors_.data(), k_, o,
+                            user_factors_.data());
+      if (exchange_ != nullptr) {
+        exchange_->ShareRows(true, user_factors_.data(), k_);
+        if (has_biases_) exchange_->ShareRows(true, user_biases_.data(), 1);
+      }
       if (has_biases_) {
         o.fixed_bias = user_biases_.data();
         o.bias = item_biases_.data();
         o.bias_reg = params_.reg_item_bias;
       }
-      ExplicitHalfSweep(data.by_item, user_factors_.data(), k_, o, item_factors_.data());
+      ExplicitHalfSweepRows(data.by_item, i0, i1, user_factors_.data(), k_, o,
+                            item_factors_.data());
+      if (exchange_ != nullptr) {
+        exchange_->ShareRows(false, item_factors_.data(), k_);
+        if (has_biases_) exchange_->ShareRows(false, item_biases_.data(), 1);
+      }
       ReportIteration(it + 1, params_.iterations);
     }
 
     // Cold users under cold_start=popular: mu + b_i with biases, otherwise
     // the item's mean rating damped towards mu.
-    for (uint32_t i = 0; i < items; ++i) {
+    for (uint32_t i = i0; i < i1; ++i) {
       if (has_biases_) {
         cold_user_scores_[i] = global_mean_ + item_biases_[i];
         continue;
@@ -554,6 +583,7 @@ class Als final : public FactorModel {
       cold_user_scores_[i] = static_cast<float>(
           global_mean_ + dev / (static_cast<double>(end - begin) + kBaselineDamping));
     }
+    if (exchange_ != nullptr) exchange_->ShareRows(false, cold_user_scores_.data(), 1);
     FinishFit();
     return Status::OK();
   }

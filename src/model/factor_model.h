@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "encore/params.h"
@@ -47,9 +48,33 @@
 
 namespace encore::model {
 
+// Distributed fitting (src/distributed): a FactorModel given an exchange
+// solves only the rows this process owns in each half-sweep and gets the
+// other rows through the exchange; without one (the default) Fit is the
+// single-process fit, unchanged. Every process must call Fit with the same
+// parameters and a Dataset of the full shape (every user and item has a
+// row) whose by_user rows of the owned users and by_item rows of the owned
+// items are complete; other rows are never read by the sweeps.
+// Implementations abort the job on a communication failure (MPI's default).
+class FitExchange {
+ public:
+  virtual ~FitExchange() = default;
+  // The rows this process solves: users [first, second), items [first, second).
+  virtual std::pair<uint32_t, uint32_t> users() const = 0;
+  virtual std::pair<uint32_t, uint32_t> items() const = 0;
+  // Sums `n` doubles element-wise over all processes, in place.
+  virtual void Sum(double* values, size_t n) = 0;
+  // `data` holds `width` floats per row of the user (item) side; afterwards
+  // every process holds every process's owned rows.
+  virtual void ShareRows(bool user_side, float* data, uint32_t width) = 0;
+};
+
 class FactorModel : public Recommender {
  public:
   uint32_t factors() const { return k_; }
+  // See FitExchange; nullptr (the default) fits on one process. The exchange
+  // must outlive Fit.
+  void set_fit_exchange(FitExchange* exchange) { exchange_ = exchange; }
   // Row-major num_users() x factors() and num_items() x factors().
   const std::vector<float>& user_factors() const { return user_factors_; }
   const std::vector<float>& item_factors() const { return item_factors_; }
@@ -144,6 +169,8 @@ class FactorModel : public Recommender {
   // Predict for a pair the model cannot score under cold_start=drop, and the
   // score of a cold item for a user without a bias under cold_start=popular.
   float default_prediction_ = 0;
+  // Set for a distributed fit (see FitExchange).
+  FitExchange* exchange_ = nullptr;
 
  private:
   void BuildDerived();
@@ -208,6 +235,10 @@ struct ExplicitSweepOptions {
 };
 void ExplicitHalfSweep(const CsrMatrix& ratings, const float* fixed, uint32_t k,
                        const ExplicitSweepOptions& options, float* out);
+// The same for rows [row_begin, row_end) only (distributed fits).
+void ExplicitHalfSweepRows(const CsrMatrix& ratings, uint32_t row_begin, uint32_t row_end,
+                           const float* fixed, uint32_t k, const ExplicitSweepOptions& options,
+                           float* out);
 
 // Explicit least squares for one row given as (index, value) pairs; the
 // building block of ExplicitHalfSweep and als fold-in. `x` receives k
@@ -245,6 +276,20 @@ void ImplicitHalfSweep(const CsrMatrix& interactions, const float* fixed, uint32
 // scale * Y^T Y + reg * I (k x k, row-major), deterministic for any thread count.
 std::vector<float> RegularisedGram(const float* factors, uint32_t rows, uint32_t k, float reg,
                                    int threads, float scale = 1.0f);
+// The two halves of RegularisedGram, for distributed fits: the unscaled sum
+// of y y^T over rows [begin, end) in double (k x k, column-major, lower
+// triangle valid), which processes add up, and the scaled, regularised float
+// matrix made from the total. RegularisedGram(f, rows, ...) is
+// FinishGram(GramSum(f, 0, rows, ...), ...) exactly.
+std::vector<double> GramSum(const float* factors, uint32_t begin, uint32_t end, uint32_t k,
+                            int threads);
+std::vector<float> FinishGram(const std::vector<double>& sum, uint32_t k, float reg, float scale);
+// ImplicitHalfSweep over rows [row_begin, row_end) of `interactions` with a
+// given Gram matrix `g` (as RegularisedGram(fixed, fixed_rows, k, uniform reg,
+// threads, unobserved_weight)).
+void ImplicitHalfSweepRows(const CsrMatrix& interactions, uint32_t row_begin, uint32_t row_end,
+                           const float* fixed, uint32_t fixed_rows, uint32_t k,
+                           const ImplicitSweepOptions& options, const float* g, float* out);
 
 // The implicit-ALS objective: sum over all (u, i) of c_ui (p_ui - x_u.y_i)^2
 // + reg * (|X|^2 + |Y|^2), in double. For tests and diagnostics.

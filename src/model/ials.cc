@@ -291,18 +291,18 @@ inline float RowReg(const ImplicitSweepOptions& o, uint64_t n_r, uint32_t other_
 }
 
 // One CG half-sweep over every row of `m`.
-void CgSweep(CgRowFn row_fn, const CsrMatrix& m, const float* fixed, uint32_t fixed_rows,
-             const float* g, uint32_t k, const ImplicitSweepOptions& o, int threads, float* out) {
+void CgSweep(CgRowFn row_fn, const CsrMatrix& m, int64_t row_begin, int64_t row_end,
+             const float* fixed, uint32_t fixed_rows, const float* g, uint32_t k,
+             const ImplicitSweepOptions& o, int threads, float* out) {
   const float alpha = o.alpha, base = 1.0f - o.unobserved_weight;
   const uint32_t steps = o.cg_steps;
-  const int64_t rows = m.rows;
   const uint32_t* cols = m.indices.data();
   const float* values = m.values.data();
 #pragma omp parallel num_threads(threads)
   {
     std::vector<float> scratch(3 * uint64_t{k});
 #pragma omp for schedule(dynamic, 64)
-    for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t r = row_begin; r < row_end; ++r) {
       const uint64_t begin = m.indptr[r];
       const uint64_t n = m.indptr[r + 1] - begin;
       row_fn(cols + begin, values + begin, n, fixed, g, k, alpha, base,
@@ -367,21 +367,29 @@ void CholeskyRow(const uint32_t* cols, const float* values, uint64_t n, const fl
 
 }  // namespace
 
-std::vector<float> RegularisedGram(const float* factors, uint32_t rows, uint32_t k, float reg,
-                                   int threads, float scale) {
+std::vector<double> GramSum(const float* factors, uint32_t first, uint32_t last, uint32_t k,
+                            int threads) {
   // Fixed chunks, reduced in order: the result never depends on threads.
   constexpr uint32_t kChunk = 4096;
+  const uint32_t rows = last - first;
   const uint32_t chunks = (rows + kChunk - 1) / kChunk;
   std::vector<Eigen::MatrixXf> partial(chunks);
 #pragma omp parallel for num_threads(std::max(1, threads)) schedule(dynamic, 1)
   for (uint32_t c = 0; c < chunks; ++c) {
     const uint32_t begin = c * kChunk, n = std::min(kChunk, rows - begin);
-    Eigen::Map<const RowMajorF> y(factors + uint64_t{begin} * k, n, k);
+    Eigen::Map<const RowMajorF> y(factors + (uint64_t{first} + begin) * k, n, k);
     partial[c].setZero(k, k);
     partial[c].selfadjointView<Eigen::Lower>().rankUpdate(y.transpose());
   }
-  Eigen::MatrixXd sum = Eigen::MatrixXd::Zero(k, k);
+  std::vector<double> out(uint64_t{k} * k, 0.0);
+  Eigen::Map<Eigen::MatrixXd> sum(out.data(), k, k);
   for (const auto& p : partial) sum += p.cast<double>();
+  return out;
+}
+
+std::vector<float> FinishGram(const std::vector<double>& total, uint32_t k, float reg,
+                              float scale) {
+  Eigen::Map<const Eigen::MatrixXd> sum(total.data(), k, k);
   Eigen::MatrixXd full = sum.selfadjointView<Eigen::Lower>();
   if (scale != 1.0f) full *= static_cast<double>(scale);
   full.diagonal().array() += reg;
@@ -392,6 +400,11 @@ std::vector<float> RegularisedGram(const float* factors, uint32_t rows, uint32_t
   return out;
 }
 
+std::vector<float> RegularisedGram(const float* factors, uint32_t rows, uint32_t k, float reg,
+                                   int threads, float scale) {
+  return FinishGram(GramSum(factors, 0, rows, k, threads), k, reg, scale);
+}
+
 void ImplicitHalfSweep(const CsrMatrix& interactions, const float* fixed, uint32_t fixed_rows,
                        uint32_t k, const ImplicitSweepOptions& o, float* out) {
   const int threads = std::max(1, o.threads);
@@ -399,7 +412,14 @@ void ImplicitHalfSweep(const CsrMatrix& interactions, const float* fixed, uint32
   const float uniform_reg = o.reg_exponent == 0 ? o.reg : 0.0f;
   const std::vector<float> g =
       RegularisedGram(fixed, fixed_rows, k, uniform_reg, threads, o.unobserved_weight);
-  const int64_t rows = interactions.rows;
+  ImplicitHalfSweepRows(interactions, 0, interactions.rows, fixed, fixed_rows, k, o, g.data(),
+                        out);
+}
+
+void ImplicitHalfSweepRows(const CsrMatrix& interactions, uint32_t row_begin, uint32_t row_end,
+                           const float* fixed, uint32_t fixed_rows, uint32_t k,
+                           const ImplicitSweepOptions& o, const float* g, float* out) {
+  const int threads = std::max(1, o.threads);
   const uint32_t* cols = interactions.indices.data();
   const float* values = interactions.values.data();
   if (o.solver == Solver::kCg) {
@@ -407,16 +427,16 @@ void ImplicitHalfSweep(const CsrMatrix& interactions, const float* fixed, uint32
 #if defined(__x86_64__)
     if (WideKernelsEnabled()) row_fn = CgRowAvx2;
 #endif
-    CgSweep(row_fn, interactions, fixed, fixed_rows, g.data(), k, o, threads, out);
+    CgSweep(row_fn, interactions, row_begin, row_end, fixed, fixed_rows, g, k, o, threads, out);
   } else {
 #pragma omp parallel num_threads(threads)
     {
       CholeskyWorkspace ws;
 #pragma omp for schedule(dynamic, 16)
-      for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t r = row_begin; r < static_cast<int64_t>(row_end); ++r) {
         const uint64_t begin = interactions.indptr[r];
         const uint64_t n = interactions.indptr[r + 1] - begin;
-        CholeskyRow(cols + begin, values + begin, n, fixed, g.data(), k, o.alpha,
+        CholeskyRow(cols + begin, values + begin, n, fixed, g, k, o.alpha,
                     1.0f - o.unobserved_weight, RowReg(o, n, fixed_rows), &ws,
                     out + static_cast<uint64_t>(r) * k);
       }
@@ -455,7 +475,7 @@ class Ials final : public FactorModel {
   const char* kind() const override { return "ials"; }
 
   Status Fit(const Dataset& data) override {
-    if (data.nnz() == 0) return Status::InvalidArgument("ials: the dataset is empty");
+    if (Nonzeros(data) == 0) return Status::InvalidArgument("ials: the dataset is empty");
     ENCORE_RETURN_IF_ERROR(params_.Validate());
     RememberSeen(data);
     const uint32_t users = data.by_user.rows, items = data.by_user.cols;
@@ -468,19 +488,13 @@ class Ials final : public FactorModel {
     o.unobserved_weight = params_.unobserved_weight;
     o.reg_exponent = params_.reg_exponent;
     o.threads = Threads();
+    if (exchange_ != nullptr) return FitDistributed(data, o);
     for (uint32_t it = 0; it < params_.iterations; ++it) {
       ImplicitHalfSweep(data.by_user, item_factors_.data(), items, k_, o, user_factors_.data());
       ImplicitHalfSweep(data.by_item, user_factors_.data(), users, k_, o, item_factors_.data());
       ReportIteration(it + 1, params_.iterations);
     }
-    // Cold users under cold_start=popular: the share of users who
-    // interacted with the item, an estimate of P(p = 1) on the model's scale.
-    default_prediction_ = 0;
-    for (uint32_t i = 0; i < items; ++i) {
-      cold_user_scores_[i] = users == 0 ? 0.0f
-                                        : static_cast<float>(data.by_item.RowLength(i)) /
-                                              static_cast<float>(users);
-    }
+    ColdUserScores(data, 0, items);
     FinishFit();
     return Status::OK();
   }
@@ -544,6 +558,56 @@ class Ials final : public FactorModel {
 
  private:
   int Threads() const { return ResolveThreads(params_.threads); }
+
+  // The nonzeros of the whole data set, over every process of a distributed fit.
+  uint64_t Nonzeros(const Dataset& data) const {
+    if (exchange_ == nullptr) return data.nnz();
+    const auto [first, last] = exchange_->users();
+    double n = static_cast<double>(data.by_user.indptr[last] - data.by_user.indptr[first]);
+    exchange_->Sum(&n, 1);
+    return static_cast<uint64_t>(n);
+  }
+
+  // Cold users under cold_start=popular: the share of users who
+  // interacted with the item, an estimate of P(p = 1) on the model's scale.
+  void ColdUserScores(const Dataset& data, uint32_t first, uint32_t last) {
+    const uint32_t users = data.by_user.rows;
+    default_prediction_ = 0;
+    for (uint32_t i = first; i < last; ++i) {
+      cold_user_scores_[i] = users == 0 ? 0.0f
+                                        : static_cast<float>(data.by_item.RowLength(i)) /
+                                              static_cast<float>(users);
+    }
+  }
+
+  // The same sweeps over the owned rows: Y^T Y summed over processes, the
+  // owned rows solved, every process's rows shared (see FitExchange).
+  Status FitDistributed(const Dataset& data, const ImplicitSweepOptions& o) {
+    const uint32_t users = data.by_user.rows, items = data.by_user.cols;
+    const auto [u0, u1] = exchange_->users();
+    const auto [i0, i1] = exchange_->items();
+    const float uniform_reg = o.reg_exponent == 0 ? o.reg : 0.0f;
+    const int threads = std::max(1, o.threads);
+    for (uint32_t it = 0; it < params_.iterations; ++it) {
+      std::vector<double> sum = GramSum(item_factors_.data(), i0, i1, k_, threads);
+      exchange_->Sum(sum.data(), sum.size());
+      std::vector<float> g = FinishGram(sum, k_, uniform_reg, o.unobserved_weight);
+      ImplicitHalfSweepRows(data.by_user, u0, u1, item_factors_.data(), items, k_, o, g.data(),
+                            user_factors_.data());
+      exchange_->ShareRows(true, user_factors_.data(), k_);
+      sum = GramSum(user_factors_.data(), u0, u1, k_, threads);
+      exchange_->Sum(sum.data(), sum.size());
+      g = FinishGram(sum, k_, uniform_reg, o.unobserved_weight);
+      ImplicitHalfSweepRows(data.by_item, i0, i1, user_factors_.data(), users, k_, o, g.data(),
+                            item_factors_.data());
+      exchange_->ShareRows(false, item_factors_.data(), k_);
+      ReportIteration(it + 1, params_.iterations);
+    }
+    ColdUserScores(data, i0, i1);
+    exchange_->ShareRows(false, cold_user_scores_.data(), 1);
+    FinishFit();
+    return Status::OK();
+  }
 
   std::vector<float> gram_;  // Y^T Y + reg I, for fold-in
 };

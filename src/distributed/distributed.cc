@@ -1,0 +1,772 @@
+// Distributed training and batch top-N over MPI ranks (see distributed.h).
+
+#include "distributed/distributed.h"
+
+#include <mpi.h>
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string_view>
+#include <vector>
+
+#include "encore/batch.h"
+#include "encore/dataset.h"
+#include "encore/recommender.h"
+#include "io/byte_source.h"
+#include "io/output_file.h"
+#include "io/reader_internal.h"
+#include "model/factor_model.h"
+
+namespace encore::distributed {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// The first failing rank's status on every rank (OK when none failed):
+// the agreement that keeps one rank's error from leaving the others waiting
+// in a collective.
+Status Agree(const Session& s, const Status& local) {
+  const int mine = local.ok() ? s.size() : s.rank();
+  int first = s.size();
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (first == s.size()) return Status::OK();
+  std::string msg = s.rank() == first ? local.message() : std::string();
+  int code = s.rank() == first ? static_cast<int>(local.code()) : 0;
+  uint64_t len = msg.size();
+  MPI_Bcast(&len, 1, MPI_UINT64_T, first, MPI_COMM_WORLD);
+  msg.resize(len);
+  MPI_Bcast(msg.data(), static_cast<int>(len), MPI_CHAR, first, MPI_COMM_WORLD);
+  MPI_Bcast(&code, 1, MPI_INT, first, MPI_COMM_WORLD);
+  return Status(static_cast<StatusCode>(code),
+                "rank " + std::to_string(first) + " of " + std::to_string(s.size()) + ": " + msg);
+}
+
+// Fault injection for tests: ENCORE_MPI_KILL_RANK=R makes rank R kill itself
+// with SIGKILL at the ENCORE_MPI_KILL_AT-th training exchange (default 1).
+struct Fault {
+  int rank = -1;
+  uint64_t at = 1;
+  uint64_t seen = 0;
+  static Fault FromEnv() {
+    Fault f;
+    if (const char* r = std::getenv("ENCORE_MPI_KILL_RANK")) f.rank = std::atoi(r);
+    if (const char* a = std::getenv("ENCORE_MPI_KILL_AT")) f.at = std::strtoull(a, nullptr, 10);
+    return f;
+  }
+  void Tick(int rank) {
+    if (rank != this->rank) return;
+    if (++seen >= at) {
+      std::fprintf(stderr, "encore: rank %d killed by ENCORE_MPI_KILL_RANK (fault injection)\n",
+                   rank);
+      std::fflush(stderr);
+      std::raise(SIGKILL);
+    }
+  }
+};
+
+// Block r of n things split into `ranks` contiguous blocks.
+uint64_t BlockStart(uint64_t n, int ranks, int r) {
+  return n * static_cast<uint64_t>(r) / static_cast<uint64_t>(ranks);
+}
+
+std::vector<int> BlockCounts(uint64_t n, int ranks) {
+  std::vector<int> c(ranks);
+  for (int r = 0; r < ranks; ++r) {
+    c[r] = static_cast<int>(BlockStart(n, ranks, r + 1) - BlockStart(n, ranks, r));
+  }
+  return c;
+}
+
+std::vector<int> Displacements(const std::vector<int>& counts) {
+  std::vector<int> d(counts.size(), 0);
+  for (size_t i = 1; i < counts.size(); ++i) d[i] = d[i - 1] + counts[i - 1];
+  return d;
+}
+
+// The FitExchange of a rank: contiguous user and item blocks.
+class MpiExchange final : public model::FitExchange {
+ public:
+  MpiExchange(const Session& s, uint64_t users, uint64_t items, ExchangeStats* stats)
+      : s_(s),
+        user_counts_(BlockCounts(users, s.size())),
+        item_counts_(BlockCounts(items, s.size())),
+        user_displs_(Displacements(user_counts_)),
+        item_displs_(Displacements(item_counts_)),
+        fault_(Fault::FromEnv()),
+        stats_(stats) {}
+
+  std::pair<uint32_t, uint32_t> users() const override {
+    return {static_cast<uint32_t>(user_displs_[s_.rank()]),
+            static_cast<uint32_t>(user_displs_[s_.rank()] + user_counts_[s_.rank()])};
+  }
+  std::pair<uint32_t, uint32_t> items() const override {
+    return {static_cast<uint32_t>(item_displs_[s_.rank()]),
+            static_cast<uint32_t>(item_displs_[s_.rank()] + item_counts_[s_.rank()])};
+  }
+
+  // Y^T Y is k x k whatever the data size: one small MPI_Allreduce.
+  void Sum(double* values, size_t n) override {
+    fault_.Tick(s_.rank());
+    const auto t = Clock::now();
+    MPI_Allreduce(MPI_IN_PLACE, values, static_cast<int>(n), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    stats_->exchange_seconds += Since(t);
+    if (s_.size() > 1) stats_->allreduce_bytes += n * sizeof(double);
+    ++stats_->calls;
+  }
+
+  // Every rank needs every row of the other side (a user's items can be any
+  // items), so the blocks go to everyone: MPI_Allgatherv, in place, counted
+  // in rows of a contiguous `width`-float type (no int overflow of counts).
+  void ShareRows(bool user_side, float* data, uint32_t width) override {
+    fault_.Tick(s_.rank());
+    const auto& counts = user_side ? user_counts_ : item_counts_;
+    const auto& displs = user_side ? user_displs_ : item_displs_;
+    MPI_Datatype row;
+    MPI_Type_contiguous(static_cast<int>(width), MPI_FLOAT, &row);
+    MPI_Type_commit(&row);
+    const auto t = Clock::now();
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts.data(), displs.data(), row,
+                   MPI_COMM_WORLD);
+    stats_->exchange_seconds += Since(t);
+    MPI_Type_free(&row);
+    uint64_t total = 0;
+    for (int c : counts) total += static_cast<uint64_t>(c);
+    stats_->gather_bytes += (total - static_cast<uint64_t>(counts[s_.rank()])) * width * 4;
+    ++stats_->calls;
+  }
+
+ private:
+  const Session& s_;
+  std::vector<int> user_counts_, item_counts_, user_displs_, item_displs_;
+  Fault fault_;
+  ExchangeStats* stats_;
+};
+
+// ---------------------------------------------------------------------------
+// Reading this rank's share.
+
+bool IsGzip(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  unsigned char m[2] = {0, 0};
+  f.read(reinterpret_cast<char*>(m), 2);
+  return f.gcount() == 2 && m[0] == 0x1f && m[1] == 0x8b;
+}
+
+bool FormatHasHeader(const ReadOptions& o) {
+  if (o.header.has_value()) return *o.header;
+  switch (o.format) {
+    case InputFormat::kCsv:
+    case InputFormat::kTsv:
+    case InputFormat::kMlLatest:
+    case InputFormat::kLastfm:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The first byte of line-aligned block r of a file of `size` bytes: the
+// byte after the first '\n' at or after BlockStart - 1.
+Result<uint64_t> LineStart(std::ifstream& f, const std::string& path, uint64_t size, int ranks,
+                           int r) {
+  if (r == 0) return uint64_t{0};
+  if (r >= ranks) return size;
+  uint64_t pos = BlockStart(size, ranks, r) - 1;
+  f.clear();
+  f.seekg(static_cast<std::streamoff>(pos));
+  char buf[4096];
+  while (pos < size) {
+    f.read(buf, sizeof buf);
+    const std::streamsize got = f.gcount();
+    if (got <= 0)
+      return Status::IOError("cannot read '" + path + "' at byte " + std::to_string(pos));
+    const void* nl = std::memchr(buf, '\n', static_cast<size_t>(got));
+    if (nl != nullptr) return pos + (static_cast<const char*>(nl) - buf) + 1;
+    pos += static_cast<uint64_t>(got);
+  }
+  return size;
+}
+
+struct Share {
+  std::vector<std::unique_ptr<io::ByteSource>> sources;
+  std::string description;
+};
+
+Result<Share> ShareOf(const Session& s, const std::vector<std::string>& files,
+                      const ReadOptions& read) {
+  Share share;
+  const int n = s.size(), r = s.rank();
+  const bool one_plain = files.size() == 1 && files[0] != "-" &&
+                         read.format != InputFormat::kBaskets && !IsGzip(files[0]);
+  if (!one_plain) {
+    // Whole files, contiguous blocks in order (so ids keep their order).
+    const uint64_t first = BlockStart(files.size(), n, r),
+                   last = BlockStart(files.size(), n, r + 1);
+    if (files.size() == 1 && files[0] == "-") {
+      return Status::InvalidArgument(
+          "distributed training cannot read standard input (--input -): give a file every rank "
+          "can open (a shared file system), or run without mpirun");
+    }
+    for (uint64_t i = first; i < last; ++i) {
+      ENCORE_ASSIGN_OR_RETURN(auto src, io::ByteSource::Open(files[i]));
+      share.sources.push_back(std::move(src));
+      share.description += (share.description.empty() ? "" : ",") + files[i];
+    }
+    if (share.description.empty()) share.description = "(no file)";
+    return share;
+  }
+  const std::string& path = files[0];
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status::NotFound("cannot open input '" + path + "' on rank " + std::to_string(r));
+  f.seekg(0, std::ios::end);
+  const uint64_t size = static_cast<uint64_t>(f.tellg());
+  ENCORE_ASSIGN_OR_RETURN(uint64_t begin, LineStart(f, path, size, n, r));
+  ENCORE_ASSIGN_OR_RETURN(uint64_t end, LineStart(f, path, size, n, r + 1));
+  std::string data;
+  if (r > 0 && FormatHasHeader(read) && begin < end) {
+    f.clear();
+    f.seekg(0);
+    std::string header;
+    std::getline(f, header);
+    data = header + "\n";
+  }
+  if (end > begin) {
+    const size_t head = data.size();
+    data.resize(head + (end - begin));
+    f.clear();
+    f.seekg(static_cast<std::streamoff>(begin));
+    f.read(data.data() + head, static_cast<std::streamsize>(end - begin));
+    if (static_cast<uint64_t>(f.gcount()) != end - begin) {
+      return Status::IOError("short read of '" + path + "' bytes " + std::to_string(begin) + ".." +
+                             std::to_string(end) + " on rank " + std::to_string(r));
+    }
+  }
+  share.description = path + " bytes [" + std::to_string(begin) + ", " + std::to_string(end) + ")";
+  share.sources.push_back(io::ByteSource::FromString(path, std::move(data)));
+  return share;
+}
+
+// ---------------------------------------------------------------------------
+// Agreeing on ids.
+
+std::string PackNames(const IdDictionary& d) {
+  std::string out;
+  for (uint32_t i = 0; i < d.size(); ++i) {
+    const std::string_view name = d.Name(i);
+    const uint32_t len = static_cast<uint32_t>(name.size());
+    out.append(reinterpret_cast<const char*>(&len), sizeof len);
+    out.append(name);
+  }
+  return out;
+}
+
+// Every rank's bytes, in rank order.
+Result<std::string> AllGatherBytes(const Session& s, const std::string& mine,
+                                   std::vector<uint64_t>* offsets) {
+  if (mine.size() > static_cast<uint64_t>(INT32_MAX)) {
+    return Status::InvalidArgument("rank " + std::to_string(s.rank()) + " holds " +
+                                   std::to_string(mine.size()) +
+                                   " bytes of ids, more than one MPI message carries (2 GiB); "
+                                   "run with more ranks");
+  }
+  const int len = static_cast<int>(mine.size());
+  std::vector<int> lens(s.size());
+  MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, MPI_COMM_WORLD);
+  uint64_t total = 0;
+  for (int l : lens) total += static_cast<uint64_t>(l);
+  if (total > static_cast<uint64_t>(INT32_MAX)) {
+    return Status::InvalidArgument("the id dictionaries of all ranks hold " +
+                                   std::to_string(total) +
+                                   " bytes, more than one MPI_Allgatherv carries (2 GiB); see "
+                                   "docs/SCALING.md (where the design stops scaling)");
+  }
+  std::vector<int> displs = Displacements(lens);
+  std::string all(total, '\0');
+  MPI_Allgatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR,
+                 MPI_COMM_WORLD);
+  offsets->assign(s.size() + 1, 0);
+  for (int r = 0; r < s.size(); ++r) (*offsets)[r + 1] = (*offsets)[r] + lens[r];
+  return all;
+}
+
+// The global dictionary (first appearance over ranks in order) and this
+// rank's local -> global map. Both collective calls are made on every rank
+// before any error return, so every rank stays in step.
+Result<IdDictionary> AgreeIds(const Session& s, const IdDictionary& local,
+                              std::vector<uint32_t>* to_global) {
+  std::vector<uint64_t> offsets;
+  ENCORE_ASSIGN_OR_RETURN(std::string all, AllGatherBytes(s, PackNames(local), &offsets));
+  IdDictionary global;
+  to_global->clear();
+  for (int r = 0; r < s.size(); ++r) {
+    uint64_t p = offsets[r];
+    while (p < offsets[r + 1]) {
+      uint32_t len;
+      std::memcpy(&len, all.data() + p, sizeof len);
+      p += sizeof len;
+      const uint32_t g = global.Intern(std::string_view(all.data() + p, len));
+      p += len;
+      if (r == s.rank()) to_global->push_back(g);
+    }
+  }
+  return global;
+}
+
+// ---------------------------------------------------------------------------
+// Shuffles.
+
+struct Row {  // one input row, global indices
+  uint32_t user, item;
+  float value;
+  uint32_t event;
+  int64_t time;
+};
+
+struct Entry {  // one aggregated nonzero
+  uint32_t item, user;
+  float value;
+};
+
+template <typename T>
+std::vector<T> AllToAll(const Session& s, const std::vector<std::vector<T>>& out,
+                        uint64_t* sent_bytes) {
+  MPI_Datatype type;
+  MPI_Type_contiguous(sizeof(T), MPI_BYTE, &type);
+  MPI_Type_commit(&type);
+  std::vector<int> send_counts(s.size()), recv_counts(s.size());
+  for (int r = 0; r < s.size(); ++r) {
+    send_counts[r] = static_cast<int>(out[r].size());
+    if (r != s.rank()) *sent_bytes += out[r].size() * sizeof(T);
+  }
+  MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, MPI_COMM_WORLD);
+  std::vector<int> sd = Displacements(send_counts), rd = Displacements(recv_counts);
+  std::vector<T> send;
+  send.reserve(static_cast<size_t>(sd.back()) + send_counts.back());
+  for (const auto& v : out) send.insert(send.end(), v.begin(), v.end());
+  std::vector<T> recv(static_cast<size_t>(rd.back()) + recv_counts.back());
+  MPI_Alltoallv(send.data(), send_counts.data(), sd.data(), type, recv.data(), recv_counts.data(),
+                rd.data(), type, MPI_COMM_WORLD);
+  MPI_Type_free(&type);
+  return recv;
+}
+
+int OwnerOf(uint64_t index, uint64_t n, int ranks) {
+  // The largest r with BlockStart(n, ranks, r) <= index.
+  int r = static_cast<int>(index * static_cast<uint64_t>(ranks) / std::max<uint64_t>(n, 1));
+  while (r + 1 < ranks && BlockStart(n, ranks, r + 1) <= index) ++r;
+  while (r > 0 && BlockStart(n, ranks, r) > index) --r;
+  return r;
+}
+
+CsrMatrix EmptyRows(uint32_t rows, uint32_t cols) {
+  CsrMatrix m;
+  m.rows = rows;
+  m.cols = cols;
+  m.indptr.assign(uint64_t{rows} + 1, 0);
+  return m;
+}
+
+}  // namespace
+
+bool LaunchedByMpi() {
+  return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr || std::getenv("PMIX_RANK") != nullptr ||
+         std::getenv("PMI_SIZE") != nullptr;
+}
+
+Session::Session() {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    int provided = 0;
+    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+  }
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+}
+
+Session::~Session() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+bool SupportsKind(const std::string& kind) { return kind == "ials" || kind == "als"; }
+
+uint64_t EstimateRankBytes(uint64_t users, uint64_t items, uint64_t nonzeros, uint32_t factors,
+                           int ranks, bool biases) {
+  const uint64_t n = static_cast<uint64_t>(std::max(ranks, 1));
+  // Replicated: both factor matrices (+ biases, cold-start scores), the
+  // row pointers of both orientations, the id dictionaries (~40 B an id).
+  const uint64_t replicated = (users + items) * (uint64_t{factors} * 4 + (biases ? 4 : 0)) +
+                              items * 4 + (users + items) * (8 + 40);
+  // Sharded: the rank's rows as read (24 B), its nonzeros in both
+  // orientations (8 B each) and their shuffle buffers (12 B in, 12 B out).
+  const uint64_t share = (nonzeros + n - 1) / n;
+  const uint64_t sharded = share * (24 + 8 + 8 + 24);
+  return replicated + sharded;
+}
+
+Result<TrainResult> Train(Session& session, const std::string& kind, const ModelParams& params,
+                          const InputOptions& input, const std::string& out,
+                          const TrainOptions& options) {
+  const Session& s = session;
+  TrainResult result;
+  result.rank = s.rank();
+  result.ranks = s.size();
+  if (!SupportsKind(kind)) {
+    return Status::InvalidArgument("mpirun trains ials and als only, not '" + kind +
+                                   "'; run `encore train --model " + kind + "` without mpirun");
+  }
+  ENCORE_RETURN_IF_ERROR(Agree(s, CreateRecommender(kind, params).status()));
+  // 1. This rank's share of the input.
+  auto t = Clock::now();
+  InteractionLog log;
+  {
+    Status st;
+    Result<ResolvedInput> resolved = ResolveInput(input);
+    std::optional<Obfuscator> obfuscator;
+    if (!resolved.ok()) st = resolved.status();
+    if (st.ok() && !resolved->read.obfuscate_cols.empty()) {
+      Result<Obfuscator> ob = LoadObfuscator(input);
+      if (ob.ok()) {
+        obfuscator.emplace(std::move(*ob));
+        resolved->read.obfuscator = &*obfuscator;
+      } else {
+        st = ob.status();
+      }
+    }
+    if (st.ok()) {
+      Result<Share> share = ShareOf(s, input.files, resolved->read);
+      if (!share.ok()) {
+        st = share.status();
+      } else if (share->sources.empty()) {
+        // Fewer files than ranks: this rank reads nothing (an empty log).
+      } else {
+        // Rejected rows are written per rank (<rejects>.rank-R).
+        ReadOptions read = resolved->read;
+        if (!read.rejects_path.empty() && s.size() > 1) {
+          read.rejects_path += ".rank-" + std::to_string(s.rank());
+        }
+        Result<InteractionLog> got =
+            io::ReadInteractionsFromSources(std::move(share->sources), read, &result.read);
+        if (got.ok()) {
+          log = std::move(*got);
+        } else {
+          st = Status(got.status().code(),
+                      got.status().message() + " (reading " + share->description + ")");
+        }
+      }
+    }
+    ENCORE_RETURN_IF_ERROR(Agree(s, st));
+    // The bad-row limit holds for the whole input, not per rank.
+    uint64_t counts[3] = {result.read.rows_read, result.read.rows_accepted,
+                          result.read.rows_rejected};
+    MPI_Allreduce(MPI_IN_PLACE, counts, 3, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    result.read.rows_read = counts[0];
+    result.read.rows_accepted = counts[1];
+    result.read.rows_rejected = counts[2];
+    if (counts[2] > input.max_bad_rows) {
+      return Status::InvalidArgument(
+          std::to_string(counts[2]) + " rows were rejected over " + std::to_string(s.size()) +
+          " ranks, more than --max-bad-rows " + std::to_string(input.max_bad_rows) +
+          "; raise it to skip bad rows, and --rejects FILE to collect them");
+    }
+  }
+  result.read_seconds = Since(t);
+  t = Clock::now();
+  // 2. Ids agreed in rank order: the single-process first-appearance order.
+  std::vector<uint32_t> user_map, item_map, event_map;
+  Result<IdDictionary> users = AgreeIds(s, log.users, &user_map);
+  Result<IdDictionary> items = AgreeIds(s, log.items, &item_map);
+  Result<IdDictionary> events = AgreeIds(s, log.events, &event_map);
+  ENCORE_RETURN_IF_ERROR(
+      Agree(s, users.ok() ? (items.ok() ? events.status() : items.status()) : users.status()));
+  int flags[2] = {log.has_events ? 1 : 0, log.has_times ? 1 : 0};
+  MPI_Allreduce(MPI_IN_PLACE, flags, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  const uint64_t U = users->size(), I = items->size();
+  const int N = s.size();
+  result.users = U;
+  result.items = I;
+  // 3. Rows to the owners of their users, in input order.
+  uint64_t shuffle_bytes = 0;
+  std::vector<Row> rows;
+  {
+    std::vector<std::vector<Row>> out(N);
+    const size_t n = log.size();
+    for (size_t i = 0; i < n; ++i) {
+      Row row;
+      row.user = user_map[log.user[i]];
+      row.item = item_map[log.item[i]];
+      row.value = log.value[i];
+      row.event = log.has_events ? event_map[log.event[i]] : 0;
+      row.time = log.has_times ? log.time[i] : 0;
+      out[OwnerOf(row.user, U, N)].push_back(row);
+    }
+    log = InteractionLog();
+    rows = AllToAll(s, out, &shuffle_bytes);
+  }
+  uint64_t nonzero_rows = rows.size();
+  MPI_Allreduce(MPI_IN_PLACE, &nonzero_rows, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+  // Up front: the memory model against the declared budget (rows stand in
+  // for nonzeros: an upper bound before duplicates are summed).
+  result.estimated_bytes =
+      EstimateRankBytes(U, I, nonzero_rows, params.factors, N, kind == "als" && params.biases);
+  if (options.memory_budget > 0 && result.estimated_bytes > options.memory_budget) {
+    int needed = 0;
+    for (int n = N; n <= (1 << 20); n *= 2) {
+      if (EstimateRankBytes(U, I, nonzero_rows, params.factors, n, params.biases) <=
+          options.memory_budget) {
+        needed = n;
+        break;
+      }
+    }
+    if (needed > 0) {
+      for (int n = std::max(N, needed / 2); n <= needed; ++n) {
+        if (EstimateRankBytes(U, I, nonzero_rows, params.factors, n, params.biases) <=
+            options.memory_budget) {
+          needed = n;
+          break;
+        }
+      }
+    }
+    const double mb = 1e6;
+    std::string msg = "the memory budget of " + std::to_string(options.memory_budget / mb) +
+                      " MB per rank is too small: " + kind + " with " +
+                      std::to_string(params.factors) + " factors over " + std::to_string(U) +
+                      " users x " + std::to_string(I) + " items (" + std::to_string(nonzero_rows) +
+                      " rows) needs about " + std::to_string(result.estimated_bytes / mb) +
+                      " MB on each of " + std::to_string(N) + " ranks (docs/SCALING.md); ";
+    if (needed > 0) {
+      msg += "run with at least " + std::to_string(needed) + " ranks (mpirun -np " +
+             std::to_string(needed) + ") or raise --memory-budget";
+    } else {
+      msg +=
+          "the replicated factor matrices alone exceed it, so no rank count is enough: "
+          "lower --factors or raise --memory-budget";
+    }
+    return Status::InvalidArgument(msg);
+  }
+  // Build this rank's users x all items (BuildDataset: the single-process
+  // aggregation, over the same rows in the same order).
+  const uint32_t u0 = static_cast<uint32_t>(BlockStart(U, N, s.rank()));
+  const uint32_t u1 = static_cast<uint32_t>(BlockStart(U, N, s.rank() + 1));
+  const uint32_t i0 = static_cast<uint32_t>(BlockStart(I, N, s.rank()));
+  const uint32_t i1 = static_cast<uint32_t>(BlockStart(I, N, s.rank() + 1));
+  result.owned_users = u1 - u0;
+  result.owned_items = i1 - i0;
+  Result<ResolvedInput> resolved = ResolveInput(input);  // succeeded above
+  DatasetOptions dopts = resolved->dataset;
+  dopts.keep_times = false;
+  Result<Dataset> local_data = Status::Internal("not built");
+  {
+    InteractionLog part;
+    for (uint32_t u = u0; u < u1; ++u) part.users.Intern(users->Name(u));
+    part.items = items->Clone();
+    part.events = events->Clone();
+    part.has_events = flags[0] != 0;
+    part.has_times = flags[1] != 0;
+    for (const Row& row : rows) {
+      part.user.push_back(row.user - u0);
+      part.item.push_back(row.item);
+      part.value.push_back(row.value);
+      if (part.has_events) part.event.push_back(row.event);
+      if (part.has_times) part.time.push_back(row.time);
+    }
+    std::vector<Row>().swap(rows);
+    local_data = BuildDataset(std::move(part), dopts);
+  }
+  ENCORE_RETURN_IF_ERROR(Agree(s, local_data.status()));
+  Dataset& local = *local_data;
+  // The owned users' nonzeros to the owners of their items; ranks' user
+  // blocks ascend, so each item's users arrive in ascending order.
+  std::vector<Entry> entries;
+  {
+    std::vector<std::vector<Entry>> out(N);
+    const CsrMatrix& bi = local.by_item;
+    for (uint32_t i = 0; i < bi.rows; ++i) {
+      const int owner = OwnerOf(i, I, N);
+      for (uint64_t p = bi.indptr[i]; p < bi.indptr[i + 1]; ++p) {
+        out[owner].push_back(Entry{i, bi.indices[p] + u0, bi.values[p]});
+      }
+    }
+    local.by_item = CsrMatrix();
+    entries = AllToAll(s, out, &shuffle_bytes);
+  }
+  Dataset data;
+  data.users = std::move(*users);
+  data.items = std::move(*items);
+  data.by_item = EmptyRows(static_cast<uint32_t>(I), static_cast<uint32_t>(U));
+  {
+    CsrMatrix& m = data.by_item;
+    std::vector<uint64_t> count(uint64_t{i1 - i0} + 1, 0);
+    for (const Entry& e : entries) ++count[e.item - i0 + 1];
+    for (uint32_t i = 0; i < i1 - i0; ++i) count[i + 1] += count[i];
+    for (uint64_t i = 0; i <= I; ++i) {
+      m.indptr[i] = i <= i0 ? 0 : (i >= i1 ? count[i1 - i0] : count[i - i0]);
+    }
+    m.indices.resize(entries.size());
+    m.values.resize(entries.size());
+    std::vector<uint64_t> fill(count.begin(), count.end() - 1);
+    for (const Entry& e : entries) {  // stable: rank order, then ascending users
+      const uint64_t p = fill[e.item - i0]++;
+      m.indices[p] = e.user;
+      m.values[p] = e.value;
+    }
+  }
+  std::vector<Entry>().swap(entries);
+  // by_user: the owned rows; rank 0 gathers every row (the model file's
+  // seen matrix).
+  {
+    const CsrMatrix& lb = local.by_user;
+    std::vector<int> counts = BlockCounts(U, N), displs = Displacements(counts);
+    std::vector<uint64_t> lengths(s.rank() == 0 ? U : 0);
+    std::vector<uint64_t> mine(u1 - u0);
+    for (uint32_t u = 0; u < u1 - u0; ++u) mine[u] = lb.RowLength(u);
+    MPI_Gatherv(mine.data(), static_cast<int>(mine.size()), MPI_UINT64_T, lengths.data(),
+                counts.data(), displs.data(), MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    CsrMatrix& m = data.by_user;
+    m = EmptyRows(static_cast<uint32_t>(U), static_cast<uint32_t>(I));
+    if (s.rank() == 0) {
+      for (uint64_t u = 0; u < U; ++u) m.indptr[u + 1] = m.indptr[u] + lengths[u];
+    } else {
+      for (uint64_t u = 0; u < U; ++u) {
+        const uint64_t len = (u >= u0 && u < u1) ? lb.RowLength(static_cast<uint32_t>(u - u0)) : 0;
+        m.indptr[u + 1] = m.indptr[u] + len;
+      }
+    }
+    m.indices.resize(m.indptr[U]);
+    m.values.resize(m.indptr[U]);
+    // Nonzeros of each rank's block (entries: index + value).
+    std::vector<int> nz_counts(N), nz_displs(N);
+    const int my_nz = static_cast<int>(lb.nnz());
+    MPI_Gather(&my_nz, 1, MPI_INT, nz_counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
+    nz_displs = Displacements(nz_counts);
+    if (s.rank() == 0) {
+      MPI_Gatherv(lb.indices.data(), my_nz, MPI_UINT32_T, m.indices.data(), nz_counts.data(),
+                  nz_displs.data(), MPI_UINT32_T, 0, MPI_COMM_WORLD);
+      MPI_Gatherv(lb.values.data(), my_nz, MPI_FLOAT, m.values.data(), nz_counts.data(),
+                  nz_displs.data(), MPI_FLOAT, 0, MPI_COMM_WORLD);
+    } else {
+      MPI_Gatherv(lb.indices.data(), my_nz, MPI_UINT32_T, nullptr, nullptr, nullptr, MPI_UINT32_T,
+                  0, MPI_COMM_WORLD);
+      MPI_Gatherv(lb.values.data(), my_nz, MPI_FLOAT, nullptr, nullptr, nullptr, MPI_FLOAT, 0,
+                  MPI_COMM_WORLD);
+      std::copy(lb.indices.begin(), lb.indices.end(), m.indices.begin() + m.indptr[u0]);
+      std::copy(lb.values.begin(), lb.values.end(), m.values.begin() + m.indptr[u0]);
+    }
+  }
+  local = Dataset();
+  uint64_t nnz = data.by_user.indptr[u1] - data.by_user.indptr[u0];
+  MPI_Allreduce(MPI_IN_PLACE, &nnz, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+  result.nonzeros = nnz;
+  result.stats.shuffle_bytes = shuffle_bytes;
+  result.shuffle_seconds = Since(t);
+  // 4. The fit: the model's own Fit, with an exchange.
+  Result<std::unique_ptr<Recommender>> created = CreateRecommender(kind, params);
+  std::unique_ptr<Recommender> model = std::move(*created);
+  auto* factor_model = dynamic_cast<model::FactorModel*>(model.get());
+  if (factor_model == nullptr) return Status::Internal(kind + " is not a factor model");
+  MpiExchange exchange(s, U, I, &result.stats);
+  factor_model->set_fit_exchange(&exchange);
+  t = Clock::now();
+  Status fit = model->Fit(data);
+  factor_model->set_fit_exchange(nullptr);
+  ENCORE_RETURN_IF_ERROR(Agree(s, fit));
+  result.train.fit_seconds = Since(t);
+  // 5. Rank 0 writes the model file; the others wait for its outcome.
+  Status wrote;
+  if (s.rank() == 0) {
+    TrainedModel trained{std::move(model), std::move(data.users), std::move(data.items)};
+    if (!out.empty()) {
+      io::OutputFileOptions out_options;
+      out_options.what = "model file";
+      out_options.gzip_by_extension = false;
+      const std::string bytes = SerializeModel(trained);
+      wrote = io::WriteOutputFile(out, bytes, out_options);
+      result.train.file = out;
+      result.train.file_bytes = bytes.size();
+    }
+    result.model = std::move(trained);
+  }
+  ENCORE_RETURN_IF_ERROR(Agree(s, wrote));
+  return result;
+}
+
+Result<RecommendResult> RecommendParts(Session& session, const std::string& model_file,
+                                       const RecommendRequest& request, const std::string& out_dir,
+                                       bool jsonl) {
+  const Session& s = session;
+  RecommendResult result;
+  result.ranks = s.size();
+  namespace fs = std::filesystem;
+  const fs::path dir(out_dir);
+  const fs::path success = dir / "_SUCCESS";
+  Status st;
+  if (s.rank() == 0) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+      st = Status::IOError("cannot create output directory '" + out_dir + "': " + ec.message());
+    } else {
+      fs::remove(success, ec);
+      if (ec)
+        st = Status::IOError("cannot remove an old '" + success.string() + "': " + ec.message());
+    }
+  }
+  ENCORE_RETURN_IF_ERROR(Agree(s, st));
+  Result<TrainedModel> model = LoadModel(model_file);
+  ENCORE_RETURN_IF_ERROR(Agree(s, model.status()));
+  Result<ResolvedRequest> resolved = ResolveRecommendRequest(*model, request);
+  ENCORE_RETURN_IF_ERROR(Agree(s, resolved.status()));
+  // The users of this rank: a block of the ids file, else of every user.
+  std::vector<std::string> ids;
+  const uint64_t total =
+      resolved->id_names.empty() ? model->users.size() : resolved->id_names.size();
+  const uint64_t first = BlockStart(total, s.size(), s.rank());
+  const uint64_t last = BlockStart(total, s.size(), s.rank() + 1);
+  for (uint64_t i = first; i < last; ++i) {
+    ids.emplace_back(resolved->id_names.empty()
+                         ? std::string(model->users.Name(static_cast<uint32_t>(i)))
+                         : resolved->id_names[i]);
+  }
+  result.users = ids.size();
+  char name[64];
+  std::snprintf(name, sizeof name, "part-%05d.%s", s.rank(), jsonl ? "jsonl" : "csv");
+  result.part = (dir / name).string();
+  Status wrote;
+  uint64_t rows = 0;
+  if (ids.empty()) {
+    // A rank without users still writes its (empty) part: the set is complete.
+    wrote = io::WriteOutputFile(result.part, "", io::OutputFileOptions{});
+  } else {
+    Result<BatchReport> report = WriteRecommendations(*model, ids, resolved->query, result.part);
+    if (report.ok()) {
+      rows = report->rows;
+    } else {
+      wrote = report.status();
+    }
+  }
+  Fault fault = Fault::FromEnv();
+  fault.Tick(s.rank());
+  ENCORE_RETURN_IF_ERROR(Agree(s, wrote));
+  MPI_Allreduce(&rows, &result.rows, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+  Status done;
+  if (s.rank() == 0) done = io::WriteOutputFile(success.string(), "", io::OutputFileOptions{});
+  ENCORE_RETURN_IF_ERROR(Agree(s, done));
+  return result;
+}
+
+}  // namespace encore::distributed

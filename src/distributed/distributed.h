@@ -1,0 +1,121 @@
+// Distributed jobs on MPI (OpenMPI's mpirun): training ials / als over N
+// processes ("ranks") and batch top-N over ranks. docs/SCALING.md explains
+// the design, its costs and where it stops scaling.
+//
+// Training (Train):
+//  1. Each rank reads its share of the input: one plain file is split into N
+//     byte ranges cut at line boundaries (ranks after the first are given the
+//     header line); several files or a gzip file are split among ranks as
+//     whole files, in order.
+//  2. Ids are agreed: every rank learns every rank's dictionaries in rank
+//     order, so a user's (item's) index is its first appearance in the input
+//     read in order - the index a single process gives it.
+//  3. Users and items are partitioned into N contiguous blocks. Rows go to
+//     the rank owning their user (MPI_Alltoallv, in input order, so values
+//     aggregate exactly as on one process); the owned users' nonzeros then go
+//     to the ranks owning their items.
+//  4. Each half-sweep: Y^T Y summed with MPI_Allreduce (k x k doubles), the
+//     owned rows solved, the factor blocks shared with MPI_Allgatherv.
+//  5. Rank 0 gathers the seen matrix and writes the one model file.
+// Every step that can fail on one rank is followed by an agreement (an
+// MPI_Allreduce of the outcome), so an error on any rank fails every rank
+// with that rank's message, never a hang. A rank that dies makes mpirun end
+// the job; the model file is written last (temporary name, then rename).
+//
+// Thread-safety: one call at a time per process (MPI is initialised for
+// one calling thread; OpenMP threads work inside a rank).
+
+#ifndef ENCORE_DISTRIBUTED_DISTRIBUTED_H_
+#define ENCORE_DISTRIBUTED_DISTRIBUTED_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "encore/input.h"
+#include "encore/params.h"
+#include "encore/status.h"
+#include "encore/workflow.h"
+
+namespace encore::distributed {
+
+// Whether this process was started by an MPI launcher (mpirun / mpiexec set
+// OMPI_COMM_WORLD_SIZE or PMIX_RANK). `encore train` then trains through Train.
+bool LaunchedByMpi();
+
+// MPI for the life of the object: MPI_Init on construction, MPI_Finalize on
+// destruction. One per process.
+class Session {
+ public:
+  Session();
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+
+ private:
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+// Payload handed to MPI collectives by this rank, counted at the calls.
+struct ExchangeStats {
+  uint64_t allreduce_bytes = 0;  // doubles summed (Y^T Y, totals) x 8
+  uint64_t gather_bytes = 0;     // factor rows received from other ranks
+  uint64_t shuffle_bytes = 0;    // input rows and nonzeros sent to other ranks
+  uint64_t calls = 0;
+  double exchange_seconds = 0;  // time inside the training collectives
+};
+
+struct TrainOptions {
+  // Declared memory per rank in bytes; 0 = not checked. Checked after the
+  // ids are agreed, before matrices and factors are built.
+  uint64_t memory_budget = 0;
+};
+
+struct TrainResult {
+  int rank = 0;
+  int ranks = 1;
+  std::optional<TrainedModel> model;  // rank 0 only
+  TrainReport train;                  // rank 0: the file written
+  ReadReport read;                    // rows_* summed over ranks
+  uint64_t users = 0, items = 0, nonzeros = 0;
+  uint32_t owned_users = 0, owned_items = 0;
+  uint64_t estimated_bytes = 0;  // the memory model's figure for this rank
+  ExchangeStats stats;           // this rank's training exchange
+  double read_seconds = 0, shuffle_seconds = 0;
+};
+
+// The model kinds Train supports (factor models: als, ials).
+bool SupportsKind(const std::string& kind);
+
+// Trains `kind` over every rank of `session`; every rank must call it with
+// the same arguments. Rank 0 writes `out` (empty: not written). Errors are
+// the same on every rank and name the rank that failed.
+Result<TrainResult> Train(Session& session, const std::string& kind, const ModelParams& params,
+                          const InputOptions& input, const std::string& out,
+                          const TrainOptions& options);
+
+// The memory model of docs/SCALING.md: bytes one of `ranks` ranks needs to
+// train `factors` factors over users x items with `nonzeros` nonzeros.
+uint64_t EstimateRankBytes(uint64_t users, uint64_t items, uint64_t nonzeros, uint32_t factors,
+                           int ranks, bool biases);
+
+// Batch top-N: every rank loads `model_file`, ranks its block of users and
+// writes `out_dir`/part-RRRRR.<csv|jsonl>; rank 0 writes `out_dir`/_SUCCESS
+// only when every rank succeeded (an old _SUCCESS is removed first).
+struct RecommendResult {
+  int ranks = 1;
+  uint64_t users = 0;  // this rank's
+  uint64_t rows = 0;   // summed over ranks
+  std::string part;    // this rank's file
+};
+Result<RecommendResult> RecommendParts(Session& session, const std::string& model_file,
+                                       const RecommendRequest& request, const std::string& out_dir,
+                                       bool jsonl);
+
+}  // namespace encore::distributed
+
+#endif  // ENCORE_DISTRIBUTED_DISTRIBUTED_H_

@@ -1,0 +1,269 @@
+// End-to-end tests of `mpirun -np N encore train` and the distributed batch
+// top-N (src/distributed): the model of N ranks equals the single-process
+// model within the documented tolerance (docs/SCALING.md), failures on any
+// rank fail every rank without a hang or a complete-looking output.
+//
+// Runs mpirun as root where the tests run as root (OpenMPI's allow-run-as-
+// root settings) and with --oversubscribe (3 ranks on 2 cores). Each mpirun
+// is bounded by `timeout`, so a hang fails the test instead of blocking it.
+
+#ifdef ENCORE_HAVE_MPI
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "encore/recommender.h"
+#include "test_util.h"
+
+namespace encore::testing {
+namespace {
+
+// The launcher prefix for N ranks (RunEncore's env prefix goes before the binary).
+std::string Mpirun(int n, const std::string& env = "") {
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+         "OMPI_MCA_rmaps_base_oversubscribe=1 " +
+         env + " timeout 120 " + ENCORE_MPIEXEC + " -np " + std::to_string(n) + " --oversubscribe";
+}
+
+// Documented in docs/SCALING.md: per-rank partial sums of Y^T Y are added by
+// MPI_Allreduce in another order than one process adds them, so factors agree
+// to this relative tolerance (N = 1 is bit-identical).
+constexpr double kRelTolerance = 2e-3;
+
+struct Compared {
+  double max_rel = 0;  // max |a - b| / max(1, max|a|) over factors
+};
+
+Compared CompareModels(const std::string& a_path, const std::string& b_path) {
+  Result<TrainedModel> a = LoadModel(a_path);
+  Result<TrainedModel> b = LoadModel(b_path);
+  EXPECT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_TRUE(b.ok()) << b.status().ToString();
+  Compared c;
+  if (!a.ok() || !b.ok()) {
+    c.max_rel = 1e9;
+    return c;
+  }
+  // The same ids at the same indices, the same seen matrix, the same params.
+  EXPECT_EQ(a->users.size(), b->users.size());
+  EXPECT_EQ(a->items.size(), b->items.size());
+  for (uint32_t u = 0; u < std::min(a->users.size(), b->users.size()); ++u) {
+    if (a->users.Name(u) != b->users.Name(u)) {
+      ADD_FAILURE() << "user index " << u << ": " << a->users.Name(u) << " vs " << b->users.Name(u);
+      c.max_rel = 1e9;
+      return c;
+    }
+  }
+  for (uint32_t i = 0; i < std::min(a->items.size(), b->items.size()); ++i) {
+    if (a->items.Name(i) != b->items.Name(i)) {
+      ADD_FAILURE() << "item index " << i << ": " << a->items.Name(i) << " vs " << b->items.Name(i);
+      c.max_rel = 1e9;
+      return c;
+    }
+  }
+  const CsrMatrix& sa = a->model->seen();
+  const CsrMatrix& sb = b->model->seen();
+  EXPECT_EQ(sa.indptr, sb.indptr);
+  EXPECT_EQ(sa.indices, sb.indices);
+  EXPECT_EQ(sa.values, sb.values);
+  auto fa = a->model->Factors();
+  auto fb = b->model->Factors();
+  EXPECT_TRUE(fa.has_value() && fb.has_value());
+  if (!fa || !fb) return c;
+  EXPECT_EQ(fa->factors, fb->factors);
+  double scale = 1;
+  const uint64_t nu = uint64_t{a->users.size()} * fa->factors;
+  const uint64_t ni = uint64_t{a->items.size()} * fa->factors;
+  for (uint64_t p = 0; p < nu; ++p) scale = std::max(scale, std::fabs(double{fa->users[p]}));
+  for (uint64_t p = 0; p < ni; ++p) scale = std::max(scale, std::fabs(double{fa->items[p]}));
+  for (uint64_t p = 0; p < nu; ++p) {
+    c.max_rel = std::max(c.max_rel, std::fabs(double{fa->users[p]} - fb->users[p]) / scale);
+  }
+  for (uint64_t p = 0; p < ni; ++p) {
+    c.max_rel = std::max(c.max_rel, std::fabs(double{fa->items[p]} - fb->items[p]) / scale);
+  }
+  return c;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// Recommendation files (user,item,score,rank) agree: the same users and
+// ranks, scores within the tolerance, and the same item wherever the scores
+// of neighbouring ranks are further apart than the tolerance (near-ties may
+// swap).
+void ExpectSameRecommendations(const std::string& a_text, const std::string& b_text) {
+  const std::vector<std::string> a = Lines(a_text), b = Lines(b_text);
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_GT(a.size(), 10u);
+  uint64_t swapped = 0;
+  for (size_t l = 1; l < a.size(); ++l) {  // line 0: the header
+    std::vector<std::string> fa, fb;
+    std::stringstream sa(a[l]), sb(b[l]);
+    for (std::string f; std::getline(sa, f, ',');) fa.push_back(f);
+    for (std::string f; std::getline(sb, f, ',');) fb.push_back(f);
+    ASSERT_EQ(fa.size(), 4u) << a[l];
+    ASSERT_EQ(fb.size(), 4u) << b[l];
+    EXPECT_EQ(fa[0], fb[0]);  // user
+    EXPECT_EQ(fa[3], fb[3]);  // rank
+    const double da = std::stod(fa[2]), db = std::stod(fb[2]);
+    EXPECT_NEAR(da, db, 1e-2 * std::max(1.0, std::fabs(da))) << a[l] << " vs " << b[l];
+    if (fa[1] != fb[1]) ++swapped;
+  }
+  // Only near-ties may swap places.
+  EXPECT_LE(swapped, a.size() / 50) << "of " << a.size() << " lines";
+}
+
+class DistributedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CommandResult g = RunEncore(
+        "generate --profile plays --users 1500 --items 400 --rows 30000 "
+        "--seed 3 --out " +
+        dir_.path());
+    ASSERT_EQ(g.exit_code, 0) << g.err;
+    plays_ = dir_.File("plays.csv");
+  }
+
+  TempDir dir_;
+  std::string plays_;
+};
+
+TEST_F(DistributedTest, IalsOverOneTwoThreeRanksEqualsOneProcess) {
+  const std::string flags = " --model ials --input " + plays_ +
+                            " --factors 12 --iterations 6 --threads 1 --seed 11 --out ";
+  CommandResult single = RunEncore("train" + flags + dir_.File("single.bin"));
+  ASSERT_EQ(single.exit_code, 0) << single.err;
+  CommandResult rec = RunEncore("recommend --model-file " + dir_.File("single.bin") +
+                                " --n 5 --out " + dir_.File("single.csv"));
+  ASSERT_EQ(rec.exit_code, 0) << rec.err;
+  for (int n : {1, 2, 3}) {
+    SCOPED_TRACE("ranks " + std::to_string(n));
+    const std::string model = dir_.File("m" + std::to_string(n) + ".bin");
+    CommandResult r = RunEncore("train" + flags + model, Mpirun(n));
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("on " + std::to_string(n) + " ranks"), std::string::npos) << r.out;
+    const Compared c = CompareModels(dir_.File("single.bin"), model);
+    EXPECT_LE(c.max_rel, kRelTolerance);
+    if (n == 1) {
+      // One rank runs the same arithmetic in the same order: the same bytes.
+      EXPECT_EQ(ReadFile(model), ReadFile(dir_.File("single.bin")));
+    }
+    const std::string out = dir_.File("r" + std::to_string(n) + ".csv");
+    CommandResult rr = RunEncore("recommend --model-file " + model + " --n 5 --out " + out);
+    ASSERT_EQ(rr.exit_code, 0) << rr.err;
+    ExpectSameRecommendations(ReadFile(dir_.File("single.csv")), ReadFile(out));
+  }
+}
+
+TEST_F(DistributedTest, AlsWithBiasesEqualsOneProcess) {
+  CommandResult g = RunEncore(
+      "generate --profile ratings --users 800 --items 300 --rows 20000 "
+      "--seed 5 --out " +
+      dir_.File("r"));
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  const std::string flags = " --model als --input " + dir_.File("r/ratings.csv") +
+                            " --feedback explicit --factors 8 --iterations 5 --biases "
+                            "--threads 1 --out ";
+  CommandResult single = RunEncore("train" + flags + dir_.File("single.bin"));
+  ASSERT_EQ(single.exit_code, 0) << single.err;
+  for (int n : {2, 3}) {
+    SCOPED_TRACE("ranks " + std::to_string(n));
+    const std::string model = dir_.File("als" + std::to_string(n) + ".bin");
+    CommandResult r = RunEncore("train" + flags + model, Mpirun(n));
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    // Row solves need no reduction, only the global mean is summed: close to exact.
+    EXPECT_LE(CompareModels(dir_.File("single.bin"), model).max_rel, 1e-5);
+  }
+}
+
+TEST_F(DistributedTest, FilesSplitAmongRanksKeepIdsInInputOrder) {
+  // Two files, three ranks: rank 0 reads none, ranks 1 and 2 one each.
+  const std::vector<std::string> lines = Lines(ReadFile(plays_));
+  std::ofstream a(dir_.File("a.csv")), b(dir_.File("b.csv"));
+  for (size_t l = 0; l < lines.size(); ++l) {
+    if (l == 0) {
+      a << lines[l] << "\n";
+      b << lines[l] << "\n";
+    } else {
+      (l < lines.size() / 2 ? a : b) << lines[l] << "\n";
+    }
+  }
+  a.close();
+  b.close();
+  const std::string flags = " --model ials --input " + dir_.File("a.csv") + " " +
+                            dir_.File("b.csv") + " --factors 8 --iterations 3 --threads 1 --out ";
+  CommandResult single = RunEncore("train" + flags + dir_.File("single.bin"));
+  ASSERT_EQ(single.exit_code, 0) << single.err;
+  CommandResult r = RunEncore("train" + flags + dir_.File("split.bin"), Mpirun(3));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_LE(CompareModels(dir_.File("single.bin"), dir_.File("split.bin")).max_rel, kRelTolerance);
+}
+
+TEST_F(DistributedTest, KilledRankFailsTheRunWithoutAModelFile) {
+  const std::string model = dir_.File("killed.bin");
+  CommandResult r = RunEncore("train --model ials --input " + plays_ +
+                                  " --factors 8 --iterations 5 --threads 1 --out " + model,
+                              Mpirun(3, "ENCORE_MPI_KILL_RANK=1 ENCORE_MPI_KILL_AT=4"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("rank 1 killed"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(model));
+  // No temporary file left beside it that could be mistaken for a model.
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
+    EXPECT_EQ(e.path().string().find(".bin"), std::string::npos) << e.path();
+  }
+}
+
+TEST_F(DistributedTest, ReadErrorOnOneRankFailsEveryRank) {
+  // A bad row near the end: only the last rank reads it.
+  std::string text = ReadFile(plays_);
+  text += "u1,i1,not-a-number\n";
+  WriteFile(dir_.File("bad.csv"), text);
+  const std::string model = dir_.File("bad.bin");
+  CommandResult r = RunEncore(
+      "train --model ials --input " + dir_.File("bad.csv") + " --threads 1 --out " + model,
+      Mpirun(2));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("rank 1 of 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--max-bad-rows"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(model));
+  // The same row skipped with a limit: the ranks' rejections add up.
+  CommandResult ok = RunEncore("train --model ials --input " + dir_.File("bad.csv") +
+                                   " --max-bad-rows 1 --threads 1 --json --out " + model,
+                               Mpirun(2));
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("\"rows_rejected\": 1"), std::string::npos) << ok.out;
+}
+
+TEST_F(DistributedTest, MemoryBudgetNamesTheRanksNeeded) {
+  const std::string flags = " --model ials --input " + plays_ + " --factors 64 --threads 1";
+  CommandResult one =
+      RunEncore("train" + flags + " --memory-budget 1.4M --out " + dir_.File("m.bin"));
+  EXPECT_EQ(one.exit_code, 1);
+  EXPECT_NE(one.err.find("mpirun -np"), std::string::npos) << one.err;
+  CommandResult two =
+      RunEncore("train" + flags + " --memory-budget 1.4M --out " + dir_.File("m.bin"), Mpirun(2));
+  EXPECT_EQ(two.exit_code, 1);
+  EXPECT_NE(two.err.find("ranks (mpirun -np"), std::string::npos) << two.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("m.bin")));
+  CommandResult none =
+      RunEncore("train" + flags + " --memory-budget 10K --out " + dir_.File("m.bin"), Mpirun(2));
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("no rank count is enough"), std::string::npos) << none.err;
+}
+
+}  // namespace
+}  // namespace encore::testing
+
+#endif  // ENCORE_HAVE_MPI
