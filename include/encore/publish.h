@@ -27,6 +27,7 @@
 #define ENCORE_PUBLISH_H_
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -54,7 +55,28 @@ struct PublishOptions {
   // cost milliseconds per query (docs/BENCHMARKS.md).
   uint32_t ann_min_items = 50000;
   uint32_t ann_ef = 0;  // the stored index's query breadth (0 = AnnOptions' default)
+  // Lambda (docs/STREAMING.md#lambda-the-high-water-mark): the position in
+  // the event stream up to which the model's data holds every event, so the
+  // speed layer folds in exactly the events after it over this snapshot.
+  // "" (none), "id:MS-SEQ" (a Redis stream entry id: the events of entries
+  // up to and including it) or "time:SECONDS" (events with a time <= it).
+  // Stored as meta "high_water" and in the info document.
+  std::string high_water;
 };
+
+// A parsed high-water mark.
+struct HighWater {
+  enum class Kind : uint8_t { kNone, kId, kTime };
+  Kind kind = Kind::kNone;
+  uint64_t ms = 0, seq = 0;  // kId
+  int64_t time = 0;          // kTime, unix seconds
+  // Whether an event at stream entry `entry_id` ("MS-SEQ", "" when it has
+  // none) with time `time` is covered by the mark (its effect is in the
+  // snapshot's data). Events without the position the mark needs are not.
+  bool Covers(std::string_view entry_id, std::optional<int64_t> time) const;
+};
+// Parses "", "id:MS-SEQ" or "time:SECONDS"; InvalidArgument otherwise.
+Result<HighWater> ParseHighWater(std::string_view mark);
 
 struct PublishReport {
   SnapshotInfo snapshot;

@@ -110,6 +110,17 @@ class Recommender {
   // Trains on `data`. Keeps the user x item pattern for exclude_seen.
   // Fails on empty data or invalid parameters.
   virtual Status Fit(const Dataset& data) = 0;
+  // A warm-started refit (the live item refresh, src/stream): like Fit on
+  // `data`, but the factors start from `warm`'s (a fitted model of the same
+  // kind and factor count) for every row whose map entry names a row of
+  // `warm` (user_map[u] / item_map[i]; -1 or out of range: a new row, drawn
+  // as Fit draws it), and `iterations` sweeps run instead of the
+  // parameters'. REQUIRES: user_map.size() == data.users.size(),
+  // item_map.size() == data.items.size(). The default is FailedPrecondition
+  // (ials implements it).
+  virtual Status FitWarm(const Dataset& data, const Recommender& warm,
+                         std::span<const int64_t> user_map, std::span<const int64_t> item_map,
+                         uint32_t iterations);
   // Progress of the next Fit calls (iterative models report each
   // iteration; others may report nothing). Empty: none. Not thread-safe.
   void set_fit_callback(FitCallback callback) { fit_callback_ = std::move(callback); }

@@ -53,6 +53,9 @@ struct KeyedEvent {
   Event event;
   std::string key;
   int64_t appended_ms = 0;  // when the source received it (0: unknown), for latency
+  // Its position in the source: the Redis stream entry id ("MS-SEQ"), ""
+  // for other sources. Compared with a snapshot's high-water mark (Lambda).
+  std::string position;
 };
 
 // The totals of one (user, item).
@@ -73,12 +76,65 @@ struct SpeedLayerOptions {
   // plus the live totals. false (Kappa: the stream holds every event, so the
   // live totals are the whole history): the live totals alone.
   bool include_snapshot_row = true;
+  // With include_snapshot_row (Lambda), each user's events are also kept
+  // one by one (position, time, item, value) until a snapshot's high-water
+  // mark (PublishOptions::high_water) covers them: over a snapshot with a
+  // mark a user's fold-in is the snapshot row plus exactly the events after
+  // the mark, so across a batch switch no event is lost or counted twice.
+  // Over a snapshot without a mark it is the snapshot row plus all totals.
   // Wait for the disk at every batch (LiveStore::SetSync). false: a batch
   // (and its XACK) survives a consumer crash but not a machine crash.
   bool sync = true;
   // Ranker steps for a model (merchandising rules a pipeline declares);
   // called once per loaded snapshot. Null: no steps.
   std::function<Result<std::vector<std::shared_ptr<const RankStep>>>(const TrainedModel&)> steps;
+};
+
+// The item-side refresh (Kappa, docs/STREAMING.md#item-side-refresh): the
+// item factors re-fitted from the accumulated totals, warm-started from the
+// current model, published as a new snapshot.
+struct ItemRefreshOptions {
+  uint32_t sweeps = 2;  // alternating sweeps (users, then items) from the current factors
+  int threads = 1;      // training and publishing threads (0: all cores)
+  // For tests: called on the refresh's thread after the totals are read and
+  // the model is fitted, just before the new snapshot is published.
+  std::function<void()> before_publish;
+};
+
+struct ItemRefreshReport {
+  uint64_t base_version = 0;   // the snapshot the refresh started from
+  uint64_t version = 0;        // the snapshot it published
+  uint64_t users = 0;          // users of the new model
+  uint64_t live_users = 0;     // of which rows came from the live totals
+  uint64_t items = 0;          // items of the new model
+  uint64_t new_items = 0;      // of which the base model did not know
+  uint64_t interactions = 0;   // nonzeros fitted
+  double read_seconds = 0;     // reading the live totals, building the data
+  double fit_seconds = 0;      // the warm-started sweeps
+  double publish_seconds = 0;  // computing and committing the new snapshot
+  double seconds = 0;          // all of it
+};
+
+// A prepared item refresh: what it starts from (the loaded model, the live
+// users, the store), taken on the speed layer's thread by
+// SpeedLayer::PrepareItemRefresh. Run may then be called on any one other
+// thread while the speed layer goes on applying events: it reads each live
+// user's totals (LiveStore reads are thread-safe), builds the data - the live
+// totals of the live users (Kappa: the stream holds their whole history) and
+// the base model's rows of every other user - fits the base model's kind with
+// FitWarm, and publishes it through its own connection to the store
+// (Publish: atomic). Events applied while it runs are not lost: the speed
+// layer rebases every live user on the new snapshot from their current
+// totals (SpeedLayer::CheckSnapshot, RebaseSome).
+class ItemRefresh {
+ public:
+  struct State;
+  explicit ItemRefresh(std::unique_ptr<State> state);
+  ~ItemRefresh();
+  Result<ItemRefreshReport> Run() const;
+
+ private:
+  std::unique_ptr<State> state_;
 };
 
 struct ApplyReport {
@@ -102,7 +158,24 @@ class SpeedLayer {
 
   // Checks the store's current snapshot; when it changed, loads its model
   // and rebuilds every live user's payload over it. *changed says whether it did.
+  // Equivalent to CheckSnapshot followed by RebaseSome until it is done.
   Status Refresh(bool* changed);
+  // The same in steps, so that intake goes on during a rebase: CheckSnapshot
+  // loads a new current snapshot (events applied from then on are folded in
+  // over it) and starts a rebase of every live user; each RebaseSome
+  // rebuilds up to `max_users` of them and returns true once all are (then
+  // the payloads of older snapshots are dropped). Until a user is rebased the
+  // server answers them from the new snapshot's own payload.
+  Status CheckSnapshot(bool* changed);
+  Result<bool> RebaseSome(size_t max_users);
+  bool rebasing() const;
+
+  // Prepares an item refresh of the loaded snapshot (see ItemRefresh).
+  // FailedPrecondition when the model has no warm-started refit (ials has)
+  // or include_snapshot_row is set: the refreshed model's rows hold the live
+  // totals, so a fold-in of the snapshot row plus the totals would count
+  // them twice (item refresh is for Kappa, --history live).
+  Result<std::unique_ptr<ItemRefresh>> PrepareItemRefresh(const ItemRefreshOptions& options) const;
 
   // The running totals of `user` (items in first-seen order).
   Result<std::vector<ItemTotals>> Totals(const std::string& user) const;
@@ -142,6 +215,11 @@ struct ConsumerStats {
   double latency_sum_ms = 0;
   uint64_t latency_count = 0;
 
+  uint64_t item_refreshes = 0;       // item refreshes published
+  uint64_t item_refresh_errors = 0;  // item refreshes that failed (logged; intake went on)
+  double item_refresh_seconds = 0;   // the last one's duration
+  uint64_t snapshot_version = 0;     // the snapshot the speed layer folds in over
+
   std::string Prometheus() const;
 };
 
@@ -165,6 +243,14 @@ struct ConsumerOptions {
   // Set (from a signal handler's thread) to stop: the batch in flight is
   // finished and acknowledged, then RunConsumer returns OK.
   const std::atomic<bool>* stop = nullptr;
+  // Item-side refresh (Kappa): started in the background once this many
+  // events were applied since the last one began, or this many seconds
+  // passed with at least one event applied (0: not by that measure; both
+  // 0: never). Needs an ials model and include_snapshot_row false.
+  uint64_t item_refresh_events = 0;
+  uint32_t item_refresh_seconds = 0;
+  ItemRefreshOptions item_refresh;
+  std::function<void(const ItemRefreshReport&)> on_item_refresh;
   // Called after every batch (progress, logging).
   std::function<void(const ConsumerStats&)> on_batch;
   // Retried failures (Redis down, the group gone) are reported here.

@@ -38,6 +38,11 @@ Command RegisterPublish(CLI::App& root) {
   app->add_option("--keep", f->options.keep,
                   "Snapshots kept after publishing (the current one is always kept)")
       ->capture_default_str();
+  app->add_option("--high-water-mark", f->options.high_water,
+                  "Lambda: the position in the event stream up to which the model's data holds "
+                  "every event: id:MS-SEQ (a Redis stream entry id) or time:SECONDS. encore "
+                  "stream then folds in exactly the events after it over this snapshot "
+                  "(docs/STREAMING.md)");
   app->add_flag("--no-model", f->no_model,
                 "Do not store the model (POST /v1/recommendations fold-in is then unavailable)");
   app->add_flag("--include-seen", f->include_seen, "Also recommend items the user already has");

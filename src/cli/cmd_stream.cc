@@ -94,6 +94,23 @@ Command RegisterStream(CLI::App& root) {
                   "How often to check the store for a new snapshot (then every live user is "
                   "rebuilt over it)")
       ->capture_default_str();
+  app->add_option("--item-refresh-events", c.item_refresh_events,
+                  "Kappa item refresh: re-fit the item factors from the live totals in the "
+                  "background (warm-started from the current model) and publish them as a new "
+                  "snapshot once this many events were applied since the last refresh began "
+                  "(0: not by count; needs --history live and an ials model)")
+      ->capture_default_str();
+  app->add_option("--item-refresh-seconds", c.item_refresh_seconds,
+                  "... or once this many seconds passed with at least one event applied (0: not "
+                  "by time)")
+      ->capture_default_str();
+  app->add_option("--item-refresh-sweeps", c.item_refresh.sweeps,
+                  "Alternating sweeps (users, then items) of an item refresh")
+      ->capture_default_str();
+  app->add_option("--item-refresh-threads", c.item_refresh.threads,
+                  "Threads of an item refresh (training and publishing; 0: all cores). The "
+                  "consumer keeps its own thread for intake")
+      ->capture_default_str();
   app->add_option("--idle-exit-ms", c.idle_exit_ms,
                   "Exit once no event arrived for this long (0: run until SIGTERM)")
       ->capture_default_str();
@@ -180,6 +197,21 @@ Command RegisterStream(CLI::App& root) {
             };
             c.on_error = [&](const Status& s) {
               std::fprintf(stderr, "encore stream: %s; retrying\n", s.ToString().c_str());
+            };
+            c.on_item_refresh = [&](const ItemRefreshReport& r) {
+              if (quiet) return;
+              std::fprintf(stderr,
+                           "encore stream: item refresh published snapshot %llu (from %llu): "
+                           "%llu users (%llu live), %llu items (%llu new), %llu interactions; "
+                           "read %.2f s, fit %.2f s, publish %.2f s\n",
+                           static_cast<unsigned long long>(r.version),
+                           static_cast<unsigned long long>(r.base_version),
+                           static_cast<unsigned long long>(r.users),
+                           static_cast<unsigned long long>(r.live_users),
+                           static_cast<unsigned long long>(r.items),
+                           static_cast<unsigned long long>(r.new_items),
+                           static_cast<unsigned long long>(r.interactions), r.read_seconds,
+                           r.fit_seconds, r.publish_seconds);
             };
             ConsumerStats stats;
             Status s = RunConsumer(store->get(), f->speed, c, &stats);

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -161,8 +162,7 @@ struct Avx2 {
     for (; p < k; ++p) y[p] = __builtin_fmaf(beta, y[p], x[p]);
   }
 
-  ENCORE_AVX2_TARGET static void SymMatVec(const float* g, const float* v, float* out,
-                                           uint32_t k) {
+  ENCORE_AVX2_TARGET static void SymMatVec(const float* g, const float* v, float* out, uint32_t k) {
     uint32_t i0 = 0;
     for (; i0 + 64 <= k; i0 += 64) {
       __m256 acc[8];
@@ -172,7 +172,8 @@ struct Avx2 {
         const __m256 b = _mm256_broadcast_ss(v + j);
         const float* row = g + uint64_t{j} * k + i0;
 #pragma GCC unroll 8
-        for (int t = 0; t < 8; ++t) acc[t] = _mm256_fmadd_ps(b, _mm256_loadu_ps(row + 8 * t), acc[t]);
+        for (int t = 0; t < 8; ++t)
+          acc[t] = _mm256_fmadd_ps(b, _mm256_loadu_ps(row + 8 * t), acc[t]);
       }
 #pragma GCC unroll 8
       for (int t = 0; t < 8; ++t) _mm256_storeu_ps(out + i0 + 8 * t, acc[t]);
@@ -265,17 +266,19 @@ using CgRowFn = void (*)(const uint32_t*, const float*, uint64_t, const float*, 
                          uint32_t, float, float, float, uint32_t, float*, float*, float*, float*);
 
 __attribute__((flatten)) void CgRowSse2(const uint32_t* cols, const float* values, uint64_t n,
-                                        const float* fixed, const float* g, uint32_t k,
-                                        float alpha, float base, float row_reg, uint32_t steps,
-                                        float* x, float* r, float* p, float* ap) {
+                                        const float* fixed, const float* g, uint32_t k, float alpha,
+                                        float base, float row_reg, uint32_t steps, float* x,
+                                        float* r, float* p, float* ap) {
   CgRowT<Sse2>(cols, values, n, fixed, g, k, alpha, base, row_reg, steps, x, r, p, ap);
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma"), flatten)) void CgRowAvx2(
-    const uint32_t* cols, const float* values, uint64_t n, const float* fixed, const float* g,
-    uint32_t k, float alpha, float base, float row_reg, uint32_t steps, float* x, float* r,
-    float* p, float* ap) {
+__attribute__((target("avx2,fma"), flatten)) void CgRowAvx2(const uint32_t* cols,
+                                                            const float* values, uint64_t n,
+                                                            const float* fixed, const float* g,
+                                                            uint32_t k, float alpha, float base,
+                                                            float row_reg, uint32_t steps, float* x,
+                                                            float* r, float* p, float* ap) {
   CgRowT<Avx2>(cols, values, n, fixed, g, k, alpha, base, row_reg, steps, x, r, p, ap);
 }
 #endif
@@ -285,9 +288,9 @@ __attribute__((target("avx2,fma"), flatten)) void CgRowAvx2(
 inline float RowReg(const ImplicitSweepOptions& o, uint64_t n_r, uint32_t other_rows) {
   if (o.reg_exponent == 0) return 0.0f;
   return static_cast<float>(
-      o.reg * std::pow(static_cast<double>(n_r) +
-                           static_cast<double>(o.unobserved_weight) * other_rows,
-                       static_cast<double>(o.reg_exponent)));
+      o.reg *
+      std::pow(static_cast<double>(n_r) + static_cast<double>(o.unobserved_weight) * other_rows,
+               static_cast<double>(o.reg_exponent)));
 }
 
 // One CG half-sweep over every row of `m`.
@@ -305,9 +308,9 @@ void CgSweep(CgRowFn row_fn, const CsrMatrix& m, int64_t row_begin, int64_t row_
     for (int64_t r = row_begin; r < row_end; ++r) {
       const uint64_t begin = m.indptr[r];
       const uint64_t n = m.indptr[r + 1] - begin;
-      row_fn(cols + begin, values + begin, n, fixed, g, k, alpha, base,
-             RowReg(o, n, fixed_rows), steps, out + static_cast<uint64_t>(r) * k, scratch.data(),
-             scratch.data() + k, scratch.data() + 2 * k);
+      row_fn(cols + begin, values + begin, n, fixed, g, k, alpha, base, RowReg(o, n, fixed_rows),
+             steps, out + static_cast<uint64_t>(r) * k, scratch.data(), scratch.data() + k,
+             scratch.data() + 2 * k);
     }
   }
 }
@@ -345,7 +348,7 @@ void CholeskyRow(const uint32_t* cols, const float* values, uint64_t n, const fl
       const float pc = v > 0 ? 1.0f + a1 : 0.0f;
       if (c1 < 0) {  // w0 above this pair's confidence: a negative rank-1 term
         ws->a.selfadjointView<Eigen::Lower>().rankUpdate(Eigen::Map<const Eigen::VectorXf>(y, d),
-                                                          c1);
+                                                         c1);
         c1 = 0;
       }
       const float w = std::sqrt(c1);
@@ -478,24 +481,35 @@ class Ials final : public FactorModel {
     if (Nonzeros(data) == 0) return Status::InvalidArgument("ials: the dataset is empty");
     ENCORE_RETURN_IF_ERROR(params_.Validate());
     RememberSeen(data);
-    const uint32_t users = data.by_user.rows, items = data.by_user.cols;
-    InitFactors(users, items, /*biases=*/false, /*nonnegative=*/false);
-    ImplicitSweepOptions o;
-    o.reg = params_.reg;
-    o.alpha = params_.alpha;
-    o.solver = params_.solver;
-    o.cg_steps = params_.cg_steps;
-    o.unobserved_weight = params_.unobserved_weight;
-    o.reg_exponent = params_.reg_exponent;
-    o.threads = Threads();
-    if (exchange_ != nullptr) return FitDistributed(data, o);
-    for (uint32_t it = 0; it < params_.iterations; ++it) {
-      ImplicitHalfSweep(data.by_user, item_factors_.data(), items, k_, o, user_factors_.data());
-      ImplicitHalfSweep(data.by_item, user_factors_.data(), users, k_, o, item_factors_.data());
-      ReportIteration(it + 1, params_.iterations);
+    InitFactors(data.by_user.rows, data.by_user.cols, /*biases=*/false, /*nonnegative=*/false);
+    if (exchange_ != nullptr) return FitDistributed(data, SweepOptions());
+    Sweeps(data, params_.iterations);
+    return Status::OK();
+  }
+
+  Status FitWarm(const Dataset& data, const Recommender& warm, std::span<const int64_t> user_map,
+                 std::span<const int64_t> item_map, uint32_t iterations) override {
+    if (data.nnz() == 0) return Status::InvalidArgument("ials: the dataset is empty");
+    ENCORE_RETURN_IF_ERROR(params_.Validate());
+    const std::optional<FactorView> from = warm.Factors();
+    if (std::string_view(warm.kind()) != kind() || !from || from->factors != params_.factors) {
+      return Status::InvalidArgument(
+          "ials: a warm start needs a fitted ials model with the same number of factors");
     }
-    ColdUserScores(data, 0, items);
-    FinishFit();
+    if (user_map.size() != data.users.size() || item_map.size() != data.items.size()) {
+      return Status::InvalidArgument("ials: the warm-start maps do not match the dataset");
+    }
+    RememberSeen(data);
+    InitFactors(data.by_user.rows, data.by_user.cols, /*biases=*/false, /*nonnegative=*/false);
+    auto copy = [&](std::span<const int64_t> map, const float* src, int64_t src_rows, float* dst) {
+      for (size_t r = 0; r < map.size(); ++r) {
+        if (map[r] < 0 || map[r] >= src_rows) continue;
+        std::memcpy(dst + r * k_, src + static_cast<uint64_t>(map[r]) * k_, k_ * sizeof(float));
+      }
+    };
+    copy(user_map, from->users, warm.num_users(), user_factors_.data());
+    copy(item_map, from->items, warm.num_items(), item_factors_.data());
+    Sweeps(data, iterations);
     return Status::OK();
   }
 
@@ -607,6 +621,32 @@ class Ials final : public FactorModel {
     exchange_->ShareRows(false, cold_user_scores_.data(), 1);
     FinishFit();
     return Status::OK();
+  }
+
+  ImplicitSweepOptions SweepOptions() const {
+    ImplicitSweepOptions o;
+    o.reg = params_.reg;
+    o.alpha = params_.alpha;
+    o.solver = params_.solver;
+    o.cg_steps = params_.cg_steps;
+    o.unobserved_weight = params_.unobserved_weight;
+    o.reg_exponent = params_.reg_exponent;
+    o.threads = Threads();
+    return o;
+  }
+
+  // `iterations` alternating sweeps (users, then items) from the current
+  // factors, then the cold-start scores and the derived state.
+  void Sweeps(const Dataset& data, uint32_t iterations) {
+    const uint32_t users = data.by_user.rows, items = data.by_user.cols;
+    const ImplicitSweepOptions o = SweepOptions();
+    for (uint32_t it = 0; it < iterations; ++it) {
+      ImplicitHalfSweep(data.by_user, item_factors_.data(), items, k_, o, user_factors_.data());
+      ImplicitHalfSweep(data.by_item, user_factors_.data(), users, k_, o, item_factors_.data());
+      ReportIteration(it + 1, iterations);
+    }
+    ColdUserScores(data, 0, items);
+    FinishFit();
   }
 
   std::vector<float> gram_;  // Y^T Y + reg I, for fold-in

@@ -31,6 +31,13 @@ Status Recommender::ScoreFoldInSubset(std::span<const ItemWeight> items, std::sp
   return ScoreFoldIn(items, scores);
 }
 
+Status Recommender::FitWarm(const Dataset&, const Recommender&, std::span<const int64_t>,
+                            std::span<const int64_t>, uint32_t) {
+  return Status::FailedPrecondition(
+      std::string("model '") + kind() +
+      "' has no warm-started refit (the live item refresh needs ials)");
+}
+
 void Recommender::ItemEmbedding(uint32_t, float*) const {}
 
 bool Recommender::UserEmbedding(uint32_t, float*) const { return false; }

@@ -231,6 +231,10 @@ std::string InfoDocument(const TrainedModel& model, const PublishOptions& option
   w.Key("approximate_index");
   w.Bool(report.ann);
   w.EndObject();
+  if (!options.high_water.empty()) {
+    w.Key("high_water");
+    w.String(options.high_water);
+  }
   w.EndObject();
   return w.str();
 }
@@ -244,11 +248,62 @@ Status Put(SnapshotWriter* writer, Table table, std::string_view key, std::strin
 
 }  // namespace
 
+namespace {
+
+// "MS-SEQ" (a Redis stream entry id) into ms and seq.
+bool ParseEntryId(std::string_view id, uint64_t* ms, uint64_t* seq) {
+  const size_t dash = id.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 == id.size()) return false;
+  auto num = [](std::string_view s, uint64_t* out) {
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+    return ec == std::errc() && end == s.data() + s.size();
+  };
+  return num(id.substr(0, dash), ms) && num(id.substr(dash + 1), seq);
+}
+
+}  // namespace
+
+Result<HighWater> ParseHighWater(std::string_view mark) {
+  HighWater hw;
+  if (mark.empty()) return hw;
+  if (mark.starts_with("id:") && ParseEntryId(mark.substr(3), &hw.ms, &hw.seq)) {
+    hw.kind = HighWater::Kind::kId;
+    return hw;
+  }
+  if (mark.starts_with("time:")) {
+    const std::string_view t = mark.substr(5);
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), hw.time);
+    if (!t.empty() && ec == std::errc() && end == t.data() + t.size()) {
+      hw.kind = HighWater::Kind::kTime;
+      return hw;
+    }
+  }
+  return Status::InvalidArgument("high-water mark '" + std::string(mark) +
+                                 "': expected id:MS-SEQ (a Redis stream entry id, e.g. "
+                                 "id:1733400000000-0) or time:SECONDS (unix seconds)");
+}
+
+bool HighWater::Covers(std::string_view entry_id, std::optional<int64_t> t) const {
+  switch (kind) {
+    case Kind::kNone:
+      return false;
+    case Kind::kId: {
+      uint64_t m = 0, s = 0;
+      if (!ParseEntryId(entry_id, &m, &s)) return false;
+      return m < ms || (m == ms && s <= seq);
+    }
+    case Kind::kTime:
+      return t.has_value() && *t <= time;
+  }
+  return false;
+}
+
 Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& options,
                               Store* store, Progress* progress) {
   const auto start = std::chrono::steady_clock::now();
   if (!model.model) return Status::InvalidArgument("publish needs a trained model");
   if (options.n == 0) return Status::InvalidArgument("publish needs n >= 1 items per user");
+  ENCORE_RETURN_IF_ERROR(ParseHighWater(options.high_water).status());
   const Recommender& m = *model.model;
   if (model.users.size() != m.num_users() || model.items.size() != m.num_items()) {
     return Status::InvalidArgument("the model's id dictionaries do not match its size");
@@ -312,6 +367,10 @@ Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& o
       ENCORE_RETURN_IF_ERROR(
           Put(writer.get(), Table::kMeta, "ann", index->Serialize(crc), &report));
     }
+  }
+  if (!options.high_water.empty()) {
+    ENCORE_RETURN_IF_ERROR(
+        Put(writer.get(), Table::kMeta, "high_water", options.high_water, &report));
   }
   const std::string info =
       InfoDocument(model, options, report.snapshot, report, similar_n, popular.size(), model_bytes);

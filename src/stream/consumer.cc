@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <deque>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <thread>
 
@@ -109,6 +110,20 @@ std::string ConsumerStats::Prometheus() const {
   std::snprintf(buf, sizeof buf, "%.6f", latency_sum_ms / 1000);
   out += "encore_stream_event_to_served_seconds_sum " + std::string(buf) + "\n";
   out += "encore_stream_event_to_served_seconds_count " + std::to_string(latency_count) + "\n";
+  counter("encore_stream_item_refreshes_total",
+          "Item-side refreshes published (Kappa: item factors re-fitted from the live totals).",
+          item_refreshes);
+  counter("encore_stream_item_refresh_errors_total", "Item-side refreshes that failed.",
+          item_refresh_errors);
+  std::snprintf(buf, sizeof buf, "%.3f", item_refresh_seconds);
+  out +=
+      "# HELP encore_stream_item_refresh_seconds Duration of the last item-side refresh.\n"
+      "# TYPE encore_stream_item_refresh_seconds gauge\nencore_stream_item_refresh_seconds " +
+      std::string(buf) + "\n";
+  out +=
+      "# HELP encore_stream_snapshot_version The snapshot the speed layer folds in over.\n"
+      "# TYPE encore_stream_snapshot_version gauge\nencore_stream_snapshot_version " +
+      std::to_string(snapshot_version) + "\n";
   return out;
 }
 
@@ -187,15 +202,80 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
     return true;
   };
 
-  while (!source_done) {
-    if (options.stop != nullptr && options.stop->load()) break;
-    // New snapshot (a batch publish or an item refresh): rebuild over it.
-    if (Clock::now() - last_refresh >= std::chrono::milliseconds(options.refresh_ms)) {
+  // The item-side refresh runs on its own thread (one at a time); intake
+  // goes on, and the new snapshot is picked up by CheckSnapshot below.
+  const bool item_refresh = options.item_refresh_events > 0 || options.item_refresh_seconds > 0;
+  if (item_refresh) {
+    // Fail at the start, not at the first refresh, when it cannot work.
+    ENCORE_RETURN_IF_ERROR(layer->PrepareItemRefresh(options.item_refresh).status());
+  }
+  // Declared in this order so that an early return waits for the job (the
+  // future's destructor) before its state goes.
+  std::unique_ptr<ItemRefresh> refresh_state;
+  std::future<Result<ItemRefreshReport>> refresh_job;
+  uint64_t applied_at_refresh = 0;
+  auto refresh_started = Clock::now();
+  bool force_check = false;
+  auto finish_refresh = [&](bool wait) {
+    if (!refresh_job.valid()) return;
+    if (!wait && refresh_job.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
+    Result<ItemRefreshReport> r = refresh_job.get();
+    refresh_state.reset();
+    if (r.ok()) {
+      ++stats->item_refreshes;
+      stats->item_refresh_seconds = r->seconds;
+      if (options.on_item_refresh) options.on_item_refresh(*r);
+      force_check = true;
+    } else {
+      ++stats->item_refresh_errors;
+      if (options.on_error) options.on_error(r.status());
+    }
+  };
+  auto maybe_start_refresh = [&]() -> Status {
+    if (!item_refresh || refresh_job.valid() || layer->rebasing()) return Status::OK();
+    const uint64_t since = stats->applied - applied_at_refresh;
+    const bool by_events = options.item_refresh_events > 0 && since >= options.item_refresh_events;
+    const bool by_time =
+        options.item_refresh_seconds > 0 && since > 0 &&
+        Clock::now() - refresh_started >= std::chrono::seconds(options.item_refresh_seconds);
+    if (!by_events && !by_time) return Status::OK();
+    ENCORE_ASSIGN_OR_RETURN(refresh_state, layer->PrepareItemRefresh(options.item_refresh));
+    applied_at_refresh = stats->applied;
+    refresh_started = Clock::now();
+    const ItemRefresh* job = refresh_state.get();
+    refresh_job = std::async(std::launch::async, [job] { return job->Run(); });
+    return Status::OK();
+  };
+  // New snapshot (a batch publish, a rollback or an item refresh): fold in
+  // over it from now on and rebase the live users a slice at a time.
+  auto check_snapshot = [&](bool all) -> Status {
+    if (force_check ||
+        Clock::now() - last_refresh >= std::chrono::milliseconds(options.refresh_ms)) {
       last_refresh = Clock::now();
+      force_check = false;
       bool changed = false;
-      Status s = layer->Refresh(&changed);
+      Status s = layer->CheckSnapshot(&changed);
       if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
     }
+    while (layer->rebasing()) {
+      ENCORE_ASSIGN_OR_RETURN(bool done, layer->RebaseSome(256));
+      if (done || !all) break;
+    }
+    stats->snapshot_version = layer->snapshot_version();
+    return Status::OK();
+  };
+  // Before returning: the refresh in flight is finished and rebased on.
+  auto drain = [&]() -> Status {
+    if (!refresh_job.valid()) return Status::OK();
+    finish_refresh(true);
+    return check_snapshot(true);
+  };
+
+  while (!source_done) {
+    if (options.stop != nullptr && options.stop->load()) break;
+    finish_refresh(false);
+    ENCORE_RETURN_IF_ERROR(check_snapshot(false));
+    ENCORE_RETURN_IF_ERROR(maybe_start_refresh());
     // Read one batch.
     events.clear();
     ack.clear();
@@ -280,7 +360,9 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
     stats->events_per_second = rate.Add(report->applied);
     ENCORE_RETURN_IF_ERROR(write_metrics(false));
     if (options.on_batch) options.on_batch(*stats);
+    ENCORE_RETURN_IF_ERROR(maybe_start_refresh());
   }
+  ENCORE_RETURN_IF_ERROR(drain());
   return write_metrics(true);
 }
 

@@ -2,6 +2,8 @@
 //
 // Live state keys (LiveStore state space):
 //   "u" + user        the user's totals (EncodeTotals)
+//   "l" + user        Lambda: the user's events not yet covered by a snapshot's
+//                     high-water mark (EncodeLog)
 //   "e" + event key   an applied event key ("1")
 //   "users#"          the number of user pages
 //   "users#" + page   up to kUsersPerPage user ids, one a line, first-seen order
@@ -10,6 +12,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <unordered_map>
@@ -104,6 +107,57 @@ Result<std::vector<ItemTotals>> DecodeTotals(std::string_view bytes, const std::
   return totals;
 }
 
+// One event kept for the Lambda merge.
+struct LoggedEvent {
+  std::string position;  // stream entry id, "" when none
+  std::optional<int64_t> time;
+  std::string item;
+  double value = 0;  // quantity x weight
+};
+
+// Format 1: u32 version, u32 events, then per event: str position, u8 has
+// time, i64 time, str item, f64 value.
+std::string EncodeLog(const std::vector<LoggedEvent>& log) {
+  std::string out;
+  PutU32(1, &out);
+  PutU32(static_cast<uint32_t>(log.size()), &out);
+  for (const LoggedEvent& e : log) {
+    PutStr(e.position, &out);
+    out.push_back(e.time ? 1 : 0);
+    PutU64(static_cast<uint64_t>(e.time.value_or(0)), &out);
+    PutStr(e.item, &out);
+    uint64_t bits;
+    std::memcpy(&bits, &e.value, 8);
+    PutU64(bits, &out);
+  }
+  return out;
+}
+
+Result<std::vector<LoggedEvent>> DecodeLog(std::string_view bytes, const std::string& user) {
+  Reader r{bytes};
+  std::vector<LoggedEvent> log;
+  const uint32_t format = r.Get<uint32_t>();
+  const uint32_t n = r.Get<uint32_t>();
+  if (r.ok && format == 1) {
+    for (uint32_t i = 0; i < n && r.ok; ++i) {
+      LoggedEvent e;
+      e.position = r.Str();
+      const uint8_t has_time = r.Get<uint8_t>();
+      const uint64_t t = r.Get<uint64_t>();
+      if (has_time) e.time = static_cast<int64_t>(t);
+      e.item = r.Str();
+      const uint64_t bits = r.Get<uint64_t>();
+      std::memcpy(&e.value, &bits, 8);
+      log.push_back(std::move(e));
+    }
+  }
+  if (!r.ok || format != 1 || !r.in.empty()) {
+    return Status::Corruption("the live event log of user '" + user +
+                              "' is damaged; rebuild the live state (encore stream --reset)");
+  }
+  return log;
+}
+
 // The published list length from the snapshot's info document.
 uint32_t PublishedN(const Snapshot& snap) {
   std::string info;
@@ -126,8 +180,14 @@ struct SpeedLayer::Impl {
   std::shared_ptr<const TrainedModel> model;
   std::unique_ptr<Ranker> ranker;
   QueryOptions query;
+  HighWater mark;                  // the loaded snapshot's high-water mark (Lambda)
   std::vector<std::string> users;  // first-seen order
   std::unordered_set<std::string> known_users;
+  // A rebase in progress (CheckSnapshot .. RebaseSome): users[0 .. rebase_end)
+  // are rebuilt over `version` from rebase_next on.
+  bool rebasing = false;
+  size_t rebase_next = 0;
+  size_t rebase_end = 0;
 
   Status LoadSnapshot(uint64_t v) {
     ENCORE_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snap, store->OpenSnapshot(v));
@@ -153,9 +213,22 @@ struct SpeedLayer::Impl {
     query.n = options.n != 0 ? options.n : PublishedN(*snap);
     if (query.n == 0) query.n = kDefaultN;
     query.exclude_seen = options.exclude_seen;
+    std::string hw;
+    s = snap->Get(Table::kMeta, "high_water", &hw);
+    if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
+    HighWater mark_new;
+    if (s.ok()) {
+      auto parsed = ParseHighWater(hw);
+      if (!parsed.ok()) {
+        return Status::Corruption("snapshot " + std::to_string(v) +
+                                  " meta 'high_water': " + parsed.status().message());
+      }
+      mark_new = *parsed;
+    }
     ranker = std::move(ranker_new);
     model = std::move(loaded);
     version = v;
+    mark = mark_new;
     return Status::OK();
   }
 
@@ -187,10 +260,28 @@ struct SpeedLayer::Impl {
     return DecodeTotals(bytes, user);
   }
 
+  // Lambda: whether events are kept one by one ("l" + user).
+  bool keeps_log() const { return options.include_snapshot_row; }
+
+  Result<std::vector<LoggedEvent>> ReadLog(const std::string& user) const {
+    std::string bytes;
+    Status s = live->GetState("l" + user, &bytes);
+    if (s.code() == StatusCode::kNotFound) return std::vector<LoggedEvent>();
+    ENCORE_RETURN_IF_ERROR(s);
+    return DecodeLog(bytes, user);
+  }
+
+  // Drops the events the loaded snapshot's mark covers; true when any was.
+  bool Prune(std::vector<LoggedEvent>* log) const {
+    const size_t before = log->size();
+    std::erase_if(*log, [&](const LoggedEvent& e) { return mark.Covers(e.position, e.time); });
+    return log->size() != before;
+  }
+
   // The payload of `user` over the loaded snapshot; false when the user has
   // no item the model knows (no payload: the server falls back).
   Result<bool> BuildPayload(const std::string& user, const std::vector<ItemTotals>& totals,
-                            std::string* payload) const {
+                            const std::vector<LoggedEvent>& log, std::string* payload) const {
     const TrainedModel& m = *model;
     std::unordered_map<uint32_t, float> weights;
     if (auto u = options.include_snapshot_row ? m.users.Find(user) : std::nullopt) {
@@ -199,8 +290,19 @@ struct SpeedLayer::Impl {
         weights[seen.indices[k]] += seen.values[k];
       }
     }
-    for (const ItemTotals& t : totals) {
-      if (auto i = m.items.Find(t.item)) weights[*i] += static_cast<float>(t.value);
+    if (options.include_snapshot_row && mark.kind != HighWater::Kind::kNone) {
+      // Lambda over a snapshot with a mark: exactly the events after it.
+      std::unordered_map<std::string_view, double> after;
+      for (const LoggedEvent& e : log) {
+        if (!mark.Covers(e.position, e.time)) after[e.item] += e.value;
+      }
+      for (const auto& [item, value] : after) {
+        if (auto i = m.items.Find(item)) weights[*i] += static_cast<float>(value);
+      }
+    } else {
+      for (const ItemTotals& t : totals) {
+        if (auto i = m.items.Find(t.item)) weights[*i] += static_cast<float>(t.value);
+      }
     }
     if (weights.empty()) return false;
     std::vector<ItemWeight> items;
@@ -263,6 +365,7 @@ Result<ApplyReport> SpeedLayer::Apply(const std::vector<KeyedEvent>& events) {
   // Per touched user: totals (read once), in first-touched order.
   std::vector<std::string> touched;
   std::unordered_map<std::string, std::vector<ItemTotals>> totals;
+  std::unordered_map<std::string, std::vector<LoggedEvent>> logs;
   std::unordered_set<std::string> keys_in_batch;
   std::vector<LiveStore::Entry> batch;
   std::vector<std::string> fresh_users;
@@ -287,6 +390,10 @@ Result<ApplyReport> SpeedLayer::Apply(const std::vector<KeyedEvent>& events) {
     if (it == totals.end()) {
       ENCORE_ASSIGN_OR_RETURN(std::vector<ItemTotals> t, d.ReadTotals(e.user));
       it = totals.emplace(e.user, std::move(t)).first;
+      if (d.keeps_log()) {
+        ENCORE_ASSIGN_OR_RETURN(std::vector<LoggedEvent> l, d.ReadLog(e.user));
+        logs.emplace(e.user, std::move(l));
+      }
       touched.push_back(e.user);
       if (!d.known_users.count(e.user) && fresh_set.insert(e.user).second) {
         fresh_users.push_back(e.user);
@@ -311,12 +418,21 @@ Result<ApplyReport> SpeedLayer::Apply(const std::vector<KeyedEvent>& events) {
     item->value += e.quantity * weight;
     ++item->counts[e.type];
     ++report.applied;
+    if (d.keeps_log()) logs[e.user].push_back({ke.position, e.time, e.item, e.quantity * weight});
   }
   std::string payload;
   for (const std::string& user : touched) {
     const auto& list = totals[user];
     batch.push_back({LiveStore::Entry::Kind::kState, 0, "u" + user, EncodeTotals(list)});
-    ENCORE_ASSIGN_OR_RETURN(bool built, d.BuildPayload(user, list, &payload));
+    static const std::vector<LoggedEvent> kNoLog;
+    const std::vector<LoggedEvent>* log = &kNoLog;
+    if (d.keeps_log()) {
+      std::vector<LoggedEvent>& l = logs[user];
+      d.Prune(&l);
+      batch.push_back({LiveStore::Entry::Kind::kState, 0, "l" + user, EncodeLog(l)});
+      log = &l;
+    }
+    ENCORE_ASSIGN_OR_RETURN(bool built, d.BuildPayload(user, list, *log, &payload));
     if (built) {
       batch.push_back({LiveStore::Entry::Kind::kPayload, d.version, user, payload});
       ++report.users;
@@ -336,27 +452,190 @@ Result<ApplyReport> SpeedLayer::Apply(const std::vector<KeyedEvent>& events) {
 }
 
 Status SpeedLayer::Refresh(bool* changed) {
+  ENCORE_RETURN_IF_ERROR(CheckSnapshot(changed));
+  while (impl_->rebasing) {
+    ENCORE_ASSIGN_OR_RETURN(bool done, RebaseSome(1000));
+    (void)done;
+  }
+  return Status::OK();
+}
+
+Status SpeedLayer::CheckSnapshot(bool* changed) {
   Impl& d = *impl_;
   *changed = false;
   ENCORE_ASSIGN_OR_RETURN(uint64_t version, d.store->CurrentVersion());
   if (version == d.version) return Status::OK();
   ENCORE_RETURN_IF_ERROR(d.LoadSnapshot(version));
   *changed = true;
-  // Rebuild every live user over the new snapshot, in batches.
+  // Users first seen from now on are folded in over the new snapshot by Apply.
+  d.rebasing = true;
+  d.rebase_next = 0;
+  d.rebase_end = d.users.size();
+  return Status::OK();
+}
+
+Result<bool> SpeedLayer::RebaseSome(size_t max_users) {
+  Impl& d = *impl_;
+  if (!d.rebasing) return true;
   std::vector<LiveStore::Entry> batch;
   std::string payload;
-  for (const std::string& user : d.users) {
+  const size_t end = std::min(d.rebase_end, d.rebase_next + std::max<size_t>(max_users, 1));
+  for (size_t i = d.rebase_next; i < end; ++i) {
+    const std::string& user = d.users[i];
     ENCORE_ASSIGN_OR_RETURN(std::vector<ItemTotals> list, d.ReadTotals(user));
-    ENCORE_ASSIGN_OR_RETURN(bool built, d.BuildPayload(user, list, &payload));
+    std::vector<LoggedEvent> log;
+    if (d.keeps_log()) {
+      ENCORE_ASSIGN_OR_RETURN(log, d.ReadLog(user));
+      // Events the new snapshot's data holds leave the log for good.
+      if (d.Prune(&log)) {
+        batch.push_back({LiveStore::Entry::Kind::kState, 0, "l" + user, EncodeLog(log)});
+      }
+    }
+    ENCORE_ASSIGN_OR_RETURN(bool built, d.BuildPayload(user, list, log, &payload));
     if (!built) continue;
     batch.push_back({LiveStore::Entry::Kind::kPayload, d.version, user, payload});
-    if (batch.size() >= 1000) {
-      ENCORE_RETURN_IF_ERROR(d.live->Write(batch));
-      batch.clear();
-    }
   }
   if (!batch.empty()) ENCORE_RETURN_IF_ERROR(d.live->Write(batch));
-  return d.live->DropPayloadsBefore(d.version);
+  d.rebase_next = end;
+  if (d.rebase_next < d.rebase_end) return false;
+  ENCORE_RETURN_IF_ERROR(d.live->DropPayloadsBefore(d.version));
+  d.rebasing = false;
+  return true;
+}
+
+bool SpeedLayer::rebasing() const { return impl_->rebasing; }
+
+// --- Item-side refresh -------------------------------------------------------
+
+struct ItemRefresh::State {
+  std::string store_uri;
+  std::shared_ptr<const TrainedModel> base;
+  uint64_t base_version = 0;
+  std::vector<std::string> live_users;
+  const LiveStore* live = nullptr;
+  ItemRefreshOptions options;
+  PublishOptions publish;
+};
+
+ItemRefresh::ItemRefresh(std::unique_ptr<State> state) : state_(std::move(state)) {}
+ItemRefresh::~ItemRefresh() = default;
+
+Result<std::unique_ptr<ItemRefresh>> SpeedLayer::PrepareItemRefresh(
+    const ItemRefreshOptions& options) const {
+  const Impl& d = *impl_;
+  if (d.options.include_snapshot_row) {
+    return Status::FailedPrecondition(
+        "the item refresh needs --history live (Kappa): its model's rows hold the live totals, "
+        "so folding in the snapshot row plus the totals would count them twice");
+  }
+  if (d.model->model->params().factors == 0 || !d.model->model->Factors()) {
+    return Status::FailedPrecondition(std::string("the item refresh needs a factor model (ials); "
+                                                  "the snapshot's model is '") +
+                                      d.model->model->kind() + "'");
+  }
+  auto state = std::make_unique<ItemRefresh::State>();
+  state->store_uri = d.store->uri();
+  state->base = d.model;
+  state->base_version = d.version;
+  state->live_users = d.users;
+  state->live = d.live.get();
+  state->options = options;
+  state->publish.n = d.query.n;
+  state->publish.exclude_seen = d.options.exclude_seen;
+  return std::make_unique<ItemRefresh>(std::move(state));
+}
+
+Result<ItemRefreshReport> ItemRefresh::Run() const {
+  using Clock = std::chrono::steady_clock;
+  const State& st = *state_;
+  const auto t0 = Clock::now();
+  auto seconds = [](Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+  };
+  ItemRefreshReport report;
+  report.base_version = st.base_version;
+  const TrainedModel& base = *st.base;
+  const uint32_t base_users = base.users.size(), base_items = base.items.size();
+
+  // The data: the base model's users and items first (same indices), then
+  // the live users and items it does not know, in first-seen order.
+  Dataset data;
+  data.users = base.users.Clone();
+  data.items = base.items.Clone();
+  std::vector<std::vector<std::pair<uint32_t, float>>> live_rows;  // by live user, in order
+  std::vector<uint32_t> live_index;
+  for (const std::string& user : st.live_users) {
+    std::string bytes;
+    Status s = st.live->GetState("u" + user, &bytes);
+    if (s.code() == StatusCode::kNotFound) continue;
+    ENCORE_RETURN_IF_ERROR(s);
+    ENCORE_ASSIGN_OR_RETURN(std::vector<ItemTotals> totals, DecodeTotals(bytes, user));
+    std::vector<std::pair<uint32_t, float>> row;
+    for (const ItemTotals& t : totals) {
+      if (t.value == 0) continue;
+      row.push_back({data.items.Intern(t.item), static_cast<float>(t.value)});
+    }
+    std::sort(row.begin(), row.end());
+    live_index.push_back(data.users.Intern(user));
+    live_rows.push_back(std::move(row));
+  }
+  const uint32_t users = data.users.size(), items = data.items.size();
+  // Row of each user: the live one when it has totals, else the base row.
+  std::vector<int64_t> live_of(users, -1);
+  for (size_t k = 0; k < live_index.size(); ++k) live_of[live_index[k]] = static_cast<int64_t>(k);
+  CsrMatrix& m = data.by_user;
+  m.rows = users;
+  m.cols = items;
+  m.indptr.assign(1, 0);
+  const CsrMatrix& seen = base.model->seen();
+  for (uint32_t u = 0; u < users; ++u) {
+    if (live_of[u] >= 0) {
+      for (const auto& [i, v] : live_rows[live_of[u]]) {
+        m.indices.push_back(i);
+        m.values.push_back(v);
+      }
+    } else if (u < base_users && u < seen.rows) {
+      for (uint64_t k = seen.indptr[u]; k < seen.indptr[u + 1]; ++k) {
+        m.indices.push_back(seen.indices[k]);
+        m.values.push_back(seen.values[k]);
+      }
+    }
+    m.indptr.push_back(m.indices.size());
+  }
+  live_rows.clear();
+  const int threads = st.options.threads;
+  data.by_item = m.Transpose(threads);
+  data.summary.rows = m.nnz();
+  report.users = users;
+  report.live_users = live_index.size();
+  report.items = items;
+  report.new_items = items - base_items;
+  report.interactions = m.nnz();
+  const auto t1 = Clock::now();
+  report.read_seconds = seconds(t0, t1);
+
+  ModelParams params = base.model->params();
+  params.threads = threads;
+  ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> model,
+                          CreateRecommender(base.model->kind(), params));
+  std::vector<int64_t> user_map(users, -1), item_map(items, -1);
+  for (uint32_t u = 0; u < std::min(users, base_users); ++u) user_map[u] = u;
+  for (uint32_t i = 0; i < std::min(items, base_items); ++i) item_map[i] = i;
+  ENCORE_RETURN_IF_ERROR(model->FitWarm(data, *base.model, user_map, item_map,
+                                        std::max<uint32_t>(st.options.sweeps, 1)));
+  model->set_threads(threads);
+  TrainedModel fresh{std::move(model), std::move(data.users), std::move(data.items)};
+  const auto t2 = Clock::now();
+  report.fit_seconds = seconds(t1, t2);
+
+  if (st.options.before_publish) st.options.before_publish();
+  ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::OpenExisting(st.store_uri));
+  ENCORE_ASSIGN_OR_RETURN(PublishReport published, Publish(fresh, st.publish, store.get()));
+  report.version = published.snapshot.version;
+  const auto t3 = Clock::now();
+  report.publish_seconds = seconds(t2, t3);
+  report.seconds = seconds(t0, t3);
+  return report;
 }
 
 Result<std::vector<ItemTotals>> SpeedLayer::Totals(const std::string& user) const {

@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <condition_variable>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
+#include <thread>
 
 #include "encore/dataset.h"
 #include "encore/publish.h"
@@ -308,6 +311,163 @@ TEST_F(SpeedLayerTest, TotalsEqualABatchRecount) {
   auto users = layer->Users();
   ASSERT_TRUE(users.ok());
   EXPECT_EQ(users->size(), data->users.size());
+}
+
+// Kappa item refresh: an item the model never saw is not recommendable
+// until the refresh re-fits the item side from the live totals; intake goes
+// on while the refresh runs, and an event applied meanwhile is in the
+// rebased list.
+TEST_F(SpeedLayerTest, ItemRefreshMakesANewItemRecommendable) {
+  SpeedLayerOptions o;
+  o.include_snapshot_row = false;  // Kappa
+  auto layer = Open(o);
+  ASSERT_NE(layer, nullptr);
+  std::vector<KeyedEvent> events;
+  for (int f = 0; f < 30; ++f) {
+    const std::string fan = "fan" + std::to_string(f);
+    events.push_back(Ev(fan, "i1", "view", fan + "a"));
+    events.push_back(Ev(fan, "i2", "view", fan + "b"));
+    events.push_back(Ev(fan, "NEW", "purchase", fan + "c"));
+  }
+  events.push_back(Ev("target", "i1", "view", "t1"));
+  events.push_back(Ev("target", "i2", "view", "t2"));
+  ASSERT_TRUE(layer->Apply(events).ok());
+  EXPECT_FALSE(Model().items.Find("NEW").has_value());
+  const std::string before = Payload(*layer, "target");
+  ASSERT_FALSE(before.empty());
+  EXPECT_EQ(before.find("\"NEW\""), std::string::npos) << before;
+
+  // The refresh blocks just before publishing until the main thread has
+  // applied one more batch: intake does not wait for the refresh.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool fitted = false, go = false;
+  ItemRefreshOptions ro;
+  ro.sweeps = 3;
+  ro.before_publish = [&] {
+    std::unique_lock lock(mu);
+    fitted = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return go; });
+  };
+  auto job = layer->PrepareItemRefresh(ro);
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  Result<ItemRefreshReport> report = Status::Internal("not run");
+  std::thread refresher([&] { report = (*job)->Run(); });
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return fitted; });
+  }
+  // The target buys i3 while the refresh is in flight.
+  auto applied = layer->Apply({Ev("target", "i3", "purchase", "t3")});
+  EXPECT_TRUE(applied.ok());
+  EXPECT_EQ(layer->snapshot_version(), 1u);
+  EXPECT_EQ(Payload(*layer, "target").find("\"i3\""), std::string::npos);
+  {
+    std::lock_guard lock(mu);
+    go = true;
+  }
+  cv.notify_all();
+  refresher.join();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->base_version, 1u);
+  EXPECT_EQ(report->version, 2u);
+  EXPECT_EQ(report->new_items, 1u);
+  EXPECT_EQ(report->live_users, 31u);
+  EXPECT_EQ(report->users, Model().users.size() + 31);
+
+  bool changed = false;
+  ASSERT_TRUE(layer->CheckSnapshot(&changed).ok());
+  EXPECT_TRUE(changed);
+  EXPECT_TRUE(layer->rebasing());
+  // One user at a time: intake could run between the slices.
+  int slices = 0;
+  for (;;) {
+    auto done = layer->RebaseSome(1);
+    ASSERT_TRUE(done.ok()) << done.status().ToString();
+    ++slices;
+    if (*done) break;
+  }
+  EXPECT_EQ(slices, 31);
+  EXPECT_FALSE(layer->rebasing());
+  EXPECT_EQ(layer->snapshot_version(), 2u);
+  const std::string after = Payload(*layer, "target");
+  EXPECT_NE(after.find("\"NEW\""), std::string::npos) << after;
+  EXPECT_EQ(after.find("\"i3\""), std::string::npos) << "bought during the refresh: " << after;
+  EXPECT_EQ(after.rfind("{\"user\":\"target\",\"snapshot\":2,", 0), 0u) << after;
+  // The old snapshot's live payloads are gone.
+  std::string old;
+  EXPECT_EQ(layer->live()->GetPayload(1, "target", &old).code(), StatusCode::kNotFound);
+  // The new snapshot's model knows the item; its data was read before the
+  // purchase during the refresh (two items), which the rebase folded in.
+  auto snap = store_->OpenSnapshot(2);
+  ASSERT_TRUE(snap.ok());
+  std::string bytes;
+  ASSERT_TRUE((*snap)->Get(Table::kMeta, "model", &bytes).ok());
+  auto model = ParseModel(bytes, "test");
+  ASSERT_TRUE(model.ok());
+  EXPECT_TRUE(model->items.Find("NEW").has_value());
+  auto t = model->users.Find("target");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(model->model->seen().RowLength(*t), 2u);
+}
+
+TEST_F(SpeedLayerTest, ItemRefreshNeedsKappa) {
+  auto layer = Open();  // snapshot+live
+  ASSERT_NE(layer, nullptr);
+  auto job = layer->PrepareItemRefresh({});
+  ASSERT_FALSE(job.ok());
+  EXPECT_EQ(job.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(job.status().message().find("--history live"), std::string::npos);
+}
+
+// The consumer starts the refresh by event count in the background and,
+// at the end of its source, waits for it and rebases the live users.
+TEST_F(SpeedLayerTest, ConsumerRefreshesItemsByEventCount) {
+  testing::TempDir dir;
+  const std::string path = dir.File("events.jsonl");
+  std::string lines;
+  for (int f = 0; f < 30; ++f) {
+    const std::string fan = "fan" + std::to_string(f);
+    lines += R"({"user":")" + fan + R"(","item":"i1","event":"view","id":")" + fan + "a\"}\n";
+    lines += R"({"user":")" + fan + R"(","item":"i2","event":"view","id":")" + fan + "b\"}\n";
+    lines += R"({"user":")" + fan + R"(","item":"NEW","event":"purchase","id":")" + fan + "c\"}\n";
+  }
+  lines += R"({"user":"target","item":"i1","event":"view","id":"t1"})"
+           "\n";
+  lines += R"({"user":"target","item":"i2","event":"view","id":"t2"})"
+           "\n";
+  testing::WriteFile(path, lines);
+  SpeedLayerOptions speed;
+  speed.weights = kWeights;
+  speed.include_snapshot_row = false;
+  ConsumerOptions co;
+  co.events_path = path;
+  co.batch = 16;
+  co.item_refresh_events = 40;
+  co.item_refresh.sweeps = 3;
+  std::vector<ItemRefreshReport> reports;
+  co.on_item_refresh = [&](const ItemRefreshReport& r) { reports.push_back(r); };
+  ConsumerStats stats;
+  Status s = RunConsumer(store_.get(), speed, co, &stats);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(stats.applied, 92u);
+  ASSERT_GE(reports.size(), 1u);
+  EXPECT_EQ(stats.item_refreshes, reports.size());
+  EXPECT_EQ(stats.item_refresh_errors, 0u);
+  auto current = store_->CurrentVersion();
+  ASSERT_TRUE(current.ok());
+  EXPECT_EQ(*current, reports.back().version);
+  EXPECT_EQ(stats.snapshot_version, *current);
+  EXPECT_NE(stats.Prometheus().find("encore_stream_item_refreshes_total " +
+                                    std::to_string(reports.size())),
+            std::string::npos);
+  // Every live user was rebased on the last snapshot.
+  auto layer = Open(speed);
+  ASSERT_NE(layer, nullptr);
+  EXPECT_EQ(layer->snapshot_version(), *current);
+  std::string payload;
+  ASSERT_TRUE(layer->live()->GetPayload(*current, "fan0", &payload).ok());
 }
 
 }  // namespace
