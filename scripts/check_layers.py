@@ -82,6 +82,7 @@ PUBLIC_HEADERS = {
     "batch.h": "rank",
     "rank.h": "rank",
     "retail.h": "rank",
+    "retail_feeds.h": "rank",
     "evaluate.h": "eval",
     "tune.h": "eval",
     "store.h": "store",
