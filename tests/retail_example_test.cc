@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "encore/store.h"
+#include "serve_fixture.h"
 #include "test_util.h"
 
 namespace encore {
@@ -43,6 +44,37 @@ TEST(RetailExample, RunsWritesSixFeedsAndPublishes) {
   EXPECT_NE(payload.find("\"categories_card\":["), std::string::npos);
   ASSERT_TRUE((*snap)->Get(Table::kMeta, "popular", &fallback).ok());
   EXPECT_NE(fallback.find("\"fallback\":\"popular\""), std::string::npos);
+}
+
+// GET through the server on the example's store: a member's whole payload,
+// ?feeds=, the fallback for an unknown member, a bad feed name.
+class RetailServeTest : public testing::ServeTest {};
+
+TEST_F(RetailServeTest, AnswersPayloadFeedsAndFallback) {
+  TempDir dir;
+  const std::string example =
+      std::string(ENCORE_SOURCE_DIR) + "/examples/ruelala_personalization.toml";
+  CommandResult r = RunEncore("run " + example + " --workdir " + dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  requested_store_uri_ = dir.path() + "/store";
+  StartServer(testing::FastServeOptions(), /*publish=*/false);
+  testing::HttpReply all = Get("/v1/users/m0325/recommendations");
+  ASSERT_EQ(all.status, 200) << all.body;
+  for (const char* f :
+       {"products", "products_card", "brands", "brands_card", "categories", "categories_card"}) {
+    EXPECT_NE(all.body.find(std::string("\"") + f + "\":["), std::string::npos) << f;
+  }
+  testing::HttpReply some = Get("/v1/users/m0325/recommendations?feeds=brands_card");
+  ASSERT_EQ(some.status, 200) << some.body;
+  EXPECT_NE(some.body.find("\"feeds\":{\"brands_card\":["), std::string::npos) << some.body;
+  EXPECT_EQ(some.body.find("\"products_card\":"), std::string::npos) << some.body;
+  EXPECT_EQ(some.body.find("\"categories\":"), std::string::npos) << some.body;
+  testing::HttpReply unknown = Get("/v1/users/nobody/recommendations");
+  ASSERT_EQ(unknown.status, 200) << unknown.body;
+  EXPECT_EQ(unknown.body.rfind("{\"user\":\"nobody\",", 0), 0u) << unknown.body;
+  EXPECT_NE(unknown.body.find("\"fallback\":\"popular\""), std::string::npos);
+  EXPECT_EQ(Get("/v1/users/m0325/recommendations?feeds=bogus").status, 400);
+  EXPECT_EQ(Get("/v1/users/m0325/recommendations?limit=2").status, 400);
 }
 
 }  // namespace
