@@ -83,6 +83,7 @@ PUBLIC_HEADERS = {
     "batch.h": "rank",
     "rank.h": "rank",
     "retail.h": "rank",
+    "retail_feeds.h": "rank",
     "evaluate.h": "eval",
     "tune.h": "eval",
     "store.h": "store",

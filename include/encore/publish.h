@@ -27,6 +27,7 @@
 #define ENCORE_PUBLISH_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -105,6 +106,33 @@ Status BuildFoldInUserPayload(const TrainedModel& model, const Ranker& ranker,
                               std::string_view user, uint64_t version,
                               std::span<const ItemWeight> items, const QueryOptions& options,
                               std::string* payload);
+
+// ------------------------------------------------------------- retail
+// (encore/retail_feeds.h, docs/PERSONALIZATION.md)
+
+class RetailFeeds;
+
+struct RetailPublishReport {
+  SnapshotInfo snapshot;
+  uint64_t payloads = 0;           // members (user payloads)
+  uint64_t bytes = 0;              // payload bytes written (keys + values)
+  uint64_t max_payload_bytes = 0;  // the largest member payload
+  uint64_t skipped_ids = 0;        // members whose id cannot be a store key
+  double seconds = 0;
+};
+
+// Receives one JSON Lines row (no newline) per member and feed, members in
+// model order, feeds 0..kNumFeeds-1 for each.
+using FeedRowSink = std::function<Status(int feed, std::string_view member, std::string_view row)>;
+
+// Computes every member's feeds (in parallel, blocks of members), writes one
+// payload per model user, the popular fallback (meta "popular", with
+// "feeds") and an info document into a new snapshot of `store` and commits
+// it; `rows` (may be empty) receives the feed rows of the same computation.
+// On any error nothing becomes current. `keep` snapshots are kept.
+Result<RetailPublishReport> PublishRetail(const RetailFeeds& feeds, const TrainedModel& model,
+                                          uint32_t keep, Store* store, const FeedRowSink& rows,
+                                          Progress* progress = nullptr);
 
 }  // namespace encore
 

@@ -25,6 +25,7 @@
 #include <tuple>
 
 #include "encore/input.h"
+#include "io/text.h"
 #include "encore/recommender.h"
 #include "util/json_writer.h"
 
@@ -42,6 +43,8 @@ const char* OutputKindName(OutputKind kind) {
       return "postgres";
     case OutputKind::kPublish:
       return "publish";
+    case OutputKind::kRetail:
+      return "retail";
   }
   return "?";
 }
@@ -950,12 +953,19 @@ OutputConfig ReadOutput(Loader& l, const std::string& name, const toml::table& t
       o.kind = OutputKind::kPostgres;
     } else if (*k == "publish") {
       o.kind = OutputKind::kPublish;
+    } else if (*k == "retail") {
+      o.kind = OutputKind::kRetail;
+      if (!c.retail) {
+        l.diag().Error(t.get("kind")->source(),
+                       "[outputs." + name + "] kind 'retail' writes the feeds of [retail], "
+                       "which the file does not have; add a [retail] section");
+      }
     } else {
-      std::string hint = DidYouMean(*k, {"csv", "jsonl", "postgres", "publish"});
+      std::string hint = DidYouMean(*k, {"csv", "jsonl", "postgres", "publish", "retail"});
       l.diag().Error(t.get("kind")->source(),
                      "[outputs." + name + "] kind '" + *k + "' is unknown" +
                          (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
-                         " Kinds: csv, jsonl, postgres, publish");
+                         " Kinds: csv, jsonl, postgres, publish, retail");
       l.CheckKeys(t, "outputs.*", name, "");
       return o;
     }
@@ -1146,6 +1156,274 @@ OutputConfig ReadOutput(Loader& l, const std::string& name, const toml::table& t
   return o;
 }
 
+// A level name that must be one of the catalog's declared levels.
+void CheckLevel(Loader& l, const toml::table& t, const char* key, const std::string& value,
+                const CatalogOptions& catalog, const std::string& section) {
+  if (std::find(catalog.levels.begin(), catalog.levels.end(), value) != catalog.levels.end()) {
+    return;
+  }
+  std::string hint = DidYouMean(value, catalog.levels);
+  const toml::node* n = t.get(key);
+  l.diag().Error(n != nullptr ? n->source() : t.source(),
+                 "[" + section + "] " + key + " '" + value +
+                     "' is not a level of [retail.catalog] levels" +
+                     (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                     " Levels: " + Join(catalog.levels));
+}
+
+// Reads a table of free names to finite numbers >= lo.
+std::map<std::string, double> NumberTable(Loader& l, const toml::table& t, const char* what,
+                                          double lo) {
+  std::map<std::string, double> out;
+  for (auto&& [k, v] : t) {
+    const std::string name(k.str());
+    std::optional<double> x;
+    if (v.is_integer()) x = static_cast<double>(v.as_integer()->get());
+    if (v.is_floating_point()) x = v.as_floating_point()->get();
+    if (!x || !std::isfinite(*x) || *x < lo) {
+      l.diag().Error(v.source(), std::string(what) + " '" + name + "' must be a finite number" +
+                                     (lo == 0 ? " >= 0" : "") + " (e.g. " + name + " = 3)");
+      continue;
+    }
+    out[name] = *x;
+  }
+  return out;
+}
+
+RetailConfig ReadRetail(Loader& l, const toml::table& t, const PipelineConfig& c) {
+  RetailConfig r;
+  r.where = l.Where(t);
+  l.CheckKeys(t, "retail", "", "");
+  const SourceConfig* source = nullptr;
+  if (auto s = Loader::String(t, "source")) {
+    r.source = *s;
+    source = c.FindSource(*s);
+    if (source == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& x : c.sources) names.push_back(x.name);
+      std::string hint = DidYouMean(*s, names);
+      l.diag().Error(t.get("source")->source(),
+                     "[retail] source '" + *s + "' names no [sources.NAME]" +
+                         (hint.empty() ? "; sources: " + Join(names)
+                                       : "; did you mean '" + hint + "'?"));
+    }
+  }
+  if (auto m = Loader::String(t, "model")) {
+    r.model = *m;
+    const ModelConfig* model = c.FindModel(*m);
+    if (model == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& x : c.models) names.push_back(x.name);
+      std::string hint = DidYouMean(*m, names);
+      l.diag().Error(t.get("model")->source(),
+                     "[retail] model '" + *m + "' names no [models.NAME]" +
+                         (hint.empty() ? "; models: " + (names.empty() ? "(none)" : Join(names))
+                                       : "; did you mean '" + hint + "'?"));
+    } else if (model->evaluate) {
+      l.diag().Error(t.get("model")->source(),
+                     "[retail] model '" + *m +
+                         "' has an [evaluate] section, which the retail stage does not run "
+                         "(it trains on rolled-up keys); drop [models." + *m + ".evaluate]");
+    }
+  }
+  if (auto a = Loader::String(t, "as_of")) {
+    r.as_of_text = *a;
+    int64_t v = 0;
+    if (!io::ParseTimestamp(*a, TimeUnit::kSeconds, &v)) {
+      l.diag().Error(t.get("as_of")->source(),
+                     "[retail] as_of '" + *a +
+                         "' is not a time; write ISO-8601 such as \"2026-06-01T00:00:00Z\" or "
+                         "unix seconds such as \"1780272000\"");
+    }
+    r.rules.as_of = v;
+    r.product_score.as_of = v;
+  }
+  if (auto k = Loader::String(t, "key")) r.key = *k;
+  if (const toml::table* w = t.get_as<toml::table>("weights")) {
+    r.weights.clear();
+    for (const auto& [name, x] : NumberTable(l, *w, "weight of event", 0)) {
+      r.weights[name] = static_cast<float>(x);
+    }
+    if (w->empty()) l.diag().Error(w->source(), "[retail] weights is empty");
+  }
+  CatalogOptions& cat = r.catalog;
+  if (const toml::table* ct = t.get_as<toml::table>("catalog")) {
+    l.CheckKeys(*ct, "retail.catalog", "", "");
+    if (auto p = Loader::String(*ct, "path")) {
+      r.catalog_path = ResolvePath(l.dir(), *p);
+      struct stat st {};
+      if (::stat(r.catalog_path.c_str(), &st) != 0) {
+        l.diag().Error(ct->get("path")->source(),
+                       "catalog file '" + r.catalog_path +
+                           "' does not exist (relative to the pipeline file's directory)");
+      }
+    }
+    if (auto f = Loader::String(*ct, "format")) {
+      if (*f != "csv" && *f != "tsv" && *f != "jsonl") {
+        l.diag().Error(ct->get("format")->source(),
+                       "[retail.catalog] format '" + *f + "' is unknown; use csv, tsv or jsonl");
+      }
+      cat.format = *f;
+    }
+    if (auto v = Loader::Strings(*ct, "levels")) {
+      if (v->empty()) l.diag().Error(ct->get("levels")->source(), "[retail.catalog] levels is empty");
+      std::set<std::string> seen;
+      for (const auto& x : *v) {
+        if (!seen.insert(x).second) {
+          l.diag().Error(ct->get("levels")->source(),
+                         "[retail.catalog] level '" + x + "' is listed twice");
+        }
+      }
+      cat.levels = *v;
+    }
+    for (auto [key, field] : {std::pair{"id_col", &cat.id_col}, std::pair{"price_col", &cat.price_col},
+                              std::pair{"launch_col", &cat.launch_col},
+                              std::pair{"from_col", &cat.from_col},
+                              std::pair{"until_col", &cat.until_col},
+                              std::pair{"quantity_col", &cat.quantity_col}}) {
+      if (auto v = Loader::String(*ct, key)) *field = *v;
+    }
+    if (auto v = Loader::Strings(*ct, "counters")) cat.counters = *v;
+    if (auto v = l.Uint(*ct, "max_bad_rows", 0, std::numeric_limits<int64_t>::max())) {
+      cat.max_bad_rows = *v;
+    }
+  }
+  if (r.catalog_path.empty() && source != nullptr) {
+    if (source->generate && source->generate->profile == GenerateProfile::kFashion) {
+      r.catalog_path = "";  // the generated catalog.csv, found when the source runs
+    } else {
+      l.diag().Error(t.source(),
+                     "[retail] needs [retail.catalog] path: source '" + r.source +
+                         "' is not generated by the fashion profile, which writes its own "
+                         "catalog.csv");
+    }
+  }
+  // The key's levels must be catalog levels (split at '_' between levels).
+  if (r.key != "product" && !r.key.empty()) {
+    std::string rest = r.key;
+    while (!rest.empty()) {
+      std::string found;  // the longest level the rest starts with
+      for (const auto& level : cat.levels) {
+        if ((rest == level || rest.starts_with(level + "_")) && level.size() > found.size()) {
+          found = level;
+        }
+      }
+      if (found.empty()) {
+        l.diag().Error(t.get("key") != nullptr ? t.get("key")->source() : t.source(),
+                       "[retail] key '" + r.key + "': '" + rest +
+                           "' does not start with a level of [retail.catalog] levels (" +
+                           Join(cat.levels) + "); write levels joined by '_', e.g. subclass_brand");
+        break;
+      }
+      rest = rest.size() == found.size() ? "" : rest.substr(found.size() + 1);
+    }
+  }
+  RetailRules& rules = r.rules;
+  constexpr uint64_t kMax32 = 0xFFFFFFFFu;
+  if (const toml::table* b = t.get_as<toml::table>("boost")) {
+    l.CheckKeys(*b, "retail.boost", "", "");
+    if (auto v = Loader::String(*b, "level")) rules.boost_level = *v;
+    if (auto v = l.Uint(*b, "top", 0, kMax32)) rules.boost_top = static_cast<uint32_t>(*v);
+    if (auto v = l.Uint(*b, "days", 0, 100000)) rules.boost_days = static_cast<int64_t>(*v);
+    if (auto v = Loader::Strings(*b, "events")) rules.intent_events = *v;
+    if (auto v = Loader::Strings(*b, "purchase_events")) rules.purchase_events = *v;
+    if (auto v = Loader::String(*b, "rule")) {
+      if (*v == "multiply" || *v == "add") {
+        rules.boost_multiply = *v == "multiply";
+      } else {
+        l.diag().Error(b->get("rule")->source(),
+                       "[retail.boost] rule '" + *v + "' is unknown; use multiply or add");
+      }
+    }
+    if (auto v = Loader::Number(*b, "value")) {
+      if (!std::isfinite(*v)) {
+        l.diag().Error(b->get("value")->source(), "[retail.boost] value must be finite");
+      }
+      rules.boost_value = static_cast<float>(*v);
+    }
+    CheckLevel(l, *b, "level", rules.boost_level, cat, "retail.boost");
+  } else {
+    CheckLevel(l, t, "boost", rules.boost_level, cat, "retail.boost");
+  }
+  if (const toml::table* d = t.get_as<toml::table>("diversity")) {
+    l.CheckKeys(*d, "retail.diversity", "", "");
+    if (auto v = Loader::String(*d, "level")) rules.diversity_level = *v;
+    if (auto v = l.Uint(*d, "max_per_node", 0, kMax32)) {
+      rules.max_per_node = static_cast<uint32_t>(*v);
+    }
+    CheckLevel(l, *d, "level", rules.diversity_level, cat, "retail.diversity");
+  } else {
+    CheckLevel(l, t, "diversity", rules.diversity_level, cat, "retail.diversity");
+  }
+  if (const toml::table* a = t.get_as<toml::table>("availability")) {
+    l.CheckKeys(*a, "retail.availability", "", "");
+    if (auto v = l.Uint(*a, "window_hours", 1, 24 * 366)) {
+      rules.window_seconds = static_cast<int64_t>(*v) * 3600;
+    }
+    if (auto v = l.Uint(*a, "min_quantity", 0, std::numeric_limits<int64_t>::max())) {
+      rules.min_quantity = static_cast<int64_t>(*v);
+    }
+    if (auto v = l.Uint(*a, "min_saleable", 1, kMax32)) {
+      rules.min_saleable = static_cast<uint32_t>(*v);
+    }
+  }
+  if (const toml::table* p = t.get_as<toml::table>("product_score")) {
+    l.CheckKeys(*p, "retail.product_score", "", "");
+    if (auto v = l.Uint(*p, "interaction_days", 1, 100000)) {
+      r.product_score.interaction_days = static_cast<int64_t>(*v);
+    }
+    if (auto v = Loader::Strings(*p, "click_events")) r.product_score.click_events = *v;
+    if (auto v = Loader::Strings(*p, "purchase_events")) r.product_score.purchase_events = *v;
+    if (const toml::table* w = p->get_as<toml::table>("weights")) {
+      std::vector<std::string> known;
+      for (const auto& f : ProductFeatures()) known.push_back(f.name);
+      for (const auto& [name, x] : NumberTable(l, *w, "product score weight",
+                                               -std::numeric_limits<double>::infinity())) {
+        if (std::find(known.begin(), known.end(), name) == known.end()) {
+          std::string hint = DidYouMean(name, known);
+          l.diag().Error(w->get(name)->source(),
+                         "[retail.product_score] weights: unknown feature '" + name + "'" +
+                             (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                             " Features: " + Join(known));
+          continue;
+        }
+        r.product_score.weights[name] = x;
+      }
+    }
+    if (auto v = l.Uint(*p, "products_per_key", 1, kMax32)) {
+      rules.products_per_key = static_cast<uint32_t>(*v);
+    }
+  }
+  FeedRules& f = r.feeds;
+  if (const toml::table* ft = t.get_as<toml::table>("feeds")) {
+    l.CheckKeys(*ft, "retail.feeds", "", "");
+    if (auto v = l.Uint(*ft, "max_products", 1, kMax32)) {
+      rules.max_products = static_cast<uint32_t>(*v);
+    }
+    if (auto v = l.Uint(*ft, "ranked_keys", 1, kMax32)) f.ranked_keys = static_cast<uint32_t>(*v);
+    if (auto v = Loader::String(*ft, "brand_level")) f.brand_level = *v;
+    if (auto v = Loader::String(*ft, "category_level")) f.category_level = *v;
+    if (auto v = l.Uint(*ft, "collection_max_products", 1, kMax32)) {
+      f.collection_max_products = static_cast<uint32_t>(*v);
+    }
+    if (auto v = l.Uint(*ft, "min_collection_products", 0, kMax32)) {
+      f.min_collection_products = static_cast<uint32_t>(*v);
+    }
+    if (auto v = l.Uint(*ft, "card_target_count", 1, kMax32)) {
+      f.card_target_count = static_cast<uint32_t>(*v);
+    }
+    if (auto v = l.Uint(*ft, "card_style_listing_maximum", 1, kMax32)) {
+      f.card_style_listing_maximum = static_cast<uint32_t>(*v);
+    }
+    CheckLevel(l, *ft, "brand_level", f.brand_level, cat, "retail.feeds");
+    CheckLevel(l, *ft, "category_level", f.category_level, cat, "retail.feeds");
+  } else {
+    CheckLevel(l, t, "feeds", f.brand_level, cat, "retail.feeds");
+    CheckLevel(l, t, "feeds", f.category_level, cat, "retail.feeds");
+  }
+  return r;
+}
+
 // Iterates the named tables of `key` ([models.NAME] ...), reporting non-tables.
 template <typename F>
 void ForEachNamed(Loader& l, const toml::table& root, const char* key, F&& f) {
@@ -1225,9 +1503,21 @@ Result<PipelineConfig> LoadPipelineConfig(const std::string& path) {
   ForEachNamed(l, root, "recommend", [&](const std::string& name, const toml::table& t) {
     c.recommends.push_back(ReadRecommend(l, name, t, c));
   });
+  if (const toml::node* r = root.get("retail")) {
+    if (const toml::table* t = r->as_table()) c.retail = ReadRetail(l, *t, c);
+  }
   ForEachNamed(l, root, "outputs", [&](const std::string& name, const toml::table& t) {
     c.outputs.push_back(ReadOutput(l, name, t, c));
   });
+  if (c.retail) {
+    bool written = false;
+    for (const auto& o : c.outputs) written = written || o.kind == OutputKind::kRetail;
+    if (!written) {
+      l.diag().Error(root.get("retail")->source(),
+                     "[retail] is declared but no output writes it; add [outputs.NAME] with "
+                     "kind = \"retail\", path and store");
+    }
+  }
   if (const toml::table* o = root.get_as<toml::table>("outputs"); o != nullptr && o->empty()) {
     l.diag().Error(o->source(), "no outputs: add an [outputs.NAME] table");
   }

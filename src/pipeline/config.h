@@ -27,13 +27,17 @@
 #include <utility>
 #include <vector>
 
+#include "encore/catalog.h"
 #include "encore/dataset.h"
 #include "encore/evaluate.h"
 #include "encore/generate.h"
 #include "encore/input.h"
 #include "encore/params.h"
 #include "encore/publish.h"
+#include "encore/product_score.h"
 #include "encore/reader.h"
+#include "encore/retail.h"
+#include "encore/retail_feeds.h"
 #include "encore/workflow.h"
 #include "encore/status.h"
 #include "pipeline/output.h"
@@ -141,7 +145,25 @@ struct RecommendConfig {
   std::string users_file;  // absolute; empty = every user / item
 };
 
-enum class OutputKind { kCsv, kJsonl, kPostgres, kPublish };
+// [retail]: the retail chain (docs/PERSONALIZATION.md). The retail stage
+// reads the catalog, rolls the source's events up to `key`, trains `model`
+// on the keys, scores products and builds the rules and feeds; a `retail`
+// output writes the six feeds and publishes the payloads.
+struct RetailConfig {
+  std::string where;
+  std::string source;
+  std::string model;
+  std::string catalog_path;  // absolute; empty: the generated source's catalog.csv
+  CatalogOptions catalog;
+  std::string key = "subclass_brand";
+  std::map<std::string, float> weights = DefaultRetailWeights();
+  std::string as_of_text;
+  RetailRules rules;             // as_of, boost, diversity, availability, expansion
+  ProductScoreOptions product_score;
+  FeedRules feeds;
+};
+
+enum class OutputKind { kCsv, kJsonl, kPostgres, kPublish, kRetail };
 const char* OutputKindName(OutputKind kind);
 
 struct OutputConfig {
@@ -180,6 +202,7 @@ struct PipelineConfig {
   std::vector<ModelConfig> models;
   std::vector<RecommendConfig> recommends;
   std::vector<OutputConfig> outputs;
+  std::optional<RetailConfig> retail;
   // Writes the file's content as one JSON value (conninfo masked), for manifests.
   std::function<void(JsonWriter*)> write_json;
 

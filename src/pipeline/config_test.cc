@@ -504,6 +504,54 @@ TEST(PipelineConfigDocs, KeyReferenceMatchesTheTable) {
          "--gtest_filter=PipelineConfigDocs.*";
 }
 
+
+// A minimal retail pipeline (line numbers matter below).
+constexpr char kRetail[] = R"(name = "r"
+[sources.f]
+generate = { profile = "fashion", users = 20, items = 30, rows = 200 }
+[models.m]
+kind = "popularity"
+[retail]
+source = "f"
+model = "m"
+as_of = "2026-06-01T00:00:00Z"
+[retail.boost]
+level = "subclass"
+[retail.feeds]
+card_target_count = 5
+[outputs.feeds]
+kind = "retail"
+path = "out"
+store = "store"
+)";
+
+TEST(PipelineConfigRetail, ValidLoads) {
+  TempDir dir;
+  WriteFile(dir.File("p.toml"), kRetail);
+  Result<PipelineConfig> c = LoadPipelineConfig(dir.File("p.toml"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c->retail.has_value());
+  EXPECT_EQ(c->retail->rules.as_of, 1780272000);
+  EXPECT_EQ(c->retail->feeds.card_target_count, 5u);
+  EXPECT_EQ(c->retail->rules.max_per_node, 4u);  // the default
+}
+
+TEST(PipelineConfigRetail, BadKeysAndValuesNameTheLine) {
+  ExpectError(Replace(kRetail, "level = \"subclass\"", "levle = \"subclass\""), "11:1",
+              "unknown key 'levle' in [retail.boost]; did you mean 'level'?");
+  ExpectError(Replace(kRetail, "level = \"subclass\"", "level = \"subclas\""), "11:9",
+              "is not a level of [retail.catalog] levels; did you mean 'subclass'?");
+  ExpectError(Replace(kRetail, "as_of = \"2026-06-01T00:00:00Z\"", "as_of = \"tomorrow\""),
+              "9:9", "as_of 'tomorrow' is not a time");
+  ExpectError(Replace(kRetail, "model = \"m\"", "model = \"mm\""), "8:9",
+              "[retail] model 'mm' names no [models.NAME]; did you mean 'm'?");
+  ExpectError(Replace(kRetail, "card_target_count = 5", "card_target_count = 0"), "13:21",
+              "it must be in 1..");
+  ExpectError(Replace(kRetail, "[retail.feeds]", "[retail.feeds]\nmax_prodcts = 3"), "13:1",
+              "did you mean 'max_products'?");
+  ExpectError(Replace(kRetail, "store = \"store\"", ""), "14:1", "missing required key 'store'");
+}
+
 TEST(PipelineConfigDocs, EveryKeyIsDocumentedOnce) {
   std::set<std::string> seen;
   for (const ConfigKey& k : PipelineKeys()) {

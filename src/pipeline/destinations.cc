@@ -20,6 +20,7 @@ std::string OutputLocation(const PipelineConfig& config, const OutputConfig& out
   switch (output.kind) {
     case OutputKind::kCsv:
     case OutputKind::kJsonl:
+    case OutputKind::kRetail:
       return ResolvePath(config.workdir, output.path);
     case OutputKind::kPostgres:
       return "postgres:" + output.table;
@@ -45,7 +46,9 @@ std::vector<std::string> DestinationConflicts(const PipelineConfig& c) {
   for (const OutputConfig& o : c.outputs) {
     std::string what;
     std::string path;
-    if ((o.kind == OutputKind::kCsv || o.kind == OutputKind::kJsonl) && !o.path.empty()) {
+    if ((o.kind == OutputKind::kCsv || o.kind == OutputKind::kJsonl ||
+         o.kind == OutputKind::kRetail) &&
+        !o.path.empty()) {
       what = "writes directory ";
       path = OutputLocation(c, o);
     } else if (o.kind == OutputKind::kPublish && !o.store.empty() &&

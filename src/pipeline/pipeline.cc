@@ -36,6 +36,12 @@
 #include "pipeline/plan.h"
 #include "pipeline/prepare.h"
 #include "pipeline/rows.h"
+#include "pipeline/staging.h"
+#include "util/json_writer.h"
+#include "encore/catalog.h"
+#include "encore/product_score.h"
+#include "encore/retail.h"
+#include "encore/retail_feeds.h"
 
 namespace encore {
 
@@ -119,6 +125,9 @@ class Runner {
   Status RunModel(const ModelConfig& m, std::string* detail);
   Status RunRecommend(const RecommendConfig& r, std::string* detail);
   Status RunOutput(size_t index, const OutputConfig& o, std::string* detail);
+  Status RunRetail(std::string* detail);
+  Status RunRetailOutput(const OutputConfig& o, ManifestOutput* record, OutputReport* report,
+                         std::string* detail);
   void Say(const std::string& line) { progress_.Note("encore: " + line); }
   Status Save() { return WriteManifest(manifest_, run_dir_); }
 
@@ -155,6 +164,17 @@ class Runner {
   std::optional<Dataset> data_;
   std::map<std::string, TrainedModel> models_;
   std::map<std::string, std::unique_ptr<RecommendationRows>> rows_;
+  // The retail stage's state; its parts point at each other (stable addresses).
+  struct RetailState {
+    Catalog catalog;
+    std::optional<KeyIndex> keys;
+    TrainedModel model;
+    std::optional<ProductScores> scores;
+    std::optional<RetailSteps> steps;
+    std::unique_ptr<Ranker> ranker;
+    std::optional<RetailFeeds> feeds;
+  };
+  std::unique_ptr<RetailState> retail_;
   PipelineRunResult result_;
 };
 
@@ -268,6 +288,8 @@ Status Runner::RunStage(size_t index, std::string* detail) {
       return RunRecommend(*c_.FindRecommend(stage.name), detail);
     case StageKind::kOutput:
       return RunOutput(index, *c_.FindOutput(stage.name), detail);
+    case StageKind::kRetail:
+      return RunRetail(detail);
   }
   return Status::Internal("unknown stage");
 }
@@ -510,7 +532,9 @@ Status Runner::RunOutput(size_t index, const OutputConfig& o, std::string* detai
     }
   }
   OutputReport report;
-  if (o.kind == OutputKind::kPublish) {
+  if (o.kind == OutputKind::kRetail) {
+    ENCORE_RETURN_IF_ERROR(RunRetailOutput(o, &record, &report, detail));
+  } else if (o.kind == OutputKind::kPublish) {
     ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(record.location));
     ENCORE_ASSIGN_OR_RETURN(PublishReport published,
                             PublishModel(models_.at(o.model), o.publish, store.get(), &progress_));
@@ -577,6 +601,163 @@ Status Runner::RunOutput(size_t index, const OutputConfig& o, std::string* detai
       {o.name, record.kind, record.location, record.files, record.rows, record.bytes});
   manifest_.outputs.push_back(std::move(record));
   MaybeFault("after-output");
+  return Status::OK();
+}
+
+Status Runner::RunRetail(std::string* detail) {
+  const RetailConfig& r = *c_.retail;
+  auto state = std::make_unique<RetailState>();
+  const std::string catalog_path = r.catalog_path.empty()
+                                       ? run_dir_ + "/sources/" + r.source + "/catalog.csv"
+                                       : r.catalog_path;
+  CatalogReport catalog_report;
+  ENCORE_ASSIGN_OR_RETURN(state->catalog,
+                          ReadCatalog(catalog_path, r.catalog, &catalog_report));
+  const Catalog& catalog = state->catalog;
+  for (const Rejection& x : catalog_report.first_rejections) {
+    Say("    rejected " + x.file + ":" + std::to_string(x.line) + ": " + x.reason);
+  }
+  if (r.catalog_path != "") {
+    ManifestInput in;
+    in.source = "retail.catalog";
+    in.path = catalog_path;
+    ENCORE_ASSIGN_OR_RETURN(in.sha256, Sha256File(catalog_path, &in.bytes));
+    manifest_.inputs.push_back(std::move(in));
+  }
+  // [prepare] (after this stage) may read the same log: it stays in logs_.
+  auto found = logs_.find(r.source);
+  if (found == logs_.end()) return Status::Internal("retail source was not read");
+  const InteractionLog& log = found->second;
+  if (!log.has_events || !log.has_times) {
+    return Status::InvalidArgument("[retail] source '" + r.source +
+                                   "' needs an event column and a time column (event, "
+                                   "time in [sources." + r.source + "])");
+  }
+  ENCORE_ASSIGN_OR_RETURN(std::vector<std::string> levels, ParseKeyLevels(catalog, r.key));
+  ENCORE_ASSIGN_OR_RETURN(KeyIndex keys, KeyIndex::Build(catalog, levels));
+  state->keys.emplace(std::move(keys));
+  RollUpReport rollup;
+  ENCORE_ASSIGN_OR_RETURN(InteractionLog rolled,
+                          RollUpLog(log, catalog, *state->keys, r.weights, &rollup));
+  Say("    " + rollup.Describe());
+  DatasetOptions dataset_options;
+  dataset_options.feedback = Feedback::kImplicit;
+  ENCORE_ASSIGN_OR_RETURN(Dataset data, BuildDataset(std::move(rolled), dataset_options));
+  if (data.nnz() == 0) {
+    return Status::FailedPrecondition("[retail] no (member, key) pairs to train on: " +
+                                      rollup.Describe());
+  }
+  std::vector<double> popularity(data.items.size(), 0);
+  for (uint32_t i = 0; i < data.by_item.rows; ++i) {
+    for (uint64_t k = data.by_item.indptr[i]; k < data.by_item.indptr[i + 1]; ++k) {
+      popularity[i] += data.by_item.values[k];
+    }
+  }
+  const ModelConfig& m = *c_.FindModel(r.model);
+  std::error_code ec;
+  fs::create_directories(run_dir_ + "/models", ec);
+  ManifestModel record;
+  record.name = m.name;
+  record.kind = m.kind;
+  record.file = run_dir_ + "/models/" + m.name + ".model";
+  TrainReport train;
+  ENCORE_ASSIGN_OR_RETURN(state->model, TrainAndSave(m.kind, m.params, data, record.file, &train));
+  record.fit_seconds = train.fit_seconds;
+  record.bytes = train.file_bytes;
+  record.trained_on = "rolled-up keys (" + r.key + ")";
+  record.params = ModelParamsToList(state->model.model->params());
+  manifest_.models.push_back(std::move(record));
+  ENCORE_ASSIGN_OR_RETURN(ProductScores scores,
+                          ProductScores::Compute(catalog, *state->keys, &log, r.product_score));
+  state->scores.emplace(std::move(scores));
+  ENCORE_ASSIGN_OR_RETURN(RetailSteps steps,
+                          RetailSteps::Build(r.rules, catalog, *state->keys, state->model.items,
+                                             state->model.users, &log, &*state->scores));
+  state->steps.emplace(std::move(steps));
+  state->ranker = std::make_unique<Ranker>(*state->model.model);
+  state->steps->AddTo(state->ranker.get());
+  ENCORE_ASSIGN_OR_RETURN(RetailFeeds feeds,
+                          RetailFeeds::Build(r.feeds, catalog, *state->keys, state->model,
+                                             *state->steps, *state->ranker, std::move(popularity)));
+  state->feeds.emplace(std::move(feeds));
+  *detail = Count(catalog.size()) + " products, " + Count(state->keys->num_keys()) + " keys (" +
+            r.key + "); " + Count(data.users.size()) + " members x " +
+            Count(data.items.size()) + " keys, " + Count(data.nnz()) + " nonzeros; " + m.kind +
+            " fitted in " + Seconds(train.fit_seconds) + "; " +
+            Count(state->steps->available_items().size()) + " keys available";
+  if (rollup.unknown.rows > 0) *detail += "; " + rollup.unknown.Describe();
+  retail_ = std::move(state);
+  if (plan_.Find(StageKind::kPrepare, "") == std::string::npos) logs_.erase(r.source);
+  return Status::OK();
+}
+
+Status Runner::RunRetailOutput(const OutputConfig& o, ManifestOutput* record,
+                               OutputReport* report, std::string* detail) {
+  ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<StagingDir> staging,
+                          StagingDir::Begin(record->location));
+  std::vector<StagedFile*> files;
+  for (int f = 0; f < kNumFeeds; ++f) {
+    ENCORE_ASSIGN_OR_RETURN(StagedFile * file,
+                            staging->AddFile(std::string(FeedName(f)) + ".jsonl"));
+    files.push_back(file);
+  }
+  const std::string store_uri = StoreUri(c_, o);
+  ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(store_uri));
+  std::string line;
+  uint64_t rows = 0;
+  FeedRowSink sink = [&](int feed, std::string_view, std::string_view row) {
+    line.assign(row);
+    line.push_back('\n');
+    if (feed == 0 && ++rows == 1) MaybeFault("mid-output");
+    return files[feed]->Append(line);
+  };
+  ENCORE_ASSIGN_OR_RETURN(RetailPublishReport published,
+                          PublishRetail(*retail_->feeds, retail_->model, o.publish.keep,
+                                        store.get(), sink, &progress_));
+  uint64_t bytes = 0;
+  for (StagedFile* f : files) {
+    ENCORE_RETURN_IF_ERROR(f->Close());
+    bytes += f->size();
+  }
+  JsonWriter w(2);
+  w.BeginObject();
+  w.Key("format");
+  w.String("retail-feeds");
+  w.Key("run_stamp");
+  w.String(run_id_);
+  w.Key("members");
+  w.Uint(rows);
+  w.Key("bytes");
+  w.Uint(bytes);
+  w.Key("store");
+  w.String(store->uri());
+  w.Key("snapshot");
+  w.Uint(published.snapshot.version);
+  w.Key("files");
+  w.BeginArray();
+  for (StagedFile* f : files) {
+    w.BeginObject();
+    w.Key("name");
+    w.String(f->name());
+    w.Key("bytes");
+    w.Uint(f->size());
+    w.Key("sha256");
+    w.String(f->sha256());
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  ENCORE_RETURN_IF_ERROR(staging->Commit(w.str() + "\n", nullptr, nullptr));
+  for (StagedFile* f : files) report->files.push_back(record->location + "/" + f->name());
+  report->rows = rows;
+  report->bytes = bytes;
+  char avg[32];
+  std::snprintf(avg, sizeof avg, "%.0f",
+                published.payloads > 0 ? double(published.bytes) / published.payloads : 0.0);
+  *detail = Count(rows) + " members x 6 feeds -> " + record->location + "/; published snapshot " +
+            std::to_string(published.snapshot.version) + " to " + store->uri() + ": " +
+            Count(published.payloads) + " member payloads (mean " + avg + " bytes, max " +
+            Count(published.max_payload_bytes) + ") + popular fallback";
   return Status::OK();
 }
 

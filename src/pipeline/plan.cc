@@ -158,6 +158,12 @@ std::string DescribeOutput(const PipelineConfig& c, const OutputConfig& o) {
              (o.conninfo_env.empty() ? std::string("given") : "from $" + o.conninfo_env) +
              ", columns " + Join(o.columns) + ")";
       break;
+    case OutputKind::kRetail:
+      out += " feeds " + Join({"products", "products_card", "brands", "brands_card", "categories",
+                               "categories_card"}) +
+             " -> " + OutputLocation(c, o) + "/ (FEED.jsonl, _SUCCESS) and store " +
+             StoreUri(c, o) + " (keep " + std::to_string(o.publish.keep) + ")";
+      break;
     case OutputKind::kPublish:
       out += " model " + o.model + " -> store " + StoreUri(c, o) + " (n " +
              (o.publish.n > 0 ? std::to_string(o.publish.n) : std::string("the model's")) +
@@ -165,6 +171,56 @@ std::string DescribeOutput(const PipelineConfig& c, const OutputConfig& o) {
              ", keep " + std::to_string(o.publish.keep) + ")";
       break;
   }
+  return out;
+}
+
+std::string Num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// Every [retail] setting, resolved (defaults included).
+std::string DescribeRetail(const PipelineConfig& c, const std::string& run_dir) {
+  const RetailConfig& r = *c.retail;
+  const ModelConfig* m = c.FindModel(r.model);
+  const RetailRules& x = r.rules;
+  std::vector<std::string> weights, score_weights;
+  for (const auto& [k, v] : r.weights) weights.push_back(k + "=" + Num(v));
+  for (const auto& f : ProductFeatures()) {
+    auto it = r.product_score.weights.find(f.name);
+    score_weights.push_back(std::string(f.name) + "=" +
+                            Num(it != r.product_score.weights.end() ? it->second
+                                                                    : f.default_weight));
+  }
+  std::string out = "catalog " +
+                    (r.catalog_path.empty() ? run_dir + "/sources/" + r.source + "/catalog.csv"
+                                            : r.catalog_path) +
+                    " (levels " + Join(r.catalog.levels) + ", max_bad_rows " +
+                    std::to_string(r.catalog.max_bad_rows) + ")";
+  out += "\n     roll up events of source " + r.source + " to key " + r.key + " (weights " +
+         Join(weights) + "); train " + (m != nullptr ? DescribeModel(*m, run_dir) : r.model);
+  out += "\n     as_of " + r.as_of_text + " (" + std::to_string(x.as_of) + ")";
+  out += "\n     boost top " + std::to_string(x.boost_top) + " " + x.boost_level + " nodes of " +
+         Join(x.intent_events) + " in the last " + std::to_string(x.boost_days) +
+         " days, not " + Join(x.purchase_events) + ": " +
+         (x.boost_multiply ? "score * " : "score + ") + Num(x.boost_value);
+  out += "\n     diversity at most " + std::to_string(x.max_per_node) + " keys per " +
+         x.diversity_level;
+  out += "\n     availability: on sale within " + std::to_string(x.window_seconds / 3600) +
+         " h of as_of, quantity >= " + std::to_string(x.min_quantity) + ", keys with >= " +
+         std::to_string(x.min_saleable) + " saleable products";
+  out += "\n     product score over " + std::to_string(r.product_score.interaction_days) +
+         " days (clicks " + Join(r.product_score.click_events) + ", purchases " +
+         Join(r.product_score.purchase_events) + "): " + Join(score_weights) + "; best " +
+         std::to_string(x.products_per_key) + " per key";
+  out += "\n     feeds: " + std::to_string(r.feeds.ranked_keys) + " keys ranked, at most " +
+         std::to_string(x.max_products) + " products; brands by " + r.feeds.brand_level +
+         ", categories by " + r.feeds.category_level + ", collections of at most " +
+         std::to_string(r.feeds.collection_max_products) + " products, at least " +
+         std::to_string(r.feeds.min_collection_products) + ", top " +
+         std::to_string(r.feeds.card_target_count) + "; cards of " +
+         std::to_string(r.feeds.card_style_listing_maximum) + " products";
   return out;
 }
 
@@ -182,6 +238,8 @@ std::string Stage::Label() const {
       return "recommend " + name;
     case StageKind::kOutput:
       return "output " + name;
+    case StageKind::kRetail:
+      return "retail";
   }
   return name;
 }
@@ -236,6 +294,16 @@ Result<Plan> MakePlan(const PipelineConfig& c, const std::string& only) {
     if (!o->model.empty()) add(&models, o->model);
   }
   for (const auto& name : recommends) add(&models, c.FindRecommend(name)->model);
+  bool retail = false;
+  for (const OutputConfig* o : outputs) retail = retail || o->kind == OutputKind::kRetail;
+  // The retail model trains on rolled-up keys in the retail stage; it is a
+  // model stage only when a list or a publish output uses it as well.
+  if (c.retail && only.empty()) {
+    bool used = false;
+    for (const auto& r : c.recommends) used = used || r.model == c.retail->model;
+    for (const auto& o : c.outputs) used = used || o.model == c.retail->model;
+    if (!used) std::erase(models, c.retail->model);
+  }
   // Keep the file's order within each kind.
   auto in_file_order = [](std::vector<std::string> names, const auto& all) {
     std::vector<std::string> out;
@@ -254,8 +322,19 @@ Result<Plan> MakePlan(const PipelineConfig& c, const std::string& only) {
       source_stages.push_back(plan.stages.size());
       plan.stages.push_back({StageKind::kSource, s, {}});
     }
-    plan.stages.push_back({StageKind::kPrepare, "", source_stages});
   }
+  // The retail stage reads its source before [prepare] takes the logs.
+  size_t retail_stage = std::string::npos;
+  if (retail) {
+    size_t src = plan.Find(StageKind::kSource, c.retail->source);
+    if (src == std::string::npos) {
+      src = plan.stages.size();
+      plan.stages.push_back({StageKind::kSource, c.retail->source, {}});
+    }
+    retail_stage = plan.stages.size();
+    plan.stages.push_back({StageKind::kRetail, "", {src}});
+  }
+  if (!models.empty()) plan.stages.push_back({StageKind::kPrepare, "", source_stages});
   const size_t prepare = plan.Find(StageKind::kPrepare, "");
   for (const auto& m : models) plan.stages.push_back({StageKind::kModel, m, {prepare}});
   for (const auto& r : recommends) {
@@ -263,8 +342,9 @@ Result<Plan> MakePlan(const PipelineConfig& c, const std::string& only) {
         {StageKind::kRecommend, r, {plan.Find(StageKind::kModel, c.FindRecommend(r)->model)}});
   }
   for (const OutputConfig* o : outputs) {
-    size_t from = o->kind == OutputKind::kPublish ? plan.Find(StageKind::kModel, o->model)
-                                                  : plan.Find(StageKind::kRecommend, o->from);
+    size_t from = o->kind == OutputKind::kPublish  ? plan.Find(StageKind::kModel, o->model)
+                  : o->kind == OutputKind::kRetail ? retail_stage
+                                                   : plan.Find(StageKind::kRecommend, o->from);
     plan.stages.push_back({StageKind::kOutput, o->name, {from}});
   }
   return plan;
@@ -282,6 +362,8 @@ std::string DescribeStage(const PipelineConfig& c, const Stage& stage, const std
       return DescribeRecommend(*c.FindRecommend(stage.name));
     case StageKind::kOutput:
       return DescribeOutput(c, *c.FindOutput(stage.name));
+    case StageKind::kRetail:
+      return DescribeRetail(c, run_dir);
   }
   return "";
 }

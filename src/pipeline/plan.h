@@ -5,6 +5,7 @@
 //   prepare       combines, filters, weights              -> the dataset
 //   model NAME    evaluates (optional) and fits           -> a trained model
 //   recommend NAME streams top-N lists from a model       -> rows
+//   retail        catalog, roll-up, model on keys, rules  -> per-member feeds
 //   output NAME   writes rows, or publishes a model       -> files, table, store
 //
 // Thread-safety: plain values.
@@ -20,7 +21,7 @@
 
 namespace encore::pipeline {
 
-enum class StageKind { kSource, kPrepare, kModel, kRecommend, kOutput };
+enum class StageKind { kSource, kPrepare, kModel, kRecommend, kOutput, kRetail };
 
 struct Stage {
   StageKind kind = StageKind::kSource;

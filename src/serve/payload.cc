@@ -179,6 +179,54 @@ bool IsJsonObject(std::string_view text) {
   return root.is_object();
 }
 
+Status FilterFeeds(std::string_view payload, const std::vector<std::string>& feeds,
+                   std::string* out) {
+  simdjson::padded_string padded(payload);
+  ondemand::document doc;
+  if (auto e = ThreadParser().iterate(padded).get(doc)) return Corrupt("not JSON", e);
+  ondemand::object top;
+  if (auto e = doc.get_object().get(top)) return Corrupt("not an object", e);
+  out->assign("{");
+  bool first = true;
+  bool has_feeds = false;
+  for (auto field_result : top) {
+    ondemand::field field;
+    if (auto e = std::move(field_result).get(field)) return Corrupt("a member", e);
+    std::string_view key;
+    if (auto e = field.unescaped_key().get(key)) return Corrupt("a key", e);
+    std::string key_copy(key);
+    ondemand::value v = field.value();
+    if (key_copy != "feeds") {
+      std::string_view raw;
+      if (auto e = RawValue(v, &raw)) return Corrupt("a value", e);
+      AppendMember(key_copy, raw, &first, out);
+      continue;
+    }
+    has_feeds = true;
+    ondemand::object inner;
+    if (auto e = v.get_object().get(inner)) return Corrupt("feeds is not an object", e);
+    std::string kept = "{";
+    bool inner_first = true;
+    for (auto f_result : inner) {
+      ondemand::field f;
+      if (auto e = std::move(f_result).get(f)) return Corrupt("a feed", e);
+      std::string_view name;
+      if (auto e = f.unescaped_key().get(name)) return Corrupt("a feed name", e);
+      std::string name_copy(name);
+      ondemand::value fv = f.value();
+      std::string_view raw;
+      if (auto e = RawValue(fv, &raw)) return Corrupt("a feed", e);
+      if (std::find(feeds.begin(), feeds.end(), name_copy) == feeds.end()) continue;
+      AppendMember(name_copy, raw, &inner_first, &kept);
+    }
+    kept.push_back('}');
+    AppendMember("feeds", kept, &first, out);
+  }
+  if (!has_feeds) return Corrupt("no \"feeds\" member", simdjson::SUCCESS);
+  out->push_back('}');
+  return Status::OK();
+}
+
 bool JsonObjectHasKey(std::string_view text, std::string_view key) {
   simdjson::dom::element root;
   if (ThreadDomParser().parse(text.data(), text.size()).get(root)) return false;

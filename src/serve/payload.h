@@ -38,6 +38,13 @@ struct SliceSpec {
 Status SlicePayload(std::string_view payload, std::string_view list_key, const SliceSpec& spec,
                     std::string* out);
 
+// Rewrites a retail payload (encore/retail_feeds.h: {"user":..,"snapshot":..,
+// "feeds":{"products":[..],..}}) keeping only the members of "feeds" named
+// in `feeds`, in the payload's order; every other member keeps its stored
+// bytes. Corruption when the payload is not such an object.
+Status FilterFeeds(std::string_view payload, const std::vector<std::string>& feeds,
+                   std::string* out);
+
 // True when `text` is one valid JSON object.
 bool IsJsonObject(std::string_view text);
 // True when `text` is one valid JSON object that has a member named `key`.

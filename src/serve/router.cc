@@ -9,6 +9,7 @@
 
 #include "encore/explain.h"
 #include "encore/rank.h"
+#include "encore/retail_feeds.h"
 #include "rank/encode.h"
 #include "store/store_internal.h"
 #include "util/json_writer.h"
@@ -274,7 +275,34 @@ HttpResponse Router::UserRecommendations(std::string_view raw_id, const Target& 
     }
     fallback = true;
   }
+  // ?feeds=products,brands_card: only these feeds of a retail payload.
+  std::vector<std::string> feeds;
+  const bool filter_feeds = target.Find("feeds") != nullptr;
+  if (filter_feeds) {
+    std::string_view list = *target.Find("feeds");
+    while (!list.empty()) {
+      const size_t comma = list.find(',');
+      std::string_view name = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      if (FindFeed(name) < 0) {
+        std::string known;
+        for (int f = 0; f < kNumFeeds; ++f) known += std::string(f ? ", " : "") + FeedName(f);
+        return ErrorResponse(400, "unknown feed '" + std::string(name) + "'; feeds: " + known,
+                             kRoute);
+      }
+      feeds.emplace_back(name);
+    }
+  }
   if (snapshot == nullptr) return NotReady(kRoute);
+  if (filter_feeds && !snapshot->retail) {
+    return ErrorResponse(400, "feeds applies to retail snapshots only (this one holds item lists)",
+                         kRoute);
+  }
+  if (sliced && snapshot->retail) {
+    return ErrorResponse(
+        400, "limit, offset and exclude do not apply to retail payloads; use feeds=NAME,...",
+        kRoute);
+  }
 
   std::string payload;
   Status s = Status::NotFound("longer than any stored id");
@@ -285,6 +313,13 @@ HttpResponse Router::UserRecommendations(std::string_view raw_id, const Target& 
       s = snapshot->snapshot->Get(Table::kUser, user, &payload);
     }
   }
+  if (s.ok() && filter_feeds) {
+    std::string body;
+    if (Status st = FilterFeeds(payload, feeds, &body); !st.ok()) {
+      return ErrorResponse(500, st.message(), kRoute);
+    }
+    return Json(std::move(body), snapshot, kRoute);
+  }
   if (s.ok()) {
     if (!sliced) return Json(std::move(payload), snapshot, kRoute);  // the stored bytes
     std::string body;
@@ -294,7 +329,7 @@ HttpResponse Router::UserRecommendations(std::string_view raw_id, const Target& 
     return Json(std::move(body), snapshot, kRoute);
   }
   if (s.code() != StatusCode::kNotFound) return StoreError(s, kRoute);
-  if (!fallback) {
+  if (!fallback && !snapshot->retail) {
     HttpResponse r = ErrorResponse(404, "unknown user '" + user + "'", kRoute);
     r.snapshot = snapshot->info.version;
     return r;
@@ -308,6 +343,13 @@ HttpResponse Router::UserRecommendations(std::string_view raw_id, const Target& 
   std::string body;
   if (Status st = PopularForUser(*snapshot, user, sliced ? &spec : nullptr, &body); !st.ok()) {
     return ErrorResponse(500, st.message(), kRoute);
+  }
+  if (filter_feeds) {
+    std::string filtered;
+    if (Status st = FilterFeeds(body, feeds, &filtered); !st.ok()) {
+      return ErrorResponse(500, st.message(), kRoute);
+    }
+    body = std::move(filtered);
   }
   return Json(std::move(body), snapshot, kRoute);
 }

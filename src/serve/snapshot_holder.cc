@@ -42,6 +42,7 @@ Result<std::shared_ptr<const LoadedSnapshot>> LoadedSnapshot::Load(
                                 ": meta document 'popular' is not a JSON object; publish again");
     }
     loaded->popular_has_user = JsonObjectHasKey(loaded->popular, "user");
+    loaded->retail = JsonObjectHasKey(loaded->popular, "feeds");
   }
   ENCORE_RETURN_IF_ERROR(GetOptionalMeta(*snap, "info", &loaded->info_doc));
   if (loaded->info_doc.empty()) {

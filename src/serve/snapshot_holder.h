@@ -41,6 +41,9 @@ struct LoadedSnapshot {
   SnapshotInfo info;
   std::string popular;            // the "popular" meta payload; empty when the snapshot has none
   bool popular_has_user = false;  // it has a "user" member (fallbacks then rewrite it)
+  // A retail snapshot (encore/retail_feeds.h): its payloads hold "feeds", and
+  // an unknown member gets the popular fallback without ?fallback=popular.
+  bool retail = false;
   std::string info_doc;           // the "info" meta document (a JSON object); "{}" when absent
   std::shared_ptr<const TrainedModel> model;  // null when the snapshot has no "model"
   // The model's approximate index (meta "ann", published for catalogs of at
