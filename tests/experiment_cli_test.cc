@@ -194,6 +194,11 @@ TEST_F(ExperimentCliTest, BadDeclarationsAndMissingVariantsAreClearErrors) {
   r = RunEncore("serve --store " + store_uri_ + " --experiment " + dir_.File("bad.toml"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("add up to 120"), std::string::npos) << r.err;
+  r = RunEncore("publish -q --store " + dir_.File("store2") + " --model-file " +
+                dir_.File("a.model") + " --variant t=" + dir_.File("b.model") +
+                " --variant t=" + dir_.File("b.model"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("variant 't' is given twice"), std::string::npos) << r.err;
   r = RunEncore("experiment report --help");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("--json"), std::string::npos);

@@ -14,8 +14,6 @@
 
 #include "encore/publish.h"
 
-#include "encore/experiment.h"
-
 #include <omp.h>
 
 #include <algorithm>
@@ -128,9 +126,9 @@ Status PublishPayloads(const TrainedModel& model, const PublishOptions& options,
       }
     }
     for (const Status& s : errors) ENCORE_RETURN_IF_ERROR(s);
-    ENCORE_RETURN_IF_ERROR(
-        PutBlock(writer, table, keys, block, payloads, usable, report,
-                 kind.users ? &report->user_payloads : &report->similar_payloads, prefix));
+    ENCORE_RETURN_IF_ERROR(PutBlock(writer, table, keys, block, payloads, usable, report,
+                                    kind.users ? &report->user_payloads : &report->similar_payloads,
+                                    prefix));
     if (progress) progress->Update(report->bytes - bytes_before, end);
   }
   if (progress) progress->Finish();
@@ -282,6 +280,11 @@ Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& o
       return Status::InvalidArgument("variant '" + v.name + "' has no model");
     }
     ENCORE_RETURN_IF_ERROR(CheckVariantName(v.name));
+    for (const PublishVariant& w : options.variants) {
+      if (&w != &v && w.name == v.name) {
+        return Status::InvalidArgument("variant '" + v.name + "' is given twice");
+      }
+    }
     ENCORE_RETURN_IF_ERROR(PublishPayloads(*v.model, options, kUserPayloads, writer.get(), &report,
                                            progress, nullptr, v.name));
     const std::vector<ScoredItem> vpop = PopularItems(*v.model->model, options.popular_n);

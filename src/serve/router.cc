@@ -317,13 +317,12 @@ HttpResponse Router::UserRecommendations(std::string_view raw_id, const Target& 
       std::string probe;
       Status p = snapshot->snapshot->Get(Table::kMeta, VariantPopularKey(variant->payload), &probe);
       if (p.code() == StatusCode::kNotFound) {
-        return ErrorResponse(503,
-                             "snapshot " + std::to_string(snapshot->info.version) +
-                                 " has no payloads of variant '" + variant->payload +
-                                 "' of experiment '" + experiment->name +
-                                 "': publish it with encore publish --variant " +
-                                 variant->payload + "=MODEL_FILE",
-                             kRoute);
+        return ErrorResponse(
+            503,
+            "snapshot " + std::to_string(snapshot->info.version) + " has no payloads of variant '" +
+                variant->payload + "' of experiment '" + experiment->name +
+                "': publish it with encore publish --variant " + variant->payload + "=MODEL_FILE",
+            kRoute);
       }
       if (!p.ok()) return StoreError(p, kRoute);
     }

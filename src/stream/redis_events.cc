@@ -125,8 +125,8 @@ Status RedisEventLog::ReadBatch(const std::string& group, const std::string& con
 Status RedisEventLog::Range(const std::string& after, uint32_t count,
                             std::vector<StreamEntry>* out) {
   out->clear();
-  auto reply = impl_->Run({"XRANGE", stream_, after == "0" ? "-" : "(" + after, "+", "COUNT",
-                           std::to_string(count)});
+  auto reply = impl_->Run(
+      {"XRANGE", stream_, after == "0" ? "-" : "(" + after, "+", "COUNT", std::to_string(count)});
   if (!reply.ok()) return reply.status();
   const redisReply* r = reply->get();
   if (r->type != REDIS_REPLY_ARRAY) return Unexpected("XRANGE");
@@ -138,8 +138,7 @@ Status RedisEventLog::Range(const std::string& after, uint32_t count,
     const redisReply* fields = e->element[1];
     if (fields->type == REDIS_REPLY_ARRAY) {
       for (size_t k = 0; k + 1 < fields->elements; k += 2) {
-        entry.fields.emplace_back(ReplyText(fields->element[k]),
-                                  ReplyText(fields->element[k + 1]));
+        entry.fields.emplace_back(ReplyText(fields->element[k]), ReplyText(fields->element[k + 1]));
       }
     }
     out->push_back(std::move(entry));
