@@ -47,7 +47,7 @@ LAYERS = [
     "model",       # model parameters, models (they only score), model files
     "rank",        # the query path: exclusions, adjustments, top-N, payload encoding
     "eval",        # splits, metrics, cross-validation, grids, the evaluation protocol
-    "experiment",  # (future) variants and their assignment, compared with eval
+    "experiment",  # A/B declarations, sticky assignment, experiment reports
     "store",       # snapshot stores: bytes by key (LMDB, Redis, memory)
     "publish",     # a trained model -> store payloads
     "workflow",    # front-end-independent jobs: train-and-save, recommend-to-outputs
@@ -86,6 +86,7 @@ PUBLIC_HEADERS = {
     "retail_feeds.h": "rank",
     "evaluate.h": "eval",
     "tune.h": "eval",
+    "experiment.h": "experiment",
     "store.h": "store",
     "publish.h": "publish",
     "workflow.h": "workflow",

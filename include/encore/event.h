@@ -15,7 +15,11 @@
 //                       not counted again (at-least-once in, exactly-once totals)
 //   quantity  no        a finite number > 0 (default 1); the event's value,
 //                       like the batch value column
-//   price     no        a finite number >= 0 (kept for the record)
+//   price     no        a finite number >= 0 (kept for the record; the
+//                       revenue of a purchase in experiment reports)
+//   rec       no        the recommendation id a served answer carried (A/B
+//                       experiments join exposures and outcomes by it)
+//   variant   no        the experiment variant that answer named
 //
 // Other fields are ignored. A value may be a JSON string or number (Redis
 // fields are always strings). A rejected event names its index in the
@@ -47,6 +51,8 @@ struct Event {
   std::string id;               // empty: none
   double quantity = 1;
   std::optional<double> price;
+  std::string rec;      // recommendation id; empty: none
+  std::string variant;  // experiment variant; empty: none
   bool operator==(const Event&) const = default;
 };
 

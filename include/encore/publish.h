@@ -41,6 +41,20 @@
 
 namespace encore {
 
+// An experiment variant published beside the snapshot's own payloads
+// (docs/EXPERIMENTS.md): its user payloads go to the meta table under
+// VariantUserKey(name, user), its popular fallback under
+// VariantPopularKey(name), and meta "variants" lists the names (JSON array).
+// The model is borrowed and must outlive the Publish call.
+struct PublishVariant {
+  std::string name;  // CheckVariantName (experiment.h); "default" is the snapshot's own
+  const TrainedModel* model = nullptr;
+};
+
+// "variant/NAME/u/USER" and "variant/NAME/popular" (meta table keys).
+std::string VariantUserKey(std::string_view variant, std::string_view user);
+std::string VariantPopularKey(std::string_view variant);
+
 struct PublishOptions {
   uint32_t n = 20;           // recommendations per user payload
   uint32_t similar_n = 20;   // similar items per item payload (0: none)
@@ -63,6 +77,8 @@ struct PublishOptions {
   // up to and including it) or "time:SECONDS" (events with a time <= it).
   // Stored as meta "high_water" and in the info document.
   std::string high_water;
+  // Extra user-payload variants for A/B experiments (none by default).
+  std::vector<PublishVariant> variants;
 };
 
 // A parsed high-water mark.

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "encore/experiment.h"
 #include "encore/status.h"
 #include "encore/store.h"
 
@@ -45,6 +46,10 @@ struct ServeOptions {
   std::string events_redis;        // redis://HOST:PORT/DB
   std::string events_stream = "events";  // the stream key
   std::vector<std::string> event_types;  // accepted event types; empty: any
+  // An A/B experiment (docs/EXPERIMENTS.md): while it runs, each user's
+  // answer comes from their variant's payloads and names the experiment,
+  // the variant and a fresh recommendation_id. Null: none.
+  std::shared_ptr<const Experiment> experiment;
 };
 
 class Server {

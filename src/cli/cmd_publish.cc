@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/input_flags.h"
+#include "encore/experiment.h"
 #include "encore/publish.h"
 #include "encore/workflow.h"
 
@@ -23,6 +24,7 @@ Command RegisterPublish(CLI::App& root) {
     PublishOptions options;
     bool no_model = false, include_seen = false, quiet = false;
     int threads = 0;
+    std::vector<std::string> variants;
   };
   auto f = std::make_shared<Flags>();
   app->add_option("--model-file", f->model_file, "Model written by encore train")->required();
@@ -46,6 +48,9 @@ Command RegisterPublish(CLI::App& root) {
   app->add_flag("--no-model", f->no_model,
                 "Do not store the model (POST /v1/recommendations fold-in is then unavailable)");
   app->add_flag("--include-seen", f->include_seen, "Also recommend items the user already has");
+  app->add_option("--variant", f->variants,
+                  "An experiment variant NAME=MODEL_FILE published beside the model's own "
+                  "payloads (repeatable; docs/EXPERIMENTS.md)");
   app->add_option("--threads", f->threads, "Threads (0 = all cores)")->capture_default_str();
   app->add_flag("-q,--quiet", f->quiet, "No progress lines on stderr");
   return {app, [f] {
@@ -59,7 +64,26 @@ Command RegisterPublish(CLI::App& root) {
             auto model = LoadModel(f->model_file);
             if (!model.ok()) return PrintError(model.status());
             if (f->threads > 0) model->model->set_threads(f->threads);
+            std::vector<TrainedModel> variant_models;
+            variant_models.reserve(f->variants.size());
             PublishOptions options = f->options;
+            for (const std::string& spec : f->variants) {
+              const size_t eq = spec.find('=');
+              if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+                return PrintError(Status::InvalidArgument(
+                    "--variant '" + spec + "': expected NAME=MODEL_FILE, e.g. treatment=b.model"));
+              }
+              const std::string name = spec.substr(0, eq);
+              if (Status s = CheckVariantName(name); !s.ok()) return PrintError(s);
+              auto vm = LoadModel(spec.substr(eq + 1));
+              if (!vm.ok()) return PrintError(vm.status());
+              if (f->threads > 0) vm->model->set_threads(f->threads);
+              variant_models.push_back(std::move(*vm));
+            }
+            for (size_t k = 0; k < f->variants.size(); ++k) {
+              options.variants.push_back(
+                  {f->variants[k].substr(0, f->variants[k].find('=')), &variant_models[k]});
+            }
             options.n = f->n;  // 0: the model's n, else 20 (PublishModel)
             options.include_model = !f->no_model;
             options.exclude_seen = !f->include_seen;

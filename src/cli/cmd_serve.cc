@@ -51,7 +51,7 @@ Command RegisterServe(CLI::App& root) {
                                       "Answer recommendation requests over HTTP from a "
                                       "serving store (docs/SERVING.md)");
   struct Flags {
-    std::string store, api_key_file;
+    std::string store, api_key_file, experiment;
     ServeOptions options;
   };
   auto f = std::make_shared<Flags>();
@@ -76,6 +76,9 @@ Command RegisterServe(CLI::App& root) {
                   "Event types POST /v1/events accepts (default: any; the consumer still "
                   "rejects types without a weight)")
       ->delimiter(',');
+  app->add_option("--experiment", f->experiment,
+                  "Run this A/B experiment (TOML, docs/EXPERIMENTS.md): answers come from each "
+                  "user's variant and carry a recommendation_id");
   app->add_option("--poll-ms", o.poll_ms, "How often to check the store for a new snapshot")
       ->capture_default_str();
   app->add_option("--max-header-bytes", o.max_header_bytes,
@@ -102,6 +105,11 @@ Command RegisterServe(CLI::App& root) {
               auto key = ReadApiKeyFile(f->api_key_file);
               if (!key.ok()) return PrintError(key.status());
               options.api_key = std::move(key).value();
+            }
+            if (!f->experiment.empty()) {
+              auto experiment = LoadExperiment(f->experiment);
+              if (!experiment.ok()) return PrintError(experiment.status());
+              options.experiment = std::make_shared<const Experiment>(std::move(*experiment));
             }
             auto store = Store::OpenExisting(f->store);
             if (!store.ok()) return PrintError(store.status());

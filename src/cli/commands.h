@@ -41,6 +41,7 @@ Command RegisterStream(CLI::App& root);
 Command RegisterRun(CLI::App& root);
 Command RegisterRuns(CLI::App& root);
 Command RegisterWatch(CLI::App& root);
+Command RegisterExperiment(CLI::App& root);
 
 // Approximate-index flags (--ann-m, --ann-ef-construction, --ann-ef) and
 // the build-and-save step shared by `index` and `train --ann hnsw`.

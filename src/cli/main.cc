@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
       encore::cli::RegisterRun(app),
       encore::cli::RegisterRuns(app),
       encore::cli::RegisterWatch(app),
+      encore::cli::RegisterExperiment(app),
   };
 
   try {

@@ -83,6 +83,14 @@ bool Build(const Get& get, const EventSchema& schema, Event* out, EventRejection
     if (!CheckId("id", *v, schema, r)) return false;
     out->id = *v;
   }
+  if (const std::string* v = get("rec")) {
+    if (!CheckId("rec", *v, schema, r)) return false;
+    out->rec = *v;
+  }
+  if (const std::string* v = get("variant")) {
+    if (!CheckId("variant", *v, schema, r)) return false;
+    out->variant = *v;
+  }
   if (const std::string* v = get("ts")) {
     int64_t t = 0;
     if (!io::ParseTimestamp(*v, TimeUnit::kAuto, &t)) {
@@ -112,10 +120,12 @@ bool Build(const Get& get, const EventSchema& schema, Event* out, EventRejection
   return true;
 }
 
-constexpr const char* kFields[] = {"user", "item", "event", "ts", "id", "quantity", "price"};
+constexpr const char* kFields[] = {"user",     "item",  "event", "ts",     "id",
+                                   "quantity", "price", "rec",   "variant"};
+constexpr int kFieldCount = 9;
 
 int FieldIndex(std::string_view name) {
-  for (int i = 0; i < 7; ++i) {
+  for (int i = 0; i < kFieldCount; ++i) {
     if (name == kFields[i]) return i;
   }
   return -1;
@@ -124,7 +134,7 @@ int FieldIndex(std::string_view name) {
 // Reads the known fields of one JSON object into text values.
 bool FromObject(simdjson::dom::object obj, const EventSchema& schema, Event* out,
                 EventRejection* r) {
-  std::optional<std::string> values[7];
+  std::optional<std::string> values[kFieldCount];
   for (auto [key, value] : obj) {
     const int k = FieldIndex(key);
     if (k < 0) continue;
@@ -249,6 +259,8 @@ std::vector<std::pair<std::string, std::string>> EventFields(const Event& event)
     std::snprintf(buf, sizeof buf, "%.17g", *event.price);
     f.emplace_back("price", buf);
   }
+  if (!event.rec.empty()) f.emplace_back("rec", event.rec);
+  if (!event.variant.empty()) f.emplace_back("variant", event.variant);
   return f;
 }
 

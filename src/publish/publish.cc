@@ -25,6 +25,7 @@
 #include <span>
 
 #include "encore/ann.h"
+#include "encore/experiment.h"
 #include "encore/rank.h"
 #include "model/rank_order.h"
 #include "rank/encode.h"
@@ -46,13 +47,20 @@ bool UsableKey(std::string_view id) { return CheckStoreKey(id).ok(); }
 // Writes a block of payloads, counting bytes.
 Status PutBlock(SnapshotWriter* writer, Table table, const IdDictionary& keys,
                 std::span<const uint32_t> block, const std::vector<std::string>& payloads,
-                const std::vector<char>& usable, PublishReport* report, uint64_t* written) {
+                const std::vector<char>& usable, PublishReport* report, uint64_t* written,
+                const std::string& prefix) {
+  std::string key;
   for (size_t k = 0; k < block.size(); ++k) {
     if (!usable[k]) {
       ++report->skipped_ids;
       continue;
     }
     std::string_view id = keys.Name(block[k]);
+    if (!prefix.empty()) {
+      key = prefix;
+      key.append(id);
+      id = key;
+    }
     ENCORE_RETURN_IF_ERROR(writer->Put(table, id, payloads[k]));
     report->bytes += id.size() + payloads[k].size();
     ++*written;
@@ -74,8 +82,12 @@ struct PayloadKind {
 // them in order.
 Status PublishPayloads(const TrainedModel& model, const PublishOptions& options,
                        const PayloadKind& kind, SnapshotWriter* writer, PublishReport* report,
-                       Progress* progress, const AnnIndex* index) {
+                       Progress* progress, const AnnIndex* index,
+                       const std::string& variant = std::string()) {
   const Recommender& m = *model.model;
+  // A variant's user payloads live in the meta table under VariantUserKey.
+  const std::string prefix = variant.empty() ? std::string() : VariantUserKey(variant, "");
+  const Table table = variant.empty() ? kind.table : Table::kMeta;
   const uint64_t version = writer->info().version;
   const IdDictionary& keys = kind.users ? model.users : model.items;
   QueryOptions q;
@@ -106,16 +118,16 @@ Status PublishPayloads(const TrainedModel& model, const PublishOptions& options,
 #pragma omp parallel for num_threads(Threads(m)) schedule(dynamic, 64)
     for (int64_t k = 0; k < count; ++k) {
       std::string_view id = keys.Name(block[k]);
-      usable[k] = UsableKey(id);
+      usable[k] = UsableKey(id) && UsableKey(prefix + std::string(id));
       if (usable[k]) {
         errors[k] = rank::EncodePayload(kind.key_name, id, version, kind.list_name, lists[k],
                                         model.items, &payloads[k]);
       }
     }
     for (const Status& s : errors) ENCORE_RETURN_IF_ERROR(s);
-    ENCORE_RETURN_IF_ERROR(
-        PutBlock(writer, kind.table, keys, block, payloads, usable, report,
-                 kind.users ? &report->user_payloads : &report->similar_payloads));
+    ENCORE_RETURN_IF_ERROR(PutBlock(writer, table, keys, block, payloads, usable, report,
+                                    kind.users ? &report->user_payloads : &report->similar_payloads,
+                                    prefix));
     if (progress) progress->Update(report->bytes - bytes_before, end);
   }
   if (progress) progress->Finish();
@@ -315,6 +327,33 @@ Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& o
 
   ENCORE_RETURN_IF_ERROR(
       PublishPayloads(model, options, kUserPayloads, writer.get(), &report, progress, nullptr));
+  // Experiment variants: their user payloads and popular fallback.
+  std::string variant_names = "[";
+  for (const PublishVariant& v : options.variants) {
+    if (v.model == nullptr || !v.model->model) {
+      return Status::InvalidArgument("variant '" + v.name + "' has no model");
+    }
+    ENCORE_RETURN_IF_ERROR(CheckVariantName(v.name));
+    for (const PublishVariant& w : options.variants) {
+      if (&w != &v && w.name == v.name) {
+        return Status::InvalidArgument("variant '" + v.name + "' is given twice");
+      }
+    }
+    ENCORE_RETURN_IF_ERROR(PublishPayloads(*v.model, options, kUserPayloads, writer.get(), &report,
+                                           progress, nullptr, v.name));
+    const std::vector<ScoredItem> vpop = PopularItems(*v.model->model, options.popular_n);
+    std::string vpayload = "{\"snapshot\":" + std::to_string(report.snapshot.version) +
+                           ",\"fallback\":\"popular\",\"items\":";
+    ENCORE_RETURN_IF_ERROR(rank::AppendItemArray(vpop, v.model->items, &vpayload));
+    vpayload.push_back('}');
+    ENCORE_RETURN_IF_ERROR(
+        Put(writer.get(), Table::kMeta, VariantPopularKey(v.name), vpayload, &report));
+    variant_names += std::string(variant_names.size() > 1 ? "," : "") + "\"" + v.name + "\"";
+  }
+  variant_names += "]";
+  if (!options.variants.empty()) {
+    ENCORE_RETURN_IF_ERROR(Put(writer.get(), Table::kMeta, "variants", variant_names, &report));
+  }
 
   // The approximate index of a large catalog.
   std::unique_ptr<AnnIndex> index;
@@ -387,6 +426,18 @@ Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& o
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
+}
+
+std::string VariantUserKey(std::string_view variant, std::string_view user) {
+  std::string key = "variant/";
+  key.append(variant);
+  key.append("/u/");
+  key.append(user);
+  return key;
+}
+
+std::string VariantPopularKey(std::string_view variant) {
+  return "variant/" + std::string(variant) + "/popular";
 }
 
 Status BuildFoldInUserPayload(const TrainedModel& model, const Ranker& ranker,

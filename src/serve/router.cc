@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 
+#include "encore/experiment.h"
 #include "encore/explain.h"
+#include "encore/publish.h"
 #include "encore/rank.h"
 #include "encore/retail_feeds.h"
 #include "rank/encode.h"
@@ -43,6 +46,21 @@ HttpResponse NotReady(Route route) {
 
 HttpResponse StoreError(const Status& s, Route route) {
   return ErrorResponse(503, "store read failed: " + s.message(), route);
+}
+
+// Names the experiment, variant and a new recommendation id in a JSON
+// object answer: ,"experiment":E,"variant":V,"recommendation_id":R before
+// its closing brace.
+void TagVariant(const Experiment& experiment, const ExperimentVariant& variant,
+                std::string_view user, std::string* body) {
+  const size_t close = body->rfind('}');
+  if (close == std::string::npos) return;
+  std::string tag = ",\"experiment\":";
+  JsonWriter::AppendQuoted(experiment.name, &tag);
+  tag += ",\"variant\":";
+  JsonWriter::AppendQuoted(variant.name, &tag);
+  tag += ",\"recommendation_id\":\"" + NewRecommendationId(user) + "\"";
+  body->insert(close, tag);
 }
 
 HttpResponse Json(std::string body, const LoadedSnapshot* snapshot, Route route) {
@@ -304,9 +322,39 @@ HttpResponse Router::UserRecommendations(std::string_view raw_id, const Target& 
         kRoute);
   }
 
+  // An experiment that runs now picks the user's variant and its payloads.
+  const Experiment* experiment = options_.experiment.get();
+  const ExperimentVariant* variant = nullptr;
+  if (experiment != nullptr &&
+      experiment->Active(std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count())) {
+    variant = &experiment->variants[experiment->Assign(user)];
+  }
+  auto tagged = [&](std::string body) {
+    if (variant != nullptr) TagVariant(*experiment, *variant, user, &body);
+    return Json(std::move(body), snapshot, kRoute);
+  };
   std::string payload;
   Status s = Status::NotFound("longer than any stored id");
-  if (user.size() <= kMaxStoreKeyBytes) {
+  if (variant != nullptr && variant->payload != "default") {
+    const std::string key = VariantUserKey(variant->payload, user);
+    if (key.size() <= kMaxStoreKeyBytes) s = snapshot->snapshot->Get(Table::kMeta, key, &payload);
+    if (s.code() == StatusCode::kNotFound) {
+      // Is the variant in this snapshot at all? (Its popular list always is.)
+      std::string probe;
+      Status p = snapshot->snapshot->Get(Table::kMeta, VariantPopularKey(variant->payload), &probe);
+      if (p.code() == StatusCode::kNotFound) {
+        return ErrorResponse(
+            503,
+            "snapshot " + std::to_string(snapshot->info.version) + " has no payloads of variant '" +
+                variant->payload + "' of experiment '" + experiment->name +
+                "': publish it with encore publish --variant " + variant->payload + "=MODEL_FILE",
+            kRoute);
+      }
+      if (!p.ok()) return StoreError(p, kRoute);
+    }
+  } else if (user.size() <= kMaxStoreKeyBytes) {
     // A live payload (the stream consumer's, built over this snapshot) wins.
     if (live_ != nullptr) s = live_->GetPayload(snapshot->info.version, user, &payload);
     if (s.code() == StatusCode::kNotFound) {
@@ -318,15 +366,15 @@ HttpResponse Router::UserRecommendations(std::string_view raw_id, const Target& 
     if (Status st = FilterFeeds(payload, feeds, &body); !st.ok()) {
       return ErrorResponse(500, st.message(), kRoute);
     }
-    return Json(std::move(body), snapshot, kRoute);
+    return tagged(std::move(body));
   }
   if (s.ok()) {
-    if (!sliced) return Json(std::move(payload), snapshot, kRoute);  // the stored bytes
+    if (!sliced) return tagged(std::move(payload));  // the stored bytes
     std::string body;
     if (Status st = SlicePayload(payload, "items", spec, &body); !st.ok()) {
       return ErrorResponse(500, st.message(), kRoute);
     }
-    return Json(std::move(body), snapshot, kRoute);
+    return tagged(std::move(body));
   }
   if (s.code() != StatusCode::kNotFound) return StoreError(s, kRoute);
   if (!fallback && !snapshot->retail) {
@@ -351,7 +399,7 @@ HttpResponse Router::UserRecommendations(std::string_view raw_id, const Target& 
     }
     body = std::move(filtered);
   }
-  return Json(std::move(body), snapshot, kRoute);
+  return tagged(std::move(body));
 }
 
 HttpResponse Router::SimilarItems(std::string_view raw_id, const Target& target,

@@ -122,6 +122,30 @@ Status RedisEventLog::ReadBatch(const std::string& group, const std::string& con
   return Status::OK();
 }
 
+Status RedisEventLog::Range(const std::string& after, uint32_t count,
+                            std::vector<StreamEntry>* out) {
+  out->clear();
+  auto reply = impl_->Run(
+      {"XRANGE", stream_, after == "0" ? "-" : "(" + after, "+", "COUNT", std::to_string(count)});
+  if (!reply.ok()) return reply.status();
+  const redisReply* r = reply->get();
+  if (r->type != REDIS_REPLY_ARRAY) return Unexpected("XRANGE");
+  for (size_t i = 0; i < r->elements; ++i) {
+    const redisReply* e = r->element[i];
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2) return Unexpected("XRANGE");
+    StreamEntry entry;
+    entry.id = std::string(ReplyText(e->element[0]));
+    const redisReply* fields = e->element[1];
+    if (fields->type == REDIS_REPLY_ARRAY) {
+      for (size_t k = 0; k + 1 < fields->elements; k += 2) {
+        entry.fields.emplace_back(ReplyText(fields->element[k]), ReplyText(fields->element[k + 1]));
+      }
+    }
+    out->push_back(std::move(entry));
+  }
+  return Status::OK();
+}
+
 Status RedisEventLog::Ack(const std::string& group, const std::vector<std::string>& ids) {
   if (ids.empty()) return Status::OK();
   std::vector<std::string> args = {"XACK", stream_, group};

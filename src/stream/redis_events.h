@@ -48,6 +48,10 @@ class RedisEventLog {
                 std::vector<std::string>* ids);
   // XLEN.
   Result<int64_t> Length();
+  // Up to `count` entries with ids after `after` ("0": from the start), in
+  // stream order (XRANGE; no consumer group, nothing acknowledged): what
+  // `encore experiment report --redis` reads.
+  Status Range(const std::string& after, uint32_t count, std::vector<StreamEntry>* out);
 
   // The next ReadBatch starts over with this consumer's pending entries
   // (after a batch failed and was not acknowledged).

@@ -1,0 +1,179 @@
+// encore experiment: A/B experiment declarations and reports
+// (docs/EXPERIMENTS.md).
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/input_flags.h"
+#include "encore/event.h"
+#include "encore/experiment.h"
+#include "stream/redis_events.h"
+
+namespace encore::cli {
+namespace {
+
+// Reads a JSON Lines file of events (encore/event.h); unreadable lines are
+// counted in *rejected by their reason label.
+Status ReadEvents(const std::string& path, std::vector<Event>* events,
+                  std::map<std::string, uint64_t>* rejected, uint64_t* lines) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file) {
+      return Status::NotFound("cannot read events file '" + path + "': " + std::strerror(errno));
+    }
+    in = &file;
+  }
+  EventSchema schema;
+  std::string line;
+  while (std::getline(*in, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    ++*lines;
+    Event e;
+    EventRejection r;
+    if (EventFromJson(line, schema, &e, &r)) {
+      events->push_back(std::move(e));
+    } else {
+      ++(*rejected)[r.label.empty() ? "bad_event" : r.label];
+    }
+  }
+  return Status::OK();
+}
+
+// Reads every entry of a Redis stream (XRANGE, oldest first).
+Status ReadRedisEvents(const std::string& uri, const std::string& key, std::vector<Event>* events,
+                       std::map<std::string, uint64_t>* rejected, uint64_t* read) {
+  ENCORE_ASSIGN_OR_RETURN(auto log, stream::RedisEventLog::Open(uri, key));
+  EventSchema schema;
+  std::string after = "0";
+  std::vector<stream::StreamEntry> batch;
+  for (;;) {
+    ENCORE_RETURN_IF_ERROR(log->Range(after, 10000, &batch));
+    if (batch.empty()) return Status::OK();
+    for (const auto& entry : batch) {
+      ++*read;
+      Event e;
+      EventRejection r;
+      if (EventFromFields(entry.fields, schema, &e, &r)) {
+        events->push_back(std::move(e));
+      } else {
+        ++(*rejected)[r.label.empty() ? "bad_event" : r.label];
+      }
+    }
+    after = batch.back().id;
+  }
+}
+
+}  // namespace
+
+Command RegisterExperiment(CLI::App& root) {
+  CLI::App* app = root.add_subcommand(
+      "experiment", "A/B experiments: check a declaration, report on logged events");
+  app->require_subcommand(1);
+  struct Flags {
+    std::string experiment, events, redis, stream = "events";
+    bool json = false;
+    ExperimentReportOptions options;
+    std::string check_file;
+    std::vector<std::string> users;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* report = app->add_subcommand(
+      "report",
+      "Per-variant users, exposures, click-through, conversion and revenue per user with "
+      "confidence intervals, lifts against control, a sample-ratio-mismatch check and sample "
+      "sizes, from logged events joined by recommendation id");
+  report->add_option("--experiment", f->experiment, "The experiment declaration (TOML)")
+      ->required();
+  report->add_option("--events", f->events,
+                     "Logged events as JSON Lines (encore/event.h with rec and variant; - for "
+                     "stdin)");
+  report->add_option("--redis", f->redis,
+                     "Read the events from this Redis (redis://HOST:PORT/DB) stream instead: "
+                     "where POST /v1/events appends them");
+  report->add_option("--stream", f->stream, "Key of that Redis stream")->capture_default_str();
+  report->add_flag("--json", f->json, "Print the report as JSON");
+  report->add_option("--confidence", f->options.confidence, "Confidence of every interval")
+      ->capture_default_str();
+  report
+      ->add_option("--mde", f->options.mde,
+                   "Minimum detectable relative effect for the sample sizes (0.05 = 5%)")
+      ->capture_default_str();
+  report->add_option("--power", f->options.power, "Power for the sample sizes")
+      ->capture_default_str();
+  report
+      ->add_option("--srm-alpha", f->options.srm_alpha,
+                   "Flag a sample-ratio mismatch below this p-value")
+      ->capture_default_str();
+  report->add_option("--exposure-event", f->options.exposure, "Event type of an exposure")
+      ->capture_default_str();
+  report->add_option("--click-event", f->options.click, "Event type of a click")
+      ->capture_default_str();
+  report->add_option("--cart-event", f->options.cart, "Event type of an add-to-cart")
+      ->capture_default_str();
+  report
+      ->add_option("--purchase-event", f->options.purchase,
+                   "Event type of a purchase (revenue: price x quantity)")
+      ->capture_default_str();
+  CLI::App* check = app->add_subcommand(
+      "check", "Validate a declaration and print each variant's share, or the variant of --user");
+  check->add_option("file", f->check_file, "The experiment declaration (TOML)")->required();
+  check->add_option("--user", f->users, "Print the variant of this user (repeatable)");
+  return {app, [f, report, check] {
+            if (report->parsed()) {
+              auto experiment = LoadExperiment(f->experiment);
+              if (!experiment.ok()) return PrintError(experiment.status());
+              std::vector<Event> events;
+              std::map<std::string, uint64_t> unreadable;
+              uint64_t lines = 0;
+              if (f->events.empty() == f->redis.empty()) {
+                return PrintError(Status::InvalidArgument(
+                    "pass the logged events: --events FILE (JSON Lines) or --redis "
+                    "redis://HOST:PORT/DB (the stream POST /v1/events writes)"));
+              }
+              Status read = f->redis.empty() ? ReadEvents(f->events, &events, &unreadable, &lines)
+                                             : ReadRedisEvents(f->redis, f->stream, &events,
+                                                               &unreadable, &lines);
+              if (!read.ok()) return PrintError(read);
+              auto r = AnalyzeExperiment(*experiment, events, f->options);
+              if (!r.ok()) return PrintError(r.status());
+              r->events = lines;
+              for (const auto& [reason, n] : unreadable) r->rejected[reason] += n;
+              const std::string out =
+                  f->json ? ExperimentReportJson(*r) + "\n" : ExperimentReportText(*r);
+              std::fwrite(out.data(), 1, out.size(), stdout);
+              return kExitOk;
+            }
+            if (check->parsed()) {
+              auto e = LoadExperiment(f->check_file);
+              if (!e.ok()) return PrintError(e.status());
+              if (!f->users.empty()) {
+                for (const auto& u : f->users) {
+                  std::printf("%s\t%s\n", u.c_str(), e->variants[e->Assign(u)].name.c_str());
+                }
+                return kExitOk;
+              }
+              std::printf("experiment %s: %zu variants, control %s, %zu forced users\n",
+                          e->name.c_str(), e->variants.size(), e->variants[e->control].name.c_str(),
+                          e->forced.size());
+              for (const auto& v : e->variants) {
+                std::printf("  %s  share %g%%  payload %s\n", v.name.c_str(), v.share,
+                            v.payload.c_str());
+              }
+              return kExitOk;
+            }
+            return kExitUsage;
+          }};
+}
+
+}  // namespace encore::cli
