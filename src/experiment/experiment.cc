@@ -20,18 +20,16 @@ namespace encore {
 namespace {
 
 // H(salt, variant, user) as a double uniform in (0, 1): the first 53 bits of
-// SHA-256 over the three strings, each followed by a 0 byte.
+// SHA-256 over the three strings, separated by 0 bytes.
 double UnitHash(std::string_view salt, std::string_view variant, std::string_view user) {
-  SHA256_CTX ctx;
-  SHA256_Init(&ctx);
-  const unsigned char zero = 0;
-  SHA256_Update(&ctx, salt.data(), salt.size());
-  SHA256_Update(&ctx, &zero, 1);
-  SHA256_Update(&ctx, variant.data(), variant.size());
-  SHA256_Update(&ctx, &zero, 1);
-  SHA256_Update(&ctx, user.data(), user.size());
+  // One buffer, one digest: SHA256() is OpenSSL 3's non-deprecated one-shot call.
+  std::string buffer;
+  buffer.reserve(salt.size() + variant.size() + user.size() + 3);
+  buffer.append(salt).push_back('\0');
+  buffer.append(variant).push_back('\0');
+  buffer.append(user);
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256_Final(digest, &ctx);
+  SHA256(reinterpret_cast<const unsigned char*>(buffer.data()), buffer.size(), digest);
   uint64_t bits = 0;
   for (int k = 0; k < 8; ++k) bits = (bits << 8) | digest[k];
   return (static_cast<double>(bits >> 11) + 0.5) * 0x1p-53;

@@ -298,7 +298,7 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
           rejection.label = "deleted";
           rejection.reason = "the entry was deleted from the stream before it was applied";
         } else if (EventFromFields(entry.fields, schema, &e, &rejection)) {
-          events.push_back({std::move(e), "", entry.ms()});
+          events.push_back({std::move(e), "", entry.ms(), entry.id});
           events.back().key =
               KeyFor(events.back().event, "r:" + options.stream_key + ":" + entry.id);
           continue;
@@ -316,7 +316,7 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
         EventRejection rejection;
         if (EventFromJson(line, schema, &e, &rejection)) {
           std::string key = KeyFor(e, "");
-          events.push_back({std::move(e), std::move(key), 0});
+          events.push_back({std::move(e), std::move(key), 0, ""});
         } else {
           rejection.index = line_no;
           ++stats->rejected[rejection.label];
