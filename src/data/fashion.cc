@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "util/random.h"
+
 namespace encore {
 namespace {
 
@@ -46,35 +48,9 @@ constexpr int64_t kIntentDays = 10;
 constexpr double kSoldDown = 0.25;   // products on sale whose stock is nearly gone (0..2)
 constexpr int kPriceCandidates = 4;  // products compared to the member's spending level
 
-uint64_t SplitMix(uint64_t* s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-class Rng {
+class Rng : public Xoshiro256 {
  public:
-  Rng(uint64_t seed, uint64_t stream) {
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + stream;
-    for (uint64_t& w : s_) w = SplitMix(&s);
-  }
-  uint64_t Next() {
-    const uint64_t result = std::rotl(s_[1] * 5, 7) * 9;
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = std::rotl(s_[3], 45);
-    return result;
-  }
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-  uint64_t Below(uint64_t n) {
-    return static_cast<uint64_t>((static_cast<unsigned __int128>(Next()) * n) >> 64);
-  }
-  bool Chance(double p) { return Uniform() < p; }
+  Rng(uint64_t seed, uint64_t stream) : Xoshiro256(seed * 0x9E3779B97F4A7C15ull + stream) {}
   double Normal() {
     const double u1 = 1.0 - Uniform(), u2 = Uniform();
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
@@ -87,9 +63,6 @@ class Rng {
     }
     return n - 1;
   }
-
- private:
-  uint64_t s_[4];
 };
 
 std::string Id(char prefix, uint64_t index, uint64_t count) {

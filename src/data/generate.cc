@@ -17,8 +17,6 @@
 
 #include "encore/generate.h"
 
-#include "data/fashion.h"
-
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -40,7 +38,9 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "data/fashion.h"
 #include "io/output_file.h"
+#include "util/random.h"
 
 namespace encore {
 namespace {
@@ -131,50 +131,19 @@ enum Stream : uint64_t {
 // algorithms are implementation-defined, so the same seed would give other
 // data with another standard library.
 
-inline uint64_t SplitMix64(uint64_t* state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 // A bijective scramble of one word.
-inline uint64_t Mix(uint64_t x) { return SplitMix64(&x); }
+inline uint64_t Mix(uint64_t x) { return SplitMix64Next(&x); }
 
 inline uint64_t Hash(uint64_t a, uint64_t b, uint64_t c = 0, uint64_t d = 0) {
   return Mix(Mix(Mix(Mix(a) ^ b) ^ c) ^ d);
 }
 
-// The top 53 bits as a double in [0, 1).
-inline double ToUnit(uint64_t x) { return static_cast<double>(x >> 11) * 0x1.0p-53; }
-
-// floor(x * n / 2^64): a value in [0, n) from 64 random bits.
-inline uint64_t ScaleBelow(uint64_t x, uint64_t n) {
-  return static_cast<uint64_t>((static_cast<unsigned __int128>(x) * n) >> 64);
-}
+inline double ToUnit(uint64_t x) { return UnitFromBits(x); }
 
 // xoshiro256** seeded through SplitMix64, plus the samplers the model needs.
-class Rng {
+class Rng : public Xoshiro256 {
  public:
-  explicit Rng(uint64_t seed) {
-    for (uint64_t& word : s_) word = SplitMix64(&seed);
-  }
-
-  uint64_t Next() {
-    const uint64_t result = std::rotl(s_[1] * 5, 7) * 9;
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = std::rotl(s_[3], 45);
-    return result;
-  }
-
-  double Uniform() { return ToUnit(Next()); }                   // [0, 1)
-  uint64_t Below(uint64_t n) { return ScaleBelow(Next(), n); }  // [0, n)
-  bool Chance(double p) { return Uniform() < p; }
+  explicit Rng(uint64_t seed) : Xoshiro256(seed) {}
 
   // Standard normal by Box-Muller; the second value of each pair is kept.
   double Normal() {
@@ -192,7 +161,6 @@ class Rng {
   }
 
  private:
-  uint64_t s_[4];
   double spare_ = 0;
   bool has_spare_ = false;
 };

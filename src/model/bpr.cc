@@ -48,30 +48,15 @@
 #include "encore/model_io.h"
 #include "model/factor_model.h"
 #include "model/models.h"
+#include "util/random.h"
 #include "util/threads.h"
 
 namespace encore::model {
 
 namespace {
 
-// xoshiro-style splitmix64 stream; deterministic per (seed, epoch, thread).
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, n) (Lemire's multiply-shift; the bias is < n / 2^64).
-  uint64_t Below(uint64_t n) {
-    return static_cast<uint64_t>((static_cast<unsigned __int128>(Next()) * n) >> 64);
-  }
-
- private:
-  uint64_t state_;
-};
+// A splitmix64 stream (util/random.h); deterministic per (seed, epoch, thread).
+using Rng = SplitMix64;
 
 uint64_t Mix(uint64_t a, uint64_t b) {
   Rng r(a ^ (b * 0xD1B54A32D192ED03ULL));

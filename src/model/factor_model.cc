@@ -23,6 +23,7 @@
 
 #include "encore/model_io.h"
 #include "model/rank_order.h"
+#include "util/random.h"
 
 namespace encore::model {
 
@@ -170,24 +171,6 @@ __attribute__((target("avx2,fma"))) void ScoreRowsFma(const float* x, const floa
   }
 }
 #endif  // __x86_64__
-
-// splitmix64 (Steele, Lea & Flood 2014): a tiny, well-mixed generator whose
-// output is the same on every platform.
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, 1).
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-
- private:
-  uint64_t state_;
-};
 
 // Fills v with N(0, scale^2) values by Box-Muller.
 void FillNormal(SplitMix64* rng, float scale, bool absolute, std::vector<float>* v) {
