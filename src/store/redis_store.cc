@@ -205,6 +205,46 @@ struct ThreadConnection {
   std::chrono::steady_clock::time_point retry_after{};
 };
 
+// GET `key` over this thread's kept connection to `ep`. A kept connection may
+// have been closed by the server (restart, idle timeout): one fresh attempt
+// before giving up; after a failed connect, none until the backoff passed.
+// `what` names the value in the error for a non-string key.
+Status GetOverThreadConnection(const Endpoint& ep, const std::string& key, std::string_view what,
+                               std::string* value) {
+  thread_local std::unordered_map<std::string, ThreadConnection> connections;
+  ThreadConnection& tc = connections[ep.uri];
+  Status last;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!tc.conn.connected()) {
+      auto now = std::chrono::steady_clock::now();
+      if (now < tc.retry_after) break;
+      last = tc.conn.Connect(ep, kReadTimeout);
+      if (!last.ok()) {
+        tc.retry_after = now + kReconnectBackoff;
+        break;
+      }
+    }
+    auto reply = tc.conn.Run({"GET", key});
+    if (!reply.ok()) {
+      last = reply.status();
+      if (tc.conn.connected()) return last;  // an error reply, not a broken connection
+      continue;
+    }
+    const redisReply* r = reply->get();
+    if (r->type == REDIS_REPLY_NIL) return Status::NotFound("no such key");
+    if (r->type != REDIS_REPLY_STRING) {
+      return Status::IOError("redis key of " + std::string(what) + " holds a non-string value");
+    }
+    value->assign(r->str, r->len);
+    return Status::OK();
+  }
+  if (last.ok()) {
+    last = Status::IOError("redis at " + ep.address() +
+                           " is unreachable; retrying shortly (is redis-server running?)");
+  }
+  return last;
+}
+
 class RedisSnapshot final : public Snapshot {
  public:
   RedisSnapshot(std::shared_ptr<const Endpoint> ep, SnapshotInfo info)
@@ -214,45 +254,12 @@ class RedisSnapshot final : public Snapshot {
 
   Status Get(Table table, std::string_view key, std::string* value) const override {
     if (key.empty() || key.size() > kMaxStoreKeyBytes) return Status::NotFound("no such key");
-    thread_local std::unordered_map<std::string, ThreadConnection> connections;
     thread_local std::string full_key;
-    ThreadConnection& tc = connections[ep_->uri];
     full_key.assign(prefix_);
     full_key.push_back(static_cast<char>(table));
     full_key.append(key);
-    // A kept connection may have been closed by the server (restart, idle
-    // timeout): one fresh attempt before giving up.
-    Status last;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      if (!tc.conn.connected()) {
-        auto now = std::chrono::steady_clock::now();
-        if (now < tc.retry_after) break;
-        last = tc.conn.Connect(*ep_, kReadTimeout);
-        if (!last.ok()) {
-          tc.retry_after = now + kReconnectBackoff;
-          break;
-        }
-      }
-      auto reply = tc.conn.Run({"GET", full_key});
-      if (!reply.ok()) {
-        last = reply.status();
-        if (tc.conn.connected()) return last;  // an error reply, not a broken connection
-        continue;
-      }
-      const redisReply* r = reply->get();
-      if (r->type == REDIS_REPLY_NIL) return Status::NotFound("no such key");
-      if (r->type != REDIS_REPLY_STRING) {
-        return Status::IOError("redis key of snapshot " + std::to_string(info_.version) +
-                               " holds a non-string value");
-      }
-      value->assign(r->str, r->len);
-      return Status::OK();
-    }
-    if (last.ok()) {
-      last = Status::IOError("redis at " + ep_->address() +
-                             " is unreachable; retrying shortly (is redis-server running?)");
-    }
-    return last;
+    return GetOverThreadConnection(*ep_, full_key, "snapshot " + std::to_string(info_.version),
+                                   value);
   }
 
  private:
@@ -502,33 +509,7 @@ class RedisLiveStore final : public LiveStore {
 
  private:
   Status Get(const std::string& key, std::string* value) const {
-    thread_local std::unordered_map<std::string, ThreadConnection> connections;
-    ThreadConnection& tc = connections[ep_->uri];
-    Status last;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      if (!tc.conn.connected()) {
-        auto now = std::chrono::steady_clock::now();
-        if (now < tc.retry_after) break;
-        last = tc.conn.Connect(*ep_, kReadTimeout);
-        if (!last.ok()) {
-          tc.retry_after = now + kReconnectBackoff;
-          break;
-        }
-      }
-      auto reply = tc.conn.Run({"GET", key});
-      if (!reply.ok()) {
-        last = reply.status();
-        if (tc.conn.connected()) return last;
-        continue;
-      }
-      const redisReply* r = reply->get();
-      if (r->type == REDIS_REPLY_NIL) return Status::NotFound("no such key");
-      if (r->type != REDIS_REPLY_STRING) return Status::IOError("live key holds a non-string");
-      value->assign(r->str, r->len);
-      return Status::OK();
-    }
-    if (last.ok()) last = Status::IOError("redis at " + ep_->address() + " is unreachable");
-    return last;
+    return GetOverThreadConnection(*ep_, key, "the live state", value);
   }
 
   std::shared_ptr<const Endpoint> ep_;
