@@ -316,7 +316,16 @@ struct EvaluationSummary {
   CvReport result;                   // one fold for a holdout split
   std::optional<CvReport> baseline;  // the bias baseline on the same folds
   std::optional<GridReport> grid;    // when set, result is the best point's
+  // Why some figures mean little (RatingMetricWarning); printed under the
+  // table and as "warnings" in JSON.
+  std::vector<std::string> warnings;
 };
+
+// A warning when rating metrics (rmse, mae) are asked of an implicit model
+// or implicit data: such a model predicts a preference score, not the stored
+// value, so the error measures the gap between two scales. "" otherwise.
+std::string RatingMetricWarning(const std::string& kind, Feedback feedback,
+                                const std::vector<Metric>& metrics);
 
 // A readable table; each line ends in '\n'.
 std::string FormatEvaluationTable(const EvaluationSummary& summary);
@@ -342,14 +351,14 @@ std::vector<Metric> DefaultMetrics(Feedback feedback, uint32_t k = 10);
 // How a model is measured: the split, folds, grid, metrics and baseline,
 // with the documented defaults (docs/METRICS.md).
 struct EvaluationProtocol {
-  SplitOptions split;   // the holdout split (method random, 20%, seed 42)
-  uint32_t folds = 0;   // 0 or 2..kMaxFolds; see test_on_holdout
+  SplitOptions split;  // the holdout split (method random, 20%, seed 42)
+  uint32_t folds = 0;  // 0 or 2..kMaxFolds; see test_on_holdout
   std::vector<GridAxis> grid;
-  std::vector<Metric> metrics;     // empty: DefaultMetrics(feedback, k)
-  std::optional<Metric> select_by; // grid: the metric choosing the best point; unset: metrics[0]
-  uint32_t k = 10;                 // k of the default metrics
+  std::vector<Metric> metrics;      // empty: DefaultMetrics(feedback, k)
+  std::optional<Metric> select_by;  // grid: the metric choosing the best point; unset: metrics[0]
+  uint32_t k = 10;                  // k of the default metrics
   std::optional<float> relevance_threshold;
-  bool baseline = false;           // also measure the bias baseline on the same folds
+  bool baseline = false;  // also measure the bias baseline on the same folds
   // Where the folds and the grid run:
   //  false (`encore evaluate`): over all the data - one holdout split, or
   //    with folds >= 2 k-fold cross-validation; a grid is selected on those

@@ -147,6 +147,10 @@ Result<EvaluationRun> RunEvaluation(const std::string& kind, const ModelParams& 
 
   EvaluationRun run;
   run.summary.model = kind;
+  if (std::string w = RatingMetricWarning(kind, feedback, metrics); !w.empty()) {
+    run.summary.warnings.push_back(std::move(w));
+    if (options.log) options.log("warning: " + run.summary.warnings.back());
+  }
   run.chosen = params;
   if (!protocol.test_on_holdout) {
     run.summary.protocol = DescribeOverAllData(protocol);

@@ -113,6 +113,37 @@ TEST(EvaluationProtocol, HoldoutTestChoosesOnTheTrainingPartAndKeepsTheFit) {
   EXPECT_EQ(run->fitted->users.size(), data.users.size());
 }
 
+// Regression (issue 16): `encore evaluate --model ials --metrics rmse` printed
+// an RMSE of 10.9 on plays with no word that it means nothing.
+TEST(EvaluationProtocol, RatingMetricsOfAnImplicitModelCarryAWarning) {
+  ModelParams params;
+  params.threads = 1;
+  EvalOptions options;
+  options.threads = 1;
+  std::vector<std::string> logged;
+  options.log = [&](const std::string& line) { logged.push_back(line); };
+  EvaluationProtocol p;
+  p.metrics = {Metric{MetricKind::kRmse, 0}};
+  Result<EvaluationRun> run = RunEvaluation("popularity", params, Clustered(Feedback::kImplicit),
+                                            Feedback::kImplicit, p, options);
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  ASSERT_EQ(run->summary.warnings.size(), 1u);
+  EXPECT_NE(run->summary.warnings[0].find("rmse means little here"), std::string::npos);
+  EXPECT_NE(FormatEvaluationTable(run->summary).find("warning: rmse means little"),
+            std::string::npos);
+  EXPECT_NE(FormatEvaluationJson(run->summary).find("\"warnings\""), std::string::npos);
+  bool said = false;
+  for (const std::string& line : logged) said |= line.rfind("warning: rmse", 0) == 0;
+  EXPECT_TRUE(said);
+
+  // Ratings read as ratings, or ranking metrics: no warning.
+  EXPECT_EQ(RatingMetricWarning("als", Feedback::kExplicit, p.metrics), "");
+  EXPECT_EQ(RatingMetricWarning("ials", Feedback::kImplicit, DefaultMetrics(Feedback::kImplicit)),
+            "");
+  EXPECT_NE(RatingMetricWarning("als", Feedback::kImplicit, p.metrics), "");
+  EXPECT_NE(RatingMetricWarning("ials", Feedback::kExplicit, p.metrics), "");
+}
+
 TEST(EvaluationProtocol, UnknownModelFailsBeforeAnySplit) {
   Result<EvaluationRun> run = RunEvaluation("svd", ModelParams{}, Clustered(Feedback::kImplicit),
                                             Feedback::kImplicit, EvaluationProtocol{});

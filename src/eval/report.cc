@@ -252,7 +252,30 @@ std::string FormatEvaluationTable(const EvaluationSummary& s) {
   out += "\n" + MetricTable(s.model, s.result, s.baseline ? &*s.baseline : nullptr) + "\n";
   out += CountsLine(s.model, s.result);
   if (s.baseline) out += CountsLine(kBaselineKind, *s.baseline);
+  for (const std::string& w : s.warnings) out += "warning: " + w + "\n";
   return out;
+}
+
+std::string RatingMetricWarning(const std::string& kind, Feedback feedback,
+                                const std::vector<Metric>& metrics) {
+  std::string rating;
+  for (const Metric& m : metrics) {
+    if (!m.IsRanking()) rating += (rating.empty() ? "" : ",") + m.Name();
+  }
+  if (rating.empty()) return "";
+  const bool implicit_model =
+      kind == "ials" || kind == "bpr" || kind == "cooccurrence" || kind == "popularity";
+  if (!implicit_model && feedback == Feedback::kExplicit) return "";
+  const std::string why =
+      implicit_model ? kind +
+                           " is an implicit model: it scores a preference (about 0 to 1), not "
+                           "the stored value"
+                     : "the data is read as implicit feedback (summed, weighted values), not "
+                       "ratings";
+  return rating + (rating.find(',') == std::string::npos ? " means" : " mean") +
+         " little here: " + why +
+         ", so the error mostly measures the gap between the two scales. Use ranking metrics "
+         "(--metrics precision@10,ndcg@10), or for ratings --feedback explicit with als.";
 }
 
 std::string FormatEvaluationJson(const EvaluationSummary& s) {
@@ -291,6 +314,12 @@ std::string FormatEvaluationJson(const EvaluationSummary& s) {
     w.BeginObject();
     WriteCv(&w, *s.baseline);
     w.EndObject();
+  }
+  if (!s.warnings.empty()) {
+    w.Key("warnings");
+    w.BeginArray();
+    for (const std::string& text : s.warnings) w.String(text);
+    w.EndArray();
   }
   w.EndObject();
   return w.str();
