@@ -389,11 +389,31 @@ TEST(HighWaterMark, ParsesIdAndTime) {
 }
 
 TEST(HighWaterMark, RejectsMalformedMarksWithAClearError) {
-  for (const char* bad :
-       {"id:", "id:1", "id:1-", "id:-1", "id:-", "id:1-2-3", "id:a-0", "id:1-b", "id: 1-0",
-        "id:+1-0", "id:18446744073709551616-0", "ID:1-0", " id:1-0", "id:1-0 ", "1-0", "time:",
-        "time:1.5", "time:12x", "time:abc", "time:2026-12-05T13:00:00Z", "time: 5", "1733400000",
-        "foo", "id", "time"}) {
+  for (const char* bad : {"id:",
+                          "id:1",
+                          "id:1-",
+                          "id:-1",
+                          "id:-",
+                          "id:1-2-3",
+                          "id:a-0",
+                          "id:1-b",
+                          "id: 1-0",
+                          "id:+1-0",
+                          "id:18446744073709551616-0",
+                          "ID:1-0",
+                          " id:1-0",
+                          "id:1-0 ",
+                          "1-0",
+                          "time:",
+                          "time:1.5",
+                          "time:12x",
+                          "time:abc",
+                          "time:2026-12-05T13:00:00Z",
+                          "time: 5",
+                          "1733400000",
+                          "foo",
+                          "id",
+                          "time"}) {
     auto r = ParseHighWater(bad);
     ASSERT_FALSE(r.ok()) << "'" << bad << "' parsed";
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;

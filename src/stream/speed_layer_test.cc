@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdio>
 #include <condition_variable>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -472,10 +472,10 @@ TEST_F(LambdaSwitchTest, IdMarkKeepsExactlyTheEventsAfterIt) {
 
   auto check = [&](SpeedLayer& l, const std::vector<KeyedEvent>& after_a,
                    const std::vector<KeyedEvent>& after_b, const std::string& when) {
-    for (const auto& [user, ev] :
-         {std::pair{old_user, &after_a}, std::pair{new_user, &after_b}}) {
+    for (const auto& [user, ev] : {std::pair{old_user, &after_a}, std::pair{new_user, &after_b}}) {
       const std::string got = Payload(l, user);
-      const std::string want = ExpectedPayload(batch, user, 2, FoldInWeights(batch, user, true, *ev));
+      const std::string want =
+          ExpectedPayload(batch, user, 2, FoldInWeights(batch, user, true, *ev));
       EXPECT_EQ(got, want) << when << ", " << user;
       // The check can fail: e1..e3 counted twice, or e4..e6 lost, gives another list.
       std::vector<KeyedEvent> all = (user == old_user) ? a : b;
@@ -568,6 +568,45 @@ TEST_F(LambdaSwitchTest, EventsWithoutPositionCountAsAfterAnIdMark) {
   after.insert(after.end(), ev.begin() + 3, ev.end());
   EXPECT_EQ(Payload(*layer, user),
             ExpectedPayload(batch, user, 2, FoldInWeights(batch, user, true, after)));
+}
+
+// Regression: a batch snapshot published while no consumer runs. The
+// consumer opened afterwards rebases the live users over it (before, it did
+// not: their payloads stayed over the old version, which is not served, so
+// e4..e6 were lost from the served list until the user's next event).
+TEST_F(LambdaSwitchTest, SwitchWhileNoConsumerRunsIsRebasedOnOpen) {
+  const std::string user = "lambda-offline";
+  SpeedLayerOptions o;
+  o.n = 5;
+  std::vector<KeyedEvent> ev = Events(user);
+  {
+    auto layer = Open(o);
+    ASSERT_NE(layer, nullptr);
+    ASSERT_TRUE(layer->Apply(ev).ok());
+  }
+  const TrainedModel batch = TrainBatch({ev.begin(), ev.begin() + 3});
+  PublishOptions po;
+  po.n = 5;
+  po.high_water = "id:" + ev[2].position;
+  ASSERT_TRUE(Publish(batch, po, store_.get()).ok());
+  auto layer = Open(o);
+  ASSERT_NE(layer, nullptr);
+  EXPECT_EQ(layer->snapshot_version(), 2u);
+  EXPECT_TRUE(layer->rebasing());
+  bool changed = true;
+  ASSERT_TRUE(layer->Refresh(&changed).ok());
+  EXPECT_FALSE(changed);
+  EXPECT_FALSE(layer->rebasing());
+  EXPECT_EQ(Payload(*layer, user),
+            ExpectedPayload(batch, user, 2,
+                            FoldInWeights(batch, user, true, {ev.begin() + 3, ev.end()})));
+  std::string old;
+  EXPECT_EQ(layer->live()->GetPayload(1, user, &old).code(), StatusCode::kNotFound);
+  // Rebased once: the next open over the same snapshot has nothing to do.
+  layer.reset();
+  layer = Open(o);
+  ASSERT_NE(layer, nullptr);
+  EXPECT_FALSE(layer->rebasing());
 }
 
 // Kappa item refresh: an item the model never saw is not recommendable
