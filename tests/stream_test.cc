@@ -18,6 +18,7 @@
 
 #include "encore/dataset.h"
 #include "encore/publish.h"
+#include "encore/rank.h"
 #include "encore/reader.h"
 #include "encore/serve.h"
 #include "http_test_client.h"
@@ -179,6 +180,82 @@ TEST_F(StreamTest, EventsToServedListsEndToEnd) {
   EXPECT_NE(replay.err.find("0 applied, 3 duplicates"), std::string::npos) << replay.err;
   EXPECT_EQ(DumpTotals(), totals);
   EXPECT_EQ(Get("/v1/users/newbie/recommendations").body, fresh.body);
+}
+
+// Lambda end to end: events through Redis carry their entry ids; a batch
+// snapshot published with --high-water-mark at e3's id while the consumer is
+// stopped; the next consumer run serves exactly the new snapshot plus the
+// events after the mark (user "lam" is not in the batch model, so that is
+// the fold-in of e4..e6 alone, then e4..e7).
+TEST_F(StreamTest, LambdaSwitchServesExactlyTheEventsAfterTheMark) {
+  StartServer();
+  auto log = stream::RedisEventLog::Open(redis_.Uri(), "events");
+  ASSERT_TRUE(log.ok());
+  using Entry = std::vector<std::pair<std::string, std::string>>;
+  auto entry = [](const std::string& item, const std::string& type) {
+    return Entry{{"user", "lam"}, {"item", item}, {"event", type}};
+  };
+  const std::vector<Entry> events = {entry("i1", "view"), entry("i2", "purchase"),
+                                     entry("i1", "cart"), entry("i3", "view"),
+                                     entry("i4", "cart"), entry("i1", "purchase")};
+  std::vector<std::string> ids;
+  ASSERT_TRUE((*log)->Append(events, &ids).ok());
+  ASSERT_EQ(ids.size(), 6u);
+  const std::map<std::string, float> w = {{"view", 1}, {"cart", 3}, {"purchase", 10}};
+  const TrainedModel& model = SharedModel();
+  ASSERT_FALSE(model.users.Find("lam").has_value());
+  // The list the batch encoder makes of the fold-in of events[from, to).
+  auto expected = [&](uint64_t version, size_t from, const std::vector<Entry>& evs) {
+    std::map<uint32_t, float> sum;
+    for (size_t k = from; k < evs.size(); ++k) {
+      auto i = model.items.Find(evs[k][1].second);
+      EXPECT_TRUE(i.has_value());
+      if (i) sum[*i] += w.at(evs[k][2].second);
+    }
+    std::vector<ItemWeight> items;
+    for (const auto& [i, v] : sum) items.push_back({i, v});
+    QueryOptions q;
+    q.n = 5;
+    std::string out;
+    EXPECT_TRUE(
+        BuildFoldInUserPayload(model, Ranker(*model.model), "lam", version, items, q, &out).ok());
+    return Items(out);
+  };
+  CommandResult consumed = Consume();
+  ASSERT_EQ(consumed.exit_code, 0) << consumed.err;
+  HttpReply before = Get("/v1/users/lam/recommendations");
+  ASSERT_EQ(before.status, 200) << before.body;
+  EXPECT_EQ(Items(before.body), expected(1, 0, events));
+
+  // The batch run: its data holds e1..e3 (the mark), published while no consumer runs.
+  {
+    auto store = Store::OpenExisting(store_uri_);
+    ASSERT_TRUE(store.ok());
+    PublishOptions po;
+    po.n = 5;
+    po.high_water = "id:" + ids[2];
+    auto published = Publish(model, po, store->get());
+    ASSERT_TRUE(published.ok()) << published.status().ToString();
+    ASSERT_EQ(published->snapshot.version, 2u);
+  }
+  consumed = Consume();
+  ASSERT_EQ(consumed.exit_code, 0) << consumed.err;
+  HttpReply after = Get("/v1/users/lam/recommendations");
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_NE(after.body.find("\"snapshot\":2"), std::string::npos) << after.body;
+  const std::vector<std::string> after_items = Items(after.body);
+  EXPECT_EQ(after_items, expected(2, 3, events));
+  EXPECT_NE(after_items, expected(2, 0, events)) << "the check cannot tell e1..e3 twice";
+
+  // A later event adds to e4..e6, and the covered ones do not come back.
+  std::vector<Entry> more = events;
+  more.push_back(entry("i5", "cart"));
+  ASSERT_TRUE((*log)->Append({more.back()}, &ids).ok());
+  consumed = Consume();
+  ASSERT_EQ(consumed.exit_code, 0) << consumed.err;
+  HttpReply last = Get("/v1/users/lam/recommendations");
+  ASSERT_EQ(last.status, 200) << last.body;
+  EXPECT_EQ(Items(last.body), expected(2, 3, more));
 }
 
 TEST_F(StreamTest, MalformedStreamEntriesAreRejectedAndAcknowledged) {

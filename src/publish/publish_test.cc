@@ -367,5 +367,106 @@ TEST(Publish, BadOptionsFailBeforeAnythingIsWritten) {
             StatusCode::kInvalidArgument);
 }
 
+TEST(HighWaterMark, ParsesIdAndTime) {
+  auto none = ParseHighWater("");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->kind, HighWater::Kind::kNone);
+  auto id = ParseHighWater("id:1733400000000-7");
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(id->kind, HighWater::Kind::kId);
+  EXPECT_EQ(id->ms, 1733400000000u);
+  EXPECT_EQ(id->seq, 7u);
+  auto max = ParseHighWater("id:18446744073709551615-18446744073709551615");
+  ASSERT_TRUE(max.ok());
+  EXPECT_EQ(max->ms, UINT64_MAX);
+  auto t = ParseHighWater("time:1733400000");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->kind, HighWater::Kind::kTime);
+  EXPECT_EQ(t->time, 1733400000);
+  auto zero = ParseHighWater("time:0");
+  ASSERT_TRUE(zero.ok());
+  EXPECT_EQ(zero->time, 0);
+}
+
+TEST(HighWaterMark, RejectsMalformedMarksWithAClearError) {
+  for (const char* bad : {"id:",
+                          "id:1",
+                          "id:1-",
+                          "id:-1",
+                          "id:-",
+                          "id:1-2-3",
+                          "id:a-0",
+                          "id:1-b",
+                          "id: 1-0",
+                          "id:+1-0",
+                          "id:18446744073709551616-0",
+                          "ID:1-0",
+                          " id:1-0",
+                          "id:1-0 ",
+                          "1-0",
+                          "time:",
+                          "time:1.5",
+                          "time:12x",
+                          "time:abc",
+                          "time:2026-12-05T13:00:00Z",
+                          "time: 5",
+                          "1733400000",
+                          "foo",
+                          "id",
+                          "time"}) {
+    auto r = ParseHighWater(bad);
+    ASSERT_FALSE(r.ok()) << "'" << bad << "' parsed";
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+    const std::string& m = r.status().message();
+    EXPECT_NE(m.find("'" + std::string(bad) + "'"), std::string::npos) << m;
+    EXPECT_NE(m.find("id:MS-SEQ"), std::string::npos) << m;
+    EXPECT_NE(m.find("time:SECONDS"), std::string::npos) << m;
+  }
+}
+
+TEST(HighWaterMark, CoversUpToAndIncludingTheMark) {
+  auto id = ParseHighWater("id:1000-5");
+  ASSERT_TRUE(id.ok());
+  EXPECT_TRUE(id->Covers("999-99", std::nullopt));
+  EXPECT_TRUE(id->Covers("1000-0", std::nullopt));
+  EXPECT_TRUE(id->Covers("1000-5", std::nullopt));  // exactly at the mark
+  EXPECT_FALSE(id->Covers("1000-6", std::nullopt));
+  EXPECT_FALSE(id->Covers("1001-0", std::nullopt));
+  EXPECT_FALSE(id->Covers("", 1)) << "no entry id: after the mark, whatever its time";
+  EXPECT_FALSE(id->Covers("garbage", std::nullopt));
+  // Numbers, not strings: "999" < "1000" although "999" > "1000" as text.
+  EXPECT_TRUE(id->Covers("999-0", std::nullopt));
+  auto big = ParseHighWater("id:999-0");
+  ASSERT_TRUE(big.ok());
+  EXPECT_FALSE(big->Covers("1000-0", std::nullopt));
+
+  auto t = ParseHighWater("time:100");
+  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE(t->Covers("", 99));
+  EXPECT_TRUE(t->Covers("", 100));  // exactly at the mark
+  EXPECT_FALSE(t->Covers("", 101));
+  EXPECT_FALSE(t->Covers("1-0", std::nullopt)) << "no time: after the mark";
+
+  HighWater none;
+  EXPECT_FALSE(none.Covers("0-0", 0));
+}
+
+TEST(HighWaterMark, PublishRecordsTheMarkAndRejectsABadOne) {
+  TrainedModel model = Train("popularity");
+  auto store = MemoryStore();
+  PublishOptions options;
+  options.high_water = "id:12-3";
+  ASSERT_TRUE(Publish(model, options, store.get()).ok());
+  EXPECT_EQ(Get(store.get(), Table::kMeta, "high_water"), "id:12-3");
+  EXPECT_NE(Get(store.get(), Table::kMeta, "info").find("\"high_water\":\"id:12-3\""),
+            std::string::npos);
+  options.high_water = "id:12";
+  auto bad = Publish(model, options, store.get());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  auto v = store->CurrentVersion();
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, 1u) << "nothing published";
+}
+
 }  // namespace
 }  // namespace encore

@@ -7,6 +7,8 @@
 //   "e" + event key   an applied event key ("1")
 //   "users#"          the number of user pages
 //   "users#" + page   up to kUsersPerPage user ids, one a line, first-seen order
+//   "rebased#"        the snapshot version the live users' payloads were last
+//                     all rebuilt over (a rebase finished); absent: never
 // Payloads: (snapshot version, user) -> user payload JSON.
 
 #include <simdjson.h>
@@ -356,6 +358,20 @@ Result<std::unique_ptr<SpeedLayer>> SpeedLayer::Open(Store* store, SpeedLayerOpt
   ENCORE_ASSIGN_OR_RETURN(uint64_t version, store->CurrentVersion());
   ENCORE_RETURN_IF_ERROR(impl->LoadSnapshot(version));
   ENCORE_RETURN_IF_ERROR(impl->LoadUsers());
+  // A snapshot published while no consumer ran (a nightly batch, a rollback):
+  // the live users' payloads are over an older version, which the server no
+  // longer serves, so rebase them now or their live events are not served
+  // until their next event.
+  if (!impl->users.empty()) {
+    std::string rebased;
+    Status s = impl->live->GetState("rebased#", &rebased);
+    if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
+    if (!s.ok() || rebased != std::to_string(version)) {
+      impl->rebasing = true;
+      impl->rebase_next = 0;
+      impl->rebase_end = impl->users.size();
+    }
+  }
   return std::unique_ptr<SpeedLayer>(new SpeedLayer(std::move(impl)));
 }
 
@@ -495,9 +511,13 @@ Result<bool> SpeedLayer::RebaseSome(size_t max_users) {
     if (!built) continue;
     batch.push_back({LiveStore::Entry::Kind::kPayload, d.version, user, payload});
   }
-  if (!batch.empty()) ENCORE_RETURN_IF_ERROR(d.live->Write(batch));
+  const bool last = end >= d.rebase_end;
+  if (last) {
+    batch.push_back({LiveStore::Entry::Kind::kState, 0, "rebased#", std::to_string(d.version)});
+  }
+  ENCORE_RETURN_IF_ERROR(d.live->Write(batch));
   d.rebase_next = end;
-  if (d.rebase_next < d.rebase_end) return false;
+  if (!last) return false;
   ENCORE_RETURN_IF_ERROR(d.live->DropPayloadsBefore(d.version));
   d.rebasing = false;
   return true;

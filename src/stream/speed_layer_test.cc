@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -311,6 +312,301 @@ TEST_F(SpeedLayerTest, TotalsEqualABatchRecount) {
   auto users = layer->Users();
   ASSERT_TRUE(users.ok());
   EXPECT_EQ(users->size(), data->users.size());
+}
+
+// --- Lambda: the batch switch (issue 12 item 5) -----------------------------
+
+// A model trained on the test data plus `extra` (user,item,event,quantity
+// CSV lines, weighted by kWeights) through the batch reader and
+// BuildDataset: the batch run whose data holds those events.
+TrainedModel TrainBatch(const std::vector<KeyedEvent>& extra) {
+  const Dataset base = testing::MakeTestDataset();
+  std::string csv = "user,item,event,quantity\n";
+  char buf[64];
+  for (uint32_t u = 0; u < base.users.size(); ++u) {
+    for (uint64_t k = base.by_user.indptr[u]; k < base.by_user.indptr[u + 1]; ++k) {
+      std::snprintf(buf, sizeof buf, "%.9g", base.by_user.values[k]);
+      csv += std::string(base.users.Name(u)) + "," +
+             std::string(base.items.Name(base.by_user.indices[k])) + ",view," + buf + "\n";
+    }
+  }
+  for (const KeyedEvent& e : extra) {
+    std::snprintf(buf, sizeof buf, "%.9g", e.event.quantity);
+    csv += e.event.user + "," + e.event.item + "," + e.event.type + "," + buf + "\n";
+  }
+  testing::TempDir dir;
+  const std::string path = dir.File("batch.csv");
+  testing::WriteFile(path, csv);
+  ReadOptions ro;
+  ro.value_col = ColumnRef::Parse("quantity");
+  ReadReport report;
+  auto log = ReadInteractions({path}, ro, &report);
+  ENCORE_CHECK(log.ok());
+  DatasetOptions dopt;
+  dopt.weights = kWeights;
+  dopt.threads = 1;
+  auto data = BuildDataset(std::move(log).value(), dopt);
+  ENCORE_CHECK(data.ok());
+  ModelParams p;
+  p.factors = 8;
+  p.iterations = 6;
+  p.threads = 1;
+  auto m = CreateRecommender("ials", p);
+  ENCORE_CHECK(m.ok());
+  ENCORE_CHECK((*m)->Fit(*data).ok());
+  return TrainedModel{std::move(m).value(), std::move(data->users), std::move(data->items)};
+}
+
+// The fold-in weights of `user` over `model`: the model's row of the user
+// (when `with_row`) plus quantity x weight of `events`, summed per item the
+// way the speed layer sums them (events in double, added to the float row).
+std::vector<ItemWeight> FoldInWeights(const TrainedModel& model, const std::string& user,
+                                      bool with_row, const std::vector<KeyedEvent>& events) {
+  std::map<uint32_t, float> w;
+  if (auto u = with_row ? model.users.Find(user) : std::nullopt) {
+    const CsrMatrix& seen = model.model->seen();
+    for (uint64_t k = seen.indptr[*u]; k < seen.indptr[*u + 1]; ++k) {
+      w[seen.indices[k]] += seen.values[k];
+    }
+  }
+  std::map<uint32_t, double> after;
+  for (const KeyedEvent& e : events) {
+    if (auto i = model.items.Find(e.event.item)) {
+      after[*i] += e.event.quantity * kWeights.at(e.event.type);
+    }
+  }
+  for (const auto& [i, v] : after) w[i] += static_cast<float>(v);
+  std::vector<ItemWeight> out;
+  for (const auto& [i, v] : w) out.push_back({i, v});
+  return out;
+}
+
+// The payload the batch encoder makes of `weights` over snapshot `version`.
+std::string ExpectedPayload(const TrainedModel& model, const std::string& user, uint64_t version,
+                            const std::vector<ItemWeight>& weights) {
+  QueryOptions q;
+  q.n = 5;
+  std::string out;
+  Status s = BuildFoldInUserPayload(model, Ranker(*model.model), user, version, weights, q, &out);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
+class LambdaSwitchTest : public SpeedLayerTest {
+ protected:
+  // e1..e6 of one existing user and one user new to the first snapshot, at
+  // Redis entry ids 1000-0, 1000-1, 1001-0 (e1..e3) and 1001-1, 1002-0,
+  // 1010-0 (e4..e6), times 100..105, with repeated items so that per-item
+  // sums matter.
+  std::vector<KeyedEvent> Events(const std::string& user) const {
+    const char* ids[] = {"1000-0", "1000-1", "1001-0", "1001-1", "1002-0", "1010-0"};
+    const char* items[] = {"i1", "i2", "i1", "i2", "i7", "i1"};
+    const char* types[] = {"view", "purchase", "cart", "view", "cart", "purchase"};
+    std::vector<KeyedEvent> out;
+    for (int k = 0; k < 6; ++k) {
+      KeyedEvent e = Ev(user, items[k], types[k], user + "-e" + std::to_string(k + 1));
+      e.position = ids[k];
+      e.event.time = 100 + k;
+      e.event.quantity = 1 + k % 2;
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+};
+
+// Events e1..e6 applied live; a batch run whose data holds e1..e3 publishes
+// with high-water mark id:<e3>. After the switch each user's list is exactly
+// the new snapshot's row (with e1..e3) plus e4..e6: nothing lost, nothing
+// counted twice; the same after more events and after a restart.
+TEST_F(LambdaSwitchTest, IdMarkKeepsExactlyTheEventsAfterIt) {
+  const std::string old_user(Model().users.Name(3)), new_user = "lambda-new";
+  ASSERT_TRUE(Model().users.Find(old_user).has_value());
+  ASSERT_FALSE(Model().users.Find(new_user).has_value());
+  const std::vector<KeyedEvent> a = Events(old_user), b = Events(new_user);
+  SpeedLayerOptions o;
+  o.n = 5;
+  auto layer = Open(o);
+  ASSERT_NE(layer, nullptr);
+  // Interleaved, in two deliveries.
+  ASSERT_TRUE(layer->Apply({a[0], b[0], a[1], b[1], a[2], b[2]}).ok());
+  ASSERT_TRUE(layer->Apply({a[3], b[3], a[4], b[4], a[5], b[5]}).ok());
+  // Before the switch (snapshot 1, no mark): snapshot 1's row plus e1..e6.
+  for (const auto* ev : {&a, &b}) {
+    const std::string& user = (*ev)[0].event.user;
+    EXPECT_EQ(Payload(*layer, user),
+              ExpectedPayload(Model(), user, 1, FoldInWeights(Model(), user, true, *ev)))
+        << user;
+  }
+
+  std::vector<KeyedEvent> first(a.begin(), a.begin() + 3), later(a.begin() + 3, a.end());
+  first.insert(first.end(), b.begin(), b.begin() + 3);
+  later.insert(later.end(), b.begin() + 3, b.end());
+  const TrainedModel batch = TrainBatch(first);
+  // The batch row of each user holds e1..e3 (per item: value x weight).
+  for (const std::string& user : {old_user, new_user}) {
+    const auto u = batch.users.Find(user);
+    ASSERT_TRUE(u.has_value()) << user;
+    const std::vector<KeyedEvent> three(user == old_user ? a.begin() : b.begin(),
+                                        (user == old_user ? a.begin() : b.begin()) + 3);
+    std::map<uint32_t, float> expect;
+    for (const ItemWeight& w : FoldInWeights(Model(), user, true, three)) {
+      expect[*batch.items.Find(std::string(Model().items.Name(w.item)))] = w.weight;
+    }
+    std::map<uint32_t, float> row;
+    const CsrMatrix& seen = batch.model->seen();
+    for (uint64_t k = seen.indptr[*u]; k < seen.indptr[*u + 1]; ++k) {
+      row[seen.indices[k]] = seen.values[k];
+    }
+    EXPECT_EQ(row, expect) << user;
+  }
+  PublishOptions po;
+  po.n = 5;
+  po.high_water = "id:" + a[2].position;
+  ASSERT_EQ(a[2].position, b[2].position);
+  auto published = Publish(batch, po, store_.get());
+  ASSERT_TRUE(published.ok()) << published.status().ToString();
+  ASSERT_EQ(published->snapshot.version, 2u);
+  bool changed = false;
+  ASSERT_TRUE(layer->Refresh(&changed).ok());
+  ASSERT_TRUE(changed);
+
+  auto check = [&](SpeedLayer& l, const std::vector<KeyedEvent>& after_a,
+                   const std::vector<KeyedEvent>& after_b, const std::string& when) {
+    for (const auto& [user, ev] : {std::pair{old_user, &after_a}, std::pair{new_user, &after_b}}) {
+      const std::string got = Payload(l, user);
+      const std::string want =
+          ExpectedPayload(batch, user, 2, FoldInWeights(batch, user, true, *ev));
+      EXPECT_EQ(got, want) << when << ", " << user;
+      // The check can fail: e1..e3 counted twice, or e4..e6 lost, gives another list.
+      std::vector<KeyedEvent> all = (user == old_user) ? a : b;
+      EXPECT_NE(got, ExpectedPayload(batch, user, 2, FoldInWeights(batch, user, true, all)));
+      EXPECT_NE(got, ExpectedPayload(batch, user, 2, FoldInWeights(batch, user, true, {})));
+    }
+  };
+  std::vector<KeyedEvent> later_a(later.begin(), later.begin() + 3);
+  std::vector<KeyedEvent> later_b(later.begin() + 3, later.end());
+  check(*layer, later_a, later_b, "after the switch");
+  // The live totals are untouched by the switch (every event, once).
+  auto totals = layer->Totals(old_user);
+  ASSERT_TRUE(totals.ok());
+  double sum = 0;
+  for (const auto& t : *totals) sum += t.value;
+  double expect_sum = 0;
+  for (const auto& e : a) expect_sum += e.event.quantity * kWeights.at(e.event.type);
+  EXPECT_DOUBLE_EQ(sum, expect_sum);
+
+  // A redelivery of a covered event is a duplicate, a new event is added.
+  KeyedEvent e7 = Ev(old_user, "i2", "cart", "a-e7");
+  e7.position = "1011-0";
+  e7.event.time = 110;
+  auto r = layer->Apply({a[1], e7});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->duplicates, 1u);
+  EXPECT_EQ(r->applied, 1u);
+  later_a.push_back(e7);
+  check(*layer, later_a, later_b, "after e7");
+
+  // A restart keeps exactly that (the pruned per-user logs are durable).
+  layer.reset();
+  layer = Open(o);
+  ASSERT_NE(layer, nullptr);
+  KeyedEvent e8 = Ev(new_user, "i3", "view", "b-e8");
+  e8.position = "1012-0";
+  ASSERT_TRUE(layer->Apply({e8}).ok());
+  later_b.push_back(e8);
+  check(*layer, later_a, later_b, "after a restart");
+}
+
+// time:SECONDS: an event exactly at the mark is covered, one a second later
+// is not, and an event without a time counts as after the mark.
+TEST_F(LambdaSwitchTest, TimeMarkCoversEventsAtTheMark) {
+  const std::string user = "lambda-time";
+  SpeedLayerOptions o;
+  o.n = 5;
+  auto layer = Open(o);
+  ASSERT_NE(layer, nullptr);
+  std::vector<KeyedEvent> ev = Events(user);  // times 100..105
+  ev[5].event.time.reset();                   // e6 has no time
+  ASSERT_TRUE(layer->Apply(ev).ok());
+  // The batch holds e1..e3 (times 100..102); the mark is e3's time.
+  const TrainedModel batch = TrainBatch({ev.begin(), ev.begin() + 3});
+  PublishOptions po;
+  po.n = 5;
+  po.high_water = "time:102";
+  ASSERT_TRUE(Publish(batch, po, store_.get()).ok());
+  bool changed = false;
+  ASSERT_TRUE(layer->Refresh(&changed).ok());
+  ASSERT_TRUE(changed);
+  const std::vector<KeyedEvent> after(ev.begin() + 3, ev.end());
+  const std::string got = Payload(*layer, user);
+  EXPECT_EQ(got, ExpectedPayload(batch, user, 2, FoldInWeights(batch, user, true, after)));
+  EXPECT_NE(got, ExpectedPayload(batch, user, 2,
+                                 FoldInWeights(batch, user, true, {ev.begin() + 2, ev.end()})));
+  EXPECT_NE(got, ExpectedPayload(batch, user, 2,
+                                 FoldInWeights(batch, user, true, {ev.begin() + 3, ev.end() - 1})));
+}
+
+// Over a snapshot with an id mark, events without an entry id (file or HTTP
+// sources) count as after it, even when the batch's data holds them.
+TEST_F(LambdaSwitchTest, EventsWithoutPositionCountAsAfterAnIdMark) {
+  const std::string user = "lambda-nopos";
+  SpeedLayerOptions o;
+  o.n = 5;
+  auto layer = Open(o);
+  ASSERT_NE(layer, nullptr);
+  std::vector<KeyedEvent> ev = Events(user);
+  ev[0].position.clear();
+  ASSERT_TRUE(layer->Apply(ev).ok());
+  const TrainedModel batch = TrainBatch({ev.begin(), ev.begin() + 3});
+  PublishOptions po;
+  po.n = 5;
+  po.high_water = "id:1001-0";
+  ASSERT_TRUE(Publish(batch, po, store_.get()).ok());
+  bool changed = false;
+  ASSERT_TRUE(layer->Refresh(&changed).ok());
+  std::vector<KeyedEvent> after = {ev[0]};
+  after.insert(after.end(), ev.begin() + 3, ev.end());
+  EXPECT_EQ(Payload(*layer, user),
+            ExpectedPayload(batch, user, 2, FoldInWeights(batch, user, true, after)));
+}
+
+// Regression: a batch snapshot published while no consumer runs. The
+// consumer opened afterwards rebases the live users over it (before, it did
+// not: their payloads stayed over the old version, which is not served, so
+// e4..e6 were lost from the served list until the user's next event).
+TEST_F(LambdaSwitchTest, SwitchWhileNoConsumerRunsIsRebasedOnOpen) {
+  const std::string user = "lambda-offline";
+  SpeedLayerOptions o;
+  o.n = 5;
+  std::vector<KeyedEvent> ev = Events(user);
+  {
+    auto layer = Open(o);
+    ASSERT_NE(layer, nullptr);
+    ASSERT_TRUE(layer->Apply(ev).ok());
+  }
+  const TrainedModel batch = TrainBatch({ev.begin(), ev.begin() + 3});
+  PublishOptions po;
+  po.n = 5;
+  po.high_water = "id:" + ev[2].position;
+  ASSERT_TRUE(Publish(batch, po, store_.get()).ok());
+  auto layer = Open(o);
+  ASSERT_NE(layer, nullptr);
+  EXPECT_EQ(layer->snapshot_version(), 2u);
+  EXPECT_TRUE(layer->rebasing());
+  bool changed = true;
+  ASSERT_TRUE(layer->Refresh(&changed).ok());
+  EXPECT_FALSE(changed);
+  EXPECT_FALSE(layer->rebasing());
+  EXPECT_EQ(Payload(*layer, user),
+            ExpectedPayload(batch, user, 2,
+                            FoldInWeights(batch, user, true, {ev.begin() + 3, ev.end()})));
+  std::string old;
+  EXPECT_EQ(layer->live()->GetPayload(1, user, &old).code(), StatusCode::kNotFound);
+  // Rebased once: the next open over the same snapshot has nothing to do.
+  layer.reset();
+  layer = Open(o);
+  ASSERT_NE(layer, nullptr);
+  EXPECT_FALSE(layer->rebasing());
 }
 
 // Kappa item refresh: an item the model never saw is not recommendable
