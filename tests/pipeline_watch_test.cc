@@ -6,8 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 
+#include "encore/pipeline.h"
 #include "pipeline_test_util.h"
 #include "test_util.h"
 
@@ -134,6 +137,84 @@ n = 2
             std::string::npos)
       << r.err;
   EXPECT_EQ(r.err.find("polling 0"), std::string::npos) << r.err;
+}
+
+// --ready-marker: files count only once their directory holds the marker, so
+// a directory filled file by file is read whole. b.csv lands first and is
+// complete and stable for many polls; a watcher that ignored the marker
+// would run on it alone, before c.csv exists. (A correct watcher passes
+// however the polls fall.)
+TEST(PipelineWatch, ReadyMarkerHoldsADirectoryBackUntilItIsComplete) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("data/day1"));
+  std::filesystem::create_directories(dir.File("data/day2"));
+  WriteFile(dir.File("data/day1/a.csv"), EventsCsv(10, 8, 4, 1));
+  WriteFile(dir.File("data/day1/_SUCCESS"), "");
+  std::string pipeline = kPipeline;
+  pipeline.replace(pipeline.find("data/*"), 6, "data/*/*");
+  WriteFile(dir.File("p.toml"), pipeline);
+  Background watch({"watch", dir.File("p.toml"), "--interval-ms", "30", "--max-runs", "2",
+                    "--ready-marker", "_SUCCESS"},
+                   dir.File("watch.out"), dir.File("watch.err"));
+  ASSERT_TRUE(WaitFor([&] { return Finished(dir, 0); }, kGuard)) << ReadFile(dir.File("watch.err"));
+  EXPECT_EQ(Manifest(dir, 0).find("_SUCCESS"), std::string::npos) << "the marker is not data";
+
+  WriteFile(dir.File("data/day2/b.csv"), EventsCsv(5, 8, 4, 2, "x"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // polls happen meanwhile
+  WriteFile(dir.File("data/day2/c.csv"), EventsCsv(5, 8, 4, 3, "w"));
+  WriteFile(dir.File("data/day2/_SUCCESS"), "");
+
+  ASSERT_EQ(watch.Wait(kGuard), 0) << ReadFile(dir.File("watch.err"));
+  ASSERT_EQ(RunDirs(dir.path()).size(), 2u);
+  const std::string second = Manifest(dir, 1);
+  EXPECT_NE(second.find(dir.File("data/day2/b.csv")), std::string::npos) << second;
+  EXPECT_NE(second.find(dir.File("data/day2/c.csv")), std::string::npos)
+      << "run 2 read day2 only once its marker existed, so with both files";
+  EXPECT_NE(ReadFile(dir.File("watch.err")).find("and its directory holds _SUCCESS"),
+            std::string::npos)
+      << ReadFile(dir.File("watch.err"));
+}
+
+// A file that appears while a run is being decided on is not read by it:
+// each run reads exactly the files watch saw settle (here the run is told
+// so directly: a file outside the settled set is skipped, and a settled file
+// that changed fails the run with the fix).
+TEST(PipelineWatch, ARunReadsOnlyTheSettledFilesAndRefusesOneThatChanged) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("data"));
+  WriteFile(dir.File("data/a.csv"), EventsCsv(10, 8, 4, 1));
+  WriteFile(dir.File("data/late.csv"), EventsCsv(5, 8, 4, 2, "x"));
+  WriteFile(dir.File("p.toml"), kPipeline);
+  auto state = [](const std::string& f) {
+    struct stat st {};
+    EXPECT_EQ(::stat(f.c_str(), &st), 0);
+    return std::make_pair(static_cast<uint64_t>(st.st_size),
+                          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec);
+  };
+  PipelineOptions options;
+  options.progress = Progress::Mode::kQuiet;
+  options.settled_files.emplace();
+  options.settled_files->emplace(dir.File("data/a.csv"), state(dir.File("data/a.csv")));
+  {
+    auto p = Pipeline::Load(dir.File("p.toml"), options);
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    auto r = (*p)->Run();
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    const std::string m = Manifest(dir, 0);
+    EXPECT_NE(m.find(dir.File("data/a.csv")), std::string::npos);
+    EXPECT_EQ(m.find("late.csv"), std::string::npos) << "not settled: not read";
+  }
+  // a.csv grows after watch saw it settle.
+  WriteFile(dir.File("data/a.csv"), EventsCsv(12, 8, 4, 1));
+  auto p = Pipeline::Load(dir.File("p.toml"), options);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  auto r = (*p)->Run();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("source file " + dir.File("data/a.csv") +
+                                      " changed after watch saw it settle"),
+            std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("still being written"), std::string::npos);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "encore/store.h"
+#include "redis_server.h"
 #include "test_util.h"
 
 namespace encore {
@@ -150,9 +151,6 @@ TEST_F(PublishCli, ClearErrors) {
   EXPECT_TRUE(Has(empty.err, "no published snapshot yet")) << empty.err;
 }
 
-}  // namespace
-}  // namespace encore
-
 namespace encore {
 namespace {
 
@@ -166,6 +164,59 @@ TEST(PublishCliStore, ServeAndRollbackRefuseAStoreThatDoesNotExist) {
     EXPECT_NE(r.err.find("no store at"), std::string::npos) << r.err;
     EXPECT_FALSE(std::filesystem::exists(dir.File("no-such-store"))) << cmd;
   }
+}
+
+}  // namespace
+}  // namespace encore
+
+// A model larger than one Redis value (the server's proto-max-bulk-len,
+// lowered here to its 1 MB minimum) is stored in chunks and read back whole;
+// a live payload over the limit is refused before anything is sent.
+TEST(PublishCliRedis, AModelOverTheValueLimitIsChunkedAndALivePayloadIsRefused) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.Start().ok()) << "redis-server missing? run scripts/install-deps.sh";
+  ASSERT_TRUE(redis.Command("CONFIG SET proto-max-bulk-len 1mb").ok());
+  TempDir dir;
+  auto gen = RunEncore("generate --profile plays --users 6000 --items 3000 --rows 40000 --seed 3 "
+                       "--out " + dir.File("gen") + " --quiet");
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  auto train = RunEncore("train --model ials --factors 64 --iterations 1 -i " +
+                         dir.File("gen/plays.csv") + " --out " + dir.File("model.enc") + " --quiet");
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  const std::string model = ReadFile(dir.File("model.enc"));
+  ASSERT_GT(model.size(), 2u << 20) << "the model must need at least three chunks";
+
+  auto pub = RunEncore("publish --model-file " + dir.File("model.enc") + " --store " +
+                       redis.Uri(2) + " --n 3 --quiet");
+  ASSERT_EQ(pub.exit_code, 0) << pub.err;
+  auto store = Store::Open(redis.Uri(2));
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  auto snap = (*store)->OpenSnapshot(1);
+  ASSERT_TRUE(snap.ok()) << snap.status().message();
+  std::string stored;
+  ASSERT_TRUE((*snap)->Get(Table::kMeta, "model", &stored).ok());
+  EXPECT_EQ(stored.size(), model.size());
+  EXPECT_TRUE(stored == model) << "the reassembled model differs from the file";
+  std::string payload;
+  ASSERT_TRUE((*snap)->Get(Table::kUser, "u1", &payload).ok() ||
+              (*snap)->Get(Table::kMeta, "popular", &payload).ok());
+  EXPECT_EQ(payload.find("encore-chunked"), std::string::npos);
+
+  auto live = (*store)->OpenLive();
+  ASSERT_TRUE(live.ok()) << live.status().message();
+  LiveStore::Entry big;
+  big.kind = LiveStore::Entry::Kind::kPayload;
+  big.version = 1;
+  big.key = "u1";
+  big.value.assign(1u << 21, 'x');
+  Status refused = (*live)->Write({big});
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument) << refused.message();
+  EXPECT_TRUE(Has(refused.message(), "live payload of user u1 is 2097152 bytes, over the limit of "
+                                     "1048576 bytes"))
+      << refused.message();
+  EXPECT_TRUE(Has(refused.message(), "proto-max-bulk-len")) << refused.message();
+  big.value = "{}";
+  EXPECT_TRUE((*live)->Write({big}).ok()) << "the connection is still usable after a refusal";
 }
 
 }  // namespace

@@ -146,6 +146,11 @@ void RedisServer::Kill() {
   pid_ = -1;
 }
 
+Status RedisServer::Command(const std::string& command) {
+  if (!RunCommand(port_, command.c_str())) return Status::IOError(command + " failed");
+  return Status::OK();
+}
+
 Status RedisServer::FlushAll() {
   if (!RunCommand(port_, "FLUSHALL")) return Status::IOError("FLUSHALL failed");
   return Status::OK();

@@ -35,6 +35,9 @@ class RedisServer {
   void Kill();
   // Deletes every key of every database.
   Status FlushAll();
+  // Runs one command (space-separated words, as redis-cli takes them), e.g.
+  // "CONFIG SET proto-max-bulk-len 1mb"; an error reply is an error.
+  Status Command(const std::string& command);
 
   bool running() const { return pid_ > 0; }
   uint16_t port() const { return port_; }

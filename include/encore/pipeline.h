@@ -20,6 +20,7 @@
 #define ENCORE_PIPELINE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +41,12 @@ struct PipelineOptions {
   std::optional<uint32_t> keep;
   // Stage lines and read progress on stderr.
   Progress::Mode progress = Progress::Mode::kAuto;
+  // Set by `encore watch`: the source files it saw settle, path -> (size,
+  // mtime in ns). A file a source pattern matches that is not here is not
+  // read (it appeared after the settled poll, or lacks its ready marker);
+  // a file whose size or mtime differs before or after it is read fails the
+  // run (it is still being written; watch runs again once it settles).
+  std::optional<std::map<std::string, std::pair<uint64_t, int64_t>>> settled_files;
 };
 
 struct PipelineOutputResult {
@@ -126,15 +133,22 @@ Result<std::string> PipelineName(const std::string& pipeline_path);
 struct WatchOptions {
   uint32_t interval_ms = 2000;  // between polls of the sources
   uint32_t max_runs = 0;        // stop after this many runs (0: never)
+  // When not empty, a source file counts only once a file of this name
+  // (e.g. "_SUCCESS") exists in its directory; the marker itself is never
+  // read as data.
+  std::string ready_marker;
 };
 
-// Runs the pipeline, then polls its sources (re-expanding globs) and runs
-// again when the set of files changes (a new file, or a changed size or
-// mtime) and has stayed the same for two polls in a row (so a file still
-// being written is not read); dot-files, *.tmp and *.part are ignored. The
-// pipeline file is re-read before each run. A failing run is reported and
-// watching continues. Returns after max_runs runs: OK when the last run
-// succeeded.
+// Polls the pipeline's sources (re-expanding globs) every interval. A file
+// is settled when its size and mtime are the same at two polls in a row
+// (and, with a ready marker, its directory holds the marker); dot-files,
+// *.tmp and *.part are never considered. The first run waits one interval
+// and reads the files settled by then; later runs start when the settled
+// set (plus the pipeline file, re-read before each run) differs from the
+// last run's. Each run reads exactly its settled files
+// (PipelineOptions::settled_files): a file that appeared or kept growing is
+// left for a later run. A failing run is reported and watching continues.
+// Returns after max_runs runs: OK when the last run succeeded.
 Status WatchPipeline(const std::string& path, const PipelineOptions& options,
                      const WatchOptions& watch);
 

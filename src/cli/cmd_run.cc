@@ -126,9 +126,10 @@ Command RegisterWatch(CLI::App& root) {
   CLI::App* app = root.add_subcommand(
       "watch",
       "Run a pipeline, then again whenever its source files change (complete new or "
-      "changed files; dot-files, *.tmp and *.part are ignored)");
+      "changed files: the same size for two polls, or a ready marker; dot-files, *.tmp and "
+      "*.part are ignored)");
   struct Flags {
-    std::string pipeline, workdir, only;
+    std::string pipeline, workdir, only, ready_marker;
     uint32_t interval_ms = 2000, max_runs = 0;
   };
   auto f = std::make_shared<Flags>();
@@ -139,6 +140,9 @@ Command RegisterWatch(CLI::App& root) {
       ->capture_default_str();
   app->add_option("--max-runs", f->max_runs, "Stop after N runs (0: watch forever)")
       ->capture_default_str();
+  app->add_option("--ready-marker", f->ready_marker,
+                  "A source file counts only once a file NAME (e.g. _SUCCESS) exists in its "
+                  "directory; without it, once its size and mtime held for two polls");
   return {app, [f] {
             if (f->interval_ms == 0) {
               return PrintError(Status::InvalidArgument("--interval-ms must be > 0"));
@@ -149,6 +153,12 @@ Command RegisterWatch(CLI::App& root) {
             WatchOptions watch;
             watch.interval_ms = f->interval_ms;
             watch.max_runs = f->max_runs;
+            watch.ready_marker = f->ready_marker;
+            if (f->ready_marker.find('/') != std::string::npos) {
+              return PrintError(Status::InvalidArgument(
+                  "--ready-marker takes a file name (e.g. _SUCCESS), not a path: '" +
+                  f->ready_marker + "'"));
+            }
             Status s = WatchPipeline(f->pipeline, options, watch);
             return s.ok() ? kExitOk : kExitError;
           }};

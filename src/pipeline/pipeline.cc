@@ -304,12 +304,43 @@ Status Runner::RunSource(const SourceConfig& s, std::string* detail) {
     files.push_back(g.out_dir + "/" + s.generated_file);
     generated = true;
   }
+  const auto& settled = options_.settled_files;
   for (const std::string& pattern : s.patterns) {
     ENCORE_ASSIGN_OR_RETURN(std::vector<std::string> matched, ExpandPattern(pattern));
+    size_t kept = 0;
     for (auto& f : matched) {
+      if (settled && settled->find(f) == settled->end()) continue;  // not settled yet
+      ++kept;
       if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(std::move(f));
     }
+    if (kept == 0) {
+      return Status::NotFound("source " + s.name + ": '" + pattern +
+                              "' matches no settled file yet (files still being written, or "
+                              "without their ready marker, are left for a later run)");
+    }
   }
+  // Under watch: a settled file that changed since is still being written.
+  auto check_settled = [&](const char* when) -> Status {
+    if (!settled) return Status::OK();
+    for (const std::string& f : files) {
+      auto it = settled->find(f);
+      if (it == settled->end()) continue;  // generated
+      struct stat st {};
+      if (::stat(f.c_str(), &st) != 0) {
+        return Status::IOError("source file " + f + " disappeared " + when);
+      }
+      const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+      if (static_cast<uint64_t>(st.st_size) != it->second.first || mtime != it->second.second) {
+        return Status::FailedPrecondition(
+            "source file " + f + " changed " + when + " (" + std::to_string(it->second.first) +
+            " -> " + std::to_string(st.st_size) +
+            " bytes): it is still being written; watch runs again once it settles (write "
+            "x.csv.tmp and rename it to x.csv, or use --ready-marker)");
+      }
+    }
+    return Status::OK();
+  };
+  ENCORE_RETURN_IF_ERROR(check_settled("after watch saw it settle"));
   source_files_[s.name] = files;
   manifest_.source_files.emplace_back(s.name, files);
   for (const std::string& f : files) {
@@ -343,6 +374,7 @@ Status Runner::RunSource(const SourceConfig& s, std::string* detail) {
   counts.rejected_by_kind = report.rejects_by_kind;
   manifest_.source_counts.push_back(counts);
   if (!log.ok()) return log.status();
+  ENCORE_RETURN_IF_ERROR(check_settled("while it was read"));
   for (const Rejection& r : report.first_rejections) {
     Say("    rejected " + r.file + ":" + std::to_string(r.line) + ": " + r.reason);
   }

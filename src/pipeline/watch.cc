@@ -22,13 +22,35 @@ struct FileState {
 };
 using FileSet = std::map<std::string, FileState>;
 
+std::string DirOf(const std::string& f) {
+  const size_t slash = f.rfind('/');
+  return slash == std::string::npos ? "." : f.substr(0, slash);
+}
+
 // The files the patterns name now; a pattern naming nothing adds nothing.
-FileSet CurrentFiles(const std::vector<std::string>& patterns) {
+// With a ready marker, only files whose directory holds it (and never the
+// marker itself).
+FileSet CurrentFiles(const std::vector<std::string>& patterns, const std::string& marker) {
   FileSet files;
+  std::map<std::string, bool> ready;  // directory -> holds the marker
   for (const auto& pattern : patterns) {
     Result<std::vector<std::string>> matched = pipeline::ExpandPattern(pattern);
     if (!matched.ok()) continue;
     for (const auto& f : *matched) {
+      if (!marker.empty()) {
+        const std::string dir = DirOf(f);
+        if (f.size() > marker.size() && f.compare(f.size() - marker.size(), marker.size(),
+                                                  marker) == 0 &&
+            f[f.size() - marker.size() - 1] == '/') {
+          continue;  // the marker itself
+        }
+        auto it = ready.find(dir);
+        if (it == ready.end()) {
+          struct stat st {};
+          it = ready.emplace(dir, ::stat((dir + "/" + marker).c_str(), &st) == 0).first;
+        }
+        if (!it->second) continue;
+      }
       struct stat st {};
       if (::stat(f.c_str(), &st) != 0) continue;
       files[f] = {static_cast<uint64_t>(st.st_size),
@@ -36,6 +58,16 @@ FileSet CurrentFiles(const std::vector<std::string>& patterns) {
     }
   }
   return files;
+}
+
+// The files of `now` that were the same one poll ago.
+FileSet Settled(const FileSet& previous, const FileSet& now) {
+  FileSet out;
+  for (const auto& [f, state] : now) {
+    auto it = previous.find(f);
+    if (it != previous.end() && it->second == state) out.emplace(f, state);
+  }
+  return out;
 }
 
 // Every source pattern of the pipeline file, or nullopt when it does not load.
@@ -75,9 +107,9 @@ Status WatchPipeline(const std::string& path, const PipelineOptions& options,
   Progress log(options.progress);
   uint32_t runs = 0;
   Status last;
-  auto run_once = [&] {
+  auto run_once = [&](const PipelineOptions& run_options) {
     ++runs;
-    Result<std::unique_ptr<Pipeline>> p = Pipeline::Load(path, options);
+    Result<std::unique_ptr<Pipeline>> p = Pipeline::Load(path, run_options);
     Result<PipelineRunResult> r = p.ok() ? (*p)->Run() : Result<PipelineRunResult>(p.status());
     if (!r.ok()) {
       last = r.status();
@@ -92,34 +124,59 @@ Status WatchPipeline(const std::string& path, const PipelineOptions& options,
     std::fflush(stdout);
   };
 
-  // The sources' file patterns, and the pipeline file itself: editing it
-  // re-runs too (and a pipeline whose sources are all generated has nothing
-  // else to watch).
-  auto watched = [&path](std::vector<std::string> p) {
-    p.push_back(path);
-    return p;
+  // The sources' file patterns (under the ready marker, if any), and the
+  // pipeline file itself: editing it re-runs too (and a pipeline whose
+  // sources are all generated has nothing else to watch).
+  auto poll = [&](const std::vector<std::string>& patterns) {
+    FileSet files = CurrentFiles(patterns, watch.ready_marker);
+    FileSet self = CurrentFiles({pipeline::EscapeGlob(path)}, "");
+    files.insert(self.begin(), self.end());
+    return files;
+  };
+  auto run_on = [&](const FileSet& settled) {
+    PipelineOptions pinned = options;
+    pinned.settled_files.emplace();
+    for (const auto& [f, state] : settled) {
+      pinned.settled_files->emplace(f, std::make_pair(state.size, state.mtime_ns));
+    }
+    run_once(pinned);
   };
   std::vector<std::string> patterns = SourcePatterns(path).value_or(std::vector<std::string>{});
-  FileSet ran_on = CurrentFiles(watched(patterns));
-  run_once();
-  FileSet previous = ran_on;
+  // The first run, too, reads only files that stayed the same over one interval.
+  FileSet previous = poll(patterns);
+  std::this_thread::sleep_for(std::chrono::milliseconds(watch.interval_ms));
+  FileSet now = poll(patterns);
+  FileSet ran_on = Settled(previous, now);
+  previous = now;
+  run_on(ran_on);
+  const size_t self = ran_on.count(path);
   log.Note("encore: watch: polling every " + std::to_string(watch.interval_ms) + " ms: " +
            (patterns.empty() ? std::string("the pipeline file (its sources read no files)")
                              : std::to_string(patterns.size()) + " source pattern(s) (" +
-                                   std::to_string(ran_on.size() - ran_on.count(path)) +
-                                   " file(s) now) and the pipeline file"));
+                                   std::to_string(ran_on.size() - self) +
+                                   " settled file(s) now) and the pipeline file") +
+           "; a file counts once its size and mtime are the same at two polls" +
+           (watch.ready_marker.empty() ? std::string()
+                                       : " and its directory holds " + watch.ready_marker));
   while (watch.max_runs == 0 || runs < watch.max_runs) {
     std::this_thread::sleep_for(std::chrono::milliseconds(watch.interval_ms));
     if (auto fresh = SourcePatterns(path)) patterns = std::move(*fresh);
-    FileSet now = CurrentFiles(watched(patterns));
-    // Run when the set differs from the last run's and has settled: the same
-    // sizes and mtimes as one poll ago (a file being written keeps changing).
-    if (now != ran_on && now == previous) {
-      log.Note("encore: watch: sources changed (" + Describe(ran_on, now) + "); running");
-      ran_on = now;
-      run_once();
+    now = poll(patterns);
+    // Run when the settled files (the same sizes and mtimes as one poll ago:
+    // a file being written keeps changing) differ from the last run's, and
+    // no file the last run read is being rewritten (new files still being
+    // written are simply left for a later run).
+    FileSet settled = Settled(previous, now);
+    bool rewriting = false;
+    for (const auto& [f, state] : ran_on) {
+      if (now.count(f) != 0 && settled.count(f) == 0) rewriting = true;
     }
     previous = std::move(now);
+    if (settled != ran_on && !rewriting) {
+      log.Note("encore: watch: sources changed (" + Describe(ran_on, settled) + "); running");
+      ran_on = std::move(settled);
+      run_on(ran_on);
+    }
   }
   return last;
 }

@@ -7,6 +7,18 @@
 //   encore:lease:<version>         exists (with a TTL) while its publisher is alive
 //   encore:retired                 sorted set: version -> when it stopped being current
 //   encore:v<version>:<t><key>     a document: table byte t, then the key bytes
+//   encore:v<version>:#<i>:<t><key> chunk i of a document too large for one
+//                                  Redis value (see below)
+//
+// Large documents (a model file for fold-in can exceed the server's value
+// limit, proto-max-bulk-len, 512 MB by default): a value longer than the
+// limit the server reports (CONFIG GET proto-max-bulk-len; 512 MB when the
+// command is refused) minus a margin is written as chunks under the same
+// version prefix, and the document key holds kChunkMarker followed by
+// "<chunks> <total bytes>". Get reassembles it and checks the total. A value
+// that happens to start with kChunkMarker is chunked too (as one chunk), so
+// reading is never ambiguous. Live documents (small user payloads, consumer
+// state) are refused with a clear message when over the limit.
 //
 // Publishing: BeginSnapshot takes a version, marks it pending and creates its
 // lease in one script; Puts are pipelined (SET, replies checked in batches,
@@ -32,7 +44,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cinttypes>
 #include <charconv>
+#include <cstdio>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
@@ -58,6 +72,32 @@ constexpr timeval kReadTimeout{2, 0};    // Snapshot::Get
 constexpr timeval kWriteTimeout{60, 0};  // publishing, pruning (large batches)
 constexpr auto kReconnectBackoff = std::chrono::milliseconds(200);
 constexpr size_t kPipelineBatch = 1000;  // commands in flight per round trip
+constexpr uint64_t kDefaultMaxValueBytes = 512ull << 20;  // Redis' default proto-max-bulk-len
+constexpr uint64_t kValueMarginBytes = 4096;               // below the limit, for safety
+constexpr std::string_view kChunkMarker{"\0encore-chunked-v1\0", 20};
+
+// The largest value the server at `conn` accepts in one bulk string
+// (proto-max-bulk-len); the Redis default when CONFIG is refused or renamed.
+uint64_t MaxValueBytes(Connection* conn) {
+  auto r = conn->Run({"CONFIG", "GET", "proto-max-bulk-len"});
+  if (r.ok() && (*r)->type == REDIS_REPLY_ARRAY && (*r)->elements == 2 &&
+      (*r)->element[1]->type == REDIS_REPLY_STRING) {
+    uint64_t v = 0;
+    std::string_view text = ReplyText((*r)->element[1]);
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec == std::errc() && end == text.data() + text.size() && v > 0) return v;
+  }
+  return kDefaultMaxValueBytes;
+}
+
+std::string ChunkKey(std::string_view prefix, size_t index, std::string_view doc_key_tail) {
+  std::string k(prefix);
+  k += '#';
+  k += std::to_string(index);
+  k += ':';
+  k.append(doc_key_tail);
+  return k;
+}
 constexpr size_t kScanCount = 1000;      // SCAN COUNT hint and UNLINK batch
 constexpr int kLeaseSeconds = 15 * 60;   // a publisher silent this long is dead
 // How long the documents of a snapshot that stopped being current survive a
@@ -258,11 +298,42 @@ class RedisSnapshot final : public Snapshot {
     full_key.assign(prefix_);
     full_key.push_back(static_cast<char>(table));
     full_key.append(key);
-    return GetOverThreadConnection(*ep_, full_key, "snapshot " + std::to_string(info_.version),
-                                   value);
+    const std::string what = "snapshot " + std::to_string(info_.version);
+    ENCORE_RETURN_IF_ERROR(GetOverThreadConnection(*ep_, full_key, what, value));
+    if (!value->starts_with(kChunkMarker)) return Status::OK();
+    return ReadChunks(std::string_view(full_key).substr(prefix_.size()), what, value);
   }
 
  private:
+  // *value holds a chunk marker "<chunks> <total>": replaces it with the
+  // document reassembled from its chunks.
+  Status ReadChunks(std::string_view tail, const std::string& what, std::string* value) const {
+    const std::string header = value->substr(kChunkMarker.size());
+    size_t chunks = 0;
+    uint64_t total = 0;
+    if (std::sscanf(header.c_str(), "%zu %" SCNu64, &chunks, &total) != 2) {
+      return Status::IOError("redis " + what + " holds a malformed chunk header for a document");
+    }
+    std::string out, chunk;
+    out.reserve(total);
+    for (size_t i = 0; i < chunks; ++i) {
+      Status s = GetOverThreadConnection(*ep_, ChunkKey(prefix_, i, tail), what, &chunk);
+      if (s.code() == StatusCode::kNotFound) {
+        return Status::IOError("redis " + what + " lost chunk " + std::to_string(i) + " of " +
+                               std::to_string(chunks) + " of a document (pruned while read?)");
+      }
+      ENCORE_RETURN_IF_ERROR(s);
+      out += chunk;
+    }
+    if (out.size() != total) {
+      return Status::IOError("redis " + what + ": a chunked document has " +
+                             std::to_string(out.size()) + " bytes, its header says " +
+                             std::to_string(total));
+    }
+    *value = std::move(out);
+    return Status::OK();
+  }
+
   std::shared_ptr<const Endpoint> ep_;
   SnapshotInfo info_;
   std::string prefix_;
@@ -279,7 +350,11 @@ class RedisWriter final : public SnapshotWriter {
         info_(info),
         prefix_(VersionPrefix(info.version)),
         lease_(LeaseKey(info.version)),
-        version_text_(std::to_string(info.version)) {}
+        version_text_(std::to_string(info.version)) {
+    const uint64_t limit = MaxValueBytes(conn_.get());
+    max_chunk_ = static_cast<size_t>(limit > 2 * kValueMarginBytes ? limit - kValueMarginBytes
+                                                                    : limit / 2);
+  }
 
   ~RedisWriter() override {
     if (committed_) return;
@@ -309,8 +384,28 @@ class RedisWriter final : public SnapshotWriter {
     key_.assign(prefix_);
     key_.push_back(static_cast<char>(table));
     key_.append(key);
-    const char* argv[] = {"SET", key_.data(), value.data()};
-    const size_t lens[] = {3, key_.size(), value.size()};
+    if (value.size() > max_chunk_ || value.starts_with(kChunkMarker)) return PutChunked(value);
+    return Set(key_, value);
+  }
+
+  // Writes `value` as chunks of at most max_chunk_ bytes, then the marker
+  // under key_ (so a reader never finds the marker before its chunks).
+  Status PutChunked(std::string_view value) {
+    const std::string doc_key = key_;
+    const std::string_view tail = std::string_view(doc_key).substr(prefix_.size());
+    size_t chunks = 0;
+    for (size_t at = 0; at < value.size() || chunks == 0; at += max_chunk_, ++chunks) {
+      ENCORE_RETURN_IF_ERROR(Set(ChunkKey(prefix_, chunks, tail), value.substr(at, max_chunk_)));
+      ENCORE_RETURN_IF_ERROR(Flush());  // one large value in flight at a time
+    }
+    std::string marker(kChunkMarker);
+    marker += std::to_string(chunks) + " " + std::to_string(value.size());
+    return Set(doc_key, marker);
+  }
+
+  Status Set(const std::string& key, std::string_view value) {
+    const char* argv[] = {"SET", key.data(), value.data()};
+    const size_t lens[] = {3, key.size(), value.size()};
     Status s = conn_->Append(3, argv, lens);
     if (!s.ok()) return Fail(s);
     ++pending_;
@@ -420,6 +515,7 @@ class RedisWriter final : public SnapshotWriter {
   std::string version_text_;
   std::string key_;
   size_t pending_ = 0;  // commands appended whose replies are unread
+  size_t max_chunk_ = 0;
   bool done_ = false;
   bool committed_ = false;
 };
@@ -452,7 +548,22 @@ class RedisLiveStore final : public LiveStore {
 
   Status Write(const std::vector<Entry>& batch) override {
     for (const Entry& e : batch) ENCORE_RETURN_IF_ERROR(CheckStoreKey(e.key));
-    if (!conn_.connected()) ENCORE_RETURN_IF_ERROR(conn_.Connect(*ep_, kWriteTimeout));
+    if (!conn_.connected()) {
+      ENCORE_RETURN_IF_ERROR(conn_.Connect(*ep_, kWriteTimeout));
+      max_value_ = MaxValueBytes(&conn_);
+    }
+    // Refused before anything is sent: the server would drop the connection
+    // (and with it the whole MULTI) on a bulk string over its limit.
+    for (const Entry& e : batch) {
+      if (!e.erase && e.value.size() > max_value_) {
+        return Status::InvalidArgument(
+            std::string(e.kind == Entry::Kind::kPayload ? "live payload of user " : "live state ") +
+            e.key + " is " + std::to_string(e.value.size()) + " bytes, over the limit of " +
+            std::to_string(max_value_) + " bytes for one value of redis at " + ep_->address() +
+            " (proto-max-bulk-len); raise it in redis.conf or keep payloads smaller (fewer items "
+            "per list)");
+      }
+    }
     auto send = [&](std::initializer_list<std::string_view> args) {
       std::vector<const char*> argv;
       std::vector<size_t> lens;
@@ -514,6 +625,7 @@ class RedisLiveStore final : public LiveStore {
 
   std::shared_ptr<const Endpoint> ep_;
   Connection conn_;  // the writer's
+  uint64_t max_value_ = kDefaultMaxValueBytes;  // the server's, read at connect
 };
 
 // --- The store -------------------------------------------------------------
