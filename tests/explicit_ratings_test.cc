@@ -95,7 +95,7 @@ TEST(ExplicitRatings, RepeatedExplicitRatingsAreNotSummed) {
 
 TEST(ExplicitRatings, PipelineOnGeneratedRatingsIsExplicitByDefault) {
   TempDir dir;
-  WriteFile(dir.File("p.toml"), R"(name = "p"
+  WriteFile(dir.File("p.toml"), testing::WorkdirIn(dir, R"(name = "p"
 workdir = "work"
 [sources.r]
 generate = { profile = "ratings", users = 300, items = 100, rows = 6000, seed = 3 }
@@ -113,7 +113,7 @@ kind = "csv"
 from = "top"
 path = "out"
 prefix = "recs"
-)");
+)"));
   auto r = RunEncore("run " + dir.File("p.toml"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err.find(kWarning), std::string::npos) << r.err;

@@ -284,7 +284,7 @@ TEST_F(OutputPaths, TemporariesOfACrashedWriterAreRemovedAtTheNextWrite) {
 
 TEST(OutputPathsPipeline, SymlinkedOutputDirectoryIsFollowedAndKept) {
   TempDir dir;
-  WriteFile(dir.File("p.toml"), R"(name = "p"
+  WriteFile(dir.File("p.toml"), testing::WorkdirIn(dir, R"(name = "p"
 workdir = "work"
 [sources.r]
 generate = { profile = "ratings", users = 50, items = 20, rows = 300, seed = 1 }
@@ -298,7 +298,7 @@ kind = "csv"
 from = "top"
 path = "out"
 prefix = "recs"
-)");
+)"));
   std::filesystem::create_directories(dir.File("work/real"));
   ASSERT_EQ(::symlink("real", dir.File("work/out").c_str()), 0);
   auto r = RunEncore("run " + dir.File("p.toml"));

@@ -58,7 +58,7 @@ struct Shop {
     std::filesystem::create_directories(dir.File("data"));
     WriteFile(dir.File("data/a.csv"), EventsCsv(30, 20, 6, 1));
     WriteFile(dir.File("data/b.csv"), EventsCsv(10, 20, 4, 2, "v"));
-    WriteFile(dir.File("p.toml"), toml);
+    WriteFile(dir.File("p.toml"), testing::WorkdirIn(dir, toml));
   }
   std::string toml() const { return dir.File("p.toml"); }
   std::string work(const std::string& rest = "") const { return dir.File("work") + rest; }

@@ -39,7 +39,9 @@ std::string Example(const std::string& name) {
 }
 
 // Copies an example pipeline into `dir`, replacing `from` by `to` (to keep
-// the test fast under sanitizers; the pipeline's structure stays as is).
+// the test fast under sanitizers; the pipeline's structure stays as is), its
+// workdir made DIR/WORKDIR. The examples as shipped, run as a newcomer runs
+// them, are tests/examples_test.cc.
 std::string CopyExample(const TempDir& dir, const std::string& name, const std::string& from = "",
                         const std::string& to = "") {
   std::string text = ReadFile(Example(name));
@@ -47,6 +49,11 @@ std::string CopyExample(const TempDir& dir, const std::string& name, const std::
     size_t at = text.find(from);
     EXPECT_NE(at, std::string::npos) << from << " in " << name;
     if (at != std::string::npos) text.replace(at, from.size(), to);
+  }
+  // The workdir (relative to the current directory) into `dir`.
+  const std::string key = "workdir = \"";
+  if (size_t at = text.find("\n" + key); at != std::string::npos) {
+    text.insert(at + 1 + key.size(), dir.path() + "/");
   }
   WriteFile(dir.File(name), text);
   return dir.File(name);

@@ -56,7 +56,7 @@ pid_t DeadPid() {
 
 TEST(PipelineOps, SecondRunOfTheSamePipelineIsRefusedUntilTheFirstDies) {
   TempDir dir;
-  WriteFile(dir.File("p.toml"), kPipeline);
+  WriteFile(dir.File("p.toml"), testing::WorkdirIn(dir, kPipeline));
   // The first run blocks reading its input, a FIFO, while holding the lock.
   ASSERT_EQ(::mkfifo(dir.File("in.csv").c_str(), 0600), 0);
   pid_t first = ::fork();
@@ -99,7 +99,7 @@ TEST(PipelineOps, SecondRunOfTheSamePipelineIsRefusedUntilTheFirstDies) {
 
 TEST(PipelineOps, TemporariesOfACrashedPublisherAreCleanedAtTheNextStart) {
   TempDir dir;
-  WriteFile(dir.File("p.toml"), kPipeline);
+  WriteFile(dir.File("p.toml"), testing::WorkdirIn(dir, kPipeline));
   WriteFile(dir.File("in.csv"), kData);
   auto r = RunEncore("run " + dir.File("p.toml"));
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -108,7 +108,7 @@ TEST(PipelineWatch, AFailingRunIsReportedAndWatchingContinues) {
 
 TEST(PipelineWatch, OnlyRunsOneOutputAndThePollingLineSaysWhatIsWatched) {
   TempDir dir;
-  WriteFile(dir.File("p.toml"), R"(name = "w"
+  WriteFile(dir.File("p.toml"), testing::WorkdirIn(dir, R"(name = "w"
 workdir = "work"
 [sources.r]
 generate = { profile = "ratings", users = 50, items = 20, rows = 300, seed = 1 }
@@ -127,7 +127,7 @@ kind = "publish"
 model = "pop"
 store = "store"
 n = 2
-)");
+)"));
   auto r = testing::RunEncore("watch " + dir.File("p.toml") +
                               " --only csv --max-runs 1 --interval-ms 10");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -44,6 +44,13 @@ void WriteGzipFile(const std::string& path, const std::string& contents) {
   gzclose(f);
 }
 
+std::string WorkdirIn(const TempDir& dir, std::string toml) {
+  const std::string from = "workdir = \"work\"";
+  const size_t at = toml.find(from);
+  if (at != std::string::npos) toml.replace(at, from.size(), "workdir = \"" + dir.File("work") + "\"");
+  return toml;
+}
+
 CommandResult RunEncore(const std::string& args, const std::string& env) {
   TempDir dir;
   std::string cmd = env + " " + ENCORE_BINARY + " " + args + " >" + dir.File("out") + " 2>" +

@@ -30,6 +30,10 @@ struct CommandResult {
   std::string out;  // stdout
   std::string err;  // stderr
 };
+// `toml` with its `workdir = "work"` made absolute, DIR/work: a relative
+// workdir is relative to the current directory, which tests do not change.
+std::string WorkdirIn(const TempDir& dir, std::string toml);
+
 // Runs the encore binary with `args` (a shell-quoted string) and optional env prefix.
 CommandResult RunEncore(const std::string& args, const std::string& env = "");
 

@@ -37,10 +37,14 @@ struct TrainReport {
 // Creates the model `kind` with `params` (InvalidArgument for an unknown
 // kind or bad parameters, before any work), fits it on `data` and, when
 // `path` is not empty, writes the model file there (SaveModel). The trained
-// model holds copies of data's dictionaries. `report` may be null.
+// model holds copies of data's dictionaries. `report` may be null. With
+// `progress`, an iterative model reports every iteration (the first and the
+// last always, others at the progress interval) with the rate, the time left
+// and how much the item factors changed (relative RMS change over a sample
+// of up to 4096 item rows; it falls as the fit converges).
 Result<TrainedModel> TrainAndSave(const std::string& kind, const ModelParams& params,
                                   const Dataset& data, const std::string& path,
-                                  TrainReport* report = nullptr);
+                                  TrainReport* report = nullptr, Progress* progress = nullptr);
 
 // -------------------------------------------------- recommend to outputs
 

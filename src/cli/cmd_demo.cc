@@ -154,7 +154,7 @@ Command RegisterDemo(CLI::App& root) {
 
         std::printf("\n== 5. train ials on everything, write the model file\n");
         const std::string model_file = f->out + "/ials.model";
-        Result<TrainedModel> model = TrainAndSave("ials", params, *data, model_file);
+        Result<TrainedModel> model = TrainAndSave("ials", params, *data, model_file, nullptr, &progress);
         if (!model.ok()) return PrintError(model.status());
         const TrainedModel& trained = *model;
         std::printf("   wrote %s\n", model_file.c_str());

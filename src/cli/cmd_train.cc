@@ -208,8 +208,9 @@ Command RegisterTrain(CLI::App& root) {
             }
 #endif
             TrainReport trained_report;
+            Progress fit_progress(f->input.quiet ? Progress::Mode::kQuiet : Progress::Mode::kAuto);
             Result<TrainedModel> model =
-                TrainAndSave(f->model, params, *data, f->out, &trained_report);
+                TrainAndSave(f->model, params, *data, f->out, &trained_report, &fit_progress);
             if (!model.ok()) return PrintError(model.status());
             const TrainedModel& trained = *model;
             const double fit_seconds = trained_report.fit_seconds;

@@ -58,6 +58,21 @@ std::string LogLine(const std::string& kind, const std::string& where, const Eva
   return line;
 }
 
+// ", model 3/10, 4.2 s per model, ETA 29s": how far a series of fits has got.
+std::string Remaining(std::chrono::steady_clock::time_point start, uint32_t done, uint32_t total) {
+  if (total <= 1) return "";
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  char buf[96];
+  std::snprintf(buf, sizeof buf, ", model %u/%u, %.2f s per model", done, total, secs / done);
+  std::string out = buf;
+  if (done < total) {
+    std::snprintf(buf, sizeof buf, ", ETA %.0fs", secs / done * (total - done));
+    out += buf;
+  }
+  return out;
+}
+
 Status CheckAssignment(const Dataset& data, const FoldAssignment& folds) {
   if (folds.fold.size() != data.nnz() || folds.folds == 0 || folds.folds > kMaxFolds) {
     return Status::InvalidArgument("the fold assignment does not match the dataset (" +
@@ -121,11 +136,12 @@ Result<CvReport> CrossValidate(const std::string& kind, const ModelParams& param
   ENCORE_RETURN_IF_ERROR(CreateEvalModel(kind, params).status());  // fail before splitting
   CvReport cv;
   cv.metrics = metrics;
+  const auto start = std::chrono::steady_clock::now();
   for (uint32_t f = 0; f < folds.folds; ++f) {
     TrainTest tt = MakeTrainTest(data, folds, f, params.threads);
     ENCORE_ASSIGN_OR_RETURN(EvalReport r,
                             Evaluate(kind, params, tt.train, tt.test, metrics, options));
-    Log(options, LogLine(kind, FoldLabel(f, folds.folds), r));
+    Log(options, LogLine(kind, FoldLabel(f, folds.folds), r) + Remaining(start, f + 1, folds.folds));
     cv.folds.push_back(std::move(r));
   }
   Summarize(&cv);
@@ -253,12 +269,16 @@ Result<GridReport> GridSearch(const std::string& kind, const ModelParams& base,
     report.points.push_back(std::move(p));
   }
   // Folds outside, points inside: each training set is built once.
+  const auto start = std::chrono::steady_clock::now();
+  const uint32_t models = folds.folds * static_cast<uint32_t>(report.points.size());
+  uint32_t fitted = 0;
   for (uint32_t f = 0; f < folds.folds; ++f) {
     TrainTest tt = MakeTrainTest(data, folds, f, base.threads);
     for (GridPoint& p : report.points) {
       ENCORE_ASSIGN_OR_RETURN(EvalReport r,
                               Evaluate(kind, p.params, tt.train, tt.test, metrics, options));
-      Log(options, LogLine(kind + " " + DescribeSetting(p.setting), FoldLabel(f, folds.folds), r));
+      Log(options, LogLine(kind + " " + DescribeSetting(p.setting), FoldLabel(f, folds.folds), r) +
+                       Remaining(start, ++fitted, models));
       p.result.folds.push_back(std::move(r));
     }
   }

@@ -1483,7 +1483,14 @@ Result<PipelineConfig> LoadPipelineConfig(const std::string& path) {
   Loader l(path, c.dir);
   l.CheckKeys(root, "", "", "");
   c.name = Loader::String(root, "name").value_or("");
-  c.workdir = ResolvePath(c.dir, Loader::String(root, "workdir").value_or("."));
+  // A relative workdir is relative to where encore runs (like --workdir), so
+  // `encore run examples/x.toml` writes ./runs/..., never into the folder of
+  // the pipeline file (a source tree); without the key, the file's directory.
+  if (auto w = Loader::String(root, "workdir")) {
+    c.workdir = ResolvePath(fs::current_path().string(), *w);
+  } else {
+    c.workdir = c.dir;
+  }
   if (auto keep = l.Uint(root, "keep", 0, 1000000)) c.keep = static_cast<uint32_t>(*keep);
 
   ForEachNamed(l, root, "sources", [&](const std::string& name, const toml::table& t) {
@@ -1556,16 +1563,15 @@ Result<PipelineConfig> LoadPipelineConfig(const std::string& path) {
 
 Result<std::string> LoadPipelineWorkdir(const std::string& path) {
   ENCORE_ASSIGN_OR_RETURN(toml::table root, ParseToml(path));
-  std::string workdir = ".";
   if (const toml::node* w = root.get("workdir")) {
     if (!w->is_string()) {
       return Status::InvalidArgument(path + ":" + std::to_string(w->source().begin.line) + ":" +
                                      std::to_string(w->source().begin.column) +
                                      ": workdir must be a string");
     }
-    workdir = w->as_string()->get();
+    return ResolvePath(fs::current_path().string(), w->as_string()->get());
   }
-  return ResolvePath(AbsoluteDir(path), workdir);
+  return AbsoluteDir(path);
 }
 
 Result<std::string> LoadPipelineName(const std::string& path) {

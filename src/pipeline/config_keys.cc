@@ -135,7 +135,8 @@ const std::vector<ConfigKey>& PipelineKeys() {
       {"", "name", T::kString, true, "", "", "Pipeline name, shown in plans, manifests and runs"},
       {"", "workdir", T::kString, false, "the pipeline file's directory", "",
        "Working directory: run history in `WORKDIR/runs/`, relative output paths and stores; "
-       "relative to the pipeline file's directory; `--workdir` overrides"},
+       "a relative one is relative to the current directory (where encore runs, as "
+       "`--workdir`), not to the pipeline file; `--workdir` overrides"},
       {"", "keep", T::kInteger, false, "5", "",
        "Run directories kept after a successful run (0 keeps all); `--keep` overrides"},
       {"", "sources", T::kNamedTables, true, "", "", "Named inputs: `[sources.NAME]`"},

@@ -490,7 +490,7 @@ Status Runner::RunModel(const ModelConfig& m, std::string* detail) {
   record.file = run_dir_ + "/models/" + m.name + ".model";
   if (!trained) {
     TrainReport report;
-    ENCORE_ASSIGN_OR_RETURN(trained, TrainAndSave(m.kind, params, data, record.file, &report));
+    ENCORE_ASSIGN_OR_RETURN(trained, TrainAndSave(m.kind, params, data, record.file, &report, &progress_));
     record.fit_seconds = report.fit_seconds;
     record.bytes = report.file_bytes;
     record.trained_on = "all data";
@@ -693,7 +693,7 @@ Status Runner::RunRetail(std::string* detail) {
   record.kind = m.kind;
   record.file = run_dir_ + "/models/" + m.name + ".model";
   TrainReport train;
-  ENCORE_ASSIGN_OR_RETURN(state->model, TrainAndSave(m.kind, m.params, data, record.file, &train));
+  ENCORE_ASSIGN_OR_RETURN(state->model, TrainAndSave(m.kind, m.params, data, record.file, &train, &progress_));
   record.fit_seconds = train.fit_seconds;
   record.bytes = train.file_bytes;
   record.trained_on = "rolled-up keys (" + r.key + ")";

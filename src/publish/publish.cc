@@ -93,7 +93,7 @@ Status PublishPayloads(const TrainedModel& model, const PublishOptions& options,
   QueryOptions q;
   q.n = options.n;
   q.exclude_seen = options.exclude_seen;
-  if (progress) progress->Start(kind.what, 0, kind.unit);
+  if (progress) progress->StartCount(kind.what, keys.size(), kind.unit);
   const uint64_t bytes_before = report->bytes;
   Ranker ranker(m);
   if (!kind.users) ranker.UseIndex(index, /*approximate_similar=*/index != nullptr);

@@ -22,7 +22,7 @@ Result<RetailPublishReport> PublishRetail(const RetailFeeds& feeds, const Traine
   report.snapshot = writer->info();
   const uint64_t version = report.snapshot.version;
   const uint32_t users = model.users.size();
-  if (progress != nullptr) progress->Start("retail payloads", 0, "members");
+  if (progress != nullptr) progress->StartCount("retail payloads", users, "members");
 
   constexpr uint32_t kBlock = 2048;
   std::vector<std::string> payloads;

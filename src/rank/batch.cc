@@ -59,7 +59,7 @@ Result<BatchReport> WriteRecommendations(const TrainedModel& model,
   BatchReport report;
   std::vector<uint32_t> users = Resolve(model.users, user_ids, &report);
   ENCORE_ASSIGN_OR_RETURN(auto writer, rank::RankedWriter::Open(out_path, "user", "item"));
-  if (progress) progress->Start("recommending", 0, "users");
+  if (progress) progress->StartCount("recommending", users.size(), "users");
   Ranker ranker(*model.model);
   ranker.UseIndex(index);
   std::vector<std::vector<ScoredItem>> lists;
@@ -84,7 +84,7 @@ Result<BatchReport> WriteSimilarItems(const TrainedModel& model,
   BatchReport report;
   std::vector<uint32_t> items = Resolve(model.items, item_ids, &report);
   ENCORE_ASSIGN_OR_RETURN(auto writer, rank::RankedWriter::Open(out_path, "item", "similar_item"));
-  if (progress) progress->Start("similar items", 0, "items");
+  if (progress) progress->StartCount("similar items", items.size(), "items");
   Ranker ranker(*model.model);
   ranker.UseIndex(index, /*approximate_similar=*/index != nullptr);
   std::vector<std::vector<ScoredItem>> lists;

@@ -33,8 +33,23 @@ void Progress::Start(const std::string& task, uint64_t total_bytes, const char* 
   task_ = task;
   unit_ = unit;
   total_ = total_bytes;
+  total_count_ = 0;
+  detail_.clear();
   done_ = rows_ = 0;
   start_ = last_print_ = std::chrono::steady_clock::now();
+}
+
+void Progress::StartCount(const std::string& task, uint64_t total, const char* unit) {
+  Start(task, 0, unit);
+  total_count_ = total;
+}
+
+void Progress::UpdateNow(uint64_t done_bytes, uint64_t rows) {
+  done_ = done_bytes;
+  rows_ = rows;
+  if (mode_ == Mode::kQuiet) return;
+  last_print_ = std::chrono::steady_clock::now();
+  Print(false);
 }
 
 void Progress::Update(uint64_t done_bytes, uint64_t rows) {
@@ -62,21 +77,41 @@ void Progress::Note(const std::string& line) {
 
 void Progress::Print(bool final) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  char rate[32] = "";
-  if (done_ > 0 && secs > 0) std::snprintf(rate, sizeof rate, ", %.1f MB/s", done_ / 1e6 / secs);
+  char rate[48] = "";
+  if (done_ > 0 && secs > 0) {
+    std::snprintf(rate, sizeof rate, ", %.1f MB/s", done_ / 1e6 / secs);
+  } else if (rows_ > 0 && secs > 0) {
+    const double per_second = rows_ / secs;
+    if (per_second >= 10) {
+      std::snprintf(rate, sizeof rate, ", %s %s/s", HumanCount(uint64_t(per_second)).c_str(), unit_);
+    } else {
+      std::snprintf(rate, sizeof rate, ", %.2f s per %s", secs / rows_,
+                    total_count_ > 0 && unit_[0] != 0 ? unit_ : "unit");
+    }
+  }
+  // The fraction done: by bytes when their total is known, else by count.
+  double fraction = -1;
+  if (total_ > 0 && done_ > 0) fraction = double(done_) / total_;
+  if (total_ == 0 && total_count_ > 0 && rows_ > 0) fraction = double(rows_) / total_count_;
   char eta[48] = "";
-  if (!final && total_ > 0 && done_ > 0 && done_ < total_) {
-    std::snprintf(eta, sizeof eta, ", ETA %.0fs", secs * (double(total_) / done_ - 1));
+  if (!final && fraction > 0 && fraction < 1) {
+    std::snprintf(eta, sizeof eta, ", ETA %.0fs", secs * (1 / fraction - 1));
   }
   char pct[24] = "";
-  if (total_ > 0 && !final) std::snprintf(pct, sizeof pct, " %.0f%%", 100.0 * done_ / total_);
+  if (!final && total_ > 0) std::snprintf(pct, sizeof pct, " %.0f%%", 100.0 * done_ / total_);
+  if (!final && total_ == 0 && total_count_ > 0) {
+    std::snprintf(pct, sizeof pct, " %.0f%%", 100.0 * rows_ / total_count_);
+  }
+  std::string count = HumanCount(rows_);
+  if (total_count_ > 0) count += "/" + HumanCount(total_count_);
+  const std::string detail = detail_.empty() ? "" : ", " + detail_;
   if (mode_ == Mode::kTerminal) {
-    std::fprintf(out_, "\r\033[K%s:%s %s %s%s%s", task_.c_str(), pct, HumanCount(rows_).c_str(),
-                 unit_, rate, eta);
+    std::fprintf(out_, "\r\033[K%s:%s %s %s%s%s%s", task_.c_str(), pct, count.c_str(), unit_, rate,
+                 detail.c_str(), eta);
     if (final) std::fprintf(out_, " in %.2fs\n", secs);
   } else {
-    std::fprintf(out_, "encore: %s:%s %s %s%s%s%s\n", task_.c_str(), pct,
-                 HumanCount(rows_).c_str(), unit_, rate, eta,
+    std::fprintf(out_, "encore: %s:%s %s %s%s%s%s%s\n", task_.c_str(), pct, count.c_str(), unit_,
+                 rate, detail.c_str(), eta,
                  final ? (" (done in " + std::to_string(secs).substr(0, 5) + "s)").c_str() : "");
   }
   std::fflush(out_);

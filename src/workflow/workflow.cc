@@ -2,7 +2,11 @@
 
 #include "encore/workflow.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <optional>
 
 #include "encore/store.h"
 #include "io/output_file.h"
@@ -11,7 +15,7 @@ namespace encore {
 
 Result<TrainedModel> TrainAndSave(const std::string& kind, const ModelParams& params,
                                   const Dataset& data, const std::string& path,
-                                  TrainReport* report) {
+                                  TrainReport* report, Progress* progress) {
   TrainReport local;
   if (report == nullptr) report = &local;
   ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> model, CreateRecommender(kind, params));
@@ -21,7 +25,46 @@ Result<TrainedModel> TrainAndSave(const std::string& kind, const ModelParams& pa
   // A bad path fails now, not after the fit.
   if (!path.empty()) ENCORE_RETURN_IF_ERROR(io::CheckOutputPath(path, out_options).status());
   const auto start = std::chrono::steady_clock::now();
-  ENCORE_RETURN_IF_ERROR(model->Fit(data));
+  bool iterated = false;
+  std::vector<float> previous;  // the sampled item rows at the last iteration
+  if (progress != nullptr && !progress->quiet()) {
+    progress->StartCount("fit " + kind, params.iterations, "iterations");
+    const Recommender* m = model.get();
+    const uint32_t items = data.by_user.cols;
+    model->set_fit_callback([&, m, items](uint32_t done, uint32_t total) {
+      iterated = true;
+      std::optional<FactorView> f = m->Factors();
+      if (f && f->items != nullptr && f->factors > 0 && items > 0) {
+        const uint32_t stride = std::max<uint32_t>(1, items / 4096);
+        std::vector<float> now;
+        for (uint32_t i = 0; i < items; i += stride) {
+          now.insert(now.end(), f->items + size_t(i) * f->factors,
+                     f->items + size_t(i + 1) * f->factors);
+        }
+        if (previous.size() == now.size()) {
+          double diff = 0, norm = 0;
+          for (size_t j = 0; j < now.size(); ++j) {
+            diff += double(now[j] - previous[j]) * (now[j] - previous[j]);
+            norm += double(now[j]) * now[j];
+          }
+          char text[64];
+          std::snprintf(text, sizeof text, "item factors changed %.3g%%",
+                        norm > 0 ? 100 * std::sqrt(diff / norm) : 0.0);
+          progress->SetDetail(text);
+        }
+        previous = std::move(now);
+      }
+      if (done == 1 || done == total) {
+        progress->UpdateNow(0, done);
+      } else {
+        progress->Update(0, done);
+      }
+    });
+  }
+  Status fit = model->Fit(data);
+  model->set_fit_callback(nullptr);
+  ENCORE_RETURN_IF_ERROR(fit);
+  if (iterated) progress->Finish();
   report->fit_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   TrainedModel trained{std::move(model), data.users.Clone(), data.items.Clone()};
