@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "postgres_server.h"
@@ -111,8 +112,11 @@ TEST(Examples, EveryFileRunsFromAFreshCheckoutAsWritten) {
       {"ruelala_personalization.toml", HeaderCommands(example("ruelala_personalization.toml"))},
       // Without ENCORE_PG first (the no-database path), then with it.
       {"yahoo_music_als.toml",
-       HeaderCommands(example("yahoo_music_als.toml"), "ENCORE_PG") + "export ENCORE_PG='" +
-           pg->conninfo() + "'\n" + HeaderCommands(example("yahoo_music_als.toml"), "--only")},
+       "build/release/encore run examples/yahoo_music_als.toml --only csv\n"
+       "export ENCORE_PG='" +
+           pg->conninfo() +
+           "'\n"
+           "build/release/encore run examples/yahoo_music_als.toml\n"},
       {"live/demo.sh", "examples/live/demo.sh\n"},
       {"data/purchases-2024.csv", ""},                           // pono_cooccurrence.toml
       {"data/ydata-ymusic-user-artist-ratings-sample.txt", ""},  // yahoo_music_als.toml
@@ -125,9 +129,16 @@ TEST(Examples, EveryFileRunsFromAFreshCheckoutAsWritten) {
                                      << " has no recipe in tests/examples_test.cc: say how a "
                                         "newcomer runs it";
   }
-  for (const auto& [file, script] : recipes) {
+  std::set<std::string> ran;  // a pipeline run twice as written (README and header) runs once
+  for (const auto& [file, recipe] : recipes) {
     EXPECT_TRUE(before.count(file)) << "examples/" << file << " is gone: update the recipes";
-    if (script.empty()) continue;
+    std::string script;
+    std::istringstream in(recipe);
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("build/release/encore run ", 0) == 0 && !ran.insert(line).second) continue;
+      script += line + "\n";
+    }
+    if (recipe.empty()) continue;
     SCOPED_TRACE("examples/" + file);
     Shell s = RunIn(root.path(), script);
     EXPECT_EQ(s.exit_code, 0) << "running examples/" << file << ":\n"

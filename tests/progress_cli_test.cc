@@ -23,8 +23,10 @@ bool Has(const std::string& text, const std::string& part) {
 class ProgressCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto gen = RunEncore("generate --profile plays --users 300 --items 100 --rows 6000 --seed 5 "
-                         "--out " + dir_.File("gen") + " --quiet");
+    auto gen = RunEncore(
+        "generate --profile plays --users 300 --items 100 --rows 6000 --seed 5 "
+        "--out " +
+        dir_.File("gen") + " --quiet");
     ASSERT_EQ(gen.exit_code, 0) << gen.err;
   }
   std::string Input() const { return dir_.File("gen/plays.csv"); }
@@ -42,8 +44,8 @@ TEST_F(ProgressCli, AMultiIterationFitReportsEachEndOfItsIterations) {
     EXPECT_TRUE(Has(r.err, "item factors changed")) << "the change from iteration 1 on: " << r.err;
     EXPECT_TRUE(Has(r.err, "ETA")) << "time left after the first iteration: " << r.err;
 
-    auto quiet = RunEncore("train --model " + model + " --iterations 4 -i " + Input() +
-                           " --out " + dir_.File(model + ".model") + " --quiet");
+    auto quiet = RunEncore("train --model " + model + " --iterations 4 -i " + Input() + " --out " +
+                           dir_.File(model + ".model") + " --quiet");
     ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
     EXPECT_FALSE(Has(quiet.err, "iterations")) << quiet.err;
     EXPECT_TRUE(quiet.err.empty()) << quiet.err;
@@ -71,8 +73,8 @@ TEST_F(ProgressCli, RecommendAndPublishCountUsersWithARate) {
   ASSERT_EQ(rec.exit_code, 0) << rec.err;
   EXPECT_TRUE(Has(rec.err, "recommending: ")) << rec.err;
   EXPECT_TRUE(Has(rec.err, "/300 users")) << "the total is known: " << rec.err;
-  auto pub = RunEncore("publish --model-file " + dir_.File("m.model") + " --store " +
-                       dir_.File("store"));
+  auto pub =
+      RunEncore("publish --model-file " + dir_.File("m.model") + " --store " + dir_.File("store"));
   ASSERT_EQ(pub.exit_code, 0) << pub.err;
   EXPECT_TRUE(Has(pub.err, "/300 ")) << pub.err;
   auto quiet = RunEncore("recommend --model-file " + dir_.File("m.model") + " --n 3 --out " +

@@ -144,6 +144,7 @@ class Bpr final : public FactorModel {
       }
       epochs_.push_back({samples, skipped, correct});
       eta *= params_.lr_decay;
+      ReportIteration(epoch + 1, params_.iterations);  // outside the parallel region
     }
     // A diverged run (learning rate far too high) is an error, not a model.
     for (float v : item_factors_) {
