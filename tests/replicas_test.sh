@@ -30,7 +30,7 @@ for seed in 1 2; do
   "$encore" train --model ials --input "$tmp/data/plays.csv" --factors 8 --iterations 3 \
     --threads 1 --seed "$seed" --out "$tmp/m$seed.bin" >/dev/null 2>&1
 done
-cut -d, -f1 "$tmp/data/plays.csv" | tail -n +2 | sort -u | head -60 >"$tmp/users.txt"
+cut -d, -f1 "$tmp/data/plays.csv" | tail -n +2 | sort -u | sed -n "1,60p" >"$tmp/users.txt"
 
 "$root/scripts/replicas.sh" --replicas 2 --dir "$tmp/set" --encore "$encore" --poll-ms 100 \
   >"$tmp/replicas.out" 2>&1 &
