@@ -145,6 +145,10 @@ Command RegisterTrain(CLI::App& root) {
                 w.Double(r->shuffle_seconds);
                 w.Key("exchange_seconds");
                 w.Double(x.exchange_seconds);
+                w.Key("rank0_fit_cpu_seconds");
+                w.Double(r->fit_cpu_seconds);
+                w.Key("max_fit_cpu_seconds");
+                w.Double(r->max_fit_cpu_seconds);
                 w.Key("users");
                 w.Uint(r->users);
                 w.Key("items");

@@ -4,6 +4,7 @@
 
 #include <mpi.h>
 #include <omp.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +35,21 @@ using Clock = std::chrono::steady_clock;
 
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// User + system CPU seconds of this process so far.
+double CpuSeconds() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+// Records the fit's CPU seconds on this rank and the maximum over ranks.
+void RecordFitCpu(double cpu_start, TrainResult* result) {
+  result->fit_cpu_seconds = CpuSeconds() - cpu_start;
+  MPI_Allreduce(&result->fit_cpu_seconds, &result->max_fit_cpu_seconds, 1, MPI_DOUBLE, MPI_MAX,
+                MPI_COMM_WORLD);
 }
 
 // The first failing rank's status on every rank (OK when none failed):
@@ -547,10 +563,12 @@ Result<TrainResult> FitCooccurrence(const Session& s, const ModelParams& params,
     return Status::Internal("cooccurrence did not take a row exchange");
   }
   t = Clock::now();
+  const double cpu = CpuSeconds();
   Status fit = model->Fit(data);
   model::SetCooccurrenceRowExchange(model.get(), nullptr);
   ENCORE_RETURN_IF_ERROR(Agree(s, fit));
   result.train.fit_seconds = Since(t);
+  RecordFitCpu(cpu, &result);
   return WriteOnRankZero(s, std::move(model), std::move(data), out, std::move(result));
 }
 
@@ -870,10 +888,12 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
   MpiExchange exchange(s, U, I, &result.stats);
   factor_model->set_fit_exchange(&exchange);
   t = Clock::now();
+  const double cpu = CpuSeconds();
   Status fit = model->Fit(data);
   factor_model->set_fit_exchange(nullptr);
   ENCORE_RETURN_IF_ERROR(Agree(s, fit));
   result.train.fit_seconds = Since(t);
+  RecordFitCpu(cpu, &result);
   // 5. Rank 0 writes the model file; the others wait for its outcome.
   return WriteOnRankZero(s, std::move(model), std::move(data), out, std::move(result));
 }

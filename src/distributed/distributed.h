@@ -86,6 +86,9 @@ struct TrainResult {
   uint64_t estimated_bytes = 0;  // the memory model's figure for this rank
   ExchangeStats stats;           // this rank's training exchange
   double read_seconds = 0, shuffle_seconds = 0;
+  // CPU seconds (user + system, getrusage) of the fit on this rank and the
+  // largest over ranks. MPI's waiting inside collectives spins, so it counts.
+  double fit_cpu_seconds = 0, max_fit_cpu_seconds = 0;
 };
 
 // The model kinds Train supports: the factor models als and ials
