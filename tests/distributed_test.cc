@@ -263,6 +263,161 @@ TEST_F(DistributedTest, MemoryBudgetNamesTheRanksNeeded) {
   EXPECT_NE(none.err.find("no rank count is enough"), std::string::npos) << none.err;
 }
 
+// cooccurrence over ranks: each rank computes the similarity rows of its
+// block of source items from the same (replicated) data, so the model file
+// is the single-process file byte for byte - with and without recency decay.
+TEST_F(DistributedTest, CooccurrenceOverOneTwoThreeRanksIsTheSameModel) {
+  CommandResult g =
+      RunEncore("generate --profile ratings --users 800 --items 300 --rows 20000 --seed 5 --out " +
+                dir_.File("r"));
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  // Plays (no times); ratings with times, decayed, rows cut to 40 neighbours.
+  for (const std::string extra :
+       {plays_, dir_.File("r/ratings.csv") + " --half-life-days 30 --neighbors 40"}) {
+    SCOPED_TRACE("input:" + extra);
+    const std::string flags = " --model cooccurrence --input " + extra + " --threads 1 --out ";
+    CommandResult single = RunEncore("train" + flags + dir_.File("single.bin"));
+    ASSERT_EQ(single.exit_code, 0) << single.err;
+    const std::string expected = ReadFile(dir_.File("single.bin"));
+    ASSERT_GT(expected.size(), 1000u);
+    for (int n : {1, 2, 3}) {
+      SCOPED_TRACE("ranks " + std::to_string(n));
+      const std::string model = dir_.File("c" + std::to_string(n) + ".bin");
+      CommandResult r = RunEncore("train" + flags + model + " --json", Mpirun(n));
+      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+      EXPECT_NE(r.out.find("\"ranks\": " + std::to_string(n)), std::string::npos) << r.out;
+      EXPECT_TRUE(ReadFile(model) == expected) << "model of " << n << " ranks differs";
+    }
+  }
+}
+
+TEST_F(DistributedTest, KilledRankFailsCooccurrenceWithoutAModelFile) {
+  const std::string model = dir_.File("killed.bin");
+  CommandResult r =
+      RunEncore("train --model cooccurrence --input " + plays_ + " --threads 1 --out " + model,
+                Mpirun(2, "ENCORE_MPI_KILL_RANK=1 ENCORE_MPI_KILL_AT=1"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("rank 1 killed"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(model));
+}
+
+// The parts of a distributed recommend, concatenated in name order (CSV: the
+// header once), and how many there are.
+std::string JoinParts(const std::string& dir, bool csv, int* parts) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("part-", 0) == 0) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  *parts = static_cast<int>(names.size());
+  std::string all;
+  for (size_t p = 0; p < names.size(); ++p) {
+    std::string text = ReadFile(dir + "/" + names[p]);
+    if (csv && p > 0) {
+      EXPECT_EQ(text.rfind("user,item,score,rank\n", 0), 0u) << names[p];
+      text = text.substr(text.find('\n') + 1);
+    }
+    all += text;
+  }
+  return all;
+}
+
+TEST_F(DistributedTest, RecommendPartsEqualOneProcessAndEndWithSuccess) {
+  ASSERT_EQ(RunEncore("train --model ials --input " + plays_ +
+                      " --factors 8 --iterations 3 --threads 1 --out " + dir_.File("m.bin"))
+                .exit_code,
+            0);
+  ASSERT_EQ(RunEncore("train --model cooccurrence --input " + plays_ + " --threads 1 --out " +
+                      dir_.File("c.bin"))
+                .exit_code,
+            0);
+  for (const std::string kind : {"m", "c"}) {
+    const std::string model = dir_.File(kind + ".bin");
+    CommandResult single =
+        RunEncore("recommend --model-file " + model + " --n 7 --out " + dir_.File(kind + ".csv"));
+    ASSERT_EQ(single.exit_code, 0) << single.err;
+    const std::string expected = ReadFile(dir_.File(kind + ".csv"));
+    ASSERT_GT(expected.size(), 1000u);
+    CommandResult single_jsonl =
+        RunEncore("recommend --model-file " + model + " --n 7 --out " + dir_.File(kind + ".jsonl"));
+    ASSERT_EQ(single_jsonl.exit_code, 0) << single_jsonl.err;
+    // One output directory reused: a run with fewer ranks leaves no part of
+    // the earlier run behind.
+    const std::string dir = dir_.File(kind + "-parts");
+    for (int n : {3, 1, 2}) {
+      SCOPED_TRACE(kind + " ranks " + std::to_string(n));
+      CommandResult r = RunEncore(
+          "recommend --model-file " + model + " --n 7 --threads 1 --out " + dir, Mpirun(n));
+      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+      EXPECT_TRUE(std::filesystem::exists(dir + "/_SUCCESS"));
+      int parts = 0;
+      EXPECT_TRUE(JoinParts(dir, true, &parts) == expected);
+      EXPECT_EQ(parts, n);
+    }
+    const std::string jdir = dir_.File(kind + "-parts.jsonl");
+    CommandResult j = RunEncore(
+        "recommend --model-file " + model + " --n 7 --threads 1 --out " + jdir, Mpirun(2));
+    ASSERT_EQ(j.exit_code, 0) << j.out << j.err;
+    int parts = 0;
+    EXPECT_TRUE(JoinParts(jdir, false, &parts) == ReadFile(dir_.File(kind + ".jsonl")));
+    EXPECT_EQ(parts, 2);
+    EXPECT_TRUE(std::filesystem::exists(jdir + "/_SUCCESS"));
+  }
+  // A list of users: the parts hold exactly that list's recommendations.
+  WriteFile(dir_.File("users.txt"), "u0001\nnobody\nu0007\nu0003\n");
+  CommandResult single = RunEncore("recommend --model-file " + dir_.File("m.bin") + " --users " +
+                                   dir_.File("users.txt") + " --out " + dir_.File("some.csv"));
+  ASSERT_EQ(single.exit_code, 0) << single.err;
+  CommandResult r = RunEncore("recommend --model-file " + dir_.File("m.bin") + " --users " +
+                                  dir_.File("users.txt") + " --out " + dir_.File("some"),
+                              Mpirun(3));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  int parts = 0;
+  const std::string some = ReadFile(dir_.File("some.csv"));
+  EXPECT_NE(some.find("\nu0007,"), std::string::npos) << some;  // known users answered
+  EXPECT_EQ(JoinParts(dir_.File("some"), true, &parts), some);
+  EXPECT_EQ(parts, 3);
+}
+
+TEST_F(DistributedTest, KilledRankInRecommendLeavesNoSuccess) {
+  ASSERT_EQ(RunEncore("train --model ials --input " + plays_ +
+                      " --factors 8 --iterations 2 --threads 1 --out " + dir_.File("m.bin"))
+                .exit_code,
+            0);
+  const std::string dir = dir_.File("parts");
+  const std::string flags = "recommend --model-file " + dir_.File("m.bin") + " --out " + dir;
+  // A complete earlier output in the same directory...
+  ASSERT_EQ(RunEncore(flags, Mpirun(3)).exit_code, 0);
+  ASSERT_TRUE(std::filesystem::exists(dir + "/_SUCCESS"));
+  // ... then a run whose rank 1 dies after writing its part.
+  CommandResult r = RunEncore(flags, Mpirun(2, "ENCORE_MPI_KILL_RANK=1 ENCORE_MPI_KILL_AT=1"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("rank 1 killed"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/_SUCCESS"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/part-00002.csv"));  // the old run's
+  // A bad model file on every rank: a clean error naming the rank, no _SUCCESS.
+  WriteFile(dir_.File("bad.bin"), "not a model");
+  CommandResult bad =
+      RunEncore("recommend --model-file " + dir_.File("bad.bin") + " --out " + dir, Mpirun(2));
+  EXPECT_EQ(bad.exit_code, 1) << bad.err;
+  EXPECT_NE(bad.err.find("rank 0 of 2"), std::string::npos) << bad.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/_SUCCESS"));
+}
+
+TEST_F(DistributedTest, CommandsNotBuiltForMpirunAreRefused) {
+  WriteFile(dir_.File("p.toml"), "# empty\n");
+  CommandResult run = RunEncore("run " + dir_.File("p.toml"), Mpirun(2));
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  EXPECT_NE(run.err.find("`encore run` does not run under mpirun"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("mpirun -np N encore train"), std::string::npos) << run.err;
+  CommandResult gen = RunEncore(
+      "generate --profile plays --users 10 --items 5 --rows 20 --out " + dir_.File("g"), Mpirun(2));
+  EXPECT_EQ(gen.exit_code, 2) << gen.err;
+  EXPECT_NE(gen.err.find("does not run under mpirun"), std::string::npos) << gen.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("g/plays.csv")));
+}
+
 }  // namespace
 }  // namespace encore::testing
 

@@ -9,6 +9,9 @@
 #include "encore/ann.h"
 #include "encore/batch.h"
 #include "encore/workflow.h"
+#ifdef ENCORE_HAVE_MPI
+#include "distributed/distributed.h"
+#endif
 
 namespace encore::cli {
 
@@ -49,7 +52,9 @@ Command RegisterRecommend(CLI::App& root) {
                   "File with one item id per line: only these may be recommended");
   app->add_option("--deny", f->deny, "File with one item id per line: never recommend these");
   app->add_option("--out", f->out,
-                  "Output: CSV user,item,score,rank (.jsonl: JSON Lines; .gz: gzip; -: stdout)")
+                  "Output: CSV user,item,score,rank (.jsonl: JSON Lines; .gz: gzip; -: stdout); "
+                  "under mpirun a directory of part files and _SUCCESS (a name ending in "
+                  ".jsonl: JSON Lines parts)")
       ->required();
   app->add_option("--threads", f->threads, "Threads (0 = all cores)")->capture_default_str();
   app->add_flag("--approximate", f->approximate,
@@ -59,6 +64,43 @@ Command RegisterRecommend(CLI::App& root) {
       ->capture_default_str();
   app->add_flag("-q,--quiet", f->quiet, "No progress or summary lines on stderr");
   return {app, [f] {
+#ifdef ENCORE_HAVE_MPI
+            // Under mpirun: every rank ranks its block of users into
+            // --out/part-RRRRR, rank 0 writes --out/_SUCCESS when all succeeded.
+            if (distributed::LaunchedByMpi()) {
+              if (f->approximate) {
+                return PrintError(Status::InvalidArgument(
+                    "--approximate is not supported under mpirun; run encore recommend "
+                    "--approximate without mpirun"));
+              }
+              RecommendRequest request;
+              request.n = f->n;
+              request.exclude_seen = !f->include_seen;
+              request.ids_file = f->users;
+              request.allow_file = f->allow;
+              request.deny_file = f->deny;
+              std::string dir = f->out;
+              while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+              if (dir == "-") {
+                return PrintError(Status::InvalidArgument(
+                    "under mpirun --out names a directory for the part files, not standard "
+                    "output"));
+              }
+              const bool jsonl = dir.size() >= 6 && dir.compare(dir.size() - 6, 6, ".jsonl") == 0;
+              distributed::Session session;
+              Result<distributed::RecommendResult> r = distributed::RecommendParts(
+                  session, f->model_file, request, dir, jsonl, f->threads);
+              if (!r.ok()) return session.rank() == 0 ? PrintError(r.status()) : kExitError;
+              if (session.rank() == 0 && !f->quiet) {
+                std::fprintf(stderr,
+                             "encore: recommend on %d ranks: %llu rows written to %s/part-* "
+                             "and %s/_SUCCESS\n",
+                             r->ranks, static_cast<unsigned long long>(r->rows), dir.c_str(),
+                             dir.c_str());
+              }
+              return kExitOk;
+            }
+#endif
             auto model = LoadModel(f->model_file);
             if (!model.ok()) return PrintError(model.status());
             if (f->threads > 0) model->model->set_threads(f->threads);

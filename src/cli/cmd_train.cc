@@ -31,11 +31,16 @@ Result<uint64_t> ParseBytes(const std::string& text) {
   }
   std::string unit = text.substr(used);
   double scale = 1;
-  if (unit == "K" || unit == "KiB") scale = 1024.0;
-  else if (unit == "M" || unit == "MiB") scale = 1024.0 * 1024;
-  else if (unit == "G" || unit == "GiB") scale = 1024.0 * 1024 * 1024;
-  else if (unit == "T" || unit == "TiB") scale = 1024.0 * 1024 * 1024 * 1024;
-  else if (!unit.empty()) used = 0;
+  if (unit == "K" || unit == "KiB")
+    scale = 1024.0;
+  else if (unit == "M" || unit == "MiB")
+    scale = 1024.0 * 1024;
+  else if (unit == "G" || unit == "GiB")
+    scale = 1024.0 * 1024 * 1024;
+  else if (unit == "T" || unit == "TiB")
+    scale = 1024.0 * 1024 * 1024 * 1024;
+  else if (!unit.empty())
+    used = 0;
   if (used == 0 || !(v > 0)) {
     return Status::InvalidArgument("--memory-budget '" + text +
                                    "' is not a size: give bytes, or a number with K, M, G or T "
@@ -89,7 +94,8 @@ Command RegisterTrain(CLI::App& root) {
                 *out_kind != io::OutputPathKind::kNew) {
               return PrintError(Status::InvalidArgument(
                   "--ann saves the index beside the model file (<out>.ann), so --out must be a "
-                  "file, not '" + f->out + "'; or build it later with encore index"));
+                  "file, not '" +
+                  f->out + "'; or build it later with encore index"));
             }
             params.threads = f->input.threads;
             if (Status s = CreateRecommender(f->model, params).status(); !s.ok()) {
@@ -112,7 +118,8 @@ Command RegisterTrain(CLI::App& root) {
               if (!f->ann.empty()) {
                 return PrintError(Status::InvalidArgument(
                     "--ann is not built under mpirun; build the index afterwards with "
-                    "`encore index --model-file " + f->out + "`"));
+                    "`encore index --model-file " +
+                    f->out + "`"));
               }
               distributed::Session session;
               distributed::TrainOptions options;
@@ -138,6 +145,10 @@ Command RegisterTrain(CLI::App& root) {
                 w.Double(r->shuffle_seconds);
                 w.Key("exchange_seconds");
                 w.Double(x.exchange_seconds);
+                w.Key("rank0_fit_cpu_seconds");
+                w.Double(r->fit_cpu_seconds);
+                w.Key("max_fit_cpu_seconds");
+                w.Double(r->max_fit_cpu_seconds);
                 w.Key("users");
                 w.Uint(r->users);
                 w.Key("items");
@@ -183,27 +194,26 @@ Command RegisterTrain(CLI::App& root) {
             Result<Dataset> data = LoadInput(*input, f->input.quiet, &report);
             if (!data.ok()) return PrintError(data.status());
 #ifdef ENCORE_HAVE_MPI
-            if (*budget > 0 && distributed::SupportsKind(f->model)) {
+            if (*budget > 0 && (f->model == "ials" || f->model == "als")) {
               const uint64_t need = distributed::EstimateRankBytes(
                   data->users.size(), data->items.size(), data->nnz(), params.factors, 1,
                   f->model == "als" && params.biases);
               if (need > *budget) {
                 int ranks = 2;
-                while (ranks < (1 << 20) &&
-                       distributed::EstimateRankBytes(data->users.size(), data->items.size(),
-                                                      data->nnz(), params.factors, ranks,
-                                                      params.biases) > *budget) {
+                while (ranks < (1 << 20) && distributed::EstimateRankBytes(
+                                                data->users.size(), data->items.size(), data->nnz(),
+                                                params.factors, ranks, params.biases) > *budget) {
                   ++ranks;
                 }
                 return PrintError(Status::InvalidArgument(
                     "the memory budget of " + std::to_string(*budget / 1000000) +
                     " MB is too small for one process: " + f->model + " needs about " +
                     std::to_string(need / 1000000) + " MB (docs/SCALING.md); " +
-                    (ranks < (1 << 20) ? "train with mpirun -np " + std::to_string(ranks) +
-                                             " encore train ... (at least " +
-                                             std::to_string(ranks) + " ranks)"
-                                       : std::string("no rank count is enough: the replicated "
-                                                     "factors alone exceed it"))));
+                    (ranks < (1 << 20)
+                         ? "train with mpirun -np " + std::to_string(ranks) +
+                               " encore train ... (at least " + std::to_string(ranks) + " ranks)"
+                         : std::string("no rank count is enough: the replicated "
+                                       "factors alone exceed it"))));
               }
             }
 #endif
@@ -263,13 +273,12 @@ Command RegisterTrain(CLI::App& root) {
               w.EndObject();
               std::fprintf(summary, "%s\n", w.str().c_str());
             } else {
-              std::fprintf(
-                  summary,
-                  "trained %s on %u users x %u items (%llu nonzeros) in %.2fs; wrote %s "
-                  "(%.1f MB)\n",
-                  f->model.c_str(), trained.users.size(), trained.items.size(),
-                  static_cast<unsigned long long>(trained.model->seen().nnz()), fit_seconds,
-                  f->out.c_str(), trained_report.file_bytes / 1e6);
+              std::fprintf(summary,
+                           "trained %s on %u users x %u items (%llu nonzeros) in %.2fs; wrote %s "
+                           "(%.1f MB)\n",
+                           f->model.c_str(), trained.users.size(), trained.items.size(),
+                           static_cast<unsigned long long>(trained.model->seen().nnz()),
+                           fit_seconds, f->out.c_str(), trained_report.file_bytes / 1e6);
               if (!f->ann.empty()) {
                 std::printf("indexed %u items in %.2fs; wrote %s\n", trained.items.size(),
                             index_seconds, AnnSidecarPath(f->out).c_str());

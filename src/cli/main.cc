@@ -1,9 +1,9 @@
 // encore: the command-line edge. Parses flags, hands over to the library and
 // turns anything thrown into a one-line error and an exit code.
 
-#include <CLI/CLI.hpp>
 #include <malloc.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -11,6 +11,11 @@
 #include <vector>
 
 #include "cli/commands.h"
+#ifdef ENCORE_HAVE_MPI
+#include <cstdlib>
+
+#include "distributed/distributed.h"
+#endif
 
 int main(int argc, char** argv) {
   // Large blocks (log chunks, matrices) are freed while a read turns into
@@ -24,24 +29,15 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "encore " ENCORE_VERSION);
 
   const std::vector<encore::cli::Command> commands = {
-      encore::cli::RegisterDemo(app),
-      encore::cli::RegisterGenerate(app),
-      encore::cli::RegisterStats(app),
-      encore::cli::RegisterTrain(app),
-      encore::cli::RegisterEvaluate(app),
-      encore::cli::RegisterTune(app),
-      encore::cli::RegisterRecommend(app),
-      encore::cli::RegisterSimilar(app),
-      encore::cli::RegisterIndex(app),
-      encore::cli::RegisterExplain(app),
-      encore::cli::RegisterParams(app),
-      encore::cli::RegisterPublish(app),
-      encore::cli::RegisterRollback(app),
-      encore::cli::RegisterServe(app),
-      encore::cli::RegisterStream(app),
-      encore::cli::RegisterRun(app),
-      encore::cli::RegisterRuns(app),
-      encore::cli::RegisterWatch(app),
+      encore::cli::RegisterDemo(app),       encore::cli::RegisterGenerate(app),
+      encore::cli::RegisterStats(app),      encore::cli::RegisterTrain(app),
+      encore::cli::RegisterEvaluate(app),   encore::cli::RegisterTune(app),
+      encore::cli::RegisterRecommend(app),  encore::cli::RegisterSimilar(app),
+      encore::cli::RegisterIndex(app),      encore::cli::RegisterExplain(app),
+      encore::cli::RegisterParams(app),     encore::cli::RegisterPublish(app),
+      encore::cli::RegisterRollback(app),   encore::cli::RegisterServe(app),
+      encore::cli::RegisterStream(app),     encore::cli::RegisterRun(app),
+      encore::cli::RegisterRuns(app),       encore::cli::RegisterWatch(app),
       encore::cli::RegisterExperiment(app),
   };
 
@@ -51,6 +47,31 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : encore::cli::kExitUsage;
   }
+#ifdef ENCORE_HAVE_MPI
+  // Under mpirun every rank runs the same command line: only the commands
+  // built for it may run (the others would write the same files N times).
+  if (encore::distributed::LaunchedByMpi()) {
+    for (const auto& command : commands) {
+      if (!command.app->parsed()) continue;
+      const std::string name = command.app->get_name();
+      if (name == "train" || name == "recommend") break;
+      const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+      if (rank == nullptr || std::string(rank) == "0") {
+        std::fprintf(stderr,
+                     "encore: error: `encore %s` does not run under mpirun; only `encore train` "
+                     "(ials, als, cooccurrence) and `encore recommend` (part files + _SUCCESS) "
+                     "are distributed (docs/SCALING.md).%s\n",
+                     name.c_str(),
+                     name == "run"
+                         ? " A pipeline runs on one process: run `encore run` without mpirun, "
+                           "or train over ranks with `mpirun -np N encore train ...` and write "
+                           "top-N with `mpirun -np N encore recommend ... --out DIR`"
+                         : " Run it without mpirun");
+      }
+      return encore::cli::kExitUsage;
+    }
+  }
+#endif
   try {
     for (const auto& command : commands) {
       if (command.app->parsed()) return command.run();

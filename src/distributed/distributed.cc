@@ -4,6 +4,7 @@
 
 #include <mpi.h>
 #include <omp.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +25,7 @@
 #include "io/output_file.h"
 #include "io/reader_internal.h"
 #include "model/factor_model.h"
+#include "model/models.h"
 
 namespace encore::distributed {
 
@@ -33,6 +35,21 @@ using Clock = std::chrono::steady_clock;
 
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// User + system CPU seconds of this process so far.
+double CpuSeconds() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+// Records the fit's CPU seconds on this rank and the maximum over ranks.
+void RecordFitCpu(double cpu_start, TrainResult* result) {
+  result->fit_cpu_seconds = CpuSeconds() - cpu_start;
+  MPI_Allreduce(&result->fit_cpu_seconds, &result->max_fit_cpu_seconds, 1, MPI_DOUBLE, MPI_MAX,
+                MPI_COMM_WORLD);
 }
 
 // The first failing rank's status on every rank (OK when none failed):
@@ -379,6 +396,182 @@ CsrMatrix EmptyRows(uint32_t rows, uint32_t cols) {
   return m;
 }
 
+// Rank 0 writes the model file (temporary name, then rename); every rank
+// learns its outcome.
+Result<TrainResult> WriteOnRankZero(const Session& s, std::unique_ptr<Recommender> model,
+                                    Dataset data, const std::string& out, TrainResult result) {
+  Status wrote;
+  if (s.rank() == 0) {
+    TrainedModel trained{std::move(model), std::move(data.users), std::move(data.items)};
+    if (!out.empty()) {
+      io::OutputFileOptions out_options;
+      out_options.what = "model file";
+      out_options.gzip_by_extension = false;
+      const std::string bytes = SerializeModel(trained);
+      wrote = io::WriteOutputFile(out, bytes, out_options);
+      result.train.file = out;
+      result.train.file_bytes = bytes.size();
+    }
+    result.model = std::move(trained);
+  }
+  ENCORE_RETURN_IF_ERROR(Agree(s, wrote));
+  return result;
+}
+
+// Every rank's rows of `mine` (rows [u0, u1) of a users x items matrix, held
+// as rows 0..u1-u0) as one full matrix on every rank: MPI_Allgatherv of the
+// row lengths, indices, values (and times when present).
+CsrMatrix AllGatherRows(const Session& s, const CsrMatrix& mine, uint64_t users, uint64_t items,
+                        bool times, ExchangeStats* stats) {
+  const int N = s.size();
+  std::vector<int> counts = BlockCounts(users, N), displs = Displacements(counts);
+  std::vector<uint64_t> lengths(users);
+  std::vector<uint64_t> own(mine.rows);
+  for (uint32_t u = 0; u < mine.rows; ++u) own[u] = mine.RowLength(u);
+  MPI_Allgatherv(own.data(), static_cast<int>(own.size()), MPI_UINT64_T, lengths.data(),
+                 counts.data(), displs.data(), MPI_UINT64_T, MPI_COMM_WORLD);
+  CsrMatrix m = EmptyRows(static_cast<uint32_t>(users), static_cast<uint32_t>(items));
+  for (uint64_t u = 0; u < users; ++u) m.indptr[u + 1] = m.indptr[u] + lengths[u];
+  std::vector<int> nz_counts(N);
+  const int my_nz = static_cast<int>(mine.nnz());
+  MPI_Allgather(&my_nz, 1, MPI_INT, nz_counts.data(), 1, MPI_INT, MPI_COMM_WORLD);
+  std::vector<int> nz_displs = Displacements(nz_counts);
+  m.indices.resize(m.indptr[users]);
+  m.values.resize(m.indptr[users]);
+  MPI_Allgatherv(mine.indices.data(), my_nz, MPI_UINT32_T, m.indices.data(), nz_counts.data(),
+                 nz_displs.data(), MPI_UINT32_T, MPI_COMM_WORLD);
+  MPI_Allgatherv(mine.values.data(), my_nz, MPI_FLOAT, m.values.data(), nz_counts.data(),
+                 nz_displs.data(), MPI_FLOAT, MPI_COMM_WORLD);
+  uint64_t per_nz = 8;
+  if (times) {
+    m.times.resize(m.indptr[users]);
+    MPI_Allgatherv(mine.times.data(), my_nz, MPI_INT64_T, m.times.data(), nz_counts.data(),
+                   nz_displs.data(), MPI_INT64_T, MPI_COMM_WORLD);
+    per_nz += 8;
+  }
+  stats->gather_bytes += (m.nnz() - mine.nnz()) * per_nz + (users - mine.rows) * 8;
+  stats->calls += times ? 5 : 4;
+  return m;
+}
+
+// The RowExchange of a rank: a contiguous block of source items; the rows
+// go to rank 0 with MPI_Gatherv (only rank 0 writes the model file).
+class MpiRowExchange final : public model::RowExchange {
+ public:
+  MpiRowExchange(const Session& s, uint64_t items, ExchangeStats* stats)
+      : s_(s),
+        items_(items),
+        first_(static_cast<uint32_t>(BlockStart(items, s.size(), s.rank()))),
+        last_(static_cast<uint32_t>(BlockStart(items, s.size(), s.rank() + 1))),
+        fault_(Fault::FromEnv()),
+        stats_(stats) {}
+
+  std::pair<uint32_t, uint32_t> items() const override { return {first_, last_}; }
+
+  Status GatherRows(const Status& local, CsrMatrix* sim) override {
+    fault_.Tick(s_.rank());
+    Status st = local;
+    if (st.ok() && sim->nnz() > static_cast<uint64_t>(INT32_MAX)) {
+      st = Status::InvalidArgument(
+          "cooccurrence: this rank's similarity rows hold " + std::to_string(sim->nnz()) +
+          " pairs, more than one MPI message carries (2^31); set neighbors (e.g. neighbors=200) "
+          "or run with more ranks");
+    }
+    ENCORE_RETURN_IF_ERROR(Agree(s_, st));
+    const auto t = Clock::now();
+    const int N = s_.size();
+    std::vector<int> counts = BlockCounts(items_, N), displs = Displacements(counts);
+    std::vector<uint64_t> own(last_ - first_), lengths(s_.rank() == 0 ? items_ : 0);
+    for (uint32_t a = first_; a < last_; ++a) own[a - first_] = sim->RowLength(a);
+    MPI_Gatherv(own.data(), static_cast<int>(own.size()), MPI_UINT64_T, lengths.data(),
+                counts.data(), displs.data(), MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    const int my_nz = static_cast<int>(sim->nnz());
+    std::vector<int> nz_counts(N);
+    MPI_Gather(&my_nz, 1, MPI_INT, nz_counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
+    int overflow = 0;
+    if (s_.rank() == 0) {
+      uint64_t total = 0;
+      for (int c : nz_counts) total += static_cast<uint64_t>(c);
+      overflow = total > static_cast<uint64_t>(INT32_MAX) ? 1 : 0;
+    }
+    MPI_Bcast(&overflow, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (overflow) {
+      return Status::InvalidArgument(
+          "cooccurrence: the similarity holds more than 2^31 pairs, more than rank 0 gathers "
+          "in one message; set neighbors (e.g. neighbors=200) or raise min_cooccurrence");
+    }
+    std::vector<int> nz_displs = Displacements(nz_counts);
+    const uint64_t base = sim->indptr[first_];
+    if (s_.rank() == 0) {
+      CsrMatrix full = EmptyRows(sim->rows, sim->cols);
+      for (uint64_t a = 0; a < items_; ++a) full.indptr[a + 1] = full.indptr[a] + lengths[a];
+      full.indices.resize(full.indptr[items_]);
+      full.values.resize(full.indptr[items_]);
+      MPI_Gatherv(sim->indices.data() + base, my_nz, MPI_UINT32_T, full.indices.data(),
+                  nz_counts.data(), nz_displs.data(), MPI_UINT32_T, 0, MPI_COMM_WORLD);
+      MPI_Gatherv(sim->values.data() + base, my_nz, MPI_FLOAT, full.values.data(), nz_counts.data(),
+                  nz_displs.data(), MPI_FLOAT, 0, MPI_COMM_WORLD);
+      stats_->gather_bytes += (full.nnz() - sim->nnz()) * 8 + (items_ - own.size()) * 8;
+      *sim = std::move(full);
+    } else {
+      MPI_Gatherv(sim->indices.data() + base, my_nz, MPI_UINT32_T, nullptr, nullptr, nullptr,
+                  MPI_UINT32_T, 0, MPI_COMM_WORLD);
+      MPI_Gatherv(sim->values.data() + base, my_nz, MPI_FLOAT, nullptr, nullptr, nullptr, MPI_FLOAT,
+                  0, MPI_COMM_WORLD);
+    }
+    stats_->exchange_seconds += Since(t);
+    stats_->calls += 4;
+    return Status::OK();
+  }
+
+ private:
+  const Session& s_;
+  uint64_t items_;
+  uint32_t first_, last_;
+  Fault fault_;
+  ExchangeStats* stats_;
+};
+
+// cooccurrence over ranks: the input was read and aggregated per user block
+// as for the factor models; every rank then gets every row (the similarity
+// rows of one source item need the rows of every user holding it), computes
+// the rows of its block of source items, and rank 0 gathers them.
+Result<TrainResult> FitCooccurrence(const Session& s, const ModelParams& params, IdDictionary users,
+                                    IdDictionary items, Dataset local, bool has_times, uint32_t u0,
+                                    uint32_t u1, uint64_t shuffle_bytes, Clock::time_point t,
+                                    const std::string& out, TrainResult result) {
+  const uint64_t U = users.size(), I = items.size();
+  Dataset data;
+  data.users = std::move(users);
+  data.items = std::move(items);
+  // Every rank's matrix has times when the log has a time column (the flag
+  // was agreed over ranks) and the decay asked for them.
+  const bool gather_times = params.half_life_days > 0 && has_times;
+  data.by_user = AllGatherRows(s, local.by_user, U, I, gather_times, &result.stats);
+  local = Dataset();
+  data.by_item = data.by_user.Transpose(params.threads);
+  result.nonzeros = data.by_user.nnz();
+  result.owned_users = u1 - u0;
+  result.stats.shuffle_bytes = shuffle_bytes;
+  result.shuffle_seconds = Since(t);
+  Result<std::unique_ptr<Recommender>> created = CreateRecommender("cooccurrence", params);
+  ENCORE_RETURN_IF_ERROR(Agree(s, created.status()));
+  std::unique_ptr<Recommender> model = std::move(*created);
+  MpiRowExchange exchange(s, I, &result.stats);
+  result.owned_items = exchange.items().second - exchange.items().first;
+  if (!model::SetCooccurrenceRowExchange(model.get(), &exchange)) {
+    return Status::Internal("cooccurrence did not take a row exchange");
+  }
+  t = Clock::now();
+  const double cpu = CpuSeconds();
+  Status fit = model->Fit(data);
+  model::SetCooccurrenceRowExchange(model.get(), nullptr);
+  ENCORE_RETURN_IF_ERROR(Agree(s, fit));
+  result.train.fit_seconds = Since(t);
+  RecordFitCpu(cpu, &result);
+  return WriteOnRankZero(s, std::move(model), std::move(data), out, std::move(result));
+}
+
 }  // namespace
 
 bool LaunchedByMpi() {
@@ -403,7 +596,9 @@ Session::~Session() {
   if (!finalized) MPI_Finalize();
 }
 
-bool SupportsKind(const std::string& kind) { return kind == "ials" || kind == "als"; }
+bool SupportsKind(const std::string& kind) {
+  return kind == "ials" || kind == "als" || kind == "cooccurrence";
+}
 
 uint64_t EstimateRankBytes(uint64_t users, uint64_t items, uint64_t nonzeros, uint32_t factors,
                            int ranks, bool biases) {
@@ -427,7 +622,7 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
   result.rank = s.rank();
   result.ranks = s.size();
   if (!SupportsKind(kind)) {
-    return Status::InvalidArgument("mpirun trains ials and als only, not '" + kind +
+    return Status::InvalidArgument("mpirun trains ials, als and cooccurrence only, not '" + kind +
                                    "'; run `encore train --model " + kind + "` without mpirun");
   }
   ENCORE_RETURN_IF_ERROR(Agree(s, CreateRecommender(kind, params).status()));
@@ -520,6 +715,12 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
   }
   uint64_t nonzero_rows = rows.size();
   MPI_Allreduce(MPI_IN_PLACE, &nonzero_rows, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+  const bool cooc = kind == "cooccurrence";
+  if (cooc && options.memory_budget > 0) {
+    return Status::InvalidArgument(
+        "--memory-budget is checked for ials and als only (docs/SCALING.md has no memory "
+        "model for cooccurrence, whose data is replicated on every rank); drop it");
+  }
   // Up front: the memory model against the declared budget (rows stand in
   // for nonzeros: an upper bound before duplicates are summed).
   result.estimated_bytes =
@@ -569,7 +770,8 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
   result.owned_items = i1 - i0;
   Result<ResolvedInput> resolved = ResolveInput(input);  // succeeded above
   DatasetOptions dopts = resolved->dataset;
-  dopts.keep_times = false;
+  // cooccurrence's recency decay needs the times; the factor models do not.
+  dopts.keep_times = cooc && params.half_life_days > 0;
   Result<Dataset> local_data = Status::Internal("not built");
   {
     InteractionLog part;
@@ -590,6 +792,10 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
   }
   ENCORE_RETURN_IF_ERROR(Agree(s, local_data.status()));
   Dataset& local = *local_data;
+  if (cooc) {
+    return FitCooccurrence(s, params, std::move(*users), std::move(*items), std::move(local),
+                           flags[1] != 0, u0, u1, shuffle_bytes, t, out, std::move(result));
+  }
   // The owned users' nonzeros to the owners of their items; ranks' user
   // blocks ascend, so each item's users arrive in ascending order.
   std::vector<Entry> entries;
@@ -682,32 +888,19 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
   MpiExchange exchange(s, U, I, &result.stats);
   factor_model->set_fit_exchange(&exchange);
   t = Clock::now();
+  const double cpu = CpuSeconds();
   Status fit = model->Fit(data);
   factor_model->set_fit_exchange(nullptr);
   ENCORE_RETURN_IF_ERROR(Agree(s, fit));
   result.train.fit_seconds = Since(t);
+  RecordFitCpu(cpu, &result);
   // 5. Rank 0 writes the model file; the others wait for its outcome.
-  Status wrote;
-  if (s.rank() == 0) {
-    TrainedModel trained{std::move(model), std::move(data.users), std::move(data.items)};
-    if (!out.empty()) {
-      io::OutputFileOptions out_options;
-      out_options.what = "model file";
-      out_options.gzip_by_extension = false;
-      const std::string bytes = SerializeModel(trained);
-      wrote = io::WriteOutputFile(out, bytes, out_options);
-      result.train.file = out;
-      result.train.file_bytes = bytes.size();
-    }
-    result.model = std::move(trained);
-  }
-  ENCORE_RETURN_IF_ERROR(Agree(s, wrote));
-  return result;
+  return WriteOnRankZero(s, std::move(model), std::move(data), out, std::move(result));
 }
 
 Result<RecommendResult> RecommendParts(Session& session, const std::string& model_file,
                                        const RecommendRequest& request, const std::string& out_dir,
-                                       bool jsonl) {
+                                       bool jsonl, int threads) {
   const Session& s = session;
   RecommendResult result;
   result.ranks = s.size();
@@ -722,13 +915,33 @@ Result<RecommendResult> RecommendParts(Session& session, const std::string& mode
       st = Status::IOError("cannot create output directory '" + out_dir + "': " + ec.message());
     } else {
       fs::remove(success, ec);
-      if (ec)
+      if (ec) {
         st = Status::IOError("cannot remove an old '" + success.string() + "': " + ec.message());
+      }
+    }
+    // Parts of an earlier run (perhaps with more ranks) would join this
+    // run's set: remove every part-* first.
+    if (st.ok()) {
+      for (const auto& e : fs::directory_iterator(dir, ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.rfind("part-", 0) != 0) continue;
+        std::error_code rm;
+        fs::remove(e.path(), rm);
+        if (rm) {
+          st = Status::IOError("cannot remove an old part '" + e.path().string() +
+                               "': " + rm.message());
+          break;
+        }
+      }
+      if (st.ok() && ec) {
+        st = Status::IOError("cannot list output directory '" + out_dir + "': " + ec.message());
+      }
     }
   }
   ENCORE_RETURN_IF_ERROR(Agree(s, st));
   Result<TrainedModel> model = LoadModel(model_file);
   ENCORE_RETURN_IF_ERROR(Agree(s, model.status()));
+  if (threads > 0) model->model->set_threads(threads);
   Result<ResolvedRequest> resolved = ResolveRecommendRequest(*model, request);
   ENCORE_RETURN_IF_ERROR(Agree(s, resolved.status()));
   // The users of this rank: a block of the ids file, else of every user.
@@ -750,7 +963,8 @@ Result<RecommendResult> RecommendParts(Session& session, const std::string& mode
   uint64_t rows = 0;
   if (ids.empty()) {
     // A rank without users still writes its (empty) part: the set is complete.
-    wrote = io::WriteOutputFile(result.part, "", io::OutputFileOptions{});
+    wrote = io::WriteOutputFile(result.part, jsonl ? "" : "user,item,score,rank\n",
+                                io::OutputFileOptions{});
   } else {
     Result<BatchReport> report = WriteRecommendations(*model, ids, resolved->query, result.part);
     if (report.ok()) {

@@ -86,9 +86,14 @@ struct TrainResult {
   uint64_t estimated_bytes = 0;  // the memory model's figure for this rank
   ExchangeStats stats;           // this rank's training exchange
   double read_seconds = 0, shuffle_seconds = 0;
+  // CPU seconds (user + system, getrusage) of the fit on this rank and the
+  // largest over ranks. MPI's waiting inside collectives spins, so it counts.
+  double fit_cpu_seconds = 0, max_fit_cpu_seconds = 0;
 };
 
-// The model kinds Train supports (factor models: als, ials).
+// The model kinds Train supports: the factor models als and ials
+// (partitioned sweeps) and cooccurrence (similarity rows split over ranks;
+// see FitCooccurrence in distributed.cc and docs/SCALING.md).
 bool SupportsKind(const std::string& kind);
 
 // Trains `kind` over every rank of `session`; every rank must call it with
@@ -103,9 +108,15 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
 uint64_t EstimateRankBytes(uint64_t users, uint64_t items, uint64_t nonzeros, uint32_t factors,
                            int ranks, bool biases);
 
-// Batch top-N: every rank loads `model_file`, ranks its block of users and
-// writes `out_dir`/part-RRRRR.<csv|jsonl>; rank 0 writes `out_dir`/_SUCCESS
-// only when every rank succeeded (an old _SUCCESS is removed first).
+// Batch top-N: every rank loads `model_file`, ranks its block of users (of
+// the ids file, else of every user, in index order) and writes
+// `out_dir`/part-RRRRR.<csv|jsonl> (each part a complete file of its own,
+// with the CSV header); rank 0 writes `out_dir`/_SUCCESS only when every
+// rank succeeded. An old _SUCCESS and old part-* files are removed first, so
+// a failed run never leaves a set that looks complete. Concatenating the
+// parts in name order (CSV: skipping the headers after the first) gives the
+// single-process `encore recommend` output. `threads` > 0 sets the model's
+// threads (per rank).
 struct RecommendResult {
   int ranks = 1;
   uint64_t users = 0;  // this rank's
@@ -114,7 +125,7 @@ struct RecommendResult {
 };
 Result<RecommendResult> RecommendParts(Session& session, const std::string& model_file,
                                        const RecommendRequest& request, const std::string& out_dir,
-                                       bool jsonl);
+                                       bool jsonl, int threads = 0);
 
 }  // namespace encore::distributed
 

@@ -111,6 +111,7 @@ class Cooccurrence final : public Recommender {
     num_holders_ = static_cast<double>(holders);
 
     Status s = BuildSimilarity(data, count, by_user_w, by_item_w);
+    if (exchange_ != nullptr) s = exchange_->GatherRows(s, &sim_);
     if (!s.ok()) {
       // Leave the model unfitted rather than half fitted.
       seen_ = CsrMatrix();
@@ -492,12 +493,15 @@ class Cooccurrence final : public Recommender {
     std::atomic<uint64_t> staged{0};
     std::atomic<bool> too_big{false};
     std::vector<std::vector<Entry>> rows(items);
+    // A distributed fit computes only its block of rows (RowExchange).
+    const uint32_t first = exchange_ != nullptr ? exchange_->items().first : 0;
+    const uint32_t last = exchange_ != nullptr ? exchange_->items().second : items;
 
 #pragma omp parallel num_threads(NumThreads())
     {
       RowScratch scratch(items, decay);
 #pragma omp for schedule(dynamic, 1)
-      for (uint32_t a = 0; a < items; ++a) {
+      for (uint32_t a = first; a < last; ++a) {
         if (too_big.load(std::memory_order_relaxed)) continue;
         if (decay) {
           ComputeRow<true>(data, a, count, by_user_w, by_item_w, &scratch);
@@ -520,7 +524,8 @@ class Cooccurrence final : public Recommender {
           "neighbors=200) or raise min_cooccurrence");
     }
 
-    // Concatenate, releasing each row once copied.
+    // Concatenate, releasing each row once copied. Too-big and the gather
+    // may differ per process: the caller's agreement makes them fail alike.
     sim_ = CsrMatrix();
     sim_.rows = sim_.cols = items;
     sim_.indptr.assign(uint64_t{items} + 1, 0);
@@ -538,13 +543,23 @@ class Cooccurrence final : public Recommender {
     return Status::OK();
   }
 
-  CsrMatrix sim_;                  // items x items: score(a -> b), rows best first
-  std::vector<float> counts_;      // count(a): users holding a (decayed: summed weights)
-  std::vector<uint32_t> id_rank_;  // rank of each item's id in byte order
-  double num_holders_ = 0;         // U: users holding at least one item (Fit only)
+  CsrMatrix sim_;                    // items x items: score(a -> b), rows best first
+  std::vector<float> counts_;        // count(a): users holding a (decayed: summed weights)
+  std::vector<uint32_t> id_rank_;    // rank of each item's id in byte order
+  double num_holders_ = 0;           // U: users holding at least one item (Fit only)
+  RowExchange* exchange_ = nullptr;  // set for a distributed fit (Fit only)
+
+  friend bool encore::model::SetCooccurrenceRowExchange(Recommender*, RowExchange*);
 };
 
 }  // namespace
+
+bool SetCooccurrenceRowExchange(Recommender* model, RowExchange* exchange) {
+  auto* c = dynamic_cast<Cooccurrence*>(model);
+  if (c == nullptr) return false;
+  c->exchange_ = exchange;
+  return true;
+}
 
 void SetCooccurrenceMemoryLimitForTesting(uint64_t bytes) { memory_limit_for_testing = bytes; }
 
