@@ -110,7 +110,7 @@ struct SegmentSpec {
 };
 
 struct SegmentAssignment {
-  std::vector<std::string> names;  // segment names, sorted; includes the default when used
+  std::vector<std::string> names;         // segment names, sorted; includes the default when used
   std::vector<std::string> descriptions;  // per segment: "division=Women, price_percentile 3/5"
   std::vector<uint32_t> of_member;        // per member: index into names
   std::vector<uint64_t> sizes;            // per segment: members

@@ -148,8 +148,8 @@ Result<const std::vector<double>*> MemberFeatures::Numeric(const std::string& na
   if (it == numeric_.end()) {
     std::vector<std::string> names;
     for (const auto& [n, v] : numeric_) names.push_back(n);
-    return Status::NotFound("member feature '" + name + "' is unknown; features: " +
-                            JoinList(names));
+    return Status::NotFound("member feature '" + name +
+                            "' is unknown; features: " + JoinList(names));
   }
   return &it->second;
 }
@@ -159,8 +159,8 @@ Result<const std::vector<uint32_t>*> MemberFeatures::Primary(const std::string& 
   if (it == primary_.end()) {
     std::vector<std::string> names;
     for (const auto& [n, v] : primary_) names.push_back(n);
-    return Status::NotFound("primary level '" + level + "' was not computed; computed: " +
-                            JoinList(names));
+    return Status::NotFound("primary level '" + level +
+                            "' was not computed; computed: " + JoinList(names));
   }
   return &it->second;
 }
@@ -221,8 +221,8 @@ Status MemberFeatures::ReadMemberColumns(const std::string& path, const std::str
     }
     if (seen_line[*m] != 0) {
       return fail(rec.line, "member " + io::QuoteForMessage(rec.fields[member].value) +
-                                " is listed twice (first on line " +
-                                std::to_string(seen_line[*m]) + ")");
+                                " is listed twice (first on line " + std::to_string(seen_line[*m]) +
+                                ")");
     }
     seen_line[*m] = rec.line;
     for (size_t c = 0; c < header.size(); ++c) {
@@ -285,9 +285,8 @@ Result<SegmentAssignment> AssignSegments(const MemberFeatures& features, const C
       if (!v.ok()) {
         std::string levels;
         for (const auto& l : catalog.level_names()) levels += (levels.empty() ? "" : ", ") + l;
-        return Status::InvalidArgument("segments: part '" + b +
-                                       "' is neither a catalog level (" + levels +
-                                       ") nor a member feature: " + v.status().message());
+        return Status::InvalidArgument("segments: part '" + b + "' is neither a catalog level (" +
+                                       levels + ") nor a member feature: " + v.status().message());
       }
       part.values = *v;
       part.choices = spec.buckets;
@@ -318,9 +317,8 @@ Result<SegmentAssignment> AssignSegments(const MemberFeatures& features, const C
       continue;
     }
     std::vector<uint32_t> order = ranked;
-    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t c) {
-      return (*p.values)[a] < (*p.values)[c];
-    });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t c) { return (*p.values)[a] < (*p.values)[c]; });
     std::vector<double> floors(spec.buckets, kNaN);
     const uint64_t total = order.size();
     size_t first = 0;
@@ -351,9 +349,9 @@ Result<SegmentAssignment> AssignSegments(const MemberFeatures& features, const C
       for (size_t k = 0; k < parts.size(); ++k) {
         const Part& p = parts[k];
         d += (d.empty() ? "" : ", ") + p.name +
-             (p.primary != nullptr ? "=" + p.sorted_names[number[k][m] - 1]
-                                   : " bucket " + std::to_string(number[k][m]) + "/" +
-                                         std::to_string(spec.buckets));
+             (p.primary != nullptr
+                  ? "=" + p.sorted_names[number[k][m] - 1]
+                  : " bucket " + std::to_string(number[k][m]) + "/" + std::to_string(spec.buckets));
       }
       described[name] = d;
     }
