@@ -1208,10 +1208,10 @@ std::vector<std::pair<std::string, std::string>> SegmentParams(Loader& l, const 
     }
     std::optional<std::string> text = ScalarText(v);
     ModelParams probe;
-    Status st = !ParamTypeMatches(v, info->type) || !text
-                    ? Status::InvalidArgument("parameter '" + name + "' must be " +
-                                              WithArticle(info->type))
-                    : SetModelParam(&probe, name, *text);
+    Status st =
+        !ParamTypeMatches(v, info->type) || !text
+            ? Status::InvalidArgument("parameter '" + name + "' must be " + WithArticle(info->type))
+            : SetModelParam(&probe, name, *text);
     if (!st.ok()) {
       l.diag().Error(v.source(), where + " " + st.message());
       continue;
@@ -1240,12 +1240,11 @@ SegmentsConfig ReadSegments(Loader& l, const toml::table& t, const RetailConfig&
       std::vector<std::string> known = r.catalog.levels;
       known.insert(known.end(), builtin.begin(), builtin.end());
       std::string hint = DidYouMean(part, known);
-      l.diag().Error(t.get("by") != nullptr ? t.get("by")->source() : t.source(),
-                     "[retail.segments] by: '" + part +
-                         "' is neither a catalog level nor a member feature" +
-                         (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
-                         " Levels and features: " + Join(known) +
-                         " (a members file adds its columns)");
+      l.diag().Error(
+          t.get("by") != nullptr ? t.get("by")->source() : t.source(),
+          "[retail.segments] by: '" + part + "' is neither a catalog level nor a member feature" +
+              (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+              " Levels and features: " + Join(known) + " (a members file adds its columns)");
     }
   }
   if (auto v = l.Uint(t, "buckets", 1, 1000)) g.spec.buckets = static_cast<uint32_t>(*v);
@@ -1546,7 +1545,8 @@ RetailConfig ReadRetail(Loader& l, const toml::table& t, const PipelineConfig& c
     CheckLevel(l, t, "feeds", f.brand_level, cat, "retail.feeds");
     CheckLevel(l, t, "feeds", f.category_level, cat, "retail.feeds");
   }
-  if (const toml::table* st = t.get_as<toml::table>("segments")) r.segments = ReadSegments(l, *st, r);
+  if (const toml::table* st = t.get_as<toml::table>("segments"))
+    r.segments = ReadSegments(l, *st, r);
   return r;
 }
 

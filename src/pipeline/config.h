@@ -34,13 +34,13 @@
 #include "encore/input.h"
 #include "encore/member_features.h"
 #include "encore/params.h"
-#include "encore/publish.h"
 #include "encore/product_score.h"
+#include "encore/publish.h"
 #include "encore/reader.h"
 #include "encore/retail.h"
 #include "encore/retail_feeds.h"
-#include "encore/workflow.h"
 #include "encore/status.h"
+#include "encore/workflow.h"
 #include "pipeline/output.h"
 
 namespace encore {
@@ -157,8 +157,8 @@ struct SegmentsConfig {
   MemberFeatureOptions features;  // as_of, weights and primary levels filled from [retail]
   std::string members_path;       // absolute; empty: no members file
   std::string member_col = "member";
-  uint64_t min_members = 200;     // smaller segments are served by the global model
-  uint64_t size_threshold = 0;    // 0: no size-dependent parameters
+  uint64_t min_members = 200;   // smaller segments are served by the global model
+  uint64_t size_threshold = 0;  // 0: no size-dependent parameters
   // Parameters as (name, text), applied over the model's: first by size
   // (members >= size_threshold: params_above, else params_below), then the
   // segment's own override.

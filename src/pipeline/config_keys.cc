@@ -170,7 +170,8 @@ const std::vector<ConfigKey>& PipelineKeys() {
       Input("sources.*", "obfuscation_key_file"),
       Input("sources.*", "obfuscation_key_env"),
       {"sources.*.generate", "profile", T::kString, true, "", "",
-       "`ratings`, `plays`, `retail`, `baskets` or `fashion` ([GENERATE.md](GENERATE.md), [PERSONALIZATION.md](PERSONALIZATION.md))"},
+       "`ratings`, `plays`, `retail`, `baskets` or `fashion` ([GENERATE.md](GENERATE.md), "
+       "[PERSONALIZATION.md](PERSONALIZATION.md))"},
       {"sources.*.generate", "users", T::kInteger, false, "10000", "", "Users"},
       {"sources.*.generate", "items", T::kInteger, false, "2000", "", "Items"},
       {"sources.*.generate", "rows", T::kInteger, false, "200000", "",
@@ -255,8 +256,8 @@ const std::vector<ConfigKey>& PipelineKeys() {
        "Product lists, collections and cards: `[retail.feeds]`"},
       {"retail", "segments", T::kSection, false, "", "",
        "One model per member segment: `[retail.segments]` (none: one model for everyone)"},
-      {"retail.catalog", "path", T::kString, false,
-       "the retail source's generated `catalog.csv`", "",
+      {"retail.catalog", "path", T::kString, false, "the retail source's generated `catalog.csv`",
+       "",
        "Catalog file (CSV/TSV with a header, or JSON Lines); relative to the pipeline file's "
        "directory"},
       {"retail.catalog", "format", T::kString, false, "from the file name", "",
@@ -325,8 +326,7 @@ const std::vector<ConfigKey>& PipelineKeys() {
        "Collections kept per member (the best by affinity)"},
       {"retail.feeds", "card_style_listing_maximum", T::kInteger, false, "4", "",
        "Products per card (card variants of every feed)"},
-      {"retail.segments", "by", T::kStringList, false, "[\"division\", \"price_percentile\"]",
-       "",
+      {"retail.segments", "by", T::kStringList, false, "[\"division\", \"price_percentile\"]", "",
        "Segment parts: a catalog level (the member's primary node of it) or a numeric member "
        "feature (`recency`, `frequency`, `monetary`, `price_percentile`, a members-file column) "
        "cut into equal-count buckets"},

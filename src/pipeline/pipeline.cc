@@ -21,15 +21,19 @@
 #include <filesystem>
 #include <map>
 
+#include "data/feedback_check.h"
 #include "encore/batch.h"
+#include "encore/catalog.h"
 #include "encore/evaluate.h"
 #include "encore/generate.h"
+#include "encore/member_features.h"
+#include "encore/product_score.h"
 #include "encore/publish.h"
 #include "encore/recommender.h"
+#include "encore/retail.h"
+#include "encore/retail_feeds.h"
 #include "encore/store.h"
 #include "encore/workflow.h"
-#include "data/feedback_check.h"
-#include "store/file_util.h"
 #include "pipeline/config.h"
 #include "pipeline/fault.h"
 #include "pipeline/manifest.h"
@@ -38,12 +42,8 @@
 #include "pipeline/prepare.h"
 #include "pipeline/rows.h"
 #include "pipeline/staging.h"
+#include "store/file_util.h"
 #include "util/json_writer.h"
-#include "encore/catalog.h"
-#include "encore/product_score.h"
-#include "encore/member_features.h"
-#include "encore/retail.h"
-#include "encore/retail_feeds.h"
 
 namespace encore {
 
@@ -758,9 +758,8 @@ std::string Fixed3(double v) {
 
 }  // namespace
 
-Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log,
-                           const Dataset& data, const ModelConfig& m, RetailState* state,
-                           std::string* detail) {
+Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log, const Dataset& data,
+                           const ModelConfig& m, RetailState* state, std::string* detail) {
   const RetailConfig& r = *c_.retail;
   const Catalog& catalog = state->catalog;
   ENCORE_ASSIGN_OR_RETURN(MemberFeatures features,
@@ -775,8 +774,8 @@ Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log,
     ENCORE_ASSIGN_OR_RETURN(in.sha256, Sha256File(g.members_path, &in.bytes));
     manifest_.inputs.push_back(std::move(in));
     if (unknown > 0) {
-      Say("    members file: " + Count(unknown) +
-          " member(s) with no events are ignored (" + g.members_path + ")");
+      Say("    members file: " + Count(unknown) + " member(s) with no events are ignored (" +
+          g.members_path + ")");
     }
   }
   ENCORE_ASSIGN_OR_RETURN(SegmentAssignment assignment, AssignSegments(features, catalog, g.spec));
@@ -785,8 +784,8 @@ Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log,
       std::string names;
       for (const auto& n : assignment.names) names += (names.empty() ? "" : ", ") + n;
       return Status::InvalidArgument("[retail.segments.overrides] names segment '" + name +
-                                     "', which has no members; segments: " + names +
-                                     " (" + c_.retail->segments->where + ")");
+                                     "', which has no members; segments: " + names + " (" +
+                                     c_.retail->segments->where + ")");
     }
   }
   const uint32_t users = data.users.size();
@@ -813,8 +812,8 @@ Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log,
       ENCORE_RETURN_IF_ERROR(ApplyParams(o->second, &params[s]));
     }
     if (trained_members[s] < g.min_members) {
-      reason[s] = Count(trained_members[s]) + " members with pairs < min_members " +
-                  Count(g.min_members);
+      reason[s] =
+          Count(trained_members[s]) + " members with pairs < min_members " + Count(g.min_members);
     }
   }
   std::error_code ec;
@@ -830,8 +829,8 @@ Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log,
       reason[s] = "no (member, key) pairs";
       continue;
     }
-    Say("    segment " + name + " (" + assignment.descriptions[s] + "): " +
-        Count(sub.users.size()) + " members x " + Count(sub.items.size()) + " keys");
+    Say("    segment " + name + " (" + assignment.descriptions[s] +
+        "): " + Count(sub.users.size()) + " members x " + Count(sub.items.size()) + " keys");
     auto seg = std::make_unique<SegmentModel>();
     ManifestModel mm;
     mm.name = m.name + "@" + name;
@@ -891,11 +890,13 @@ Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log,
     ms.model = model_of[s] < 0 ? m.name : m.name + "@" + ms.name;
     record.segments.push_back(std::move(ms));
   }
-  *detail = std::to_string(num_segments) + " segments by " + [&] {
-    std::string by;
-    for (const auto& b : g.spec.by) by += (by.empty() ? "" : " x ") + b;
-    return by;
-  }() + ", " + std::to_string(trained) + " trained (" + Seconds(fit_seconds) + "), " +
+  *detail = std::to_string(num_segments) + " segments by " +
+            [&] {
+              std::string by;
+              for (const auto& b : g.spec.by) by += (by.empty() ? "" : " x ") + b;
+              return by;
+            }() +
+            ", " + std::to_string(trained) + " trained (" + Seconds(fit_seconds) + "), " +
             std::to_string(num_segments - trained) + " on the global model";
 
   if (g.evaluate) {
@@ -912,12 +913,13 @@ Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log,
     std::vector<std::optional<TrainedModel>> models(num_segments);
     for (uint32_t s = 0; s < num_segments; ++s) {
       if (model_of[s] < 0) continue;
-      ENCORE_ASSIGN_OR_RETURN(Dataset sub, SegmentDataset(tt.train, tt.train.by_user, segment_of, s));
+      ENCORE_ASSIGN_OR_RETURN(Dataset sub,
+                              SegmentDataset(tt.train, tt.train.by_user, segment_of, s));
       if (sub.nnz() == 0) continue;
       Result<TrainedModel> fitted = TrainAndSave(m.kind, params[s], sub, "");
       if (!fitted.ok()) {
-        return Status(fitted.status().code(), "evaluating segment " + assignment.names[s] +
-                                                  ": " + fitted.status().message());
+        return Status(fitted.status().code(), "evaluating segment " + assignment.names[s] + ": " +
+                                                  fitted.status().message());
       }
       models[s] = std::move(*fitted);
     }

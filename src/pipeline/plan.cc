@@ -230,12 +230,11 @@ std::string DescribeRetail(const PipelineConfig& c, const std::string& run_dir) 
     };
     out += "\n     segments by " + Join(g.spec.by) + " (" + std::to_string(g.spec.buckets) +
            " equal-count buckets of numeric parts, price percentile " +
-           Num(g.features.price_percentile) + ", purchases " +
-           Join(g.features.purchase_events) + "; default segment " + g.spec.default_segment +
-           (g.members_path.empty() ? "" : "; members file " + g.members_path) +
-           "): one " + (m != nullptr ? m->kind : r.model) +
-           " model per segment with at least " + std::to_string(g.min_members) +
-           " members, smaller ones on the global model";
+           Num(g.features.price_percentile) + ", purchases " + Join(g.features.purchase_events) +
+           "; default segment " + g.spec.default_segment +
+           (g.members_path.empty() ? "" : "; members file " + g.members_path) + "): one " +
+           (m != nullptr ? m->kind : r.model) + " model per segment with at least " +
+           std::to_string(g.min_members) + " members, smaller ones on the global model";
     if (g.size_threshold > 0) {
       out += "; >= " + std::to_string(g.size_threshold) + " members " + pairs(g.params_above) +
              ", fewer " + pairs(g.params_below);

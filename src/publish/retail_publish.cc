@@ -15,11 +15,10 @@ namespace encore {
 
 Result<RetailPublishReport> PublishRetail(const RetailFeeds& feeds, const TrainedModel& model,
                                           uint32_t keep, Store* store, const FeedRowSink& rows,
-                                          Progress* progress,
-                                          std::span<const FeedRoute> routes) {
+                                          Progress* progress, std::span<const FeedRoute> routes) {
   if (!routes.empty() && routes.size() != model.users.size()) {
-    return Status::Internal("PublishRetail: " + std::to_string(routes.size()) +
-                            " routes for " + std::to_string(model.users.size()) + " members");
+    return Status::Internal("PublishRetail: " + std::to_string(routes.size()) + " routes for " +
+                            std::to_string(model.users.size()) + " members");
   }
   const auto start = std::chrono::steady_clock::now();
   RetailPublishReport report;
@@ -49,8 +48,7 @@ Result<RetailPublishReport> PublishRetail(const RetailFeeds& feeds, const Traine
       from.EncodePayload(model.users.Name(u), version, member, &payloads[i]);
       if (rows) {
         for (int f = 0; f < kNumFeeds; ++f) {
-          from.EncodeFeedRow(f, model.users.Name(u), member,
-                              &feed_rows[size_t{i} * kNumFeeds + f]);
+          from.EncodeFeedRow(f, model.users.Name(u), member, &feed_rows[size_t{i} * kNumFeeds + f]);
         }
       }
     }
