@@ -202,6 +202,19 @@ Status Runner::Preflight() const {
     }
     if (stage.kind == StageKind::kOutput) {
       const OutputConfig& o = *c_.FindOutput(stage.name);
+      // Destinations that hold something encore did not write are refused
+      // now, before any stage runs, not after training.
+      if (o.kind == OutputKind::kCsv || o.kind == OutputKind::kJsonl ||
+          o.kind == OutputKind::kRetail) {
+        if (Status s = StagingDir::CheckReplaceable(OutputLocation(c_, o)); !s.ok()) {
+          return Status(s.code(), "output '" + o.name + "': " + s.message());
+        }
+      }
+      if (o.kind == OutputKind::kRetail || o.kind == OutputKind::kPublish) {
+        if (Status s = Store::CheckDestination(StoreUri(c_, o)); !s.ok()) {
+          return Status(s.code(), "output '" + o.name + "': " + s.message());
+        }
+      }
       if (o.kind != OutputKind::kPostgres || o.conninfo_env.empty()) continue;
       const char* env = std::getenv(o.conninfo_env.c_str());
       if (env == nullptr || *env == '\0') {
@@ -1052,7 +1065,11 @@ Status Runner::RunRetailOutput(const OutputConfig& o, ManifestOutput* record,
   }
   w.EndArray();
   w.EndObject();
-  ENCORE_RETURN_IF_ERROR(staging->Commit(w.str() + "\n", nullptr, nullptr));
+  // The store's snapshot is committed (PublishRetail returned) before the
+  // feeds directory is swapped in, so the feeds' _SUCCESS never names a
+  // snapshot a reader cannot open; a crash in between leaves the older feeds
+  // beside the newer store (fault point retail-before-swap).
+  ENCORE_RETURN_IF_ERROR(staging->Commit(w.str() + "\n", nullptr, "retail-before-swap"));
   for (StagedFile* f : files) report->files.push_back(record->location + "/" + f->name());
   report->rows = rows;
   report->bytes = bytes;
