@@ -43,7 +43,7 @@ LAYERS = [
     "io",          # byte sources, record readers, id dictionaries, interaction logs
     "data",        # Dataset (matrices), input loading (encore/input.h), profile, generator
     "catalog",     # products: hierarchy levels, prices, sale windows, stock; keys of levels
-    "features",    # (future) user/item features derived from data and catalog
+    "features",    # member features (RFM, price percentile, primary level) and segments
     "model",       # model parameters, models (they only score), model files
     "rank",        # the query path: exclusions, adjustments, top-N, payload encoding
     "eval",        # splits, metrics, cross-validation, grids, the evaluation protocol
@@ -75,6 +75,7 @@ PUBLIC_HEADERS = {
     "profile.h": "data",
     "catalog.h": "catalog",
     "product_score.h": "catalog",
+    "member_features.h": "features",
     "model_io.h": "model",
     "params.h": "model",
     "recommender.h": "model",

@@ -37,6 +37,7 @@
 #include "encore/progress.h"
 #include "encore/rank.h"
 #include "encore/recommender.h"
+#include "encore/retail_feeds.h"
 #include "encore/store.h"
 
 namespace encore {
@@ -127,6 +128,7 @@ Status BuildFoldInUserPayload(const TrainedModel& model, const Ranker& ranker,
 // (encore/retail_feeds.h, docs/PERSONALIZATION.md)
 
 class RetailFeeds;
+struct FeedRoute;
 
 struct RetailPublishReport {
   SnapshotInfo snapshot;
@@ -146,9 +148,14 @@ using FeedRowSink = std::function<Status(int feed, std::string_view member, std:
 // "feeds") and an info document into a new snapshot of `store` and commits
 // it; `rows` (may be empty) receives the feed rows of the same computation.
 // On any error nothing becomes current. `keep` snapshots are kept.
+// `routes` (member segments) is empty or has one entry per model user: that
+// member's feeds come from routes[u] (its segment's model, or the global
+// one), not from `feeds`, which still gives the fallback for unknown members.
+// REQUIRES: routes.empty() || routes.size() == model.users.size().
 Result<RetailPublishReport> PublishRetail(const RetailFeeds& feeds, const TrainedModel& model,
                                           uint32_t keep, Store* store, const FeedRowSink& rows,
-                                          Progress* progress = nullptr);
+                                          Progress* progress = nullptr,
+                                          std::span<const FeedRoute> routes = {});
 
 }  // namespace encore
 

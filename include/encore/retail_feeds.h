@@ -82,8 +82,25 @@ std::vector<Collection> BuildCollections(
 
 struct MemberFeeds {
   bool fallback = false;
+  // With segments (PublishRetail routes): the member's segment, and whether
+  // its own model ("segment") or the global one ("global") scored it; the
+  // payload then carries "segment" and "scored_by". Empty: no segments.
+  std::string_view segment;
+  bool global_model = false;
   std::vector<uint32_t> products;
   std::vector<Collection> brands, categories;
+};
+
+class RetailFeeds;
+
+// With member segments: which feeds answer a member - those of the member's
+// segment model, or the global model's for a segment too small to train -
+// and the member's user index in that feeds' model.
+struct FeedRoute {
+  const RetailFeeds* feeds = nullptr;
+  uint32_t user = 0;
+  std::string_view segment;   // the member's segment name
+  bool global_model = false;  // feeds are the global model's
 };
 
 class RetailFeeds {
@@ -104,7 +121,8 @@ class RetailFeeds {
   // The feeds of a member the model does not know.
   const MemberFeeds& Fallback() const { return fallback_; }
 
-  // The payload {"user":M,"snapshot":V,["fallback":"popular",]"feeds":{...}}
+  // The payload {"user":M,"snapshot":V,["fallback":"popular",]
+  // ["segment":S,"scored_by":"segment"|"global",]"feeds":{...}}
   // (docs/PERSONALIZATION.md has the schema), replacing *out.
   void EncodePayload(std::string_view member, uint64_t snapshot, const MemberFeeds& feeds,
                      std::string* out) const;

@@ -127,6 +127,12 @@ class Store {
   // Like Open, but a directory that does not exist is NotFound rather than a
   // new empty store (for readers: serve, rollback), so a typo is an error.
   static Result<std::unique_ptr<Store>> OpenExisting(const std::string& uri);
+  // Whether Open(uri) would accept the destination, without creating or
+  // changing anything: OK for redis/memory URIs, a directory that does not
+  // exist, an empty one, or an encore store; FailedPrecondition (naming the
+  // directory and how to fix it) for a non-empty directory that is not an
+  // encore store or a file. Lets a job refuse before hours of work.
+  static Status CheckDestination(const std::string& uri);
 
   // The URI it was opened with (for messages and /v1/info).
   virtual const std::string& uri() const = 0;

@@ -1190,6 +1190,130 @@ std::map<std::string, double> NumberTable(Loader& l, const toml::table& t, const
   return out;
 }
 
+// Model parameters of a segment table ({ factors = 16 }), checked like
+// [models.NAME.params]; (name, text) pairs.
+std::vector<std::pair<std::string, std::string>> SegmentParams(Loader& l, const toml::table& t,
+                                                               const std::string& where) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::vector<std::string> names = ParamNames();
+  for (auto&& [k, v] : t) {
+    const std::string name(k.str());
+    const ParamInfo* info = FindParam(name);
+    if (info == nullptr) {
+      std::string hint = DidYouMean(name, names);
+      l.diag().Error(k.source(), "unknown parameter '" + name + "' in " + where +
+                                     (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                                     " Known parameters (encore params): " + Join(names));
+      continue;
+    }
+    std::optional<std::string> text = ScalarText(v);
+    ModelParams probe;
+    Status st =
+        !ParamTypeMatches(v, info->type) || !text
+            ? Status::InvalidArgument("parameter '" + name + "' must be " + WithArticle(info->type))
+            : SetModelParam(&probe, name, *text);
+    if (!st.ok()) {
+      l.diag().Error(v.source(), where + " " + st.message());
+      continue;
+    }
+    out.emplace_back(name, *text);
+  }
+  return out;
+}
+
+SegmentsConfig ReadSegments(Loader& l, const toml::table& t, const RetailConfig& r) {
+  SegmentsConfig g;
+  g.where = l.Where(t);
+  l.CheckKeys(t, "retail.segments", "", "");
+  if (auto v = Loader::Strings(t, "by")) {
+    if (v->empty()) l.diag().Error(t.get("by")->source(), "[retail.segments] by is empty");
+    g.spec.by = *v;
+  }
+  const std::vector<std::string>& builtin = BuiltinMemberFeatures();
+  g.features.primary_levels.clear();
+  for (const std::string& part : g.spec.by) {
+    if (std::find(r.catalog.levels.begin(), r.catalog.levels.end(), part) !=
+        r.catalog.levels.end()) {
+      g.features.primary_levels.push_back(part);
+    } else if (std::find(builtin.begin(), builtin.end(), part) == builtin.end() &&
+               !t.contains("members")) {
+      std::vector<std::string> known = r.catalog.levels;
+      known.insert(known.end(), builtin.begin(), builtin.end());
+      std::string hint = DidYouMean(part, known);
+      l.diag().Error(
+          t.get("by") != nullptr ? t.get("by")->source() : t.source(),
+          "[retail.segments] by: '" + part + "' is neither a catalog level nor a member feature" +
+              (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+              " Levels and features: " + Join(known) + " (a members file adds its columns)");
+    }
+  }
+  if (auto v = l.Uint(t, "buckets", 1, 1000)) g.spec.buckets = static_cast<uint32_t>(*v);
+  if (auto v = Loader::Number(t, "price_percentile")) {
+    if (!(*v >= 0 && *v <= 100)) {
+      l.diag().Error(t.get("price_percentile")->source(),
+                     "[retail.segments] price_percentile must be in 0..100");
+    }
+    g.features.price_percentile = *v;
+  }
+  if (auto v = Loader::Strings(t, "purchase_events")) g.features.purchase_events = *v;
+  if (auto v = Loader::String(t, "default_segment")) {
+    if (v->empty()) {
+      l.diag().Error(t.get("default_segment")->source(),
+                     "[retail.segments] default_segment is empty");
+    }
+    g.spec.default_segment = *v;
+  }
+  if (auto v = Loader::String(t, "members")) {
+    g.members_path = ResolvePath(l.dir(), *v);
+    struct stat st {};
+    if (::stat(g.members_path.c_str(), &st) != 0) {
+      l.diag().Error(t.get("members")->source(),
+                     "members file '" + g.members_path +
+                         "' does not exist (relative to the pipeline file's directory)");
+    }
+  }
+  if (auto v = Loader::String(t, "member_col")) g.member_col = *v;
+  if (auto v = l.Uint(t, "min_members", 1, std::numeric_limits<int64_t>::max())) {
+    g.min_members = *v;
+  }
+  if (auto v = l.Uint(t, "size_threshold", 0, std::numeric_limits<int64_t>::max())) {
+    g.size_threshold = *v;
+  }
+  if (const toml::table* p = t.get_as<toml::table>("params_above")) {
+    g.params_above = SegmentParams(l, *p, "[retail.segments] params_above");
+  }
+  if (const toml::table* p = t.get_as<toml::table>("params_below")) {
+    g.params_below = SegmentParams(l, *p, "[retail.segments] params_below");
+  }
+  if ((t.contains("params_above") || t.contains("params_below")) && g.size_threshold == 0) {
+    l.diag().Error(t.source(),
+                   "[retail.segments] params_above/params_below need size_threshold (members)");
+  }
+  if (const toml::table* o = t.get_as<toml::table>("overrides")) {
+    for (auto&& [k, v] : *o) {
+      const std::string name(k.str());
+      const toml::table* p = v.as_table();
+      if (p == nullptr) {
+        l.diag().Error(v.source(), "[retail.segments.overrides] " + name +
+                                       " must be a table of model parameters, e.g. " + name +
+                                       " = { factors = 16 }");
+        continue;
+      }
+      g.overrides[name] = SegmentParams(l, *p, "[retail.segments.overrides] " + name);
+    }
+  }
+  if (auto v = Loader::Bool(t, "evaluate")) g.evaluate = *v;
+  if (auto v = Loader::Number(t, "holdout")) {
+    if (!(*v > 0 && *v < 1)) {
+      l.diag().Error(t.get("holdout")->source(), "[retail.segments] holdout must be in (0, 1)");
+    }
+    g.holdout = *v;
+  }
+  g.features.as_of = r.rules.as_of;
+  g.features.weights = r.weights;
+  return g;
+}
+
 RetailConfig ReadRetail(Loader& l, const toml::table& t, const PipelineConfig& c) {
   RetailConfig r;
   r.where = l.Where(t);
@@ -1421,6 +1545,8 @@ RetailConfig ReadRetail(Loader& l, const toml::table& t, const PipelineConfig& c
     CheckLevel(l, t, "feeds", f.brand_level, cat, "retail.feeds");
     CheckLevel(l, t, "feeds", f.category_level, cat, "retail.feeds");
   }
+  if (const toml::table* st = t.get_as<toml::table>("segments"))
+    r.segments = ReadSegments(l, *st, r);
   return r;
 }
 

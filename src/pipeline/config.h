@@ -32,14 +32,15 @@
 #include "encore/evaluate.h"
 #include "encore/generate.h"
 #include "encore/input.h"
+#include "encore/member_features.h"
 #include "encore/params.h"
-#include "encore/publish.h"
 #include "encore/product_score.h"
+#include "encore/publish.h"
 #include "encore/reader.h"
 #include "encore/retail.h"
 #include "encore/retail_feeds.h"
-#include "encore/workflow.h"
 #include "encore/status.h"
+#include "encore/workflow.h"
 #include "pipeline/output.h"
 
 namespace encore {
@@ -149,6 +150,24 @@ struct RecommendConfig {
 // reads the catalog, rolls the source's events up to `key`, trains `model`
 // on the keys, scores products and builds the rules and feeds; a `retail`
 // output writes the six feeds and publishes the payloads.
+// [retail.segments]: one model per member segment (docs/PERSONALIZATION.md).
+struct SegmentsConfig {
+  std::string where;
+  SegmentSpec spec;
+  MemberFeatureOptions features;  // as_of, weights and primary levels filled from [retail]
+  std::string members_path;       // absolute; empty: no members file
+  std::string member_col = "member";
+  uint64_t min_members = 200;   // smaller segments are served by the global model
+  uint64_t size_threshold = 0;  // 0: no size-dependent parameters
+  // Parameters as (name, text), applied over the model's: first by size
+  // (members >= size_threshold: params_above, else params_below), then the
+  // segment's own override.
+  std::vector<std::pair<std::string, std::string>> params_above, params_below;
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> overrides;
+  bool evaluate = true;
+  double holdout = 0.2;
+};
+
 struct RetailConfig {
   std::string where;
   std::string source;
@@ -161,6 +180,7 @@ struct RetailConfig {
   RetailRules rules;             // as_of, boost, diversity, availability, expansion
   ProductScoreOptions product_score;
   FeedRules feeds;
+  std::optional<SegmentsConfig> segments;
 };
 
 enum class OutputKind { kCsv, kJsonl, kPostgres, kPublish, kRetail };

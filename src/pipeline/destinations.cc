@@ -4,6 +4,7 @@
 // depending on each other.
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "pipeline/config.h"
@@ -39,23 +40,31 @@ std::vector<std::string> DestinationConflicts(const PipelineConfig& c) {
   struct Dir {
     const OutputConfig* output;
     std::string path;
+    bool store = false;
   };
   std::vector<Dir> dirs;  // in file order
   std::vector<std::string> errors;
   const std::string runs = c.workdir + "/runs";
+  // Each output's directories: (what, path, is a store). A retail output has
+  // two: its feeds directory and its store.
+  std::vector<std::tuple<const OutputConfig*, std::string, std::string, bool>> targets;
   for (const OutputConfig& o : c.outputs) {
-    std::string what;
-    std::string path;
     if ((o.kind == OutputKind::kCsv || o.kind == OutputKind::kJsonl ||
          o.kind == OutputKind::kRetail) &&
         !o.path.empty()) {
-      what = "writes directory ";
-      path = OutputLocation(c, o);
-    } else if (o.kind == OutputKind::kPublish && !o.store.empty() &&
-               StoreUri(c, o).starts_with("/")) {
-      what = "publishes to store directory ";
-      path = StoreUri(c, o);
-    } else if (o.kind == OutputKind::kPostgres && !o.table.empty()) {
+      targets.emplace_back(&o, "writes directory ", OutputLocation(c, o), false);
+    }
+    if ((o.kind == OutputKind::kPublish || o.kind == OutputKind::kRetail) && !o.store.empty() &&
+        StoreUri(c, o).starts_with("/")) {
+      targets.emplace_back(&o, "publishes to store directory ", StoreUri(c, o), true);
+    }
+    if (o.kind == OutputKind::kPostgres && !o.table.empty()) {
+      targets.emplace_back(&o, "", "", false);
+    }
+  }
+  for (const auto& [op, what, path, is_store] : targets) {
+    const OutputConfig& o = *op;
+    if (o.kind == OutputKind::kPostgres) {
       for (const OutputConfig& other : c.outputs) {
         if (&other == &o) break;
         if (other.kind == OutputKind::kPostgres && other.table == o.table &&
@@ -68,11 +77,9 @@ std::vector<std::string> DestinationConflicts(const PipelineConfig& c) {
         }
       }
       continue;
-    } else {
-      continue;
     }
     const std::string head = o.where + ": [outputs." + o.name + "] " + what + path;
-    const bool file_output = o.kind != OutputKind::kPublish;
+    const bool file_output = !is_store;
     if (file_output && within(runs, path)) {
       errors.push_back(head + ", which holds the run history (" + runs +
                        ") that it would replace as a whole; choose a directory of its own, "
@@ -94,8 +101,9 @@ std::vector<std::string> DestinationConflicts(const PipelineConfig& c) {
     }
     for (const Dir& d : dirs) {
       // Two stores in one directory are one store (publishing twice is fine).
-      if (!file_output && d.output->kind == OutputKind::kPublish) continue;
-      const std::string other = "[outputs." + d.output->name + "]";
+      if (!file_output && d.store) continue;
+      const std::string other = d.output == &o ? "its " + std::string(d.store ? "store" : "feeds")
+                                               : "[outputs." + d.output->name + "]";
       if (path == d.path) {
         errors.push_back(head + ", the same directory as " + other +
                          "; each replaces its directory as a whole, so one would erase the "
@@ -108,7 +116,7 @@ std::vector<std::string> DestinationConflicts(const PipelineConfig& c) {
                          ") and is replaced as a whole: give each output its own path");
       }
     }
-    dirs.push_back({&o, path});
+    dirs.push_back({&o, path, is_store});
   }
   return errors;
 }

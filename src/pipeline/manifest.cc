@@ -294,6 +294,55 @@ std::string Manifest::ToJson() const {
   }
   w.EndObject();
 
+  if (segments) {
+    w.Key("segments");
+    w.BeginObject();
+    w.Key("by");
+    WriteStrings(segments->by, &w);
+    if (!segments->protocol.empty()) {
+      w.Key("protocol");
+      w.String(segments->protocol);
+      w.Key("users_evaluated");
+      w.Uint(segments->users_evaluated);
+      w.Key("segmented");
+      WriteMetrics(segments->segmented, &w);
+      w.Key("global");
+      WriteMetrics(segments->global, &w);
+    }
+    w.Key("list");
+    w.BeginArray();
+    for (const ManifestSegment& g : segments->segments) {
+      w.BeginObject();
+      w.Key("name");
+      w.String(g.name);
+      w.Key("description");
+      w.String(g.description);
+      w.Key("members");
+      w.Uint(g.members);
+      w.Key("trained_members");
+      w.Uint(g.trained_members);
+      w.Key("scored_by");
+      w.String(g.scored_by);
+      if (!g.reason.empty()) {
+        w.Key("reason");
+        w.String(g.reason);
+      }
+      w.Key("model");
+      w.String(g.model);
+      if (!segments->protocol.empty()) {
+        w.Key("users_evaluated");
+        w.Uint(g.users_evaluated);
+        w.Key("segment_model");
+        WriteMetrics(g.segment_model, &w);
+        w.Key("global_model");
+        WriteMetrics(g.global_model, &w);
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+
   w.Key("outputs");
   w.BeginArray();
   for (const ManifestOutput& o : outputs) {

@@ -84,6 +84,28 @@ struct ManifestModel {
   TextPairs chosen;  // the grid setting selected
 };
 
+// [retail.segments]: every segment, which model scored it, and (with
+// evaluate) its members' metrics under their segment's model and under the
+// global model, both trained on the same training part.
+struct ManifestSegment {
+  std::string name, description;
+  uint64_t members = 0;          // members of the event log in the segment
+  uint64_t trained_members = 0;  // of them, members with (member, key) pairs
+  std::string scored_by;         // "segment" or "global"
+  std::string reason;            // why the global model ("" for segment)
+  std::string model;             // the model's name in "models"
+  uint64_t users_evaluated = 0;  // held-out members of the segment
+  MetricValues segment_model, global_model;
+};
+
+struct ManifestSegments {
+  std::vector<std::string> by;
+  std::string protocol;  // "" without evaluation
+  std::vector<ManifestSegment> segments;
+  uint64_t users_evaluated = 0;
+  MetricValues segmented, global;  // every member under the model serving them / the global one
+};
+
 struct ManifestOutput {
   std::string name, kind, location;
   std::vector<std::string> files;
@@ -113,6 +135,7 @@ struct Manifest {
   std::vector<ManifestStep> steps;
   std::optional<uint64_t> users, items, nnz;  // the prepared dataset
   std::vector<ManifestModel> models;
+  std::optional<ManifestSegments> segments;
   std::vector<ManifestOutput> outputs;
 
   std::string ToJson() const;

@@ -16,19 +16,24 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
 
+#include "data/feedback_check.h"
 #include "encore/batch.h"
+#include "encore/catalog.h"
 #include "encore/evaluate.h"
 #include "encore/generate.h"
+#include "encore/member_features.h"
+#include "encore/product_score.h"
 #include "encore/publish.h"
 #include "encore/recommender.h"
+#include "encore/retail.h"
+#include "encore/retail_feeds.h"
 #include "encore/store.h"
 #include "encore/workflow.h"
-#include "data/feedback_check.h"
-#include "store/file_util.h"
 #include "pipeline/config.h"
 #include "pipeline/fault.h"
 #include "pipeline/manifest.h"
@@ -37,11 +42,8 @@
 #include "pipeline/prepare.h"
 #include "pipeline/rows.h"
 #include "pipeline/staging.h"
+#include "store/file_util.h"
 #include "util/json_writer.h"
-#include "encore/catalog.h"
-#include "encore/product_score.h"
-#include "encore/retail.h"
-#include "encore/retail_feeds.h"
 
 namespace encore {
 
@@ -126,6 +128,9 @@ class Runner {
   Status RunRecommend(const RecommendConfig& r, std::string* detail);
   Status RunOutput(size_t index, const OutputConfig& o, std::string* detail);
   Status RunRetail(std::string* detail);
+  struct RetailState;
+  Status RunSegments(const SegmentsConfig& g, const InteractionLog& log, const Dataset& data,
+                     const ModelConfig& m, RetailState* state, std::string* detail);
   Status RunRetailOutput(const OutputConfig& o, ManifestOutput* record, OutputReport* report,
                          std::string* detail);
   void Say(const std::string& line) { progress_.Note("encore: " + line); }
@@ -164,6 +169,13 @@ class Runner {
   std::optional<Dataset> data_;
   std::map<std::string, TrainedModel> models_;
   std::map<std::string, std::unique_ptr<RecommendationRows>> rows_;
+  // One segment's model and the steps and feeds over it ([retail.segments]).
+  struct SegmentModel {
+    TrainedModel model;
+    std::optional<RetailSteps> steps;
+    std::unique_ptr<Ranker> ranker;
+    std::optional<RetailFeeds> feeds;
+  };
   // The retail stage's state; its parts point at each other (stable addresses).
   struct RetailState {
     Catalog catalog;
@@ -173,6 +185,10 @@ class Runner {
     std::optional<RetailSteps> steps;
     std::unique_ptr<Ranker> ranker;
     std::optional<RetailFeeds> feeds;
+    // With segments: names, trained segment models, one route per model user.
+    std::vector<std::string> segment_names;
+    std::vector<std::unique_ptr<SegmentModel>> segment_models;
+    std::vector<FeedRoute> routes;
   };
   std::unique_ptr<RetailState> retail_;
   PipelineRunResult result_;
@@ -186,6 +202,19 @@ Status Runner::Preflight() const {
     }
     if (stage.kind == StageKind::kOutput) {
       const OutputConfig& o = *c_.FindOutput(stage.name);
+      // Destinations that hold something encore did not write are refused
+      // now, before any stage runs, not after training.
+      if (o.kind == OutputKind::kCsv || o.kind == OutputKind::kJsonl ||
+          o.kind == OutputKind::kRetail) {
+        if (Status s = StagingDir::CheckReplaceable(OutputLocation(c_, o)); !s.ok()) {
+          return Status(s.code(), "output '" + o.name + "': " + s.message());
+        }
+      }
+      if (o.kind == OutputKind::kRetail || o.kind == OutputKind::kPublish) {
+        if (Status s = Store::CheckDestination(StoreUri(c_, o)); !s.ok()) {
+          return Status(s.code(), "output '" + o.name + "': " + s.message());
+        }
+      }
       if (o.kind != OutputKind::kPostgres || o.conninfo_env.empty()) continue;
       const char* env = std::getenv(o.conninfo_env.c_str());
       if (env == nullptr || *env == '\0') {
@@ -718,8 +747,297 @@ Status Runner::RunRetail(std::string* detail) {
             " fitted in " + Seconds(train.fit_seconds) + "; " +
             Count(state->steps->available_items().size()) + " keys available";
   if (rollup.unknown.rows > 0) *detail += "; " + rollup.unknown.Describe();
+  if (r.segments) {
+    std::string segments;
+    ENCORE_RETURN_IF_ERROR(RunSegments(*r.segments, log, data, m, state.get(), &segments));
+    *detail += "; " + segments;
+  }
   retail_ = std::move(state);
   if (plan_.Find(StageKind::kPrepare, "") == std::string::npos) logs_.erase(r.source);
+  return Status::OK();
+}
+
+namespace {
+
+// The (member, key) pairs of `by_user` (over data's users and items) whose
+// user is in segment `s`, as a dataset of their own.
+Result<Dataset> SegmentDataset(const Dataset& data, const CsrMatrix& by_user,
+                               const std::vector<uint32_t>& segment_of, uint32_t s) {
+  InteractionLog sub;
+  for (uint32_t u = 0; u < by_user.rows; ++u) {
+    if (segment_of[u] != s || by_user.RowLength(u) == 0) continue;
+    const uint32_t su = sub.users.Intern(data.users.Name(u));
+    for (uint64_t k = by_user.indptr[u]; k < by_user.indptr[u + 1]; ++k) {
+      sub.user.push_back(su);
+      sub.item.push_back(sub.items.Intern(data.items.Name(by_user.indices[k])));
+      sub.value.push_back(by_user.values[k]);
+    }
+  }
+  DatasetOptions options;
+  options.feedback = Feedback::kImplicit;
+  return BuildDataset(std::move(sub), options);
+}
+
+// Applies (name, text) parameters over `params`.
+Status ApplyParams(const std::vector<std::pair<std::string, std::string>>& given,
+                   ModelParams* params) {
+  for (const auto& [name, text] : given) ENCORE_RETURN_IF_ERROR(SetModelParam(params, name, text));
+  return Status::OK();
+}
+
+std::vector<double> Popularity(const Dataset& data) {
+  std::vector<double> popularity(data.items.size(), 0);
+  for (uint32_t i = 0; i < data.by_item.rows; ++i) {
+    for (uint64_t k = data.by_item.indptr[i]; k < data.by_item.indptr[i + 1]; ++k) {
+      popularity[i] += data.by_item.values[k];
+    }
+  }
+  return popularity;
+}
+
+std::string Fixed3(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", v);
+  return buf;
+}
+
+}  // namespace
+
+Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log, const Dataset& data,
+                           const ModelConfig& m, RetailState* state, std::string* detail) {
+  const RetailConfig& r = *c_.retail;
+  const Catalog& catalog = state->catalog;
+  ENCORE_ASSIGN_OR_RETURN(MemberFeatures features,
+                          MemberFeatures::Compute(log, catalog, g.features));
+  if (!g.members_path.empty()) {
+    uint64_t unknown = 0;
+    ENCORE_RETURN_IF_ERROR(
+        features.ReadMemberColumns(g.members_path, g.member_col, log.users, &unknown));
+    ManifestInput in;
+    in.source = "retail.segments.members";
+    in.path = g.members_path;
+    ENCORE_ASSIGN_OR_RETURN(in.sha256, Sha256File(g.members_path, &in.bytes));
+    manifest_.inputs.push_back(std::move(in));
+    if (unknown > 0) {
+      Say("    members file: " + Count(unknown) + " member(s) with no events are ignored (" +
+          g.members_path + ")");
+    }
+  }
+  ENCORE_ASSIGN_OR_RETURN(SegmentAssignment assignment, AssignSegments(features, catalog, g.spec));
+  for (const auto& [name, params] : g.overrides) {
+    if (assignment.Find(name) < 0) {
+      std::string names;
+      for (const auto& n : assignment.names) names += (names.empty() ? "" : ", ") + n;
+      return Status::InvalidArgument("[retail.segments.overrides] names segment '" + name +
+                                     "', which has no members; segments: " + names + " (" +
+                                     c_.retail->segments->where + ")");
+    }
+  }
+  const uint32_t users = data.users.size();
+  const uint32_t num_segments = assignment.names.size();
+  std::vector<uint32_t> segment_of(users);
+  std::vector<uint64_t> trained_members(num_segments, 0);
+  for (uint32_t u = 0; u < users; ++u) {
+    std::optional<uint32_t> member = log.users.Find(data.users.Name(u));
+    if (!member) return Status::Internal("model member missing from the event log");
+    segment_of[u] = assignment.of_member[*member];
+    ++trained_members[segment_of[u]];
+  }
+  ManifestSegments record;
+  record.by = g.spec.by;
+  // Parameters of each segment: the model's, then by size, then its own.
+  std::vector<ModelParams> params(num_segments, m.params);
+  std::vector<std::string> reason(num_segments);
+  for (uint32_t s = 0; s < num_segments; ++s) {
+    if (g.size_threshold > 0) {
+      ENCORE_RETURN_IF_ERROR(ApplyParams(
+          trained_members[s] >= g.size_threshold ? g.params_above : g.params_below, &params[s]));
+    }
+    if (auto o = g.overrides.find(assignment.names[s]); o != g.overrides.end()) {
+      ENCORE_RETURN_IF_ERROR(ApplyParams(o->second, &params[s]));
+    }
+    if (trained_members[s] < g.min_members) {
+      reason[s] =
+          Count(trained_members[s]) + " members with pairs < min_members " + Count(g.min_members);
+    }
+  }
+  std::error_code ec;
+  fs::create_directories(run_dir_ + "/models", ec);
+  std::vector<int> model_of(num_segments, -1);  // index into segment_models
+  uint32_t trained = 0;
+  double fit_seconds = 0;
+  for (uint32_t s = 0; s < num_segments; ++s) {
+    if (!reason[s].empty()) continue;
+    const std::string& name = assignment.names[s];
+    ENCORE_ASSIGN_OR_RETURN(Dataset sub, SegmentDataset(data, data.by_user, segment_of, s));
+    if (sub.nnz() == 0) {
+      reason[s] = "no (member, key) pairs";
+      continue;
+    }
+    Say("    segment " + name + " (" + assignment.descriptions[s] +
+        "): " + Count(sub.users.size()) + " members x " + Count(sub.items.size()) + " keys");
+    auto seg = std::make_unique<SegmentModel>();
+    ManifestModel mm;
+    mm.name = m.name + "@" + name;
+    mm.kind = m.kind;
+    mm.file = run_dir_ + "/models/" + m.name + ".segment-" + name + ".model";
+    TrainReport train;
+    Result<TrainedModel> fitted = TrainAndSave(m.kind, params[s], sub, mm.file, &train);
+    if (!fitted.ok()) {
+      return Status(fitted.status().code(), "segment " + name + " (" + Count(sub.users.size()) +
+                                                " members): " + fitted.status().message());
+    }
+    seg->model = std::move(*fitted);
+    fit_seconds += train.fit_seconds;
+    mm.fit_seconds = train.fit_seconds;
+    mm.bytes = train.file_bytes;
+    mm.trained_on = "segment " + name + " of rolled-up keys (" + r.key + ")";
+    mm.params = ModelParamsToList(seg->model.model->params());
+    manifest_.models.push_back(std::move(mm));
+    ENCORE_ASSIGN_OR_RETURN(RetailSteps steps,
+                            RetailSteps::Build(r.rules, catalog, *state->keys, seg->model.items,
+                                               seg->model.users, &log, &*state->scores));
+    seg->steps.emplace(std::move(steps));
+    seg->ranker = std::make_unique<Ranker>(*seg->model.model);
+    seg->steps->AddTo(seg->ranker.get());
+    ENCORE_ASSIGN_OR_RETURN(RetailFeeds feeds,
+                            RetailFeeds::Build(r.feeds, catalog, *state->keys, seg->model,
+                                               *seg->steps, *seg->ranker, Popularity(sub)));
+    seg->feeds.emplace(std::move(feeds));
+    model_of[s] = static_cast<int>(state->segment_models.size());
+    state->segment_models.push_back(std::move(seg));
+    ++trained;
+  }
+  state->segment_names = assignment.names;
+  state->routes.resize(users);
+  for (uint32_t u = 0; u < users; ++u) {
+    const uint32_t s = segment_of[u];
+    FeedRoute& route = state->routes[u];
+    route.segment = state->segment_names[s];
+    if (model_of[s] < 0) {
+      route.feeds = &*state->feeds;
+      route.user = u;
+      route.global_model = true;
+    } else {
+      const SegmentModel& seg = *state->segment_models[model_of[s]];
+      route.feeds = &*seg.feeds;
+      route.user = *seg.model.users.Find(data.users.Name(u));
+    }
+  }
+  for (uint32_t s = 0; s < num_segments; ++s) {
+    ManifestSegment ms;
+    ms.name = assignment.names[s];
+    ms.description = assignment.descriptions[s];
+    ms.members = assignment.sizes[s];
+    ms.trained_members = trained_members[s];
+    ms.scored_by = model_of[s] < 0 ? "global" : "segment";
+    ms.reason = reason[s];
+    ms.model = model_of[s] < 0 ? m.name : m.name + "@" + ms.name;
+    record.segments.push_back(std::move(ms));
+  }
+  *detail = std::to_string(num_segments) + " segments by " +
+            [&] {
+              std::string by;
+              for (const auto& b : g.spec.by) by += (by.empty() ? "" : " x ") + b;
+              return by;
+            }() +
+            ", " + std::to_string(trained) + " trained (" + Seconds(fit_seconds) + "), " +
+            std::to_string(num_segments - trained) + " on the global model";
+
+  if (g.evaluate) {
+    // One holdout of the rolled-up pairs; the global model and every
+    // segment's model are trained on its training part and ranked (exclude
+    // seen, no retail rules) for every held-out member.
+    SplitOptions so;
+    so.method = SplitMethod::kUser;
+    so.test_fraction = g.holdout;
+    so.min_train = 1;
+    ENCORE_ASSIGN_OR_RETURN(FoldAssignment fold, HoldoutSplit(data, so));
+    TrainTest tt = MakeTrainTest(data, fold, 0);
+    ENCORE_ASSIGN_OR_RETURN(TrainedModel global, TrainAndSave(m.kind, m.params, tt.train, ""));
+    std::vector<std::optional<TrainedModel>> models(num_segments);
+    for (uint32_t s = 0; s < num_segments; ++s) {
+      if (model_of[s] < 0) continue;
+      ENCORE_ASSIGN_OR_RETURN(Dataset sub,
+                              SegmentDataset(tt.train, tt.train.by_user, segment_of, s));
+      if (sub.nnz() == 0) continue;
+      Result<TrainedModel> fitted = TrainAndSave(m.kind, params[s], sub, "");
+      if (!fitted.ok()) {
+        return Status(fitted.status().code(), "evaluating segment " + assignment.names[s] + ": " +
+                                                  fitted.status().message());
+      }
+      models[s] = std::move(*fitted);
+    }
+    constexpr uint32_t kK = 10;
+    QueryOptions q;
+    q.n = kK;
+    q.exclude_seen = true;
+    struct Sums {
+      double seg_ndcg = 0, seg_recall = 0, glob_ndcg = 0, glob_recall = 0;
+      uint64_t users = 0;
+    };
+    std::vector<Sums> sums(num_segments);
+    Ranker global_ranker(*global.model);
+    std::vector<std::unique_ptr<Ranker>> rankers(num_segments);
+    for (uint32_t s = 0; s < num_segments; ++s) {
+      if (models[s]) rankers[s] = std::make_unique<Ranker>(*models[s]->model);
+    }
+    std::vector<uint32_t> recommended;
+    for (uint32_t u = 0; u < users; ++u) {
+      if (tt.test.RowLength(u) == 0) continue;
+      std::span<const uint32_t> relevant(tt.test.indices.data() + tt.test.indptr[u],
+                                         tt.test.RowLength(u));
+      const uint32_t s = segment_of[u];
+      recommended.clear();
+      for (const ScoredItem& x : global_ranker.RankUser(u, q)) recommended.push_back(x.item);
+      const double gn = NdcgAtK(recommended, relevant, kK);
+      const double gr = RecallAtK(recommended, relevant, kK);
+      double sn = gn, sr = gr;
+      if (rankers[s]) {
+        const TrainedModel& tm = *models[s];
+        std::optional<uint32_t> su = tm.users.Find(data.users.Name(u));
+        recommended.clear();
+        if (su) {
+          for (const ScoredItem& x : rankers[s]->RankUser(*su, q)) {
+            recommended.push_back(*data.items.Find(tm.items.Name(x.item)));
+          }
+        }
+        sn = NdcgAtK(recommended, relevant, kK);
+        sr = RecallAtK(recommended, relevant, kK);
+      }
+      Sums& x = sums[s];
+      x.seg_ndcg += sn;
+      x.seg_recall += sr;
+      x.glob_ndcg += gn;
+      x.glob_recall += gr;
+      ++x.users;
+    }
+    Sums total;
+    for (uint32_t s = 0; s < num_segments; ++s) {
+      const Sums& x = sums[s];
+      const double n = x.users > 0 ? double(x.users) : std::nan("");
+      ManifestSegment& ms = record.segments[s];
+      ms.users_evaluated = x.users;
+      ms.segment_model = {{"ndcg@10", x.seg_ndcg / n}, {"recall@10", x.seg_recall / n}};
+      ms.global_model = {{"ndcg@10", x.glob_ndcg / n}, {"recall@10", x.glob_recall / n}};
+      total.seg_ndcg += x.seg_ndcg;
+      total.seg_recall += x.seg_recall;
+      total.glob_ndcg += x.glob_ndcg;
+      total.glob_recall += x.glob_recall;
+      total.users += x.users;
+    }
+    const double n = total.users > 0 ? double(total.users) : std::nan("");
+    record.protocol = "user holdout " + Fixed3(g.holdout) +
+                      " of (member, key) pairs, seed 42; top 10 keys excluding training keys, "
+                      "no retail rules; segments below min_members count the global model's "
+                      "figures";
+    record.users_evaluated = total.users;
+    record.segmented = {{"ndcg@10", total.seg_ndcg / n}, {"recall@10", total.seg_recall / n}};
+    record.global = {{"ndcg@10", total.glob_ndcg / n}, {"recall@10", total.glob_recall / n}};
+    *detail += "; held out: ndcg@10 segmented " + Fixed3(total.seg_ndcg / n) + " vs global " +
+               Fixed3(total.glob_ndcg / n) + " (" + Count(total.users) + " members)";
+  }
+  manifest_.segments = std::move(record);
   return Status::OK();
 }
 
@@ -745,7 +1063,7 @@ Status Runner::RunRetailOutput(const OutputConfig& o, ManifestOutput* record,
   };
   ENCORE_ASSIGN_OR_RETURN(RetailPublishReport published,
                           PublishRetail(*retail_->feeds, retail_->model, o.publish.keep,
-                                        store.get(), sink, &progress_));
+                                        store.get(), sink, &progress_, retail_->routes));
   uint64_t bytes = 0;
   for (StagedFile* f : files) {
     ENCORE_RETURN_IF_ERROR(f->Close());
@@ -779,7 +1097,11 @@ Status Runner::RunRetailOutput(const OutputConfig& o, ManifestOutput* record,
   }
   w.EndArray();
   w.EndObject();
-  ENCORE_RETURN_IF_ERROR(staging->Commit(w.str() + "\n", nullptr, nullptr));
+  // The store's snapshot is committed (PublishRetail returned) before the
+  // feeds directory is swapped in, so the feeds' _SUCCESS never names a
+  // snapshot a reader cannot open; a crash in between leaves the older feeds
+  // beside the newer store (fault point retail-before-swap).
+  ENCORE_RETURN_IF_ERROR(staging->Commit(w.str() + "\n", nullptr, "retail-before-swap"));
   for (StagedFile* f : files) report->files.push_back(record->location + "/" + f->name());
   report->rows = rows;
   report->bytes = bytes;

@@ -221,6 +221,29 @@ std::string DescribeRetail(const PipelineConfig& c, const std::string& run_dir) 
          std::to_string(r.feeds.min_collection_products) + ", top " +
          std::to_string(r.feeds.card_target_count) + "; cards of " +
          std::to_string(r.feeds.card_style_listing_maximum) + " products";
+  if (r.segments) {
+    const SegmentsConfig& g = *r.segments;
+    auto pairs = [](const std::vector<std::pair<std::string, std::string>>& p) {
+      std::vector<std::string> out;
+      for (const auto& [k, v] : p) out.push_back(k + "=" + v);
+      return "(" + Join(out) + ")";
+    };
+    out += "\n     segments by " + Join(g.spec.by) + " (" + std::to_string(g.spec.buckets) +
+           " equal-count buckets of numeric parts, price percentile " +
+           Num(g.features.price_percentile) + ", purchases " + Join(g.features.purchase_events) +
+           "; default segment " + g.spec.default_segment +
+           (g.members_path.empty() ? "" : "; members file " + g.members_path) + "): one " +
+           (m != nullptr ? m->kind : r.model) + " model per segment with at least " +
+           std::to_string(g.min_members) + " members, smaller ones on the global model";
+    if (g.size_threshold > 0) {
+      out += "; >= " + std::to_string(g.size_threshold) + " members " + pairs(g.params_above) +
+             ", fewer " + pairs(g.params_below);
+    }
+    for (const auto& [name, p] : g.overrides) out += "; segment " + name + " " + pairs(p);
+    out += g.evaluate ? "; evaluated against the global model on a " + Num(g.holdout) +
+                            " user holdout (manifest \"segments\")"
+                      : "; not evaluated";
+  }
   return out;
 }
 

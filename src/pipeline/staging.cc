@@ -185,6 +185,33 @@ StagingDir::~StagingDir() {
   if (!committed_) RemoveAllQuietly(staging_);
 }
 
+Status StagingDir::CheckReplaceable(const std::string& dir) {
+  std::string dest = dir;
+  while (dest.size() > 1 && dest.back() == '/') dest.pop_back();
+  std::error_code ec;
+  if (fs::is_symlink(fs::symlink_status(dest, ec))) {
+    fs::path target = fs::canonical(dest, ec);
+    if (ec) return Status::OK();  // Begin says what is wrong with the link
+    dest = target.string();
+  }
+  fs::file_status st = fs::symlink_status(dest, ec);
+  if (!ec && fs::exists(st)) {
+    if (!fs::is_directory(st)) {
+      return Status::FailedPrecondition("output " + dest +
+                                        " exists and is not a directory; move it away or choose "
+                                        "another output directory");
+    }
+    bool empty = fs::is_empty(dest, ec);
+    if (!ec && !empty && !fs::exists(dest + "/" + kSuccessFile, ec)) {
+      return Status::FailedPrecondition(
+          "output directory " + dest + " exists but has no " + kSuccessFile +
+          " marker, so it is not a complete encore output; encore replaces only its own outputs: "
+          "remove it or choose another output directory");
+    }
+  }
+  return Status::OK();
+}
+
 Result<std::unique_ptr<StagingDir>> StagingDir::Begin(const std::string& dir) {
   std::string dest = dir;
   while (dest.size() > 1 && dest.back() == '/') dest.pop_back();
@@ -220,21 +247,7 @@ Result<std::unique_ptr<StagingDir>> StagingDir::Begin(const std::string& dir) {
   }
 
   // The destination must be something encore wrote (or nothing, or empty).
-  fs::file_status st = fs::symlink_status(dest, ec);
-  if (!ec && fs::exists(st)) {
-    if (!fs::is_directory(st)) {
-      return Status::FailedPrecondition("output " + dest +
-                                        " exists and is not a directory; move it away or choose "
-                                        "another output directory");
-    }
-    bool empty = fs::is_empty(dest, ec);
-    if (!ec && !empty && !fs::exists(dest + "/" + kSuccessFile, ec)) {
-      return Status::FailedPrecondition(
-          "output directory " + dest + " exists but has no " + kSuccessFile +
-          " marker, so it is not a complete encore output; encore replaces only its own outputs: "
-          "remove it or choose another output directory");
-    }
-  }
+  ENCORE_RETURN_IF_ERROR(CheckReplaceable(dest));
 
   // Leftovers of killed writers of this destination.
   for (fs::directory_iterator it(parent, ec), end; !ec && it != end; it.increment(ec)) {

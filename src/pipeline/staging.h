@@ -77,6 +77,10 @@ class StagingDir {
   // Fails if `dir` exists but is not a directory holding `_SUCCESS` (or empty):
   // encore never replaces something it did not write.
   static Result<std::unique_ptr<StagingDir>> Begin(const std::string& dir);
+  // Begin's refusal, without creating anything: FailedPrecondition when
+  // `dir` (a symlink's target) exists and is a file or a non-empty directory
+  // without _SUCCESS. For checks before a run does any work.
+  static Status CheckReplaceable(const std::string& dir);
 
   // A new file `name` inside the staging directory, owned by this object.
   Result<StagedFile*> AddFile(const std::string& name);

@@ -15,7 +15,11 @@ namespace encore {
 
 Result<RetailPublishReport> PublishRetail(const RetailFeeds& feeds, const TrainedModel& model,
                                           uint32_t keep, Store* store, const FeedRowSink& rows,
-                                          Progress* progress) {
+                                          Progress* progress, std::span<const FeedRoute> routes) {
+  if (!routes.empty() && routes.size() != model.users.size()) {
+    return Status::Internal("PublishRetail: " + std::to_string(routes.size()) + " routes for " +
+                            std::to_string(model.users.size()) + " members");
+  }
   const auto start = std::chrono::steady_clock::now();
   RetailPublishReport report;
   ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<SnapshotWriter> writer, store->BeginSnapshot());
@@ -35,12 +39,16 @@ Result<RetailPublishReport> PublishRetail(const RetailFeeds& feeds, const Traine
 #pragma omp parallel for schedule(dynamic, 16)
     for (uint32_t i = 0; i < count; ++i) {
       const uint32_t u = begin + i;
-      const MemberFeeds member = feeds.ForUser(u);
-      feeds.EncodePayload(model.users.Name(u), version, member, &payloads[i]);
+      const RetailFeeds& from = routes.empty() ? feeds : *routes[u].feeds;
+      MemberFeeds member = from.ForUser(routes.empty() ? u : routes[u].user);
+      if (!routes.empty()) {
+        member.segment = routes[u].segment;
+        member.global_model = routes[u].global_model;
+      }
+      from.EncodePayload(model.users.Name(u), version, member, &payloads[i]);
       if (rows) {
         for (int f = 0; f < kNumFeeds; ++f) {
-          feeds.EncodeFeedRow(f, model.users.Name(u), member,
-                              &feed_rows[size_t{i} * kNumFeeds + f]);
+          from.EncodeFeedRow(f, model.users.Name(u), member, &feed_rows[size_t{i} * kNumFeeds + f]);
         }
       }
     }

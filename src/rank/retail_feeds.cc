@@ -189,6 +189,11 @@ void RetailFeeds::EncodePayload(std::string_view member, uint64_t snapshot,
   out->append(",\"snapshot\":");
   out->append(std::to_string(snapshot));
   if (feeds.fallback) out->append(",\"fallback\":\"popular\"");
+  if (!feeds.segment.empty()) {
+    out->append(",\"segment\":");
+    JsonWriter::AppendQuoted(feeds.segment, out);
+    out->append(feeds.global_model ? ",\"scored_by\":\"global\"" : ",\"scored_by\":\"segment\"");
+  }
   out->append(",\"feeds\":{");
   for (int f = 0; f < kNumFeeds; ++f) {
     if (f > 0) out->push_back(',');

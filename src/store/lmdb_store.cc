@@ -768,6 +768,28 @@ Status InitialiseOrCheck(const std::string& dir) {
 
 }  // namespace
 
+Status CheckLmdbDestination(const std::string& uri) {
+  std::string dir = uri;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return Status::OK();  // created by Open
+  if (!S_ISDIR(st.st_mode)) {
+    return Status::FailedPrecondition("store '" + dir +
+                                      "' is a file, not a directory; pass a directory (created "
+                                      "when absent) or redis://HOST:PORT/DB");
+  }
+  if (::stat((dir + "/" + kMarkerFile).c_str(), &st) == 0) return Status::OK();
+  ENCORE_ASSIGN_OR_RETURN(std::vector<std::string> names, store::ListDir(dir));
+  for (const std::string& name : names) {
+    if (name.rfind(std::string(".") + kMarkerFile + ".tmp-", 0) == 0) continue;
+    return Status::FailedPrecondition("'" + dir + "' is not an encore store (it has no " +
+                                      kMarkerFile + " file) and is not empty (it holds '" + name +
+                                      "'); encore publishes only into its own stores: pass a new "
+                                      "or empty directory, or move those files away");
+  }
+  return Status::OK();
+}
+
 Result<std::unique_ptr<Store>> OpenLmdbStore(const std::string& uri) {
   std::string dir = uri;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();

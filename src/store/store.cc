@@ -34,4 +34,10 @@ Result<std::unique_ptr<Store>> Store::OpenExisting(const std::string& uri) {
   return Open(uri);
 }
 
+Status Store::CheckDestination(const std::string& uri) {
+  if (uri.rfind("redis://", 0) == 0 || uri.rfind("memory:", 0) == 0) return Status::OK();
+  if (uri.find("://") != std::string::npos) return Open(uri).status();  // the scheme error
+  return CheckLmdbDestination(uri);
+}
+
 }  // namespace encore

@@ -42,6 +42,8 @@ inline std::string NoSuchSnapshotMessage(const std::string& uri, uint64_t versio
 
 std::unique_ptr<Store> OpenMemoryStore(const std::string& uri);
 Result<std::unique_ptr<Store>> OpenLmdbStore(const std::string& dir);
+// Store::CheckDestination for a directory.
+Status CheckLmdbDestination(const std::string& dir);
 Result<std::unique_ptr<Store>> OpenRedisStore(const std::string& uri);
 
 }  // namespace encore
