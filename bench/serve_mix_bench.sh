@@ -6,6 +6,8 @@
 #   lmdb         encore serve on an LMDB snapshot;
 #   redis        encore serve on Redis with its payload cache (the default);
 #   redis-nocache  the same with --cache-mb 0 (every GET a Redis round trip);
+#   redis-nolive   cache on and --live-payloads=false (no live-store lookup:
+#                a cached GET never leaves the process);
 #   get+foldin   GETs on LMDB while a second wrk posts fold-ins: the p99 of the
 #                GETs with fold-in on its compute thread, against the same
 #                mix on OLD_ENCORE (a build where fold-in ran on the serving
@@ -53,7 +55,8 @@ serve() {  # binary store port log [flags...]
 LP=$(free_port); serve "$ENCORE" "$W/store" "$LP" lmdb
 XP=$(free_port); serve "$ENCORE" "redis://127.0.0.1:$RP/0" "$XP" redis
 YP=$(free_port); serve "$ENCORE" "redis://127.0.0.1:$RP/0" "$YP" redis-nocache --cache-mb 0
-for p in $LP $XP $YP; do wait_http "http://127.0.0.1:$p/readyz"; done
+ZP=$(free_port); serve "$ENCORE" "redis://127.0.0.1:$RP/0" "$ZP" redis-nolive --live-payloads=false
+for p in $LP $XP $YP $ZP; do wait_http "http://127.0.0.1:$p/readyz"; done
 if [ -n "$OLD_ENCORE" ]; then
   OP=$(free_port); serve "$OLD_ENCORE" "$W/store" "$OP" old-lmdb; wait_http "http://127.0.0.1:$OP/readyz"
 fi
@@ -161,7 +164,7 @@ get_mix() {  # name base-url paths
   parse "$W/wrk-$1-$r.txt" "$1"
 }
 get_with_foldin() {  # name port: GETs (1 thread, 32 connections) while fold-ins run (1 thread, 16)
-  wrk -t1 -c16 -d"$((DURATION + 2))s" -s "$W/post.lua" "http://127.0.0.1:$2/v1/recommendations" \
+  wrk -t1 -c16 -d"$((DURATION + 2))s" --latency -s "$W/post.lua" "http://127.0.0.1:$2/v1/recommendations" \
     > "$W/wrk-$1-post-$r.txt" &
   local bg=$!
   sleep 1
@@ -183,6 +186,7 @@ for r in $(seq "$ROUNDS"); do
   get_mix lmdb "http://127.0.0.1:$LP" "$W/paths-encore.txt"
   get_mix redis "http://127.0.0.1:$XP" "$W/paths-encore.txt"
   get_mix redis-nocache "http://127.0.0.1:$YP" "$W/paths-encore.txt"
+  get_mix redis-nolive "http://127.0.0.1:$ZP" "$W/paths-encore.txt"
   get_alone get-alone "$LP"
   get_with_foldin get+foldin "$LP"
   if [ -n "$OLD_ENCORE" ]; then get_with_foldin old:get+foldin "$OP"; fi

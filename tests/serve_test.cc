@@ -653,6 +653,30 @@ TEST_F(ServeTest, PayloadCacheAnswersRepeatsAndStartsEmptyForANewSnapshot) {
   EXPECT_EQ(Metric(page, "encore_payload_cache_requests_total{result=\"hit\"}"), 0) << page;
 }
 
+TEST_F(ServeTest, LivePayloadsAreReadFirstUnlessTurnedOff) {
+  for (bool live_on : {true, false}) {
+    SCOPED_TRACE(live_on ? "live payloads on" : "live payloads off");
+    ServeOptions o = testing::FastServeOptions();
+    o.live_payloads = live_on;
+    testing::TestSnapshotOptions snap;
+    snap.versioned_items = true;
+    snap.users = 4;
+    StartServer(o, true, snap);
+    auto live = store_->OpenLive();
+    ASSERT_TRUE(live.ok()) << live.status().ToString();
+    LiveStore::Entry e;
+    e.kind = LiveStore::Entry::Kind::kPayload;
+    e.version = version_;
+    e.key = "u2";
+    e.value = "{\"user\":\"u2\",\"live\":true}";
+    ASSERT_TRUE((*live)->Write({e}).ok());
+    HttpReply r = Get("/v1/users/u2/recommendations");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, live_on ? e.value : testing::VersionedUserPayload(2, version_));
+    TearDown();
+  }
+}
+
 TEST_F(ServeTest, NoPayloadCacheOnAnLmdbStoreByDefault) {
   testing::TempDir dir;
   requested_store_uri_ = dir.File("store");

@@ -44,6 +44,10 @@ struct ServeOptions {
   // -1 picks 256 for a Redis store (each uncached GET is a round trip) and
   // 0 (off) for LMDB (already memory-mapped); 0 turns it off.
   int64_t cache_mb = -1;
+  // Read the stream consumer's live payloads (encore stream) before the
+  // snapshot's. Each user GET then asks the live store first: with Redis,
+  // a second round trip. Turn off when no consumer writes to this store.
+  bool live_payloads = true;
   // Fold-in (POST /v1/recommendations) and explanations compute with the
   // model; they run on this many threads of their own, so a burst of them
   // queues there instead of holding up plain GETs on the serving threads.

@@ -85,6 +85,10 @@ Command RegisterServe(CLI::App& root) {
                   "Payloads kept in memory per snapshot, MiB (-1: 256 for Redis, off for LMDB; "
                   "0: off); a new snapshot starts with an empty cache")
       ->capture_default_str();
+  app->add_option("--live-payloads", o.live_payloads,
+                  "Answer users from the stream consumer's live payloads first (false: snapshots "
+                  "only, one Redis round trip fewer per GET when no consumer writes here)")
+      ->capture_default_str();
   app->add_option("--compute-threads", o.compute_threads,
                   "Threads for fold-in and explanations, apart from the serving threads")
       ->capture_default_str();

@@ -733,7 +733,9 @@ Status ServerImpl::Start() {
   }
   // Live payloads of the stream consumer; without them the snapshot alone
   // answers (e.g. a read-only store directory).
-  if (auto live = store_->OpenLive(); live.ok()) {
+  if (!options_.live_payloads) {
+    Log("live payloads off (--live-payloads=false): serving snapshots only");
+  } else if (auto live = store_->OpenLive(); live.ok()) {
     live_ = std::move(live).value();
     router_.set_live(live_.get());
   } else {
