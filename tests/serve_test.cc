@@ -533,10 +533,14 @@ TEST_F(ServeTest, AccessLogHasOneJsonLinePerRequestAndNoSecrets) {
 // reloaded: every answer is whole and from exactly one snapshot.
 class PublishWhileServing : public ServeTest {
  protected:
-  void Run();
+  void Run(int64_t cache_mb = -1);
 };
 
 TEST_F(PublishWhileServing, MemoryStore) { Run(); }
+
+// The payload cache (on by default for Redis, below) never answers from an
+// older snapshot.
+TEST_F(PublishWhileServing, MemoryStoreWithPayloadCache) { Run(1); }
 
 TEST_F(PublishWhileServing, LmdbStore) {
   testing::TempDir dir;
@@ -554,8 +558,9 @@ TEST_F(PublishWhileServing, RedisStore) {
 // Clients hammer user requests while snapshots are committed and reloaded
 // (by the poller and by admin reloads): zero errors, and every response is
 // exactly the payload of the snapshot it names.
-void PublishWhileServing::Run() {
+void PublishWhileServing::Run(int64_t cache_mb) {
   ServeOptions o = testing::FastServeOptions();
+  o.cache_mb = cache_mb;
   o.api_key = "k";
   o.poll_ms = 5;  // the poller switches too, concurrently with admin reloads
   testing::TestSnapshotOptions snap;
@@ -610,6 +615,100 @@ void PublishWhileServing::Run() {
   EXPECT_EQ(errors.load(), 0) << first_error[0] << first_error[1] << first_error[2];
   EXPECT_GT(answered.load(), 0);
   TearDown();  // stop the server before the store (a temp dir, a Redis server) goes away
+}
+
+// A metric of the exposition, e.g. Metric(page, "encore_x{a=\"b\"}"); -1 when absent.
+int64_t Metric(const std::string& page, const std::string& series) {
+  const size_t at = page.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::strtoll(page.c_str() + at + series.size() + 2, nullptr, 10);
+}
+
+TEST_F(ServeTest, PayloadCacheAnswersRepeatsAndStartsEmptyForANewSnapshot) {
+  ServeOptions o = testing::FastServeOptions();
+  o.cache_mb = 1;
+  o.api_key = "k";
+  o.poll_ms = 60'000;  // switches only on the admin reload below
+  testing::TestSnapshotOptions snap;
+  snap.versioned_items = true;
+  snap.users = 4;
+  StartServer(o, true, snap);
+  for (int i = 0; i < 3; ++i) {
+    HttpReply r = Get("/v1/users/u1/recommendations");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, testing::VersionedUserPayload(1, version_));
+  }
+  EXPECT_EQ(Get("/v1/users/ghost/recommendations").status, 404);
+  EXPECT_EQ(Get("/v1/users/ghost/recommendations").status, 404);  // a cached NotFound
+  std::string page = Get("/metrics").body;
+  EXPECT_EQ(Metric(page, "encore_payload_cache_requests_total{result=\"hit\"}"), 3) << page;
+  EXPECT_GT(Metric(page, "encore_payload_cache_entries"), 0) << page;
+
+  const uint64_t v2 = testing::WriteTestSnapshot(store_.get(), snap);
+  ASSERT_EQ(Post("/v1/admin/reload", "", {"Authorization: Bearer k"}).status, 200);
+  HttpReply r = Get("/v1/users/u1/recommendations");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, testing::VersionedUserPayload(1, v2));  // never the cached v1 payload
+  page = Get("/metrics").body;
+  EXPECT_EQ(Metric(page, "encore_payload_cache_requests_total{result=\"hit\"}"), 0) << page;
+}
+
+TEST_F(ServeTest, LivePayloadsAreReadFirstUnlessTurnedOff) {
+  for (bool live_on : {true, false}) {
+    SCOPED_TRACE(live_on ? "live payloads on" : "live payloads off");
+    ServeOptions o = testing::FastServeOptions();
+    o.live_payloads = live_on;
+    testing::TestSnapshotOptions snap;
+    snap.versioned_items = true;
+    snap.users = 4;
+    StartServer(o, true, snap);
+    auto live = store_->OpenLive();
+    ASSERT_TRUE(live.ok()) << live.status().ToString();
+    LiveStore::Entry e;
+    e.kind = LiveStore::Entry::Kind::kPayload;
+    e.version = version_;
+    e.key = "u2";
+    e.value = "{\"user\":\"u2\",\"live\":true}";
+    ASSERT_TRUE((*live)->Write({e}).ok());
+    HttpReply r = Get("/v1/users/u2/recommendations");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, live_on ? e.value : testing::VersionedUserPayload(2, version_));
+    TearDown();
+  }
+}
+
+TEST_F(ServeTest, NoPayloadCacheOnAnLmdbStoreByDefault) {
+  testing::TempDir dir;
+  requested_store_uri_ = dir.File("store");
+  StartServer();
+  EXPECT_EQ(Get("/v1/users/u1/recommendations").status, 200);
+  EXPECT_EQ(Get("/metrics").body.find("encore_payload_cache"), std::string::npos);
+  TearDown();
+}
+
+TEST_F(ServeTest, FoldInAndExplainRunOnTheComputeThreads) {
+  ServeOptions o = testing::FastServeOptions();
+  o.compute_threads = 1;
+  o.compute_queue = 4;
+  StartServer(o);
+  HttpReply r = Post("/v1/recommendations", "{\"items\": [\"i1\", \"i2\"], \"limit\": 3}");
+  EXPECT_EQ(r.status, 200) << r.body;
+  const std::string page = Get("/metrics").body;
+  EXPECT_EQ(Metric(page, "encore_compute_queue_depth"), 0) << page;
+  EXPECT_EQ(Metric(page, "encore_compute_rejected_total"), 0) << page;
+  EXPECT_EQ(Metric(page, "encore_http_requests_total{route=\"/v1/recommendations\",code=\"200\"}"),
+            1)
+      << page;
+}
+
+TEST_F(ServeTest, ComputeSettingsMustBePositive) {
+  ServeOptions o = testing::FastServeOptions();
+  o.compute_threads = 0;
+  auto store = Store::Open(testing::UniqueStoreUri());
+  ASSERT_TRUE(store.ok());
+  auto server = Server::Create(std::move(*store), o);
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find("--compute-threads"), std::string::npos);
 }
 
 TEST_F(ServeTest, ResponsesCarryADateHeader) {

@@ -29,21 +29,36 @@ namespace encore {
 
 struct ServeOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8080;            // 0: pick a free port (see Server::port)
-  int threads = 0;                 // 0: one per core
-  std::string api_key;             // admin bearer key; empty disables admin routes
+  uint16_t port = 8080;  // 0: pick a free port (see Server::port)
+  int threads = 0;       // 0: one per core
+  std::string api_key;   // admin bearer key; empty disables admin routes
   uint32_t max_header_bytes = 8 * 1024;
   uint32_t max_body_bytes = 1024 * 1024;
-  uint32_t max_id_bytes = 512;     // after percent-decoding
-  uint32_t max_limit = 1000;       // largest ?limit= / "limit"
+  uint32_t max_id_bytes = 512;         // after percent-decoding
+  uint32_t max_limit = 1000;           // largest ?limit= / "limit"
   uint32_t read_timeout_ms = 10'000;   // a request must arrive whole within this
   uint32_t idle_timeout_ms = 60'000;   // keep-alive connections idle longer are closed
   uint32_t drain_timeout_ms = 10'000;  // Stop waits this long for in-flight requests
-  uint32_t poll_ms = 1000;         // how often the store's current version is checked
-  std::string access_log;          // "" none, "-" stderr, else a file (JSON Lines)
+  uint32_t poll_ms = 1000;             // how often the store's current version is checked
+  // Payloads cached in this process per snapshot (CacheSnapshot), in MiB:
+  // -1 picks 256 for a Redis store (each uncached GET is a round trip) and
+  // 0 (off) for LMDB (already memory-mapped); 0 turns it off.
+  int64_t cache_mb = -1;
+  // Read the stream consumer's live payloads (encore stream) before the
+  // snapshot's. Each user GET then asks the live store first: with Redis,
+  // a second round trip. Turn off when no consumer writes to this store.
+  bool live_payloads = true;
+  // Fold-in (POST /v1/recommendations) and explanations compute with the
+  // model; they run on this many threads of their own, so a burst of them
+  // queues there instead of holding up plain GETs on the serving threads.
+  int compute_threads = 1;
+  // Requests waiting for a compute thread; one more is answered 503 with
+  // Retry-After (the client should back off), never queued without bound.
+  uint32_t compute_queue = 256;
+  std::string access_log;  // "" none, "-" stderr, else a file (JSON Lines)
   // POST /v1/events appends to this Redis stream (docs/STREAMING.md); empty:
   // the route answers 404. Needs api_key.
-  std::string events_redis;        // redis://HOST:PORT/DB
+  std::string events_redis;              // redis://HOST:PORT/DB
   std::string events_stream = "events";  // the stream key
   std::vector<std::string> event_types;  // accepted event types; empty: any
   // An A/B experiment (docs/EXPERIMENTS.md): while it runs, each user's

@@ -36,9 +36,9 @@ enum class Table : uint8_t {
 };
 
 struct SnapshotInfo {
-  uint64_t version = 0;     // 1, 2, 3, ... in publish order; never reused
-  int64_t created_unix = 0; // seconds since the epoch, set at BeginSnapshot
-  bool current = false;     // filled by Store::List
+  uint64_t version = 0;      // 1, 2, 3, ... in publish order; never reused
+  int64_t created_unix = 0;  // seconds since the epoch, set at BeginSnapshot
+  bool current = false;      // filled by Store::List
 };
 
 // Writes one new snapshot. Destroying a writer without Commit discards it.
@@ -92,7 +92,7 @@ class LiveStore {
     uint64_t version = 0;  // payloads only
     std::string key;       // user id (payloads, 1..500 bytes) or state key (1..500 bytes)
     std::string value;
-    bool erase = false;    // delete the key instead of writing it
+    bool erase = false;  // delete the key instead of writing it
   };
 
   virtual ~LiveStore() = default;
@@ -112,6 +112,26 @@ class LiveStore {
     return Status::OK();
   }
 };
+
+// A cache of a snapshot's documents in this process, for stores whose Get is
+// a network round trip (Redis). Answers (NotFound ones too) are kept up to
+// `capacity_bytes` of keys and values, least recently used evicted first,
+// in shards so that serving threads rarely wait for each other; a document
+// larger than 1/64 of the capacity is never kept. A snapshot never changes
+// once committed, so a cached answer is always the snapshot's answer, and a
+// publish needs no invalidation: the new snapshot is opened, and cached, on
+// its own. Thread-safe like any Snapshot.
+struct SnapshotCacheStats {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+  uint64_t capacity_bytes = 0;
+};
+std::shared_ptr<const Snapshot> CacheSnapshot(std::shared_ptr<const Snapshot> snapshot,
+                                              uint64_t capacity_bytes);
+// The counters of a snapshot made by CacheSnapshot; false for any other.
+bool GetSnapshotCacheStats(const Snapshot& snapshot, SnapshotCacheStats* stats);
 
 class Store {
  public:

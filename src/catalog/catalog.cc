@@ -2,14 +2,13 @@
 
 #include "encore/catalog.h"
 
-#include <simdjson.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <map>
 
 #include "io/byte_source.h"
+#include "io/json_line.h"
 #include "io/record_reader.h"
 #include "io/text.h"
 
@@ -281,8 +280,10 @@ Result<Catalog> ReadCatalog(const std::string& path, const CatalogOptions& optio
                                       options.from_col, options.until_col, options.quantity_col};
     for (const std::string& l : options.levels) names.push_back(l);
     for (const std::string& c : options.counters) names.push_back(c);
-    simdjson::ondemand::parser parser;
-    std::string padded;
+    io::JsonLineParser json;
+    std::vector<std::pair<std::string, std::string>> fields;
+    std::vector<std::string> nested_keys;
+    std::string error;
     io::Record rec;
     bool planned = false;
     std::vector<std::string> values(names.size());
@@ -295,46 +296,19 @@ Result<Catalog> ReadCatalog(const std::string& path, const CatalogOptions& optio
         line.remove_suffix(1);
       }
       if (line.empty()) continue;
-      padded.assign(line.data(), line.size());
-      padded.resize(line.size() + simdjson::SIMDJSON_PADDING, ' ');
       std::fill(present.begin(), present.end(), false);
-      std::vector<std::string> keys;
-      bool bad = false;
-      simdjson::ondemand::document doc;
-      simdjson::ondemand::object obj;
-      auto err = parser.iterate(padded.data(), line.size(), padded.size()).get(doc);
-      if (!err) err = doc.get_object().get(obj);
-      if (!err) {
-        for (auto field : obj) {
-          std::string_view key;
-          if (field.unescaped_key().get(key)) {
-            bad = true;
-            break;
-          }
-          keys.emplace_back(key);
-          simdjson::ondemand::value v;
-          if (field.value().get(v)) {
-            bad = true;
-            break;
-          }
-          std::string text;
-          simdjson::ondemand::json_type type;
-          if (v.type().get(type)) {
-            bad = true;
-            break;
-          }
-          if (type == simdjson::ondemand::json_type::string) {
-            std::string_view s;
-            if (v.get_string().get(s)) {
-              bad = true;
-              break;
-            }
-            text = s;
-          } else {
-            std::string_view s = v.raw_json_token();
-            while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-            text = s;
-          }
+      bool bad = !json.Parse(line, &fields, &nested_keys, &error);
+      if (bad) error = "not a JSON object: " + error;
+      for (const std::string& key : nested_keys) {
+        if (!bad && std::find(names.begin(), names.end(), key) != names.end()) {
+          bad = true;
+          error = "key '" + key +
+                  "' holds an object or array; catalog values must be strings "
+                  "or numbers";
+        }
+      }
+      if (!bad) {
+        for (const auto& [key, text] : fields) {
           for (size_t i = 0; i < names.size(); ++i) {
             if (names[i] == key) {
               values[i] = text;
@@ -342,13 +316,10 @@ Result<Catalog> ReadCatalog(const std::string& path, const CatalogOptions& optio
             }
           }
         }
-      } else {
-        bad = true;
       }
       if (!planned) {
         if (bad) {
-          return Status::InvalidArgument(path + ":" + std::to_string(rec.line) +
-                                         ": not a JSON object");
+          return Status::InvalidArgument(path + ":" + std::to_string(rec.line) + ": " + error);
         }
         // The first record's keys say which columns exist; rows are then
         // read by name, whatever their key order.
@@ -363,7 +334,7 @@ Result<Catalog> ReadCatalog(const std::string& path, const CatalogOptions& optio
         ++report->rows_read;
         ++report->rows_rejected;
         if (report->first_rejections.size() < 10) {
-          report->first_rejections.push_back({path, rec.line, "not a JSON object"});
+          report->first_rejections.push_back({path, rec.line, error});
         }
         continue;
       }

@@ -61,6 +61,47 @@ TEST(CatalogTest, ReadsJsonLinesInAnyKeyOrder) {
   EXPECT_EQ(c->available_until(1), 20);
 }
 
+TEST(CatalogTest, BadJsonLinesAreRejectedByLineWithTheReason) {
+  TempDir dir;
+  const std::string good =
+      "{\"product\":\"p1\",\"division\":\"w\",\"department\":\"a\",\"class\":\"d\","
+      "\"subclass\":\"m\",\"brand\":\"B\",\"price\":9.5,\"quantity\":3,\"launch_time\":0,"
+      "\"available_from\":0,\"available_until\":10}\n";
+  WriteFile(dir.File("c.jsonl"),
+            good +
+                "{\"product\":\"p2\",\"division\":\"w\",\"department\":\"a\",\"class\":\"d\","
+                "\"subclass\":\"m\",\"brand\":{\"name\":\"B\"},\"price\":1}\n"
+                "{\"product\":\"p3\"} {\"product\":\"p4\"}\n"
+                "[1, 2]\n");
+  // By default a bad row fails the read, naming each one with its reason.
+  Result<Catalog> strict = ReadCatalog(dir.File("c.jsonl"), CatalogOptions{});
+  ASSERT_FALSE(strict.ok());
+  EXPECT_NE(strict.status().message().find("c.jsonl:2: key 'brand' holds an object"),
+            std::string::npos)
+      << strict.status().message();
+  CatalogOptions lenient;
+  lenient.max_bad_rows = 10;
+  CatalogReport report;
+  Result<Catalog> c = ReadCatalog(dir.File("c.jsonl"), lenient, &report);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->size(), 1u);
+  EXPECT_EQ(report.rows_rejected, 3u);
+  ASSERT_EQ(report.first_rejections.size(), 3u);
+  EXPECT_EQ(report.first_rejections[0].line, 2u);
+  EXPECT_NE(report.first_rejections[0].reason.find("key 'brand' holds an object"),
+            std::string::npos)
+      << report.first_rejections[0].reason;
+  EXPECT_EQ(report.first_rejections[1].line, 3u);
+  EXPECT_NE(report.first_rejections[1].reason.find("not a JSON object"), std::string::npos);
+  EXPECT_EQ(report.first_rejections[2].line, 4u);
+  // A first line that is not an object fails the read, naming file and line.
+  WriteFile(dir.File("bad.jsonl"), "not json\n" + good);
+  Result<Catalog> bad = ReadCatalog(dir.File("bad.jsonl"), CatalogOptions{});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("bad.jsonl:1: not a JSON object"), std::string::npos)
+      << bad.status().message();
+}
+
 TEST(CatalogTest, AnyLevelsByColumnName) {
   TempDir dir;
   WriteFile(dir.File("c.csv"),

@@ -81,6 +81,20 @@ Command RegisterServe(CLI::App& root) {
                   "user's variant and carry a recommendation_id");
   app->add_option("--poll-ms", o.poll_ms, "How often to check the store for a new snapshot")
       ->capture_default_str();
+  app->add_option("--cache-mb", o.cache_mb,
+                  "Payloads kept in memory per snapshot, MiB (-1: 256 for Redis, off for LMDB; "
+                  "0: off); a new snapshot starts with an empty cache")
+      ->capture_default_str();
+  app->add_option("--live-payloads", o.live_payloads,
+                  "Answer users from the stream consumer's live payloads first (false: snapshots "
+                  "only, one Redis round trip fewer per GET when no consumer writes here)")
+      ->capture_default_str();
+  app->add_option("--compute-threads", o.compute_threads,
+                  "Threads for fold-in and explanations, apart from the serving threads")
+      ->capture_default_str();
+  app->add_option("--compute-queue", o.compute_queue,
+                  "Fold-in and explanation requests that may wait; more get 503 + Retry-After")
+      ->capture_default_str();
   app->add_option("--max-header-bytes", o.max_header_bytes,
                   "Largest request line plus headers (larger: 414 or 431)")
       ->capture_default_str();

@@ -1,10 +1,8 @@
 // ReadInteractions: formats, presets, column resolution, row validation,
 // obfuscation and the rejects file. The byte-level work is in RecordReader
-// (delimited text) and simdjson (JSON Lines).
+// (delimited text) and JsonLineParser (JSON Lines, io/json_line.h).
 
 #include "encore/reader.h"
-
-#include <simdjson.h>
 
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
@@ -14,6 +12,7 @@
 #include <memory>
 #include <unordered_set>
 
+#include "io/json_line.h"
 #include "io/output_file.h"
 #include "io/reader_internal.h"
 #include "io/record_reader.h"
@@ -23,9 +22,12 @@ namespace encore {
 
 Result<InputFormat> ParseInputFormat(const std::string& name) {
   static const std::pair<const char*, InputFormat> kNames[] = {
-      {"csv", InputFormat::kCsv},           {"tsv", InputFormat::kTsv},
-      {"jsonl", InputFormat::kJsonl},       {"movielens", InputFormat::kMovieLens},
-      {"ml-latest", InputFormat::kMlLatest}, {"lastfm", InputFormat::kLastfm},
+      {"csv", InputFormat::kCsv},
+      {"tsv", InputFormat::kTsv},
+      {"jsonl", InputFormat::kJsonl},
+      {"movielens", InputFormat::kMovieLens},
+      {"ml-latest", InputFormat::kMlLatest},
+      {"lastfm", InputFormat::kLastfm},
       {"baskets", InputFormat::kBaskets}};
   for (const auto& [n, f] : kNames) {
     if (name == n) return f;
@@ -36,13 +38,20 @@ Result<InputFormat> ParseInputFormat(const std::string& name) {
 
 const char* InputFormatName(InputFormat f) {
   switch (f) {
-    case InputFormat::kCsv: return "csv";
-    case InputFormat::kTsv: return "tsv";
-    case InputFormat::kJsonl: return "jsonl";
-    case InputFormat::kMovieLens: return "movielens";
-    case InputFormat::kMlLatest: return "ml-latest";
-    case InputFormat::kLastfm: return "lastfm";
-    case InputFormat::kBaskets: return "baskets";
+    case InputFormat::kCsv:
+      return "csv";
+    case InputFormat::kTsv:
+      return "tsv";
+    case InputFormat::kJsonl:
+      return "jsonl";
+    case InputFormat::kMovieLens:
+      return "movielens";
+    case InputFormat::kMlLatest:
+      return "ml-latest";
+    case InputFormat::kLastfm:
+      return "lastfm";
+    case InputFormat::kBaskets:
+      return "baskets";
   }
   return "?";
 }
@@ -74,8 +83,8 @@ using io::RecordReader;
 struct FormatSpec {
   char sep = ',';
   bool header = true;
-  bool preset = false;     // a named data set: a first row that fails is a format mismatch
-  int expected_fields = 0; // > 0: the exact field count of every record
+  bool preset = false;      // a named data set: a first row that fails is a format mismatch
+  int expected_fields = 0;  // > 0: the exact field count of every record
   const char* user = nullptr;
   const char* item = nullptr;
   const char* value = nullptr;
@@ -94,15 +103,31 @@ FormatSpec SpecFor(InputFormat f) {
     case InputFormat::kJsonl:
       break;
     case InputFormat::kMovieLens:
-      s = {'\t', false, true, 4, "1", "2", "3", "4",
+      s = {'\t',
+           false,
+           true,
+           4,
+           "1",
+           "2",
+           "3",
+           "4",
            "MovieLens u.data: 4 tab-separated fields 'user item rating timestamp', no header"};
       break;
     case InputFormat::kMlLatest:
-      s = {',', true, true, 0, "userId", "movieId", "rating", "timestamp",
-           "MovieLens ratings.csv: header 'userId,movieId,rating,timestamp'"};
+      s = {
+          ',',      true,        true,
+          0,        "userId",    "movieId",
+          "rating", "timestamp", "MovieLens ratings.csv: header 'userId,movieId,rating,timestamp'"};
       break;
     case InputFormat::kLastfm:
-      s = {'\t', true, true, 0, "userID", "artistID", "weight", nullptr,
+      s = {'\t',
+           true,
+           true,
+           0,
+           "userID",
+           "artistID",
+           "weight",
+           nullptr,
            "hetrec user_artists.dat: tab-separated with header 'userID artistID weight'"};
       break;
     case InputFormat::kBaskets:
@@ -116,17 +141,17 @@ FormatSpec SpecFor(InputFormat f) {
 
 // Header names tried, case-insensitively, when a column is not chosen.
 const std::vector<std::string>& Candidates(int role) {
-  static const std::vector<std::string> kUser = {"user", "user_id", "userid", "customer",
-                                                 "customer_id", "member", "member_id", "visitor"};
-  static const std::vector<std::string> kItem = {"item", "item_id", "itemid", "product",
-                                                 "product_id", "sku", "movieid", "artistid",
-                                                 "artist", "album"};
-  static const std::vector<std::string> kValue = {"value", "rating", "count", "quantity", "qty",
-                                                  "plays", "weight", "score"};
+  static const std::vector<std::string> kUser = {"user",        "user_id", "userid",    "customer",
+                                                 "customer_id", "member",  "member_id", "visitor"};
+  static const std::vector<std::string> kItem = {"item",       "item_id", "itemid",  "product",
+                                                 "product_id", "sku",     "movieid", "artistid",
+                                                 "artist",     "album"};
+  static const std::vector<std::string> kValue = {"value", "rating", "count",  "quantity",
+                                                  "qty",   "plays",  "weight", "score"};
   static const std::vector<std::string> kEvent = {"event", "event_type", "eventtype", "action",
                                                   "type"};
-  static const std::vector<std::string> kTime = {"timestamp", "time", "ts", "datetime", "date",
-                                                 "event_time"};
+  static const std::vector<std::string> kTime = {"timestamp", "time", "ts",
+                                                 "datetime",  "date", "event_time"};
   static const std::vector<std::string>* kAll[] = {&kUser, &kItem, &kValue, &kEvent, &kTime};
   return *kAll[role];
 }
@@ -241,7 +266,7 @@ class Reader {
         "sample users");
   }
   uint64_t id_limit_ = 0;
-  Status overflow_;            // set by FlushIds when a dictionary is full
+  Status overflow_;           // set by FlushIds when a dictionary is full
   std::string current_path_;  // the file being read, for overflow_
   static constexpr size_t kIdBatch = 64;
   std::string queued_text_;
@@ -255,8 +280,9 @@ Status Reader::CheckOptions() const {
         std::string(Obfuscator::kKeyEnvVar));
   }
   if (opt_.format == InputFormat::kBaskets && !opt_.obfuscate_cols.empty()) {
-    return Status::InvalidArgument("--obfuscate is not supported with --format baskets "
-                                   "(basket files have no named columns)");
+    return Status::InvalidArgument(
+        "--obfuscate is not supported with --format baskets "
+        "(basket files have no named columns)");
   }
   if (spec_.sep == '"' || spec_.sep == '\n' || spec_.sep == '\r') {
     return Status::InvalidArgument("--sep cannot be a quote or a line break");
@@ -440,11 +466,13 @@ Status Reader::PlanJsonl(const std::string& path, const std::vector<std::string>
                          ColumnPlan* plan) {
   // Resolve against the first object's keys exactly as a header would be.
   ColumnPlan tmp;
-  for (const ColumnRef* ref : {&opt_.user_col, &opt_.item_col, &opt_.value_col, &opt_.event_col,
-                               &opt_.time_col}) {
+  for (const ColumnRef* ref :
+       {&opt_.user_col, &opt_.item_col, &opt_.value_col, &opt_.event_col, &opt_.time_col}) {
     if (ref->index > 0) {
-      return Status::InvalidArgument(path + ": JSON Lines columns are chosen by key name, not by "
-                                     "number (got " + ref->ToString() + ")");
+      return Status::InvalidArgument(path +
+                                     ": JSON Lines columns are chosen by key name, not by "
+                                     "number (got " +
+                                     ref->ToString() + ")");
     }
   }
   ENCORE_RETURN_IF_ERROR(PlanFromHeader(path, keys, &tmp));
@@ -478,9 +506,9 @@ std::string Reader::MaskedRaw(const Record& rec, bool fields_reliable) const {
     // Rejected before the columns are known: any field may be sensitive.
     return "masked:" + opt_.obfuscator->Hash(rec.raw);
   }
-  bool any_sensitive = std::find(plan_.sensitive.begin(), plan_.sensitive.end(), true) !=
-                           plan_.sensitive.end() ||
-                       !plan_.sensitive_keys.empty();
+  bool any_sensitive =
+      std::find(plan_.sensitive.begin(), plan_.sensitive.end(), true) != plan_.sensitive.end() ||
+      !plan_.sensitive_keys.empty();
   if (!any_sensitive) return std::string(rec.raw);
   if (!fields_reliable || opt_.format == InputFormat::kJsonl) {
     // Column positions are unknown: nothing of the record can be shown.
@@ -508,19 +536,19 @@ Status Reader::Reject(const std::string& path, const Record& rec, const std::str
     ENCORE_RETURN_IF_ERROR(rejects_->Write(line));
   }
   if (spec_.preset && first_row_of_file_) {
-    return Status::ParseError(path + ":" + std::to_string(rec.line) +
-                              ": does not look like a " + InputFormatName(opt_.format) +
-                              " file (" + reason + "); expected " + spec_.description +
+    return Status::ParseError(path + ":" + std::to_string(rec.line) + ": does not look like a " +
+                              InputFormatName(opt_.format) + " file (" + reason + "); expected " +
+                              spec_.description +
                               ". Use --format csv or tsv with --user-col/--item-col for other "
                               "layouts");
   }
   if (report_->rows_rejected > opt_.max_bad_rows) {
     const Rejection& first = report_->first_rejections.front();
-    return Status::ParseError(
-        first.file + ":" + std::to_string(first.line) + ": " + first.reason + " (" +
-        std::to_string(report_->rows_rejected) + " rejected row" +
-        (report_->rows_rejected == 1 ? "" : "s") + " exceeds the limit of " +
-        std::to_string(opt_.max_bad_rows) + " set by " + opt_.max_bad_rows_hint + ")");
+    return Status::ParseError(first.file + ":" + std::to_string(first.line) + ": " + first.reason +
+                              " (" + std::to_string(report_->rows_rejected) + " rejected row" +
+                              (report_->rows_rejected == 1 ? "" : "s") + " exceeds the limit of " +
+                              std::to_string(opt_.max_bad_rows) + " set by " +
+                              opt_.max_bad_rows_hint + ")");
   }
   return Status::OK();
 }
@@ -538,16 +566,17 @@ Status Reader::AcceptOrReject(const std::string& path, const Record& rec,
     if (plan_.role_col[role] < 0 && plan_.role_key[role].empty()) continue;
     if (!present[role]) {
       return Reject(path, rec, "missing column",
-                    std::string("missing ") + kRoleName[role] + " column " +
-                        plan_.role_label[role],
+                    std::string("missing ") + kRoleName[role] + " column " + plan_.role_label[role],
                     true);
     }
   }
   if (text[kUser].empty()) {
-    return Reject(path, rec, "empty id", "empty user id in column " + plan_.role_label[kUser], true);
+    return Reject(path, rec, "empty id", "empty user id in column " + plan_.role_label[kUser],
+                  true);
   }
   if (text[kItem].empty()) {
-    return Reject(path, rec, "empty id", "empty item id in column " + plan_.role_label[kItem], true);
+    return Reject(path, rec, "empty id", "empty item id in column " + plan_.role_label[kItem],
+                  true);
   }
   float value = 1.0f;
   if (present[kValue] && !io::ParseFloat(text[kValue], &value)) {
@@ -560,7 +589,8 @@ Status Reader::AcceptOrReject(const std::string& path, const Record& rec,
       return Reject(path, rec, "empty event type",
                     "empty event type in column " + plan_.role_label[kEvent], true);
     }
-    if (!known_events_.empty() && known_events_.find(std::string(text[kEvent])) == known_events_.end()) {
+    if (!known_events_.empty() &&
+        known_events_.find(std::string(text[kEvent])) == known_events_.end()) {
       return Reject(path, rec, "unknown event type",
                     "event type " + shown(kEvent) + " in column " + plan_.role_label[kEvent] +
                         " has no weight; add it to --weights",
@@ -700,8 +730,7 @@ Status Reader::ReadDelimited(RecordReader& rr, const std::string& path) {
       if (rec.error != Record::Error::kNone && !spec_.preset) {
         // Cannot learn the layout from a broken record: count it, plan from the next one.
         ENCORE_RETURN_IF_ERROR(Reject(path, rec, "unterminated quote",
-                                      "malformed quoted field before the layout is known",
-                                      false));
+                                      "malformed quoted field before the layout is known", false));
         continue;
       }
       ENCORE_RETURN_IF_ERROR(
@@ -715,13 +744,15 @@ Status Reader::ReadDelimited(RecordReader& rr, const std::string& path) {
     }
     if (!log_.has_times && plan_.role_col[kTime] >= 0) {
       if (log_.size() > 0) {
-        return Status::InvalidArgument(path + ": has a time column but earlier files do not; "
+        return Status::InvalidArgument(path +
+                                       ": has a time column but earlier files do not; "
                                        "read files with the same layout together");
       }
       log_.has_times = true;
     }
     if (log_.has_times && plan_.role_col[kTime] < 0) {
-      return Status::InvalidArgument(path + ": has no time column but earlier files do; "
+      return Status::InvalidArgument(path +
+                                     ": has no time column but earlier files do; "
                                      "read files with the same layout together");
     }
     if (rec.error == Record::Error::kUnterminatedQuote) {
@@ -801,8 +832,7 @@ Status Reader::ReadDelimited(RecordReader& rr, const std::string& path) {
 }
 
 Status Reader::ReadJsonl(RecordReader& rr, const std::string& path) {
-  simdjson::ondemand::parser parser;
-  std::string padded;
+  io::JsonLineParser json;
   Record rec;
   plan_ = ColumnPlan();
   bool planned = false;
@@ -812,6 +842,7 @@ Status Reader::ReadJsonl(RecordReader& rr, const std::string& path) {
   bool present[kNumRoles];
   bool sensitive[kNumRoles];
   std::vector<std::pair<std::string, std::string>> keys_values;  // stable copies of this record
+  std::vector<std::string> nested_keys;                          // keys holding an object or array
   while (true) {
     ENCORE_ASSIGN_OR_RETURN(bool more, rr.Next(&rec));
     if (!more) break;
@@ -828,94 +859,11 @@ Status Reader::ReadJsonl(RecordReader& rr, const std::string& path) {
       ENCORE_RETURN_IF_ERROR(Reject(path, rec, "invalid UTF-8", "invalid UTF-8", false));
       continue;
     }
-    padded.assign(line.data(), line.size());
-    padded.resize(line.size() + simdjson::SIMDJSON_PADDING, ' ');
-    keys_values.clear();
-    std::vector<std::string> nested_keys;  // keys holding an object or array
-    bool ok = true;
     std::string error_text;
-    {
-      simdjson::ondemand::document doc;
-      simdjson::ondemand::object obj;
-      auto err = parser.iterate(padded.data(), line.size(), padded.size()).get(doc);
-      if (!err) err = doc.get_object().get(obj);
-      if (!err) {
-        for (auto field : obj) {
-          std::string_view key;
-          err = field.unescaped_key().get(key);
-          if (err) break;
-          simdjson::ondemand::value v;
-          err = field.value().get(v);
-          if (err) break;
-          simdjson::ondemand::json_type type;
-          err = v.type().get(type);
-          if (err) break;
-          std::string val;
-          switch (type) {
-            case simdjson::ondemand::json_type::string: {
-              std::string_view s;
-              err = v.get_string().get(s);
-              val = s;
-              break;
-            }
-            case simdjson::ondemand::json_type::number:
-            case simdjson::ondemand::json_type::boolean: {
-              std::string_view s = v.raw_json_token();
-              while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-              val = s;
-              if (type == simdjson::ondemand::json_type::boolean) {
-                bool b;
-                err = v.get_bool().get(b);
-              } else {
-                double d;
-                err = v.get_double().get(d);
-              }
-              break;
-            }
-            case simdjson::ondemand::json_type::null: {
-              bool is_null = false;
-              err = v.is_null().get(is_null);
-              break;
-            }
-            default: {
-              std::string_view s;
-              if (type == simdjson::ondemand::json_type::object) {
-                simdjson::ondemand::object o;
-                err = v.get_object().get(o);
-                if (!err) err = o.raw_json().get(s);
-              } else {
-                simdjson::ondemand::array a;
-                err = v.get_array().get(a);
-                if (!err) err = a.raw_json().get(s);
-              }
-              val = s;
-              nested_keys.emplace_back(key);
-              break;
-            }
-          }
-          if (err) break;
-          std::string k(key);
-          bool replaced = false;
-          for (auto& kv : keys_values) {
-            if (kv.first == k) {
-              kv.second = val;  // duplicate key: the last one wins
-              replaced = true;
-            }
-          }
-          if (!replaced) keys_values.emplace_back(std::move(k), std::move(val));
-        }
-      }
-      if (!err && doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
-        err = simdjson::TRAILING_CONTENT;  // e.g. two objects on one line
-      }
-      if (err) {
-        ok = false;
-        error_text = simdjson::error_message(err);
-      }
-    }
+    const bool ok = json.Parse(line, &keys_values, &nested_keys, &error_text);
     if (!ok) {
-      ENCORE_RETURN_IF_ERROR(Reject(path, rec, "invalid JSON",
-                                    "invalid JSON object: " + error_text, false));
+      ENCORE_RETURN_IF_ERROR(
+          Reject(path, rec, "invalid JSON", "invalid JSON object: " + error_text, false));
       first_row_of_file_ = false;
       continue;
     }
@@ -931,13 +879,15 @@ Status Reader::ReadJsonl(RecordReader& rr, const std::string& path) {
       }
       if (!plan_.role_key[kTime].empty() && !log_.has_times) {
         if (log_.size() > 0) {
-          return Status::InvalidArgument(path + ": has a time key but earlier files do not; "
+          return Status::InvalidArgument(path +
+                                         ": has a time key but earlier files do not; "
                                          "read files with the same layout together");
         }
         log_.has_times = true;
       }
       if (plan_.role_key[kTime].empty() && log_.has_times) {
-        return Status::InvalidArgument(path + ": has no time key but earlier files do; "
+        return Status::InvalidArgument(path +
+                                       ": has no time key but earlier files do; "
                                        "read files with the same layout together");
       }
     }
@@ -1065,9 +1015,8 @@ Result<InteractionLog> ReadInteractions(const std::vector<std::string>& paths,
 
 namespace io {
 
-Result<InteractionLog> ReadInteractionsFromSources(
-    std::vector<std::unique_ptr<ByteSource>> sources, const ReadOptions& options,
-    ReadReport* report) {
+Result<InteractionLog> ReadInteractionsFromSources(std::vector<std::unique_ptr<ByteSource>> sources,
+                                                   const ReadOptions& options, ReadReport* report) {
   ENCORE_CHECK(report != nullptr);
   Reader reader(options, report, nullptr);
   return reader.RunOnSources(std::move(sources), 0);

@@ -117,6 +117,10 @@ uint64_t Metrics::requests(Route route, int status) const {
   return SumRequests(static_cast<size_t>(route) * kCodes.size() + CodeIndex(status));
 }
 
+void Metrics::ComputeQueued() { compute_waiting_.fetch_add(1, std::memory_order_relaxed); }
+void Metrics::ComputeStarted() { compute_waiting_.fetch_sub(1, std::memory_order_relaxed); }
+void Metrics::ComputeRejected() { compute_rejected_.fetch_add(1, std::memory_order_relaxed); }
+
 std::string Metrics::Render(const SnapshotState& snapshot) const {
   std::string out;
   out.reserve(8192);
@@ -202,6 +206,36 @@ std::string Metrics::Render(const SnapshotState& snapshot) const {
   AppendUint(reloads_ok_.load(std::memory_order_relaxed), &out);
   out.append("\nencore_snapshot_reloads_total{result=\"error\"} ");
   AppendUint(reloads_error_.load(std::memory_order_relaxed), &out);
+  out.push_back('\n');
+
+  if (snapshot.cached) {
+    Help("encore_payload_cache_requests_total", "counter",
+         "Lookups in the served snapshot's payload cache, by result (since it was loaded).", &out);
+    out.append("encore_payload_cache_requests_total{result=\"hit\"} ");
+    AppendUint(snapshot.cache.hits, &out);
+    out.append("\nencore_payload_cache_requests_total{result=\"miss\"} ");
+    AppendUint(snapshot.cache.misses, &out);
+    out.push_back('\n');
+    Help("encore_payload_cache_bytes", "gauge", "Bytes held by the payload cache.", &out);
+    out.append("encore_payload_cache_bytes ");
+    AppendUint(snapshot.cache.bytes, &out);
+    out.push_back('\n');
+    Help("encore_payload_cache_entries", "gauge", "Documents held by the payload cache.", &out);
+    out.append("encore_payload_cache_entries ");
+    AppendUint(snapshot.cache.entries, &out);
+    out.push_back('\n');
+  }
+  Help("encore_compute_queue_depth", "gauge",
+       "Fold-in and explanation requests waiting for a compute thread.", &out);
+  out.append("encore_compute_queue_depth ");
+  AppendUint(
+      static_cast<uint64_t>(std::max<int64_t>(0, compute_waiting_.load(std::memory_order_relaxed))),
+      &out);
+  out.push_back('\n');
+  Help("encore_compute_rejected_total", "counter",
+       "Fold-in and explanation requests answered 503 because the compute queue was full.", &out);
+  out.append("encore_compute_rejected_total ");
+  AppendUint(compute_rejected_.load(std::memory_order_relaxed), &out);
   out.push_back('\n');
 
   Help("encore_uptime_seconds", "gauge", "Seconds since the server started.", &out);

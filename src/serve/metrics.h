@@ -27,6 +27,8 @@
 #include <memory>
 #include <string>
 
+#include "encore/store.h"
+
 namespace encore::serve {
 
 // The routes requests are counted under ("label" in the exposition).
@@ -64,6 +66,11 @@ class Metrics {
   void ConnectionOpened();
   void ConnectionClosed();
   void RecordReload(bool ok);
+  // The compute pool (fold-in, explanations): a request queued or started,
+  // finished, or refused because the queue was full.
+  void ComputeQueued();
+  void ComputeStarted();
+  void ComputeRejected();
 
   // The count of requests so far for (route, status) (tests).
   uint64_t requests(Route route, int status) const;
@@ -73,6 +80,9 @@ class Metrics {
     bool loaded = false;
     uint64_t version = 0;
     int64_t created_unix = 0;
+    // The snapshot's payload cache (ServeOptions::cache_mb), when it has one.
+    bool cached = false;
+    SnapshotCacheStats cache;
   };
   // The whole exposition (text/plain; version=0.0.4).
   std::string Render(const SnapshotState& snapshot) const;
@@ -104,6 +114,8 @@ class Metrics {
   std::atomic<uint64_t> connections_total_{0};
   std::atomic<uint64_t> reloads_ok_{0};
   std::atomic<uint64_t> reloads_error_{0};
+  std::atomic<int64_t> compute_waiting_{0};
+  std::atomic<uint64_t> compute_rejected_{0};
 };
 
 }  // namespace encore::serve

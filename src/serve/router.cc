@@ -201,6 +201,12 @@ bool Router::MayBlock(std::string_view target) {
   return target.substr(0, target.find('?')).rfind("/v1/admin/", 0) == 0;
 }
 
+bool Router::Computes(std::string_view method, std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (method == "POST" && path == "/v1/recommendations") return true;
+  return method == "GET" && path.rfind("/v1/users/", 0) == 0 && path.ends_with("/explain");
+}
+
 bool Router::DecodeId(std::string_view raw, const char* what, Route route, std::string* id,
                       HttpResponse* error) const {
   // Every decoded byte takes at most 3 encoded ones: reject before decoding.
@@ -596,6 +602,7 @@ HttpResponse Router::MetricsPage(const LoadedSnapshot* snapshot) const {
     state.loaded = true;
     state.version = snapshot->info.version;
     state.created_unix = snapshot->info.created_unix;
+    state.cached = GetSnapshotCacheStats(*snapshot->snapshot, &state.cache);
   }
   HttpResponse r;
   r.route = Route::kMetrics;

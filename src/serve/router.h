@@ -54,6 +54,7 @@ struct HttpResponse {
   uint64_t snapshot = 0;          // sent as X-Snapshot when nonzero
   const char* allow = nullptr;    // the Allow header of a 405
   bool www_authenticate = false;  // a 401: WWW-Authenticate: Bearer realm="encore"
+  uint32_t retry_after = 0;       // seconds; sent as Retry-After when nonzero (a 503)
   Route route = Route::kUnmatched;
 };
 
@@ -93,6 +94,11 @@ class Router {
   // reload loads a whole snapshot). The server answers such requests off
   // its I/O threads; every other route only waits for the store's Get.
   static bool MayBlock(std::string_view target);
+  // True when answering computes with the model (POST /v1/recommendations,
+  // GET /v1/users/{id}/explain): the server runs these on its compute
+  // threads (ServeOptions::compute_threads), so a burst of them does not
+  // hold up the plain GETs.
+  static bool Computes(std::string_view method, std::string_view target);
 
  private:
   HttpResponse UserRecommendations(std::string_view raw_id, const Target& target,

@@ -70,6 +70,7 @@
 
 #include "encore/serve.h"
 #include "serve/access_log.h"
+#include "serve/compute_pool.h"
 #include "serve/metrics.h"
 #include "serve/router.h"
 #include "serve/snapshot_holder.h"
@@ -238,6 +239,10 @@ class ServerImpl final : public Server {
             options, &metrics_, [this] { return Reload(); }, store_->uri(), threads) {
     for (int i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>(i));
     acceptor_ = std::make_unique<Acceptor>(workers_[0]->ioc.get_executor());
+    // A Redis GET is a round trip; an LMDB one a memory-mapped read.
+    const bool remote = store_->uri().rfind("redis://", 0) == 0;
+    const int64_t mb = options.cache_mb >= 0 ? options.cache_mb : (remote ? 256 : 0);
+    holder_.set_cache_bytes(static_cast<uint64_t>(mb) << 20);
   }
 
   ~ServerImpl() override {
@@ -276,6 +281,9 @@ class ServerImpl final : public Server {
   void SessionClosed();
   // Runs `task` on the poller thread (requests that may block for long).
   void RunBlocking(std::function<void()> task);
+  // Queues `task` for a compute thread (fold-in, explanations); false when
+  // compute_queue tasks already wait (the caller answers 503).
+  bool RunCompute(std::function<void()> task) { return compute_->Submit(std::move(task)); }
 
  private:
   Result<serve::SnapshotHolder::RefreshResult> Reload();
@@ -304,8 +312,9 @@ class ServerImpl final : public Server {
   std::thread poller_;
   std::mutex poll_mu_;
   std::condition_variable poll_cv_;
-  bool poll_stop_ = false;                   // guarded by poll_mu_
-  std::deque<std::function<void()>> tasks_;  // guarded by poll_mu_
+  bool poll_stop_ = false;                       // guarded by poll_mu_
+  std::deque<std::function<void()>> tasks_;      // guarded by poll_mu_
+  std::unique_ptr<serve::ComputePool> compute_;  // created by Start
 
   // Sessions alive on any worker; Stop waits for none to be left.
   std::atomic<int64_t> sessions_{0};
@@ -550,6 +559,29 @@ void Session::OnRequest() {
     });
     return;
   }
+  if (serve::Router::Computes(request.method, request.target)) {
+    // On a compute thread, like the blocking routes above; a full queue is
+    // an immediate 503 so that the client backs off.
+    phase_ = Phase::kHandling;
+    SetDeadline(Clock::duration::max());
+    auto done = Bind([this](serve::HttpResponse& response) { Respond(std::move(response)); });
+    const bool queued = server_->RunCompute([this, request, done]() mutable {
+      serve::HttpResponse response = server_->router().Handle(request, server_->holder().Current());
+      net::post(
+          socket_.get_executor(),
+          [done = std::move(done), response = std::move(response)]() mutable { done(response); });
+    });
+    if (queued) return;
+    serve::HttpResponse busy = serve::ErrorResponse(
+        503,
+        "the server is computing " + std::to_string(server_->options().compute_queue) +
+            " fold-in or explanation requests already; retry after a second (serve "
+            "--compute-threads and --compute-queue set the capacity)",
+        request.method == "POST" ? serve::Route::kFoldIn : serve::Route::kExplain);
+    busy.retry_after = 1;
+    Respond(std::move(busy));
+    return;
+  }
   Respond(server_->router().Handle(request, server_->holder().Current()));
 }
 
@@ -583,6 +615,11 @@ void Session::Send(serve::HttpResponse response) {
   }
   if (r.allow != nullptr) head_.append("Allow: ").append(r.allow).append("\r\n");
   if (r.www_authenticate) head_.append("WWW-Authenticate: Bearer realm=\"encore\"\r\n");
+  if (r.retry_after != 0) {
+    head_.append("Retry-After: ");
+    AppendUint(r.retry_after, &head_);
+    head_.append("\r\n");
+  }
   if (version_ < 11 && keep_alive_) head_.append("Connection: keep-alive\r\n");
   if (version_ >= 11 && !keep_alive_) head_.append("Connection: close\r\n");
   head_.append("Content-Length: ");
@@ -696,7 +733,9 @@ Status ServerImpl::Start() {
   }
   // Live payloads of the stream consumer; without them the snapshot alone
   // answers (e.g. a read-only store directory).
-  if (auto live = store_->OpenLive(); live.ok()) {
+  if (!options_.live_payloads) {
+    Log("live payloads off (--live-payloads=false): serving snapshots only");
+  } else if (auto live = store_->OpenLive(); live.ok()) {
     live_ = std::move(live).value();
     router_.set_live(live_.get());
   } else {
@@ -760,6 +799,8 @@ Status ServerImpl::Start() {
   for (auto& w : workers_) {
     w->thread = std::thread([w = w.get()] { w->ioc.run(); });
   }
+  compute_ = std::make_unique<serve::ComputePool>(options_.compute_threads, options_.compute_queue,
+                                                  &metrics_);
   poller_ = std::thread([this] { PollLoop(); });
   return Status::OK();
 }
@@ -857,6 +898,8 @@ void ServerImpl::Wait() {
     if (w->thread.joinable()) w->thread.join();
   }
   if (poller_.joinable()) poller_.join();
+  // After the workers: nobody waits for an answer any more.
+  if (compute_) compute_->Stop();
 }
 
 }  // namespace
@@ -872,6 +915,15 @@ Result<std::unique_ptr<Server>> Server::Create(std::unique_ptr<Store> store,
       options.read_timeout_ms == 0 || options.idle_timeout_ms == 0) {
     return Status::InvalidArgument(
         "serve limits must be positive (and max_header_bytes at least 256)");
+  }
+  if (options.compute_threads < 1 || options.compute_queue == 0) {
+    return Status::InvalidArgument(
+        "--compute-threads and --compute-queue must be at least 1 (fold-in and explanations "
+        "run on the compute threads)");
+  }
+  if (options.cache_mb < -1) {
+    return Status::InvalidArgument("--cache-mb must be >= 0 (0: off), not " +
+                                   std::to_string(options.cache_mb));
   }
   int threads = options.threads;
   if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

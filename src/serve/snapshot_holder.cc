@@ -112,7 +112,7 @@ Result<SnapshotHolder::RefreshResult> SnapshotHolder::Refresh(Store* store, bool
   if (load_attempted != nullptr) *load_attempted = true;
   ENCORE_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snap, store->OpenSnapshot(version));
   ENCORE_ASSIGN_OR_RETURN(std::shared_ptr<const LoadedSnapshot> loaded,
-                          LoadedSnapshot::Load(std::move(snap)));
+                          LoadedSnapshot::Load(CacheSnapshot(std::move(snap), cache_bytes_)));
   Set(std::move(loaded));
   result.changed = true;
   return result;

@@ -44,7 +44,7 @@ struct LoadedSnapshot {
   // A retail snapshot (encore/retail_feeds.h): its payloads hold "feeds", and
   // an unknown member gets the popular fallback without ?fallback=popular.
   bool retail = false;
-  std::string info_doc;           // the "info" meta document (a JSON object); "{}" when absent
+  std::string info_doc;  // the "info" meta document (a JSON object); "{}" when absent
   std::shared_ptr<const TrainedModel> model;  // null when the snapshot has no "model"
   // The model's approximate index (meta "ann", published for catalogs of at
   // least PublishOptions::ann_min_items items); null when there is none. The
@@ -84,12 +84,18 @@ class SnapshotHolder {
   // *load_attempted (optional) says whether a new snapshot was opened.
   Result<RefreshResult> Refresh(Store* store, bool* load_attempted = nullptr);
 
+  // Snapshots opened by Refresh from now on are wrapped in a cache of this
+  // many bytes (CacheSnapshot, encore/store.h); 0: none. Call before the
+  // first Refresh.
+  void set_cache_bytes(uint64_t bytes) { cache_bytes_ = bytes; }
+
  private:
   mutable std::mutex mu_;
   std::shared_ptr<const LoadedSnapshot> current_;  // guarded by mu_
   // Globally unique per Set, so a thread's cache can never mistake another
   // holder's (or an earlier) snapshot for this one's.
   std::atomic<uint64_t> generation_{0};
+  uint64_t cache_bytes_ = 0;
 };
 
 }  // namespace encore::serve
