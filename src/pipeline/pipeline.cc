@@ -15,6 +15,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -23,6 +24,7 @@
 #include "encore/batch.h"
 #include "encore/evaluate.h"
 #include "encore/generate.h"
+#include "encore/profile.h"
 #include "encore/publish.h"
 #include "encore/recommender.h"
 #include "encore/store.h"
@@ -414,6 +416,28 @@ Status Runner::RunPrepare(std::string* detail) {
   }
   *detail = Count(data.users.size()) + " users x " + Count(data.items.size()) + " items, " +
             Count(data.nnz()) + " nonzeros";
+  // The profile of the prepared data (the console's data page; the same
+  // figures as encore stats --json), beside the manifest.
+  ReadReport read;
+  for (const ManifestSourceCounts& c : manifest_.source_counts) {
+    read.rows_read += c.rows_read;
+    read.rows_accepted += c.rows_accepted;
+    read.rows_rejected += c.rows_rejected;
+    for (const auto& [kind, n] : c.rejected_by_kind) {
+      auto it = std::find_if(read.rejects_by_kind.begin(), read.rejects_by_kind.end(),
+                             [&](const auto& e) { return e.first == kind; });
+      if (it == read.rejects_by_kind.end()) {
+        read.rejects_by_kind.emplace_back(kind, n);
+      } else {
+        it->second += n;
+      }
+    }
+  }
+  if (Status st = store::WriteFileAtomically(run_dir_, "profile.json",
+                                             FormatProfileJson(ComputeProfile(data, read)));
+      !st.ok()) {
+    Say("warning: the data profile was not written: " + st.ToString());
+  }
   data_ = std::move(data);
   MaybeFault("after-prepare");
   return Status::OK();
