@@ -173,7 +173,7 @@ async function runsPage(gen) {
     <div class="table"><table><thead><tr><th>run</th><th>pipeline</th><th>status</th><th class="num">seconds</th>
       <th class="num">users</th><th class="num">items</th><th class="num">nonzeros</th></tr></thead><tbody>
       ${runs.slice().reverse().map(x => { const m = x.manifest; const c = m.counts || {};
-        return `<tr><td>${esc(x.id)}</td><td>${esc(m.pipeline || '')}</td><td class="status-${esc(m.status)}">${esc(m.status)}</td>
+        return `<tr><td>${esc(x.id)}</td><td>${esc((m.pipeline && m.pipeline.name) || m.pipeline || '')}</td><td class="status-${esc(m.status)}">${esc(m.status)}</td>
           <td class="num">${fmt(m.seconds, 3)}</td><td class="num">${fmt(c.users)}</td><td class="num">${fmt(c.items)}</td><td class="num">${fmt(c.nnz)}</td></tr>`; }).join('')}
     </tbody></table></div>
     <div class="grid2">

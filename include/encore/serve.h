@@ -33,21 +33,21 @@ class Extension;  // src/serve/router.h
 
 struct ServeOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8080;            // 0: pick a free port (see Server::port)
-  int threads = 0;                 // 0: one per core
-  std::string api_key;             // admin bearer key; empty disables admin routes
+  uint16_t port = 8080;  // 0: pick a free port (see Server::port)
+  int threads = 0;       // 0: one per core
+  std::string api_key;   // admin bearer key; empty disables admin routes
   uint32_t max_header_bytes = 8 * 1024;
   uint32_t max_body_bytes = 1024 * 1024;
-  uint32_t max_id_bytes = 512;     // after percent-decoding
-  uint32_t max_limit = 1000;       // largest ?limit= / "limit"
+  uint32_t max_id_bytes = 512;         // after percent-decoding
+  uint32_t max_limit = 1000;           // largest ?limit= / "limit"
   uint32_t read_timeout_ms = 10'000;   // a request must arrive whole within this
   uint32_t idle_timeout_ms = 60'000;   // keep-alive connections idle longer are closed
   uint32_t drain_timeout_ms = 10'000;  // Stop waits this long for in-flight requests
-  uint32_t poll_ms = 1000;         // how often the store's current version is checked
-  std::string access_log;          // "" none, "-" stderr, else a file (JSON Lines)
+  uint32_t poll_ms = 1000;             // how often the store's current version is checked
+  std::string access_log;              // "" none, "-" stderr, else a file (JSON Lines)
   // POST /v1/events appends to this Redis stream (docs/STREAMING.md); empty:
   // the route answers 404. Needs api_key.
-  std::string events_redis;        // redis://HOST:PORT/DB
+  std::string events_redis;              // redis://HOST:PORT/DB
   std::string events_stream = "events";  // the stream key
   std::vector<std::string> event_types;  // accepted event types; empty: any
   // An A/B experiment (docs/EXPERIMENTS.md): while it runs, each user's

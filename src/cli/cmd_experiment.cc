@@ -84,9 +84,10 @@ Command RegisterExperiment(CLI::App& root) {
                     "pass the logged events: --events FILE (JSON Lines) or --redis "
                     "redis://HOST:PORT/DB (the stream POST /v1/events writes)"));
               }
-              Status read = f->redis.empty() ? stream::ReadEventsFile(f->events, &events, &unreadable, &lines)
-                                             : stream::ReadRedisEvents(f->redis, f->stream, &events,
-                                                               &unreadable, &lines);
+              Status read =
+                  f->redis.empty()
+                      ? stream::ReadEventsFile(f->events, &events, &unreadable, &lines)
+                      : stream::ReadRedisEvents(f->redis, f->stream, &events, &unreadable, &lines);
               if (!read.ok()) return PrintError(read);
               auto r = AnalyzeExperiment(*experiment, events, f->options);
               if (!r.ok()) return PrintError(r.status());

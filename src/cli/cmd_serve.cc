@@ -83,7 +83,7 @@ Command RegisterServe(CLI::App& root) {
                   "Run this A/B experiment (TOML, docs/EXPERIMENTS.md): answers come from each "
                   "user's variant and carry a recommendation_id");
   app->add_flag("--no-console", f->no_console,
-               "Do not serve the web console under /ui/ (docs/CONSOLE.md)");
+                "Do not serve the web console under /ui/ (docs/CONSOLE.md)");
   app->add_flag("--console-public", f->console.public_read_only,
                 "Let the console's read-only pages (data, runs, models, live, experiment) be "
                 "read without the admin key; the user explorer always needs it");
@@ -93,9 +93,10 @@ Command RegisterServe(CLI::App& root) {
   app->add_option("--console-events", f->console.events_file,
                   "JSON Lines file of logged events for the console's experiment page (default: "
                   "the --events-redis stream)");
-  app->add_option("--console-catalog", f->console.catalog,
-                  "Product catalog (docs/PERSONALIZATION.md columns) naming items in the console's user "
-                  "explorer");
+  app->add_option(
+      "--console-catalog", f->console.catalog,
+      "Product catalog (docs/PERSONALIZATION.md columns) naming items in the console's user "
+      "explorer");
   app->add_option("--poll-ms", o.poll_ms, "How often to check the store for a new snapshot")
       ->capture_default_str();
   app->add_option("--max-header-bytes", o.max_header_bytes,
@@ -152,11 +153,10 @@ Command RegisterServe(CLI::App& root) {
                       v != 0 ? ("snapshot " + std::to_string(v)).c_str() : "no snapshot yet",
                       server.threads());
                   if (options.extension != nullptr) {
-                    const std::string host = options.host == "0.0.0.0" || options.host == "::"
-                                                 ? "127.0.0.1"
-                                             : options.host.find(':') != std::string::npos
-                                                 ? "[" + options.host + "]"
-                                                 : options.host;
+                    const std::string host =
+                        options.host == "0.0.0.0" || options.host == "::" ? "127.0.0.1"
+                        : options.host.find(':') != std::string::npos     ? "[" + options.host + "]"
+                                                                          : options.host;
                     const bool keyed = !options.api_key.empty();
                     std::fprintf(stderr, "encore serve: console at http://%s:%u/ui/ (%s)\n",
                                  host.c_str(), static_cast<unsigned>(server.port()),

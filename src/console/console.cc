@@ -212,11 +212,10 @@ class Console final : public serve::Extension {
     std::string stream;
     if (c.live != nullptr && c.live->GetState("metrics", &stream).ok()) {
       w.BeginObject();
-      for (const auto& [key, name] :
-           {std::pair{"lag", "encore_stream_consumer_lag"},
-            {"events_per_second", "encore_stream_events_per_second"},
-            {"events_applied", "encore_stream_events_applied_total"},
-            {"snapshot_version", "encore_stream_snapshot_version"}}) {
+      for (const auto& [key, name] : {std::pair{"lag", "encore_stream_consumer_lag"},
+                                      {"events_per_second", "encore_stream_events_per_second"},
+                                      {"events_applied", "encore_stream_events_applied_total"},
+                                      {"snapshot_version", "encore_stream_snapshot_version"}}) {
         w.Key(key);
         if (auto v = PromValue(stream, name)) {
           w.Double(*v);

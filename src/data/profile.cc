@@ -1,7 +1,5 @@
 #include "encore/profile.h"
 
-#include "util/time_format.h"
-
 #include <algorithm>
 #include <bit>
 #include <charconv>
@@ -11,6 +9,7 @@
 #include <map>
 
 #include "util/json_writer.h"
+#include "util/time_format.h"
 
 namespace encore {
 
@@ -289,7 +288,9 @@ DataProfile ComputeProfile(const Dataset& data, const ReadReport& report) {
     const auto [lo, hi] = std::minmax_element(m.times.begin(), m.times.end());
     constexpr int64_t kDay = 86400;
     const int64_t span = *hi - *lo;
-    p.time_bucket_seconds = span <= 120 * kDay ? kDay : span <= 120 * 7 * kDay ? 7 * kDay : 30 * kDay;
+    p.time_bucket_seconds = span <= 120 * kDay       ? kDay
+                            : span <= 120 * 7 * kDay ? 7 * kDay
+                                                     : 30 * kDay;
     // Buckets aligned to whole days (UTC) from the first one.
     const int64_t first = (*lo >= 0 ? *lo : *lo - (kDay - 1)) / kDay * kDay;
     const size_t n = static_cast<size_t>((*hi - first) / p.time_bucket_seconds) + 1;

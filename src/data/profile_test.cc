@@ -1,5 +1,4 @@
 #include "encore/profile.h"
-#include "util/time_format.h"
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
@@ -7,6 +6,8 @@
 #include <cmath>
 #include <string>
 #include <vector>
+
+#include "util/time_format.h"
 
 namespace encore {
 namespace {

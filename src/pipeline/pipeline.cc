@@ -21,16 +21,19 @@
 #include <filesystem>
 #include <map>
 
+#include "data/feedback_check.h"
 #include "encore/batch.h"
+#include "encore/catalog.h"
 #include "encore/evaluate.h"
 #include "encore/generate.h"
+#include "encore/product_score.h"
 #include "encore/profile.h"
 #include "encore/publish.h"
 #include "encore/recommender.h"
+#include "encore/retail.h"
+#include "encore/retail_feeds.h"
 #include "encore/store.h"
 #include "encore/workflow.h"
-#include "data/feedback_check.h"
-#include "store/file_util.h"
 #include "pipeline/config.h"
 #include "pipeline/fault.h"
 #include "pipeline/manifest.h"
@@ -39,11 +42,8 @@
 #include "pipeline/prepare.h"
 #include "pipeline/rows.h"
 #include "pipeline/staging.h"
+#include "store/file_util.h"
 #include "util/json_writer.h"
-#include "encore/catalog.h"
-#include "encore/product_score.h"
-#include "encore/retail.h"
-#include "encore/retail_feeds.h"
 
 namespace encore {
 
@@ -332,7 +332,7 @@ Status Runner::RunSource(const SourceConfig& s, std::string* detail) {
     read.obfuscator = obfuscator.get();
   }
   read.max_bad_rows_hint = "max_bad_rows in [sources." + s.name +
-                          "]; raise it to skip bad rows (each is counted in the manifest)";
+                           "]; raise it to skip bad rows (each is counted in the manifest)";
   ReadReport report;
   Result<InteractionLog> log = ReadInteractions(files, read, &report, &progress_);
   ManifestSourceCounts counts;
@@ -455,9 +455,9 @@ Status Runner::RunModel(const ModelConfig& m, std::string* detail) {
   if (m.evaluate) {
     const EvaluateConfig& e = *m.evaluate;
     record.evaluated = true;
-    ENCORE_ASSIGN_OR_RETURN(EvaluationRun run,
-                            RunEvaluation(m.kind, params, data, c_.prepare.dataset.feedback, e,
-                                          eval_options));
+    ENCORE_ASSIGN_OR_RETURN(
+        EvaluationRun run,
+        RunEvaluation(m.kind, params, data, c_.prepare.dataset.feedback, e, eval_options));
     record.protocol = run.summary.protocol;
     if (run.summary.grid) {
       const GridReport& grid = *run.summary.grid;
@@ -528,8 +528,8 @@ Status Runner::RunRecommend(const RecommendConfig& r, std::string* detail) {
     for (const auto& name : c_.prepare.sources) {
       obfuscated = obfuscated || !c_.FindSource(name)->read.obfuscate_cols.empty();
     }
-    left_out = "; " + Count(resolved.unknown) + " id(s) of " + r.users_file +
-               " unknown to the model";
+    left_out =
+        "; " + Count(resolved.unknown) + " id(s) of " + r.users_file + " unknown to the model";
     Say("    " + left_out.substr(2) +
         (obfuscated ? " (not shown, since the sources obfuscate columns: an obfuscated id "
                       "is known by its hash)"
@@ -631,12 +631,10 @@ Status Runner::RunOutput(size_t index, const OutputConfig& o, std::string* detai
 Status Runner::RunRetail(std::string* detail) {
   const RetailConfig& r = *c_.retail;
   auto state = std::make_unique<RetailState>();
-  const std::string catalog_path = r.catalog_path.empty()
-                                       ? run_dir_ + "/sources/" + r.source + "/catalog.csv"
-                                       : r.catalog_path;
+  const std::string catalog_path =
+      r.catalog_path.empty() ? run_dir_ + "/sources/" + r.source + "/catalog.csv" : r.catalog_path;
   CatalogReport catalog_report;
-  ENCORE_ASSIGN_OR_RETURN(state->catalog,
-                          ReadCatalog(catalog_path, r.catalog, &catalog_report));
+  ENCORE_ASSIGN_OR_RETURN(state->catalog, ReadCatalog(catalog_path, r.catalog, &catalog_report));
   const Catalog& catalog = state->catalog;
   for (const Rejection& x : catalog_report.first_rejections) {
     Say("    rejected " + x.file + ":" + std::to_string(x.line) + ": " + x.reason);
@@ -655,7 +653,8 @@ Status Runner::RunRetail(std::string* detail) {
   if (!log.has_events || !log.has_times) {
     return Status::InvalidArgument("[retail] source '" + r.source +
                                    "' needs an event column and a time column (event, "
-                                   "time in [sources." + r.source + "])");
+                                   "time in [sources." +
+                                   r.source + "])");
   }
   ENCORE_ASSIGN_OR_RETURN(std::vector<std::string> levels, ParseKeyLevels(catalog, r.key));
   ENCORE_ASSIGN_OR_RETURN(KeyIndex keys, KeyIndex::Build(catalog, levels));
@@ -705,20 +704,19 @@ Status Runner::RunRetail(std::string* detail) {
                                              *state->steps, *state->ranker, std::move(popularity)));
   state->feeds.emplace(std::move(feeds));
   *detail = Count(catalog.size()) + " products, " + Count(state->keys->num_keys()) + " keys (" +
-            r.key + "); " + Count(data.users.size()) + " members x " +
-            Count(data.items.size()) + " keys, " + Count(data.nnz()) + " nonzeros; " + m.kind +
-            " fitted in " + Seconds(train.fit_seconds) + "; " +
-            Count(state->steps->available_items().size()) + " keys available";
+            r.key + "); " + Count(data.users.size()) + " members x " + Count(data.items.size()) +
+            " keys, " + Count(data.nnz()) + " nonzeros; " + m.kind + " fitted in " +
+            Seconds(train.fit_seconds) + "; " + Count(state->steps->available_items().size()) +
+            " keys available";
   if (rollup.unknown.rows > 0) *detail += "; " + rollup.unknown.Describe();
   retail_ = std::move(state);
   if (plan_.Find(StageKind::kPrepare, "") == std::string::npos) logs_.erase(r.source);
   return Status::OK();
 }
 
-Status Runner::RunRetailOutput(const OutputConfig& o, ManifestOutput* record,
-                               OutputReport* report, std::string* detail) {
-  ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<StagingDir> staging,
-                          StagingDir::Begin(record->location));
+Status Runner::RunRetailOutput(const OutputConfig& o, ManifestOutput* record, OutputReport* report,
+                               std::string* detail) {
+  ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<StagingDir> staging, StagingDir::Begin(record->location));
   std::vector<StagedFile*> files;
   for (int f = 0; f < kNumFeeds; ++f) {
     ENCORE_ASSIGN_OR_RETURN(StagedFile * file,

@@ -84,7 +84,8 @@ class Extension {
   // True when answering `target` may block for long (a report over an
   // event stream); the server answers it off its I/O threads.
   virtual bool MayBlock(std::string_view target) const = 0;
-  virtual HttpResponse Handle(const HttpRequest& request, const ExtensionContext& context) const = 0;
+  virtual HttpResponse Handle(const HttpRequest& request,
+                              const ExtensionContext& context) const = 0;
 };
 
 class Router {
