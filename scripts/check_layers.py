@@ -55,7 +55,7 @@ LAYERS = [
     "stream",      # live events: speed layer (totals, fold-in payloads), stream consumer
     "serve",       # HTTP server
     "pipeline",    # TOML pipelines, runs, outputs
-    "console",     # (future) operator console
+    "console",     # the web console under /ui/ of encore serve (a serve extension)
     "cli",         # the encore command
 ]
 

@@ -66,6 +66,10 @@ demo() {
   echo "Serve it yourself, then ask for a user's recommendations:"
   echo "  build/release/encore serve --store $workdir/store --port 8080 &"
   echo "  curl -s http://127.0.0.1:8080/v1/users/$user/recommendations"
+  echo
+  echo "The web console (docs/CONSOLE.md): serve it with the read-only pages public and open the"
+  echo "address it prints, http://127.0.0.1:8080/ui/ :"
+  echo "  build/release/encore serve --store $workdir/store --port 8080 --console-public"
 }
 
 case "${1:-}" in

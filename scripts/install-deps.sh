@@ -23,7 +23,30 @@ PACKAGES=(
   wrk nginx
   # distributed training and batch jobs (src/distributed, mpirun): OpenMPI
   libopenmpi-dev openmpi-bin
+  # the console's browser tests (ctest console_browser): Chromium driven by
+  # playwright-core from npm
+  chromium chromium-driver
 )
+# node and npm (the console's npm packages): Debian's, unless a node is
+# already installed (a nodesource node brings its own npm, which Debian's npm
+# package conflicts with).
+if ! command -v node >/dev/null 2>&1; then PACKAGES+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(npm); fi
+
+# The console's npm packages (console/package-lock.json): the charting
+# library embedded into the binary and playwright-core for the browser
+# tests. Installed into console/node_modules (git-ignored); the registry is
+# reached only when the lock changed or the folder is missing.
+npm_packages() {
+  local dir; dir="$(cd "$(dirname "$0")/.." && pwd)/console"
+  if [ -f "$dir/node_modules/.package-lock.json" ] &&
+     cmp -s "$dir/package-lock.json" "$dir/node_modules/.encore-lock"; then
+    return 0
+  fi
+  echo "install-deps: npm ci in $dir" >&2
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) &&
+    cp "$dir/package-lock.json" "$dir/node_modules/.encore-lock"
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -33,6 +56,7 @@ for p in "${PACKAGES[@]}"; do
 done
 
 if ((${#missing[@]} == 0)); then
+  npm_packages
   exit 0
 fi
 
@@ -42,3 +66,4 @@ echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+npm_packages

@@ -43,6 +43,15 @@ struct DataProfile {
   std::vector<std::pair<std::string, uint64_t>> event_counts;  // rows per event type
   std::optional<int64_t> time_min, time_max;                   // unix seconds
   std::vector<std::pair<std::string, uint64_t>> rejects_by_kind;
+  // Distributions for charts (the console): users by their number of
+  // nonzeros and items by theirs, in power-of-two bins labelled "0", "1",
+  // "2-3", "4-7", ...; and nonzeros by the time of their latest interaction,
+  // in buckets of `time_bucket_seconds` (a day, a week or 30 days, whichever
+  // keeps it at 120 buckets or fewer), each labelled by its start (unix
+  // seconds). Empty without times.
+  std::vector<HistogramBin> per_user_histogram, per_item_histogram;
+  int64_t time_bucket_seconds = 0;
+  std::vector<std::pair<int64_t, uint64_t>> over_time;
   // Bytes held by the loaded data: id dictionaries, CSR (by user), CSC (by item).
   uint64_t memory_dictionaries = 0, memory_csr = 0, memory_csc = 0;
 };
@@ -66,7 +75,9 @@ std::string FormatProfileTable(const DataProfile& p);
 //   time_min, time_max (ISO-8601 UTC strings, null without times),
 //   time_min_unix, time_max_unix (seconds or null),
 //   rejects_by_kind ({reason: rows}),
-//   memory ({dictionaries, csr, csc, total} in bytes).
+//   memory ({dictionaries, csr, csc, total} in bytes),
+//   per_user_histogram, per_item_histogram ([{label, count}]),
+//   time_bucket_seconds, over_time ([{start (unix seconds), count}]).
 // Names are escaped, so any event name or reason yields valid JSON.
 std::string FormatProfileJson(const DataProfile& p);
 

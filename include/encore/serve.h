@@ -27,6 +27,10 @@
 
 namespace encore {
 
+namespace serve {
+class Extension;  // src/serve/router.h
+}
+
 struct ServeOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: pick a free port (see Server::port)
@@ -65,6 +69,9 @@ struct ServeOptions {
   // answer comes from their variant's payloads and names the experiment,
   // the variant and a fresh recommendation_id. Null: none.
   std::shared_ptr<const Experiment> experiment;
+  // A front end mounted under a path prefix (the web console under /ui,
+  // src/console/console.h). Null: none.
+  std::shared_ptr<const serve::Extension> extension;
 };
 
 class Server {

@@ -16,66 +16,9 @@
 #include "cli/input_flags.h"
 #include "encore/event.h"
 #include "encore/experiment.h"
-#include "stream/redis_events.h"
+#include "stream/read_events.h"
 
 namespace encore::cli {
-namespace {
-
-// Reads a JSON Lines file of events (encore/event.h); unreadable lines are
-// counted in *rejected by their reason label.
-Status ReadEvents(const std::string& path, std::vector<Event>* events,
-                  std::map<std::string, uint64_t>* rejected, uint64_t* lines) {
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  if (path != "-") {
-    file.open(path, std::ios::binary);
-    if (!file) {
-      return Status::NotFound("cannot read events file '" + path + "': " + std::strerror(errno));
-    }
-    in = &file;
-  }
-  EventSchema schema;
-  std::string line;
-  while (std::getline(*in, line)) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    ++*lines;
-    Event e;
-    EventRejection r;
-    if (EventFromJson(line, schema, &e, &r)) {
-      events->push_back(std::move(e));
-    } else {
-      ++(*rejected)[r.label.empty() ? "bad_event" : r.label];
-    }
-  }
-  return Status::OK();
-}
-
-// Reads every entry of a Redis stream (XRANGE, oldest first).
-Status ReadRedisEvents(const std::string& uri, const std::string& key, std::vector<Event>* events,
-                       std::map<std::string, uint64_t>* rejected, uint64_t* read) {
-  ENCORE_ASSIGN_OR_RETURN(auto log, stream::RedisEventLog::Open(uri, key));
-  EventSchema schema;
-  std::string after = "0";
-  std::vector<stream::StreamEntry> batch;
-  for (;;) {
-    ENCORE_RETURN_IF_ERROR(log->Range(after, 10000, &batch));
-    if (batch.empty()) return Status::OK();
-    for (const auto& entry : batch) {
-      ++*read;
-      Event e;
-      EventRejection r;
-      if (EventFromFields(entry.fields, schema, &e, &r)) {
-        events->push_back(std::move(e));
-      } else {
-        ++(*rejected)[r.label.empty() ? "bad_event" : r.label];
-      }
-    }
-    after = batch.back().id;
-  }
-}
-
-}  // namespace
-
 Command RegisterExperiment(CLI::App& root) {
   CLI::App* app = root.add_subcommand(
       "experiment", "A/B experiments: check a declaration, report on logged events");
@@ -141,9 +84,10 @@ Command RegisterExperiment(CLI::App& root) {
                     "pass the logged events: --events FILE (JSON Lines) or --redis "
                     "redis://HOST:PORT/DB (the stream POST /v1/events writes)"));
               }
-              Status read = f->redis.empty() ? ReadEvents(f->events, &events, &unreadable, &lines)
-                                             : ReadRedisEvents(f->redis, f->stream, &events,
-                                                               &unreadable, &lines);
+              Status read =
+                  f->redis.empty()
+                      ? stream::ReadEventsFile(f->events, &events, &unreadable, &lines)
+                      : stream::ReadRedisEvents(f->redis, f->stream, &events, &unreadable, &lines);
               if (!read.ok()) return PrintError(read);
               auto r = AnalyzeExperiment(*experiment, events, f->options);
               if (!r.ok()) return PrintError(r.status());

@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/input_flags.h"
+#include "console/console.h"
 #include "encore/serve.h"
 
 namespace encore::cli {
@@ -53,6 +54,8 @@ Command RegisterServe(CLI::App& root) {
   struct Flags {
     std::string store, api_key_file, experiment;
     ServeOptions options;
+    bool no_console = false;
+    console::ConsoleOptions console;
   };
   auto f = std::make_shared<Flags>();
   ServeOptions& o = f->options;
@@ -79,6 +82,21 @@ Command RegisterServe(CLI::App& root) {
   app->add_option("--experiment", f->experiment,
                   "Run this A/B experiment (TOML, docs/EXPERIMENTS.md): answers come from each "
                   "user's variant and carry a recommendation_id");
+  app->add_flag("--no-console", f->no_console,
+                "Do not serve the web console under /ui/ (docs/CONSOLE.md)");
+  app->add_flag("--console-public", f->console.public_read_only,
+                "Let the console's read-only pages (data, runs, models, live, experiment) be "
+                "read without the admin key; the user explorer always needs it");
+  app->add_option("--console-workdir", f->console.workdir,
+                  "Pipeline workdir whose runs/ feed the console's data, runs and models pages "
+                  "(default: the store directory's parent when it holds runs/)");
+  app->add_option("--console-events", f->console.events_file,
+                  "JSON Lines file of logged events for the console's experiment page (default: "
+                  "the --events-redis stream)");
+  app->add_option(
+      "--console-catalog", f->console.catalog,
+      "Product catalog (docs/PERSONALIZATION.md columns) naming items in the console's user "
+      "explorer");
   app->add_option("--poll-ms", o.poll_ms, "How often to check the store for a new snapshot")
       ->capture_default_str();
   app->add_option("--cache-mb", o.cache_mb,
@@ -125,10 +143,20 @@ Command RegisterServe(CLI::App& root) {
               if (!experiment.ok()) return PrintError(experiment.status());
               options.experiment = std::make_shared<const Experiment>(std::move(*experiment));
             }
+            if (!f->no_console) {
+              console::ConsoleOptions c = f->console;
+              if (c.workdir.empty()) c.workdir = console::WorkdirOfStore(f->store);
+              c.experiment = options.experiment;
+              c.events_redis = options.events_redis;
+              c.events_stream = options.events_stream;
+              auto ui = console::CreateConsole(c);
+              if (!ui.ok()) return PrintError(ui.status());
+              options.extension = std::move(ui).value();
+            }
             auto store = Store::OpenExisting(f->store);
             if (!store.ok()) return PrintError(store.status());
             Status s = ServeUntilSignalled(
-                std::move(store).value(), options, [&options](const Server& server) {
+                std::move(store).value(), options, [&options, f](const Server& server) {
                   const uint64_t v = server.snapshot_version();
                   std::fprintf(
                       stderr, "encore serve: listening on http://%s:%u (%s, %d threads)\n",
@@ -138,6 +166,23 @@ Command RegisterServe(CLI::App& root) {
                       static_cast<unsigned>(server.port()),
                       v != 0 ? ("snapshot " + std::to_string(v)).c_str() : "no snapshot yet",
                       server.threads());
+                  if (options.extension != nullptr) {
+                    const std::string host =
+                        options.host == "0.0.0.0" || options.host == "::" ? "127.0.0.1"
+                        : options.host.find(':') != std::string::npos     ? "[" + options.host + "]"
+                                                                          : options.host;
+                    const bool keyed = !options.api_key.empty();
+                    std::fprintf(stderr, "encore serve: console at http://%s:%u/ui/ (%s)\n",
+                                 host.c_str(), static_cast<unsigned>(server.port()),
+                                 f->console.public_read_only
+                                     ? (keyed ? "read-only pages public; the user explorer "
+                                                "needs the --api-key-file key"
+                                              : "read-only pages public; no key, so no user "
+                                                "explorer")
+                                 : keyed ? "enter the --api-key-file key in the page"
+                                         : "its pages need a key: restart with --api-key-file "
+                                           "FILE, or --console-public for the read-only pages");
+                  }
                   std::fflush(stderr);
                 });
             if (!s.ok()) return PrintError(s);

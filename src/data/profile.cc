@@ -1,8 +1,7 @@
 #include "encore/profile.h"
 
-#include "util/time_format.h"
-
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -10,6 +9,7 @@
 #include <map>
 
 #include "util/json_writer.h"
+#include "util/time_format.h"
 
 namespace encore {
 
@@ -229,6 +229,28 @@ std::vector<std::string> DistributionCells(const CountDistribution& d) {
           WithCommas(d.p99), WithCommas(d.max), FormatMean(d.mean)};
 }
 
+// Power-of-two bins of counts: "0", "1", "2-3", "4-7", ... up to the largest.
+std::vector<HistogramBin> PowerOfTwoBins(const std::vector<uint64_t>& counts) {
+  std::vector<HistogramBin> bins;
+  auto bin_of = [](uint64_t c) -> size_t { return c == 0 ? 0 : std::bit_width(c); };
+  for (uint64_t c : counts) {
+    const size_t b = bin_of(c);
+    if (bins.size() <= b) bins.resize(b + 1);
+    ++bins[b].count;
+  }
+  for (size_t b = 0; b < bins.size(); ++b) {
+    if (b == 0) {
+      bins[b].label = "0";
+    } else if (b == 1) {
+      bins[b].label = "1";
+    } else {
+      const uint64_t low = uint64_t{1} << (b - 1);
+      bins[b].label = std::to_string(low) + "-" + std::to_string(2 * low - 1);
+    }
+  }
+  return bins;
+}
+
 }  // namespace
 
 DataProfile ComputeProfile(const Dataset& data, const ReadReport& report) {
@@ -250,6 +272,7 @@ DataProfile ComputeProfile(const Dataset& data, const ReadReport& report) {
 
   std::vector<uint64_t> per_user(m.rows);
   for (uint32_t u = 0; u < m.rows; ++u) per_user[u] = m.RowLength(u);
+  p.per_user_histogram = PowerOfTwoBins(per_user);
   p.per_user = Distribution(std::move(per_user));
 
   std::vector<uint64_t> per_item(m.cols, 0);
@@ -258,7 +281,23 @@ DataProfile ComputeProfile(const Dataset& data, const ReadReport& report) {
   } else {  // no CSC built: count from the CSR
     for (uint32_t i : m.indices) ++per_item[i];
   }
+  p.per_item_histogram = PowerOfTwoBins(per_item);
   p.per_item = Distribution(std::move(per_item));
+
+  if (!m.times.empty()) {
+    const auto [lo, hi] = std::minmax_element(m.times.begin(), m.times.end());
+    constexpr int64_t kDay = 86400;
+    const int64_t span = *hi - *lo;
+    p.time_bucket_seconds = span <= 120 * kDay       ? kDay
+                            : span <= 120 * 7 * kDay ? 7 * kDay
+                                                     : 30 * kDay;
+    // Buckets aligned to whole days (UTC) from the first one.
+    const int64_t first = (*lo >= 0 ? *lo : *lo - (kDay - 1)) / kDay * kDay;
+    const size_t n = static_cast<size_t>((*hi - first) / p.time_bucket_seconds) + 1;
+    p.over_time.resize(n);
+    for (size_t b = 0; b < n; ++b) p.over_time[b].first = first + b * p.time_bucket_seconds;
+    for (int64_t t : m.times) ++p.over_time[(t - first) / p.time_bucket_seconds].second;
+  }
 
   p.value_histogram = ValueHistogram(m.values);
   p.event_counts = data.summary.event_counts;
@@ -408,6 +447,33 @@ std::string FormatProfileJson(const DataProfile& p) {
   w.Key("total");
   w.Uint(p.memory_dictionaries + p.memory_csr + p.memory_csc);
   w.EndObject();
+  for (const auto& [key, bins] : {std::pair{"per_user_histogram", &p.per_user_histogram},
+                                  {"per_item_histogram", &p.per_item_histogram}}) {
+    w.Key(key);
+    w.BeginArray();
+    for (const HistogramBin& b : *bins) {
+      w.BeginObject();
+      w.Key("label");
+      w.String(b.label);
+      w.Key("count");
+      w.Uint(b.count);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.Key("time_bucket_seconds");
+  w.Int(p.time_bucket_seconds);
+  w.Key("over_time");
+  w.BeginArray();
+  for (const auto& [start, count] : p.over_time) {
+    w.BeginObject();
+    w.Key("start");
+    w.Int(start);
+    w.Key("count");
+    w.Uint(count);
+    w.EndObject();
+  }
+  w.EndArray();
   w.EndObject();
   return w.str();
 }

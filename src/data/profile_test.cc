@@ -1,5 +1,4 @@
 #include "encore/profile.h"
-#include "util/time_format.h"
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
@@ -7,6 +6,8 @@
 #include <cmath>
 #include <string>
 #include <vector>
+
+#include "util/time_format.h"
 
 namespace encore {
 namespace {
@@ -117,6 +118,39 @@ TEST(ComputeProfile, CountsAndDensity) {
   EXPECT_EQ(empty.density, 0);
   EXPECT_TRUE(empty.value_histogram.empty());
   ExpectDistribution(empty.per_user, 0, 0, 0, 0, 0, 0);
+}
+
+TEST(ComputeProfile, ChartDistributionsInPowerOfTwoBinsAndDays) {
+  // Users with 1, 2, 3, 4 and 9 items, plus one without any.
+  std::vector<Cell> cells;
+  for (int k : {1, 2, 3, 4, 9}) {
+    for (int i = 0; i < k; ++i) cells.push_back({"u" + std::to_string(k), std::to_string(i), 1});
+  }
+  DataProfile p = ComputeProfile(MakeDataset(cells, 1), ReadReport{});
+  EXPECT_EQ(Bins(p.per_user_histogram),
+            (Expected{{"0", 1}, {"1", 1}, {"2-3", 2}, {"4-7", 1}, {"8-15", 1}}));
+  // Item 0 has 5 users, 1: 4, 2: 3, 3: 2, 4..8: 1.
+  EXPECT_EQ(Bins(p.per_item_histogram), (Expected{{"0", 0}, {"1", 5}, {"2-3", 2}, {"4-7", 2}}));
+  EXPECT_TRUE(p.over_time.empty());  // no times
+
+  // Times: two on day 0 (one of them its last second), one on day 2.
+  InteractionLog log;
+  const int64_t day0 = 20000 * 86400;
+  for (auto [u, t] : {std::pair{"a", day0 + 5}, {"b", day0 + 86399}, {"c", day0 + 2 * 86400}}) {
+    log.user.push_back(log.users.Intern(u));
+    log.item.push_back(log.items.Intern("x"));
+    log.value.push_back(1);
+    log.time.push_back(t);
+  }
+  log.has_times = true;
+  Result<Dataset> d = BuildDataset(std::move(log), DatasetOptions{});
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  p = ComputeProfile(*d, ReadReport{});
+  EXPECT_EQ(p.time_bucket_seconds, 86400);
+  using Buckets = std::vector<std::pair<int64_t, uint64_t>>;
+  EXPECT_EQ(p.over_time, (Buckets{{day0, 2}, {day0 + 86400, 0}, {day0 + 2 * 86400, 1}}));
+  const std::string json = FormatProfileJson(p);
+  EXPECT_NE(json.find("\"time_bucket_seconds\": 86400"), std::string::npos) << json;
 }
 
 TEST(FormatProfileTable, DensityIsTruncatedAndSparsityIsItsComplement) {

@@ -15,6 +15,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -28,6 +29,7 @@
 #include "encore/generate.h"
 #include "encore/member_features.h"
 #include "encore/product_score.h"
+#include "encore/profile.h"
 #include "encore/publish.h"
 #include "encore/recommender.h"
 #include "encore/retail.h"
@@ -390,7 +392,7 @@ Status Runner::RunSource(const SourceConfig& s, std::string* detail) {
     read.obfuscator = obfuscator.get();
   }
   read.max_bad_rows_hint = "max_bad_rows in [sources." + s.name +
-                          "]; raise it to skip bad rows (each is counted in the manifest)";
+                           "]; raise it to skip bad rows (each is counted in the manifest)";
   ReadReport report;
   Result<InteractionLog> log = ReadInteractions(files, read, &report, &progress_);
   ManifestSourceCounts counts;
@@ -475,6 +477,28 @@ Status Runner::RunPrepare(std::string* detail) {
   }
   *detail = Count(data.users.size()) + " users x " + Count(data.items.size()) + " items, " +
             Count(data.nnz()) + " nonzeros";
+  // The profile of the prepared data (the console's data page; the same
+  // figures as encore stats --json), beside the manifest.
+  ReadReport read;
+  for (const ManifestSourceCounts& c : manifest_.source_counts) {
+    read.rows_read += c.rows_read;
+    read.rows_accepted += c.rows_accepted;
+    read.rows_rejected += c.rows_rejected;
+    for (const auto& [kind, n] : c.rejected_by_kind) {
+      auto it = std::find_if(read.rejects_by_kind.begin(), read.rejects_by_kind.end(),
+                             [&](const auto& e) { return e.first == kind; });
+      if (it == read.rejects_by_kind.end()) {
+        read.rejects_by_kind.emplace_back(kind, n);
+      } else {
+        it->second += n;
+      }
+    }
+  }
+  if (Status st = store::WriteFileAtomically(run_dir_, "profile.json",
+                                             FormatProfileJson(ComputeProfile(data, read)));
+      !st.ok()) {
+    Say("warning: the data profile was not written: " + st.ToString());
+  }
   data_ = std::move(data);
   MaybeFault("after-prepare");
   return Status::OK();
@@ -492,9 +516,9 @@ Status Runner::RunModel(const ModelConfig& m, std::string* detail) {
   if (m.evaluate) {
     const EvaluateConfig& e = *m.evaluate;
     record.evaluated = true;
-    ENCORE_ASSIGN_OR_RETURN(EvaluationRun run,
-                            RunEvaluation(m.kind, params, data, c_.prepare.dataset.feedback, e,
-                                          eval_options));
+    ENCORE_ASSIGN_OR_RETURN(
+        EvaluationRun run,
+        RunEvaluation(m.kind, params, data, c_.prepare.dataset.feedback, e, eval_options));
     record.protocol = run.summary.protocol;
     if (run.summary.grid) {
       const GridReport& grid = *run.summary.grid;
@@ -565,8 +589,8 @@ Status Runner::RunRecommend(const RecommendConfig& r, std::string* detail) {
     for (const auto& name : c_.prepare.sources) {
       obfuscated = obfuscated || !c_.FindSource(name)->read.obfuscate_cols.empty();
     }
-    left_out = "; " + Count(resolved.unknown) + " id(s) of " + r.users_file +
-               " unknown to the model";
+    left_out =
+        "; " + Count(resolved.unknown) + " id(s) of " + r.users_file + " unknown to the model";
     Say("    " + left_out.substr(2) +
         (obfuscated ? " (not shown, since the sources obfuscate columns: an obfuscated id "
                       "is known by its hash)"
@@ -668,12 +692,10 @@ Status Runner::RunOutput(size_t index, const OutputConfig& o, std::string* detai
 Status Runner::RunRetail(std::string* detail) {
   const RetailConfig& r = *c_.retail;
   auto state = std::make_unique<RetailState>();
-  const std::string catalog_path = r.catalog_path.empty()
-                                       ? run_dir_ + "/sources/" + r.source + "/catalog.csv"
-                                       : r.catalog_path;
+  const std::string catalog_path =
+      r.catalog_path.empty() ? run_dir_ + "/sources/" + r.source + "/catalog.csv" : r.catalog_path;
   CatalogReport catalog_report;
-  ENCORE_ASSIGN_OR_RETURN(state->catalog,
-                          ReadCatalog(catalog_path, r.catalog, &catalog_report));
+  ENCORE_ASSIGN_OR_RETURN(state->catalog, ReadCatalog(catalog_path, r.catalog, &catalog_report));
   const Catalog& catalog = state->catalog;
   for (const Rejection& x : catalog_report.first_rejections) {
     Say("    rejected " + x.file + ":" + std::to_string(x.line) + ": " + x.reason);
@@ -692,7 +714,8 @@ Status Runner::RunRetail(std::string* detail) {
   if (!log.has_events || !log.has_times) {
     return Status::InvalidArgument("[retail] source '" + r.source +
                                    "' needs an event column and a time column (event, "
-                                   "time in [sources." + r.source + "])");
+                                   "time in [sources." +
+                                   r.source + "])");
   }
   ENCORE_ASSIGN_OR_RETURN(std::vector<std::string> levels, ParseKeyLevels(catalog, r.key));
   ENCORE_ASSIGN_OR_RETURN(KeyIndex keys, KeyIndex::Build(catalog, levels));
@@ -742,10 +765,10 @@ Status Runner::RunRetail(std::string* detail) {
                                              *state->steps, *state->ranker, std::move(popularity)));
   state->feeds.emplace(std::move(feeds));
   *detail = Count(catalog.size()) + " products, " + Count(state->keys->num_keys()) + " keys (" +
-            r.key + "); " + Count(data.users.size()) + " members x " +
-            Count(data.items.size()) + " keys, " + Count(data.nnz()) + " nonzeros; " + m.kind +
-            " fitted in " + Seconds(train.fit_seconds) + "; " +
-            Count(state->steps->available_items().size()) + " keys available";
+            r.key + "); " + Count(data.users.size()) + " members x " + Count(data.items.size()) +
+            " keys, " + Count(data.nnz()) + " nonzeros; " + m.kind + " fitted in " +
+            Seconds(train.fit_seconds) + "; " + Count(state->steps->available_items().size()) +
+            " keys available";
   if (rollup.unknown.rows > 0) *detail += "; " + rollup.unknown.Describe();
   if (r.segments) {
     std::string segments;

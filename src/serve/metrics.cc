@@ -4,6 +4,8 @@
 #include <charconv>
 #include <ctime>
 
+#include "util/json_writer.h"
+
 namespace encore::serve {
 
 namespace {
@@ -19,6 +21,7 @@ constexpr const char* kRouteLabels[] = {
     "/v1/admin/reload",
     "/v1/users/{id}/explain",
     "/v1/events",
+    "/ui",
     "unmatched",
     "malformed",
 };
@@ -244,6 +247,79 @@ std::string Metrics::Render(const SnapshotState& snapshot) const {
                &out);
   out.push_back('\n');
   return out;
+}
+
+std::string Metrics::RenderJson(const SnapshotState& snapshot) const {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("uptime_seconds");
+  w.Double(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+  w.Key("connections_active");
+  w.Int(std::max<int64_t>(0, connections_active_.load(std::memory_order_relaxed)));
+  w.Key("connections_total");
+  w.Uint(connections_total_.load(std::memory_order_relaxed));
+  w.Key("snapshot");
+  w.BeginObject();
+  w.Key("loaded");
+  w.Bool(snapshot.loaded);
+  w.Key("version");
+  w.Uint(snapshot.loaded ? snapshot.version : 0);
+  w.Key("age_seconds");
+  w.Int(snapshot.loaded
+            ? std::max<int64_t>(0, static_cast<int64_t>(std::time(nullptr)) - snapshot.created_unix)
+            : 0);
+  w.EndObject();
+  w.Key("reloads");
+  w.BeginObject();
+  w.Key("ok");
+  w.Uint(reloads_ok_.load(std::memory_order_relaxed));
+  w.Key("error");
+  w.Uint(reloads_error_.load(std::memory_order_relaxed));
+  w.EndObject();
+  w.Key("bucket_bounds");
+  w.BeginArray();
+  for (double b : kBuckets) w.Double(b);
+  w.EndArray();
+  w.Key("routes");
+  w.BeginArray();
+  for (size_t r = 0; r < kRoutes; ++r) {
+    uint64_t total = 0, errors = 0, client_errors = 0;
+    for (size_t c = 0; c < kCodes.size(); ++c) {
+      const uint64_t n = SumRequests(r * kCodes.size() + c);
+      total += n;
+      if (kCodes[c] >= 500 || kCodes[c] == 0) errors += n;
+      if (kCodes[c] >= 400 && kCodes[c] < 500) client_errors += n;
+    }
+    if (total == 0) continue;
+    w.BeginObject();
+    w.Key("route");
+    w.String(kRouteLabels[r]);
+    w.Key("requests");
+    w.Uint(total);
+    w.Key("errors");
+    w.Uint(errors);
+    w.Key("client_errors");
+    w.Uint(client_errors);
+    w.Key("codes");
+    w.BeginObject();
+    for (size_t c = 0; c < kCodes.size(); ++c) {
+      const uint64_t n = SumRequests(r * kCodes.size() + c);
+      if (n == 0) continue;
+      w.Key(kCodes[c] == 0 ? std::string("other") : std::to_string(kCodes[c]));
+      w.Uint(n);
+    }
+    w.EndObject();
+    w.Key("duration_seconds_sum");
+    w.Double(static_cast<double>(SumDurationNs(r)) / 1e9);
+    w.Key("buckets");
+    w.BeginArray();
+    for (size_t b = 0; b < kBucketSlots; ++b) w.Uint(SumBuckets(r * kBucketSlots + b));
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return w.str();
 }
 
 }  // namespace encore::serve

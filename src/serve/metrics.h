@@ -43,6 +43,7 @@ enum class Route : uint8_t {
   kAdminReload,  // POST /v1/admin/reload
   kExplain,      // GET /v1/users/{id}/explain
   kEvents,       // POST /v1/events
+  kConsole,      // /ui/... (the web console, src/console)
   kUnmatched,    // no route has this path
   kMalformed,    // not parsable as HTTP (400, 413, 414, 431 before routing)
   kCount
@@ -86,6 +87,15 @@ class Metrics {
   };
   // The whole exposition (text/plain; version=0.0.4).
   std::string Render(const SnapshotState& snapshot) const;
+  // The same counters as one JSON object, for the console's live page:
+  //   {"uptime_seconds", "connections_active", "connections_total",
+  //    "snapshot": {"loaded", "version", "age_seconds"},
+  //    "reloads": {"ok", "error"}, "bucket_bounds": [seconds...],
+  //    "routes": [{"route", "requests", "errors" (5xx), "client_errors" (4xx),
+  //                "codes": {"200": n, ...}, "duration_seconds_sum",
+  //                "buckets": [counts per bucket, not cumulative, +Inf last]}]}
+  // Only routes that answered at least one request are listed.
+  std::string RenderJson(const SnapshotState& snapshot) const;
 
  private:
   // The status codes the server answers with; anything else counts as "other".

@@ -144,6 +144,15 @@ Router::Router(const ServeOptions& options, Metrics* metrics, ReloadFn reload,
 HttpResponse Router::Handle(const HttpRequest& request, const LoadedSnapshot* snapshot) const {
   // Reused by the thread's next request: its vectors keep their capacity, so
   // routing allocates nothing (Handle never runs twice at once on a thread).
+  if (ForExtension(request.target)) {
+    ExtensionContext context;
+    context.snapshot = snapshot;
+    context.metrics = metrics_;
+    context.live = live_;
+    context.admin_enabled = admin_enabled_;
+    context.authorized = KeyMatches(request);
+    return options_.extension->Handle(request, context);
+  }
   thread_local Target target;
   if (Status s = SplitTarget(request.target, &target); !s.ok()) {
     return ErrorResponse(400, s.message(), Route::kUnmatched);
@@ -197,7 +206,8 @@ HttpResponse Router::Handle(const HttpRequest& request, const LoadedSnapshot* sn
                        Route::kUnmatched);
 }
 
-bool Router::MayBlock(std::string_view target) {
+bool Router::MayBlock(std::string_view target) const {
+  if (ForExtension(target)) return options_.extension->MayBlock(target);
   return target.substr(0, target.find('?')).rfind("/v1/admin/", 0) == 0;
 }
 
@@ -205,6 +215,26 @@ bool Router::Computes(std::string_view method, std::string_view target) {
   const std::string_view path = target.substr(0, target.find('?'));
   if (method == "POST" && path == "/v1/recommendations") return true;
   return method == "GET" && path.rfind("/v1/users/", 0) == 0 && path.ends_with("/explain");
+}
+
+bool Router::ForExtension(std::string_view target) const {
+  if (options_.extension == nullptr) return false;
+  const std::string_view path = target.substr(0, target.find('?'));
+  const std::string_view prefix = options_.extension->prefix();
+  return path.substr(0, prefix.size()) == prefix &&
+         (path.size() == prefix.size() || path[prefix.size()] == '/');
+}
+
+bool Router::KeyMatches(const HttpRequest& request) const {
+  if (!admin_enabled_) return false;
+  std::string_view auth = Trim(request.authorization);
+  const size_t space = auth.find(' ');
+  if (auth.empty() || space == std::string_view::npos ||
+      !IEquals(auth.substr(0, space), "Bearer")) {
+    return false;
+  }
+  const std::array<unsigned char, 32> given = Sha256(Trim(auth.substr(space + 1)));
+  return CRYPTO_memcmp(given.data(), key_digest_.data(), given.size()) == 0;
 }
 
 bool Router::DecodeId(std::string_view raw, const char* what, Route route, std::string* id,

@@ -61,6 +61,34 @@ struct HttpResponse {
 // {"error": message, "code": status}.
 HttpResponse ErrorResponse(int status, std::string_view message, Route route);
 
+// What an extension may read of the server for one request.
+struct ExtensionContext {
+  const LoadedSnapshot* snapshot = nullptr;  // null: none loaded yet
+  const Metrics* metrics = nullptr;
+  const LiveStore* live = nullptr;  // the stream consumer's state; null: none
+  bool admin_enabled = false;       // the server has an admin key
+  bool authorized = false;          // the request carries that key
+};
+
+// A front end mounted under a path prefix of the server (the web console,
+// src/console, under /ui). The router hands it every request whose path is
+// the prefix or below it, with the request's key already checked; the
+// extension decides what needs the key. Its answers are counted in /metrics
+// under their `route` (use Route::kConsole).
+//
+// Thread-safety: Handle and MayBlock are called from any number of threads.
+class Extension {
+ public:
+  virtual ~Extension() = default;
+  // "/ui": the extension answers "/ui", "/ui/" and "/ui/...".
+  virtual std::string_view prefix() const = 0;
+  // True when answering `target` may block for long (a report over an
+  // event stream); the server answers it off its I/O threads.
+  virtual bool MayBlock(std::string_view target) const = 0;
+  virtual HttpResponse Handle(const HttpRequest& request,
+                              const ExtensionContext& context) const = 0;
+};
+
 class Router {
  public:
   // Loads the store's current snapshot now (POST /v1/admin/reload); the
@@ -91,9 +119,10 @@ class Router {
   }
 
   // True when answering `target` may block for long (the admin routes: a
-  // reload loads a whole snapshot). The server answers such requests off
-  // its I/O threads; every other route only waits for the store's Get.
-  static bool MayBlock(std::string_view target);
+  // reload loads a whole snapshot; an extension's slow pages). The server
+  // answers such requests off its I/O threads; every other route only waits
+  // for the store's Get.
+  bool MayBlock(std::string_view target) const;
   // True when answering computes with the model (POST /v1/recommendations,
   // GET /v1/users/{id}/explain): the server runs these on its compute
   // threads (ServeOptions::compute_threads), so a burst of them does not
@@ -113,6 +142,10 @@ class Router {
   HttpResponse MetricsPage(const LoadedSnapshot* snapshot) const;
   HttpResponse AdminReload(const HttpRequest& request) const;
   HttpResponse PostEvents(const HttpRequest& request) const;
+  // Whether the request carries the admin key (no error answer).
+  bool KeyMatches(const HttpRequest& request) const;
+  // Whether `target`'s path is the extension's prefix or below it.
+  bool ForExtension(std::string_view target) const;
   // Checks the bearer key; false with *error filled when it is not right.
   bool Authorized(const HttpRequest& request, Route route, HttpResponse* error) const;
 

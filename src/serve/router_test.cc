@@ -210,14 +210,58 @@ TEST(Metrics, ConcurrentWritersLoseNoCount) {
 }
 
 TEST(Router, MayBlockIsTheAdminRoutesOnly) {
-  EXPECT_TRUE(Router::MayBlock("/v1/admin/reload"));
-  EXPECT_TRUE(Router::MayBlock("/v1/admin/reload?x=1"));
-  EXPECT_TRUE(Router::MayBlock("/v1/admin/"));
-  EXPECT_FALSE(Router::MayBlock("/v1/users/u1/recommendations"));
-  EXPECT_FALSE(Router::MayBlock("/v1/users/u1/recommendations?q=/v1/admin/"));
-  EXPECT_FALSE(Router::MayBlock("/v1/admin"));
-  EXPECT_FALSE(Router::MayBlock("/healthz"));
-  EXPECT_FALSE(Router::MayBlock(""));
+  Metrics m;
+  Router router(ServeOptions(), &m, nullptr, "memory:x", 1);
+  EXPECT_TRUE(router.MayBlock("/v1/admin/reload"));
+  EXPECT_TRUE(router.MayBlock("/v1/admin/reload?x=1"));
+  EXPECT_TRUE(router.MayBlock("/v1/admin/"));
+  EXPECT_FALSE(router.MayBlock("/v1/users/u1/recommendations"));
+  EXPECT_FALSE(router.MayBlock("/v1/users/u1/recommendations?q=/v1/admin/"));
+  EXPECT_FALSE(router.MayBlock("/v1/admin"));
+  EXPECT_FALSE(router.MayBlock("/healthz"));
+  EXPECT_FALSE(router.MayBlock(""));
+}
+
+// Answers with what it was told, so the test sees the context.
+class EchoExtension : public Extension {
+ public:
+  std::string_view prefix() const override { return "/ui"; }
+  bool MayBlock(std::string_view target) const override {
+    return target.find("/slow") != std::string_view::npos;
+  }
+  HttpResponse Handle(const HttpRequest& request, const ExtensionContext& c) const override {
+    HttpResponse r;
+    r.route = Route::kConsole;
+    r.body = std::string(request.target) + (c.authorized ? " key" : " nokey") +
+             (c.admin_enabled ? " admin" : "") + (c.metrics != nullptr ? " metrics" : "");
+    return r;
+  }
+};
+
+TEST(Router, ExtensionGetsItsPrefixWithTheKeyChecked) {
+  ServeOptions o;
+  o.api_key = "secret";
+  o.extension = std::make_shared<EchoExtension>();
+  Metrics m;
+  Router router(o, &m, nullptr, "memory:x", 1);
+  auto call = [&](std::string_view target, std::string_view auth = "") {
+    HttpRequest r;
+    r.method = "GET";
+    r.target = target;
+    r.authorization = auth;
+    return router.Handle(r, nullptr);
+  };
+  EXPECT_EQ(call("/ui").body, "/ui nokey admin metrics");
+  EXPECT_EQ(call("/ui/").body, "/ui/ nokey admin metrics");
+  EXPECT_EQ(call("/ui/api/x?y=1", "Bearer secret").body, "/ui/api/x?y=1 key admin metrics");
+  EXPECT_EQ(call("/ui/api/x", "Bearer wrong").body, "/ui/api/x nokey admin metrics");
+  EXPECT_EQ(call("/ui/api/x", "Basic secret").body, "/ui/api/x nokey admin metrics");
+  // Not its prefix: the router's own routes.
+  EXPECT_EQ(call("/uix").status, 404);
+  EXPECT_EQ(call("/healthz").status, 200);
+  EXPECT_TRUE(router.MayBlock("/ui/api/slow"));
+  EXPECT_FALSE(router.MayBlock("/ui/api/fast"));
+  EXPECT_FALSE(router.MayBlock("/uislow"));
 }
 
 }  // namespace

@@ -545,7 +545,7 @@ void Session::OnRequest() {
   head_only_ = req.method() == http::verb::head;
   keep_alive_ = req.keep_alive();
   version_ = req.version();
-  if (serve::Router::MayBlock(request.target)) {
+  if (server_->router().MayBlock(request.target)) {
     // Answered on the poller thread; the parser (which `request` points
     // into) stays as it is until the answer comes back here.
     phase_ = Phase::kHandling;
