@@ -147,9 +147,10 @@ overrides = { "0" = { factors = 8 } }
     const std::string name = file.substr(17, file.size() - 17 - 6);  // between - and .model
     auto seg = LoadModel(run + "/models/" + file);
     ASSERT_TRUE(seg.ok()) << file;
-    if (name == "0")
+    if (name == "0") {
       EXPECT_NE(ModelParamsToList(seg->model->params()),
                 ModelParamsToList(global->model->params()));
+    }
     for (uint32_t u = 0; u < seg->users.size(); ++u) {
       const std::string member(seg->users.Name(u));
       std::string payload;
