@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "encore/product_score.h"
 #include "encore/progress.h"
 #include "encore/status.h"
 
@@ -65,6 +66,20 @@ struct PipelineRunResult {
   std::vector<PipelineOutputResult> outputs;
 };
 
+// A product's score, term by term (Pipeline::ExplainProductScore).
+struct ProductScoreExplanation {
+  std::string product;
+  std::string key;               // the product's roll-up key ([retail] key)
+  int64_t as_of = 0;             // unix seconds
+  std::string run_id;            // the run whose generated files were read ("" for file sources)
+  std::vector<ScoreTerm> terms;  // in ProductFeatures() order
+  double score = 0;              // sum of terms[].contribution
+};
+// Text: one "feature raw normalised weight contribution" line per term and
+// the total; JSON: {"product","key","as_of","run","score","terms":[...]}.
+std::string FormatProductScoreExplanation(const ProductScoreExplanation& e);
+std::string ProductScoreExplanationJson(const ProductScoreExplanation& e);
+
 class Pipeline {
  public:
   // Reads and checks a pipeline file: every problem is reported at once, as
@@ -87,6 +102,22 @@ class Pipeline {
   // Runs the plan. On failure the manifest records the error and the
   // returned Status names the run.
   Result<PipelineRunResult> Run() const;
+
+  // Explains the product score of `product` ([retail.product_score];
+  // docs/PERSONALIZATION.md, "Explaining a product's score"): every feature's
+  // raw and normalised value, its weight and their product, and the total,
+  // which is the score the retail ranker orders products by. The catalog and
+  // events are read as a run reads them: a generated source from the run
+  // directory of `options.run_id` (default: the latest succeeded run of this
+  // pipeline), a file source from the files its patterns match now.
+  // NotFound: no [retail] section's product (named with a few known ids), or
+  // no run holding a generated source's files; FailedPrecondition: no [retail].
+  struct ExplainProductOptions {
+    std::string run_id;            // empty: the latest succeeded run
+    std::optional<int64_t> as_of;  // unix seconds; empty: [retail] as_of
+  };
+  Result<ProductScoreExplanation> ExplainProductScore(const std::string& product,
+                                                      const ExplainProductOptions& options) const;
 
  private:
   struct Impl;

@@ -1,4 +1,4 @@
-// encore run / runs / watch: declarative pipelines (docs/PIPELINES.md).
+// encore run / runs / watch / explain-product: declarative pipelines (docs/PIPELINES.md).
 // Everything beyond flag handling lives in the library (encore/pipeline.h).
 
 #include <CLI/CLI.hpp>
@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/input_flags.h"
 #include "encore/pipeline.h"
+#include "io/text.h"
 
 namespace encore::cli {
 
@@ -71,6 +72,53 @@ Command RegisterRun(CLI::App& root) {
             Print(FormatRunResult(*result));
             return kExitOk;
           }};
+}
+
+Command RegisterExplainProduct(CLI::App& root) {
+  CLI::App* app = root.add_subcommand(
+      "explain-product",
+      "Explain a product's score in a retail pipeline: each feature's value x weight, and the "
+      "total the ranker orders products by (docs/PERSONALIZATION.md)");
+  struct Flags {
+    std::string pipeline, workdir, product, run, as_of;
+    bool json = false;
+  };
+  auto f = std::make_shared<Flags>();
+  app->add_option("--pipeline", f->pipeline, "Pipeline file (TOML) with a [retail] section")
+      ->required();
+  app->add_option("--product", f->product, "The product id to explain")->required();
+  app->add_option("--workdir", f->workdir,
+                  "Working directory the pipeline ran in (default: the file's workdir)");
+  app->add_option("--run", f->run,
+                  "Run whose generated source is read (default: the latest succeeded run)");
+  app->add_option("--as-of", f->as_of,
+                  "Score as of this time (ISO-8601 or unix seconds; default: [retail] as_of, "
+                  "the ranker's)");
+  app->add_flag("--json", f->json, "Print one JSON object instead of text");
+  return {
+      app, [f] {
+        PipelineOptions options;
+        options.workdir = f->workdir;
+        options.progress = Progress::Mode::kQuiet;
+        auto pipeline = Pipeline::Load(f->pipeline, options);
+        if (!pipeline.ok()) return PrintError(pipeline.status());
+        Pipeline::ExplainProductOptions explain;
+        explain.run_id = f->run;
+        if (!f->as_of.empty()) {
+          int64_t t = 0;
+          if (!io::ParseTimestamp(f->as_of, TimeUnit::kSeconds, &t)) {
+            return PrintError(Status::InvalidArgument(
+                "explain-product: --as-of '" + f->as_of +
+                "' is not a time; write ISO-8601 such as 2026-06-01T00:00:00Z or unix "
+                "seconds"));
+          }
+          explain.as_of = t;
+        }
+        auto e = (*pipeline)->ExplainProductScore(f->product, explain);
+        if (!e.ok()) return PrintError(e.status());
+        Print(f->json ? ProductScoreExplanationJson(*e) + "\n" : FormatProductScoreExplanation(*e));
+        return kExitOk;
+      }};
 }
 
 Command RegisterRuns(CLI::App& root) {

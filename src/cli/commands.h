@@ -40,6 +40,7 @@ Command RegisterServe(CLI::App& root);
 Command RegisterStream(CLI::App& root);
 Command RegisterRun(CLI::App& root);
 Command RegisterRuns(CLI::App& root);
+Command RegisterExplainProduct(CLI::App& root);
 Command RegisterWatch(CLI::App& root);
 Command RegisterExperiment(CLI::App& root);
 

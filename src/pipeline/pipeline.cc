@@ -1188,6 +1188,158 @@ Result<PipelineRunResult> Pipeline::Run() const {
   return runner.Run();
 }
 
+Result<ProductScoreExplanation> Pipeline::ExplainProductScore(
+    const std::string& product, const ExplainProductOptions& options) const {
+  const PipelineConfig& c = impl_->config;
+  if (!c.retail) {
+    return Status::FailedPrecondition("pipeline " + c.file +
+                                      " has no [retail] section: there are no product scores "
+                                      "to explain");
+  }
+  const RetailConfig& r = *c.retail;
+  const SourceConfig* s = c.FindSource(r.source);
+  if (s == nullptr) return Status::Internal("[retail] source '" + r.source + "' is not declared");
+  ProductScoreExplanation out;
+  out.product = product;
+  // The run whose generated files are read (a generated source or catalog needs one).
+  std::string run_dir;
+  if (s->generate || r.catalog_path.empty()) {
+    std::string id = options.run_id;
+    if (id.empty()) {
+      ENCORE_ASSIGN_OR_RETURN(std::vector<RunRecord> runs, ListRuns(c.workdir, c.name));
+      for (const RunRecord& run : runs) {
+        if (run.status == "succeeded") id = run.id;
+      }
+      if (id.empty()) {
+        return Status::NotFound("pipeline " + c.name + " has no succeeded run under " +
+                                c.workdir + "/runs to read its generated source '" + r.source +
+                                "' from; run it first (encore run " + c.file + ")");
+      }
+    }
+    run_dir = c.workdir + "/runs/" + id;
+    std::error_code ec;
+    if (!fs::is_directory(run_dir, ec)) {
+      return Status::NotFound("run " + id + " not found: no directory " + run_dir +
+                              " (encore runs list --pipeline " + c.file + " lists the runs)");
+    }
+    out.run_id = id;
+  }
+  std::vector<std::string> files;
+  if (s->generate) {
+    const std::string f = run_dir + "/sources/" + s->name + "/" + s->generated_file;
+    std::error_code ec;
+    if (!fs::exists(f, ec)) {
+      return Status::NotFound("run " + out.run_id + " has no generated events " + f +
+                              " (removed?); run the pipeline again");
+    }
+    files.push_back(f);
+  }
+  for (const std::string& pattern : s->patterns) {
+    ENCORE_ASSIGN_OR_RETURN(std::vector<std::string> matched, ExpandPattern(pattern));
+    for (auto& f : matched) {
+      if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(std::move(f));
+    }
+  }
+  const std::string catalog_path =
+      r.catalog_path.empty() ? run_dir + "/sources/" + r.source + "/catalog.csv" : r.catalog_path;
+  ENCORE_ASSIGN_OR_RETURN(Catalog catalog, ReadCatalog(catalog_path, r.catalog, nullptr));
+  const std::optional<uint32_t> p = catalog.products().Find(product);
+  if (!p) {
+    std::string some;
+    for (uint32_t i = 0; i < std::min<uint32_t>(3, catalog.size()); ++i) {
+      some += std::string(i ? ", " : "") + std::string(catalog.products().Name(i));
+    }
+    return Status::NotFound("product '" + product + "' is not in the catalog " + catalog_path +
+                            " (" + Count(catalog.size()) + " products, e.g. " + some + ")");
+  }
+  // The events, read as the source stage reads them.
+  ReadOptions read = s->read;
+  std::unique_ptr<Obfuscator> obfuscator;
+  if (!read.obfuscate_cols.empty()) {
+    ENCORE_ASSIGN_OR_RETURN(Obfuscator o, SourceObfuscator(*s));
+    obfuscator = std::make_unique<Obfuscator>(std::move(o));
+    read.obfuscator = obfuscator.get();
+  }
+  ReadReport report;
+  Progress quiet(Progress::Mode::kQuiet);
+  ENCORE_ASSIGN_OR_RETURN(InteractionLog log, ReadInteractions(files, read, &report, &quiet));
+  ENCORE_ASSIGN_OR_RETURN(std::vector<std::string> levels, ParseKeyLevels(catalog, r.key));
+  ENCORE_ASSIGN_OR_RETURN(KeyIndex keys, KeyIndex::Build(catalog, levels));
+  ProductScoreOptions score_options = r.product_score;
+  if (options.as_of) score_options.as_of = *options.as_of;
+  ENCORE_ASSIGN_OR_RETURN(ProductScores scores,
+                          ProductScores::Compute(catalog, keys, &log, score_options));
+  out.key = std::string(keys.keys().Name(keys.key_of(*p)));
+  out.as_of = score_options.as_of;
+  out.terms = scores.Explain(*p);
+  out.score = scores.score(*p);
+  return out;
+}
+
+namespace {
+
+std::string UtcText(int64_t t) {
+  const time_t tt = static_cast<time_t>(t);
+  struct tm tm {};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+std::string FormatProductScoreExplanation(const ProductScoreExplanation& e) {
+  std::string out = "product " + e.product + " (key " + e.key + "), as of " + UtcText(e.as_of) +
+                    (e.run_id.empty() ? "" : ", run " + e.run_id) + "\n";
+  char line[256];
+  std::snprintf(line, sizeof line, "  %-18s %10s %10s %8s %12s\n", "feature", "raw", "normalised",
+                "weight", "contribution");
+  out += line;
+  for (const ScoreTerm& t : e.terms) {
+    std::snprintf(line, sizeof line, "  %-18s %10.4f %10.4f %8.3f %12.4f\n", t.feature.c_str(),
+                  t.raw, t.normalised, t.weight, t.contribution);
+    out += line;
+  }
+  std::snprintf(line, sizeof line, "  %-18s %43.4f\n", "score", e.score);
+  out += line;
+  return out;
+}
+
+std::string ProductScoreExplanationJson(const ProductScoreExplanation& e) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("product");
+  w.String(e.product);
+  w.Key("key");
+  w.String(e.key);
+  w.Key("as_of");
+  w.String(UtcText(e.as_of));
+  w.Key("run");
+  w.String(e.run_id);
+  w.Key("score");
+  w.Double(e.score);
+  w.Key("terms");
+  w.BeginArray();
+  for (const ScoreTerm& t : e.terms) {
+    w.BeginObject();
+    w.Key("feature");
+    w.String(t.feature);
+    w.Key("raw");
+    w.Double(t.raw);
+    w.Key("normalised");
+    w.Double(t.normalised);
+    w.Key("weight");
+    w.Double(t.weight);
+    w.Key("contribution");
+    w.Double(t.contribution);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return w.str();
+}
+
 std::string FormatRunResult(const PipelineRunResult& r) {
   std::string out = "run " + r.run_id + " succeeded in " + Seconds(r.seconds) + " (" + r.run_dir +
                     "/manifest.json)\n";
