@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
       encore::cli::RegisterRollback(app),   encore::cli::RegisterServe(app),
       encore::cli::RegisterStream(app),     encore::cli::RegisterRun(app),
       encore::cli::RegisterRuns(app),       encore::cli::RegisterWatch(app),
-      encore::cli::RegisterExperiment(app),   encore::cli::RegisterExplainProduct(app),
+      encore::cli::RegisterExperiment(app), encore::cli::RegisterExplainProduct(app),
   };
 
   try {

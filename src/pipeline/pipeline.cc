@@ -1298,7 +1298,7 @@ std::string FormatProductScoreExplanation(const ProductScoreExplanation& e) {
   out += line;
   for (const ScoreTerm& t : e.terms) {
     std::snprintf(line, sizeof line, "  %-18s %10.4f %10.4f %8.3f %12.4f\n", t.feature.c_str(),
-                  t.raw, t.normalised, t.weight, t.contribution);
+                  t.raw, t.normalised, t.weight, t.contribution + 0.0);  // no "-0.0000"
     out += line;
   }
   std::snprintf(line, sizeof line, "  %-18s %43.4f\n", "score", e.score);
