@@ -58,6 +58,11 @@ Command RegisterExperiment(CLI::App& root) {
       ->add_option("--srm-alpha", f->options.srm_alpha,
                    "Flag a sample-ratio mismatch below this p-value")
       ->capture_default_str();
+  report
+      ->add_option("--cs-users", f->options.cs_users,
+                   "Users per variant at which the always-valid intervals (reported beside the "
+                   "fixed-horizon ones) are tightest: their mixing parameter")
+      ->capture_default_str();
   report->add_option("--exposure-event", f->options.exposure, "Event type of an exposure")
       ->capture_default_str();
   report->add_option("--click-event", f->options.click, "Event type of a click")
