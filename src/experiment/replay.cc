@@ -308,7 +308,10 @@ Result<ReplayReport> ReplayModels(const ReplayOptions& options) {
 
 std::string ReplayReportText(const ReplayReport& r) {
   std::string s;
-  auto line = [&](const std::string& x) { s += x + "\n"; };
+  auto line = [&](std::string x) {
+    while (!x.empty() && x.back() == ' ') x.pop_back();  // padded columns
+    s += x + "\n";
+  };
   line("replay of [" + std::to_string(r.start) + ", " + std::to_string(r.stop) +
        ") (unix seconds): rows " + std::to_string(r.rows) + " (before " +
        std::to_string(r.rows_before) + ", in the period " + std::to_string(r.rows_in_period) +
