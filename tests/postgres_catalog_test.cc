@@ -309,6 +309,19 @@ TEST(PostgresCatalog, RefusedQueriesGiveTheServersReasonAndAHint) {
       << pg.status().message();
   EXPECT_NE(pg.status().message().find("READ ONLY"), std::string::npos);
 
+  // A query that fails after rows started coming: the server's error, not a
+  // short catalog.
+  source.query =
+      "SELECT 'p' || n AS product, 'w' AS division, 'd' AS department, 'c' AS class, "
+      "'s' AS subclass, 'b' AS brand, 10 / (3 - n) AS price, 0 AS launch_time, "
+      "0 AS available_from, 1 AS available_until, 5 AS quantity "
+      "FROM generate_series(1, 100000) AS n";
+  pg = ReadPostgresCatalog(source, CatalogOptions());
+  ASSERT_FALSE(pg.ok());
+  EXPECT_EQ(pg.status().code(), StatusCode::kIOError);
+  EXPECT_NE(pg.status().message().find("[SQLSTATE 22012]"), std::string::npos)
+      << pg.status().message();
+
   // Neither or both of table and query.
   source.table = "t";
   pg = ReadPostgresCatalog(source, CatalogOptions());
