@@ -95,6 +95,7 @@ PUBLIC_HEADERS = {
     "stream.h": "stream",
     "serve.h": "serve",
     "pipeline.h": "pipeline",
+    "postgres_catalog.h": "pipeline",
 }
 
 # Known exceptions: (file, included header) -> why and until when. An entry
