@@ -88,12 +88,14 @@ PUBLIC_HEADERS = {
     "evaluate.h": "eval",
     "tune.h": "eval",
     "experiment.h": "experiment",
+    "replay.h": "experiment",
     "store.h": "store",
     "publish.h": "publish",
     "workflow.h": "workflow",
     "stream.h": "stream",
     "serve.h": "serve",
     "pipeline.h": "pipeline",
+    "postgres_catalog.h": "pipeline",
 }
 
 # Known exceptions: (file, included header) -> why and until when. An entry

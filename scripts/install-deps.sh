@@ -10,7 +10,7 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev libomp-14-dev clang-format
   # libraries
   zlib1g-dev libssl-dev libcli11-dev libsimdjson-dev libabsl-dev libeigen3-dev
-  libboost-dev liblmdb-dev libhiredis-dev libpqxx-dev libtomlplusplus-dev
+  libboost-dev liblmdb-dev libhiredis-dev libpqxx-dev libpq-dev libtomlplusplus-dev
   libhnswlib-dev  # header-only HNSW (approximate search, src/rank/ann.cc)
   # servers the integration tests start themselves, and an HTTP client
   redis-server postgresql-15 curl

@@ -77,12 +77,19 @@ struct ProductRow {
 };
 
 struct CatalogReport {
-  std::string file;
+  std::string file;  // the path, or the source's name (ReadPostgresCatalog)
+  // false: Rejection::line is the file's line; true: the data row (1 = the
+  // first row after the header), for sources without lines (PostgreSQL).
+  bool numbered_by_row = false;
   uint64_t rows_read = 0;
   uint64_t rows_accepted = 0;
   uint64_t rows_rejected = 0;
   std::vector<Rejection> first_rejections;    // at most 10
   std::vector<std::string> missing_counters;  // optional counter columns absent from the file
+  // ReadPostgresCatalog only: the bytes of CSV the server sent and their
+  // SHA-256 (lowercase hex), for lineage.
+  uint64_t bytes = 0;
+  std::string sha256;
 };
 
 class Catalog {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 
+#include "catalog/catalog_stream.h"
 #include "io/byte_source.h"
 #include "io/json_line.h"
 #include "io/record_reader.h"
@@ -122,8 +123,13 @@ struct Columns {
 
 class RowSink {
  public:
-  RowSink(const std::string& path, const CatalogOptions& options, CatalogReport* report)
-      : path_(path), options_(options), report_(report), builder_(options) {}
+  RowSink(const std::string& path, bool rows, const CatalogOptions& options, CatalogReport* report)
+      : path_(path), rows_(rows), options_(options), report_(report), builder_(options) {}
+
+  // "FILE:LINE" for files, "SOURCE row N" for row-numbered sources.
+  std::string Where(uint64_t n) const {
+    return path_ + (rows_ ? " row " : ":") + std::to_string(n);
+  }
 
   // Resolves column names against `names` (header or JSON keys).
   Status Plan(const std::vector<std::string>& names) {
@@ -209,7 +215,8 @@ class RowSink {
       if (!st.ok()) {
         error = st.message();
         if (seen != first_line_.end())
-          error += " (first on line " + std::to_string(seen->second) + ")";
+          error += std::string(rows_ ? " (first on row " : " (first on line ") +
+                   std::to_string(seen->second) + ")";
       } else {
         first_line_.emplace(row.id, line);
       }
@@ -230,7 +237,7 @@ class RowSink {
                         " bad catalog row(s) (at most " + std::to_string(options_.max_bad_rows) +
                         " allowed; raise max_bad_rows to skip them):";
       for (const Rejection& r : report_->first_rejections) {
-        msg += "\n" + r.file + ":" + std::to_string(r.line) + ": " + r.reason;
+        msg += "\n" + Where(r.line) + ": " + r.reason;
       }
       return Status::InvalidArgument(msg);
     }
@@ -239,6 +246,7 @@ class RowSink {
 
  private:
   const std::string& path_;
+  bool rows_;
   const CatalogOptions& options_;
   CatalogReport* report_;
   CatalogBuilder builder_;
@@ -254,10 +262,6 @@ bool EndsWith(const std::string& s, const std::string& tail) {
 
 Result<Catalog> ReadCatalog(const std::string& path, const CatalogOptions& options,
                             CatalogReport* report) {
-  CatalogReport local;
-  if (report == nullptr) report = &local;
-  *report = CatalogReport();
-  report->file = path;
   std::string format = options.format;
   if (format.empty()) {
     format = EndsWith(path, ".jsonl") || EndsWith(path, ".json") || EndsWith(path, ".jsonl.gz")
@@ -272,7 +276,29 @@ Result<Catalog> ReadCatalog(const std::string& path, const CatalogOptions& optio
     return Status::InvalidArgument("catalog levels: name at least one hierarchy column");
   }
   ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<io::ByteSource> source, io::ByteSource::Open(path));
-  RowSink sink(path, options, report);
+  CatalogStream stream;
+  stream.name = path;
+  stream.format = format;
+  return ReadCatalogStream(std::move(source), stream, options, report);
+}
+
+Result<Catalog> ReadCatalogStream(std::unique_ptr<io::ByteSource> source,
+                                  const CatalogStream& stream, const CatalogOptions& options,
+                                  CatalogReport* report) {
+  CatalogReport local;
+  if (report == nullptr) report = &local;
+  *report = CatalogReport();
+  const std::string& path = stream.name;
+  report->file = path;
+  report->numbered_by_row = stream.rows;
+  const std::string& format = stream.format;
+  if (format != "csv" && format != "tsv" && format != "jsonl") {
+    return Status::InvalidArgument("catalog format '" + format + "': use csv, tsv or jsonl");
+  }
+  if (options.levels.empty()) {
+    return Status::InvalidArgument("catalog levels: name at least one hierarchy column");
+  }
+  RowSink sink(path, stream.rows, options, report);
   if (format == "jsonl") {
     io::RecordReader rr(std::move(source), io::RecordReader::Mode::kLines, '\n');
     // Column names: the option names in a fixed order; each record maps them.
@@ -350,6 +376,7 @@ Result<Catalog> ReadCatalog(const std::string& path, const CatalogOptions& optio
   io::RecordReader rr(std::move(source), io::RecordReader::Mode::kDelimited, sep);
   io::Record rec;
   bool planned = false;
+  uint64_t data_rows = 0;
   for (;;) {
     ENCORE_ASSIGN_OR_RETURN(bool more, rr.Next(&rec));
     if (!more) break;
@@ -361,20 +388,26 @@ Result<Catalog> ReadCatalog(const std::string& path, const CatalogOptions& optio
       planned = true;
       continue;
     }
+    // Files number rows by physical line; row-numbered sources count data
+    // rows (the header is row 0), whatever line breaks their cells hold.
+    const uint64_t at = stream.rows ? ++data_rows : rec.line;
     if (rec.error != io::Record::Error::kNone) {
       ++report->rows_read;
       ++report->rows_rejected;
       if (report->first_rejections.size() < 10) {
-        report->first_rejections.push_back({path, rec.line, "unterminated or malformed quote"});
+        report->first_rejections.push_back({path, at, "unterminated or malformed quote"});
       }
       continue;
     }
-    sink.Row(rec.line, [&](int col) -> std::optional<std::string_view> {
+    sink.Row(at, [&](int col) -> std::optional<std::string_view> {
       if (col < 0 || static_cast<size_t>(col) >= rec.fields.size()) return std::nullopt;
       return rec.fields[col].value;
     });
   }
-  if (!planned) return Status::InvalidArgument(path + ": catalog file is empty (no header)");
+  if (!planned) {
+    return Status::InvalidArgument(path + (stream.rows ? ": catalog source returned no header"
+                                                       : ": catalog file is empty (no header)"));
+  }
   return std::move(sink).Finish();
 }
 

@@ -25,8 +25,8 @@
 #include <tuple>
 
 #include "encore/input.h"
-#include "io/text.h"
 #include "encore/recommender.h"
+#include "io/text.h"
 #include "util/json_writer.h"
 
 namespace encore::pipeline {
@@ -312,8 +312,7 @@ class Loader {
       if (!TypeMatches(node, info->type)) {
         diag_.Error(node.source(), "key '" + k + "' in " + where + " must be " +
                                        WithArticle(KeyTypeName(info->type)) + ", not " +
-                                       WithArticle(NodeTypeName(node)) +
-                                       TypeHint(*info));
+                                       WithArticle(NodeTypeName(node)) + TypeHint(*info));
       }
     }
     for (const ConfigKey* k : keys) {
@@ -752,9 +751,8 @@ std::string GridText(Loader& l, const std::string& model, const toml::table& gri
     }
     const toml::array* values = v.as_array();
     if (values == nullptr || values->empty()) {
-      l.diag().Error(v.source(), "grid values of '" + name +
-                                     "' must be a non-empty array, e.g. " + name +
-                                     " = [5, 10, 20]");
+      l.diag().Error(v.source(), "grid values of '" + name + "' must be a non-empty array, e.g. " +
+                                     name + " = [5, 10, 20]");
       continue;
     }
     std::string axis;
@@ -957,8 +955,9 @@ OutputConfig ReadOutput(Loader& l, const std::string& name, const toml::table& t
       o.kind = OutputKind::kRetail;
       if (!c.retail) {
         l.diag().Error(t.get("kind")->source(),
-                       "[outputs." + name + "] kind 'retail' writes the feeds of [retail], "
-                       "which the file does not have; add a [retail] section");
+                       "[outputs." + name +
+                           "] kind 'retail' writes the feeds of [retail], "
+                           "which the file does not have; add a [retail] section");
       }
     } else {
       std::string hint = DidYouMean(*k, {"csv", "jsonl", "postgres", "publish", "retail"});
@@ -1326,10 +1325,10 @@ RetailConfig ReadRetail(Loader& l, const toml::table& t, const PipelineConfig& c
       std::vector<std::string> names;
       for (const auto& x : c.sources) names.push_back(x.name);
       std::string hint = DidYouMean(*s, names);
-      l.diag().Error(t.get("source")->source(),
-                     "[retail] source '" + *s + "' names no [sources.NAME]" +
-                         (hint.empty() ? "; sources: " + Join(names)
-                                       : "; did you mean '" + hint + "'?"));
+      l.diag().Error(
+          t.get("source")->source(),
+          "[retail] source '" + *s + "' names no [sources.NAME]" +
+              (hint.empty() ? "; sources: " + Join(names) : "; did you mean '" + hint + "'?"));
     }
   }
   if (auto m = Loader::String(t, "model")) {
@@ -1347,7 +1346,8 @@ RetailConfig ReadRetail(Loader& l, const toml::table& t, const PipelineConfig& c
       l.diag().Error(t.get("model")->source(),
                      "[retail] model '" + *m +
                          "' has an [evaluate] section, which the retail stage does not run "
-                         "(it trains on rolled-up keys); drop [models." + *m + ".evaluate]");
+                         "(it trains on rolled-up keys); drop [models." +
+                         *m + ".evaluate]");
     }
   }
   if (auto a = Loader::String(t, "as_of")) {
@@ -1382,6 +1382,39 @@ RetailConfig ReadRetail(Loader& l, const toml::table& t, const PipelineConfig& c
                            "' does not exist (relative to the pipeline file's directory)");
       }
     }
+    if (auto v = Loader::String(*ct, "table")) r.catalog_table = *v;
+    if (auto v = Loader::String(*ct, "query")) r.catalog_query = *v;
+    if (auto v = Loader::String(*ct, "conninfo")) r.catalog_conninfo = *v;
+    if (auto v = Loader::String(*ct, "conninfo_env")) r.catalog_conninfo_env = *v;
+    const int sources = ct->contains("path") + ct->contains("table") + ct->contains("query");
+    if (sources > 1) {
+      l.diag().Error(ct->source(),
+                     "[retail.catalog] takes one of 'path' (a file), 'table' and 'query' "
+                     "(PostgreSQL); drop the others");
+    }
+    const bool postgres = ct->contains("table") || ct->contains("query");
+    const bool connection = ct->contains("conninfo") || ct->contains("conninfo_env");
+    if (postgres && ct->contains("conninfo") == ct->contains("conninfo_env")) {
+      l.diag().Error(ct->source(),
+                     "[retail.catalog] table/query needs exactly one of 'conninfo' and "
+                     "'conninfo_env' (the name of an environment variable holding it)");
+    } else if (!postgres && connection) {
+      l.diag().Error(ct->source(),
+                     "[retail.catalog] conninfo/conninfo_env connect to PostgreSQL, which needs "
+                     "'table' or 'query' saying what to read");
+    }
+    for (const char* key : {"table", "query"}) {
+      if (auto v = Loader::String(*ct, key);
+          v && v->find_first_not_of(" \t\r\n;") == std::string::npos) {
+        l.diag().Error(ct->get(key)->source(),
+                       std::string("[retail.catalog] ") + key + " is empty");
+      }
+    }
+    if (postgres && ct->contains("format")) {
+      l.diag().Error(ct->get("format")->source(),
+                     "[retail.catalog] format applies to files; a PostgreSQL table or query is "
+                     "always read as CSV (COPY ... TO STDOUT)");
+    }
     if (auto f = Loader::String(*ct, "format")) {
       if (*f != "csv" && *f != "tsv" && *f != "jsonl") {
         l.diag().Error(ct->get("format")->source(),
@@ -1390,7 +1423,8 @@ RetailConfig ReadRetail(Loader& l, const toml::table& t, const PipelineConfig& c
       cat.format = *f;
     }
     if (auto v = Loader::Strings(*ct, "levels")) {
-      if (v->empty()) l.diag().Error(ct->get("levels")->source(), "[retail.catalog] levels is empty");
+      if (v->empty())
+        l.diag().Error(ct->get("levels")->source(), "[retail.catalog] levels is empty");
       std::set<std::string> seen;
       for (const auto& x : *v) {
         if (!seen.insert(x).second) {
@@ -1400,11 +1434,10 @@ RetailConfig ReadRetail(Loader& l, const toml::table& t, const PipelineConfig& c
       }
       cat.levels = *v;
     }
-    for (auto [key, field] : {std::pair{"id_col", &cat.id_col}, std::pair{"price_col", &cat.price_col},
-                              std::pair{"launch_col", &cat.launch_col},
-                              std::pair{"from_col", &cat.from_col},
-                              std::pair{"until_col", &cat.until_col},
-                              std::pair{"quantity_col", &cat.quantity_col}}) {
+    for (auto [key, field] :
+         {std::pair{"id_col", &cat.id_col}, std::pair{"price_col", &cat.price_col},
+          std::pair{"launch_col", &cat.launch_col}, std::pair{"from_col", &cat.from_col},
+          std::pair{"until_col", &cat.until_col}, std::pair{"quantity_col", &cat.quantity_col}}) {
       if (auto v = Loader::String(*ct, key)) *field = *v;
     }
     if (auto v = Loader::Strings(*ct, "counters")) cat.counters = *v;
@@ -1412,12 +1445,14 @@ RetailConfig ReadRetail(Loader& l, const toml::table& t, const PipelineConfig& c
       cat.max_bad_rows = *v;
     }
   }
-  if (r.catalog_path.empty() && source != nullptr) {
+  if (r.catalog_path.empty() && !r.catalog_from_postgres() && source != nullptr) {
     if (source->generate && source->generate->profile == GenerateProfile::kFashion) {
       r.catalog_path = "";  // the generated catalog.csv, found when the source runs
     } else {
       l.diag().Error(t.source(),
-                     "[retail] needs [retail.catalog] path: source '" + r.source +
+                     "[retail] needs [retail.catalog] path (a file) or table/query "
+                     "(PostgreSQL): source '" +
+                         r.source +
                          "' is not generated by the fashion profile, which writes its own "
                          "catalog.csv");
     }
@@ -1501,8 +1536,8 @@ RetailConfig ReadRetail(Loader& l, const toml::table& t, const PipelineConfig& c
     if (const toml::table* w = p->get_as<toml::table>("weights")) {
       std::vector<std::string> known;
       for (const auto& f : ProductFeatures()) known.push_back(f.name);
-      for (const auto& [name, x] : NumberTable(l, *w, "product score weight",
-                                               -std::numeric_limits<double>::infinity())) {
+      for (const auto& [name, x] :
+           NumberTable(l, *w, "product score weight", -std::numeric_limits<double>::infinity())) {
         if (std::find(known.begin(), known.end(), name) == known.end()) {
           std::string hint = DidYouMean(name, known);
           l.diag().Error(w->get(name)->source(),
@@ -1678,6 +1713,10 @@ Result<PipelineConfig> LoadPipelineConfig(const std::string& path, const std::st
   if (!l.diag().empty()) return l.diag().ToStatus();
 
   auto masked = std::make_shared<toml::table>(std::move(root));
+  if (toml::table* catalog = (*masked)["retail"]["catalog"].as_table();
+      catalog != nullptr && catalog->contains("conninfo")) {
+    catalog->insert_or_assign("conninfo", "(hidden)");
+  }
   if (toml::table* outputs = (*masked)["outputs"].as_table()) {
     for (auto&& [k, v] : *outputs) {
       if (toml::table* o = v.as_table(); o != nullptr && o->contains("conninfo")) {

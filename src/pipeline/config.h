@@ -111,7 +111,7 @@ struct PrepareConfig {
   InputOptions input;                // its dataset options as given (format: the first source's)
   DatasetOptions dataset;            // resolved (ResolveInput)
   bool feedback_chosen = false;      // `feedback` set in the file (else a default)
-  std::string weights_text;  // "click=1,purchase=3", for plans
+  std::string weights_text;          // "click=1,purchase=3", for plans
   uint32_t min_user_interactions = 0;
   uint32_t min_item_interactions = 0;
   std::optional<WindowSpec> window;
@@ -173,11 +173,16 @@ struct RetailConfig {
   std::string source;
   std::string model;
   std::string catalog_path;  // absolute; empty: the generated source's catalog.csv
+  // Or a PostgreSQL table / query (one of them set; then catalog_path is
+  // empty) and the connection: conninfo, or the environment variable
+  // holding it (read when the stage runs).
+  std::string catalog_table, catalog_query, catalog_conninfo, catalog_conninfo_env;
+  bool catalog_from_postgres() const { return !catalog_table.empty() || !catalog_query.empty(); }
   CatalogOptions catalog;
   std::string key = "subclass_brand";
   std::map<std::string, float> weights = DefaultRetailWeights();
   std::string as_of_text;
-  RetailRules rules;             // as_of, boost, diversity, availability, expansion
+  RetailRules rules;  // as_of, boost, diversity, availability, expansion
   ProductScoreOptions product_score;
   FeedRules feeds;
   std::optional<SegmentsConfig> segments;

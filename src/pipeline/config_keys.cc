@@ -93,8 +93,9 @@ ConfigKey Input(const char* section, const char* option) {
   const InputOptionInfo* info = FindInputOption(option);
   std::string help = info->help;
   if (*info->values) help += ": " + ValueList(info->values);
-  return {section, info->pipeline_key, InputKeyType(info->type), false,
-          Keep(InputOptionDefault(*info)), "", Keep(help)};
+  return {
+      section, info->pipeline_key, InputKeyType(info->type), false, Keep(InputOptionDefault(*info)),
+      "",      Keep(help)};
 }
 
 KeyType EvalKeyType(EvalOptionType type) {
@@ -122,8 +123,13 @@ ConfigKey Eval(const char* option) {
     help += ", e.g. `{ factors = [5, 10], reg = [0.01, 0.1] }`";
   }
   if (*info->values) help += ": " + ValueList(info->values);
-  return {"models.*.evaluate", info->pipeline_key, EvalKeyType(info->type), false,
-          Keep(EvaluationOptionDefault(*info)), "", Keep(help)};
+  return {"models.*.evaluate",
+          info->pipeline_key,
+          EvalKeyType(info->type),
+          false,
+          Keep(EvaluationOptionDefault(*info)),
+          "",
+          Keep(help)};
 }
 
 }  // namespace
@@ -261,6 +267,16 @@ const std::vector<ConfigKey>& PipelineKeys() {
        "",
        "Catalog file (CSV/TSV with a header, or JSON Lines); relative to the pipeline file's "
        "directory"},
+      {"retail.catalog", "table", T::kString, false, "", "",
+       "PostgreSQL catalog: `[schema.]table`, read with COPY (instead of `path`); needs "
+       "`conninfo` or `conninfo_env`"},
+      {"retail.catalog", "query", T::kString, false, "", "",
+       "PostgreSQL catalog: a query whose rows are the catalog, read with COPY in a READ ONLY "
+       "transaction (instead of `path` or `table`)"},
+      {"retail.catalog", "conninfo", T::kString, false, "", "",
+       "libpq connection string for `table`/`query` (kept out of manifests); or `conninfo_env`"},
+      {"retail.catalog", "conninfo_env", T::kString, false, "", "",
+       "Environment variable holding the connection string"},
       {"retail.catalog", "format", T::kString, false, "from the file name", "",
        "`csv`, `tsv` or `jsonl`"},
       {"retail.catalog", "levels", T::kStringList, false,
@@ -280,7 +296,8 @@ const std::vector<ConfigKey>& PipelineKeys() {
        "[\"times_sold\", \"returns\", \"cancellations\"]", "",
        "Optional numeric columns (absent ones read as 0)"},
       {"retail.catalog", "max_bad_rows", T::kInteger, false, "0", "",
-       "Bad catalog rows skipped (each reported `FILE:LINE`) before the read fails"},
+       "Bad catalog rows skipped (each reported `FILE:LINE`, or `SOURCE row N` for PostgreSQL) "
+       "before the read fails"},
       {"retail.boost", "level", T::kString, false, "subclass", "", "Level of the boosted nodes"},
       {"retail.boost", "top", T::kInteger, false, "3", "", "Nodes boosted per member"},
       {"retail.boost", "days", T::kInteger, false, "10", "", "Window before `as_of`, in days"},

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "test_util.h"
+#include "util/json_writer.h"
 
 namespace encore::pipeline {
 namespace {
@@ -505,7 +506,6 @@ TEST(PipelineConfigDocs, KeyReferenceMatchesTheTable) {
          "--gtest_filter=PipelineConfigDocs.*";
 }
 
-
 // A minimal retail pipeline (line numbers matter below).
 constexpr char kRetail[] = R"(name = "r"
 [sources.f]
@@ -542,8 +542,8 @@ TEST(PipelineConfigRetail, BadKeysAndValuesNameTheLine) {
               "unknown key 'levle' in [retail.boost]; did you mean 'level'?");
   ExpectError(Replace(kRetail, "level = \"subclass\"", "level = \"subclas\""), "11:9",
               "is not a level of [retail.catalog] levels; did you mean 'subclass'?");
-  ExpectError(Replace(kRetail, "as_of = \"2026-06-01T00:00:00Z\"", "as_of = \"tomorrow\""),
-              "9:9", "as_of 'tomorrow' is not a time");
+  ExpectError(Replace(kRetail, "as_of = \"2026-06-01T00:00:00Z\"", "as_of = \"tomorrow\""), "9:9",
+              "as_of 'tomorrow' is not a time");
   ExpectError(Replace(kRetail, "model = \"m\"", "model = \"mm\""), "8:9",
               "[retail] model 'mm' names no [models.NAME]; did you mean 'm'?");
   ExpectError(Replace(kRetail, "card_target_count = 5", "card_target_count = 0"), "13:21",
@@ -559,6 +559,49 @@ TEST(PipelineConfigDocs, EveryKeyIsDocumentedOnce) {
     EXPECT_TRUE(seen.insert(std::string(k.section) + "." + k.name).second) << k.name;
     EXPECT_GT(std::string(k.help).size(), 3u) << k.name;
   }
+}
+
+// [retail.catalog] from PostgreSQL: table or query with a connection.
+TEST(PipelineConfigRetail, PostgresCatalogLoadsAndHidesTheConnection) {
+  TempDir dir;
+  WriteFile(dir.File("p.toml"), Replace(kRetail, "[retail.boost]",
+                                        "[retail.catalog]\ntable = \"merch.catalog\"\n"
+                                        "conninfo = \"host=db password=s3cr3t\"\n[retail.boost]"));
+  Result<PipelineConfig> c = LoadPipelineConfig(dir.File("p.toml"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->retail->catalog_table, "merch.catalog");
+  EXPECT_EQ(c->retail->catalog_conninfo, "host=db password=s3cr3t");
+  EXPECT_TRUE(c->retail->catalog_from_postgres());
+  EXPECT_TRUE(c->retail->catalog_path.empty());
+  JsonWriter w;
+  c->write_json(&w);
+  EXPECT_EQ(w.str().find("s3cr3t"), std::string::npos) << w.str();
+  EXPECT_NE(w.str().find("merch.catalog"), std::string::npos) << w.str();
+
+  WriteFile(dir.File("q.toml"), Replace(kRetail, "[retail.boost]",
+                                        "[retail.catalog]\nquery = \"SELECT * FROM c\"\n"
+                                        "conninfo_env = \"CATALOG_DB\"\n[retail.boost]"));
+  c = LoadPipelineConfig(dir.File("q.toml"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->retail->catalog_query, "SELECT * FROM c");
+  EXPECT_EQ(c->retail->catalog_conninfo_env, "CATALOG_DB");
+}
+
+TEST(PipelineConfigRetail, PostgresCatalogKeysAreChecked) {
+  auto with = [](const std::string& keys) {
+    return Replace(kRetail, "[retail.boost]", "[retail.catalog]\n" + keys + "[retail.boost]");
+  };
+  ExpectError(with("table = \"c\"\n"), "10:1",
+              "table/query needs exactly one of 'conninfo' and 'conninfo_env'");
+  ExpectError(with("table = \"c\"\nconninfo = \"x\"\nconninfo_env = \"Y\"\n"), "10:1",
+              "needs exactly one of 'conninfo' and 'conninfo_env'");
+  ExpectError(with("table = \"c\"\nquery = \"SELECT 1\"\nconninfo = \"x\"\n"), "10:1",
+              "takes one of 'path' (a file), 'table' and 'query'");
+  ExpectError(with("conninfo = \"x\"\n"), "10:1", "which needs 'table' or 'query'");
+  ExpectError(with("query = \" ; \"\nconninfo = \"x\"\n"), "11:9", "query is empty");
+  ExpectError(with("table = \"c\"\nconninfo = \"x\"\nformat = \"csv\"\n"), "13:10",
+              "format applies to files");
+  ExpectError(with("tabel = \"c\"\n"), "11:1", "did you mean 'table'?");
 }
 
 }  // namespace

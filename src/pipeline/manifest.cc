@@ -1,9 +1,9 @@
 #include "pipeline/manifest.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <simdjson.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -169,6 +169,10 @@ std::string Manifest::ToJson() const {
     w.String(FormatUtcTime(in.mtime));
     w.Key("generated");
     w.Bool(in.generated);
+    if (in.rows) {
+      w.Key("rows");
+      w.Uint(*in.rows);
+    }
     w.EndObject();
   }
   w.EndArray();

@@ -39,6 +39,10 @@ struct ManifestInput {
   std::string sha256;  // lowercase hex
   int64_t mtime = 0;   // unix seconds
   bool generated = false;
+  // Catalogs: rows read (written when set). A PostgreSQL catalog has
+  // path "postgres:TABLE" or "postgres query: QUERY", bytes and sha256 of
+  // the CSV the server sent, and mtime = when it was read.
+  std::optional<uint64_t> rows;
 };
 
 struct ManifestStage {

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <map>
 
@@ -28,6 +29,7 @@
 #include "encore/evaluate.h"
 #include "encore/generate.h"
 #include "encore/member_features.h"
+#include "encore/postgres_catalog.h"
 #include "encore/product_score.h"
 #include "encore/profile.h"
 #include "encore/publish.h"
@@ -202,6 +204,15 @@ Status Runner::Preflight() const {
       const SourceConfig& s = *c_.FindSource(stage.name);
       if (!s.read.obfuscate_cols.empty()) ENCORE_RETURN_IF_ERROR(SourceObfuscator(s).status());
     }
+    if (stage.kind == StageKind::kRetail && c_.retail && !c_.retail->catalog_conninfo_env.empty()) {
+      const char* env = std::getenv(c_.retail->catalog_conninfo_env.c_str());
+      if (env == nullptr || *env == '\0') {
+        return Status::InvalidArgument(
+            "[retail.catalog]: environment variable " + c_.retail->catalog_conninfo_env +
+            " (conninfo_env) is not set; export it with a libpq connection string (e.g. "
+            "postgresql://user@localhost/db)");
+      }
+    }
     if (stage.kind == StageKind::kOutput) {
       const OutputConfig& o = *c_.FindOutput(stage.name);
       // Destinations that hold something encore did not write are refused
@@ -360,7 +371,8 @@ Status Runner::RunSource(const SourceConfig& s, std::string* detail) {
       if (::stat(f.c_str(), &st) != 0) {
         return Status::IOError("source file " + f + " disappeared " + when);
       }
-      const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+      const int64_t mtime =
+          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
       if (static_cast<uint64_t>(st.st_size) != it->second.first || mtime != it->second.second) {
         return Status::FailedPrecondition(
             "source file " + f + " changed " + when + " (" + std::to_string(it->second.first) +
@@ -543,7 +555,8 @@ Status Runner::RunModel(const ModelConfig& m, std::string* detail) {
   record.file = run_dir_ + "/models/" + m.name + ".model";
   if (!trained) {
     TrainReport report;
-    ENCORE_ASSIGN_OR_RETURN(trained, TrainAndSave(m.kind, params, data, record.file, &report, &progress_));
+    ENCORE_ASSIGN_OR_RETURN(trained,
+                            TrainAndSave(m.kind, params, data, record.file, &report, &progress_));
     record.fit_seconds = report.fit_seconds;
     record.bytes = report.file_bytes;
     record.trained_on = "all data";
@@ -692,20 +705,49 @@ Status Runner::RunOutput(size_t index, const OutputConfig& o, std::string* detai
 Status Runner::RunRetail(std::string* detail) {
   const RetailConfig& r = *c_.retail;
   auto state = std::make_unique<RetailState>();
-  const std::string catalog_path =
-      r.catalog_path.empty() ? run_dir_ + "/sources/" + r.source + "/catalog.csv" : r.catalog_path;
   CatalogReport catalog_report;
-  ENCORE_ASSIGN_OR_RETURN(state->catalog, ReadCatalog(catalog_path, r.catalog, &catalog_report));
-  const Catalog& catalog = state->catalog;
-  for (const Rejection& x : catalog_report.first_rejections) {
-    Say("    rejected " + x.file + ":" + std::to_string(x.line) + ": " + x.reason);
-  }
-  if (r.catalog_path != "") {
+  if (r.catalog_from_postgres()) {
+    PostgresCatalogSource pg;
+    pg.table = r.catalog_table;
+    pg.query = r.catalog_query;
+    pg.conninfo = r.catalog_conninfo;
+    if (!r.catalog_conninfo_env.empty()) {
+      const char* env = std::getenv(r.catalog_conninfo_env.c_str());
+      if (env == nullptr || *env == '\0') {
+        return Status::InvalidArgument(
+            "[retail.catalog]: environment variable " + r.catalog_conninfo_env +
+            " (conninfo_env) is not set; export it with a libpq connection string (e.g. "
+            "postgresql://user@localhost/db)");
+      }
+      pg.conninfo = env;
+    }
+    ENCORE_ASSIGN_OR_RETURN(state->catalog, ReadPostgresCatalog(pg, r.catalog, &catalog_report));
     ManifestInput in;
     in.source = "retail.catalog";
-    in.path = catalog_path;
-    ENCORE_ASSIGN_OR_RETURN(in.sha256, Sha256File(catalog_path, &in.bytes));
+    in.path = pg.table.empty() ? "postgres query: " + pg.query : "postgres:" + pg.table;
+    in.bytes = catalog_report.bytes;
+    in.sha256 = catalog_report.sha256;
+    in.mtime = static_cast<int64_t>(std::time(nullptr));
+    in.rows = catalog_report.rows_read;
     manifest_.inputs.push_back(std::move(in));
+  } else {
+    const std::string catalog_path = r.catalog_path.empty()
+                                         ? run_dir_ + "/sources/" + r.source + "/catalog.csv"
+                                         : r.catalog_path;
+    ENCORE_ASSIGN_OR_RETURN(state->catalog, ReadCatalog(catalog_path, r.catalog, &catalog_report));
+    if (r.catalog_path != "") {
+      ManifestInput in;
+      in.source = "retail.catalog";
+      in.path = catalog_path;
+      ENCORE_ASSIGN_OR_RETURN(in.sha256, Sha256File(catalog_path, &in.bytes));
+      in.rows = catalog_report.rows_read;
+      manifest_.inputs.push_back(std::move(in));
+    }
+  }
+  const Catalog& catalog = state->catalog;
+  for (const Rejection& x : catalog_report.first_rejections) {
+    Say("    rejected " + x.file + (catalog_report.numbered_by_row ? " row " : ":") +
+        std::to_string(x.line) + ": " + x.reason);
   }
   // [prepare] (after this stage) may read the same log: it stays in logs_.
   auto found = logs_.find(r.source);
@@ -745,7 +787,8 @@ Status Runner::RunRetail(std::string* detail) {
   record.kind = m.kind;
   record.file = run_dir_ + "/models/" + m.name + ".model";
   TrainReport train;
-  ENCORE_ASSIGN_OR_RETURN(state->model, TrainAndSave(m.kind, m.params, data, record.file, &train, &progress_));
+  ENCORE_ASSIGN_OR_RETURN(state->model,
+                          TrainAndSave(m.kind, m.params, data, record.file, &train, &progress_));
   record.fit_seconds = train.fit_seconds;
   record.bytes = train.file_bytes;
   record.trained_on = "rolled-up keys (" + r.key + ")";
@@ -1064,10 +1107,9 @@ Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log, c
   return Status::OK();
 }
 
-Status Runner::RunRetailOutput(const OutputConfig& o, ManifestOutput* record,
-                               OutputReport* report, std::string* detail) {
-  ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<StagingDir> staging,
-                          StagingDir::Begin(record->location));
+Status Runner::RunRetailOutput(const OutputConfig& o, ManifestOutput* record, OutputReport* report,
+                               std::string* detail) {
+  ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<StagingDir> staging, StagingDir::Begin(record->location));
   std::vector<StagedFile*> files;
   for (int f = 0; f < kNumFeeds; ++f) {
     ENCORE_ASSIGN_OR_RETURN(StagedFile * file,

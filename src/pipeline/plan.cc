@@ -7,6 +7,8 @@
 #include <functional>
 #include <set>
 
+#include "encore/postgres_catalog.h"
+
 namespace encore::pipeline {
 
 namespace {
@@ -66,7 +68,7 @@ std::string DescribeSource(const SourceConfig& s, const std::string& run_dir) {
            (!s.input.obfuscation_key_file.empty()
                 ? "file " + s.input.obfuscation_key_file
                 : "$" + (s.input.obfuscation_key_env.empty() ? std::string(Obfuscator::kKeyEnvVar)
-                                                       : s.input.obfuscation_key_env)) +
+                                                             : s.input.obfuscation_key_env)) +
            ")";
   }
   if (!s.read.known_events.empty()) out += "; events " + Join(s.read.known_events);
@@ -159,16 +161,17 @@ std::string DescribeOutput(const PipelineConfig& c, const OutputConfig& o) {
              ", columns " + Join(o.columns) + ")";
       break;
     case OutputKind::kRetail:
-      out += " feeds " + Join({"products", "products_card", "brands", "brands_card", "categories",
-                               "categories_card"}) +
+      out += " feeds " +
+             Join({"products", "products_card", "brands", "brands_card", "categories",
+                   "categories_card"}) +
              " -> " + OutputLocation(c, o) + "/ (FEED.jsonl, _SUCCESS) and store " +
              StoreUri(c, o) + " (keep " + std::to_string(o.publish.keep) + ")";
       break;
     case OutputKind::kPublish:
       out += " model " + o.model + " -> store " + StoreUri(c, o) + " (n " +
              (o.publish.n > 0 ? std::to_string(o.publish.n) : std::string("the model's")) +
-             ", similar_n " + std::to_string(o.publish.similar_n) +
-             ", keep " + std::to_string(o.publish.keep) + ")";
+             ", similar_n " + std::to_string(o.publish.similar_n) + ", keep " +
+             std::to_string(o.publish.keep) + ")";
       break;
   }
   return out;
@@ -189,27 +192,35 @@ std::string DescribeRetail(const PipelineConfig& c, const std::string& run_dir) 
   for (const auto& [k, v] : r.weights) weights.push_back(k + "=" + Num(v));
   for (const auto& f : ProductFeatures()) {
     auto it = r.product_score.weights.find(f.name);
-    score_weights.push_back(std::string(f.name) + "=" +
-                            Num(it != r.product_score.weights.end() ? it->second
-                                                                    : f.default_weight));
+    score_weights.push_back(
+        std::string(f.name) + "=" +
+        Num(it != r.product_score.weights.end() ? it->second : f.default_weight));
   }
-  std::string out = "catalog " +
-                    (r.catalog_path.empty() ? run_dir + "/sources/" + r.source + "/catalog.csv"
-                                            : r.catalog_path) +
-                    " (levels " + Join(r.catalog.levels) + ", max_bad_rows " +
+  std::string where =
+      r.catalog_path.empty() ? run_dir + "/sources/" + r.source + "/catalog.csv" : r.catalog_path;
+  if (r.catalog_from_postgres()) {
+    PostgresCatalogSource pg;
+    pg.table = r.catalog_table;
+    pg.query = r.catalog_query;
+    where = pg.Name() + " (conninfo " +
+            (r.catalog_conninfo_env.empty() ? std::string("given")
+                                            : "from $" + r.catalog_conninfo_env) +
+            ")";
+  }
+  std::string out = "catalog " + where + " (levels " + Join(r.catalog.levels) + ", max_bad_rows " +
                     std::to_string(r.catalog.max_bad_rows) + ")";
   out += "\n     roll up events of source " + r.source + " to key " + r.key + " (weights " +
          Join(weights) + "); train " + (m != nullptr ? DescribeModel(*m, run_dir) : r.model);
   out += "\n     as_of " + r.as_of_text + " (" + std::to_string(x.as_of) + ")";
   out += "\n     boost top " + std::to_string(x.boost_top) + " " + x.boost_level + " nodes of " +
-         Join(x.intent_events) + " in the last " + std::to_string(x.boost_days) +
-         " days, not " + Join(x.purchase_events) + ": " +
-         (x.boost_multiply ? "score * " : "score + ") + Num(x.boost_value);
+         Join(x.intent_events) + " in the last " + std::to_string(x.boost_days) + " days, not " +
+         Join(x.purchase_events) + ": " + (x.boost_multiply ? "score * " : "score + ") +
+         Num(x.boost_value);
   out += "\n     diversity at most " + std::to_string(x.max_per_node) + " keys per " +
          x.diversity_level;
   out += "\n     availability: on sale within " + std::to_string(x.window_seconds / 3600) +
-         " h of as_of, quantity >= " + std::to_string(x.min_quantity) + ", keys with >= " +
-         std::to_string(x.min_saleable) + " saleable products";
+         " h of as_of, quantity >= " + std::to_string(x.min_quantity) +
+         ", keys with >= " + std::to_string(x.min_saleable) + " saleable products";
   out += "\n     product score over " + std::to_string(r.product_score.interaction_days) +
          " days (clicks " + Join(r.product_score.click_events) + ", purchases " +
          Join(r.product_score.purchase_events) + "): " + Join(score_weights) + "; best " +
