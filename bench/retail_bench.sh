@@ -66,7 +66,7 @@ echo "retail_bench: the chain (encore run) under /usr/bin/time -v" >&2
 /usr/bin/time -v "$ENCORE" run "$W/retail.toml" > "$W/run.out" 2> "$W/run.err"
 wall=$(grep 'Elapsed (wall clock)' "$W/run.err" | awk '{print $NF}')
 rss=$(grep 'Maximum resident set size' "$W/run.err" | awk '{print $NF}')
-echo "chain: encore run (ruelala pipeline, 25 segments, segment evaluation $SEGMENT_EVAL): wall $wall, peak RSS $((rss / 1024)) MiB, load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "chain: encore run (ruelala pipeline, 5x5 segments + the default one, segment evaluation $SEGMENT_EVAL): wall $wall, peak RSS $((rss / 1024)) MiB, load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -E '^\[|s\)$' "$W/run.err" | grep -v Command | sed 's/^/  /' | head -40 || true
 cat "$W/run.out" | sed 's/^/  /'
 
