@@ -301,7 +301,11 @@ void Ranker::RankUsers(std::span<const uint32_t> users, const QueryOptions& opti
   // of the model's preferred size.
   const bool subset =
       m.has_subset_scoring() && !plan.allow.empty() && plan.allow.size() * 16 < num_items;
-  const uint32_t block = subset ? 1 : std::max<uint32_t>(1, m.batch_block());
+  // No larger than the request: one user (a fold-in, a retail member's
+  // feeds) must not allocate and zero the model's whole batch of rows.
+  const uint32_t block =
+      subset ? 1
+             : static_cast<uint32_t>(std::clamp<size_t>(m.batch_block(), 1, users.size()));
   const size_t blocks = (users.size() + block - 1) / block;
   const int chunk = block == 1 ? 16 : 1;
 #pragma omp parallel num_threads(threads) if (blocks > 1)
