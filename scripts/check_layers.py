@@ -88,6 +88,7 @@ PUBLIC_HEADERS = {
     "evaluate.h": "eval",
     "tune.h": "eval",
     "experiment.h": "experiment",
+    "replay.h": "experiment",
     "store.h": "store",
     "publish.h": "publish",
     "workflow.h": "workflow",

@@ -22,12 +22,18 @@ FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
 
 deps() { scripts/install-deps.sh; }
 
+# Seconds since the previous call, for the timing lines each phase prints
+# (README states build and test times from them).
+phase_start=$SECONDS
+took() { echo "== $1 took $((SECONDS - phase_start)) s"; phase_start=$SECONDS; }
+
 build() {  # build <preset> [targets...]
   local preset="$1"; shift
   if [ ! -f "build/$preset/build.ninja" ]; then
     cmake --preset "$preset" >/dev/null
   fi
   ninja -C "build/$preset" -j "$JOBS" "$@"
+  took "build ($preset)"
 }
 
 run_fuzzers() {
@@ -75,6 +81,7 @@ demo() {
 case "${1:-}" in
   demo)
     deps
+    took "installing packages"
     build release encore
     demo "${@:2}"
     ;;
@@ -84,20 +91,26 @@ case "${1:-}" in
     ;;
   quick)
     deps
+    took "installing packages"
     build release encore encore_tests link_shared encore_python  # every binary ctest runs
     echo "== tests (release build)"
     (cd build/release && ctest --output-on-failure -j "$JOBS" --timeout 600)
+    took "tests (release)"
     ;;
   test)
     deps
+    took "installing packages"
     build release
     build asan
     run_fuzzers
+    took "fuzzers"
     echo "== tests under ASan + UBSan"
     (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
       ctest --output-on-failure -j "$JOBS" --timeout 600)
+    took "tests (ASan + UBSan)"
     echo "== tests (release build)"
     (cd build/release && ctest --output-on-failure -j "$JOBS" --timeout 600)
+    took "tests (release)"
     ;;
   python)
     deps

@@ -23,6 +23,15 @@ ENCORE="${1:-build/release/encore}"
     echo '```'
     "$ENCORE" "$cmd" --help | sed "s|$ENCORE|encore|"
     echo '```'
+    # Subcommands of the command (encore experiment report, ...), each with its flags.
+    for sub in $("$ENCORE" "$cmd" --help | awk '/^Subcommands:/{on=1; next} on && NF {print $1}'); do
+      echo
+      echo "### encore $cmd $sub"
+      echo
+      echo '```'
+      "$ENCORE" "$cmd" "$sub" --help | sed "s|$ENCORE|encore|"
+      echo '```'
+    done
   done
   echo
   echo "## Input options"

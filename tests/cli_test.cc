@@ -156,6 +156,21 @@ TEST(Cli, DocsCliMdMatchesEveryHelpText) {
     text = text.substr(text.find("Options:"));
     EXPECT_NE(doc.find(text), std::string::npos)
         << "docs/CLI.md is stale for '" << cmd << "': run scripts/gen-cli-docs.sh";
+    // Its subcommands (encore experiment replay, ...) are documented too.
+    const size_t subs = help.out.find("Subcommands:");
+    if (subs == std::string::npos) continue;
+    const std::string list = help.out.substr(subs + 12);
+    size_t p = 0;
+    while ((p = list.find("\n  ", p)) != std::string::npos) {
+      p += 3;
+      const std::string sub = list.substr(p, list.find(' ', p) - p);
+      auto sub_help = RunEncore(cmd + " " + sub + " --help");
+      ASSERT_EQ(sub_help.exit_code, 0) << cmd << " " << sub;
+      EXPECT_NE(doc.find("### encore " + cmd + " " + sub + "\n"), std::string::npos) << sub;
+      EXPECT_NE(doc.find(sub_help.out.substr(sub_help.out.find("Options:"))), std::string::npos)
+          << "docs/CLI.md is stale for '" << cmd << " " << sub
+          << "': run scripts/gen-cli-docs.sh";
+    }
   }
 }
 

@@ -81,7 +81,7 @@ n = 5
 """)
     # Two runs: the runs page draws metrics over runs.
     for _ in range(2):
-        subprocess.run([encore, "run", os.path.join(tmp, "p.toml")], check=True,
+        subprocess.run([encore, "run", os.path.join(tmp, "p.toml")], check=True, cwd=tmp,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     work = os.path.join(tmp, "work")
     csv = sorted(n for n in os.listdir(os.path.join(work, "out", "top5")) if n.endswith(".csv"))[0]

@@ -216,5 +216,69 @@ TEST_F(ExperimentCliTest, BadDeclarationsAndMissingVariantsAreClearErrors) {
   EXPECT_NE(reply.body.find("--variant absent=MODEL_FILE"), std::string::npos) << reply.body;
 }
 
+// encore experiment replay on generated data, as docs/EXPERIMENTS.md runs it:
+// the JSON on stdout, progress on stderr, bad input named by file and line.
+TEST(ExperimentReplayCli, ReplaysAGeneratedPeriodAgainstTwoSavedModels) {
+  TempDir dir;
+  CommandResult r = RunEncore(
+      "generate -q --profile retail --users 500 --items 200 --rows 15000 "
+      "--out " +
+      dir.File("data"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The history: rows before 2023-12-01 (1701388800).
+  const std::string events = ReadFile(dir.File("data/events.csv"));
+  std::string history = events.substr(0, events.find('\n') + 1);
+  size_t pos = history.size();
+  while (pos < events.size()) {
+    const size_t end = events.find('\n', pos);
+    const std::string line = events.substr(pos, end - pos);
+    const size_t ts = line.find(',', line.find(',', line.find(',', line.find(',') + 1) + 1) + 1);
+    if (std::stoll(line.substr(ts + 1)) < 1701388800) history += line + "\n";
+    pos = end + 1;
+  }
+  WriteFile(dir.File("history.csv"), history);
+  const std::string weights = " --weights view=1,wishlist=2,cart=5,purchase=10";
+  r = RunEncore("train -q -i " + dir.File("history.csv") + " --model popularity --out " +
+                dir.File("pop.model"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunEncore("train -q -i " + dir.File("history.csv") + " --model ials --out " +
+                dir.File("ials.model") + weights);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string replay =
+      "experiment replay -i " + dir.File("data/events.csv") +
+      " --from 2023-12-01 --to 2024-01-01 --model popularity=" + dir.File("pop.model") +
+      " --model ials=" + dir.File("ials.model") + weights;
+  r = RunEncore(replay + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("replay: model ials (ials)"), std::string::npos) << r.err;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(r.out).get(doc), simdjson::SUCCESS) << r.out;
+  EXPECT_EQ(int64_t(doc["period"]["start"]), 1701388800);
+  EXPECT_GT(uint64_t(doc["users"]["evaluated"]), 0u);
+  EXPECT_EQ(doc["models"].get_array().size(), 2u);
+  EXPECT_EQ(doc["differences"].get_array().size(), 4u);  // the default four metrics
+  r = RunEncore(replay);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("difference against popularity"), std::string::npos) << r.out;
+  // Bad input: a row whose time is not a time, a bad --from, one model.
+  WriteFile(dir.File("bad.csv"),
+            "user,item,event,timestamp\nu1,i1,view,1701388801\nu1,i2,view,soon\n");
+  r = RunEncore("experiment replay -i " + dir.File("bad.csv") +
+                " --from 2023-12-01 --to 2024-01-01 --model a=" + dir.File("pop.model") +
+                " --model b=" + dir.File("ials.model"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("bad.csv:3"), std::string::npos) << r.err;
+  r = RunEncore("experiment replay -i " + dir.File("data/events.csv") +
+                " --from yesterday --to 2024-01-01 --model a=" + dir.File("pop.model") +
+                " --model b=" + dir.File("ials.model"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--from: 'yesterday' is not a time"), std::string::npos) << r.err;
+  r = RunEncore("experiment replay -i " + dir.File("data/events.csv") +
+                " --from 2023-12-01 --to 2024-01-01 --model a=" + dir.File("pop.model"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("two or more models"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace encore::testing

@@ -60,7 +60,7 @@ as_of = "2026-06-01T00:00:00Z"
 path = "data/)" + catalog + R"("
 
 )" + outputs);
-    return RunEncore("run " + dir_.path() + "/p.toml", env);
+    return RunEncore("run " + dir_.path() + "/p.toml --workdir " + dir_.path() + "/w", env);
   }
   static std::string Feeds(const std::string& store = "store") {
     return "[outputs.feeds]\nkind = \"retail\"\npath = \"out/feeds\"\nstore = \"" + store + "\"\n";

@@ -20,9 +20,10 @@
 // `variant`): exposures ("exposure" events naming the recommendation id and
 // variant a served answer carried) and outcomes (clicks, carts, purchases
 // naming the same `rec`), and computes per-variant rates with fixed-horizon
-// confidence intervals, lifts against control, a sample-ratio-mismatch
-// test and sample sizes. Every event is either counted or rejected with a
-// reason; nothing is dropped silently.
+// confidence intervals and, beside them, always-valid (sequential)
+// confidence sequences that stay valid when the report is read every day,
+// lifts against control, a sample-ratio-mismatch test and sample sizes. Every event is either
+// counted or rejected with a reason; nothing is dropped silently.
 //
 // Thread-safety: an Experiment is immutable after loading; its const
 // methods may be called from any number of threads.
@@ -94,6 +95,9 @@ struct ExperimentReportOptions {
   double mde = 0.05;         // minimum detectable relative effect for sample sizes
   double power = 0.8;
   double srm_alpha = 0.001;  // flag a sample-ratio mismatch below this p-value
+  // The always-valid intervals are tightest when a variant has this many
+  // users (their mixing parameter, docs/EXPERIMENTS.md); > 0.
+  double cs_users = 10000;
   std::string exposure = "exposure", click = "click", cart = "cart", purchase = "purchase";
 };
 
@@ -113,6 +117,10 @@ struct VariantReport {
   Interval revenue_per_user;  // revenue / exposed users
   // Relative lifts against control (estimate 0.1 = +10%); absent for control.
   std::optional<Interval> ctr_lift, conversion_lift, revenue_lift;
+  // The same quantities with always-valid intervals (the same estimates;
+  // wider intervals that may be read at any time, AlwaysValidInterval).
+  Interval ctr_always, conversion_always, revenue_per_user_always;
+  std::optional<Interval> ctr_lift_always, conversion_lift_always, revenue_lift_always;
 };
 
 struct ExperimentReport {
@@ -129,7 +137,37 @@ struct ExperimentReport {
   uint64_t events = 0, accepted = 0;
   std::map<std::string, uint64_t> rejected;  // reason -> count
   std::string method;                        // how the intervals were computed
+  double cs_users = 10000;                   // ExperimentReportOptions::cs_users
 };
+
+// The interval arithmetic behind the report, for tests and other callers.
+// `variance` is the variance of the estimate (its squared standard error).
+//
+// FixedHorizonInterval: estimate +- z * sqrt(variance), z the two-sided
+// normal quantile of `confidence`.
+Interval FixedHorizonInterval(double estimate, double variance, double confidence);
+// AlwaysValidInterval: the normal-mixture confidence sequence (Robbins;
+// Johari et al. 2017 "always valid p-values"; in the asymptotic form of
+// Waudby-Smith et al. 2021). With alpha = 1 - confidence, `units` the
+// independent units (users) behind the estimate and rho^2 =
+// TuneMixing(tightest_units, alpha) the mixing parameter:
+//   half = sqrt(variance * (1 + 1 / (units rho^2)) * ln((1 + units rho^2) / alpha^2))
+// The chance that ANY of the intervals computed as units grow misses the
+// true value is at most alpha (asymptotically: normal estimates with a
+// consistent variance). It always contains the fixed-horizon interval of the
+// same confidence (for confidence >= 0.6). REQUIRES: units > 0,
+// tightest_units > 0, 0 < confidence < 1.
+Interval AlwaysValidInterval(double estimate, double variance, double units, double confidence,
+                             double tightest_units);
+// rho^2 making the always-valid interval narrowest at `tightest_units`:
+// (2 ln(1/alpha) + ln(1 + 2 ln(1/alpha))) / tightest_units.
+double TuneMixing(double tightest_units, double alpha);
+// The relative lift t / c - 1 of two independent estimates and the variance
+// of that estimate (delta method); nullopt when c <= 0.
+struct LiftEstimate {
+  double value = 0, variance = 0;
+};
+std::optional<LiftEstimate> RelativeLift(double t, double t_variance, double c, double c_variance);
 
 Result<ExperimentReport> AnalyzeExperiment(const Experiment& experiment,
                                            std::span<const Event> events,

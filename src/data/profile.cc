@@ -356,6 +356,25 @@ std::string FormatProfileTable(const DataProfile& p) {
   return out;
 }
 
+namespace {
+
+// "key": [{"label": ..., "count": ...}, ...]
+void WriteHistogram(const char* key, const std::vector<HistogramBin>& bins, JsonWriter* w) {
+  w->Key(key);
+  w->BeginArray();
+  for (const HistogramBin& b : bins) {
+    w->BeginObject();
+    w->Key("label");
+    w->String(b.label);
+    w->Key("count");
+    w->Uint(b.count);
+    w->EndObject();
+  }
+  w->EndArray();
+}
+
+}  // namespace
+
 std::string FormatProfileJson(const DataProfile& p) {
   JsonWriter w(2);
   w.BeginObject();
@@ -394,17 +413,7 @@ std::string FormatProfileJson(const DataProfile& p) {
     w.Double(d->mean);
     w.EndObject();
   }
-  w.Key("values");
-  w.BeginArray();
-  for (const HistogramBin& b : p.value_histogram) {
-    w.BeginObject();
-    w.Key("label");
-    w.String(b.label);
-    w.Key("count");
-    w.Uint(b.count);
-    w.EndObject();
-  }
-  w.EndArray();
+  WriteHistogram("values", p.value_histogram, &w);
   w.Key("events");
   w.BeginObject();
   for (const auto& [name, count] : p.event_counts) {
@@ -447,20 +456,8 @@ std::string FormatProfileJson(const DataProfile& p) {
   w.Key("total");
   w.Uint(p.memory_dictionaries + p.memory_csr + p.memory_csc);
   w.EndObject();
-  for (const auto& [key, bins] : {std::pair{"per_user_histogram", &p.per_user_histogram},
-                                  {"per_item_histogram", &p.per_item_histogram}}) {
-    w.Key(key);
-    w.BeginArray();
-    for (const HistogramBin& b : *bins) {
-      w.BeginObject();
-      w.Key("label");
-      w.String(b.label);
-      w.Key("count");
-      w.Uint(b.count);
-      w.EndObject();
-    }
-    w.EndArray();
-  }
+  WriteHistogram("per_user_histogram", p.per_user_histogram, &w);
+  WriteHistogram("per_item_histogram", p.per_item_histogram, &w);
   w.Key("time_bucket_seconds");
   w.Int(p.time_bucket_seconds);
   w.Key("over_time");

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "util/random.h"
+
 namespace encore {
 namespace {
 
@@ -205,7 +207,7 @@ TEST(ExperimentReport, RecoversAPlantedLiftWithinItsInterval) {
   EXPECT_EQ(r->accepted, r->events);
   EXPECT_GT(r->sample_conversion, 0u);
   EXPECT_NE(r->method.find("fixed-horizon"), std::string::npos);
-  EXPECT_NE(ExperimentReportText(*r).find("lift vs control"), std::string::npos);
+  EXPECT_NE(ExperimentReportText(*r).find("lift: click-through"), std::string::npos);
   EXPECT_NE(ExperimentReportJson(*r).find("\"srm\":{"), std::string::npos);
 }
 
@@ -256,6 +258,131 @@ TEST(ExperimentReport, CountsEveryRejectedEvent) {
   EXPECT_EQ(r->rejected["outcome_without_rec"], 1u);
   EXPECT_EQ(r->rejected["unknown_event_type"], 1u);
   EXPECT_EQ(r->rejected["exposure_without_rec"], 1u);
+}
+
+// The always-valid interval by hand: confidence 0.95 (alpha 0.05), tightest
+// at 10000 users, an estimate 0.1 with variance 1e-4 over 2500 users.
+//   l = 2 ln(20) = 5.991465;  rho^2 = (l + ln(1 + l)) / 10000
+//     = (5.991465 + 1.944690) / 10000 = 7.936155e-4
+//   x = 2500 rho^2 = 1.984039
+//   half^2 = 1e-4 (1 + 1/x) ln((1 + x) / 0.0025)
+//          = 1e-4 * 1.504022 * ln(1193.6155) = 1e-4 * 1.504022 * 7.084742
+//          = 1.065560e-3;  half = 0.0326429
+TEST(AlwaysValidInterval, MatchesAHandWorkedExample) {
+  EXPECT_NEAR(TuneMixing(10000, 0.05), 7.936155e-4, 1e-9);
+  const Interval i = AlwaysValidInterval(0.1, 1e-4, 2500, 0.95, 10000);
+  EXPECT_DOUBLE_EQ(i.estimate, 0.1);
+  EXPECT_NEAR(i.high - 0.1, 0.0326429, 1e-6);
+  EXPECT_NEAR(0.1 - i.low, 0.0326429, 1e-6);
+  // The fixed-horizon interval: 0.1 +- 1.959964 * 0.01.
+  const Interval f = FixedHorizonInterval(0.1, 1e-4, 0.95);
+  EXPECT_NEAR(f.high - 0.1, 0.01959964, 1e-7);
+  // The lift: 0.12 / 0.10 - 1 = 0.2, variance 1.2^2 (1e-4/0.0144 + 1e-4/0.01)
+  //   = 1.44 * 0.016944 = 0.0244 (the delta method).
+  auto lift = RelativeLift(0.12, 1e-4, 0.10, 1e-4);
+  ASSERT_TRUE(lift);
+  EXPECT_NEAR(lift->value, 0.2, 1e-12);
+  EXPECT_NEAR(lift->variance, 0.0244, 1e-12);
+  EXPECT_FALSE(RelativeLift(0.1, 1e-4, 0, 1e-4));
+}
+
+TEST(AlwaysValidInterval, AlwaysContainsTheFixedHorizonIntervalOfTheSameLevel) {
+  for (double confidence : {0.8, 0.9, 0.95, 0.99, 0.999}) {
+    for (double tightest : {100.0, 10000.0, 1e6}) {
+      for (double n = 1; n < 1e8; n *= 1.7) {
+        const Interval f = FixedHorizonInterval(0.3, 0.02 / n, confidence);
+        const Interval a = AlwaysValidInterval(0.3, 0.02 / n, n, confidence, tightest);
+        EXPECT_LT(a.low, f.low) << confidence << " " << tightest << " " << n;
+        EXPECT_GT(a.high, f.high) << confidence << " " << tightest << " " << n;
+      }
+    }
+  }
+}
+
+// A/A experiments read every day: 30 days of 200 new users per variant and
+// day, each converting with probability 0.1 in both variants, 400 runs
+// (fixed seed). A run is a false positive when, on any day, the conversion
+// lift's interval excludes 0 (or the control's rate interval excludes the
+// true 0.1). Stopping at the first "significant" day with the fixed-horizon
+// interval does that far more often than 5%; the always-valid interval stays
+// below 5%.
+TEST(AlwaysValidInterval, KeepsTheFalsePositiveRateUnderAlphaWhenPeekingDaily) {
+  const int runs = 400, days = 30, per_day = 200;
+  const double p = 0.1, confidence = 0.95, alpha = 1 - confidence;
+  SplitMix64 rng(20261206);
+  int fixed_lift = 0, always_lift = 0, fixed_rate = 0, always_rate = 0;
+  for (int run = 0; run < runs; ++run) {
+    double n = 0, conv[2] = {0, 0};
+    bool fl = false, al = false, fr = false, ar = false;
+    for (int day = 0; day < days; ++day) {
+      for (int u = 0; u < per_day; ++u) {
+        conv[0] += rng.Uniform() < p;
+        conv[1] += rng.Uniform() < p;
+      }
+      n += per_day;
+      // Per-user conversion is 0/1: the mean and the variance of the mean
+      // as AnalyzeExperiment computes them (sample variance / n).
+      double mean[2], var[2];
+      for (int v = 0; v < 2; ++v) {
+        mean[v] = conv[v] / n;
+        var[v] = mean[v] * (1 - mean[v]) * n / (n - 1) / n;
+      }
+      auto lift = RelativeLift(mean[1], var[1], mean[0], var[0]);
+      ASSERT_TRUE(lift);
+      const Interval lf = FixedHorizonInterval(lift->value, lift->variance, confidence);
+      const Interval la = AlwaysValidInterval(lift->value, lift->variance, n, confidence, 10000);
+      fl |= lf.low > 0 || lf.high < 0;
+      al |= la.low > 0 || la.high < 0;
+      const Interval rf = FixedHorizonInterval(mean[0], var[0], confidence);
+      const Interval ra = AlwaysValidInterval(mean[0], var[0], n, confidence, 10000);
+      fr |= rf.low > p || rf.high < p;
+      ar |= ra.low > p || ra.high < p;
+    }
+    fixed_lift += fl;
+    always_lift += al;
+    fixed_rate += fr;
+    always_rate += ar;
+  }
+  std::printf(
+      "A/A daily peeking over %d runs: false positives fixed %d (lift) %d (rate), "
+      "always-valid %d (lift) %d (rate)\n",
+      runs, fixed_lift, fixed_rate, always_lift, always_rate);
+  EXPECT_LE(always_lift, alpha * runs);
+  EXPECT_LE(always_rate, alpha * runs);
+  EXPECT_GT(fixed_lift, 2 * alpha * runs);
+  EXPECT_GT(fixed_rate, 2 * alpha * runs);
+}
+
+TEST(ExperimentReport, ReportsAlwaysValidIntervalsBesideTheFixedOnes) {
+  Experiment e = Parse(kTwoVariants);
+  e.start.reset();
+  e.stop.reset();
+  Simulation sim = Simulate(e, 4000, {0.10, 0.12}, {0.3, 0.3}, 9);
+  ExperimentReportOptions options;
+  options.cs_users = 5000;
+  auto r = AnalyzeExperiment(e, sim.events, options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  for (const VariantReport& v : r->variants) {
+    EXPECT_EQ(v.ctr_always.estimate, v.ctr.estimate);
+    EXPECT_LT(v.ctr_always.low, v.ctr.low);
+    EXPECT_GT(v.ctr_always.high, v.ctr.high);
+    EXPECT_LT(v.conversion_always.low, v.conversion.low);
+    EXPECT_GT(v.revenue_per_user_always.high, v.revenue_per_user.high);
+  }
+  const VariantReport& t = r->variants[1];
+  ASSERT_TRUE(t.ctr_lift && t.ctr_lift_always);
+  EXPECT_LT(t.ctr_lift_always->low, t.ctr_lift->low);
+  EXPECT_GT(t.ctr_lift_always->high, t.ctr_lift->high);
+  EXPECT_FALSE(r->variants[0].ctr_lift_always);
+  EXPECT_NE(r->method.find("always-valid"), std::string::npos);
+  const std::string json = ExperimentReportJson(*r);
+  EXPECT_NE(json.find("\"always_valid\":{\"ctr\":{"), std::string::npos);
+  EXPECT_NE(json.find("\"cs_users\":5000"), std::string::npos);
+  EXPECT_NE(ExperimentReportText(*r).find("always-valid interval"), std::string::npos);
+  options.cs_users = 0;
+  auto bad = AnalyzeExperiment(e, sim.events, options);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--cs-users"), std::string::npos);
 }
 
 TEST(RecommendationId, IsFreshForEveryAnswer) {

@@ -133,16 +133,31 @@ Interval ToInterval(const Estimate& e, double z) {
   return {e.value, e.value - half, e.value + half};
 }
 
-// Relative lift t / c - 1, delta method on the ratio of independent means.
-std::optional<Interval> Lift(const Estimate& t, const Estimate& c, double z) {
-  if (!(c.value > 0)) return std::nullopt;
-  const double ratio = t.value / c.value;
-  const double rel_var =
-      (t.value > 0 ? t.var / (t.value * t.value) : 0) + c.var / (c.value * c.value);
-  double var = ratio * ratio * rel_var;
-  if (t.value <= 0) var = t.var / (c.value * c.value);
-  const double half = z * std::sqrt(var);
-  return Interval{ratio - 1, ratio - 1 - half, ratio - 1 + half};
+// The always-valid interval of a per-variant estimate over `users` units;
+// with no user, the estimate alone (as the fixed-horizon interval gives).
+Interval ToAlwaysValid(const Estimate& e, double users, double confidence, double cs_users) {
+  if (!(users > 0)) return {e.value, e.value, e.value};
+  return AlwaysValidInterval(e.value, e.var, users, confidence, cs_users);
+}
+
+// Relative lift t / c - 1 with the fixed-horizon and the always-valid
+// interval; the always-valid one counts the harmonic mean of the two
+// variants' users as its units (the users of each variant under an equal
+// split).
+struct LiftIntervals {
+  std::optional<Interval> fixed, always;
+};
+LiftIntervals Lift(const Estimate& t, double t_users, const Estimate& c, double c_users,
+                   double confidence, double cs_users) {
+  LiftIntervals out;
+  auto lift = RelativeLift(t.value, t.var, c.value, c.var);
+  if (!lift) return out;
+  out.fixed = FixedHorizonInterval(lift->value, lift->variance, confidence);
+  if (t_users > 0 && c_users > 0) {
+    const double units = 2 * t_users * c_users / (t_users + c_users);
+    out.always = AlwaysValidInterval(lift->value, lift->variance, units, confidence, cs_users);
+  }
+  return out;
 }
 
 std::string Percent(double v) {
@@ -171,6 +186,32 @@ void WriteInterval(JsonWriter* w, std::string_view key, const Interval& i) {
 
 }  // namespace
 
+Interval FixedHorizonInterval(double estimate, double variance, double confidence) {
+  return ToInterval({estimate, variance}, NormalQuantile(1 - (1 - confidence) / 2));
+}
+
+double TuneMixing(double tightest_units, double alpha) {
+  const double l = 2 * std::log(1 / alpha);
+  return (l + std::log(1 + l)) / tightest_units;
+}
+
+Interval AlwaysValidInterval(double estimate, double variance, double units, double confidence,
+                             double tightest_units) {
+  const double alpha = 1 - confidence;
+  const double x = units * TuneMixing(tightest_units, alpha);  // units * rho^2
+  const double half =
+      std::sqrt(std::max(0.0, variance) * (1 + 1 / x) * std::log((1 + x) / (alpha * alpha)));
+  return {estimate, estimate - half, estimate + half};
+}
+
+std::optional<LiftEstimate> RelativeLift(double t, double t_variance, double c, double c_variance) {
+  if (!(c > 0)) return std::nullopt;
+  const double ratio = t / c;
+  double var =
+      t > 0 ? ratio * ratio * (t_variance / (t * t) + c_variance / (c * c)) : t_variance / (c * c);
+  return LiftEstimate{ratio - 1, var};
+}
+
 Result<ExperimentReport> AnalyzeExperiment(const Experiment& experiment,
                                            std::span<const Event> events,
                                            const ExperimentReportOptions& options) {
@@ -182,11 +223,17 @@ Result<ExperimentReport> AnalyzeExperiment(const Experiment& experiment,
   if (!(options.power > 0 && options.power < 1)) {
     return Status::InvalidArgument("power must be between 0 and 1 (e.g. 0.8)");
   }
+  if (!(options.cs_users > 0)) {
+    return Status::InvalidArgument(
+        "--cs-users (the users per variant where the always-valid intervals are tightest) must "
+        "be > 0, e.g. 10000");
+  }
   ExperimentReport report;
   report.experiment = experiment.name;
   report.confidence = options.confidence;
   report.mde = options.mde;
   report.power = options.power;
+  report.cs_users = options.cs_users;
   report.events = events.size();
   const double z = NormalQuantile(1 - (1 - options.confidence) / 2);
   auto reject = [&](const char* reason) { ++report.rejected[reason]; };
@@ -308,15 +355,29 @@ Result<ExperimentReport> AnalyzeExperiment(const Experiment& experiment,
     r.ctr = ToInterval(ctr[v], z);
     r.conversion = ToInterval(conv[v], z);
     r.revenue_per_user = ToInterval(rev[v], z);
+    const double n = static_cast<double>(r.users), cl = options.confidence, cs = options.cs_users;
+    r.ctr_always = ToAlwaysValid(ctr[v], n, cl, cs);
+    r.conversion_always = ToAlwaysValid(conv[v], n, cl, cs);
+    r.revenue_per_user_always = ToAlwaysValid(rev[v], n, cl, cs);
     total_users += r.users;
     report.variants.push_back(std::move(r));
   }
   const size_t c = experiment.control;
   for (size_t v = 0; v < k; ++v) {
     if (v == c) continue;
-    report.variants[v].ctr_lift = Lift(ctr[v], ctr[c], z);
-    report.variants[v].conversion_lift = Lift(conv[v], conv[c], z);
-    report.variants[v].revenue_lift = Lift(rev[v], rev[c], z);
+    VariantReport& r = report.variants[v];
+    const double nt = static_cast<double>(r.users),
+                 nc = static_cast<double>(report.variants[c].users);
+    const double cl = options.confidence, cs = options.cs_users;
+    LiftIntervals l = Lift(ctr[v], nt, ctr[c], nc, cl, cs);
+    r.ctr_lift = l.fixed;
+    r.ctr_lift_always = l.always;
+    l = Lift(conv[v], nt, conv[c], nc, cl, cs);
+    r.conversion_lift = l.fixed;
+    r.conversion_lift_always = l.always;
+    l = Lift(rev[v], nt, rev[c], nc, cl, cs);
+    r.revenue_lift = l.fixed;
+    r.revenue_lift_always = l.always;
   }
 
   // Sample-ratio mismatch over variants with a positive share.
@@ -350,9 +411,12 @@ Result<ExperimentReport> AnalyzeExperiment(const Experiment& experiment,
   }
   report.method =
       "fixed-horizon: normal-approximation " + Fixed(100 * options.confidence, 0) +
-      "% intervals (users are the units; click-through rate and lifts by the delta method). They "
-      "are valid once, at the sample size planned in advance; looking daily and stopping at the "
-      "first significant result inflates false positives.";
+      "% intervals (users are the units; click-through rate and lifts by the delta method), valid "
+      "once, at the sample size planned in advance; looking daily and stopping at the first "
+      "significant result inflates false positives. always-valid: normal-mixture confidence "
+      "sequences at the same level, tightest at " +
+      Fixed(options.cs_users, 0) +
+      " users per variant (--cs-users); they may be read every day and stopped on at any time.";
   return report;
 }
 
@@ -372,13 +436,26 @@ std::string ExperimentReportText(const ExperimentReport& r) {
     line("  users " + std::to_string(v.users) + ", exposures " + std::to_string(v.exposures) +
          ", clicks " + std::to_string(v.clicks) + ", carts " + std::to_string(v.carts) +
          ", purchases " + std::to_string(v.purchases) + ", revenue " + Fixed(v.revenue, 2));
-    line("  click-through rate " + ci(v.ctr, true, 0));
-    line("  conversion         " + ci(v.conversion, true, 0));
-    line("  revenue per user   " + ci(v.revenue_per_user, false, 4));
-    if (v.ctr_lift) line("  lift vs control: click-through " + ci(*v.ctr_lift, true, 0));
-    if (v.conversion_lift)
-      line("                   conversion    " + ci(*v.conversion_lift, true, 0));
-    if (v.revenue_lift) line("                   revenue/user  " + ci(*v.revenue_lift, true, 0));
+    line("                     estimate [fixed-horizon interval]  always-valid interval");
+    auto row = [&](const std::string& label, const Interval& fixed, const Interval& always,
+                   bool pct, int digits) {
+      std::string left = label + ci(fixed, pct, digits);
+      if (left.size() < 55) left.resize(55, ' ');
+      const std::string a = pct ? Percent(always.low) : Fixed(always.low, digits);
+      const std::string b = pct ? Percent(always.high) : Fixed(always.high, digits);
+      line(left + "  [" + a + ", " + b + "]");
+    };
+    row("  click-through rate ", v.ctr, v.ctr_always, true, 0);
+    row("  conversion         ", v.conversion, v.conversion_always, true, 0);
+    row("  revenue per user   ", v.revenue_per_user, v.revenue_per_user_always, false, 4);
+    auto lift_row = [&](const std::string& label, const std::optional<Interval>& fixed,
+                        const std::optional<Interval>& always) {
+      if (!fixed) return;
+      row(label, *fixed, always ? *always : *fixed, true, 0);
+    };
+    lift_row("  lift: click-through ", v.ctr_lift, v.ctr_lift_always);
+    lift_row("  lift: conversion    ", v.conversion_lift, v.conversion_lift_always);
+    lift_row("  lift: revenue/user  ", v.revenue_lift, v.revenue_lift_always);
   }
   line("");
   char buf[160];
@@ -413,6 +490,8 @@ std::string ExperimentReportJson(const ExperimentReport& r) {
   w.Double(r.confidence);
   w.Key("method");
   w.String(r.method);
+  w.Key("cs_users");
+  w.Double(r.cs_users);
   w.Key("variants");
   w.BeginArray();
   for (const auto& v : r.variants) {
@@ -446,6 +525,20 @@ std::string ExperimentReportJson(const ExperimentReport& r) {
       if (v.revenue_lift) WriteInterval(&w, "revenue_per_user", *v.revenue_lift);
       w.EndObject();
     }
+    w.Key("always_valid");
+    w.BeginObject();
+    WriteInterval(&w, "ctr", v.ctr_always);
+    WriteInterval(&w, "conversion", v.conversion_always);
+    WriteInterval(&w, "revenue_per_user", v.revenue_per_user_always);
+    if (v.ctr_lift_always || v.conversion_lift_always || v.revenue_lift_always) {
+      w.Key("lift");
+      w.BeginObject();
+      if (v.ctr_lift_always) WriteInterval(&w, "ctr", *v.ctr_lift_always);
+      if (v.conversion_lift_always) WriteInterval(&w, "conversion", *v.conversion_lift_always);
+      if (v.revenue_lift_always) WriteInterval(&w, "revenue_per_user", *v.revenue_lift_always);
+      w.EndObject();
+    }
+    w.EndObject();
     w.EndObject();
   }
   w.EndArray();

@@ -1685,7 +1685,7 @@ std::string AbsoluteDir(const std::string& path) {
 
 }  // namespace
 
-Result<PipelineConfig> LoadPipelineConfig(const std::string& path) {
+Result<PipelineConfig> LoadPipelineConfig(const std::string& path, const std::string& workdir) {
   ENCORE_ASSIGN_OR_RETURN(toml::table root, ParseToml(path));
   PipelineConfig c;
   c.file = path;
@@ -1696,7 +1696,9 @@ Result<PipelineConfig> LoadPipelineConfig(const std::string& path) {
   // A relative workdir is relative to where encore runs (like --workdir), so
   // `encore run examples/x.toml` writes ./runs/..., never into the folder of
   // the pipeline file (a source tree); without the key, the file's directory.
-  if (auto w = Loader::String(root, "workdir")) {
+  if (!workdir.empty()) {
+    c.workdir = ResolvePath(fs::current_path().string(), workdir);
+  } else if (auto w = Loader::String(root, "workdir")) {
     c.workdir = ResolvePath(fs::current_path().string(), *w);
   } else {
     c.workdir = c.dir;

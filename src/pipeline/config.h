@@ -246,8 +246,11 @@ struct PipelineConfig {
 
 // Reads, checks and resolves a pipeline file. All problems are reported
 // together (InvalidArgument, one "FILE:LINE:COLUMN: ..." line each); a
-// missing or unreadable file is NotFound / IOError.
-Result<PipelineConfig> LoadPipelineConfig(const std::string& path);
+// missing or unreadable file is NotFound / IOError. A non-empty `workdir`
+// (--workdir; relative to the current directory) replaces the file's, and
+// the outputs are resolved and checked against it.
+Result<PipelineConfig> LoadPipelineConfig(const std::string& path,
+                                          const std::string& workdir = "");
 
 // Only the working directory of a pipeline file (for `encore runs`), without
 // checking the rest, so a pipeline whose sources are gone still finds its runs.

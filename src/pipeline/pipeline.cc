@@ -1154,20 +1154,7 @@ Pipeline::~Pipeline() = default;
 Result<std::unique_ptr<Pipeline>> Pipeline::Load(const std::string& path,
                                                  const PipelineOptions& options) {
   auto impl = std::make_unique<Impl>();
-  ENCORE_ASSIGN_OR_RETURN(impl->config, LoadPipelineConfig(path));
-  if (!options.workdir.empty()) {
-    impl->config.workdir = ResolvePath(fs::current_path().string(), options.workdir);
-    // Checked again: outputs resolve against the new workdir.
-    std::vector<std::string> conflicts = DestinationConflicts(impl->config);
-    if (!conflicts.empty()) {
-      std::string lines;
-      for (const auto& line : conflicts) lines += (lines.empty() ? "" : "\n  ") + line;
-      return Status::InvalidArgument(conflicts.size() == 1
-                                         ? lines
-                                         : "pipeline " + impl->config.file + " with --workdir " +
-                                               impl->config.workdir + ":\n  " + lines);
-    }
-  }
+  ENCORE_ASSIGN_OR_RETURN(impl->config, LoadPipelineConfig(path, options.workdir));
   if (options.keep) impl->config.keep = *options.keep;
   impl->options = options;
   ENCORE_ASSIGN_OR_RETURN(impl->plan, MakePlan(impl->config, options.only));
