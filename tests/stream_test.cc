@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "encore/dataset.h"
+#include "encore/obfuscate.h"
 #include "encore/publish.h"
 #include "encore/rank.h"
 #include "encore/reader.h"
@@ -301,10 +302,121 @@ TEST_F(StreamTest, EventsFileWithThePipelinesWeights) {
       << r.err;
   CommandResult dump = RunEncore("stream --store " + store_uri_ + " --dump-totals -");
   EXPECT_EQ(dump.out, "u1,i2,purchase,1\nu1,i2,*,3\nu1,i3,view,1\nu1,i3,*,2\n");
+  // A flag overrides the pipeline: with --weights view=1 only views are accepted.
   CommandResult both = RunEncore("stream --store " + store_uri_ + " --events " + events +
                                  " --pipeline " + pipeline + " --weights view=1");
-  EXPECT_EQ(both.exit_code, 1);
-  EXPECT_NE(both.err.find("--weights or --pipeline, not both"), std::string::npos) << both.err;
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_NE(both.err.find("3 received, 1 applied"), std::string::npos) << both.err;
+  EXPECT_NE(both.err.find("rejected line 1: field 'event': unknown event type 'purchase'; known: "
+                          "view"),
+            std::string::npos)
+      << both.err;
+}
+
+// A pipeline with obfuscated user ids and a [stream] section: `encore run`
+// publishes the batch model under the hashed ids, `encore stream --pipeline`
+// hashes the live events' raw ids with the same key, so a batch user's live
+// list is their snapshot row plus their new events, under the same id.
+TEST_F(StreamTest, PipelineStreamSectionObfuscatesLiveIdsAsTheBatch) {
+  const std::string key = "a-test-obfuscation-key-0123456789";
+  WriteFile(dir_.File("key.txt"), key + "\n");
+  std::string csv = "user,item,event\n";
+  for (int u = 0; u < 40; ++u) {
+    for (int k = 0; k < 6; ++k) {
+      csv += "shopper" + std::to_string(u) + ",item" + std::to_string((u * 7 + k * 3) % 30) +
+             (k == 5 ? ",purchase\n" : ",view\n");
+    }
+  }
+  WriteFile(dir_.File("events.csv"), csv);
+  const std::string pipeline = dir_.File("live.toml");
+  WriteFile(pipeline,
+            "name = \"live\"\n"
+            "[sources.events]\npath = \"events.csv\"\nobfuscate = [\"user\"]\n"
+            "obfuscation_key_file = \"key.txt\"\n"
+            "[prepare]\nweights = { view = 1, purchase = 5 }\n"
+            "[models.m]\nkind = \"ials\"\nparams = { factors = 4, iterations = 5 }\n"
+            "[outputs.serving]\nkind = \"publish\"\nmodel = \"m\"\nstore = \"live-store\"\n"
+            "n = 5\n"
+            "[stream]\nstore = \"live-store\"\nredis = \"" +
+                redis_.Uri() + "\"\nstream = \"shop\"\ngroup = \"g\"\nbatch = 64\n");
+  CommandResult dry = RunEncore("run " + pipeline + " --dry-run");
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("live events ([stream]; run by `encore stream --pipeline"),
+            std::string::npos)
+      << dry.out;
+  EXPECT_NE(dry.out.find(redis_.Uri() + " stream shop, group g, consumer encore-stream -> store " +
+                         dir_.File("live-store")),
+            std::string::npos)
+      << dry.out;
+  EXPECT_NE(dry.out.find("batch 64, window 20 ms"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("weights purchase=5, view=1 (from [prepare])"), std::string::npos)
+      << dry.out;
+  EXPECT_NE(dry.out.find("obfuscate user (key from file " + dir_.File("key.txt")),
+            std::string::npos)
+      << dry.out;
+  CommandResult run = RunEncore("run " + pipeline);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+
+  const std::string shopper = Obfuscator(key).Hash("shopper3");
+  const std::string newcomer = Obfuscator(key).Hash("newcomer");
+  ServeOptions o = FastServeOptions();
+  auto store = Store::OpenExisting(dir_.File("live-store"));
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto server = Server::Create(std::move(store).value(), o);
+  ASSERT_TRUE(server.ok());
+  server_ = std::move(server).value();
+  ASSERT_TRUE(server_->Start().ok());
+  EXPECT_EQ(Get("/v1/users/shopper3/recommendations").status, 404) << "raw ids are not stored";
+  HttpReply before = Get("/v1/users/" + shopper + "/recommendations");
+  ASSERT_EQ(before.status, 200) << before.body;
+  const std::vector<std::string> before_items = Items(before.body);
+  ASSERT_FALSE(before_items.empty());
+  const std::string top = before_items[0];
+
+  // Live events carry the raw ids, as the batch input did.
+  auto log = stream::RedisEventLog::Open(redis_.Uri(), "shop");
+  ASSERT_TRUE(log.ok());
+  using Entry = std::vector<std::pair<std::string, std::string>>;
+  std::vector<std::string> ids;
+  ASSERT_TRUE(
+      (*log)
+          ->Append({Entry{{"user", "shopper3"}, {"item", top}, {"event", "purchase"}, {"id", "o1"}},
+                    Entry{{"user", "newcomer"}, {"item", "item4"}, {"event", "view"}}},
+                   &ids)
+          .ok());
+  CommandResult consumed = RunEncore("stream --pipeline " + pipeline + " --idle-exit-ms 400");
+  ASSERT_EQ(consumed.exit_code, 0) << consumed.err;
+  EXPECT_NE(consumed.err.find("2 received, 2 applied"), std::string::npos) << consumed.err;
+  CommandResult dump = RunEncore("stream --pipeline " + pipeline + " --dump-totals -");
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  EXPECT_NE(dump.out.find(shopper + "," + top + ",purchase,1\n" + shopper + "," + top + ",*,5\n"),
+            std::string::npos)
+      << dump.out;
+  EXPECT_NE(dump.out.find(newcomer + ",item4,view,1\n"), std::string::npos) << dump.out;
+  EXPECT_EQ(dump.out.find("shopper3"), std::string::npos) << dump.out;
+  EXPECT_EQ(dump.out.find("newcomer"), std::string::npos) << dump.out;
+
+  // The batch user's list is live now (snapshot row + purchase): the bought
+  // item is gone, and so are the batch items (exclusion joins both).
+  HttpReply after = Get("/v1/users/" + shopper + "/recommendations");
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_NE(after.body, before.body);
+  const std::vector<std::string> after_items = Items(after.body);
+  EXPECT_EQ(std::find(after_items.begin(), after_items.end(), top), after_items.end())
+      << after.body;
+  for (int k = 0; k < 6; ++k) {
+    const std::string seen = "item" + std::to_string((3 * 7 + k * 3) % 30);
+    EXPECT_EQ(std::find(after_items.begin(), after_items.end(), seen), after_items.end())
+        << seen << " (a batch item) is recommended: " << after.body;
+  }
+  EXPECT_EQ(Get("/v1/users/" + newcomer + "/recommendations").status, 200);
+  EXPECT_EQ(Get("/v1/users/newcomer/recommendations").status, 404);
+
+  // A flag overrides the section: another (empty) stream, nothing applied.
+  CommandResult other =
+      RunEncore("stream --pipeline " + pipeline + " --stream nothing --idle-exit-ms 200");
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  EXPECT_NE(other.err.find("0 received, 0 applied"), std::string::npos) << other.err;
 }
 
 // Polls the live totals until `needle` shows up (at most ~20 s).

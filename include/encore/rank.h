@@ -25,7 +25,8 @@
 //                    - otherwise dense scores (ScoreBatch, blocks of
 //                      model->batch_block() users; ScoreFoldIn for visitors).
 //   (b) exclusions   the user's training items (exclude_seen; for a visitor
-//                    the items it named), items not on a non-empty allow
+//                    the items it named; beyond options.seen_exact_max of
+//                    them, a Bloom filter of them), items not on a non-empty allow
 //                    list, items on the deny list, then each ExcludeStep in
 //                    the order added. Exclusions see only (context, item),
 //                    never a score, so they commute with (c).
@@ -65,6 +66,13 @@ namespace encore {
 struct QueryOptions {
   uint32_t n = 10;           // items to return (fewer when fewer qualify)
   bool exclude_seen = true;  // drop items the user interacted with in training
+  // Seen items at scale: exclusion is exact for a user (visitor) with up to
+  // this many seen items; beyond it, the ranker tests candidates against a
+  // Bloom filter of them sized for seen_fpr (util/bloom_filter.h). A seen
+  // item is never returned; an unseen candidate is dropped with probability
+  // about seen_fpr (docs/STREAMING.md, "Seen items at scale").
+  uint32_t seen_exact_max = 10'000;
+  double seen_fpr = 0.001;  // REQUIRES: 0 < seen_fpr < 1
   // When not empty, only these items may be returned.
   std::vector<uint32_t> allow;
   // These items are never returned.

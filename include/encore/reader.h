@@ -52,6 +52,11 @@ struct ColumnRef {
   std::string ToString() const;
 };
 
+// The role a header name takes when no column is chosen for it: "user",
+// "item", "value", "event" or "time" (case-insensitive match against the
+// well-known names: user, user_id, customer, ...), or "" for none.
+std::string DefaultColumnRole(const std::string& header_name);
+
 enum class TimeUnit { kAuto, kSeconds, kMilliseconds };
 
 // Option names shared by the CLI flags and pipeline files

@@ -71,6 +71,10 @@ struct SpeedLayerOptions {
   std::map<std::string, float> weights;
   uint32_t n = 0;            // list length; 0: the snapshot's published n, else 20
   bool exclude_seen = true;  // a user's items are never recommended to them
+  // Seen-item exclusion is exact for users with up to this many items and a
+  // Bloom filter at seen_fpr beyond (QueryOptions::seen_exact_max).
+  uint32_t seen_exact_max = 10'000;
+  double seen_fpr = 0.001;
   // What a user's fold-in starts from. true (Lambda: the stream holds the
   // events after the batch's data): the user's row in the snapshot's model
   // plus the live totals. false (Kappa: the stream holds every event, so the
@@ -267,6 +271,27 @@ struct ConsumerOptions {
 // reading, and the unread events wait in Redis).
 Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerOptions& options,
                    ConsumerStats* stats);
+
+// Everything `encore stream` runs with, from its flags or a pipeline file's
+// [stream] section (pipeline::StreamJobFor; flags override the section's
+// values). Both front ends call RunStreamJob: there is one workflow.
+struct StreamJob {
+  std::string store;  // the serving store: a directory (LMDB) or redis://HOST:PORT/DB
+  ConsumerOptions consumer;
+  SpeedLayerOptions speed;  // weights: the batch job's ([prepare] weights of its pipeline)
+  // Event fields replaced by their keyed hash ("user", "item"), as the batch
+  // reader's obfuscated columns, with the key from obfuscation_key_file, else
+  // the environment variable obfuscation_key_env (empty: $ENCORE_OBFUSCATION_KEY).
+  std::vector<std::string> obfuscate;
+  std::string obfuscation_key_file;
+  std::string obfuscation_key_env;
+};
+
+// Checks `job` (an event source, the obfuscated fields, the key), opens its
+// store and runs the consumer (RunConsumer) until the source ends, idles out
+// or job.consumer.stop is set. `stats` is filled even on failure.
+// REQUIRES: stats != nullptr.
+Status RunStreamJob(const StreamJob& job, ConsumerStats* stats);
 
 }  // namespace encore
 

@@ -51,8 +51,8 @@ Command RegisterStream(CLI::App& root) {
   ConsumerOptions& c = f->consumer;
   app->add_option("--store", f->store,
                   "Serving store the lists are written to: a directory (LMDB) or "
-                  "redis://HOST:PORT/DB; it must hold a published snapshot with its model")
-      ->required();
+                  "redis://HOST:PORT/DB; it must hold a published snapshot with its model "
+                  "(default: the --pipeline file's [stream] store)");
   app->add_option("--redis", c.redis_uri, "Redis holding the event stream: redis://HOST:PORT/DB");
   app->add_option("--stream", c.stream_key, "Key of the Redis stream of events");
   app->add_option("--group", c.group,
@@ -69,8 +69,9 @@ Command RegisterStream(CLI::App& root) {
                   "Event weights, e.g. view=1,cart=3,purchase=10 (the batch job's); events of "
                   "other types are rejected. Default: every event weighs 1, any type");
   app->add_option("--pipeline", f->pipeline,
-                  "Take the event weights from this pipeline file's [prepare] weights (the "
-                  "batch job that trained the model); instead of --weights");
+                  "Run the pipeline file's [stream] section (store, Redis, stream, group, ...), "
+                  "with its [prepare] weights (the batch job that trained the model) and its "
+                  "sources' obfuscation of user and item ids; flags given here override it");
   app->add_option("--history", f->history,
                   "What a user's list is folded in from: 'snapshot+live' (Lambda: the stream "
                   "holds the events after the batch's data) or 'live' (Kappa: the stream holds "
@@ -84,6 +85,15 @@ Command RegisterStream(CLI::App& root) {
       ->check(CLI::IsMember({"disk", "process"}))
       ->capture_default_str();
   app->add_option("--n", f->speed.n, "List length (0: the snapshot's published n)")
+      ->capture_default_str();
+  app->add_option("--seen-exact-max", f->speed.seen_exact_max,
+                  "Seen-item exclusion is exact for users with up to this many items and a "
+                  "Bloom filter beyond (docs/STREAMING.md)")
+      ->capture_default_str();
+  app->add_option("--seen-fpr", f->speed.seen_fpr,
+                  "Target false-positive rate of that Bloom filter (share of unseen items "
+                  "wrongly left out), in (0, 0.5]")
+      ->check(CLI::Range(1e-12, 0.5))
       ->capture_default_str();
   app->add_option("--batch", c.batch, "Most events applied in one batch")->capture_default_str();
   app->add_option("--window-ms", c.window_ms,
@@ -124,27 +134,65 @@ Command RegisterStream(CLI::App& root) {
                   "Write the live totals (user,item,type,count and user,item,*,value lines) to "
                   "this file ('-': stdout) and exit");
   app->add_flag("--quiet", f->quiet, "No progress lines on stderr");
-  return {app, [f] {
+  return {app, [f, app] {
             // First: a SIGTERM during start-up must not kill the process either.
             InstallStopHandlers();
-            auto store = Store::OpenExisting(f->store);
-            if (!store.ok()) return PrintError(store.status());
-            auto weights = ParseWeights(f->weights);
-            if (!weights.ok()) return PrintError(weights.status());
-            f->speed.weights = *weights;
+            // The settings: the pipeline's [stream] (or defaults), then the flags given.
+            StreamJob job;
             if (!f->pipeline.empty()) {
-              if (!f->weights.empty()) {
-                return PrintError(Status::InvalidArgument(
-                    "give the event weights once: --weights or --pipeline, not both"));
-              }
               auto config = pipeline::LoadPipelineConfig(f->pipeline);
               if (!config.ok()) return PrintError(config.status());
-              f->speed.weights = config->prepare.dataset.weights;
+              auto from_file = pipeline::StreamJobFor(*config);
+              if (!from_file.ok()) return PrintError(from_file.status());
+              job = std::move(from_file).value();
             }
-            f->speed.include_snapshot_row = f->history != "live";
-            f->speed.sync = f->sync != "process";
+            auto given = [&](const char* flag) { return app->count(flag) > 0; };
+            ConsumerOptions& jc = job.consumer;
+            const ConsumerOptions& fc = f->consumer;
+            if (given("--store")) job.store = f->store;
+            if (given("--events")) {
+              jc.events_path = fc.events_path;
+              jc.redis_uri.clear();
+            }
+            if (given("--redis")) jc.redis_uri = fc.redis_uri;
+            if (given("--stream")) jc.stream_key = fc.stream_key;
+            if (given("--group")) jc.group = fc.group;
+            if (given("--consumer")) jc.consumer = fc.consumer;
+            if (given("--batch")) jc.batch = fc.batch;
+            if (given("--window-ms")) jc.window_ms = fc.window_ms;
+            if (given("--refresh-ms")) jc.refresh_ms = fc.refresh_ms;
+            if (f->pipeline.empty() || given("--n")) job.speed.n = f->speed.n;
+            if (f->pipeline.empty() || given("--seen-exact-max")) {
+              job.speed.seen_exact_max = f->speed.seen_exact_max;
+            }
+            if (f->pipeline.empty() || given("--seen-fpr")) job.speed.seen_fpr = f->speed.seen_fpr;
+            if (f->pipeline.empty() || given("--history")) {
+              job.speed.include_snapshot_row = f->history != "live";
+            }
+            if (f->pipeline.empty() || given("--sync")) job.speed.sync = f->sync != "process";
+            if (f->pipeline.empty() || given("--weights")) {
+              auto weights = ParseWeights(f->weights);
+              if (!weights.ok()) return PrintError(weights.status());
+              job.speed.weights = *weights;
+            }
+            if (given("--obfuscate")) job.obfuscate = f->obfuscate;
+            if (given("--obfuscation-key-file")) {
+              job.obfuscation_key_file = f->obfuscation_key_file;
+              job.obfuscation_key_env.clear();
+            }
+            jc.idle_exit_ms = fc.idle_exit_ms;
+            jc.item_refresh_events = fc.item_refresh_events;
+            jc.item_refresh_seconds = fc.item_refresh_seconds;
+            jc.item_refresh = fc.item_refresh;
+            if (job.store.empty()) {
+              return PrintError(Status::InvalidArgument(
+                  "no store: give --store DIR|redis://HOST:PORT/DB, or --pipeline FILE with a "
+                  "[stream] section"));
+            }
             if (!f->dump_totals.empty()) {
-              auto layer = SpeedLayer::Open(store->get(), f->speed);
+              auto store = Store::OpenExisting(job.store);
+              if (!store.ok()) return PrintError(store.status());
+              auto layer = SpeedLayer::Open(store->get(), job.speed);
               if (!layer.ok()) return PrintError(layer.status());
               std::string csv;
               if (Status s = (*layer)->DumpTotals(&csv); !s.ok()) return PrintError(s);
@@ -160,24 +208,7 @@ Command RegisterStream(CLI::App& root) {
               }
               return kExitOk;
             }
-            for (const std::string& field : f->obfuscate) {
-              if (field != "user" && field != "item") {
-                return PrintError(Status::InvalidArgument(
-                    "--obfuscate '" + field + "': live events can obfuscate user and item"));
-              }
-            }
-            std::optional<Obfuscator> obfuscator;
-            if (!f->obfuscate.empty()) {
-              auto o = Obfuscator::FromFileOrEnv(f->obfuscation_key_file);
-              if (!o.ok()) return PrintError(o.status());
-              obfuscator.emplace(std::move(o).value());
-            }
-            ConsumerOptions& c = f->consumer;
-            c.schema.obfuscate = f->obfuscate;
-            c.schema.obfuscator = obfuscator ? &*obfuscator : nullptr;
-            if (!c.redis_uri.empty() && c.stream_key.empty()) {
-              return PrintError(Status::InvalidArgument("--redis needs --stream KEY"));
-            }
+            ConsumerOptions& c = jc;
             c.stop = &stop_requested;
             const bool quiet = f->quiet;
             uint64_t last_report = 0;
@@ -214,7 +245,7 @@ Command RegisterStream(CLI::App& root) {
                            r.fit_seconds, r.publish_seconds);
             };
             ConsumerStats stats;
-            Status s = RunConsumer(store->get(), f->speed, c, &stats);
+            Status s = RunStreamJob(job, &stats);
             uint64_t rejected = 0;
             for (const auto& [reason, n] : stats.rejected) rejected += n;
             std::fprintf(stderr,

@@ -1023,4 +1023,13 @@ Result<InteractionLog> ReadInteractionsFromSources(std::vector<std::unique_ptr<B
 }
 
 }  // namespace io
+std::string DefaultColumnRole(const std::string& header_name) {
+  const std::string lower = Lower(header_name);
+  for (int role = 0; role < kNumRoles; ++role) {
+    const auto& names = Candidates(role);
+    if (std::find(names.begin(), names.end(), lower) != names.end()) return kRoleName[role];
+  }
+  return "";
+}
+
 }  // namespace encore

@@ -1585,6 +1585,90 @@ RetailConfig ReadRetail(Loader& l, const toml::table& t, const PipelineConfig& c
   return r;
 }
 
+// A stream name, group or consumer: 1..256 bytes, no control characters or spaces.
+void CheckStreamName(Loader& l, const toml::table& t, const char* key, std::string* out) {
+  auto v = Loader::String(t, key);
+  if (!v) return;
+  std::string problem;
+  if (v->empty()) {
+    problem = "is empty";
+  } else if (v->size() > 256) {
+    problem = "is " + std::to_string(v->size()) + " bytes, at most 256";
+  } else {
+    for (unsigned char ch : *v) {
+      if (ch < 0x20 || ch == 0x7f || ch == ' ') {
+        problem = "holds a space or control character";
+        break;
+      }
+    }
+  }
+  if (!problem.empty()) {
+    l.diag().Error(t.get(key)->source(), "[stream] " + std::string(key) + " " + problem +
+                                             "; write a name such as \"events\"");
+    return;
+  }
+  *out = *v;
+}
+
+StreamConfig ReadStream(Loader& l, const toml::table& t) {
+  StreamConfig s;
+  s.where = l.Where(t);
+  l.CheckKeys(t, "stream", "", "");
+  ConsumerOptions& c = s.job.consumer;
+  c.stream_key = "events";
+  if (auto v = Loader::String(t, "store")) {
+    if (v->empty()) {
+      l.diag().Error(t.get("store")->source(),
+                     "[stream] store is empty; write a directory or redis://HOST:PORT/DB");
+    }
+    s.job.store = *v;
+  }
+  if (auto v = Loader::String(t, "redis")) {
+    if (!v->starts_with("redis://")) {
+      l.diag().Error(t.get("redis")->source(),
+                     "[stream] redis '" + *v + "' is not a Redis URI; write redis://HOST:PORT/DB");
+    }
+    c.redis_uri = *v;
+  }
+  CheckStreamName(l, t, "stream", &c.stream_key);
+  CheckStreamName(l, t, "group", &c.group);
+  CheckStreamName(l, t, "consumer", &c.consumer);
+  if (auto v = l.Uint(t, "batch", 1, 100000)) c.batch = static_cast<uint32_t>(*v);
+  if (auto v = l.Uint(t, "window_ms", 0, 60000)) c.window_ms = static_cast<uint32_t>(*v);
+  if (auto v = l.Uint(t, "refresh_ms", 1, 3600000)) c.refresh_ms = static_cast<uint32_t>(*v);
+  if (auto v = l.Uint(t, "n", 0, 100000)) s.job.speed.n = static_cast<uint32_t>(*v);
+  if (auto v = l.Uint(t, "seen_exact_max", 0, 100000000)) {
+    s.job.speed.seen_exact_max = static_cast<uint32_t>(*v);
+  }
+  if (auto v = Loader::Number(t, "seen_fpr")) {
+    if (!(*v > 0 && *v <= 0.5)) {
+      l.diag().Error(t.get("seen_fpr")->source(),
+                     "[stream] seen_fpr must be in (0, 0.5], e.g. 0.001");
+    } else {
+      s.job.speed.seen_fpr = *v;
+    }
+  }
+  if (auto v = Loader::String(t, "sync")) {
+    if (*v == "disk" || *v == "process") {
+      s.sync = *v;
+    } else {
+      l.diag().Error(t.get("sync")->source(),
+                     "[stream] sync '" + *v + "' is unknown; use disk or process");
+    }
+  }
+  if (auto v = Loader::String(t, "history")) {
+    if (*v == "snapshot+live" || *v == "live") {
+      s.history = *v;
+    } else {
+      l.diag().Error(t.get("history")->source(),
+                     "[stream] history '" + *v + "' is unknown; use snapshot+live or live");
+    }
+  }
+  s.job.speed.sync = s.sync == "disk";
+  s.job.speed.include_snapshot_row = s.history != "live";
+  return s;
+}
+
 // Iterates the named tables of `key` ([models.NAME] ...), reporting non-tables.
 template <typename F>
 void ForEachNamed(Loader& l, const toml::table& root, const char* key, F&& f) {
@@ -1679,6 +1763,15 @@ Result<PipelineConfig> LoadPipelineConfig(const std::string& path, const std::st
   ForEachNamed(l, root, "outputs", [&](const std::string& name, const toml::table& t) {
     c.outputs.push_back(ReadOutput(l, name, t, c));
   });
+  if (const toml::node* st = root.get("stream")) {
+    if (const toml::table* t = st->as_table()) {
+      c.stream = ReadStream(l, *t);
+      // The sources' obfuscation must map onto the live events' fields.
+      if (Result<StreamJob> job = StreamJobFor(c); !job.ok()) {
+        l.diag().Error(t->source(), "[stream]: " + job.status().message());
+      }
+    }
+  }
   if (c.retail) {
     bool written = false;
     for (const auto& o : c.outputs) written = written || o.kind == OutputKind::kRetail;

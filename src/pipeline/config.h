@@ -40,6 +40,7 @@
 #include "encore/retail.h"
 #include "encore/retail_feeds.h"
 #include "encore/status.h"
+#include "encore/stream.h"
 #include "encore/workflow.h"
 #include "pipeline/output.h"
 
@@ -188,6 +189,16 @@ struct RetailConfig {
   std::optional<SegmentsConfig> segments;
 };
 
+// [stream]: what `encore stream --pipeline FILE` runs (docs/STREAMING.md).
+// The job's weights are [prepare]'s and its obfuscation the sources' (see
+// StreamJobFor); the store is as written (resolved by StreamJobFor).
+struct StreamConfig {
+  std::string where;
+  StreamJob job;
+  std::string history = "snapshot+live";
+  std::string sync = "disk";
+};
+
 enum class OutputKind { kCsv, kJsonl, kPostgres, kPublish, kRetail };
 const char* OutputKindName(OutputKind kind);
 
@@ -228,6 +239,7 @@ struct PipelineConfig {
   std::vector<RecommendConfig> recommends;
   std::vector<OutputConfig> outputs;
   std::optional<RetailConfig> retail;
+  std::optional<StreamConfig> stream;
   // Writes the file's content as one JSON value (conninfo masked), for manifests.
   std::function<void(JsonWriter*)> write_json;
 
@@ -250,6 +262,16 @@ Result<PipelineConfig> LoadPipelineConfig(const std::string& path,
 Result<std::string> LoadPipelineWorkdir(const std::string& path);
 // Only the `name` of a pipeline file, likewise.
 Result<std::string> LoadPipelineName(const std::string& path);
+
+// What `encore stream --pipeline FILE` runs: the [stream] section's settings
+// (defaults without one; a directory store resolved against the workdir),
+// the [prepare] weights, and the obfuscation of the [prepare] sources mapped
+// onto the live events' fields: an obfuscated column that is a source's
+// user (item) column - its user_col (item_col), or when that is not set a
+// well-known user (item) header name, or column 1 (2) of a headerless file -
+// obfuscates the events' `user` (`item`) field with the source's key. The
+// sources must agree (InvalidArgument naming them otherwise).
+Result<StreamJob> StreamJobFor(const PipelineConfig& config);
 
 // ---------------------------------------------------------- destinations
 // (destinations.cc)

@@ -155,6 +155,9 @@ const std::vector<ConfigKey>& PipelineKeys() {
       {"", "retail", T::kSection, false, "", "",
        "Retail personalisation: catalog, roll-up, rules and feeds ([PERSONALIZATION.md]"
        "(PERSONALIZATION.md)); written by a `retail` output"},
+      {"", "stream", T::kSection, false, "", "",
+       "Live events: what `encore stream --pipeline FILE` consumes and where it writes "
+       "(`[stream]`, [STREAMING.md](STREAMING.md)); not run by `encore run`"},
       // ---------------------------------------------------------------- sources
       {"sources.*", "path", T::kStringOrList, false, "", "",
        "A file, a glob (`*`, `?`, `[...]`) or a directory, or a list of them; relative to the "
@@ -375,6 +378,42 @@ const std::vector<ConfigKey>& PipelineKeys() {
        "manifest)"},
       {"retail.segments", "holdout", T::kNumber, false, "0.2", "",
        "Share of each member's (member, key) pairs held out for that evaluation"},
+      // ----------------------------------------------------------------- stream
+      {"stream", "store", T::kString, true, "", "",
+       "Serving store the live lists are written to: a directory (LMDB; relative to the "
+       "workdir) or `redis://HOST:PORT/DB`, holding a snapshot published with its model "
+       "(usually a `publish` output's store); `--store` overrides"},
+      {"stream", "redis", T::kString, true, "", "",
+       "Redis holding the event stream: `redis://HOST:PORT/DB`; `--redis` overrides "
+       "(`--events FILE` replaces it)"},
+      {"stream", "stream", T::kString, false, "events", "",
+       "Key of the Redis stream of events; `--stream` overrides"},
+      {"stream", "group", T::kString, false, "encore", "",
+       "Consumer group (created at the start of the stream when absent); `--group` overrides"},
+      {"stream", "consumer", T::kString, false, "encore-stream", "",
+       "Consumer name in the group (a restarted consumer with the same name first re-reads its "
+       "unacknowledged entries); `--consumer` overrides"},
+      {"stream", "batch", T::kInteger, false, "512", "",
+       "Most events applied in one batch, 1..100000; `--batch` overrides"},
+      {"stream", "window_ms", T::kInteger, false, "20", "",
+       "How long to wait for a batch to fill, 0..60000 (a burst of one user's events costs one "
+       "rebuild); `--window-ms` overrides"},
+      {"stream", "refresh_ms", T::kInteger, false, "1000", "",
+       "How often to check the store for a new snapshot, 1..3600000; `--refresh-ms` overrides"},
+      {"stream", "sync", T::kString, false, "disk", "",
+       "`disk` (fsync at every batch: survives a machine crash) or `process` (survives a crash "
+       "of the consumer, not of the machine; LMDB stores only); `--sync` overrides"},
+      {"stream", "history", T::kString, false, "snapshot+live", "",
+       "`snapshot+live` (Lambda) or `live` (Kappa): what a user's list is folded in from; "
+       "`--history` overrides"},
+      {"stream", "n", T::kInteger, false, "0 (the snapshot's published n)", "",
+       "List length; `--n` overrides"},
+      {"stream", "seen_exact_max", T::kInteger, false, "10000", "",
+       "Seen-item exclusion is exact for users with up to this many items and a Bloom filter "
+       "(false-positive rate `seen_fpr`) beyond, 0..100000000; `--seen-exact-max` overrides"},
+      {"stream", "seen_fpr", T::kNumber, false, "0.001", "",
+       "The Bloom filter's target false-positive rate, in (0, 0.5]: the share of unseen "
+       "items wrongly left out of a large-history user's list; `--seen-fpr` overrides"},
       // ---------------------------------------------------------------- outputs
       {"outputs.*", "kind", T::kString, true, "", "",
        "`csv`, `jsonl`, `postgres`, `publish` or `retail` (the six feeds of `[retail]`)"},

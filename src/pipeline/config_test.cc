@@ -553,6 +553,170 @@ TEST(PipelineConfigRetail, BadKeysAndValuesNameTheLine) {
   ExpectError(Replace(kRetail, "store = \"store\"", ""), "14:1", "missing required key 'store'");
 }
 
+// kValid (12 lines) with a [stream] section from line 13.
+const std::string kStream = std::string(kValid) + R"([stream]
+store = "store"
+redis = "redis://127.0.0.1:6390/0"
+stream = "ev"
+group = "grp"
+consumer = "c1"
+batch = 100
+window_ms = 5
+refresh_ms = 250
+sync = "process"
+history = "live"
+n = 7
+seen_exact_max = 500
+seen_fpr = 0.01
+)";
+
+TEST(PipelineConfigStream, EveryKeyResolvesIntoTheJob) {
+  TempDir dir;
+  Loaded l = Load(dir, Replace(kStream, "[models.pop]",
+                               "[prepare]\nweights = { view = 1, buy = 5 }\n[models.pop]"));
+  ASSERT_TRUE(l.status.ok()) << l.status.message();
+  Result<PipelineConfig> c = LoadPipelineConfig(dir.File("p.toml"));
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c->stream.has_value());
+  Result<StreamJob> job = StreamJobFor(*c);
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  EXPECT_EQ(job->store, dir.File("store"));  // relative to the workdir
+  EXPECT_EQ(job->consumer.redis_uri, "redis://127.0.0.1:6390/0");
+  EXPECT_EQ(job->consumer.stream_key, "ev");
+  EXPECT_EQ(job->consumer.group, "grp");
+  EXPECT_EQ(job->consumer.consumer, "c1");
+  EXPECT_EQ(job->consumer.batch, 100u);
+  EXPECT_EQ(job->consumer.window_ms, 5u);
+  EXPECT_EQ(job->consumer.refresh_ms, 250u);
+  EXPECT_FALSE(job->speed.sync);
+  EXPECT_FALSE(job->speed.include_snapshot_row);
+  EXPECT_EQ(job->speed.n, 7u);
+  EXPECT_EQ(job->speed.seen_exact_max, 500u);
+  EXPECT_DOUBLE_EQ(job->speed.seen_fpr, 0.01);
+  EXPECT_EQ(job->speed.weights, (std::map<std::string, float>{{"buy", 5}, {"view", 1}}));
+  EXPECT_TRUE(job->obfuscate.empty());
+}
+
+TEST(PipelineConfigStream, DefaultsAndRedisStore) {
+  TempDir dir;
+  Loaded l =
+      Load(dir, std::string(kValid) +
+                    "[stream]\nstore = \"redis://127.0.0.1:1/2\"\nredis = \"redis://h:1/0\"\n");
+  ASSERT_TRUE(l.status.ok()) << l.status.message();
+  Result<PipelineConfig> c = LoadPipelineConfig(dir.File("p.toml"));
+  ASSERT_TRUE(c.ok());
+  Result<StreamJob> job = StreamJobFor(*c);
+  ASSERT_TRUE(job.ok());
+  const ConsumerOptions defaults;
+  const SpeedLayerOptions speed_defaults;
+  EXPECT_EQ(job->store, "redis://127.0.0.1:1/2");
+  EXPECT_EQ(job->consumer.stream_key, "events");
+  EXPECT_EQ(job->consumer.group, defaults.group);
+  EXPECT_EQ(job->consumer.consumer, defaults.consumer);
+  EXPECT_EQ(job->consumer.batch, defaults.batch);
+  EXPECT_EQ(job->consumer.window_ms, defaults.window_ms);
+  EXPECT_EQ(job->consumer.refresh_ms, defaults.refresh_ms);
+  EXPECT_TRUE(job->speed.sync);
+  EXPECT_TRUE(job->speed.include_snapshot_row);
+  EXPECT_EQ(job->speed.n, speed_defaults.n);
+  EXPECT_EQ(job->speed.seen_exact_max, 10'000u);
+  EXPECT_DOUBLE_EQ(job->speed.seen_fpr, speed_defaults.seen_fpr);
+  // Without [stream]: defaults, no store.
+  Loaded plain = Load(dir, kValid);
+  ASSERT_TRUE(plain.status.ok());
+  Result<PipelineConfig> p = LoadPipelineConfig(dir.File("p.toml"));
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE(p->stream.has_value());
+  EXPECT_EQ(StreamJobFor(*p)->store, "");
+}
+
+TEST(PipelineConfigStream, BadKeysAndValuesNameTheLine) {
+  ExpectError(Replace(kStream, "store = \"store\"", "store = \"\""), "14:9",
+              "[stream] store is empty");
+  ExpectError(Replace(kStream, "store = \"store\"\n", ""), "13:1",
+              "missing required key 'store' in [stream]");
+  ExpectError(Replace(kStream, "redis = \"redis://127.0.0.1:6390/0\"\n", ""), "13:1",
+              "missing required key 'redis' in [stream]");
+  ExpectError(Replace(kStream, "redis://127.0.0.1:6390/0", "http://127.0.0.1:6390"), "15:9",
+              "is not a Redis URI; write redis://HOST:PORT/DB");
+  ExpectError(Replace(kStream, "redis = \"redis://127.0.0.1:6390/0\"", "redis = 6390"), "15:9",
+              "key 'redis' in [stream] must be a string, not an integer");
+  ExpectError(Replace(kStream, "stream = \"ev\"", "stream = \"\""), "16:10",
+              "[stream] stream is empty");
+  ExpectError(Replace(kStream, "group = \"grp\"", "group = \"a b\""), "17:9",
+              "[stream] group holds a space or control character");
+  ExpectError(Replace(kStream, "consumer = \"c1\"", "consumer = \"c\\u0007\""), "18:12",
+              "[stream] consumer holds a space or control character");
+  ExpectError(Replace(kStream, "consumer = \"c1\"", "consumer = \"" + std::string(300, 'c') + "\""),
+              "18:12", "[stream] consumer is 300 bytes, at most 256");
+  ExpectError(Replace(kStream, "batch = 100", "batch = 0"), "19:9",
+              "key 'batch' is 0; it must be in 1..100000");
+  ExpectError(Replace(kStream, "batch = 100", "batch = \"100\""), "19:9",
+              "key 'batch' in [stream] must be an integer, not a string");
+  ExpectError(Replace(kStream, "window_ms = 5", "window_ms = 60001"), "20:13",
+              "key 'window_ms' is 60001; it must be in 0..60000");
+  ExpectError(Replace(kStream, "window_ms = 5", "windw_ms = 5"), "20:1",
+              "unknown key 'windw_ms' in [stream]; did you mean 'window_ms'?");
+  ExpectError(Replace(kStream, "refresh_ms = 250", "refresh_ms = 0"), "21:14",
+              "key 'refresh_ms' is 0; it must be in 1..3600000");
+  ExpectError(Replace(kStream, "sync = \"process\"", "sync = \"memory\""), "22:8",
+              "[stream] sync 'memory' is unknown; use disk or process");
+  ExpectError(Replace(kStream, "history = \"live\"", "history = \"all\""), "23:11",
+              "[stream] history 'all' is unknown; use snapshot+live or live");
+  ExpectError(Replace(kStream, "n = 7", "n = -1"), "24:5",
+              "key 'n' is -1; it must be in 0..100000");
+  ExpectError(Replace(kStream, "n = 7", "n = 1.5"), "24:5",
+              "key 'n' in [stream] must be an integer");
+  ExpectError(Replace(kStream, "seen_exact_max = 500", "seen_exact_max = -5"), "25:18",
+              "key 'seen_exact_max' is -5; it must be in 0..100000000");
+  ExpectError(Replace(kStream, "seen_fpr = 0.01", "seen_fpr = 0"), "26:12",
+              "[stream] seen_fpr must be in (0, 0.5]");
+  ExpectError(Replace(kStream, "seen_fpr = 0.01", "seen_fpr = 0.9"), "26:12",
+              "[stream] seen_fpr must be in (0, 0.5]");
+  ExpectError(Replace(kStream, "seen_fpr = 0.01", "seen_fpr = \"low\""), "26:12",
+              "key 'seen_fpr' in [stream] must be a number");
+}
+
+// The sources' obfuscation of the user (item) column becomes the live
+// events' user (item) obfuscation, with the same key; sources that differ
+// are an error at [stream].
+TEST(PipelineConfigStream, ObfuscationIsTheSources) {
+  TempDir dir;
+  WriteFile(dir.File("key.txt"), "0123456789abcdef0123\n");
+  WriteFile(dir.File("s.csv"), "customer,sku,email\nc1,a,x@y\n");
+  const std::string two_sources =
+      Replace(kStream, "[models.pop]",
+              "[sources.s]\npath = \"s.csv\"\nobfuscate = [\"customer\", \"email\"]\n"
+              "obfuscation_key_file = \"key.txt\"\n[models.pop]");
+  // r.csv obfuscates nothing while s.csv obfuscates its user column.
+  ExpectError(two_sources, "17:1",
+              "sources 'r' and 's' obfuscate the user and item ids "
+              "differently");
+  const std::string both = Replace(two_sources, "path = \"r.csv\"",
+                                   "path = \"r.csv\"\nobfuscate = [\"user\"]\n"
+                                   "obfuscation_key_file = \"key.txt\"");
+  Loaded l = Load(dir, both);
+  ASSERT_TRUE(l.status.ok()) << l.status.message();
+  Result<PipelineConfig> c = LoadPipelineConfig(dir.File("p.toml"));
+  ASSERT_TRUE(c.ok());
+  Result<StreamJob> job = StreamJobFor(*c);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->obfuscate, std::vector<std::string>{"user"});
+  EXPECT_EQ(job->obfuscation_key_file, dir.File("key.txt"));
+  // A chosen item column by number in a headerless file; a key from the environment.
+  Loaded items =
+      Load(dir, Replace(kStream, "path = \"r.csv\"",
+                        "path = \"r.csv\"\nheader = false\nitem = 2\nobfuscate = [\"2\"]\n"
+                        "obfuscation_key_env = \"MY_KEY\""));
+  ASSERT_TRUE(items.status.ok()) << items.status.message();
+  c = LoadPipelineConfig(dir.File("p.toml"));
+  ASSERT_TRUE(c.ok());
+  job = StreamJobFor(*c);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->obfuscate, std::vector<std::string>{"item"});
+  EXPECT_EQ(job->obfuscation_key_env, "MY_KEY");
+}
+
 TEST(PipelineConfigDocs, EveryKeyIsDocumentedOnce) {
   std::set<std::string> seen;
   for (const ConfigKey& k : PipelineKeys()) {

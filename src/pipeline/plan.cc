@@ -402,6 +402,40 @@ std::string DescribeStage(const PipelineConfig& c, const Stage& stage, const std
   return "";
 }
 
+namespace {
+
+// The [stream] settings as `encore stream --pipeline FILE` runs them.
+std::string DescribeStream(const PipelineConfig& c) {
+  std::string out = "live events ([stream]; run by `encore stream --pipeline " + c.file + "`):\n";
+  Result<StreamJob> r = StreamJobFor(c);
+  if (!r.ok()) return out + "     ! " + r.status().message() + "\n";
+  const StreamJob& j = *r;
+  const ConsumerOptions& k = j.consumer;
+  out += "     " + k.redis_uri + " stream " + k.stream_key + ", group " + k.group + ", consumer " +
+         k.consumer + " -> store " + j.store + "\n";
+  out += "     batch " + std::to_string(k.batch) + ", window " + std::to_string(k.window_ms) +
+         " ms, snapshot check every " + std::to_string(k.refresh_ms) + " ms, sync " +
+         c.stream->sync + ", history " + c.stream->history + ", n " +
+         (j.speed.n == 0 ? std::string("the snapshot's") : std::to_string(j.speed.n)) +
+         "; seen items exact up to " + std::to_string(j.speed.seen_exact_max) +
+         " a user, then a Bloom filter at false-positive rate " + Num(j.speed.seen_fpr) + "\n";
+  std::vector<std::string> weights;
+  for (const auto& [type, w] : j.speed.weights) weights.push_back(type + "=" + Num(w));
+  out += "     weights " + (weights.empty() ? std::string("1 for every event type") : Join(weights)) +
+         " (from [prepare])\n";
+  if (!j.obfuscate.empty()) {
+    out += "     obfuscate " + Join(j.obfuscate) + " (key from " +
+           (!j.obfuscation_key_file.empty()
+                ? "file " + j.obfuscation_key_file
+                : "$" + (j.obfuscation_key_env.empty() ? std::string(Obfuscator::kKeyEnvVar)
+                                                       : j.obfuscation_key_env)) +
+           ", as the [prepare] sources)\n";
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string FormatPlanText(const PipelineConfig& c, const Plan& plan) {
   const std::string run_dir = c.workdir + "/runs/RUNID";
   std::string out = "pipeline " + c.name + " (" + c.file + ")\n";
@@ -427,6 +461,7 @@ std::string FormatPlanText(const PipelineConfig& c, const Plan& plan) {
       }
     }
   }
+  if (c.stream) out += DescribeStream(c);
   return out;
 }
 

@@ -101,6 +101,8 @@ struct Ranker::Plan {
       : r(ranker),
         n(options.n),
         exclude_seen(options.exclude_seen),
+        seen_exact_max(options.seen_exact_max),
+        seen_fpr(options.seen_fpr),
         deny(SortedUnique(options.deny)) {
     const uint32_t items = r.model_->num_items();
     if (!options.allow.empty()) {
@@ -117,6 +119,8 @@ struct Ranker::Plan {
   const Ranker& r;
   uint32_t n;
   bool exclude_seen;
+  uint32_t seen_exact_max;
+  double seen_fpr;
   std::vector<uint32_t> deny;
   std::vector<uint32_t> allow;  // sorted, unique, known items
   bool nothing = false;         // every list is empty
@@ -130,7 +134,14 @@ struct Ranker::Plan {
   }
   rank::Eligibility Eligible(const RankContext& ctx) const {
     rank::Eligibility e;
-    if (exclude_seen) e.seen = ctx.seen;
+    if (exclude_seen && ctx.seen.size() > seen_exact_max) {
+      // Seen items at scale: a Bloom filter instead of the exact list.
+      auto filter = std::make_shared<util::BloomFilter>(ctx.seen.size(), seen_fpr);
+      for (uint32_t item : ctx.seen) filter->Add(item);
+      e.seen_filter = std::move(filter);
+    } else if (exclude_seen) {
+      e.seen = ctx.seen;
+    }
     e.allow = allow;
     e.deny = deny;
     e.steps = r.exclude_;

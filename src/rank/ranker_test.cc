@@ -315,6 +315,54 @@ TEST(Ranker, FoldInExcludesTheVisitorsItemsAndAppliesTheSteps) {
   EXPECT_FALSE(r.RankFoldIn(unknown, q).ok());
 }
 
+// Seen items at scale: beyond seen_exact_max the exclusion is a Bloom
+// filter. A seen item is never returned (no false negatives); unseen items
+// are dropped only at about the filter's rate; at the size the list is exact.
+TEST(Ranker, SeenItemsBeyondTheExactSizeUseABloomFilter) {
+  constexpr uint32_t kItems = 4000, kSeen = 1000;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> score(0, 1);
+  std::vector<float> scores(2 * kItems);
+  for (float& s : scores) s = score(rng);
+  std::vector<uint32_t> all = Iota(kItems);
+  std::shuffle(all.begin(), all.end(), rng);
+  std::vector<uint32_t> seen(all.begin(), all.begin() + kSeen);
+  FixedScoresModel m(2, kItems, scores, {seen});
+  m.set_fold_in_row(1);
+  std::sort(seen.begin(), seen.end());
+  Ranker r(m);
+  QueryOptions q;
+  q.n = kItems;
+  const std::vector<ScoredItem> exact = r.RankUser(0, q);
+  ASSERT_EQ(exact.size(), kItems - kSeen);
+  std::vector<ItemWeight> visitor;
+  for (uint32_t i : seen) visitor.push_back({i, 1.0f});
+  auto exact_fold_in = r.RankFoldIn(visitor, q);
+  ASSERT_TRUE(exact_fold_in.ok());
+
+  // At the size: exact.
+  q.seen_exact_max = kSeen;
+  q.seen_fpr = 0.05;
+  EXPECT_EQ(r.RankUser(0, q), exact);
+  // Beyond it: the exact list minus a few false positives, in the same order.
+  q.seen_exact_max = kSeen - 1;
+  auto check = [&](const std::vector<ScoredItem>& got, const std::vector<ScoredItem>& want) {
+    size_t k = 0;
+    for (const ScoredItem& c : got) {
+      EXPECT_FALSE(std::binary_search(seen.begin(), seen.end(), c.item)) << c.item << " was seen";
+      while (k < want.size() && !(want[k] == c)) ++k;
+      ASSERT_LT(k, want.size()) << "item " << c.item << " is not in the exact list, in order";
+    }
+    const double dropped = static_cast<double>(want.size() - got.size()) / want.size();
+    EXPECT_GT(dropped, 0.0) << "the filter was not used";
+    EXPECT_LT(dropped, 3 * q.seen_fpr);
+  };
+  check(r.RankUser(0, q), exact);
+  auto fold_in = r.RankFoldIn(visitor, q);
+  ASSERT_TRUE(fold_in.ok());
+  check(*fold_in, *exact_fold_in);
+}
+
 TEST(Ranker, SimilarItemsGoThroughTheSteps) {
   // Similar items of item 0 are row 0 of the matrix (never item 0 itself).
   FixedScoresModel m(1, 10, {9, 8, 7, kNaN, 6, kInf, 5, 4, 3, 2}, {});

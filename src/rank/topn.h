@@ -9,11 +9,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "encore/rank.h"
 #include "model/rank_order.h"
+#include "util/bloom_filter.h"
 
 namespace encore::rank {
 
@@ -23,6 +25,10 @@ using model::TopN;
 // Which items a query may return: step (b) of the ranker (encore/rank.h).
 struct Eligibility {
   std::span<const uint32_t> seen;   // sorted; excluded (empty: nothing seen to exclude)
+  // Instead of `seen` beyond QueryOptions::seen_exact_max: a Bloom filter of
+  // the seen items (never lets one through; drops an unseen item with
+  // probability about QueryOptions::seen_fpr).
+  std::shared_ptr<const util::BloomFilter> seen_filter;
   std::span<const uint32_t> allow;  // sorted, unique; empty: every item
   std::span<const uint32_t> deny;   // sorted
   std::span<const ExcludeStep* const> steps;
@@ -30,7 +36,11 @@ struct Eligibility {
 
   // Everything but the allow list.
   bool Excluded(uint32_t item) const {
-    if (!seen.empty() && std::binary_search(seen.begin(), seen.end(), item)) return true;
+    if (seen_filter != nullptr) {
+      if (seen_filter->MayContain(item)) return true;
+    } else if (!seen.empty() && std::binary_search(seen.begin(), seen.end(), item)) {
+      return true;
+    }
     if (!deny.empty() && std::binary_search(deny.begin(), deny.end(), item)) return true;
     for (const ExcludeStep* s : steps) {
       if (s->Excludes(*ctx, item)) return true;

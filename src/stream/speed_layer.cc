@@ -215,6 +215,8 @@ struct SpeedLayer::Impl {
     query.n = options.n != 0 ? options.n : PublishedN(*snap);
     if (query.n == 0) query.n = kDefaultN;
     query.exclude_seen = options.exclude_seen;
+    query.seen_exact_max = options.seen_exact_max;
+    query.seen_fpr = options.seen_fpr;
     std::string hw;
     s = snap->Get(Table::kMeta, "high_water", &hw);
     if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
