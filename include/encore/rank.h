@@ -70,8 +70,10 @@ struct QueryOptions {
   // this many seen items; beyond it, the ranker tests candidates against a
   // Bloom filter of them sized for seen_fpr (util/bloom_filter.h). A seen
   // item is never returned; an unseen candidate is dropped with probability
-  // about seen_fpr (docs/STREAMING.md, "Seen items at scale").
-  uint32_t seen_exact_max = 10'000;
+  // about seen_fpr (docs/STREAMING.md, "Seen items at scale"). Default: no
+  // limit, so batch recommendation, publishing and evaluation stay exact;
+  // the stream consumer declares its own (SpeedLayerOptions).
+  uint32_t seen_exact_max = UINT32_MAX;
   double seen_fpr = 0.001;  // REQUIRES: 0 < seen_fpr < 1
   // When not empty, only these items may be returned.
   std::vector<uint32_t> allow;
