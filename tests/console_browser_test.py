@@ -79,6 +79,36 @@ model = "ials"
 store = "store"
 n = 5
 """)
+    # First a retail run with member segments into the same workdir: the
+    # models page shows its per-segment metrics (segment model against the
+    # global one).
+    with open(os.path.join(tmp, "retail.toml"), "w") as f:
+        f.write("""
+name = "console_retail"
+workdir = "work"
+[sources.fashion]
+generate = { profile = "fashion", users = 900, items = 400, rows = 30000, seed = 11 }
+user = "member"
+item = "product"
+event = "event"
+time = "timestamp"
+[models.affinity]
+kind = "ials"
+params = { factors = 8, iterations = 4, threads = 1 }
+[retail]
+source = "fashion"
+model = "affinity"
+as_of = "2026-06-01T00:00:00Z"
+[retail.segments]
+by = ["division"]
+min_members = 50
+[outputs.feeds]
+kind = "retail"
+path = "out/feeds"
+store = "retail-store"
+""")
+    subprocess.run([encore, "run", os.path.join(tmp, "retail.toml")], check=True, cwd=tmp,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # Two runs: the runs page draws metrics over runs.
     for _ in range(2):
         subprocess.run([encore, "run", os.path.join(tmp, "p.toml")], check=True, cwd=tmp,

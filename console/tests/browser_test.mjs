@@ -56,7 +56,7 @@ try {
   }
 
   const pages = [
-    ['data', '#data', 4], ['runs', '#runs', 4], ['models', '#models', 1],
+    ['data', '#data', 4], ['runs', '#runs', 4], ['models', '#models', 2],
     ['experiment', '#experiment', 4], ['users', '#users/' + encodeURIComponent(user), 0],
   ];
   for (const [width, label] of [[1280, 'desktop'], [390, 'phone']]) {
@@ -70,6 +70,10 @@ try {
         const points = await chartPoints(page);
         expect(points.length >= minCharts, `${name}: ${points.length} charts, expected at least ${minCharts}`);
         expect(points.every(n => n > 0), `${name}: a chart drew no data points: ${JSON.stringify(points)}`);
+        if (name === 'models') {
+          const segments = await page.$$eval('#segments tr[data-segment]', r => r.length);
+          expect(segments >= 2, `models: ${segments} segment rows, expected the retail run's segments`);
+        }
         if (name === 'runs') expect(await page.$$eval('.lineage svg .node', n => n.length) >= 4, 'runs: the lineage graph has too few nodes');
         if (name === 'users') {
           await page.waitForFunction(() => document.querySelectorAll('#served tr[data-item]').length > 0 &&

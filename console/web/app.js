@@ -211,11 +211,42 @@ async function runsPage(gen) {
   void rowsOf;
 }
 
+// The [retail.segments] record of a run's manifest: each segment's model
+// against the global model on the same held-out members.
+function segmentsSection(run) {
+  const s = run.manifest.segments;
+  const list = (s && s.list) || [];
+  const evaluated = list.some(g => g.segment_model);
+  const metrics = evaluated ? [...new Set(list.flatMap(g => Object.keys(g.segment_model || {})))] : [];
+  let html = `<h2>Segments <span class="muted">(run ${esc(run.id)}, by ${esc((s.by || []).join(' x '))})</span></h2>`;
+  if (s.protocol) html += `<p class="muted">${esc(s.protocol)}; ${fmt(s.users_evaluated)} members evaluated</p>`;
+  html += `<div class="table"><table id="segments"><thead><tr><th>segment</th><th>description</th><th class="num">members</th><th>scored by</th>
+    ${metrics.map(n => `<th class="num">${esc(n)} segment</th><th class="num">${esc(n)} global</th>`).join('')}</tr></thead><tbody>
+    ${list.map(g => `<tr data-segment="${esc(g.name)}"><td>${esc(g.name)}</td><td>${esc(g.description || '')}</td><td class="num">${fmt(g.members)}</td>
+      <td>${esc(g.scored_by)}${g.reason ? ' <span class="muted">(' + esc(g.reason) + ')</span>' : ''}</td>
+      ${metrics.map(n => `<td class="num">${fmt((g.segment_model || {})[n])}</td><td class="num">${fmt((g.global_model || {})[n])}</td>`).join('')}</tr>`).join('')}
+    </tbody></table></div>`;
+  if (evaluated) html += `<div class="grid2">${chartBox('c-segments', 'Per segment: ' + metrics[0] + ', segment model against the global one')}</div>`;
+  return {html, draw: () => {
+    if (!evaluated) return;
+    bar('c-segments', list.map(g => g.name), [
+      {label: 'segment model', data: list.map(g => (g.segment_model || {})[metrics[0]] ?? null)},
+      {label: 'global model', data: list.map(g => (g.global_model || {})[metrics[0]] ?? null)}]);
+  }};
+}
+
 async function modelsPage(gen) {
   const r = await api('runs');
   if (gen !== generation) return;
+  const segmented = r.runs.filter(x => x.manifest.segments && (x.manifest.segments.list || []).length);
+  const segments = segmented.length ? segmentsSection(segmented[segmented.length - 1]) : null;
   const runs = r.runs.filter(x => Object.keys(x.manifest.metrics || {}).length);
-  if (!runs.length) { page().innerHTML = notice('no run evaluated a model yet: add [models.NAME.evaluate] to the pipeline'); return; }
+  if (!runs.length) {
+    page().innerHTML = segments ? '<h1>Models</h1>' + segments.html
+                                : notice('no run evaluated a model yet: add [models.NAME.evaluate] to the pipeline');
+    if (segments) segments.draw();
+    return;
+  }
   const run = runs[runs.length - 1];
   const metrics = run.manifest.metrics;
   const models = Object.keys(metrics);
@@ -236,15 +267,10 @@ async function modelsPage(gen) {
           ${gm.map(n => `<td class="num">${fmt(p.mean[n])}</td>`).join('')}</tr>`).join('')}</tbody></table></div>
         <div class="grid2">${chartBox('c-grid-' + m, 'Grid of ' + m + ' (mean over folds)')}</div>`;
     }
-    const seg = metrics[m].segments;
-    if (seg && typeof seg === 'object') {
-      const rows = Array.isArray(seg) ? seg : Object.entries(seg).map(([name, v]) => Object.assign({segment: name}, v));
-      const cols = [...new Set(rows.flatMap(x => Object.keys(x.metrics || x.test || {})))];
-      html += `<h2>Per-segment metrics of ${esc(m)}</h2><div class="table"><table><thead><tr><th>segment</th>${cols.map(c => `<th class="num">${esc(c)}</th>`).join('')}</tr></thead><tbody>
-        ${rows.map(x => `<tr><td>${esc(x.segment || x.name || '')}</td>${cols.map(c => `<td class="num">${fmt((x.metrics || x.test || {})[c])}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
-    }
   }
+  if (segments) html += segments.html;
   page().innerHTML = html;
+  if (segments) segments.draw();
   bar('c-compare', names, models.map(m => ({label: m, data: names.map(n => (metrics[m].test || {})[n] ?? null)})));
   for (const m of models) {
     const g = metrics[m].grid;
