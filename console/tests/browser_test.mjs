@@ -70,6 +70,15 @@ try {
         const points = await chartPoints(page);
         expect(points.length >= minCharts, `${name}: ${points.length} charts, expected at least ${minCharts}`);
         expect(points.every(n => n > 0), `${name}: a chart drew no data points: ${JSON.stringify(points)}`);
+        if (name === 'experiment') {
+          // The always-valid intervals beside the fixed-horizon ones: in the
+          // table and drawn in every chart.
+          const always = await page.$$eval('#page .always-valid', t => t.length);
+          expect(always >= 4, `experiment: ${always} always-valid intervals in the table`);
+          const drawn = await page.evaluate(() => (window.encoreCharts || []).map(c => c.data.datasets.findIndex(d => /always-valid/.test(d.label)))
+              .map((i, k) => i < 0 ? 0 : window.encoreCharts[k].getDatasetMeta(i).data.filter((e, j) => window.encoreCharts[k].data.datasets[i].data[j] != null).length));
+          expect(drawn.length >= 4 && drawn.every(n => n > 0), 'experiment: charts without always-valid intervals: ' + JSON.stringify(drawn));
+        }
         if (name === 'models') {
           const segments = await page.$$eval('#segments tr[data-segment]', r => r.length);
           expect(segments >= 2, `models: ${segments} segment rows, expected the retail run's segments`);

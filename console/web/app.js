@@ -362,11 +362,19 @@ async function experimentPage(gen) {
   const r = await api('experiment');
   if (gen !== generation) return;
   const e = r.report;
-  const vs = e.variants.map(v => Object.assign({}, v, {ctr_lift: (v.lift || {}).ctr,
-      conversion_lift: (v.lift || {}).conversion, revenue_lift: (v.lift || {}).revenue_per_user}));
+  // Fixed-horizon intervals and, beside them, the always-valid ones (valid
+  // however often the report is looked at; docs/EXPERIMENTS.md).
+  const vs = e.variants.map(v => {
+    const av = v.always_valid || {}, avl = av.lift || {};
+    return Object.assign({}, v, {ctr_lift: (v.lift || {}).ctr,
+      conversion_lift: (v.lift || {}).conversion, revenue_lift: (v.lift || {}).revenue_per_user,
+      av_ctr: av.ctr, av_conversion: av.conversion, av_revenue_per_user: av.revenue_per_user,
+      av_ctr_lift: avl.ctr, av_conversion_lift: avl.conversion, av_revenue_lift: avl.revenue_per_user});
+  });
   const srm = e.srm || {}, ss = e.sample_size || {}, counts = e.events || {};
-  const iv = x => x ? `${fmt(x.estimate)} [${fmt(x.low)}, ${fmt(x.high)}]` : '-';
-  const lift = x => x ? `${pct(x.estimate)} [${pct(x.low)}, ${pct(x.high)}]` : '-';
+  const av = (x, f) => x ? `<br><span class="muted always-valid">always-valid [${f(x.low)}, ${f(x.high)}]</span>` : '';
+  const iv = (x, a) => x ? `${fmt(x.estimate)} [${fmt(x.low)}, ${fmt(x.high)}]${av(a, fmt)}` : '-';
+  const lift = (x, a) => x ? `${pct(x.estimate)} [${pct(x.low)}, ${pct(x.high)}]${av(a, pct)}` : '-';
   const rejected = Object.entries(counts.rejected || {});
   page().innerHTML = `<h1>Experiment ${esc(e.experiment)}</h1>
     ${srm.mismatch ? `<div class="notice srm">SAMPLE RATIO MISMATCH (p = ${fmt(srm.p)}): assignment or logging is broken; do not trust the lifts</div>` : ''}
@@ -377,26 +385,29 @@ async function experimentPage(gen) {
     <div class="table"><table><thead><tr><th>variant</th><th class="num">share</th><th class="num">users</th><th class="num">exposures</th>
       <th>CTR</th><th>conversion</th><th>revenue/user</th><th>CTR lift</th><th>conversion lift</th><th>revenue lift</th></tr></thead><tbody>
       ${vs.map(v => `<tr><td>${esc(v.name)}${v.control ? ' (control)' : ''}</td><td class="num">${fmt(v.share)}%</td>
-        <td class="num">${fmt(v.users)}</td><td class="num">${fmt(v.exposures)}</td><td>${iv(v.ctr)}</td><td>${iv(v.conversion)}</td>
-        <td>${iv(v.revenue_per_user)}</td><td>${lift(v.ctr_lift)}</td><td>${lift(v.conversion_lift)}</td><td>${lift(v.revenue_lift)}</td></tr>`).join('')}
+        <td class="num">${fmt(v.users)}</td><td class="num">${fmt(v.exposures)}</td><td>${iv(v.ctr, v.av_ctr)}</td><td>${iv(v.conversion, v.av_conversion)}</td>
+        <td>${iv(v.revenue_per_user, v.av_revenue_per_user)}</td><td>${lift(v.ctr_lift, v.av_ctr_lift)}</td><td>${lift(v.conversion_lift, v.av_conversion_lift)}</td><td>${lift(v.revenue_lift, v.av_revenue_lift)}</td></tr>`).join('')}
     </tbody></table></div>
-    <div class="grid2">${chartBox('c-ctr', 'Click-through rate with its interval')}${chartBox('c-conv', 'Conversion with its interval')}
-      ${chartBox('c-rev', 'Revenue per user with its interval')}${chartBox('c-lift', 'Lift against control with its interval (%)')}</div>
+    <div class="grid2">${chartBox('c-ctr', 'Click-through rate: fixed-horizon and always-valid intervals')}${chartBox('c-conv', 'Conversion: fixed-horizon and always-valid intervals')}
+      ${chartBox('c-rev', 'Revenue per user: fixed-horizon and always-valid intervals')}${chartBox('c-lift', 'Lift against control (%): fixed-horizon and always-valid intervals')}</div>
     <p class="muted">${esc(e.method || '')}</p>
     ${rejected.length ? `<h2>Rejected events</h2><div class="table"><table><tbody>${rejected.map(([k, n]) => `<tr><td>${esc(k)}</td><td class="num">${fmt(n)}</td></tr>`).join('')}</tbody></table></div>` : ''}`;
   // An interval as a floating bar [low, high] with the estimate as a point.
-  const intervalChart = (id, get, scale = 1) => draw(id, {
+  const range = (x, scale = 1) => x ? [x.low * scale, x.high * scale] : null;
+  const intervalChart = (id, get, getAlways) => draw(id, {
     type: 'bar',
     data: {labels: vs.map(v => v.name), datasets: [
-      {type: 'bar', label: 'interval', data: vs.map(v => { const x = get(v); return x ? [x.low * scale, x.high * scale] : null; }), barPercentage: 0.4},
-      {type: 'scatter', label: 'estimate', data: vs.map(v => { const x = get(v); return x ? {x: v.name, y: x.estimate * scale} : null; }), pointRadius: 5}]},
+      {type: 'bar', label: 'fixed-horizon interval', data: vs.map(v => range(get(v))), barPercentage: 0.6},
+      {type: 'bar', label: 'always-valid interval', data: vs.map(v => range(getAlways(v))), barPercentage: 0.6},
+      {type: 'scatter', label: 'estimate', data: vs.map(v => { const x = get(v); return x ? {x: v.name, y: x.estimate} : null; }), pointRadius: 5}]},
     options: {plugins: {legend: {display: true}}}});
-  intervalChart('c-ctr', v => v.ctr);
-  intervalChart('c-conv', v => v.conversion);
-  intervalChart('c-rev', v => v.revenue_per_user);
+  intervalChart('c-ctr', v => v.ctr, v => v.av_ctr);
+  intervalChart('c-conv', v => v.conversion, v => v.av_conversion);
+  intervalChart('c-rev', v => v.revenue_per_user, v => v.av_revenue_per_user);
   const treat = vs.filter(v => !v.control);
   draw('c-lift', {type: 'bar', data: {labels: treat.flatMap(v => ['CTR', 'conversion', 'revenue'].map(k => v.name + ' ' + k)),
-    datasets: [{label: 'lift interval (%)', data: treat.flatMap(v => [v.ctr_lift, v.conversion_lift, v.revenue_lift].map(x => x ? [100 * x.low, 100 * x.high] : null))},
+    datasets: [{label: 'fixed-horizon interval (%)', data: treat.flatMap(v => [v.ctr_lift, v.conversion_lift, v.revenue_lift].map(x => range(x, 100)))},
+               {label: 'always-valid interval (%)', data: treat.flatMap(v => [v.av_ctr_lift, v.av_conversion_lift, v.av_revenue_lift].map(x => range(x, 100)))},
                {type: 'scatter', label: 'estimate (%)', data: treat.flatMap(v => [['CTR', v.ctr_lift], ['conversion', v.conversion_lift], ['revenue', v.revenue_lift]]
                   .map(([k, x]) => x ? {x: v.name + ' ' + k, y: 100 * x.estimate} : null)), pointRadius: 5}]}});
 }
