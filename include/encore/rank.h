@@ -130,6 +130,20 @@ class ListStep : public RankStep {
   Kind kind() const final { return Kind::kList; }
   virtual bool Accepts(const RankContext& ctx, std::span<const ScoredItem> accepted,
                        const ScoredItem& candidate) const = 0;
+
+  // The same decision made incrementally over one query: the ranker asks
+  // Accepts(candidate) in rank order and calls Add(candidate) for each item
+  // it accepts, so a step that counts (GroupCap) need not recount the
+  // accepted list for every candidate. Not thread-safe; one per query.
+  class Tracker {
+   public:
+    virtual ~Tracker() = default;
+    virtual bool Accepts(const ScoredItem& candidate) = 0;
+    virtual void Add(const ScoredItem& accepted) = 0;
+  };
+  // The default keeps the accepted list and calls Accepts(ctx, list, c).
+  // `ctx` must outlive the tracker.
+  virtual std::unique_ptr<Tracker> NewTracker(const RankContext& ctx) const;
 };
 
 // Built-in steps (tests use them; catalogue-driven ones come later).
@@ -163,10 +177,14 @@ class GroupCap final : public ListStep {
   GroupCap(std::vector<uint32_t> group, uint32_t max_per_group);
   bool Accepts(const RankContext& ctx, std::span<const ScoredItem> accepted,
                const ScoredItem& candidate) const override;
+  // Counts per group: O(1) a candidate.
+  std::unique_ptr<Tracker> NewTracker(const RankContext& ctx) const override;
 
  private:
+  class Counter;
   std::vector<uint32_t> group_;
   uint32_t max_;
+  uint32_t num_groups_ = 0;  // 1 + the largest group id; 0: sparse ids, no Counter
 };
 
 class AnnIndex;  // encore/ann.h

@@ -55,8 +55,60 @@ void ItemBoost::AdjustDense(const RankContext& ctx, float* scores) const {
   }
 }
 
+namespace {
+
+// ListStep's default tracker: the accepted list, asked of the step.
+class ListTracker final : public ListStep::Tracker {
+ public:
+  ListTracker(const ListStep& step, const RankContext& ctx) : step_(step), ctx_(ctx) {}
+  bool Accepts(const ScoredItem& candidate) override {
+    return step_.Accepts(ctx_, accepted_, candidate);
+  }
+  void Add(const ScoredItem& accepted) override { accepted_.push_back(accepted); }
+
+ private:
+  const ListStep& step_;
+  const RankContext& ctx_;
+  std::vector<ScoredItem> accepted_;
+};
+
+}  // namespace
+
+std::unique_ptr<ListStep::Tracker> ListStep::NewTracker(const RankContext& ctx) const {
+  return std::make_unique<ListTracker>(*this, ctx);
+}
+
+// Accepted items per group, in a vector indexed by group id.
+class GroupCap::Counter final : public ListStep::Tracker {
+ public:
+  explicit Counter(const GroupCap& cap) : cap_(cap), count_(cap.num_groups_, 0) {}
+  bool Accepts(const ScoredItem& candidate) override {
+    return candidate.item >= cap_.group_.size() || count_[cap_.group_[candidate.item]] < cap_.max_;
+  }
+  void Add(const ScoredItem& accepted) override {
+    if (accepted.item < cap_.group_.size()) ++count_[cap_.group_[accepted.item]];
+  }
+
+ private:
+  const GroupCap& cap_;
+  std::vector<uint32_t> count_;
+};
+
 GroupCap::GroupCap(std::vector<uint32_t> group, uint32_t max_per_group)
-    : group_(std::move(group)), max_(max_per_group) {}
+    : group_(std::move(group)), max_(max_per_group) {
+  uint64_t largest = 0;
+  for (uint32_t g : group_) largest = std::max<uint64_t>(largest, g);
+  // A vector of counts when the ids are dense enough (group ids are node
+  // indices in practice); otherwise the list-based default.
+  if (!group_.empty() && largest < 4 * uint64_t{group_.size()} + 65536) {
+    num_groups_ = static_cast<uint32_t>(largest + 1);
+  }
+}
+
+std::unique_ptr<ListStep::Tracker> GroupCap::NewTracker(const RankContext& ctx) const {
+  if (num_groups_ == 0) return ListStep::NewTracker(ctx);
+  return std::make_unique<Counter>(*this);
+}
 
 bool GroupCap::Accepts(const RankContext&, std::span<const ScoredItem> accepted,
                        const ScoredItem& candidate) const {
@@ -94,6 +146,30 @@ int Ranker::Threads() const {
   const int t = model_->params().threads;
   return ResolveThreads(t);
 }
+
+namespace {
+
+// (f) for one query: every list step's tracker; Accepts(c) asks them all
+// and, when they all accept, records c as accepted.
+class ListRules {
+ public:
+  ListRules(const std::vector<const ListStep*>& steps, const RankContext& ctx) {
+    trackers_.reserve(steps.size());
+    for (const ListStep* s : steps) trackers_.push_back(s->NewTracker(ctx));
+  }
+  bool Accepts(const ScoredItem& c) {
+    for (auto& t : trackers_) {
+      if (!t->Accepts(c)) return false;
+    }
+    for (auto& t : trackers_) t->Add(c);
+    return true;
+  }
+
+ private:
+  std::vector<std::unique_ptr<ListStep::Tracker>> trackers_;
+};
+
+}  // namespace
 
 // A query's options, prepared once for every user it is applied to.
 struct Ranker::Plan {
@@ -153,14 +229,8 @@ struct Ranker::Plan {
     return {seen.indices.data() + seen.indptr[user], seen.indices.data() + seen.indptr[user + 1]};
   }
 
-  // (f): whether every list step accepts `c` after `accepted`.
-  bool Accepts(const RankContext& ctx, std::span<const ScoredItem> accepted,
-               const ScoredItem& c) const {
-    for (const ListStep* s : r.list_) {
-      if (!s->Accepts(ctx, accepted, c)) return false;
-    }
-    return true;
-  }
+  // (f): the list steps over one query's accepted items, best first.
+  ListRules Lists(const RankContext& ctx) const { return ListRules(r.list_, ctx); }
 
   // (c)-(f) on a dense score row (which it may modify).
   std::vector<ScoredItem> FromScores(float* scores, const RankContext& ctx) const {
@@ -173,8 +243,9 @@ struct Ranker::Plan {
       const std::vector<ScoredItem> candidates =
           rank::SelectTopN(scores, m.num_items(), e, static_cast<uint32_t>(fetch), m.tie_ranks());
       std::vector<ScoredItem> out;
+      ListRules lists = Lists(ctx);
       for (const ScoredItem& c : candidates) {
-        if (!Accepts(ctx, out, c)) continue;
+        if (!lists.Accepts(c)) continue;
         out.push_back(c);
         if (out.size() == n) return out;
       }
@@ -216,8 +287,9 @@ struct Ranker::Plan {
       }
       std::sort(candidates.begin(), candidates.end(), order);
       std::vector<ScoredItem> out;
+      ListRules lists = Lists(ctx);
       for (const ScoredItem& c : candidates) {
-        if (!r.list_.empty() && !Accepts(ctx, out, c)) continue;
+        if (!lists.Accepts(c)) continue;
         out.push_back(c);
         if (out.size() == n) return out;
       }
@@ -232,10 +304,11 @@ struct Ranker::Plan {
     std::vector<ScoredItem> out;
     out.reserve(std::min(n, r.model_->num_items()));
     cursor->Reset(ctx.user);
+    ListRules lists = Lists(ctx);
     ScoredItem c;
     while (out.size() < n && cursor->Next(&c)) {
       if (!std::isfinite(c.score) || !e.Allowed(c.item) || e.Excluded(c.item)) continue;
-      if (!r.list_.empty() && !Accepts(ctx, out, c)) continue;
+      if (!lists.Accepts(c)) continue;
       out.push_back(c);
     }
     return out;
@@ -315,8 +388,7 @@ void Ranker::RankUsers(std::span<const uint32_t> users, const QueryOptions& opti
   // No larger than the request: one user (a fold-in, a retail member's
   // feeds) must not allocate and zero the model's whole batch of rows.
   const uint32_t block =
-      subset ? 1
-             : static_cast<uint32_t>(std::clamp<size_t>(m.batch_block(), 1, users.size()));
+      subset ? 1 : static_cast<uint32_t>(std::clamp<size_t>(m.batch_block(), 1, users.size()));
   const size_t blocks = (users.size() + block - 1) / block;
   const int chunk = block == 1 ? 16 : 1;
 #pragma omp parallel num_threads(threads) if (blocks > 1)
@@ -426,10 +498,9 @@ Status Ranker::RankSimilar(uint32_t item, uint32_t n, std::vector<ScoredItem>* o
     candidates.resize(kept);
     if (!adjust_.empty()) std::stable_sort(candidates.begin(), candidates.end(), order);
     out->clear();
+    ListRules lists(list_, ctx);
     for (const ScoredItem& c : candidates) {
-      bool accepted = true;
-      for (const ListStep* s : list_) accepted = accepted && s->Accepts(ctx, *out, c);
-      if (!accepted) continue;
+      if (!lists.Accepts(c)) continue;
       out->push_back(c);
       if (out->size() == n) return Status::OK();
     }

@@ -170,6 +170,38 @@ TEST(Ranker, GroupCapOverFetchesUntilNAreAccepted) {
   }
 }
 
+// GroupCap's counting tracker (dense group ids) and the list-based default
+// (sparse ids) decide exactly as the stateless Accepts over the accepted
+// list, on random candidate streams.
+TEST(GroupCap, TrackerAgreesWithAcceptsOverTheAcceptedList) {
+  std::mt19937 rng(7);
+  FixedScoresModel m = SmallModel();
+  RankContext ctx;
+  ctx.model = &m;
+  for (bool sparse : {false, true}) {
+    for (int round = 0; round < 50; ++round) {
+      const uint32_t items = 1 + rng() % 300, groups = 1 + rng() % 20;
+      std::vector<uint32_t> group(items);
+      for (uint32_t& g : group) {
+        g = rng() % groups;
+        if (sparse) g = g * 40'000'000u + 7;  // ids far apart: no count vector
+      }
+      const GroupCap cap(group, 1 + rng() % 3);
+      std::unique_ptr<ListStep::Tracker> tracker = cap.NewTracker(ctx);
+      std::vector<ScoredItem> accepted;
+      for (int k = 0; k < 400; ++k) {
+        const ScoredItem c{static_cast<uint32_t>(rng() % (items + 5)), 1.0f};  // some beyond
+        const bool want = cap.Accepts(ctx, accepted, c);
+        ASSERT_EQ(tracker->Accepts(c), want) << "sparse " << sparse << " round " << round;
+        if (want) {
+          accepted.push_back(c);
+          tracker->Add(c);
+        }
+      }
+    }
+  }
+}
+
 TEST(Ranker, AnAllowListOfUnknownItemsAllowsNothing) {
   FixedScoresModel m = SmallModel();
   QueryOptions q;
