@@ -94,7 +94,9 @@ TEST(RollUpTest, SumsWeightedEventsPerMemberAndKey) {
   EXPECT_EQ(report.unweighted[0], (std::pair<std::string, uint64_t>{"return", 1}));
   // The latest time of each pair is kept.
   for (size_t r = 0; r < out->size(); ++r) {
-    if (out->items.Name(out->item[r]) == "maxi|Acme") EXPECT_EQ(out->time[r], 5);
+    if (out->items.Name(out->item[r]) == "maxi|Acme") {
+      EXPECT_EQ(out->time[r], 5);
+    }
   }
   EXPECT_NE(report.Describe().find("1 'return' event(s) have no weight"), std::string::npos);
 }

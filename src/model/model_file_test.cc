@@ -67,8 +67,12 @@ TEST(ModelFile, ParameterTextIsShortestAndOldTextStillReads) {
   p.reg = 0.1f;
   p.half_life_days = 2.5;
   for (const auto& [name, value] : ModelParamsToList(p)) {
-    if (name == "reg") EXPECT_EQ(value, "0.1");
-    if (name == "half_life_days") EXPECT_EQ(value, "2.5");
+    if (name == "reg") {
+      EXPECT_EQ(value, "0.1");
+    }
+    if (name == "half_life_days") {
+      EXPECT_EQ(value, "2.5");
+    }
   }
   // Files written before the change hold %g text (6 significant digits):
   // it still reads, as the value it names.
