@@ -25,6 +25,7 @@ namespace encore {
 
 namespace {
 
+using pipeline::ConnectionFailure;
 using pipeline::Conninfo;
 using pipeline::Scrub;
 
@@ -85,25 +86,8 @@ class CatalogReader {
     conn_.reset(PQconnectdb(conninfo.c_str()));
     if (conn_ == nullptr) return Status::IOError("PostgreSQL catalog " + name_ + ": out of memory");
     if (PQstatus(conn_.get()) != CONNECTION_OK) {
-      std::string message = Scrub(PQerrorMessage(conn_.get()), conninfo_.secrets);
-      for (const char* syntax :
-           {"connection info string", "URI", "percent-encoded", "invalid connection option"}) {
-        if (message.find(syntax) == std::string::npos) continue;
-        // libpq quotes the offending piece, which may be part of a password.
-        return Status::InvalidArgument(
-            "PostgreSQL catalog " + name_ +
-            ": libpq cannot parse the connection string (not shown: it may hold a password); "
-            "hint: use key=value pairs such as 'host=db.example port=5432 dbname=shop "
-            "user=encore' or a URI such as postgresql://encore@db.example/shop");
-      }
-      std::string hint =
-          message.find("password") != std::string::npos ||
-                  message.find("authentication") != std::string::npos
-              ? "check the user and password in the connection string"
-              : "is the server running there and accepting TCP/IP connections? check host, port "
-                "and dbname in the connection string";
-      return Status::IOError("PostgreSQL catalog " + name_ + " (" + conninfo_.where +
-                             "): could not connect: " + message + "; hint: " + hint);
+      return ConnectionFailure("PostgreSQL catalog " + name_, conninfo_.where, "could not connect",
+                               Scrub(PQerrorMessage(conn_.get()), conninfo_.secrets), "shop");
     }
     PQsetNoticeProcessor(conn_.get(), IgnoreNotice, nullptr);
     if (PQsetClientEncoding(conn_.get(), "UTF8") != 0) {

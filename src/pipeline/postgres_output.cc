@@ -92,25 +92,9 @@ Status CurrentExceptionToStatus(const std::string& table, const Conninfo& conn) 
     return Status::IOError(where + ": " + Scrub(e.what(), conn.secrets) + " [SQLSTATE " +
                            e.sqlstate() + "]; hint: " + HintFor(e.sqlstate(), table));
   } catch (const pqxx::broken_connection& e) {
-    std::string message = Scrub(e.what(), conn.secrets);
-    for (const char* syntax :
-         {"connection info string", "URI", "percent-encoded", "invalid connection option"}) {
-      if (message.find(syntax) == std::string::npos) continue;
-      // libpq quotes the offending piece, which may be part of a password.
-      return Status::InvalidArgument(
-          "PostgreSQL output " + table +
-          ": libpq cannot parse the connection string (not shown: it may hold a password); "
-          "hint: use key=value pairs such as 'host=db.example port=5432 dbname=recs "
-          "user=encore' or a URI such as postgresql://encore@db.example/recs");
-    }
-    std::string hint =
-        message.find("password") != std::string::npos ||
-                message.find("authentication") != std::string::npos
-            ? "check the user and password in the connection string"
-            : "is the server running there and accepting TCP/IP connections? check host, port "
-              "and dbname in the connection string";
-    return Status::IOError(where + ": lost or could not open the connection: " + message +
-                           "; hint: " + hint);
+    return ConnectionFailure("PostgreSQL output " + table, conn.where,
+                             "lost or could not open the connection", Scrub(e.what(), conn.secrets),
+                             "recs");
   } catch (const pqxx::in_doubt_error& e) {
     return Status::IOError(where +
                            ": the connection broke while committing, so the outcome is "

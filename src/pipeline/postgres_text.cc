@@ -227,4 +227,26 @@ void AppendCopyText(std::string_view cell, std::string* out) {
   }
 }
 
+Status ConnectionFailure(const std::string& what, const std::string& where,
+                         const std::string& failure, const std::string& message,
+                         const std::string& example_db) {
+  for (const char* syntax :
+       {"connection info string", "URI", "percent-encoded", "invalid connection option"}) {
+    if (message.find(syntax) == std::string::npos) continue;
+    return Status::InvalidArgument(
+        what +
+        ": libpq cannot parse the connection string (not shown: it may hold a password); "
+        "hint: use key=value pairs such as 'host=db.example port=5432 dbname=" +
+        example_db + " user=encore' or a URI such as postgresql://encore@db.example/" + example_db);
+  }
+  const std::string hint =
+      message.find("password") != std::string::npos ||
+              message.find("authentication") != std::string::npos
+          ? "check the user and password in the connection string"
+          : "is the server running there and accepting TCP/IP connections? check host, port "
+            "and dbname in the connection string";
+  return Status::IOError(what + " (" + where + "): " + failure + ": " + message +
+                         "; hint: " + hint);
+}
+
 }  // namespace encore::pipeline

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "encore/status.h"
+
 namespace encore::pipeline {
 
 // What the connection string says, minus secrets. Parsed here (libpq's
@@ -33,6 +35,17 @@ Conninfo ParseConninfo(const std::string& conninfo);
 // secret, or of its one-line form, replaced by "********" (overlapping or
 // adjacent occurrences by a single mask).
 std::string Scrub(std::string text, const std::vector<std::string>& secrets);
+
+// The Status for a connection libpq refused, from its (scrubbed) message:
+// InvalidArgument when it could not parse the connection string (the
+// string is not shown: libpq quotes the piece it choked on, which may be
+// part of a password), else IOError with a hint (credentials, or whether
+// the server is there). `what` names the user ("PostgreSQL output t"),
+// `where` the Conninfo's shown part; `example_db` is the dbname of the
+// example in the hint; `failure` says what went wrong ("could not connect").
+Status ConnectionFailure(const std::string& what, const std::string& where,
+                         const std::string& failure, const std::string& message,
+                         const std::string& example_db);
 
 // Appends `cell` in COPY's text format: backslash, tab, LF and CR escaped;
 // every other byte (UTF-8 included) as is. Only ASCII bytes are escaped, so
