@@ -33,8 +33,7 @@ W=$(mktemp -d /tmp/encore-serve-mix.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
 trap cleanup EXIT
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 400); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "no answer from $1" >&2; return 1; }
+. bench/lib/serving.sh
 
 echo "serve_mix_bench: data, model, snapshots" >&2
 "$ENCORE" generate --profile retail --users 20000 --items 5000 --rows 500000 --seed 7 --out "$W/data" --quiet
@@ -105,63 +104,13 @@ open(os.path.join(w, "post.lua"), "w").write(
     'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
     "wrk.body = '%s'\n" % json.dumps({"items": items[:5], "limit": 20}))
 PY
-cat > "$W/mix.lua" <<'LUA'
-local paths = {}
-for line in io.lines(os.getenv("MIX_PATHS")) do paths[#paths + 1] = line end
-local i = 0
-function init(args)
-  math.randomseed(tonumber(tostring({}):match("0x(%x+)"), 16) % 2147483647)
-  i = math.random(#paths)
-end
-function request()
-  i = i % #paths + 1
-  return wrk.format("GET", paths[i])
-end
-LUA
+write_mix_lua
 NP=$(free_port)
-cat > "$W/nginx.conf" <<NGINX
-worker_processes $SERVER_THREADS;
-daemon off;
-master_process on;
-user root;
-pid $W/nginx.pid;
-error_log $W/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  open_file_cache max=50000 inactive=60s;
-  keepalive_requests 1000000;
-  keepalive_timeout 60;
-  default_type application/json;
-  server { listen 127.0.0.1:$NP; root $W/www; }
-}
-NGINX
-nginx -c "$W/nginx.conf" -p "$W" &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$NP/u/$(ls "$W/www/u" | head -1)"
+start_nginx "$NP" "$SERVER_THREADS" "u/$(ls "$W/www/u" | head -1)"
 
-parse() {  # wrk-output name
-  $PY - "$1" "$2" >> "$W/results.jsonl" <<'PY'
-import json, re, sys
-text = open(sys.argv[1]).read()
-def dur(s):
-    v, unit = float(re.match(r"([\d.]+)", s).group(1)), re.match(r"[\d.]+(\w+)", s).group(1)
-    return v * {"us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4}[unit]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-p99 = dur(re.search(r"^\s*99%\s+(\S+)", text, re.M).group(1))
-p50 = dur(re.search(r"^\s*50%\s+(\S+)", text, re.M).group(1))
-m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-errs = int(m.group(1)) if m else 0
-m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-if m: errs += sum(int(x) for x in m.groups())
-print(json.dumps({"name": sys.argv[2], "rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": errs}))
-PY
-}
 get_mix() {  # name base-url paths
   MIX_PATHS="$3" wrk -t2 -c64 -d"${DURATION}s" --latency -s "$W/mix.lua" "$2" > "$W/wrk-$1-$r.txt"
-  parse "$W/wrk-$1-$r.txt" "$1"
+  parse_wrk "$W/wrk-$1-$r.txt" "$1"
 }
 get_with_foldin() {  # name port: GETs (1 thread, 32 connections) while fold-ins run (1 thread, 16)
   wrk -t1 -c16 -d"$((DURATION + 2))s" --latency -s "$W/post.lua" "http://127.0.0.1:$2/v1/recommendations" \
@@ -171,13 +120,13 @@ get_with_foldin() {  # name port: GETs (1 thread, 32 connections) while fold-ins
   MIX_PATHS="$W/paths-encore.txt" wrk -t1 -c32 -d"${DURATION}s" --latency -s "$W/mix.lua" \
     "http://127.0.0.1:$2" > "$W/wrk-$1-$r.txt"
   wait $bg
-  parse "$W/wrk-$1-$r.txt" "$1"
-  parse "$W/wrk-$1-post-$r.txt" "$1-foldins"
+  parse_wrk "$W/wrk-$1-$r.txt" "$1"
+  parse_wrk "$W/wrk-$1-post-$r.txt" "$1-foldins"
 }
 get_alone() {  # name port: the same GET load without fold-ins
   MIX_PATHS="$W/paths-encore.txt" wrk -t1 -c32 -d"${DURATION}s" --latency -s "$W/mix.lua" \
     "http://127.0.0.1:$2" > "$W/wrk-$1-$r.txt"
-  parse "$W/wrk-$1-$r.txt" "$1"
+  parse_wrk "$W/wrk-$1-$r.txt" "$1"
 }
 
 echo "serve_mix_bench: $ROUNDS rounds of ${DURATION}s per target" >&2
