@@ -39,6 +39,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "store/file_util.h"
 #include "store/store_internal.h"
@@ -374,7 +375,11 @@ class LmdbLiveStore final : public LiveStore {
  public:
   LmdbLiveStore(std::string path, MDB_env* env, MDB_dbi dbi)
       : path_(std::move(path)), env_(env), dbi_(dbi) {}
-  ~LmdbLiveStore() override { mdb_env_close(env_); }
+  ~LmdbLiveStore() override {
+    // No Get can be running: the store is going away.
+    for (MDB_txn* txn : readers_) mdb_txn_abort(txn);
+    mdb_env_close(env_);
+  }
 
   static Result<std::unique_ptr<LiveStore>> Open(const std::string& dir) {
     const std::string path = dir + "/live";
@@ -481,19 +486,41 @@ class LmdbLiveStore final : public LiveStore {
   }
 
  private:
+  // Every GET of a server asks here, so reads reuse transactions: a reset
+  // read transaction is renewed (LMDB's cheap path: it takes the newest
+  // committed state, so a reader never sees stale data) instead of begun
+  // and aborted each time. MDB_NOTLS lets any thread renew any of them.
   Status Get(const std::string& k, std::string* value) const {
     MDB_txn* txn = nullptr;
-    int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
-    if (rc == MDB_MAP_RESIZED) {
-      mdb_env_set_mapsize(env_, 0);
-      rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+    {
+      std::lock_guard lock(readers_mu_);
+      if (!readers_.empty()) {
+        txn = readers_.back();
+        readers_.pop_back();
+      }
     }
-    if (rc != 0) return LmdbError("cannot begin a read transaction on", path_, rc);
+    int rc = 0;
+    if (txn != nullptr && mdb_txn_renew(txn) != 0) {
+      mdb_txn_abort(txn);  // e.g. the map was resized by the writer: begin anew
+      txn = nullptr;
+    }
+    if (txn == nullptr) {
+      rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+      if (rc == MDB_MAP_RESIZED) {
+        mdb_env_set_mapsize(env_, 0);
+        rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+      }
+      if (rc != 0) return LmdbError("cannot begin a read transaction on", path_, rc);
+    }
     MDB_val key{k.size(), const_cast<char*>(k.data())};
     MDB_val v;
     rc = mdb_get(txn, dbi_, &key, &v);
     if (rc == 0) value->assign(static_cast<const char*>(v.mv_data), v.mv_size);
-    mdb_txn_abort(txn);
+    mdb_txn_reset(txn);
+    {
+      std::lock_guard lock(readers_mu_);
+      readers_.push_back(txn);
+    }
     if (rc == MDB_NOTFOUND) return Status::NotFound("no such key");
     if (rc != 0) return LmdbError("cannot read live documents of", path_, rc);
     return Status::OK();
@@ -502,6 +529,8 @@ class LmdbLiveStore final : public LiveStore {
   std::string path_;
   MDB_env* env_;
   MDB_dbi dbi_;
+  mutable std::mutex readers_mu_;
+  mutable std::vector<MDB_txn*> readers_;  // reset read transactions, renewed by Get
 };
 
 // --- The store -------------------------------------------------------------

@@ -20,6 +20,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "redis_server.h"
 #include "test_util.h"
@@ -373,6 +374,51 @@ TEST_P(StoreContract, SnapshotCurrentAMomentAgoStaysReadableAfterPrune) {
   s = (*serving)->Get(Table::kUser, "j", &value);
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(value, "a");
+}
+
+// Reads reuse their transactions (LMDB renews reset ones): a reader that
+// asked before and during a run of writes, from several threads, must see
+// every value in order and then the last one - never a state older than
+// what it saw before.
+TEST_P(StoreContract, LiveReadsFromSeveralThreadsSeeEachWriteInOrder) {
+  auto live = store_->OpenLive();
+  ASSERT_TRUE(live.ok()) << live.status().ToString();
+  auto other = Open();
+  ASSERT_NE(other, nullptr);
+  auto reader = other->OpenLive();
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  using Kind = LiveStore::Entry::Kind;
+  constexpr int kWrites = 200;
+  std::atomic<bool> done{false};
+  std::atomic<int> backwards{0}, errors{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&] {
+      int last = -1;
+      std::string value;
+      while (!done.load()) {
+        Status st = (*reader)->GetPayload(1, "u1", &value);
+        if (st.code() == StatusCode::kNotFound) continue;
+        if (!st.ok()) {
+          ++errors;
+          continue;
+        }
+        const int seen = std::stoi(value);
+        if (seen < last) ++backwards;
+        last = seen;
+      }
+    });
+  }
+  for (int i = 0; i < kWrites; ++i) {
+    ASSERT_TRUE((*live)->Write({{Kind::kPayload, 1, "u1", std::to_string(i)}}).ok());
+  }
+  done = true;
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(backwards.load(), 0);
+  EXPECT_EQ(errors.load(), 0);
+  std::string value;
+  ASSERT_TRUE((*reader)->GetPayload(1, "u1", &value).ok());
+  EXPECT_EQ(value, std::to_string(kWrites - 1));
 }
 
 // Live documents: payloads by (version, user) and state, written in atomic
