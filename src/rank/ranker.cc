@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <vector>
 
 #include "encore/ann.h"
 #include "encore/rank.h"
@@ -148,6 +150,35 @@ int Ranker::Threads() const {
 }
 
 namespace {
+
+// One thread's seen items as marks in an array indexed by item: a cursor
+// walks many candidates per user (seen ones among them), and testing a mark
+// is cheaper than a binary search over the seen list. Epochs make clearing
+// free: marking a user's items takes O(seen).
+class SeenMarks {
+ public:
+  explicit SeenMarks(uint32_t num_items) : mark_(num_items, 0) {}
+
+  // Marks e's exact seen list and points e at the marks (a Bloom filter or an
+  // empty list is left as it is).
+  void Mark(rank::Eligibility* e) {
+    if (e->seen.empty() || e->seen_filter != nullptr) return;
+    if (++epoch_ == 0) {  // wrapped: forget every old mark
+      std::fill(mark_.begin(), mark_.end(), 0);
+      epoch_ = 1;
+    }
+    for (uint32_t item : e->seen) {
+      if (item >= mark_.size()) return;  // not the model's items: keep the list
+      mark_[item] = epoch_;
+    }
+    e->seen_mark = mark_.data();
+    e->seen_epoch = epoch_;
+  }
+
+ private:
+  std::vector<uint32_t> mark_;
+  uint32_t epoch_ = 0;
+};
 
 // (f) for one query: every list step's tracker; Accepts(c) asks them all
 // and, when they all accept, records c as accepted.
@@ -298,9 +329,12 @@ struct Ranker::Plan {
     }
   }
 
-  // (b), (d)-(f) over a cursor (never used with adjustments).
-  std::vector<ScoredItem> FromCursor(RankedCursor* cursor, const RankContext& ctx) const {
-    const rank::Eligibility e = Eligible(ctx);
+  // (b), (d)-(f) over a cursor (never used with adjustments). `marks`, when
+  // given, holds the seen items for O(1) tests (a cursor yields many of them).
+  std::vector<ScoredItem> FromCursor(RankedCursor* cursor, const RankContext& ctx,
+                                     SeenMarks* marks = nullptr) const {
+    rank::Eligibility e = Eligible(ctx);
+    if (marks != nullptr) marks->Mark(&e);
     std::vector<ScoredItem> out;
     out.reserve(std::min(n, r.model_->num_items()));
     cursor->Reset(ctx.user);
@@ -371,11 +405,15 @@ void Ranker::RankUsers(std::span<const uint32_t> users, const QueryOptions& opti
     {
       std::unique_ptr<RankedCursor> cursor =
           omp_get_thread_num() == 0 ? std::move(first) : m.NewRankedCursor();
+      // Marks pay for their array only over many users.
+      std::optional<SeenMarks> marks;
+      if (users.size() >= 64) marks.emplace(num_items);
 #pragma omp for schedule(dynamic, 64)
       for (size_t k = 0; k < users.size(); ++k) {
         const uint32_t u = users[k];
         if (u >= num_users) continue;
-        (*out)[k] = plan.FromCursor(cursor.get(), plan.Context(u, plan.Seen(u)));
+        (*out)[k] = plan.FromCursor(cursor.get(), plan.Context(u, plan.Seen(u)),
+                                    marks ? &*marks : nullptr);
       }
     }
     return;

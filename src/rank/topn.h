@@ -29,6 +29,11 @@ struct Eligibility {
   // the seen items (never lets one through; drops an unseen item with
   // probability about QueryOptions::seen_fpr).
   std::shared_ptr<const util::BloomFilter> seen_filter;
+  // Optional, with the exact list: the same seen items marked with
+  // `seen_epoch` in an array indexed by item, an O(1) test for paths that
+  // test many candidates per user (the ranker's cursors).
+  const uint32_t* seen_mark = nullptr;
+  uint32_t seen_epoch = 0;
   std::span<const uint32_t> allow;  // sorted, unique; empty: every item
   std::span<const uint32_t> deny;   // sorted
   std::span<const ExcludeStep* const> steps;
@@ -38,6 +43,8 @@ struct Eligibility {
   bool Excluded(uint32_t item) const {
     if (seen_filter != nullptr) {
       if (seen_filter->MayContain(item)) return true;
+    } else if (seen_mark != nullptr) {
+      if (seen_mark[item] == seen_epoch) return true;
     } else if (!seen.empty() && std::binary_search(seen.begin(), seen.end(), item)) {
       return true;
     }
