@@ -1005,7 +1005,6 @@ Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log, c
   uint32_t running = 0;
   uint64_t in_flight = 0;
   bool failed = false;
-  uint32_t most_at_once = 0;
   auto fit_one = [&](uint32_t s) {
     SegmentFit& fit = fits[s];
     const std::string& name = assignment.names[s];
@@ -1039,7 +1038,6 @@ Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log, c
       const uint32_t s = todo[next++];
       cv.wait(lock, [&] { return running == 0 || in_flight + estimate[s] <= budget; });
       ++running;
-      most_at_once = std::max(most_at_once, running);
       in_flight += estimate[s];
       lock.unlock();
       fit_one(s);
@@ -1055,7 +1053,6 @@ Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log, c
       fit_one(s);
       if (!fits[s].status.ok()) break;
     }
-    most_at_once = todo.empty() ? 0 : 1;
   } else {
     std::vector<std::thread> pool;
     for (uint32_t w = 0; w < workers; ++w) pool.emplace_back(worker);
