@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "encore/pipeline.h"
+#include "serve_fixture.h"
 #include "test_util.h"
 
 namespace encore {
@@ -66,35 +67,37 @@ std::unique_ptr<encore::Pipeline> Load(const std::string& path) {
 
 // p1 3 views + 1 purchase, 3 sold before, 2 returns, launched 10 days ago;
 // p2 1 view, launched 2 days ago; p3 nothing, launched 100 days ago.
+// Writes the hand-worked catalog, events and pipeline under `dir` (p.toml).
+void WriteHandWorked(const std::string& dir) {
+  auto t = [](int64_t days) { return std::to_string(kAsOf + days * kDay); };
+  std::string catalog =
+      "product,division,department,class,subclass,brand,price,launch_time,available_from,"
+      "available_until,quantity,times_sold,returns,cancellations\n";
+  catalog += "p1,w,d1,c1,s1,b1,10," + t(-10) + "," + t(-1) + "," + t(2) + ",10,3,2,0\n";
+  catalog += "p2,w,d1,c1,s1,b1,20," + t(-2) + "," + t(-2) + "," + t(1) + ",10,0,0,0\n";
+  catalog += "p3,w,d1,c1,s2,b2,30," + t(-100) + "," + t(-1) + "," + t(2) + ",10,0,0,0\n";
+  WriteFile(dir + "/catalog.csv", catalog);
+  std::string events = "member,product,event,timestamp\n";
+  for (int i = 0; i < 3; ++i) events += "m1,p1,view," + t(-1) + "\n";
+  events += "m1,p1,purchase," + t(-1) + "\n";
+  events += "m2,p2,view," + t(-1) + "\n";
+  events += "m2,p3,purchase," + std::to_string(kAsOf + 3600) + "\n";  // after as_of: ignored
+  WriteFile(dir + "/events.csv", events);
+  // Only clicks 1, conversion 2, first_72h 0.5, return_rate -1.
+  std::string weights = "[retail.product_score]\nweights = { ";
+  for (const char* zero :
+       {"times_sold", "days_on_site", "brand_persistence", "purchases", "cancel_rate", "first_day",
+        "early_clicks", "early_purchases", "new_share"}) {
+    weights += std::string(zero) + " = 0.0, ";
+  }
+  weights += "clicks = 1.0, conversion = 2.0, first_72h = 0.5, return_rate = -1.0 }\n";
+  weights += "\n[retail.catalog]\npath = \"" + dir + "/catalog.csv\"\n";
+  WriteFile(dir + "/p.toml", Pipeline(dir, "path = \"" + dir + "/events.csv\"", weights));
+}
+
 class HandWorked : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto t = [](int64_t days) { return std::to_string(kAsOf + days * kDay); };
-    std::string catalog =
-        "product,division,department,class,subclass,brand,price,launch_time,available_from,"
-        "available_until,quantity,times_sold,returns,cancellations\n";
-    catalog += "p1,w,d1,c1,s1,b1,10," + t(-10) + "," + t(-1) + "," + t(2) + ",10,3,2,0\n";
-    catalog += "p2,w,d1,c1,s1,b1,20," + t(-2) + "," + t(-2) + "," + t(1) + ",10,0,0,0\n";
-    catalog += "p3,w,d1,c1,s2,b2,30," + t(-100) + "," + t(-1) + "," + t(2) + ",10,0,0,0\n";
-    WriteFile(dir_.path() + "/catalog.csv", catalog);
-    std::string events = "member,product,event,timestamp\n";
-    for (int i = 0; i < 3; ++i) events += "m1,p1,view," + t(-1) + "\n";
-    events += "m1,p1,purchase," + t(-1) + "\n";
-    events += "m2,p2,view," + t(-1) + "\n";
-    events += "m2,p3,purchase," + std::to_string(kAsOf + 3600) + "\n";  // after as_of: ignored
-    WriteFile(dir_.path() + "/events.csv", events);
-    // Only clicks 1, conversion 2, first_72h 0.5, return_rate -1.
-    std::string weights = "[retail.product_score]\nweights = { ";
-    for (const char* zero :
-         {"times_sold", "days_on_site", "brand_persistence", "purchases", "cancel_rate",
-          "first_day", "early_clicks", "early_purchases", "new_share"}) {
-      weights += std::string(zero) + " = 0.0, ";
-    }
-    weights += "clicks = 1.0, conversion = 2.0, first_72h = 0.5, return_rate = -1.0 }\n";
-    weights += "\n[retail.catalog]\npath = \"" + dir_.path() + "/catalog.csv\"\n";
-    WriteFile(dir_.path() + "/p.toml",
-              Pipeline(dir_.path(), "path = \"" + dir_.path() + "/events.csv\"", weights));
-  }
+  void SetUp() override { WriteHandWorked(dir_.path()); }
   static const ScoreTerm& Term(const ProductScoreExplanation& e, const std::string& name) {
     for (const ScoreTerm& t : e.terms) {
       if (t.feature == name) return t;
@@ -257,6 +260,58 @@ TEST(ExplainProductGenerated, TermsAddUpToTheRankersScore) {
     hi = std::max(hi, e.score);
   }
   EXPECT_GT(hi - lo, 0.01);
+}
+
+// GET /v1/products/{id}/explain on the store the run published: the same
+// document as the library call `encore explain-product --json` makes (the
+// published one names the run that published it); an unknown product and a
+// store without product scores are 404s saying which.
+class ProductExplainServeTest : public testing::ServeTest {};
+
+TEST_F(ProductExplainServeTest, AnswersTheLibrarysExplanation) {
+  TempDir dir;
+  WriteHandWorked(dir.path());
+  CommandResult r = RunEncore("run " + dir.path() + "/p.toml");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  requested_store_uri_ = dir.path() + "/w/store";
+  StartServer(testing::FastServeOptions(), /*publish=*/false);
+  auto p = Load(dir.path() + "/p.toml");
+  ASSERT_NE(p, nullptr);
+  for (const char* id : {"p1", "p2", "p3"}) {
+    testing::HttpReply reply = Get(std::string("/v1/products/") + id + "/explain");
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(reply.body).get(doc), simdjson::SUCCESS) << reply.body;
+    std::string_view run;
+    ASSERT_EQ(doc["run"].get(run), simdjson::SUCCESS) << reply.body;
+    EXPECT_FALSE(run.empty());
+    Result<ProductScoreExplanation> e = p->ExplainProductScore(id, {});
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    e->run_id = std::string(run);
+    EXPECT_EQ(reply.body, ProductScoreExplanationJson(*e)) << id;
+  }
+  // The hand-worked p1 (HandWorked.ArithmeticOfEachTerm): clicks 1 + conversion 2 - return_rate 1.
+  testing::HttpReply p1 = Get("/v1/products/p1/explain");
+  EXPECT_NE(p1.body.find("\"score\":2,"), std::string::npos) << p1.body;
+  EXPECT_NE(p1.body.find("\"feature\":\"conversion\",\"raw\":0.25,\"normalised\":1,"
+                         "\"weight\":2,\"contribution\":2}"),
+            std::string::npos)
+      << p1.body;
+  testing::HttpReply unknown = Get("/v1/products/p9/explain");
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  EXPECT_NE(unknown.body.find("unknown product 'p9'"), std::string::npos) << unknown.body;
+  testing::HttpReply info = Get("/v1/info");
+  EXPECT_NE(info.body.find("\"product_explanations\":3"), std::string::npos) << info.body;
+  EXPECT_EQ(Get("/v1/products/p1/explain").status, 200);
+  EXPECT_EQ(testing::HttpFetch(port(), "POST", "/v1/products/p1/explain", "", {}).status, 405);
+}
+
+TEST_F(ProductExplainServeTest, StoreWithoutProductScoresIs404) {
+  StartServer();  // an `encore publish`-style snapshot: no [retail]
+  testing::HttpReply reply = Get("/v1/products/p1/explain");
+  EXPECT_EQ(reply.status, 404) << reply.body;
+  EXPECT_NE(reply.body.find("no product score explanations"), std::string::npos) << reply.body;
 }
 
 }  // namespace

@@ -232,6 +232,74 @@ evaluate = false
   EXPECT_GE(agree, buyers * 8 / 10) << agree << " of " << buyers;
 }
 
+// Segments trained several at once (the model's threads split between
+// them, within a memory budget) give exactly the models and payloads of
+// training one after another: the six feeds and every stored payload are
+// byte-identical, and the manifest records the declared parameters.
+TEST_F(RetailSegmentsTest, ParallelTrainingEqualsSequential) {
+  auto run = [&](const std::string& name, const std::string& knobs) {
+    WriteFile(dir_.path() + "/" + name + ".toml", Pipeline("[retail.segments]\n"
+                                                           "by = [\"division\"]\n"
+                                                           "min_members = 150\n"
+                                                           "evaluate = false\n" +
+                                                           knobs));
+    return RunEncore("run " + dir_.path() + "/" + name + ".toml --workdir " + dir_.path() + "/" +
+                     name);
+  };
+  CommandResult one = run("one", "parallel = 1\n");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(one.err.find("at once"), std::string::npos) << one.err;
+  CommandResult three = run("three", "parallel = 3\n");
+  ASSERT_EQ(three.exit_code, 0) << three.err;
+  EXPECT_NE(three.err.find("up to 3 at once"), std::string::npos) << three.err;
+  // A budget too small for two: one at a time, still the same results.
+  CommandResult tight = run("tight", "parallel = 3\nmemory_mb = 1\n");
+  ASSERT_EQ(tight.exit_code, 0) << tight.err;
+  int feeds = 0;
+  for (const char* f :
+       {"products", "products_card", "brands", "brands_card", "categories", "categories_card"}) {
+    const std::string a = ReadFile(dir_.path() + "/one/out/feeds/" + f + ".jsonl");
+    EXPECT_FALSE(a.empty()) << f;
+    EXPECT_TRUE(a == ReadFile(dir_.path() + "/three/out/feeds/" + f + ".jsonl")) << f;
+    EXPECT_TRUE(a == ReadFile(dir_.path() + "/tight/out/feeds/" + f + ".jsonl")) << f;
+    ++feeds;
+  }
+  EXPECT_EQ(feeds, 6);
+  // More than one segment model was trained (else the check is empty).
+  std::vector<std::string> models = ListDir(dir_.path() + "/three/runs");
+  ASSERT_FALSE(models.empty());
+  std::vector<std::string> files =
+      ListDir(dir_.path() + "/three/runs/" + models.back() + "/models");
+  EXPECT_GE(std::count_if(files.begin(), files.end(),
+                          [](const std::string& f) { return f.find(".segment-") != f.npos; }),
+            3);
+  // Every stored payload is the same (snapshot 1 in both stores).
+  auto open = [&](const std::string& name) {
+    auto store = Store::OpenExisting(dir_.path() + "/" + name + "/store");
+    EXPECT_TRUE(store.ok());
+    auto snap = (*store)->OpenSnapshot(1);
+    EXPECT_TRUE(snap.ok());
+    return std::move(snap).value();
+  };
+  auto a = open("one"), b = open("three");
+  std::istringstream rows(ReadFile(dir_.path() + "/one/out/feeds/products_card.jsonl"));
+  int compared = 0;
+  for (std::string line; std::getline(rows, line);) {
+    const size_t at = line.find("\"member\":\"") + 10;
+    const std::string member = line.substr(at, line.find('"', at) - at);
+    std::string pa, pb;
+    ASSERT_TRUE(a->Get(Table::kUser, member, &pa).ok()) << member;
+    ASSERT_TRUE(b->Get(Table::kUser, member, &pb).ok()) << member;
+    ASSERT_EQ(pa, pb) << member;
+    ++compared;
+  }
+  EXPECT_GT(compared, 1000);
+  // The manifest records the declared threads, not the split.
+  const std::string manifest =
+      ReadFile(dir_.path() + "/three/runs/" + models.back() + "/manifest.json");
+  EXPECT_EQ(manifest.find("\"threads\": \"1\""), std::string::npos) << manifest;
+}
+
 TEST_F(RetailSegmentsTest, BadMemberDataNamesFileAndLine) {
   WriteFile(dir_.path() + "/members.csv", "member,tenure\nm0001,3\nm0002,three\n");
   CommandResult r = Run(R"([retail.segments]

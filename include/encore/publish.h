@@ -32,6 +32,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "encore/progress.h"
@@ -57,12 +58,12 @@ std::string VariantUserKey(std::string_view variant, std::string_view user);
 std::string VariantPopularKey(std::string_view variant);
 
 struct PublishOptions {
-  uint32_t n = 20;           // recommendations per user payload
-  uint32_t similar_n = 20;   // similar items per item payload (0: none)
-  uint32_t popular_n = 100;  // items in the popular fallback
-  bool include_model = true; // store the model for POST /v1/recommendations
-  uint32_t keep = 5;         // snapshots kept after this one commits (Prune)
-  bool exclude_seen = true;  // user payloads omit the user's training items
+  uint32_t n = 20;            // recommendations per user payload
+  uint32_t similar_n = 20;    // similar items per item payload (0: none)
+  uint32_t popular_n = 100;   // items in the popular fallback
+  bool include_model = true;  // store the model for POST /v1/recommendations
+  uint32_t keep = 5;          // snapshots kept after this one commits (Prune)
+  bool exclude_seen = true;   // user payloads omit the user's training items
   // Catalogs of at least this many items, of a model with embeddings (als,
   // ials, bpr), get an approximate index (encore/ann.h; 0 = never): the
   // similar-item payloads are ranked through it, and with include_model it
@@ -111,8 +112,8 @@ struct PublishReport {
 
 // Computes every payload and commits a new snapshot. On any error nothing
 // becomes current and the partial snapshot is discarded.
-Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& options, Store* store,
-                              Progress* progress = nullptr);
+Result<PublishReport> Publish(const TrainedModel& model, const PublishOptions& options,
+                              Store* store, Progress* progress = nullptr);
 
 // One user payload over snapshot `version` for a user described by the
 // items they interacted with (the live speed layer, src/stream): the
@@ -151,11 +152,14 @@ using FeedRowSink = std::function<Status(int feed, std::string_view member, std:
 // `routes` (member segments) is empty or has one entry per model user: that
 // member's feeds come from routes[u] (its segment's model, or the global
 // one), not from `feeds`, which still gives the fallback for unknown members.
+// `product_explanations` (product id, JSON document) are stored in
+// Table::kProduct for GET /v1/products/{id}/explain, and counted in the info
+// document's payloads.product_explanations.
 // REQUIRES: routes.empty() || routes.size() == model.users.size().
-Result<RetailPublishReport> PublishRetail(const RetailFeeds& feeds, const TrainedModel& model,
-                                          uint32_t keep, Store* store, const FeedRowSink& rows,
-                                          Progress* progress = nullptr,
-                                          std::span<const FeedRoute> routes = {});
+Result<RetailPublishReport> PublishRetail(
+    const RetailFeeds& feeds, const TrainedModel& model, uint32_t keep, Store* store,
+    const FeedRowSink& rows, Progress* progress = nullptr, std::span<const FeedRoute> routes = {},
+    std::span<const std::pair<std::string, std::string>> product_explanations = {});
 
 }  // namespace encore
 

@@ -129,9 +129,24 @@ class RetailFeeds {
   // One JSON Lines row {"member":M,"<feed>":[...]} (no newline), replacing *out.
   void EncodeFeedRow(int feed, std::string_view member, const MemberFeeds& feeds,
                      std::string* out) const;
+  // Where each feed's array ([...]) lies in a payload EncodePayload wrote.
+  struct FeedSpans {
+    size_t begin[kNumFeeds] = {};
+    size_t end[kNumFeeds] = {};
+  };
+  // EncodePayload, also recording each feed's array in *spans; the feed rows
+  // are then cut from the payload (FeedRowFromPayload) instead of encoding
+  // every list a second time. Same bytes as EncodePayload and EncodeFeedRow.
+  void EncodePayload(std::string_view member, uint64_t snapshot, const MemberFeeds& feeds,
+                     std::string* out, FeedSpans* spans) const;
+  // Appends the row EncodeFeedRow(feed, member, ...) would write, taking the
+  // feed's array from `payload` (EncodePayload with `spans`).
+  static void AppendFeedRowFromPayload(int feed, std::string_view member, std::string_view payload,
+                                       const FeedSpans& spans, std::string* out);
 
  private:
   void AppendFeed(int feed, const MemberFeeds& feeds, std::string* out) const;
+  void AppendProduct(uint32_t product, std::string* out) const;
   MemberFeeds FromRanked(std::span<const ScoredItem> ranked) const;
 
   FeedRules rules_;
@@ -140,6 +155,12 @@ class RetailFeeds {
   const Ranker* ranker_ = nullptr;
   uint32_t brand_level_ = 0, category_level_ = 0;
   std::vector<uint32_t> brand_of_item_, category_of_item_;
+  // Each catalog product's encoded {"id":...,"price":...} object, one after
+  // another (product p: product_json_[product_at_[p], product_at_[p + 1]));
+  // the level values' quoted names likewise. Encoded once at Build: a
+  // payload repeats them hundreds of times.
+  std::string product_json_, brand_json_, category_json_;
+  std::vector<uint32_t> product_at_, brand_at_, category_at_;
   MemberFeeds fallback_;
 };
 

@@ -30,6 +30,8 @@ namespace encore {
 enum class Table : uint8_t {
   kUser = 'u',     // user id       -> user payload JSON (docs/SERVING.md)
   kSimilar = 's',  // item id       -> similar-items payload JSON
+  kProduct = 'p',  // product id    -> the product score explanation JSON (retail
+                   //                  stores; GET /v1/products/{id}/explain)
   kMeta = 'm',     // "info"        -> the /v1/info document (JSON)
                    // "popular"     -> the fallback payload for unknown users (JSON)
                    // "model"       -> the model file bytes, for fold-in

@@ -1278,6 +1278,8 @@ SegmentsConfig ReadSegments(Loader& l, const toml::table& t, const RetailConfig&
   if (auto v = l.Uint(t, "size_threshold", 0, std::numeric_limits<int64_t>::max())) {
     g.size_threshold = *v;
   }
+  if (auto v = l.Uint(t, "parallel", 0, 1024)) g.parallel = static_cast<uint32_t>(*v);
+  if (auto v = l.Uint(t, "memory_mb", 0, std::numeric_limits<int32_t>::max())) g.memory_mb = *v;
   if (const toml::table* p = t.get_as<toml::table>("params_above")) {
     g.params_above = SegmentParams(l, *p, "[retail.segments] params_above");
   }

@@ -160,6 +160,12 @@ struct SegmentsConfig {
   std::string member_col = "member";
   uint64_t min_members = 200;   // smaller segments are served by the global model
   uint64_t size_threshold = 0;  // 0: no size-dependent parameters
+  // Segments trained at once (0: as many as the model has threads) and the
+  // memory their training may take together (MiB; 0: half of the memory
+  // available when the stage starts); the model's threads are split
+  // between the segments training at once.
+  uint32_t parallel = 0;
+  uint64_t memory_mb = 0;
   // Parameters as (name, text), applied over the model's: first by size
   // (members >= size_threshold: params_above, else params_below), then the
   // segment's own override.
@@ -254,8 +260,7 @@ struct PipelineConfig {
 // missing or unreadable file is NotFound / IOError. A non-empty `workdir`
 // (--workdir; relative to the current directory) replaces the file's, and
 // the outputs are resolved and checked against it.
-Result<PipelineConfig> LoadPipelineConfig(const std::string& path,
-                                          const std::string& workdir = "");
+Result<PipelineConfig> LoadPipelineConfig(const std::string& path, const std::string& workdir = "");
 
 // Only the working directory of a pipeline file (for `encore runs`), without
 // checking the rest, so a pipeline whose sources are gone still finds its runs.

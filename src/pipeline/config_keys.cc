@@ -365,6 +365,12 @@ const std::vector<ConfigKey>& PipelineKeys() {
        "Member id column of the members file"},
       {"retail.segments", "min_members", T::kInteger, false, "200", "",
        "Segments with fewer members (or no training pairs) are served by the global model"},
+      {"retail.segments", "parallel", T::kInteger, false, "0", "",
+       "Segment models trained at once, the model's threads split between them (0: as many as "
+       "the model has threads; 1: one after another)"},
+      {"retail.segments", "memory_mb", T::kInteger, false, "0", "",
+       "Memory (MiB) the segments training at once may take together, by the memory model of "
+       "docs/SCALING.md (0: half of the memory available when the stage starts)"},
       {"retail.segments", "size_threshold", T::kInteger, false, "0", "",
        "Members at which `params_above` replaces `params_below` (0: neither applies)"},
       {"retail.segments", "params_above", T::kParamTable, false, "", "",

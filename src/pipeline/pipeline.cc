@@ -14,14 +14,19 @@
 #include "encore/pipeline.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "data/feedback_check.h"
 #include "encore/batch.h"
@@ -48,6 +53,7 @@
 #include "pipeline/staging.h"
 #include "store/file_util.h"
 #include "util/json_writer.h"
+#include "util/threads.h"
 
 namespace encore {
 
@@ -55,6 +61,18 @@ namespace fs = std::filesystem;
 using namespace pipeline;
 
 namespace {
+
+// Fills `out`'s product, key, as_of, terms and score for catalog product `p`:
+// the one explanation both `encore explain-product` and the published
+// GET /v1/products/{id}/explain documents come from.
+void ExplainProduct(const Catalog& catalog, const KeyIndex& keys, const ProductScores& scores,
+                    uint32_t p, int64_t as_of, ProductScoreExplanation* out) {
+  out->product = std::string(catalog.products().Name(p));
+  out->key = std::string(keys.keys().Name(keys.key_of(p)));
+  out->as_of = as_of;
+  out->terms = scores.Explain(p);
+  out->score = scores.score(p);
+}
 
 int64_t NowUnix() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -851,6 +869,24 @@ Status ApplyParams(const std::vector<std::pair<std::string, std::string>>& given
   return Status::OK();
 }
 
+// The memory model of docs/SCALING.md for one rank: both factor matrices,
+// row pointers and ids of users and items, and the nonzeros as read and in
+// both orientations (an upper bound for a segment's training).
+uint64_t SegmentTrainBytes(uint64_t users, uint64_t items, uint64_t nonzeros, uint32_t factors) {
+  return (users + items) * (uint64_t{factors} * 4 + 8 + 40) + items * 4 + nonzeros * 64;
+}
+
+// MemAvailable of /proc/meminfo (else free pages), in bytes.
+uint64_t AvailableMemoryBytes() {
+  std::ifstream in("/proc/meminfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("MemAvailable:", 0) == 0)
+      return std::strtoull(line.c_str() + 13, nullptr, 10) * 1024;
+  }
+  const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : uint64_t{1} << 30;
+}
+
 std::vector<double> Popularity(const Dataset& data) {
   std::vector<double> popularity(data.items.size(), 0);
   for (uint32_t i = 0; i < data.by_item.rows; ++i) {
@@ -932,33 +968,122 @@ Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log, c
   std::vector<int> model_of(num_segments, -1);  // index into segment_models
   uint32_t trained = 0;
   double fit_seconds = 0;
+  // Training, several segments at once: each segment's model depends only
+  // on its data and parameters (the models' fits do not depend on the thread
+  // count), so the results are those of training one after another. A
+  // segment starts when its estimated memory (docs/SCALING.md's memory
+  // model) fits beside those running, or when none is running; the model's
+  // threads are split between the segments training at once. Everything
+  // after the fit (messages, manifest, steps, feeds) happens below in
+  // segment order.
+  std::vector<uint32_t> todo;
+  std::vector<uint64_t> segment_nnz(num_segments, 0);
+  for (uint32_t u = 0; u < users; ++u) segment_nnz[segment_of[u]] += data.by_user.RowLength(u);
   for (uint32_t s = 0; s < num_segments; ++s) {
-    if (!reason[s].empty()) continue;
+    if (reason[s].empty()) todo.push_back(s);
+  }
+  struct SegmentFit {
+    Status status;
+    bool empty = false;
+    uint64_t members = 0, keys = 0;
+    std::vector<double> popularity;
+    TrainReport train;
+    std::optional<TrainedModel> model;
+  };
+  std::vector<SegmentFit> fits(num_segments);
+  std::vector<uint64_t> estimate(num_segments, 0);
+  for (uint32_t s : todo) {
+    estimate[s] =
+        SegmentTrainBytes(trained_members[s], data.items.size(), segment_nnz[s], params[s].factors);
+  }
+  const uint32_t workers = static_cast<uint32_t>(std::min<size_t>(
+      todo.size(), g.parallel > 0 ? g.parallel : ResolveThreads(m.params.threads)));
+  const uint64_t budget = g.memory_mb > 0 ? g.memory_mb << 20 : AvailableMemoryBytes() / 2;
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t next = 0;
+  uint32_t running = 0;
+  uint64_t in_flight = 0;
+  bool failed = false;
+  auto fit_one = [&](uint32_t s) {
+    SegmentFit& fit = fits[s];
     const std::string& name = assignment.names[s];
-    ENCORE_ASSIGN_OR_RETURN(Dataset sub, SegmentDataset(data, data.by_user, segment_of, s));
-    if (sub.nnz() == 0) {
+    Result<Dataset> sub = SegmentDataset(data, data.by_user, segment_of, s);
+    if (!sub.ok()) {
+      fit.status = sub.status();
+      return;
+    }
+    if (sub->nnz() == 0) {
+      fit.empty = true;
+      return;
+    }
+    fit.members = sub->users.size();
+    fit.keys = sub->items.size();
+    fit.popularity = Popularity(*sub);
+    ModelParams p = params[s];
+    if (workers > 1) p.threads = std::max(1, ResolveThreads(p.threads) / static_cast<int>(workers));
+    Result<TrainedModel> fitted =
+        TrainAndSave(m.kind, p, *sub,
+                     run_dir_ + "/models/" + m.name + ".segment-" + name + ".model", &fit.train);
+    if (!fitted.ok()) {
+      fit.status = Status(fitted.status().code(), "segment " + name + " (" + Count(fit.members) +
+                                                      " members): " + fitted.status().message());
+      return;
+    }
+    fit.model.emplace(std::move(fitted).value());
+  };
+  auto worker = [&] {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!failed && next < todo.size()) {
+      const uint32_t s = todo[next++];
+      cv.wait(lock, [&] { return running == 0 || in_flight + estimate[s] <= budget; });
+      ++running;
+      in_flight += estimate[s];
+      lock.unlock();
+      fit_one(s);
+      lock.lock();
+      --running;
+      in_flight -= estimate[s];
+      if (!fits[s].status.ok()) failed = true;
+      cv.notify_all();
+    }
+  };
+  if (workers <= 1) {
+    for (uint32_t s : todo) {
+      fit_one(s);
+      if (!fits[s].status.ok()) break;
+    }
+  } else {
+    std::vector<std::thread> pool;
+    for (uint32_t w = 0; w < workers; ++w) pool.emplace_back(worker);
+    for (std::thread& t : pool) t.join();
+  }
+  for (uint32_t s : todo) {
+    SegmentFit& fit = fits[s];
+    ENCORE_RETURN_IF_ERROR(fit.status);
+    if (fit.empty) {
       reason[s] = "no (member, key) pairs";
       continue;
     }
-    Say("    segment " + name + " (" + assignment.descriptions[s] +
-        "): " + Count(sub.users.size()) + " members x " + Count(sub.items.size()) + " keys");
+    if (!fit.model) break;  // not started: an earlier segment failed (returned above)
+    const std::string& name = assignment.names[s];
+    Say("    segment " + name + " (" + assignment.descriptions[s] + "): " + Count(fit.members) +
+        " members x " + Count(fit.keys) + " keys");
     auto seg = std::make_unique<SegmentModel>();
     ManifestModel mm;
     mm.name = m.name + "@" + name;
     mm.kind = m.kind;
     mm.file = run_dir_ + "/models/" + m.name + ".segment-" + name + ".model";
-    TrainReport train;
-    Result<TrainedModel> fitted = TrainAndSave(m.kind, params[s], sub, mm.file, &train);
-    if (!fitted.ok()) {
-      return Status(fitted.status().code(), "segment " + name + " (" + Count(sub.users.size()) +
-                                                " members): " + fitted.status().message());
-    }
-    seg->model = std::move(*fitted);
-    fit_seconds += train.fit_seconds;
-    mm.fit_seconds = train.fit_seconds;
-    mm.bytes = train.file_bytes;
+    seg->model = std::move(*fit.model);
+    fit.model.reset();
+    fit_seconds += fit.train.fit_seconds;
+    mm.fit_seconds = fit.train.fit_seconds;
+    mm.bytes = fit.train.file_bytes;
     mm.trained_on = "segment " + name + " of rolled-up keys (" + r.key + ")";
     mm.params = ModelParamsToList(seg->model.model->params());
+    for (auto& [key, value] : mm.params) {  // the declared threads, not this run's split
+      if (key == "threads") value = std::to_string(params[s].threads);
+    }
     manifest_.models.push_back(std::move(mm));
     ENCORE_ASSIGN_OR_RETURN(RetailSteps steps,
                             RetailSteps::Build(r.rules, catalog, *state->keys, seg->model.items,
@@ -966,9 +1091,10 @@ Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log, c
     seg->steps.emplace(std::move(steps));
     seg->ranker = std::make_unique<Ranker>(*seg->model.model);
     seg->steps->AddTo(seg->ranker.get());
-    ENCORE_ASSIGN_OR_RETURN(RetailFeeds feeds,
-                            RetailFeeds::Build(r.feeds, catalog, *state->keys, seg->model,
-                                               *seg->steps, *seg->ranker, Popularity(sub)));
+    ENCORE_ASSIGN_OR_RETURN(
+        RetailFeeds feeds,
+        RetailFeeds::Build(r.feeds, catalog, *state->keys, seg->model, *seg->steps, *seg->ranker,
+                           std::move(fit.popularity)));
     seg->feeds.emplace(std::move(feeds));
     model_of[s] = static_cast<int>(state->segment_models.size());
     state->segment_models.push_back(std::move(seg));
@@ -1007,8 +1133,9 @@ Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log, c
               for (const auto& b : g.spec.by) by += (by.empty() ? "" : " x ") + b;
               return by;
             }() +
-            ", " + std::to_string(trained) + " trained (" + Seconds(fit_seconds) + "), " +
-            std::to_string(num_segments - trained) + " on the global model";
+            ", " + std::to_string(trained) + " trained (" + Seconds(fit_seconds) +
+            (workers > 1 ? ", up to " + std::to_string(workers) + " at once" : std::string()) +
+            "), " + std::to_string(num_segments - trained) + " on the global model";
 
   if (g.evaluate) {
     // One holdout of the rolled-up pairs; the global model and every
@@ -1118,17 +1245,27 @@ Status Runner::RunRetailOutput(const OutputConfig& o, ManifestOutput* record, Ou
   }
   const std::string store_uri = StoreUri(c_, o);
   ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(store_uri));
-  std::string line;
   uint64_t rows = 0;
   FeedRowSink sink = [&](int feed, std::string_view, std::string_view row) {
-    line.assign(row);
-    line.push_back('\n');
     if (feed == 0 && ++rows == 1) MaybeFault("mid-output");
-    return files[feed]->Append(line);
+    ENCORE_RETURN_IF_ERROR(files[feed]->Append(row));
+    return files[feed]->Append("\n");
   };
-  ENCORE_ASSIGN_OR_RETURN(RetailPublishReport published,
-                          PublishRetail(*retail_->feeds, retail_->model, o.publish.keep,
-                                        store.get(), sink, &progress_, retail_->routes));
+  // Every catalog product's score explanation, for GET /v1/products/{id}/explain.
+  const Catalog& catalog = retail_->catalog;
+  std::vector<std::pair<std::string, std::string>> explanations(catalog.size());
+#pragma omp parallel for schedule(dynamic, 256)
+  for (uint32_t p = 0; p < catalog.size(); ++p) {
+    ProductScoreExplanation e;
+    ExplainProduct(catalog, *retail_->keys, *retail_->scores, p, c_.retail->product_score.as_of,
+                   &e);
+    e.run_id = run_id_;
+    explanations[p] = {e.product, ProductScoreExplanationJson(e)};
+  }
+  ENCORE_ASSIGN_OR_RETURN(
+      RetailPublishReport published,
+      PublishRetail(*retail_->feeds, retail_->model, o.publish.keep, store.get(), sink, &progress_,
+                    retail_->routes, explanations));
   uint64_t bytes = 0;
   for (StagedFile* f : files) {
     ENCORE_RETURN_IF_ERROR(f->Close());
@@ -1240,8 +1377,8 @@ Result<ProductScoreExplanation> Pipeline::ExplainProductScore(
         if (run.status == "succeeded") id = run.id;
       }
       if (id.empty()) {
-        return Status::NotFound("pipeline " + c.name + " has no succeeded run under " +
-                                c.workdir + "/runs to read its generated source '" + r.source +
+        return Status::NotFound("pipeline " + c.name + " has no succeeded run under " + c.workdir +
+                                "/runs to read its generated source '" + r.source +
                                 "' from; run it first (encore run " + c.file + ")");
       }
     }
@@ -1298,10 +1435,7 @@ Result<ProductScoreExplanation> Pipeline::ExplainProductScore(
   if (options.as_of) score_options.as_of = *options.as_of;
   ENCORE_ASSIGN_OR_RETURN(ProductScores scores,
                           ProductScores::Compute(catalog, keys, &log, score_options));
-  out.key = std::string(keys.keys().Name(keys.key_of(*p)));
-  out.as_of = score_options.as_of;
-  out.terms = scores.Explain(*p);
-  out.score = scores.score(*p);
+  ExplainProduct(catalog, keys, scores, *p, score_options.as_of, &out);
   return out;
 }
 

@@ -251,6 +251,14 @@ std::string DescribeRetail(const PipelineConfig& c, const std::string& run_dir) 
              ", fewer " + pairs(g.params_below);
     }
     for (const auto& [name, p] : g.overrides) out += "; segment " + name + " " + pairs(p);
+    out += "; trained " +
+           (g.parallel == 1
+                ? std::string("one at a time")
+                : (g.parallel == 0 ? std::string("as many at once as the model has threads")
+                                   : "up to " + std::to_string(g.parallel) + " at once") +
+                      " within " +
+                      (g.memory_mb == 0 ? std::string("half the available memory")
+                                        : std::to_string(g.memory_mb) + " MiB"));
     out += g.evaluate ? "; evaluated against the global model on a " + Num(g.holdout) +
                             " user holdout (manifest \"segments\")"
                       : "; not evaluated";

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "encore/publish.h"
@@ -13,9 +14,10 @@
 
 namespace encore {
 
-Result<RetailPublishReport> PublishRetail(const RetailFeeds& feeds, const TrainedModel& model,
-                                          uint32_t keep, Store* store, const FeedRowSink& rows,
-                                          Progress* progress, std::span<const FeedRoute> routes) {
+Result<RetailPublishReport> PublishRetail(
+    const RetailFeeds& feeds, const TrainedModel& model, uint32_t keep, Store* store,
+    const FeedRowSink& rows, Progress* progress, std::span<const FeedRoute> routes,
+    std::span<const std::pair<std::string, std::string>> product_explanations) {
   if (!routes.empty() && routes.size() != model.users.size()) {
     return Status::Internal("PublishRetail: " + std::to_string(routes.size()) + " routes for " +
                             std::to_string(model.users.size()) + " members");
@@ -28,14 +30,24 @@ Result<RetailPublishReport> PublishRetail(const RetailFeeds& feeds, const Traine
   const uint32_t users = model.users.size();
   if (progress != nullptr) progress->StartCount("retail payloads", users, "members");
 
+  // Members are built in blocks on every core (OpenMP) while the previous
+  // block is written on this thread (the store's write transaction belongs
+  // to it): building block k + 1 overlaps writing block k, and the output
+  // stays in member order. Each feed row is cut from the member's payload
+  // (the same bytes) rather than encoded again, as it is written. The blocks' strings are
+  // reused, so a member costs no allocation once they have grown.
   constexpr uint32_t kBlock = 2048;
-  std::vector<std::string> payloads;
-  std::vector<std::string> feed_rows;
-  for (uint32_t begin = 0; begin < users; begin += kBlock) {
-    const uint32_t end = std::min(users, begin + kBlock);
-    const uint32_t count = end - begin;
-    payloads.assign(count, std::string());
-    feed_rows.assign(rows ? size_t{count} * kNumFeeds : 0, std::string());
+  struct Block {
+    uint32_t begin = 0, count = 0;
+    std::vector<std::string> payloads;
+    std::vector<RetailFeeds::FeedSpans> spans;  // each payload's feeds
+  };
+  auto build = [&](Block* b, uint32_t begin) {
+    b->begin = begin;
+    b->count = std::min(users, begin + kBlock) - begin;
+    if (b->payloads.size() < b->count) b->payloads.resize(b->count);
+    if (b->spans.size() < b->count) b->spans.resize(b->count);
+    const uint32_t count = b->count;
 #pragma omp parallel for schedule(dynamic, 16)
     for (uint32_t i = 0; i < count; ++i) {
       const uint32_t u = begin + i;
@@ -45,30 +57,44 @@ Result<RetailPublishReport> PublishRetail(const RetailFeeds& feeds, const Traine
         member.segment = routes[u].segment;
         member.global_model = routes[u].global_model;
       }
-      from.EncodePayload(model.users.Name(u), version, member, &payloads[i]);
-      if (rows) {
-        for (int f = 0; f < kNumFeeds; ++f) {
-          from.EncodeFeedRow(f, model.users.Name(u), member, &feed_rows[size_t{i} * kNumFeeds + f]);
-        }
-      }
+      from.EncodePayload(model.users.Name(u), version, member, &b->payloads[i], &b->spans[i]);
     }
-    for (uint32_t i = 0; i < count; ++i) {
-      const std::string_view id = model.users.Name(begin + i);
+  };
+  std::string row;
+  auto write = [&](const Block& b) -> Status {
+    for (uint32_t i = 0; i < b.count; ++i) {
+      const std::string_view id = model.users.Name(b.begin + i);
       if (rows) {
         for (int f = 0; f < kNumFeeds; ++f) {
-          ENCORE_RETURN_IF_ERROR(rows(f, id, feed_rows[size_t{i} * kNumFeeds + f]));
+          row.clear();
+          RetailFeeds::AppendFeedRowFromPayload(f, id, b.payloads[i], b.spans[i], &row);
+          ENCORE_RETURN_IF_ERROR(rows(f, id, row));
         }
       }
       if (id.empty() || id.size() > kMaxStoreKeyBytes) {
         ++report.skipped_ids;
         continue;
       }
-      ENCORE_RETURN_IF_ERROR(writer->Put(Table::kUser, id, payloads[i]));
+      const std::string& payload = b.payloads[i];
+      ENCORE_RETURN_IF_ERROR(writer->Put(Table::kUser, id, payload));
       ++report.payloads;
-      report.bytes += id.size() + payloads[i].size();
-      report.max_payload_bytes = std::max<uint64_t>(report.max_payload_bytes, payloads[i].size());
+      report.bytes += id.size() + payload.size();
+      report.max_payload_bytes = std::max<uint64_t>(report.max_payload_bytes, payload.size());
     }
-    if (progress != nullptr) progress->Update(0, end);
+    return Status::OK();
+  };
+  Block blocks[2];
+  if (users > 0) build(&blocks[0], 0);
+  for (uint32_t begin = 0, k = 0; begin < users; begin += kBlock, ++k) {
+    const Block& current = blocks[k % 2];
+    std::thread next;
+    if (begin + kBlock < users) {
+      next = std::thread([&, k, begin] { build(&blocks[(k + 1) % 2], begin + kBlock); });
+    }
+    Status written = write(current);
+    if (next.joinable()) next.join();
+    ENCORE_RETURN_IF_ERROR(written);
+    if (progress != nullptr) progress->Update(0, current.begin + current.count);
   }
   if (progress != nullptr) progress->Finish();
 
@@ -82,6 +108,12 @@ Result<RetailPublishReport> PublishRetail(const RetailFeeds& feeds, const Traine
     fallback = "{" + fallback.substr(prefix.size());
   ENCORE_RETURN_IF_ERROR(writer->Put(Table::kMeta, "popular", fallback));
   report.bytes += fallback.size();
+  uint64_t explained = 0;
+  for (const auto& [product, json] : product_explanations) {
+    if (product.empty() || product.size() > kMaxStoreKeyBytes) continue;
+    ENCORE_RETURN_IF_ERROR(writer->Put(Table::kProduct, product, json));
+    ++explained;
+  }
 
   JsonWriter w;
   w.BeginObject();
@@ -113,6 +145,10 @@ Result<RetailPublishReport> PublishRetail(const RetailFeeds& feeds, const Traine
   w.EndArray();
   w.Key("max_payload_bytes");
   w.Uint(report.max_payload_bytes);
+  if (!product_explanations.empty()) {
+    w.Key("product_explanations");
+    w.Uint(explained);
+  }
   w.EndObject();
   w.EndObject();
   ENCORE_RETURN_IF_ERROR(writer->Put(Table::kMeta, "info", w.str()));

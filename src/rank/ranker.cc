@@ -270,6 +270,8 @@ struct Ranker::Plan {
     const rank::Eligibility e = Eligible(ctx);
     if (r.list_.empty()) return rank::SelectTopN(scores, m.num_items(), e, n, m.tie_ranks());
     uint64_t fetch = std::min<uint64_t>(uint64_t{n} * kOverFetch, m.num_items());
+    const uint64_t universe = e.allow.empty() ? m.num_items() : e.allow.size();
+    if (universe <= fetch * kOverFetch) return Walk(scores, e, ctx);
     for (;;) {
       const std::vector<ScoredItem> candidates =
           rank::SelectTopN(scores, m.num_items(), e, static_cast<uint32_t>(fetch), m.tie_ranks());
@@ -283,6 +285,51 @@ struct Ranker::Plan {
       if (candidates.size() < fetch || fetch >= m.num_items()) return out;
       fetch = std::min<uint64_t>(fetch * kOverFetch, m.num_items());
     }
+  }
+
+  // The list steps over a small candidate set (at most kOverFetch rounds
+  // of fetching would cover it, e.g. a retail member's available keys):
+  // every eligible item is collected once and put in rank order a chunk at
+  // a time (nth_element, then sort of the chunk) while the list steps
+  // accept fewer than n. The same items in the same order as fetching
+  // 4n, 16n, ... best candidates and walking each from the top, without
+  // heap-sorting candidates the steps never look at.
+  std::vector<ScoredItem> Walk(const float* scores, const rank::Eligibility& e,
+                               const RankContext& ctx) const {
+    const Recommender& m = *r.model_;
+    const model::RankOrder order{m.tie_ranks()};
+    std::vector<ScoredItem> candidates;
+    auto consider = [&](uint32_t item) {
+      const float s = scores[item];
+      if (std::isfinite(s) && !e.Excluded(item)) candidates.push_back({item, s});
+    };
+    if (!e.allow.empty()) {
+      candidates.reserve(e.allow.size());
+      for (uint32_t item : e.allow) {
+        if (item < m.num_items()) consider(item);
+      }
+    } else {
+      candidates.reserve(m.num_items());
+      for (uint32_t item = 0; item < m.num_items(); ++item) consider(item);
+    }
+    std::vector<ScoredItem> out;
+    ListRules lists = Lists(ctx);
+    const size_t chunk = std::max<size_t>(n, 64);
+    for (size_t begin = 0; begin < candidates.size() && out.size() < n;) {
+      const size_t end = std::min(candidates.size(), begin + chunk);
+      if (end < candidates.size()) {
+        std::nth_element(candidates.begin() + begin, candidates.begin() + end, candidates.end(),
+                         order);
+      }
+      std::sort(candidates.begin() + begin, candidates.begin() + end, order);
+      for (size_t i = begin; i < end; ++i) {
+        if (!lists.Accepts(candidates[i])) continue;
+        out.push_back(candidates[i]);
+        if (out.size() == n) return out;
+      }
+      begin = end;
+    }
+    return out;
   }
 
   // (a)-(f) with candidates from the approximate index: `query` is the

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <numeric>
-#include <unordered_set>
 
 #include "util/json_writer.h"
 
@@ -35,23 +34,32 @@ std::vector<Collection> BuildCollections(
     const std::function<std::span<const uint32_t>(uint32_t)>& products_of,
     const std::function<std::string_view(uint32_t)>& node_name, const FeedRules& rules) {
   std::vector<Collection> groups;
-  std::vector<std::unordered_set<uint32_t>> seen;
-  std::unordered_map<uint32_t, size_t> index;
+  // The group of each node, in a per-thread table indexed by node (reset to
+  // UINT32_MAX for the nodes used before returning); duplicates within a
+  // group are found by scanning its products (at most
+  // collection_max_products). Nothing is allocated per member beyond the
+  // groups themselves.
+  thread_local std::vector<uint32_t> group_of_node;
   for (const ScoredItem& s : ranked) {
     const uint32_t node = node_of(s.item);
     if (node == UINT32_MAX) continue;
-    auto [it, added] = index.emplace(node, groups.size());
-    if (added) {
+    if (node >= group_of_node.size()) group_of_node.resize(size_t{node} + 1, UINT32_MAX);
+    uint32_t at = group_of_node[node];
+    if (at == UINT32_MAX) {
+      at = static_cast<uint32_t>(groups.size());
+      group_of_node[node] = at;
       groups.push_back({node, 0, {}});
-      seen.emplace_back();
     }
-    Collection& g = groups[it->second];
+    Collection& g = groups[at];
     g.affinity += s.score;
     for (uint32_t p : products_of(s.item)) {
       if (g.products.size() >= rules.collection_max_products) break;
-      if (seen[it->second].insert(p).second) g.products.push_back(p);
+      if (std::find(g.products.begin(), g.products.end(), p) == g.products.end()) {
+        g.products.push_back(p);
+      }
     }
   }
+  for (const Collection& g : groups) group_of_node[g.node] = UINT32_MAX;
   std::erase_if(groups, [&](const Collection& g) {
     return g.products.size() < std::max<uint32_t>(1, rules.min_collection_products);
   });
@@ -101,6 +109,36 @@ Result<RetailFeeds> RetailFeeds::Build(const FeedRules& rules, const Catalog& ca
   ENCORE_ASSIGN_OR_RETURN(f.category_of_item_,
                           item_nodes(rules.category_level, "category_level", &f.category_level_));
 
+  // Encoded products and level names (AppendFeed copies them).
+  auto encode_all = [](uint32_t n, auto&& append_one, std::string* text,
+                       std::vector<uint32_t>* at) {
+    at->assign(size_t{n} + 1, 0);
+    for (uint32_t i = 0; i < n; ++i) {
+      (*at)[i] = static_cast<uint32_t>(text->size());
+      append_one(i, text);
+    }
+    (*at)[n] = static_cast<uint32_t>(text->size());
+  };
+  encode_all(
+      catalog.size(),
+      [&](uint32_t p, std::string* out) {
+        out->append("{\"id\":");
+        JsonWriter::AppendQuoted(catalog.products().Name(p), out);
+        out->append(",\"price\":");
+        AppendNumber(catalog.price(p), out);
+        out->push_back('}');
+      },
+      &f.product_json_, &f.product_at_);
+  auto quoted_names = [&](uint32_t level, std::string* text, std::vector<uint32_t>* at) {
+    const auto& values = catalog.level_values(level);
+    encode_all(
+        values.size(),
+        [&](uint32_t v, std::string* out) { JsonWriter::AppendQuoted(values.Name(v), out); }, text,
+        at);
+  };
+  quoted_names(f.brand_level_, &f.brand_json_, &f.brand_at_);
+  quoted_names(f.category_level_, &f.category_json_, &f.category_at_);
+
   // Fallback: available keys by popularity, diversity-capped.
   popularity.resize(num_items, 0);
   std::vector<uint32_t> order = steps.available_items();
@@ -147,13 +185,7 @@ MemberFeeds RetailFeeds::ForUser(uint32_t user) const {
 void RetailFeeds::AppendFeed(int feed, const MemberFeeds& feeds, std::string* out) const {
   const bool card = feed % 2 == 1;
   const uint32_t cap = card ? rules_.card_style_listing_maximum : UINT32_MAX;
-  auto product = [&](uint32_t p) {
-    out->append("{\"id\":");
-    JsonWriter::AppendQuoted(catalog_->products().Name(p), out);
-    out->append(",\"price\":");
-    AppendNumber(catalog_->price(p), out);
-    out->push_back('}');
-  };
+  auto product = [&](uint32_t p) { AppendProduct(p, out); };
   out->push_back('[');
   if (feed < 2) {
     for (size_t i = 0; i < feeds.products.size() && i < cap; ++i) {
@@ -163,11 +195,13 @@ void RetailFeeds::AppendFeed(int feed, const MemberFeeds& feeds, std::string* ou
   } else {
     const bool brands = feed < 4;
     const std::vector<Collection>& groups = brands ? feeds.brands : feeds.categories;
-    const uint32_t level = brands ? brand_level_ : category_level_;
+    const std::string& names = brands ? brand_json_ : category_json_;
+    const std::vector<uint32_t>& name_at = brands ? brand_at_ : category_at_;
     for (size_t g = 0; g < groups.size(); ++g) {
       if (g > 0) out->push_back(',');
       out->append("{\"name\":");
-      JsonWriter::AppendQuoted(catalog_->level_values(level).Name(groups[g].node), out);
+      const uint32_t node = groups[g].node;
+      out->append(names, name_at[node], name_at[node + 1] - name_at[node]);
       out->append(",\"affinity\":");
       AppendNumber(groups[g].affinity, out);
       out->append(",\"products\":[");
@@ -181,8 +215,18 @@ void RetailFeeds::AppendFeed(int feed, const MemberFeeds& feeds, std::string* ou
   out->push_back(']');
 }
 
+void RetailFeeds::AppendProduct(uint32_t p, std::string* out) const {
+  out->append(product_json_, product_at_[p], product_at_[p + 1] - product_at_[p]);
+}
+
 void RetailFeeds::EncodePayload(std::string_view member, uint64_t snapshot,
                                 const MemberFeeds& feeds, std::string* out) const {
+  EncodePayload(member, snapshot, feeds, out, nullptr);
+}
+
+void RetailFeeds::EncodePayload(std::string_view member, uint64_t snapshot,
+                                const MemberFeeds& feeds, std::string* out,
+                                FeedSpans* spans) const {
   out->clear();
   out->append("{\"user\":");
   JsonWriter::AppendQuoted(member, out);
@@ -200,9 +244,23 @@ void RetailFeeds::EncodePayload(std::string_view member, uint64_t snapshot,
     out->push_back('"');
     out->append(kFeedNames[f]);
     out->append("\":");
+    if (spans != nullptr) spans->begin[f] = out->size();
     AppendFeed(f, feeds, out);
+    if (spans != nullptr) spans->end[f] = out->size();
   }
   out->append("}}");
+}
+
+void RetailFeeds::AppendFeedRowFromPayload(int feed, std::string_view member,
+                                           std::string_view payload, const FeedSpans& spans,
+                                           std::string* out) {
+  out->append("{\"member\":");
+  JsonWriter::AppendQuoted(member, out);
+  out->append(",\"");
+  out->append(kFeedNames[feed]);
+  out->append("\":");
+  out->append(payload.substr(spans.begin[feed], spans.end[feed] - spans.begin[feed]));
+  out->push_back('}');
 }
 
 void RetailFeeds::EncodeFeedRow(int feed, std::string_view member, const MemberFeeds& feeds,

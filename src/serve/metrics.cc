@@ -21,6 +21,7 @@ constexpr const char* kRouteLabels[] = {
     "/v1/admin/reload",
     "/v1/users/{id}/explain",
     "/v1/events",
+    "/v1/products/{id}/explain",
     "/ui",
     "unmatched",
     "malformed",

@@ -40,12 +40,13 @@ enum class Route : uint8_t {
   kHealthz,
   kReadyz,
   kMetrics,
-  kAdminReload,  // POST /v1/admin/reload
-  kExplain,      // GET /v1/users/{id}/explain
-  kEvents,       // POST /v1/events
-  kConsole,      // /ui/... (the web console, src/console)
-  kUnmatched,    // no route has this path
-  kMalformed,    // not parsable as HTTP (400, 413, 414, 431 before routing)
+  kAdminReload,     // POST /v1/admin/reload
+  kExplain,         // GET /v1/users/{id}/explain
+  kEvents,          // POST /v1/events
+  kProductExplain,  // GET /v1/products/{id}/explain
+  kConsole,         // /ui/... (the web console, src/console)
+  kUnmatched,       // no route has this path
+  kMalformed,       // not parsable as HTTP (400, 413, 414, 431 before routing)
   kCount
 };
 

@@ -185,6 +185,10 @@ HttpResponse Router::Handle(const HttpRequest& request, const LoadedSnapshot* sn
       if (!IsGet(method)) return MethodNotAllowed(method, kAllowGet, Route::kSimilarItems);
       return SimilarItems(seg[2], target, snapshot);
     }
+    if (seg.size() == 4 && seg[1] == "products" && seg[3] == "explain") {
+      if (!IsGet(method)) return MethodNotAllowed(method, kAllowGet, Route::kProductExplain);
+      return ProductExplain(seg[2], snapshot);
+    }
     if (seg.size() == 2 && seg[1] == "recommendations") {
       if (method != "POST") return MethodNotAllowed(method, kAllowPost, Route::kFoldIn);
       return FoldIn(request, snapshot);
@@ -464,6 +468,38 @@ HttpResponse Router::SimilarItems(std::string_view raw_id, const Target& target,
     return ErrorResponse(500, st.message(), kRoute);
   }
   return Json(std::move(body), snapshot, kRoute);
+}
+
+// The explanation PublishRetail stored for the product (Table::kProduct):
+// the same document as `encore explain-product --json`.
+HttpResponse Router::ProductExplain(std::string_view raw_id, const LoadedSnapshot* snapshot) const {
+  constexpr Route kRoute = Route::kProductExplain;
+  HttpResponse error;
+  std::string product;
+  if (!DecodeId(raw_id, "product id", kRoute, &product, &error)) return error;
+  if (snapshot == nullptr) return NotReady(kRoute);
+  std::string payload;
+  Status s = product.size() > kMaxStoreKeyBytes
+                 ? Status::NotFound("longer than any stored id")
+                 : snapshot->snapshot->Get(Table::kProduct, product, &payload);
+  if (s.code() == StatusCode::kNotFound) {
+    // Whether this snapshot has product scores at all decides the message.
+    std::string info;
+    const bool retail = snapshot->snapshot->Get(Table::kMeta, "info", &info).ok() &&
+                        info.find("\"product_explanations\":") != std::string::npos;
+    HttpResponse r = ErrorResponse(
+        404,
+        retail ? "unknown product '" + product +
+                     "': not in the catalog this snapshot was "
+                     "published from"
+               : "this snapshot has no product score explanations (only a pipeline with a "
+                 "[retail] section publishes them; docs/SERVING.md)",
+        kRoute);
+    r.snapshot = snapshot->info.version;
+    return r;
+  }
+  if (!s.ok()) return StoreError(s, kRoute);
+  return Json(std::move(payload), snapshot, kRoute);
 }
 
 HttpResponse Router::FoldIn(const HttpRequest& request, const LoadedSnapshot* snapshot) const {

@@ -5,6 +5,7 @@
 // Routes (docs/SERVING.md, "HTTP API"):
 //   GET  /v1/users/{id}/recommendations?limit=&offset=&exclude=&fallback=popular
 //   GET  /v1/items/{id}/similar?limit=&offset=&exclude=
+//   GET  /v1/products/{id}/explain    a retail product's score, term by term
 //   POST /v1/recommendations          fold-in for a visitor described by items
 //   GET  /v1/info, /healthz, /readyz, /metrics
 //   POST /v1/admin/reload             Authorization: Bearer <key>
@@ -132,6 +133,7 @@ class Router {
  private:
   HttpResponse UserRecommendations(std::string_view raw_id, const Target& target,
                                    const LoadedSnapshot* snapshot) const;
+  HttpResponse ProductExplain(std::string_view raw_id, const LoadedSnapshot* snapshot) const;
   HttpResponse SimilarItems(std::string_view raw_id, const Target& target,
                             const LoadedSnapshot* snapshot) const;
   HttpResponse FoldIn(const HttpRequest& request, const LoadedSnapshot* snapshot) const;
