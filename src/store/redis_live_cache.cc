@@ -6,6 +6,7 @@
 #include <poll.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -83,16 +84,30 @@ class CachedRedisLiveStore final : public LiveStore {
       Status s = Subscribe(&conn);
       if (s.ok()) {
         cache_.Enable();
-        connects_.fetch_add(1, std::memory_order_relaxed);
+        if (connects_.fetch_add(1, std::memory_order_relaxed) > 0) {
+          Note("invalidation connection to redis at " + ep_->address() +
+               " is back: live payload cache on again");
+        }
         s = Listen(&conn);
-      }
-      cache_.Disable();
-      if (!s.ok() && s.message() != last_error_) {
-        last_error_ = s.message();  // kept for a debugger; the server's metrics show the state
+        cache_.Disable();  // flushed and off before anything else can happen
+        if (!stopping()) {
+          Note("invalidation connection to redis at " + ep_->address() + " lost (" +
+               s.message() + "): live payload cache off, every lookup asks redis until it is back");
+        }
+      } else if (s.message() != last_error_) {
+        // The cache is off already (never on, or switched off when lost).
+        last_error_ = s.message();  // once per distinct failure
+        Note("cannot set up the invalidation connection to redis at " + ep_->address() + " (" +
+             s.message() + "): live payload cache off, every lookup asks redis; retrying");
       }
       std::unique_lock lock(mu_);
       wake_.wait_for(lock, kRetryEvery, [this] { return stop_; });
     }
+  }
+
+  // One line on stderr for a change of state (the server's log).
+  static void Note(const std::string& line) {
+    std::fprintf(stderr, "encore serve: %s\n", line.c_str());
   }
 
   bool stopping() {
@@ -122,6 +137,7 @@ class CachedRedisLiveStore final : public LiveStore {
   Status Listen(Connection* conn) {
     redisContext* c = conn->context();
     Clock::time_point last_heard = Clock::now(), last_ping = last_heard;
+    pollfd p{c->fd, POLLIN, 0};
     while (!stopping()) {
       // Everything already read (it may have come with the SUBSCRIBE reply).
       for (;;) {
@@ -133,27 +149,39 @@ class CachedRedisLiveStore final : public LiveStore {
         Reply reply(static_cast<redisReply*>(raw));
         Apply(reply.get());
       }
-      const auto now = Clock::now();
-      if (now - last_heard > kDeadAfter) {
-        return Status::IOError("the invalidation connection went silent");
-      }
-      if (now - last_ping >= kPingEvery) {
-        last_ping = now;
-        if (redisAppendCommand(c, "PING") != REDIS_OK) return Status::IOError("cannot ping");
-        int done = 0;
-        while (!done) {
-          if (redisBufferWrite(c, &done) != REDIS_OK) return Status::IOError("ping failed");
+      p.revents = 0;
+      int n = ::poll(&p, 1, kPollMs);
+      if (n == 0) {
+        const auto now = Clock::now();
+        if (now - last_ping >= kPingEvery) {
+          last_ping = now;
+          if (redisAppendCommand(c, "PING") != REDIS_OK) return Status::IOError("cannot ping");
+          int done = 0;
+          while (!done) {
+            if (redisBufferWrite(c, &done) != REDIS_OK) {
+              return Status::IOError(std::string("ping failed: ") + c->errstr);
+            }
+          }
         }
+        // Silence is judged only with nothing waiting to be read: a thread
+        // that was not scheduled for a while finds the pongs, not a silence.
+        p.revents = 0;
+        n = ::poll(&p, 1, 0);
+        if (n == 0 && Clock::now() - last_heard > kDeadAfter) {
+          return Status::IOError("no answer to pings for over " +
+                                 std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                    kDeadAfter)
+                                                    .count()) +
+                                 " s");
+        }
+        if (n == 0) continue;
       }
-      pollfd p{c->fd, POLLIN, 0};
-      const int n = ::poll(&p, 1, kPollMs);
       if (n < 0) {
         if (errno == EINTR) continue;
         return Status::IOError("poll failed on the invalidation connection");
       }
-      if (n == 0) continue;
       if (redisBufferRead(c) != REDIS_OK) {
-        return Status::IOError(std::string("the invalidation connection broke: ") + c->errstr);
+        return Status::IOError(std::string("it broke: ") + c->errstr);
       }
       last_heard = Clock::now();
     }
