@@ -72,7 +72,7 @@ struct LiveCacheStats {
                                // (its invalidation connection down or not yet up)
   uint64_t invalidations = 0;  // keys invalidated by a message from the store
   uint64_t flushes = 0;        // whole-cache flushes (connection lost or re-established,
-                               // FLUSHDB/FLUSHALL on the server)
+                               // a newer snapshot looked up, FLUSHDB/FLUSHALL on the server)
   uint64_t connects = 0;       // times the invalidation connection was established
   uint64_t entries = 0;
   uint64_t bytes = 0;

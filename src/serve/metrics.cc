@@ -249,7 +249,7 @@ std::string Metrics::Render(const SnapshotState& snapshot) const {
     out.push_back('\n');
     Help("encore_live_cache_flushes_total", "counter",
          "Whole flushes of the live payload cache (invalidation connection lost or re-established, "
-         "FLUSHDB/FLUSHALL).",
+         "a newer snapshot served, FLUSHDB/FLUSHALL).",
          &out);
     out.append("encore_live_cache_flushes_total ");
     AppendUint(lc.flushes, &out);

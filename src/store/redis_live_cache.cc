@@ -48,6 +48,16 @@ class CachedRedisLiveStore final : public LiveStore {
 
   Status GetPayload(uint64_t version, std::string_view user, std::string* value) const override {
     if (user.empty() || user.size() > kMaxStoreKeyBytes) return Status::NotFound("no such key");
+    // A newer snapshot is served: the older one's answers (mostly "no live
+    // payload") will not be asked for again, so they go at once rather
+    // than sit in the cache until the LRU pushes them out.
+    uint64_t newest = newest_version_.load(std::memory_order_relaxed);
+    while (version > newest) {
+      if (newest_version_.compare_exchange_weak(newest, version)) {
+        cache_.Flush();
+        break;
+      }
+    }
     const std::string key = LivePayloadKey(version, user);
     bool found = false;
     LiveCache::Ticket ticket;
@@ -215,6 +225,7 @@ class CachedRedisLiveStore final : public LiveStore {
   const std::shared_ptr<const Endpoint> ep_;
   mutable LiveCache cache_;
   std::atomic<uint64_t> connects_{0};
+  mutable std::atomic<uint64_t> newest_version_{0};  // the highest version looked up
   std::string last_error_;  // the thread's
   std::mutex mu_;
   std::condition_variable wake_;

@@ -167,6 +167,16 @@ TEST_F(RedisLiveCache, ARestartedServerIsNeverAnsweredFromTheOldCache) {
   EXPECT_EQ(Read(*cached_, 1, "u1"), "<absent>");
 }
 
+TEST_F(RedisLiveCache, ANewerSnapshotDropsTheOlderOnesAnswers) {
+  for (int u = 0; u < 5; ++u) EXPECT_EQ(Read(*cached_, 1, "u" + std::to_string(u)), "<absent>");
+  EXPECT_EQ(Stats(*cached_).entries, 5u);
+  EXPECT_EQ(Read(*cached_, 2, "u0"), "<absent>");
+  EXPECT_EQ(Stats(*cached_).entries, 1u);  // version 1's five went at once
+  EXPECT_EQ(Read(*cached_, 1, "u1"), "<absent>");  // a straggler still answered right
+  EXPECT_EQ(Read(*cached_, 2, "u0"), "<absent>");
+  EXPECT_EQ(Stats(*cached_).entries, 2u);  // no flush for an older version
+}
+
 TEST(RedisLiveCacheOff, ZeroBytesIsThePlainLiveStore) {
   RedisServer redis;
   ASSERT_TRUE(redis.Start().ok());
