@@ -4,7 +4,10 @@
 # over, so caches and page faults see what real traffic gives them.
 #   nginx        every user's payload as a static file (the reference);
 #   lmdb         encore serve on an LMDB snapshot;
-#   redis        encore serve on Redis with its payload cache (the default);
+#   redis        encore serve on Redis with its payload cache and its live
+#                payload cache (both the default; docs/SERVING.md);
+#   redis-nolivecache  the same with --live-cache-mb 0 (every GET asks Redis
+#                for a live payload: the default before the live cache);
 #   redis-nocache  the same with --cache-mb 0 (every GET a Redis round trip);
 #   redis-nolive   cache on and --live-payloads=false (no live-store lookup:
 #                a cached GET never leaves the process);
@@ -55,7 +58,8 @@ LP=$(free_port); serve "$ENCORE" "$W/store" "$LP" lmdb
 XP=$(free_port); serve "$ENCORE" "redis://127.0.0.1:$RP/0" "$XP" redis
 YP=$(free_port); serve "$ENCORE" "redis://127.0.0.1:$RP/0" "$YP" redis-nocache --cache-mb 0
 ZP=$(free_port); serve "$ENCORE" "redis://127.0.0.1:$RP/0" "$ZP" redis-nolive --live-payloads=false
-for p in $LP $XP $YP $ZP; do wait_http "http://127.0.0.1:$p/readyz"; done
+QP=$(free_port); serve "$ENCORE" "redis://127.0.0.1:$RP/0" "$QP" redis-nolivecache --live-cache-mb 0
+for p in $LP $XP $YP $ZP $QP; do wait_http "http://127.0.0.1:$p/readyz"; done
 if [ -n "$OLD_ENCORE" ]; then
   OP=$(free_port); serve "$OLD_ENCORE" "$W/store" "$OP" old-lmdb; wait_http "http://127.0.0.1:$OP/readyz"
 fi
@@ -136,6 +140,7 @@ for r in $(seq "$ROUNDS"); do
   get_mix redis "http://127.0.0.1:$XP" "$W/paths-encore.txt"
   get_mix redis-nocache "http://127.0.0.1:$YP" "$W/paths-encore.txt"
   get_mix redis-nolive "http://127.0.0.1:$ZP" "$W/paths-encore.txt"
+  get_mix redis-nolivecache "http://127.0.0.1:$QP" "$W/paths-encore.txt"
   get_alone get-alone "$LP"
   get_with_foldin get+foldin "$LP"
   if [ -n "$OLD_ENCORE" ]; then get_with_foldin old:get+foldin "$OP"; fi
@@ -144,6 +149,7 @@ done
 cat "$W/mix.txt"
 echo "wrk -t2 -c64 -d${DURATION}s for the GET mixes; get-alone / get+foldin: GETs wrk -t1 -c32 with (or without) fold-ins wrk -t1 -c16; server threads $SERVER_THREADS; rounds $ROUNDS"
 grep -o 'encore_payload_cache_requests_total{result="[a-z]*"} [0-9]*' <(curl -s "http://127.0.0.1:$XP/metrics") | sed 's/^/redis cache: /' || true
+grep -E '^encore_live_cache_(requests_total|connected|invalidations_total|flushes_total|entries)' <(curl -s "http://127.0.0.1:$XP/metrics") | sed 's/^/redis live cache: /' || true
 $PY - "$W/results.jsonl" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]

@@ -6,7 +6,12 @@
 # (before the XADD of a new user's first event -> the GET that returns a
 # list). Then the consumer's sustained rate: BURST events appended at once,
 # timed until the consumer group's lag and pending entries reach 0.
-# Usage: bench/stream_bench.sh   (RATE=2000 SECONDS_=20 LOAD_THREADS=1 BURST=100000 SYNC=disk|process)
+# STORE=redis puts the serving store (snapshot and live payloads) in the same
+# redis-server instead of an LMDB directory: the server then answers live
+# lookups from its live cache (docs/SERVING.md), so each probe also measures
+# the invalidation of a negatively cached user.
+# Usage: bench/stream_bench.sh   (RATE=2000 SECONDS_=20 LOAD_THREADS=1 BURST=100000 SYNC=disk|process
+#                                 STORE=lmdb|redis)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE="${RATE:-2000}"
@@ -14,6 +19,7 @@ SECONDS_="${SECONDS_:-20}"
 LOAD_THREADS="${LOAD_THREADS:-1}"
 BURST="${BURST:-100000}"
 SYNC="${SYNC:-disk}"
+STORE="${STORE:-lmdb}"
 ENCORE="$PWD/build/release/encore"
 BENCH="$PWD/build/release/bench/stream_bench"
 for tool in redis-server redis-cli curl python3; do
@@ -33,28 +39,32 @@ USERS=20000 ITEMS=2000
 "$ENCORE" generate --profile retail --users $USERS --items $ITEMS --rows 300000 --seed 7 --out "$W/data" --quiet
 "$ENCORE" train --model ials --input "$W/data/events.csv" --weights view=1,cart=3,wishlist=5,purchase=10 \
   --factors 32 --iterations 10 --out "$W/model.bin" --quiet
-"$ENCORE" publish --model-file "$W/model.bin" --n 20 --store "$W/store" --quiet
-
 RP=$(free_port)
 redis-server --port "$RP" --bind 127.0.0.1 --save "" --appendonly no --dir "$W" --daemonize no >/dev/null &
 PIDS+=($!)
 for _ in $(seq 100); do redis-cli -p "$RP" ping >/dev/null 2>&1 && break; sleep 0.05; done
 REDIS="redis://127.0.0.1:$RP/0"
+case "$STORE" in
+  lmdb) STORE_URI="$W/store" ;;
+  redis) STORE_URI="redis://127.0.0.1:$RP/1"; [ "$SYNC" = disk ] || { echo "stream_bench: SYNC applies to LMDB only" >&2; exit 1; } ;;
+  *) echo "stream_bench: STORE must be lmdb or redis" >&2; exit 1 ;;
+esac
+"$ENCORE" publish --model-file "$W/model.bin" --n 20 --store "$STORE_URI" --quiet
 HP=$(free_port)
-"$ENCORE" serve --store "$W/store" --port "$HP" --threads 1 2>"$W/serve.log" &
+"$ENCORE" serve --store "$STORE_URI" --port "$HP" --threads 1 2>"$W/serve.log" &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$HP/readyz"
-"$ENCORE" stream --store "$W/store" --redis "$REDIS" --stream events --group bench \
+"$ENCORE" stream --store "$STORE_URI" --redis "$REDIS" --stream events --group bench \
   --weights view=1,cart=3,wishlist=5,purchase=10 --sync "$SYNC" --quiet 2>"$W/stream.log" &
 STREAM_PID=$!
 PIDS+=($STREAM_PID)
 sleep 1
 
-echo "== store in $W, consumer --sync $SYNC"
+echo "== store $STORE_URI, consumer --sync $SYNC"
 echo "== steady rate $RATE events/s for ${SECONDS_}s, serving under load ($LOAD_THREADS GET threads)"
 "$BENCH" --redis "$REDIS" --stream events --port "$HP" --rate "$RATE" --seconds "$SECONDS_" \
   --users $USERS --items $ITEMS --load-threads "$LOAD_THREADS"
-curl -s "http://127.0.0.1:$HP/metrics" | grep -E "^encore_stream_(events_applied_total|event_to_served_seconds_(count|sum)|consumer_lag)" || true
+curl -s "http://127.0.0.1:$HP/metrics" | grep -E "^encore_(stream_(events_applied_total|event_to_served_seconds_(count|sum)|consumer_lag)|live_cache_[a-z_]*)" || true
 
 echo "== sustained: $BURST events appended at once, time from the first append until lag and pending are 0"
 START=$(date +%s.%N)

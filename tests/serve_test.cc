@@ -10,6 +10,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <ctime>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -677,12 +678,85 @@ TEST_F(ServeTest, LivePayloadsAreReadFirstUnlessTurnedOff) {
   }
 }
 
+// Polls `done` until it holds or 20 s passed (no sleep decides a result).
+bool Eventually(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+// The default Redis server caches live lookups (found or not) and still
+// serves a live write once Redis reports it, and a new snapshot's payload
+// over a live one built on the old snapshot.
+TEST_F(ServeTest, RedisLiveCacheServesLiveWritesAndNewSnapshots) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.Start().ok()) << "redis-server missing? run scripts/install-deps.sh";
+  requested_store_uri_ = redis.Uri(0);
+  ServeOptions o = testing::FastServeOptions();
+  o.api_key = "k";
+  o.poll_ms = 60'000;  // switches only on the admin reload below
+  testing::TestSnapshotOptions snap;
+  snap.versioned_items = true;
+  snap.users = 4;
+  StartServer(o, true, snap);
+  ASSERT_TRUE(Eventually(
+      [&] { return Metric(Get("/metrics").body, "encore_live_cache_connected") == 1; }));
+  for (int i = 0; i < 3; ++i) {
+    HttpReply r = Get("/v1/users/u2/recommendations");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, testing::VersionedUserPayload(2, version_));
+  }
+  std::string page = Get("/metrics").body;
+  EXPECT_GE(Metric(page, "encore_live_cache_requests_total{result=\"hit\"}"), 2) << page;
+  EXPECT_GE(Metric(page, "encore_live_cache_entries"), 1) << page;
+  EXPECT_EQ(Metric(page, "encore_live_cache_connects_total"), 1) << page;
+
+  // The stream consumer writes a live payload of u2 (negative-cached so far).
+  auto live = store_->OpenLive();
+  ASSERT_TRUE(live.ok()) << live.status().ToString();
+  LiveStore::Entry e;
+  e.kind = LiveStore::Entry::Kind::kPayload;
+  e.version = version_;
+  e.key = "u2";
+  e.value = "{\"user\":\"u2\",\"live\":1}";
+  ASSERT_TRUE((*live)->Write({e}).ok());
+  EXPECT_TRUE(Eventually([&] { return Get("/v1/users/u2/recommendations").body == e.value; }));
+  EXPECT_GE(Metric(Get("/metrics").body, "encore_live_cache_invalidations_total"), 1);
+
+  // A new snapshot: the live payload built over the old one is never shown.
+  const uint64_t v2 = testing::WriteTestSnapshot(store_.get(), snap);
+  ASSERT_EQ(Post("/v1/admin/reload", "", {"Authorization: Bearer k"}).status, 200);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(Get("/v1/users/u2/recommendations").body, testing::VersionedUserPayload(2, v2));
+  }
+  // The consumer rebuilds it over the new snapshot.
+  e.version = v2;
+  e.value = "{\"user\":\"u2\",\"live\":2}";
+  ASSERT_TRUE((*live)->Write({e}).ok());
+  EXPECT_TRUE(Eventually([&] { return Get("/v1/users/u2/recommendations").body == e.value; }));
+  TearDown();  // the server goes before the Redis server
+}
+
+TEST_F(ServeTest, LiveCacheMustNotBeNegative) {
+  ServeOptions o = testing::FastServeOptions();
+  o.live_cache_mb = -2;
+  auto store = Store::Open(testing::UniqueStoreUri());
+  ASSERT_TRUE(store.ok());
+  auto server = Server::Create(std::move(*store), o);
+  ASSERT_FALSE(server.ok());
+  EXPECT_NE(server.status().message().find("--live-cache-mb"), std::string::npos);
+}
+
 TEST_F(ServeTest, NoPayloadCacheOnAnLmdbStoreByDefault) {
   testing::TempDir dir;
   requested_store_uri_ = dir.File("store");
   StartServer();
   EXPECT_EQ(Get("/v1/users/u1/recommendations").status, 200);
   EXPECT_EQ(Get("/metrics").body.find("encore_payload_cache"), std::string::npos);
+  EXPECT_EQ(Get("/metrics").body.find("encore_live_cache"), std::string::npos);
   TearDown();
 }
 

@@ -52,6 +52,11 @@ struct ServeOptions {
   // snapshot's. Each user GET then asks the live store first: with Redis,
   // a second round trip. Turn off when no consumer writes to this store.
   bool live_payloads = true;
+  // Live payload lookups cached in this process, in MiB (found and not
+  // found alike; Store::OpenLiveCached): -1 picks 64 for a Redis store,
+  // whose server reports every change to this process (client tracking),
+  // and nothing for LMDB (memory-mapped); 0 turns it off.
+  int64_t live_cache_mb = -1;
   // Fold-in (POST /v1/recommendations) and explanations compute with the
   // model; they run on this many threads of their own, so a burst of them
   // queues there instead of holding up plain GETs on the serving threads.

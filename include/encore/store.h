@@ -66,6 +66,22 @@ class Snapshot {
   virtual Status Get(Table table, std::string_view key, std::string* value) const = 0;
 };
 
+// The counters of a live payload cache (Store::OpenLiveCached).
+struct LiveCacheStats {
+  uint64_t hits = 0;           // lookups answered from the cache (found or not)
+  uint64_t misses = 0;         // lookups that went to the store while the cache was on
+  uint64_t bypassed = 0;       // lookups that went to the store because the cache was off
+                               // (its invalidation connection down or not yet up)
+  uint64_t invalidations = 0;  // keys invalidated by a message from the store
+  uint64_t flushes = 0;        // whole-cache flushes (connection lost or re-established,
+                               // a newer snapshot looked up, FLUSHDB/FLUSHALL on the server)
+  uint64_t connects = 0;       // times the invalidation connection was established
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+  uint64_t capacity_bytes = 0;
+  bool connected = false;  // the invalidation connection is up (the cache is in use)
+};
+
 // The live part of a store: documents that change between snapshots,
 // written by the stream consumer (src/stream, docs/STREAMING.md) and read by
 // the server on every user request before the snapshot.
@@ -113,7 +129,14 @@ class LiveStore {
     (void)sync;
     return Status::OK();
   }
+  // The counters of a LiveStore opened with a cache (Store::OpenLiveCached);
+  // false for any other.
+  virtual bool GetCacheStats(LiveCacheStats* stats) const {
+    (void)stats;
+    return false;
+  }
 };
+
 
 // A cache of a snapshot's documents in this process, for stores whose Get is
 // a network round trip (Redis). Answers (NotFound ones too) are kept up to
@@ -171,6 +194,20 @@ class Store {
   // The live documents of this store (see LiveStore), created when absent.
   // The store may be closed before the LiveStore.
   virtual Result<std::unique_ptr<LiveStore>> OpenLive() = 0;
+  // Like OpenLive, for a reader that looks payloads up on every request (the
+  // server). A store whose lookups are network round trips (Redis) answers
+  // GetPayload from a cache in this process of up to `cache_bytes` (found
+  // and not-found answers alike), kept correct by the server itself: Redis
+  // server-assisted client-side caching (CLIENT TRACKING ... BCAST) tells
+  // this process about every change to a live payload key, whoever wrote it,
+  // and the cached answer is dropped when the message arrives. While that
+  // invalidation connection is down or not yet established, the cache is
+  // flushed and every lookup goes to the store (see docs/SERVING.md). Other
+  // stores (LMDB: memory-mapped; memory) and cache_bytes 0: OpenLive().
+  virtual Result<std::unique_ptr<LiveStore>> OpenLiveCached(uint64_t cache_bytes) {
+    (void)cache_bytes;
+    return OpenLive();
+  }
   // Deletes all but the newest `keep` committed snapshots (the current one
   // is always kept), and the leftovers of publishes that never committed.
   virtual Status Prune(uint32_t keep) = 0;

@@ -107,6 +107,10 @@ Command RegisterServe(CLI::App& root) {
                   "Answer users from the stream consumer's live payloads first (false: snapshots "
                   "only, one Redis round trip fewer per GET when no consumer writes here)")
       ->capture_default_str();
+  app->add_option("--live-cache-mb", o.live_cache_mb,
+                  "Live payload lookups kept in memory, MiB (-1: 64 for Redis, whose server "
+                  "reports every change to them, none for LMDB; 0: off); see docs/SERVING.md")
+      ->capture_default_str();
   app->add_option("--compute-threads", o.compute_threads,
                   "Threads for fold-in and explanations, apart from the serving threads")
       ->capture_default_str();

@@ -229,6 +229,51 @@ std::string Metrics::Render(const SnapshotState& snapshot) const {
     AppendUint(snapshot.cache.entries, &out);
     out.push_back('\n');
   }
+  if (snapshot.live_cached) {
+    const LiveCacheStats& lc = snapshot.live_cache;
+    Help("encore_live_cache_requests_total", "counter",
+         "Live payload lookups, by result: hit (answered from the cache, found or not), miss "
+         "(asked Redis, cache on), bypass (asked Redis because the cache was off: its "
+         "invalidation connection was down or not yet up).",
+         &out);
+    out.append("encore_live_cache_requests_total{result=\"hit\"} ");
+    AppendUint(lc.hits, &out);
+    out.append("\nencore_live_cache_requests_total{result=\"miss\"} ");
+    AppendUint(lc.misses, &out);
+    out.append("\nencore_live_cache_requests_total{result=\"bypass\"} ");
+    AppendUint(lc.bypassed, &out);
+    out.push_back('\n');
+    Help("encore_live_cache_invalidations_total", "counter",
+         "Live payload keys invalidated by a message from Redis (client tracking).", &out);
+    out.append("encore_live_cache_invalidations_total ");
+    AppendUint(lc.invalidations, &out);
+    out.push_back('\n');
+    Help("encore_live_cache_flushes_total", "counter",
+         "Whole flushes of the live payload cache (invalidation connection lost or re-established, "
+         "a newer snapshot served, FLUSHDB/FLUSHALL).",
+         &out);
+    out.append("encore_live_cache_flushes_total ");
+    AppendUint(lc.flushes, &out);
+    out.push_back('\n');
+    Help("encore_live_cache_connected", "gauge",
+         "1 while the invalidation connection to Redis is up and the live cache in use, else 0.",
+         &out);
+    out.append(lc.connected ? "encore_live_cache_connected 1\n" : "encore_live_cache_connected 0\n");
+    Help("encore_live_cache_connects_total", "counter",
+         "Times the invalidation connection was established.", &out);
+    out.append("encore_live_cache_connects_total ");
+    AppendUint(lc.connects, &out);
+    out.push_back('\n');
+    Help("encore_live_cache_bytes", "gauge", "Bytes held by the live payload cache.", &out);
+    out.append("encore_live_cache_bytes ");
+    AppendUint(lc.bytes, &out);
+    out.push_back('\n');
+    Help("encore_live_cache_entries", "gauge",
+         "Answers (found or not) held by the live payload cache.", &out);
+    out.append("encore_live_cache_entries ");
+    AppendUint(lc.entries, &out);
+    out.push_back('\n');
+  }
   Help("encore_compute_queue_depth", "gauge",
        "Fold-in and explanation requests waiting for a compute thread.", &out);
   out.append("encore_compute_queue_depth ");

@@ -85,6 +85,9 @@ class Metrics {
     // The snapshot's payload cache (ServeOptions::cache_mb), when it has one.
     bool cached = false;
     SnapshotCacheStats cache;
+    // The live payload cache (ServeOptions::live_cache_mb), when there is one.
+    bool live_cached = false;
+    LiveCacheStats live_cache;
   };
   // The whole exposition (text/plain; version=0.0.4).
   std::string Render(const SnapshotState& snapshot) const;

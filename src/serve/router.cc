@@ -670,6 +670,7 @@ HttpResponse Router::MetricsPage(const LoadedSnapshot* snapshot) const {
     state.created_unix = snapshot->info.created_unix;
     state.cached = GetSnapshotCacheStats(*snapshot->snapshot, &state.cache);
   }
+  if (live_ != nullptr) state.live_cached = live_->GetCacheStats(&state.live_cache);
   HttpResponse r;
   r.route = Route::kMetrics;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";

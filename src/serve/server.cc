@@ -287,6 +287,12 @@ class ServerImpl final : public Server {
 
  private:
   Result<serve::SnapshotHolder::RefreshResult> Reload();
+  // ServeOptions::live_cache_mb in bytes, its default resolved.
+  uint64_t LiveCacheBytes() const {
+    const bool remote = store_->uri().rfind("redis://", 0) == 0;
+    const int64_t mb = options_.live_cache_mb >= 0 ? options_.live_cache_mb : (remote ? 64 : 0);
+    return static_cast<uint64_t>(mb) << 20;
+  }
   void Accept();
   void PollLoop();
   // Runs `action` on every session of every worker, on its worker's thread.
@@ -735,7 +741,7 @@ Status ServerImpl::Start() {
   // answers (e.g. a read-only store directory).
   if (!options_.live_payloads) {
     Log("live payloads off (--live-payloads=false): serving snapshots only");
-  } else if (auto live = store_->OpenLive(); live.ok()) {
+  } else if (auto live = store_->OpenLiveCached(LiveCacheBytes()); live.ok()) {
     live_ = std::move(live).value();
     router_.set_live(live_.get());
   } else {
@@ -924,6 +930,10 @@ Result<std::unique_ptr<Server>> Server::Create(std::unique_ptr<Store> store,
   if (options.cache_mb < -1) {
     return Status::InvalidArgument("--cache-mb must be >= 0 (0: off), not " +
                                    std::to_string(options.cache_mb));
+  }
+  if (options.live_cache_mb < -1) {
+    return Status::InvalidArgument("--live-cache-mb must be >= 0 (0: off), not " +
+                                   std::to_string(options.live_cache_mb));
   }
   int threads = options.threads;
   if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

@@ -155,6 +155,9 @@ class Connection {
   }
 
   bool connected() const { return c_ != nullptr; }
+  // The hiredis context, for a caller that reads replies itself (the
+  // invalidation subscriber of store/redis_live_cache.cc); null when closed.
+  redisContext* context() { return c_; }
   void Close() {
     if (c_ != nullptr) redisFree(c_);
     c_ = nullptr;

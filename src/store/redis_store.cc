@@ -57,6 +57,7 @@
 #include <vector>
 
 #include "store/redis_client.h"
+#include "store/redis_live_cache.h"
 #include "store/store_internal.h"
 
 namespace encore {
@@ -522,14 +523,11 @@ class RedisWriter final : public SnapshotWriter {
 
 // --- Live documents ----------------------------------------------------------
 
-// encore:live:p:<version>:<user>  payloads; encore:live:s:<key>  consumer state.
-std::string LivePayloadKey(uint64_t version, std::string_view user) {
-  std::string k = "encore:live:p:" + std::to_string(version) + ":";
-  k.append(user);
-  return k;
-}
+// encore:live:p:<version>:<user>  payloads (store::LivePayloadKey);
+// encore:live:s:<key>  consumer state.
+using store::LivePayloadKey;
 constexpr char kLivePayloadPattern[] = "encore:live:p:*";
-constexpr std::string_view kLivePayloadPrefix = "encore:live:p:";
+constexpr std::string_view kLivePayloadPrefix = store::kLivePayloadPrefix;
 
 class RedisLiveStore final : public LiveStore {
  public:
@@ -696,6 +694,14 @@ class RedisStore final : public Store {
 
   Result<std::unique_ptr<LiveStore>> OpenLive() override {
     return std::unique_ptr<LiveStore>(new RedisLiveStore(ep_));
+  }
+
+  // The server's: lookups answered from a cache kept correct by Redis
+  // client tracking (store/redis_live_cache.h).
+  Result<std::unique_ptr<LiveStore>> OpenLiveCached(uint64_t cache_bytes) override {
+    std::unique_ptr<LiveStore> base(new RedisLiveStore(ep_));
+    if (cache_bytes == 0) return base;
+    return store::CacheRedisLiveStore(std::move(base), ep_, cache_bytes);
   }
 
   Status Prune(uint32_t keep) override {
