@@ -1195,13 +1195,13 @@ Status Reader::ReadInSlices(const io::ByteSource& source, uint64_t size_before, 
     report_->blank_lines += r.blank_lines;
     report_->rows_accepted += r.rows_accepted;
     report_->rows_rejected += r.rows_rejected;
-    for (const auto& [kind, count] : r.rejects_by_kind) {
+    for (const std::pair<std::string, uint64_t>& kind : r.rejects_by_kind) {
       auto it = std::find_if(report_->rejects_by_kind.begin(), report_->rejects_by_kind.end(),
-                             [&](const auto& kc) { return kc.first == kind; });
+                             [&](const auto& kc) { return kc.first == kind.first; });
       if (it == report_->rejects_by_kind.end()) {
-        report_->rejects_by_kind.emplace_back(kind, count);
+        report_->rejects_by_kind.push_back(kind);
       } else {
-        it->second += count;
+        it->second += kind.second;
       }
     }
     for (Rejection rej : r.first_rejections) {
