@@ -66,6 +66,9 @@ struct ReadReport {
   // Header name (or JSON key) of the value column; empty without one or
   // without names (headerless files, presets name it too).
   std::string value_column;
+  // > 0: the first file was parsed in this many slices at once
+  // (ReadOptions::threads); 0: every file was read front to back.
+  uint32_t parallel_slices = 0;
   static constexpr size_t kMaxListed = 10;
 
   void AddRejection(const std::string& kind, Rejection r);

@@ -107,6 +107,18 @@ struct ReadOptions {
   // may hold; more is InvalidArgument. Capped at IdDictionary::kMaxSize, the
   // most 32-bit indices can number; lower it to test the limit.
   uint64_t max_distinct_ids = IdDictionary::kMaxSize;
+
+  // Threads that parse one file (0 = all cores, as --threads). An
+  // uncompressed delimited file (csv, tsv, presets; not baskets, not JSON
+  // Lines, not gzip or a pipe) of at least 2 * min_chunk_bytes is cut at
+  // line boundaries into one slice per thread; the slices are parsed and
+  // interned at once and merged in file order. The result is the sequential
+  // read's exactly: the same id numbering, rows, counts, rejections with
+  // their file:line, rejects file and errors. When a slice boundary may lie
+  // inside a quoted field (a quote near it), or any slice fails, the file is
+  // read again sequentially, which decides.
+  int threads = 0;
+  uint64_t min_chunk_bytes = uint64_t{8} << 20;
 };
 
 // Reads `paths` in order into one log. `report` is filled even on failure.

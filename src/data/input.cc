@@ -273,6 +273,7 @@ Result<ResolvedInput> ResolveInput(const InputOptions& o) {
   read.obfuscate_cols = o.obfuscate;
   read.max_bad_rows = o.max_bad_rows;
   read.rejects_path = o.rejects_path;
+  read.threads = o.threads;
 
   DatasetOptions& d = r.dataset;
   d.feedback = o.feedback.value_or(DefaultFeedback(o.format));

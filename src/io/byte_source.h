@@ -4,7 +4,9 @@
 // (1f 8b), so compressed files are read transparently whatever their name.
 // Concatenated gzip members are read through.
 //
-// Thread-safety: one reader at a time.
+// Thread-safety: one reader at a time. Slices of one source are independent
+// sources (their own file descriptor and offset) and may be read on
+// different threads at once.
 
 #ifndef ENCORE_IO_BYTE_SOURCE_H_
 #define ENCORE_IO_BYTE_SOURCE_H_
@@ -33,6 +35,15 @@ class ByteSource {
   // Bytes of the file on disk consumed so far (for progress and ETA).
   virtual uint64_t file_offset() const = 0;
   virtual bool compressed() const = 0;
+
+  // Whether Slice() works: an uncompressed regular file or an in-memory
+  // buffer, which can be read from any offset. Gzip, pipes, FIFOs and
+  // standard input are read front to back only.
+  virtual bool sliceable() const { return false; }
+  // A new source over bytes [begin, end) of the same file, under the same
+  // name; file_size() is end - begin and file_offset() counts from begin.
+  // REQUIRES: sliceable() and begin <= end <= file_size().
+  virtual Result<std::unique_ptr<ByteSource>> Slice(uint64_t begin, uint64_t end) const;
   const std::string& path() const { return path_; }
 
  protected:

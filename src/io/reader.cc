@@ -8,8 +8,12 @@
 #include <absl/container/flat_hash_set.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <cstring>
+#include <functional>
 #include <memory>
+#include <thread>
 #include <unordered_set>
 
 #include "io/json_line.h"
@@ -17,6 +21,7 @@
 #include "io/reader_internal.h"
 #include "io/record_reader.h"
 #include "io/text.h"
+#include "util/threads.h"
 
 namespace encore {
 
@@ -207,6 +212,23 @@ class Reader {
  private:
   Status CheckOptions() const;
   Status ReadSource(std::unique_ptr<io::ByteSource> source, uint64_t size_before);
+
+  // Parallel reading of one file (ReadOptions::threads). ReadInSlices cuts
+  // the file into slices, reads each with its own Reader (each with its own
+  // dictionaries, report and rejects buffer) and merges them into this one;
+  // it returns false, with this Reader untouched, when the file must be read
+  // sequentially instead (a boundary not certain, a slice failed, a limit
+  // passed: the sequential read then gives the exact result or error).
+  bool CanReadInSlices(const io::ByteSource& source) const;
+  Status ReadInSlices(const io::ByteSource& source, uint64_t size_before, bool* done);
+  // Reads one slice; `first`: it starts the file (header, plan, BOM).
+  Status ReadSlice(std::unique_ptr<io::ByteSource> slice, bool first);
+  // Makes this Reader continue `first`'s file: same plan and columns.
+  void ContinueFrom(const Reader& first);
+  // Appends `other` (a later slice) to log_, numbering its new ids after
+  // log_'s in order of first appearance. False if a dictionary would pass id_limit_.
+  // Releases `other` as it goes.
+  bool AppendLog(InteractionLog& other);
   Status ReadDelimited(RecordReader& rr, const std::string& path);
   Status ReadJsonl(RecordReader& rr, const std::string& path);
   Status PlanFromHeader(const std::string& path, const std::vector<std::string>& names,
@@ -231,6 +253,16 @@ class Reader {
   std::string MaskedRaw(const Record& rec, bool fields_reliable) const;
   std::string Obfuscated(std::string_view raw, size_t column_key);
   void ReportProgress(const RecordReader& rr);
+
+  // Slice state (ReadInSlices); defaults are the sequential read.
+  bool continuation_ = false;                   // a later slice: planned, no header
+  std::string* reject_buffer_ = nullptr;        // rejected records go here, not to rejects_
+  const std::atomic<bool>* cancel_ = nullptr;   // another slice failed: stop
+  std::function<void()> on_planned_;            // first slice: the plan is known
+  uint64_t progress_scale_ = 1;                 // first slice: stands for the whole file
+  uint64_t slice_lines_ = 0;                    // lines read (next_line() - 1)
+  bool slice_end_uncertain_ = false;            // quoted_record_hit_end()
+  bool slice_too_long_quote_ = false;           // quoted_record_too_long()
 
   const ReadOptions& opt_;
   FormatSpec spec_;
@@ -530,7 +562,10 @@ std::string Reader::MaskedRaw(const Record& rec, bool fields_reliable) const {
 Status Reader::Reject(const std::string& path, const Record& rec, const std::string& kind,
                       const std::string& reason, bool fields_reliable) {
   report_->AddRejection(kind, Rejection{path, rec.line, reason});
-  if (rejects_ != nullptr) {
+  if (reject_buffer_ != nullptr) {
+    *reject_buffer_ += MaskedRaw(rec, fields_reliable);
+    *reject_buffer_ += '\n';
+  } else if (rejects_ != nullptr) {
     std::string line = MaskedRaw(rec, fields_reliable);
     line += '\n';
     ENCORE_RETURN_IF_ERROR(rejects_->Write(line));
@@ -687,23 +722,27 @@ void Reader::FlushIds() {
 
 void Reader::ReportProgress(const RecordReader& rr) {
   if (progress_ != nullptr && (report_->rows_read & 4095) == 0) {
-    progress_->Update(progress_base_ + rr.source().file_offset(), report_->rows_read);
+    progress_->Update(progress_base_ + rr.source().file_offset() * progress_scale_,
+                      report_->rows_read * progress_scale_);
   }
 }
 
 Status Reader::ReadDelimited(RecordReader& rr, const std::string& path) {
   Record rec;
-  plan_ = ColumnPlan();
-  bool planned = false;
+  if (!continuation_) plan_ = ColumnPlan();
+  bool planned = continuation_;
   const bool baskets = opt_.format == InputFormat::kBaskets;
   uint64_t records_in_file = 0;
-  first_row_of_file_ = true;
+  first_row_of_file_ = !continuation_;
   std::string_view text[kNumRoles];
   bool present[kNumRoles];
   bool sensitive[kNumRoles];
   while (true) {
     ENCORE_ASSIGN_OR_RETURN(bool more, rr.Next(&rec));
     if (!more) break;
+    if (cancel_ != nullptr && (rec.line & 1023) == 0 && cancel_->load(std::memory_order_relaxed)) {
+      return Status::Internal("cancelled: another slice of " + path + " failed");
+    }
     if (rec.raw.empty()) {
       ++report_->blank_lines;
       continue;
@@ -754,6 +793,12 @@ Status Reader::ReadDelimited(RecordReader& rr, const std::string& path) {
       return Status::InvalidArgument(path +
                                      ": has no time column but earlier files do; "
                                      "read files with the same layout together");
+    }
+    if (on_planned_) {
+      // The layout is fixed: the other slices can start.
+      std::function<void()> start = std::move(on_planned_);
+      on_planned_ = nullptr;
+      start();
     }
     if (rec.error == Record::Error::kUnterminatedQuote) {
       ENCORE_RETURN_IF_ERROR(Reject(path, rec, "unterminated quote",
@@ -821,6 +866,7 @@ Status Reader::ReadDelimited(RecordReader& rr, const std::string& path) {
         AcceptOrReject(path, rec, text, present, sensitive, attrs_, attr_sensitive_, &rejected));
     first_row_of_file_ = false;
   }
+  if (continuation_) return Status::OK();  // a later slice: the file's checks are the first's
   if (!planned && spec_.header) {
     return Status::InvalidArgument(path + " is empty; expected a header line and data rows");
   }
@@ -940,6 +986,14 @@ Status Reader::ReadJsonl(RecordReader& rr, const std::string& path) {
 Status Reader::ReadSource(std::unique_ptr<io::ByteSource> source, uint64_t size_before) {
   const std::string path = source->path();
   current_path_ = path;
+  if (CanReadInSlices(*source)) {
+    bool done = false;
+    Status s = ReadInSlices(*source, size_before, &done);
+    if (done) {
+      report_->files.push_back(path);
+      return s;
+    }
+  }
   report_->files.push_back(path);
   progress_base_ = size_before;
   bool jsonl = opt_.format == InputFormat::kJsonl;
@@ -949,6 +1003,223 @@ Status Reader::ReadSource(std::unique_ptr<io::ByteSource> source, uint64_t size_
   FlushIds();  // the next file's layout checks look at log_.size()
   report_->bytes_read += rr.bytes_consumed();
   return s;
+}
+
+// The offset just after the first newline at or after `from` in `source`'s
+// file, or `size` when no newline follows.
+Result<uint64_t> NextLineStart(const io::ByteSource& source, uint64_t from, uint64_t size) {
+  if (from >= size) return size;
+  ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<io::ByteSource> tail, source.Slice(from, size));
+  char buf[1 << 16];
+  uint64_t at = from;
+  while (true) {
+    ENCORE_ASSIGN_OR_RETURN(size_t n, tail->Read(buf, sizeof buf));
+    if (n == 0) return size;
+    if (const void* nl = std::memchr(buf, '\n', n)) {
+      return at + static_cast<uint64_t>(static_cast<const char*>(nl) - buf) + 1;
+    }
+    at += n;
+  }
+}
+
+bool Reader::CanReadInSlices(const io::ByteSource& source) const {
+  if (opt_.format == InputFormat::kJsonl || opt_.format == InputFormat::kBaskets) return false;
+  // The first file only: the slices start from an empty log and report.
+  if (!report_->files.empty() || log_.size() > 0 || report_->rows_read > 0) return false;
+  if (!source.sliceable() || ResolveThreads(opt_.threads) < 2) return false;
+  return source.file_size() / std::max<uint64_t>(opt_.min_chunk_bytes, 1) >= 2;
+}
+
+void Reader::ContinueFrom(const Reader& first) {
+  continuation_ = true;
+  plan_ = first.plan_;
+  log_.has_events = first.log_.has_events;
+  log_.has_times = first.log_.has_times;
+  for (const AttributeColumn& a : first.log_.attributes) {
+    log_.attributes.emplace_back();
+    log_.attributes.back().name = a.name;
+  }
+}
+
+Status Reader::ReadSlice(std::unique_ptr<io::ByteSource> slice, bool first) {
+  const std::string path = slice->path();
+  current_path_ = path;
+  RecordReader rr(std::move(slice), RecordReader::Mode::kDelimited, spec_.sep, first);
+  Status s = ReadDelimited(rr, path);
+  FlushIds();
+  report_->bytes_read += rr.bytes_consumed();
+  slice_lines_ = rr.next_line() - 1;
+  slice_end_uncertain_ = rr.quoted_record_hit_end();
+  slice_too_long_quote_ = rr.quoted_record_too_long();
+  return s;
+}
+
+bool Reader::AppendLog(InteractionLog& other) {
+  // Interns src's ids into dst in src's order; map[i] = dst's index of src's id i.
+  auto merge = [&](IdDictionary& dst, const IdDictionary& src, std::vector<uint32_t>* map) {
+    const uint32_t n = src.size();
+    map->resize(n);
+    constexpr uint32_t kBatch = 64;
+    uint64_t hashes[kBatch];
+    for (uint32_t b = 0; b < n; b += kBatch) {
+      const uint32_t e = std::min(n, b + kBatch);
+      for (uint32_t i = b; i < e; ++i) {
+        hashes[i - b] = IdDictionary::Hash(src.Name(i));
+        dst.Prefetch(hashes[i - b]);
+      }
+      for (uint32_t i = b; i < e; ++i) {
+        const std::string_view name = src.Name(i);
+        if (dst.size() >= id_limit_ && !dst.Find(name).has_value()) return false;
+        (*map)[i] = dst.InternHashed(name, hashes[i - b]);
+      }
+    }
+    return true;
+  };
+  // Appends src's codes mapped through `map`, releasing src as it goes.
+  auto remap = [](ChunkedVector<uint32_t>& dst, ChunkedVector<uint32_t>& src,
+                  const std::vector<uint32_t>& map) {
+    for (size_t c = 0; c < src.num_chunks(); ++c) {
+      const uint32_t* p = src.chunk_data(c);
+      const size_t n = src.chunk_size(c);
+      for (size_t j = 0; j < n; ++j) dst.push_back(map[p[j]]);
+      src.ReleaseChunk(c);
+    }
+  };
+  auto copy = [](auto& dst, auto& src) {
+    for (size_t c = 0; c < src.num_chunks(); ++c) {
+      const auto* p = src.chunk_data(c);
+      const size_t n = src.chunk_size(c);
+      for (size_t j = 0; j < n; ++j) dst.push_back(p[j]);
+      src.ReleaseChunk(c);
+    }
+  };
+  std::vector<uint32_t> map;
+  if (!merge(log_.users, other.users, &map)) return false;
+  remap(log_.user, other.user, map);
+  other.users = IdDictionary();
+  if (!merge(log_.items, other.items, &map)) return false;
+  remap(log_.item, other.item, map);
+  other.items = IdDictionary();
+  copy(log_.value, other.value);
+  if (log_.has_events) {
+    if (!merge(log_.events, other.events, &map)) return false;
+    remap(log_.event, other.event, map);
+  }
+  if (log_.has_times) copy(log_.time, other.time);
+  for (size_t a = 0; a < log_.attributes.size(); ++a) {
+    if (!merge(log_.attributes[a].values, other.attributes[a].values, &map)) return false;
+    remap(log_.attributes[a].codes, other.attributes[a].codes, map);
+  }
+  return true;
+}
+
+Status Reader::ReadInSlices(const io::ByteSource& source, uint64_t size_before, bool* done) {
+  *done = false;
+  const uint64_t size = source.file_size();
+  const uint64_t per_slice = std::max<uint64_t>(opt_.min_chunk_bytes, 1);
+  const uint64_t want = std::min<uint64_t>(
+      {static_cast<uint64_t>(ResolveThreads(opt_.threads)), size / per_slice, 64});
+  if (want < 2) return Status::OK();
+  // Cut just after the first newline at or after each k/n of the file.
+  std::vector<uint64_t> cuts = {0};
+  for (uint64_t k = 1; k < want; ++k) {
+    Result<uint64_t> cut = NextLineStart(source, std::max(size / want * k, cuts.back()), size);
+    if (!cut.ok()) return Status::OK();
+    if (*cut >= size) break;
+    if (*cut > cuts.back()) cuts.push_back(*cut);
+  }
+  cuts.push_back(size);
+  const size_t n = cuts.size() - 1;
+  if (n < 2) return Status::OK();
+  std::vector<std::unique_ptr<io::ByteSource>> parts;
+  for (size_t i = 0; i < n; ++i) {
+    Result<std::unique_ptr<io::ByteSource>> part = source.Slice(cuts[i], cuts[i + 1]);
+    if (!part.ok()) return Status::OK();
+    parts.push_back(std::move(*part));
+  }
+
+  std::vector<ReadReport> reports(n);
+  std::vector<std::string> rejected(n);
+  std::vector<std::unique_ptr<Reader>> readers;
+  std::atomic<bool> cancel{false};
+  for (size_t i = 0; i < n; ++i) {
+    readers.push_back(std::make_unique<Reader>(opt_, &reports[i], i == 0 ? progress_ : nullptr));
+    readers[i]->reject_buffer_ = &rejected[i];
+    readers[i]->cancel_ = &cancel;
+  }
+  readers[0]->progress_base_ = size_before;
+  readers[0]->progress_scale_ = n;
+  std::vector<Status> status(n);
+  std::vector<std::thread> workers;
+  // The first slice reads the header and the first row, which fix the
+  // layout; then the others start, while it goes on.
+  readers[0]->on_planned_ = [&] {
+    for (size_t i = 1; i < n; ++i) {
+      readers[i]->ContinueFrom(*readers[0]);
+      workers.emplace_back([&, i] {
+        status[i] = readers[i]->ReadSlice(std::move(parts[i]), false);
+        if (!status[i].ok()) cancel.store(true);
+      });
+    }
+  };
+  status[0] = readers[0]->ReadSlice(std::move(parts[0]), true);
+  if (!status[0].ok()) cancel.store(true);
+  for (std::thread& w : workers) w.join();
+  if (workers.size() + 1 != n) return Status::OK();  // the first slice had no data row
+  uint64_t rejected_rows = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const Reader& r = *readers[i];
+    if (!status[i].ok() || !r.overflow_.ok() || r.slice_too_long_quote_) return Status::OK();
+    // A quote decided by the slice's end: the cut may lie inside a quoted field.
+    if (i + 1 < n && r.slice_end_uncertain_) return Status::OK();
+    rejected_rows += reports[i].rows_rejected;
+  }
+  if (rejected_rows > opt_.max_bad_rows) return Status::OK();  // the sequential read says where
+
+  std::vector<uint64_t> slice_lines(n);
+  for (size_t i = 0; i < n; ++i) slice_lines[i] = readers[i]->slice_lines_;
+  InteractionLog merged = std::move(readers[0]->log_);
+  std::swap(merged, log_);
+  for (size_t i = 1; i < n; ++i) {
+    if (!AppendLog(readers[i]->log_)) {
+      log_ = std::move(merged);  // back to the empty log: read again sequentially
+      return Status::OK();
+    }
+    readers[i].reset();
+  }
+  uint64_t line_base = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const ReadReport& r = reports[i];
+    report_->bytes_read += r.bytes_read;
+    report_->rows_read += r.rows_read;
+    report_->blank_lines += r.blank_lines;
+    report_->rows_accepted += r.rows_accepted;
+    report_->rows_rejected += r.rows_rejected;
+    for (const std::pair<std::string, uint64_t>& kind : r.rejects_by_kind) {
+      auto it = std::find_if(report_->rejects_by_kind.begin(), report_->rejects_by_kind.end(),
+                             [&](const auto& kc) { return kc.first == kind.first; });
+      if (it == report_->rejects_by_kind.end()) {
+        report_->rejects_by_kind.push_back(kind);
+      } else {
+        it->second += kind.second;
+      }
+    }
+    for (Rejection rej : r.first_rejections) {
+      if (report_->first_rejections.size() >= ReadReport::kMaxListed) break;
+      rej.line += line_base;
+      report_->first_rejections.push_back(std::move(rej));
+    }
+    line_base += slice_lines[i];
+  }
+  if (!reports[0].value_column.empty()) report_->value_column = reports[0].value_column;
+  report_->parallel_slices = static_cast<uint32_t>(n);
+  *done = true;
+  if (rejects_ != nullptr) {
+    for (const std::string& lines : rejected) {
+      if (!lines.empty()) ENCORE_RETURN_IF_ERROR(rejects_->Write(lines));
+    }
+  }
+  return Status::OK();
 }
 
 Result<InteractionLog> Reader::Run(const std::vector<std::string>& paths) {

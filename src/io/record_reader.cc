@@ -9,8 +9,9 @@ namespace {
 constexpr size_t kNeedMore = static_cast<size_t>(-1);
 }  // namespace
 
-RecordReader::RecordReader(std::unique_ptr<ByteSource> source, Mode mode, char separator)
-    : source_(std::move(source)), mode_(mode), sep_(separator) {
+RecordReader::RecordReader(std::unique_ptr<ByteSource> source, Mode mode, char separator,
+                           bool file_start)
+    : source_(std::move(source)), mode_(mode), sep_(separator), started_(!file_start) {
   // Small inputs get a small buffer; it grows for records longer than itself.
   buf_.resize(std::clamp<uint64_t>(source_->file_size() + 1, 4096, 2 * kBlockBytes));
 }
@@ -86,13 +87,13 @@ size_t RecordReader::ParseQuoted(Record* record, size_t* terminator_len, bool* u
       while (true) {
         const void* q = i < avail ? std::memchr(base + i, '"', avail - i) : nullptr;
         if (q == nullptr) {
-          if (!eof_) return kNeedMore;
+          if (NeedMore()) return kNeedMore;
           *unterminated = true;
           return 0;
         }
         size_t qi = static_cast<size_t>(static_cast<const char*>(q) - base);
         scratch_.append(base + i, qi - i);
-        if (qi + 1 >= avail && !eof_) return kNeedMore;  // a doubled quote may follow
+        if (qi + 1 >= avail && NeedMore()) return kNeedMore;  // a doubled quote may follow
         if (qi + 1 < avail && base[qi + 1] == '"') {
           scratch_ += '"';
           i = qi + 2;
@@ -103,7 +104,7 @@ size_t RecordReader::ParseQuoted(Record* record, size_t* terminator_len, bool* u
       }
       std::string_view value(scratch_.data() + value_start, scratch_.size() - value_start);
       if (i >= avail) {
-        if (!eof_) return kNeedMore;
+        if (NeedMore()) return kNeedMore;
         push(value, field_start, i);
         return finish(i);
       }
@@ -118,7 +119,7 @@ size_t RecordReader::ParseQuoted(Record* record, size_t* terminator_len, bool* u
         return finish(i);
       }
       if (c == '\r') {
-        if (i + 1 >= avail && !eof_) return kNeedMore;
+        if (i + 1 >= avail && NeedMore()) return kNeedMore;
         if (i + 1 >= avail || base[i + 1] == '\n') {
           push(value, field_start, i);
           if (i + 1 >= avail) {
@@ -132,7 +133,7 @@ size_t RecordReader::ParseQuoted(Record* record, size_t* terminator_len, bool* u
       record->error = Record::Error::kTextAfterQuote;
       const void* nl = std::memchr(base + i, '\n', avail - i);
       if (nl == nullptr) {
-        if (!eof_) return kNeedMore;
+        if (NeedMore()) return kNeedMore;
         return avail;
       }
       size_t ni = static_cast<size_t>(static_cast<const char*>(nl) - base);
@@ -143,7 +144,7 @@ size_t RecordReader::ParseQuoted(Record* record, size_t* terminator_len, bool* u
     size_t j = i;
     while (j < avail && base[j] != sep_ && base[j] != '\n') ++j;
     if (j >= avail) {
-      if (!eof_) return kNeedMore;
+      if (NeedMore()) return kNeedMore;
       size_t e = avail;
       if (e > i && base[e - 1] == '\r') --e;
       push(std::string_view(base + i, e - i), field_start, e);
@@ -207,6 +208,7 @@ Result<bool> RecordReader::Next(Record* record) {
         continue;
       }
       unterminated = true;
+      quoted_too_long_ = true;
     }
     if (unterminated) {
       record->fields.clear();

@@ -50,7 +50,10 @@ class RecordReader {
   static constexpr size_t kMaxQuotedRecordBytes = size_t{1} << 20;
   static constexpr size_t kMaxLineBytes = size_t{64} << 20;
 
-  RecordReader(std::unique_ptr<ByteSource> source, Mode mode, char separator);
+  // `file_start`: the source begins at the start of its file, so a UTF-8
+  // byte order mark there is skipped; false for a slice that begins later.
+  RecordReader(std::unique_ptr<ByteSource> source, Mode mode, char separator,
+               bool file_start = true);
 
   // Fills `record` with the next record; returns false at end of input.
   // Fails on I/O errors and on a physical line longer than kMaxLineBytes.
@@ -59,6 +62,17 @@ class RecordReader {
   // Decompressed bytes consumed so far.
   uint64_t bytes_consumed() const { return consumed_; }
   const ByteSource& source() const { return *source_; }
+  // The physical line number the next record would start at (1-based).
+  uint64_t next_line() const { return line_; }
+  // Whether a record with a quote ended where it did only because the input
+  // ended: with more bytes after them (a file read in slices) the same bytes
+  // could have parsed differently, so the end was not a record boundary for
+  // certain. Records without quotes end at their newline and never set it.
+  bool quoted_record_hit_end() const { return quoted_hit_end_; }
+  // Whether a quote was declared unterminated because kMaxQuotedRecordBytes
+  // were buffered without its closing quote: how much was buffered depends
+  // on where reading started, so a slice may parse such a record otherwise.
+  bool quoted_record_too_long() const { return quoted_too_long_; }
 
  private:
   // Reads more input, keeping [begin_, end_). Returns false at end of input.
@@ -68,6 +82,13 @@ class RecordReader {
   // Parses a quoted record starting at begin_. Returns the record length
   // (without terminator) and sets *terminator_len, or npos if more input is needed.
   size_t ParseQuoted(Record* record, size_t* terminator_len, bool* unterminated);
+  // In ParseQuoted: true if more input may follow (ask for it), else notes
+  // that the end of input decided the parse.
+  bool NeedMore() {
+    if (!eof_) return true;
+    quoted_hit_end_ = true;
+    return false;
+  }
 
   std::unique_ptr<ByteSource> source_;
   Mode mode_;
@@ -78,6 +99,8 @@ class RecordReader {
   bool started_ = false;
   uint64_t line_ = 1;
   uint64_t consumed_ = 0;
+  bool quoted_hit_end_ = false;
+  bool quoted_too_long_ = false;
   std::string scratch_;  // unescaped quoted fields of the current record
 };
 
