@@ -371,41 +371,107 @@ std::string LivePayloadKey(uint64_t version, std::string_view user) {
   return k;
 }
 
+// One LMDB environment per live directory per process. LMDB forbids opening
+// an environment twice in one process: the second open takes the lock file
+// for its own (fcntl locks are per process), resets the shared reader table
+// and transaction id under the first one - readers then saw older states
+// than they had already seen - and closing either drops the other's locks.
+// So every handle on a directory shares one LiveEnv, counted here, and the
+// last handle closes it while the registry is locked (a new open of the
+// same directory waits for that close).
+struct LiveEnv {
+  std::string path;
+  MDB_env* env = nullptr;
+  MDB_dbi dbi = 0;
+  int handles = 0;  // guarded by LiveEnvRegistryMutex()
+  // Reset read transactions, renewed by Get (see LmdbLiveStore::Get).
+  std::mutex readers_mu;
+  std::vector<MDB_txn*> readers;
+
+  ~LiveEnv() {
+    for (MDB_txn* txn : readers) mdb_txn_abort(txn);
+    mdb_env_close(env);
+  }
+};
+
+std::mutex& LiveEnvRegistryMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+// Keyed by the directory's device and inode, so two spellings of one path
+// (relative, through a symlink) share the environment.
+std::map<std::pair<dev_t, ino_t>, LiveEnv*>& LiveEnvRegistry() {
+  static auto* registry = new std::map<std::pair<dev_t, ino_t>, LiveEnv*>();
+  return *registry;
+}
+
+Result<LiveEnv*> AcquireLiveEnv(const std::string& dir) {
+  const std::string path = dir + "/live";
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    return Status::IOError("cannot create '" + path + "': " + store::ErrnoMessage(errno) +
+                           "; check the permissions of '" + dir + "'");
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::IOError("cannot open '" + path + "': " + store::ErrnoMessage(errno));
+  }
+  std::lock_guard lock(LiveEnvRegistryMutex());
+  const auto key = std::make_pair(st.st_dev, st.st_ino);
+  auto found = LiveEnvRegistry().find(key);
+  if (found != LiveEnvRegistry().end()) {
+    ++found->second->handles;
+    return found->second;
+  }
+  MDB_env* env = nullptr;
+  int rc = mdb_env_create(&env);
+  if (rc != 0) return LmdbError("cannot create an LMDB environment for", path, rc);
+  rc = mdb_env_set_mapsize(env, kLiveMapSize);
+  if (rc == 0) rc = mdb_env_open(env, path.c_str(), MDB_NOTLS, 0644);
+  MDB_dbi dbi = 0;
+  if (rc == 0) {
+    MDB_txn* txn = nullptr;
+    rc = mdb_txn_begin(env, nullptr, 0, &txn);
+    if (rc == 0) {
+      rc = mdb_dbi_open(txn, nullptr, 0, &dbi);
+      rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+    }
+  }
+  if (rc != 0) {
+    mdb_env_close(env);
+    return LmdbError("cannot open the live documents", path, rc);
+  }
+  auto* shared = new LiveEnv();
+  shared->path = path;
+  shared->env = env;
+  shared->dbi = dbi;
+  shared->handles = 1;
+  LiveEnvRegistry().emplace(key, shared);
+  return shared;
+}
+
+void ReleaseLiveEnv(LiveEnv* shared) {
+  std::lock_guard lock(LiveEnvRegistryMutex());
+  if (--shared->handles > 0) return;
+  for (auto it = LiveEnvRegistry().begin(); it != LiveEnvRegistry().end(); ++it) {
+    if (it->second == shared) {
+      LiveEnvRegistry().erase(it);
+      break;
+    }
+  }
+  delete shared;  // closes the environment, still under the registry lock
+}
+
 class LmdbLiveStore final : public LiveStore {
  public:
-  LmdbLiveStore(std::string path, MDB_env* env, MDB_dbi dbi)
-      : path_(std::move(path)), env_(env), dbi_(dbi) {}
-  ~LmdbLiveStore() override {
-    // No Get can be running: the store is going away.
-    for (MDB_txn* txn : readers_) mdb_txn_abort(txn);
-    mdb_env_close(env_);
-  }
+  explicit LmdbLiveStore(LiveEnv* shared)
+      : shared_(shared), path_(shared->path), env_(shared->env), dbi_(shared->dbi) {}
+  // No Get of this handle can be running: the handle is going away.
+  ~LmdbLiveStore() override { ReleaseLiveEnv(shared_); }
 
   static Result<std::unique_ptr<LiveStore>> Open(const std::string& dir) {
-    const std::string path = dir + "/live";
-    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-      return Status::IOError("cannot create '" + path + "': " + store::ErrnoMessage(errno) +
-                             "; check the permissions of '" + dir + "'");
-    }
-    MDB_env* env = nullptr;
-    int rc = mdb_env_create(&env);
-    if (rc != 0) return LmdbError("cannot create an LMDB environment for", path, rc);
-    rc = mdb_env_set_mapsize(env, kLiveMapSize);
-    if (rc == 0) rc = mdb_env_open(env, path.c_str(), MDB_NOTLS, 0644);
-    MDB_dbi dbi = 0;
-    if (rc == 0) {
-      MDB_txn* txn = nullptr;
-      rc = mdb_txn_begin(env, nullptr, 0, &txn);
-      if (rc == 0) {
-        rc = mdb_dbi_open(txn, nullptr, 0, &dbi);
-        rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
-      }
-    }
-    if (rc != 0) {
-      mdb_env_close(env);
-      return LmdbError("cannot open the live documents", path, rc);
-    }
-    return std::unique_ptr<LiveStore>(new LmdbLiveStore(path, env, dbi));
+    ENCORE_ASSIGN_OR_RETURN(LiveEnv * shared, AcquireLiveEnv(dir));
+    return std::unique_ptr<LiveStore>(new LmdbLiveStore(shared));
   }
 
   Status GetPayload(uint64_t version, std::string_view user, std::string* value) const override {
@@ -451,6 +517,8 @@ class LmdbLiveStore final : public LiveStore {
     return Status::OK();
   }
 
+  // The environment is shared by every handle on this directory in this
+  // process (see LiveEnv), so the mode is too: the last call wins.
   Status SetSync(bool sync) override {
     int rc = mdb_env_set_flags(env_, MDB_NOSYNC, sync ? 0 : 1);
     if (rc != 0) return LmdbError("cannot change the sync mode of", path_, rc);
@@ -493,10 +561,10 @@ class LmdbLiveStore final : public LiveStore {
   Status Get(const std::string& k, std::string* value) const {
     MDB_txn* txn = nullptr;
     {
-      std::lock_guard lock(readers_mu_);
-      if (!readers_.empty()) {
-        txn = readers_.back();
-        readers_.pop_back();
+      std::lock_guard lock(shared_->readers_mu);
+      if (!shared_->readers.empty()) {
+        txn = shared_->readers.back();
+        shared_->readers.pop_back();
       }
     }
     int rc = 0;
@@ -518,19 +586,18 @@ class LmdbLiveStore final : public LiveStore {
     if (rc == 0) value->assign(static_cast<const char*>(v.mv_data), v.mv_size);
     mdb_txn_reset(txn);
     {
-      std::lock_guard lock(readers_mu_);
-      readers_.push_back(txn);
+      std::lock_guard lock(shared_->readers_mu);
+      shared_->readers.push_back(txn);
     }
     if (rc == MDB_NOTFOUND) return Status::NotFound("no such key");
     if (rc != 0) return LmdbError("cannot read live documents of", path_, rc);
     return Status::OK();
   }
 
-  std::string path_;
-  MDB_env* env_;
-  MDB_dbi dbi_;
-  mutable std::mutex readers_mu_;
-  mutable std::vector<MDB_txn*> readers_;  // reset read transactions, renewed by Get
+  LiveEnv* shared_;  // counted in the registry; outlives this handle's calls
+  const std::string path_;
+  MDB_env* const env_;
+  const MDB_dbi dbi_;
 };
 
 // --- The store -------------------------------------------------------------
