@@ -1152,6 +1152,19 @@ OutputConfig ReadOutput(Loader& l, const std::string& name, const toml::table& t
   if (auto v = l.Uint(t, "keep", 1, 100000)) o.publish.keep = static_cast<uint32_t>(*v);
   if (auto v = Loader::Bool(t, "include_model")) o.publish.include_model = *v;
   if (auto v = Loader::Bool(t, "exclude_seen")) o.publish.exclude_seen = *v;
+  if (auto v = Loader::String(t, "high_water_mark")) {
+    if (*v != "auto" && *v != "none") {
+      auto parsed = ParseHighWater(*v);
+      if (!parsed.ok() || parsed->kind == HighWater::Kind::kNone) {
+        l.diag().Error(t.get("high_water_mark")->source(),
+                       "[outputs." + name + "] high_water_mark '" + *v +
+                           "': expected \"auto\" (the max event time of the prepared data), "
+                           "\"none\", \"time:SECONDS\" or \"id:MS-SEQ\"" +
+                           (parsed.ok() ? std::string() : " (" + parsed.status().message() + ")"));
+      }
+    }
+    o.high_water_mark = *v;
+  }
   return o;
 }
 

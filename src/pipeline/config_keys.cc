@@ -460,6 +460,12 @@ const std::vector<ConfigKey>& PipelineKeys() {
        "User payloads omit the user's training items"},
       {"outputs.*", "keep", T::kInteger, false, "5", "publish,retail",
        "Snapshots kept in the store"},
+      {"outputs.*", "high_water_mark", T::kString, false, "`auto`", "publish",
+       "Lambda: the position up to which the batch data holds every event, written into the "
+       "snapshot and the manifest so `encore stream --history snapshot+live` replays only the "
+       "events after it. `auto`: the max event time of the prepared data (`time:SECONDS`; none "
+       "without a time column, with `sample`, or for a model trained on a training part); "
+       "`none`; or `time:SECONDS` / `id:MS-SEQ` (docs/STREAMING.md)"},
   };
   return keys;
 }

@@ -171,7 +171,10 @@ std::string DescribeOutput(const PipelineConfig& c, const OutputConfig& o) {
       out += " model " + o.model + " -> store " + StoreUri(c, o) + " (n " +
              (o.publish.n > 0 ? std::to_string(o.publish.n) : std::string("the model's")) +
              ", similar_n " + std::to_string(o.publish.similar_n) + ", keep " +
-             std::to_string(o.publish.keep) + ")";
+             std::to_string(o.publish.keep) +
+             (o.high_water_mark == "auto" ? std::string()
+                                          : ", high-water mark " + o.high_water_mark) +
+             ")";
       break;
   }
   return out;
