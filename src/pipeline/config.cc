@@ -1663,6 +1663,11 @@ StreamConfig ReadStream(Loader& l, const toml::table& t) {
       s.job.speed.seen_fpr = *v;
     }
   }
+  if (auto v = Loader::String(t, "dedup_retention")) {
+    auto seconds = ParseRetention(*v);
+    l.Check(t, "dedup_retention", seconds.status());
+    if (seconds.ok()) s.job.speed.dedup_retention_seconds = *seconds;
+  }
   if (auto v = Loader::String(t, "sync")) {
     if (*v == "disk" || *v == "process") {
       s.sync = *v;

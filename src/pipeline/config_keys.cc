@@ -417,6 +417,10 @@ const std::vector<ConfigKey>& PipelineKeys() {
       {"stream", "seen_exact_max", T::kInteger, false, "10000", "",
        "Seen-item exclusion is exact for users with up to this many items and a Bloom filter "
        "(false-positive rate `seen_fpr`) beyond, 0..100000000; `--seen-exact-max` overrides"},
+      {"stream", "dedup_retention", T::kString, false, "`7d`", "",
+       "How long applied event ids are kept (idempotence) past their event's time: an integer "
+       "and s, m, h, d or w, or `none` (kept for good). Events older than it are rejected "
+       "(`too_old`); `--dedup-retention` overrides"},
       {"stream", "seen_fpr", T::kNumber, false, "0.001", "",
        "The Bloom filter's target false-positive rate, in (0, 0.5]: the share of unseen "
        "items wrongly left out of a large-history user's list; `--seen-fpr` overrides"},

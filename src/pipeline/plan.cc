@@ -430,6 +430,12 @@ std::string DescribeStream(const PipelineConfig& c) {
          (j.speed.n == 0 ? std::string("the snapshot's") : std::to_string(j.speed.n)) +
          "; seen items exact up to " + std::to_string(j.speed.seen_exact_max) +
          " a user, then a Bloom filter at false-positive rate " + Num(j.speed.seen_fpr) + "\n";
+  out += "     applied event ids kept " +
+         (j.speed.dedup_retention_seconds == 0
+              ? std::string("for good")
+              : std::to_string(j.speed.dedup_retention_seconds) +
+                    " s past their event's time; older events rejected (too_old)") +
+         "\n";
   std::vector<std::string> weights;
   for (const auto& [type, w] : j.speed.weights) weights.push_back(type + "=" + Num(w));
   out += "     weights " + (weights.empty() ? std::string("1 for every event type") : Join(weights)) +
