@@ -297,6 +297,52 @@ TEST_F(StreamTest, MalformedStreamEntriesAreRejectedAndAcknowledged) {
   EXPECT_NE(again.err.find("0 received"), std::string::npos) << again.err;
   EXPECT_EQ(DumpTotals(), "a,i1,view,1\na,i1,*,1\na,i4,cart,1\na,i4,*,3\n");
 
+  // ... after being written to the dead-letter stream (default events:dead),
+  // each with its fields as sent, the reason and where it came from.
+  auto dead = stream::RedisEventLog::Open(redis_.Uri(), "events:dead");
+  ASSERT_TRUE(dead.ok());
+  std::vector<stream::StreamEntry> letters;
+  ASSERT_TRUE((*dead)->Range("0", 100, &letters).ok());
+  ASSERT_EQ(letters.size(), 4u);
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(letters[0].fields, (Fields{{"user", "a"},
+                                       {"event", "view"},
+                                       {"reason", "missing"},
+                                       {"field", "item"},
+                                       {"detail", "missing"},
+                                       {"source_stream", "events"},
+                                       {"source_id", ids[1]}}));
+  EXPECT_EQ(letters[1].fields[2], (std::pair<std::string, std::string>{"event", "refund"}));
+  EXPECT_EQ(letters[1].fields[3].second, "unknown_event_type");
+  EXPECT_EQ(letters[2].fields[0], (std::pair<std::string, std::string>{"user", "a\x1b"}));
+  EXPECT_EQ(letters[2].fields.back().second, ids[3]);
+  EXPECT_EQ(letters[3].fields[3], (std::pair<std::string, std::string>{"ts", "soon"}));
+  EXPECT_EQ(letters[3].fields[4].second, "bad_time");
+  StartServer();
+  EXPECT_NE(Get("/metrics").body.find("encore_stream_events_dead_lettered_total 4"),
+            std::string::npos);
+}
+
+// --dead-letter KEY and none; the event stream itself is refused.
+TEST_F(StreamTest, DeadLetterStreamCanBeNamedOrTurnedOff) {
+  auto log = stream::RedisEventLog::Open(redis_.Uri(), "events");
+  ASSERT_TRUE(log.ok());
+  std::vector<std::string> ids;
+  ASSERT_TRUE((*log)->Append({{{"user", "a"}, {"event", "view"}}}, &ids).ok());
+  CommandResult same = Consume("g", "--dead-letter events");
+  EXPECT_NE(same.exit_code, 0);
+  EXPECT_NE(same.err.find("is the event stream itself"), std::string::npos) << same.err;
+  CommandResult off = Consume("g", "--dead-letter none");
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_NE(off.err.find("1 rejected"), std::string::npos) << off.err;
+  ASSERT_TRUE((*log)->Append({{{"user", "b"}, {"event", "view"}}}, &ids).ok());
+  CommandResult named = Consume("g", "--dead-letter rejects");
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  for (const auto& [key, expected] : {std::pair{"events:dead", 0}, {"rejects", 1}}) {
+    auto dead = stream::RedisEventLog::Open(redis_.Uri(), key);
+    ASSERT_TRUE(dead.ok());
+    EXPECT_EQ((*dead)->Length().value(), expected) << key;
+  }
 }
 
 // An event older than the retention of applied ids is rejected (too_old),
@@ -329,6 +375,13 @@ TEST_F(StreamTest, EventsOlderThanTheIdRetentionAreRejectedAsTooOld) {
             std::string::npos)
       << metrics.body;
   EXPECT_EQ(DumpTotals(), "a,i2,view,1\na,i2,*,1\na,i3,cart,1\na,i3,*,3\n");
+  auto dead = stream::RedisEventLog::Open(redis_.Uri(), "events:dead");
+  ASSERT_TRUE(dead.ok());
+  std::vector<stream::StreamEntry> letters;
+  ASSERT_TRUE((*dead)->Range("0", 10, &letters).ok());
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].fields[5], (std::pair<std::string, std::string>{"reason", "too_old"}));
+  EXPECT_EQ(letters[0].fields.back().second, ids[0]);
   // A bad retention is a clear error.
   CommandResult bad = Consume("g", "--dedup-retention 7days");
   EXPECT_NE(bad.exit_code, 0);

@@ -240,6 +240,7 @@ struct ConsumerStats {
   uint64_t latency_count = 0;
 
   uint64_t keys_expired = 0;         // applied event ids dropped (retention passed)
+  uint64_t dead_lettered = 0;        // rejected entries written to the dead-letter stream
   uint64_t item_refreshes = 0;       // item refreshes published
   uint64_t item_refresh_errors = 0;  // item refreshes that failed (logged; intake went on)
   double item_refresh_seconds = 0;   // the last one's duration
@@ -254,6 +255,11 @@ struct ConsumerOptions {
   std::string stream_key;
   std::string group = "encore";
   std::string consumer = "encore-stream";
+  // Rejected entries of the Redis stream are appended (XADD) to this stream
+  // of the same Redis before they are acknowledged: their fields as read,
+  // then reason (the label), field, detail, source_stream and source_id.
+  // Empty: none (they are only counted and reported to on_reject).
+  std::string dead_letter_stream;
   // ... or a JSON Lines file of event objects ("-": stdin). Events without
   // an id are not idempotent (a replay of the file counts them again).
   std::string events_path;
@@ -311,6 +317,9 @@ struct StreamJob {
   // Event fields replaced by their keyed hash ("user", "item"), as the batch
   // reader's obfuscated columns, with the key from obfuscation_key_file, else
   // the environment variable obfuscation_key_env (empty: $ENCORE_OBFUSCATION_KEY).
+  // The dead-letter stream of rejected Redis entries: "" (the default:
+  // "<stream>:dead"), "none", or a key (ConsumerOptions::dead_letter_stream).
+  std::string dead_letter;
   std::vector<std::string> obfuscate;
   std::string obfuscation_key_file;
   std::string obfuscation_key_env;

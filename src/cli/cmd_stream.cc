@@ -47,6 +47,7 @@ Command RegisterStream(CLI::App& root) {
     std::string sync = "disk";
     std::string pipeline;
     std::string dedup_retention = "7d";
+    std::string dead_letter;
   };
   auto f = std::make_shared<Flags>();
   ConsumerOptions& c = f->consumer;
@@ -63,6 +64,10 @@ Command RegisterStream(CLI::App& root) {
                   "Consumer name in the group (a restarted consumer with the same name first "
                   "re-reads its unacknowledged entries)")
       ->capture_default_str();
+  app->add_option("--dead-letter", f->dead_letter,
+                  "Redis stream the rejected entries are appended to before they are "
+                  "acknowledged (their fields plus reason, field, detail, source_stream, "
+                  "source_id); 'none': not kept (default: STREAM:dead)");
   app->add_option("--events", c.events_path,
                   "Read events from this JSON Lines file instead ('-': stdin); one object a line "
                   "with the fields user, item, event, ts, id, quantity, price");
@@ -190,6 +195,7 @@ Command RegisterStream(CLI::App& root) {
               }
               job.speed.dedup_retention_seconds = *seconds;
             }
+            if (given("--dead-letter")) job.dead_letter = f->dead_letter;
             if (given("--obfuscate")) job.obfuscate = f->obfuscate;
             if (given("--obfuscation-key-file")) {
               job.obfuscation_key_file = f->obfuscation_key_file;

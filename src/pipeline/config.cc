@@ -1663,6 +1663,13 @@ StreamConfig ReadStream(Loader& l, const toml::table& t) {
       s.job.speed.seen_fpr = *v;
     }
   }
+  if (auto v = Loader::String(t, "dead_letter")) {
+    if (v->empty()) {
+      l.diag().Error(t.get("dead_letter")->source(),
+                     "[stream] dead_letter is empty; give a stream key, or \"none\"");
+    }
+    s.job.dead_letter = *v;
+  }
   if (auto v = Loader::String(t, "dedup_retention")) {
     auto seconds = ParseRetention(*v);
     l.Check(t, "dedup_retention", seconds.status());

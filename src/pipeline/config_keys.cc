@@ -417,6 +417,10 @@ const std::vector<ConfigKey>& PipelineKeys() {
       {"stream", "seen_exact_max", T::kInteger, false, "10000", "",
        "Seen-item exclusion is exact for users with up to this many items and a Bloom filter "
        "(false-positive rate `seen_fpr`) beyond, 0..100000000; `--seen-exact-max` overrides"},
+      {"stream", "dead_letter", T::kString, false, "`STREAM:dead`", "",
+       "Redis stream that rejected entries are appended to (fields, `reason`, `field`, "
+       "`detail`, `source_stream`, `source_id`) before their XACK; `none`: not kept; "
+       "`--dead-letter` overrides"},
       {"stream", "dedup_retention", T::kString, false, "`7d`", "",
        "How long applied event ids are kept (idempotence) past their event's time: an integer "
        "and s, m, h, d or w, or `none` (kept for good). Events older than it are rejected "

@@ -430,6 +430,14 @@ std::string DescribeStream(const PipelineConfig& c) {
          (j.speed.n == 0 ? std::string("the snapshot's") : std::to_string(j.speed.n)) +
          "; seen items exact up to " + std::to_string(j.speed.seen_exact_max) +
          " a user, then a Bloom filter at false-positive rate " + Num(j.speed.seen_fpr) + "\n";
+  if (!k.redis_uri.empty()) {
+    out += "     rejected entries -> " +
+           (j.dead_letter == "none" ? std::string("not kept (dead_letter = \"none\")")
+                                    : "dead-letter stream " +
+                                          (j.dead_letter.empty() ? k.stream_key + ":dead"
+                                                                 : j.dead_letter)) +
+           "\n";
+  }
   out += "     applied event ids kept " +
          (j.speed.dedup_retention_seconds == 0
               ? std::string("for good")

@@ -68,6 +68,19 @@ std::string UtcTime(int64_t t) {
   return buf;
 }
 
+// A rejected entry as written to the dead-letter stream.
+std::vector<std::pair<std::string, std::string>> DeadLetter(
+    const std::vector<std::pair<std::string, std::string>>& fields,
+    const EventRejection& rejection, const std::string& stream, const std::string& id) {
+  auto out = fields;
+  out.emplace_back("reason", rejection.label);
+  out.emplace_back("field", rejection.field);
+  out.emplace_back("detail", rejection.reason);
+  out.emplace_back("source_stream", stream);
+  out.emplace_back("source_id", id);
+  return out;
+}
+
 }  // namespace
 
 Result<int64_t> ParseRetention(std::string_view text) {
@@ -145,6 +158,8 @@ std::string ConsumerStats::Prometheus() const {
   out += "encore_stream_event_to_served_seconds_count " + std::to_string(latency_count) + "\n";
   counter("encore_stream_event_ids_expired_total",
           "Applied event ids dropped after their retention (--dedup-retention).", keys_expired);
+  counter("encore_stream_events_dead_lettered_total",
+          "Rejected stream entries written to the dead-letter stream.", dead_lettered);
   counter("encore_stream_item_refreshes_total",
           "Item-side refreshes published (Kappa: item factors re-fitted from the live totals).",
           item_refreshes);
@@ -177,6 +192,9 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
   LiveStore* live = layer->live();
 
   std::unique_ptr<stream::RedisEventLog> log;
+  std::unique_ptr<stream::RedisEventLog> dead_log;  // the dead-letter stream (Redis only)
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  std::vector<Fields> dead;  // this batch's rejected entries, as written there
   std::ifstream file;
   std::istream* in = nullptr;
   if (redis) {
@@ -184,6 +202,10 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
     ENCORE_ASSIGN_OR_RETURN(log,
                             stream::RedisEventLog::Open(options.redis_uri, options.stream_key));
     ENCORE_RETURN_IF_ERROR(log->EnsureGroup(options.group));
+    if (!options.dead_letter_stream.empty()) {
+      ENCORE_ASSIGN_OR_RETURN(dead_log, stream::RedisEventLog::Open(options.redis_uri,
+                                                                    options.dead_letter_stream));
+    }
   } else if (options.events_path == "-") {
     in = &std::cin;
   } else {
@@ -319,6 +341,7 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
     appended.clear();
     where.clear();
     entry_of.clear();
+    dead.clear();
     size_t received = 0;
     if (log) {
       if (Status s = log->ReadBatch(options.group, options.consumer, options.batch,
@@ -346,6 +369,7 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
         }
         ++stats->rejected[rejection.label];
         if (options.on_reject) options.on_reject(rejection, entry.id);
+        if (dead_log) dead.push_back(DeadLetter(entry.fields, rejection, options.stream_key, entry.id));
       }
     } else {
       std::string line;
@@ -418,6 +442,22 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
                          "(--dedup-retention)";
       ++stats->rejected[rejection.label];
       if (options.on_reject) options.on_reject(rejection, where[index]);
+      if (dead_log) {
+        dead.push_back(DeadLetter(entries[entry_of[index]].fields, rejection, options.stream_key,
+                                  where[index]));
+      }
+    }
+    if (dead_log && !dead.empty()) {
+      // Before the XACK: a crash in between writes them again on redelivery
+      // (at least once), never loses one.
+      std::vector<std::string> dead_ids;
+      if (Status s = dead_log->Append(dead, &dead_ids); !s.ok()) {
+        s = Status(s.code(), "dead-letter stream '" + options.dead_letter_stream + "': " +
+                                 s.message());
+        if (!retry(s)) return s;
+        continue;
+      }
+      stats->dead_lettered += dead.size();
     }
     if (log) {
       // The effects are durable: an entry whose XACK is lost is redelivered
