@@ -98,7 +98,7 @@ Result<int64_t> ParseRetention(std::string_view text) {
   if (unit == "h") per = 3600;
   if (unit == "d") per = 86400;
   if (unit == "w") per = 7 * 86400;
-  if (i == 0 || amount <= 0 || per == 0 || amount > 100 * 365 * 86400 / per) {
+  if (i == 0 || amount <= 0 || per == 0 || amount > int64_t{100} * 365 * 86400 / per) {
     return Status::InvalidArgument("retention '" + std::string(text) +
                                    "' is not a duration: write an integer and a unit s, m, h, d "
                                    "or w (e.g. 7d, 36h), or none (keep every id for good)");
