@@ -731,6 +731,32 @@ TEST(PipelineHighWaterMark, SettingsAndClearErrors) {
   none = RunEncore("publish --model-file " + model_file + " --store " + dir.File("s2") +
                    " --high-water-mark manifest:" + dir.File("missing.json"));
   EXPECT_NE(none.err.find("cannot read the manifest"), std::string::npos) << none.err;
+  // With a time column, a model fitted on a training part gets no mark: the
+  // held-out events are in no model.
+  {
+    std::string csv = "user,item,ts\n";
+    for (int u = 0; u < 30; ++u) {
+      for (int k = 0; k < 6; ++k) {
+        csv += "u" + std::to_string(u) + ",i" + std::to_string((u * 3 + k * 7) % 20) + "," +
+               std::to_string(1700000000 + u * 10 + k) + "\n";
+      }
+    }
+    WriteFile(dir.File("events.csv"), csv);
+    const std::string path = dir.File("p.toml");
+    WriteFile(path,
+              "name = \"p\"\n[sources.events]\npath = \"events.csv\"\n"
+              "[models.m]\nkind = \"popularity\"\n"
+              "[models.m.evaluate]\nsplit = \"user\"\ntest_fraction = 0.2\nrefit = false\n"
+              "[outputs.serving]\nkind = \"publish\"\nmodel = \"m\"\nstore = \"store\"\n");
+    CommandResult part = RunEncore("run " + path);
+    ASSERT_EQ(part.exit_code, 0) << part.err;
+    EXPECT_NE((part.out + part.err)
+                  .find("no high-water mark (model 'm' was trained on training part, which does "
+                        "not hold every event up to the data's newest time)"),
+              std::string::npos)
+        << part.err;
+    WriteFile(dir.File("events.csv"), "user,item\nu1,i1\nu1,i2\nu2,i1\nu2,i3\nu3,i2\n");
+  }
   // An explicit mark is written as given, even without a time column.
   run = RunEncore("run " + pipeline("id:1700000000000-3"));
   ASSERT_EQ(run.exit_code, 0) << run.err;
