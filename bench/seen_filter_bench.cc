@@ -40,10 +40,14 @@ int main(int argc, char** argv) {
   uint64_t id_bytes = 8;
   uint64_t seed = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--fpr")) fpr = std::atof(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--tests")) tests = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--id-bytes")) id_bytes = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--seed")) seed = std::strtoull(argv[i + 1], nullptr, 10);
+    if (!std::strcmp(argv[i], "--fpr"))
+      fpr = std::atof(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--tests"))
+      tests = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--id-bytes"))
+      id_bytes = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--seed"))
+      seed = std::strtoull(argv[i + 1], nullptr, 10);
     else {
       std::fprintf(stderr, "seen_filter_bench: unknown flag %s\n", argv[i]);
       return 2;
@@ -52,8 +56,8 @@ int main(int argc, char** argv) {
   // EncodeTotals per item with one event type of 4 bytes ("view"): str item
   // (4 + id), f64 value, u32 types, str type (4 + 4), u64 count.
   const uint64_t totals_per_item = 4 + id_bytes + 8 + 4 + 4 + 4 + 8;
-  std::printf("fpr %g, %llu tests, live totals %llu bytes an item (%llu-byte ids, one type)\n",
-              fpr, static_cast<unsigned long long>(tests),
+  std::printf("fpr %g, %llu tests, live totals %llu bytes an item (%llu-byte ids, one type)\n", fpr,
+              static_cast<unsigned long long>(tests),
               static_cast<unsigned long long>(totals_per_item),
               static_cast<unsigned long long>(id_bytes));
   std::printf("%9s | %12s %12s %12s | %10s %10s | %8s %8s | %9s\n", "seen n", "list bytes",
@@ -81,15 +85,15 @@ int main(int argc, char** argv) {
     for (uint32_t c : candidates) hits_bloom += bloom.MayContain(c);
     auto t5 = Clock::now();
     // Random candidates are almost never seen: the bloom's extra hits are false positives.
-    const double measured = static_cast<double>(hits_bloom - hits_list) /
-                            static_cast<double>(tests - hits_list);
+    const double measured =
+        static_cast<double>(hits_bloom - hits_list) / static_cast<double>(tests - hits_list);
     std::printf("%9llu | %12llu %12llu %12llu | %10.3f %10.3f | %8.1f %8.1f | %9.5f\n",
                 static_cast<unsigned long long>(n),
                 static_cast<unsigned long long>(list.size() * sizeof(uint32_t)),
                 static_cast<unsigned long long>(bloom.memory_bytes()),
                 static_cast<unsigned long long>(n * totals_per_item), Seconds(t0, t1) * 1e3,
-                Seconds(t1, t2) * 1e3, Seconds(t3, t4) * 1e9 / tests,
-                Seconds(t4, t5) * 1e9 / tests, measured);
+                Seconds(t1, t2) * 1e3, Seconds(t3, t4) * 1e9 / tests, Seconds(t4, t5) * 1e9 / tests,
+                measured);
   }
   return 0;
 }

@@ -131,7 +131,8 @@ TEST_F(StreamTest, EventsToServedListsEndToEnd) {
       "[{\"user\":\"u3\",\"item\":\"" + top +
       "\",\"event\":\"purchase\",\"id\":\"p1\"},"
       "{\"user\":\"newbie\",\"item\":\"i5\",\"event\":\"view\",\"ts\":\"" +
-      IsoHoursAgo(1) + "\"},"
+      IsoHoursAgo(1) +
+      "\"},"
       "{\"user\":\"newbie\",\"event\":\"view\"},"
       "{\"user\":\"nb\",\"item\":\"i5\",\"event\":\"teleport\"},"
       "{\"user\":\"bad\\u0007id\",\"item\":\"i5\",\"event\":\"view\"},"
@@ -353,9 +354,15 @@ TEST_F(StreamTest, EventsOlderThanTheIdRetentionAreRejectedAsTooOld) {
   ASSERT_TRUE(log.ok());
   std::vector<std::string> ids;
   ASSERT_TRUE((*log)
-                  ->Append({{{"user", "a"}, {"item", "i1"}, {"event", "view"}, {"id", "x1"},
+                  ->Append({{{"user", "a"},
+                             {"item", "i1"},
+                             {"event", "view"},
+                             {"id", "x1"},
                              {"ts", "2020-01-01T00:00:00Z"}},
-                            {{"user", "a"}, {"item", "i2"}, {"event", "view"}, {"id", "x2"},
+                            {{"user", "a"},
+                             {"item", "i2"},
+                             {"event", "view"},
+                             {"id", "x2"},
                              {"ts", IsoHoursAgo(2)}},
                             {{"user", "a"}, {"item", "i3"}, {"event", "cart"}}},
                            &ids)
@@ -551,8 +558,8 @@ TEST_F(StreamTest, PipelineRecordsTheHighWaterMarkAndTheStreamReplaysOnlyEventsA
   auto write_batch = [&](size_t n) {
     std::string csv = "user,item,event,ts\n";
     for (size_t j = 0; j < n; ++j) {
-      csv += all[j].user + "," + all[j].item + "," + all[j].type + "," +
-             std::to_string(all[j].ts) + "\n";
+      csv += all[j].user + "," + all[j].item + "," + all[j].type + "," + std::to_string(all[j].ts) +
+             "\n";
     }
     WriteFile(dir_.File("events.csv"), csv);
   };
@@ -680,9 +687,9 @@ TEST_F(StreamTest, PipelineRecordsTheHighWaterMarkAndTheStreamReplaysOnlyEventsA
   const std::string manifest = latest_manifest();
   const std::string model_file =
       manifest.substr(0, manifest.size() - std::string("manifest.json").size()) + "models/m.model";
-  CommandResult published = RunEncore("publish --model-file " + model_file + " --store " +
-                                      dir_.File("by-hand") + " --high-water-mark manifest:" +
-                                      manifest + " --quiet");
+  CommandResult published =
+      RunEncore("publish --model-file " + model_file + " --store " + dir_.File("by-hand") +
+                " --high-water-mark manifest:" + manifest + " --quiet");
   ASSERT_EQ(published.exit_code, 0) << published.err;
   EXPECT_EQ(meta(dir_.File("by-hand"), "high_water"), mark2);
 }
@@ -716,9 +723,8 @@ TEST(PipelineHighWaterMark, SettingsAndClearErrors) {
   for (const auto& e : std::filesystem::directory_iterator(dir.File("runs"))) {
     manifest = e.path().string() + "/manifest.json";
   }
-  CommandResult none = RunEncore("publish --model-file " + dir.File("nothing.model") +
-                                 " --store " + dir.File("s2") + " --high-water-mark manifest:" +
-                                 manifest);
+  CommandResult none = RunEncore("publish --model-file " + dir.File("nothing.model") + " --store " +
+                                 dir.File("s2") + " --high-water-mark manifest:" + manifest);
   EXPECT_NE(none.exit_code, 0);
   const std::string model_file =
       manifest.substr(0, manifest.size() - std::string("manifest.json").size()) + "models/m.model";

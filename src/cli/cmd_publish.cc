@@ -66,8 +66,8 @@ Command RegisterPublish(CLI::App& root) {
               auto mark = pipeline::HighWaterMarkFromManifest(
                   high_water.substr(std::string_view("manifest:").size()), f->model_file);
               if (!mark.ok()) {
-                return PrintError(Status(mark.status().code(),
-                                         "--high-water-mark: " + mark.status().message()));
+                return PrintError(
+                    Status(mark.status().code(), "--high-water-mark: " + mark.status().message()));
               }
               high_water = *mark;
             }

@@ -190,8 +190,8 @@ Command RegisterStream(CLI::App& root) {
             if (given("--dedup-retention")) {
               auto seconds = ParseRetention(f->dedup_retention);
               if (!seconds.ok()) {
-                return PrintError(Status::InvalidArgument("--dedup-retention: " +
-                                                          seconds.status().message()));
+                return PrintError(
+                    Status::InvalidArgument("--dedup-retention: " + seconds.status().message()));
               }
               job.speed.dedup_retention_seconds = *seconds;
             }

@@ -583,4 +583,3 @@ Result<std::string> HighWaterMarkFromManifest(const std::string& manifest_path,
 }
 
 }  // namespace encore::pipeline
-

@@ -84,8 +84,10 @@ TEST(PipelineManifest, HighWaterMarkIsRecordedAndReadBack) {
             std::string::npos)
       << none.status().message();
   WriteFile(dir.File("other.json"), "{\"name\": 1}");
-  EXPECT_NE(HighWaterMarkFromManifest(dir.File("other.json"), "").status().message().find(
-                "is not a pipeline run manifest"),
+  EXPECT_NE(HighWaterMarkFromManifest(dir.File("other.json"), "")
+                .status()
+                .message()
+                .find("is not a pipeline run manifest"),
             std::string::npos);
 }
 

@@ -701,12 +701,11 @@ Status Runner::RunOutput(size_t index, const OutputConfig& o, std::string* detai
     *detail = "published snapshot " + std::to_string(published.snapshot.version) + " to " +
               report.location + ": " + Count(published.user_payloads) + " user payloads, " +
               Count(published.similar_payloads) + " similar-item payloads" +
-              (po.high_water.empty() ? "; no high-water mark" + (record.high_water_note.empty()
-                                                                     ? std::string()
-                                                                     : " (" +
-                                                                           record.high_water_note +
-                                                                           ")")
-                                     : "; high-water mark " + po.high_water);
+              (po.high_water.empty()
+                   ? "; no high-water mark" + (record.high_water_note.empty()
+                                                   ? std::string()
+                                                   : " (" + record.high_water_note + ")")
+                   : "; high-water mark " + po.high_water);
   } else {
     FaultRows rows(*rows_.at(o.from));
     ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> view,

@@ -1,9 +1,9 @@
 // The stream consumer loop (encore/stream.h, RunConsumer).
 
 #include <algorithm>
-#include <ctime>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <deque>
 #include <fstream>
 #include <future>
@@ -70,8 +70,8 @@ std::string UtcTime(int64_t t) {
 
 // A rejected entry as written to the dead-letter stream.
 std::vector<std::pair<std::string, std::string>> DeadLetter(
-    const std::vector<std::pair<std::string, std::string>>& fields,
-    const EventRejection& rejection, const std::string& stream, const std::string& id) {
+    const std::vector<std::pair<std::string, std::string>>& fields, const EventRejection& rejection,
+    const std::string& stream, const std::string& id) {
   auto out = fields;
   out.emplace_back("reason", rejection.label);
   out.emplace_back("field", rejection.field);
@@ -203,8 +203,8 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
                             stream::RedisEventLog::Open(options.redis_uri, options.stream_key));
     ENCORE_RETURN_IF_ERROR(log->EnsureGroup(options.group));
     if (!options.dead_letter_stream.empty()) {
-      ENCORE_ASSIGN_OR_RETURN(dead_log, stream::RedisEventLog::Open(options.redis_uri,
-                                                                    options.dead_letter_stream));
+      ENCORE_ASSIGN_OR_RETURN(
+          dead_log, stream::RedisEventLog::Open(options.redis_uri, options.dead_letter_stream));
     }
   } else if (options.events_path == "-") {
     in = &std::cin;
@@ -225,8 +225,8 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
   std::vector<KeyedEvent> events;
   std::vector<std::string> ack;
   std::vector<int64_t> appended;
-  std::vector<std::string> where;      // per event: its source id (entry id, "line N")
-  std::vector<size_t> entry_of;        // per event: its index in `entries` (Redis)
+  std::vector<std::string> where;  // per event: its source id (entry id, "line N")
+  std::vector<size_t> entry_of;    // per event: its index in `entries` (Redis)
   bool source_done = false;
 
   auto write_metrics = [&](bool force) -> Status {
@@ -369,7 +369,8 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
         }
         ++stats->rejected[rejection.label];
         if (options.on_reject) options.on_reject(rejection, entry.id);
-        if (dead_log) dead.push_back(DeadLetter(entry.fields, rejection, options.stream_key, entry.id));
+        if (dead_log)
+          dead.push_back(DeadLetter(entry.fields, rejection, options.stream_key, entry.id));
       }
     } else {
       std::string line;
@@ -452,8 +453,8 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
       // (at least once), never loses one.
       std::vector<std::string> dead_ids;
       if (Status s = dead_log->Append(dead, &dead_ids); !s.ok()) {
-        s = Status(s.code(), "dead-letter stream '" + options.dead_letter_stream + "': " +
-                                 s.message());
+        s = Status(s.code(),
+                   "dead-letter stream '" + options.dead_letter_stream + "': " + s.message());
         if (!retry(s)) return s;
         continue;
       }

@@ -425,7 +425,7 @@ Result<ApplyReport> SpeedLayer::Apply(const std::vector<KeyedEvent>& events) {
   for (size_t index = 0; index < events.size(); ++index) {
     const KeyedEvent& ke = events[index];
     // The event's time for retention: its own, else its append to the source, else now.
-    const int64_t at = ke.event.time   ? *ke.event.time
+    const int64_t at = ke.event.time        ? *ke.event.time
                        : ke.appended_ms > 0 ? ke.appended_ms / 1000
                                             : now;
     if (retention > 0 && at < now - retention) {
@@ -517,8 +517,8 @@ Result<ApplyReport> SpeedLayer::Apply(const std::vector<KeyedEvent>& events) {
     } else if (s.code() != StatusCode::kNotFound) {
       return s;
     }
-    batch.push_back({LiveStore::Entry::Kind::kState, 0, count_key + "#" + std::to_string(pages),
-                     keys});
+    batch.push_back(
+        {LiveStore::Entry::Kind::kState, 0, count_key + "#" + std::to_string(pages), keys});
     batch.push_back({LiveStore::Entry::Kind::kState, 0, count_key, std::to_string(pages + 1)});
     if (!next || hour < *next) next = hour;
   }
@@ -573,8 +573,8 @@ Result<uint64_t> SpeedLayer::ExpireKeys(size_t max_pages) {
       while (start < text.size()) {
         size_t end = text.find('\n', start);
         if (end == std::string::npos) end = text.size();
-        batch.push_back({LiveStore::Entry::Kind::kState, 0,
-                         "e" + text.substr(start, end - start), "", true});
+        batch.push_back(
+            {LiveStore::Entry::Kind::kState, 0, "e" + text.substr(start, end - start), "", true});
         ++expired;
         start = end + 1;
       }

@@ -122,7 +122,7 @@ TEST_F(SpeedLayerTest, AppliedIdsExpireAfterTheRetentionAndTooOldEventsAreReject
   };
   KeyedEvent a = at(Ev("u1", "i3", "view", "a"), t0 + 10);
   KeyedEvent b = at(Ev("u1", "i4", "cart", "b"), t0 + 3600 + 5);  // the next hour
-  KeyedEvent c = Ev("u2", "i5", "view", "c");                    // no ts: its append time
+  KeyedEvent c = Ev("u2", "i5", "view", "c");                     // no ts: its append time
   c.appended_ms = (t0 + 20) * 1000;
   auto r = layer->Apply({a, b, c});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
