@@ -86,6 +86,16 @@ struct SpeedLayerOptions {
   // mark a user's fold-in is the snapshot row plus exactly the events after
   // the mark, so across a batch switch no event is lost or counted twice.
   // Over a snapshot without a mark it is the snapshot row plus all totals.
+  // Applied event keys (idempotence) are kept this long past their event's
+  // time - its `ts`, else its Redis append time, else when it was applied -
+  // and then dropped (SpeedLayer::ExpireKeys; keys go by the hour, so up to
+  // an hour late). An event whose time is older than that is rejected
+  // (ApplyReport::too_old): after its key went, a replay could count it
+  // again. 0: keys are kept for good and no event is too old (the library's
+  // default; `encore stream` declares 7 days).
+  int64_t dedup_retention_seconds = 0;
+  // The clock for retention (unix seconds); null: the system clock. For tests.
+  std::function<int64_t()> now;
   // Wait for the disk at every batch (LiveStore::SetSync). false: a batch
   // (and its XACK) survives a consumer crash but not a machine crash.
   bool sync = true;
@@ -142,6 +152,10 @@ class ItemRefresh {
 };
 
 struct ApplyReport {
+  // Indices (in the batch given) of events rejected as older than the
+  // retention of applied keys (SpeedLayerOptions::dedup_retention_seconds):
+  // not counted, the caller reports them (reason "too_old").
+  std::vector<size_t> too_old;
   uint64_t applied = 0;     // events counted
   uint64_t duplicates = 0;  // skipped: their key was applied before
   uint64_t users = 0;       // payloads rebuilt
@@ -181,6 +195,12 @@ class SpeedLayer {
   // them twice (item refresh is for Kappa, --history live).
   Result<std::unique_ptr<ItemRefresh>> PrepareItemRefresh(const ItemRefreshOptions& options) const;
 
+  // Drops the applied event keys whose retention passed, up to `max_pages`
+  // pages (one page: the keys of one applied batch within one hour) per
+  // call, in one atomic write; returns how many keys were dropped. Call it
+  // between batches; 0 when the retention is 0.
+  Result<uint64_t> ExpireKeys(size_t max_pages);
+
   // The running totals of `user` (items in first-seen order).
   Result<std::vector<ItemTotals>> Totals(const std::string& user) const;
   // Every user with totals, in first-seen order.
@@ -219,6 +239,8 @@ struct ConsumerStats {
   double latency_sum_ms = 0;
   uint64_t latency_count = 0;
 
+  uint64_t keys_expired = 0;         // applied event ids dropped (retention passed)
+  uint64_t dead_lettered = 0;        // rejected entries written to the dead-letter stream
   uint64_t item_refreshes = 0;       // item refreshes published
   uint64_t item_refresh_errors = 0;  // item refreshes that failed (logged; intake went on)
   double item_refresh_seconds = 0;   // the last one's duration
@@ -233,6 +255,11 @@ struct ConsumerOptions {
   std::string stream_key;
   std::string group = "encore";
   std::string consumer = "encore-stream";
+  // Rejected entries of the Redis stream are appended (XADD) to this stream
+  // of the same Redis before they are acknowledged: their fields as read,
+  // then reason (the label), field, detail, source_stream and source_id.
+  // Empty: none (they are only counted and reported to on_reject).
+  std::string dead_letter_stream;
   // ... or a JSON Lines file of event objects ("-": stdin). Events without
   // an id are not idempotent (a replay of the file counts them again).
   std::string events_path;
@@ -263,6 +290,10 @@ struct ConsumerOptions {
   std::function<void(const EventRejection&, const std::string& source_id)> on_reject;
 };
 
+// "7d", "12h", "30m", "90s", "2w" (an integer and a unit) into seconds;
+// "0" or "none": 0 (kept for good). InvalidArgument naming the text otherwise.
+Result<int64_t> ParseRetention(std::string_view text);
+
 // Consumes events into `store` until the source ends, idles out or `stop`
 // is set. With Redis, an unreachable server, a lost consumer group or a
 // failed store write is retried with a growing delay (up to 5 s) and counted
@@ -275,13 +306,20 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
 // Everything `encore stream` runs with, from its flags or a pipeline file's
 // [stream] section (pipeline::StreamJobFor; flags override the section's
 // values). Both front ends call RunStreamJob: there is one workflow.
+inline constexpr int64_t kDefaultDedupRetentionSeconds = 7 * 86400;
+
 struct StreamJob {
+  // `encore stream` and [stream] keep applied ids 7 days by default.
+  StreamJob() { speed.dedup_retention_seconds = kDefaultDedupRetentionSeconds; }
   std::string store;  // the serving store: a directory (LMDB) or redis://HOST:PORT/DB
   ConsumerOptions consumer;
   SpeedLayerOptions speed;  // weights: the batch job's ([prepare] weights of its pipeline)
   // Event fields replaced by their keyed hash ("user", "item"), as the batch
   // reader's obfuscated columns, with the key from obfuscation_key_file, else
   // the environment variable obfuscation_key_env (empty: $ENCORE_OBFUSCATION_KEY).
+  // The dead-letter stream of rejected Redis entries: "" (the default:
+  // "<stream>:dead"), "none", or a key (ConsumerOptions::dead_letter_stream).
+  std::string dead_letter;
   std::vector<std::string> obfuscate;
   std::string obfuscation_key_file;
   std::string obfuscation_key_env;

@@ -12,6 +12,7 @@
 #include "encore/experiment.h"
 #include "encore/publish.h"
 #include "encore/workflow.h"
+#include "pipeline/manifest.h"
 
 namespace encore::cli {
 
@@ -42,9 +43,10 @@ Command RegisterPublish(CLI::App& root) {
       ->capture_default_str();
   app->add_option("--high-water-mark", f->options.high_water,
                   "Lambda: the position in the event stream up to which the model's data holds "
-                  "every event: id:MS-SEQ (a Redis stream entry id) or time:SECONDS. encore "
-                  "stream then folds in exactly the events after it over this snapshot "
-                  "(docs/STREAMING.md)");
+                  "every event: id:MS-SEQ (a Redis stream entry id), time:SECONDS, or "
+                  "manifest:PATH (the mark a pipeline run recorded in its manifest.json: the max "
+                  "event time of its prepared data). encore stream then folds in exactly the "
+                  "events after it over this snapshot (docs/STREAMING.md)");
   app->add_flag("--no-model", f->no_model,
                 "Do not store the model (POST /v1/recommendations fold-in is then unavailable)");
   app->add_flag("--include-seen", f->include_seen, "Also recommend items the user already has");
@@ -58,6 +60,20 @@ Command RegisterPublish(CLI::App& root) {
             // model file fails before a store directory is created.
             if (::access(f->model_file.c_str(), R_OK) != 0) {
               return PrintError(LoadModel(f->model_file).status());
+            }
+            std::string high_water = f->options.high_water;
+            if (high_water.starts_with("manifest:")) {
+              auto mark = pipeline::HighWaterMarkFromManifest(
+                  high_water.substr(std::string_view("manifest:").size()), f->model_file);
+              if (!mark.ok()) {
+                return PrintError(
+                    Status(mark.status().code(), "--high-water-mark: " + mark.status().message()));
+              }
+              high_water = *mark;
+            }
+            if (auto parsed = ParseHighWater(high_water); !parsed.ok()) {
+              return PrintError(Status(parsed.status().code(),
+                                       "--high-water-mark: " + parsed.status().message()));
             }
             auto store = Store::Open(f->store);
             if (!store.ok()) return PrintError(store.status());
@@ -84,6 +100,7 @@ Command RegisterPublish(CLI::App& root) {
               options.variants.push_back(
                   {f->variants[k].substr(0, f->variants[k].find('=')), &variant_models[k]});
             }
+            options.high_water = high_water;
             options.n = f->n;  // 0: the model's n, else 20 (PublishModel)
             options.include_model = !f->no_model;
             options.exclude_seen = !f->include_seen;

@@ -46,6 +46,8 @@ Command RegisterStream(CLI::App& root) {
     std::string history = "snapshot+live";
     std::string sync = "disk";
     std::string pipeline;
+    std::string dedup_retention = "7d";
+    std::string dead_letter;
   };
   auto f = std::make_shared<Flags>();
   ConsumerOptions& c = f->consumer;
@@ -62,6 +64,10 @@ Command RegisterStream(CLI::App& root) {
                   "Consumer name in the group (a restarted consumer with the same name first "
                   "re-reads its unacknowledged entries)")
       ->capture_default_str();
+  app->add_option("--dead-letter", f->dead_letter,
+                  "Redis stream the rejected entries are appended to before they are "
+                  "acknowledged (their fields plus reason, field, detail, source_stream, "
+                  "source_id); 'none': not kept (default: STREAM:dead)");
   app->add_option("--events", c.events_path,
                   "Read events from this JSON Lines file instead ('-': stdin); one object a line "
                   "with the fields user, item, event, ts, id, quantity, price");
@@ -94,6 +100,12 @@ Command RegisterStream(CLI::App& root) {
                   "Target false-positive rate of that Bloom filter (share of unseen items "
                   "wrongly left out), in (0, 0.5]")
       ->check(CLI::Range(1e-12, 0.5))
+      ->capture_default_str();
+  app->add_option("--dedup-retention", f->dedup_retention,
+                  "How long applied event ids (idempotence keys) are kept past their event's "
+                  "time (its ts, else its Redis append time), then dropped: an integer and s, m, "
+                  "h, d or w, or 'none' (kept for good). An event older than this is rejected "
+                  "(reason too_old), so a replay cannot count it again once its id is gone")
       ->capture_default_str();
   app->add_option("--batch", c.batch, "Most events applied in one batch")->capture_default_str();
   app->add_option("--window-ms", c.window_ms,
@@ -175,6 +187,15 @@ Command RegisterStream(CLI::App& root) {
               if (!weights.ok()) return PrintError(weights.status());
               job.speed.weights = *weights;
             }
+            if (given("--dedup-retention")) {
+              auto seconds = ParseRetention(f->dedup_retention);
+              if (!seconds.ok()) {
+                return PrintError(
+                    Status::InvalidArgument("--dedup-retention: " + seconds.status().message()));
+              }
+              job.speed.dedup_retention_seconds = *seconds;
+            }
+            if (given("--dead-letter")) job.dead_letter = f->dead_letter;
             if (given("--obfuscate")) job.obfuscate = f->obfuscate;
             if (given("--obfuscation-key-file")) {
               job.obfuscation_key_file = f->obfuscation_key_file;

@@ -1152,6 +1152,19 @@ OutputConfig ReadOutput(Loader& l, const std::string& name, const toml::table& t
   if (auto v = l.Uint(t, "keep", 1, 100000)) o.publish.keep = static_cast<uint32_t>(*v);
   if (auto v = Loader::Bool(t, "include_model")) o.publish.include_model = *v;
   if (auto v = Loader::Bool(t, "exclude_seen")) o.publish.exclude_seen = *v;
+  if (auto v = Loader::String(t, "high_water_mark")) {
+    if (*v != "auto" && *v != "none") {
+      auto parsed = ParseHighWater(*v);
+      if (!parsed.ok() || parsed->kind == HighWater::Kind::kNone) {
+        l.diag().Error(t.get("high_water_mark")->source(),
+                       "[outputs." + name + "] high_water_mark '" + *v +
+                           "': expected \"auto\" (the max event time of the prepared data), "
+                           "\"none\", \"time:SECONDS\" or \"id:MS-SEQ\"" +
+                           (parsed.ok() ? std::string() : " (" + parsed.status().message() + ")"));
+      }
+    }
+    o.high_water_mark = *v;
+  }
   return o;
 }
 
@@ -1649,6 +1662,18 @@ StreamConfig ReadStream(Loader& l, const toml::table& t) {
     } else {
       s.job.speed.seen_fpr = *v;
     }
+  }
+  if (auto v = Loader::String(t, "dead_letter")) {
+    if (v->empty()) {
+      l.diag().Error(t.get("dead_letter")->source(),
+                     "[stream] dead_letter is empty; give a stream key, or \"none\"");
+    }
+    s.job.dead_letter = *v;
+  }
+  if (auto v = Loader::String(t, "dedup_retention")) {
+    auto seconds = ParseRetention(*v);
+    l.Check(t, "dedup_retention", seconds.status());
+    if (seconds.ok()) s.job.speed.dedup_retention_seconds = *seconds;
   }
   if (auto v = Loader::String(t, "sync")) {
     if (*v == "disk" || *v == "process") {

@@ -231,6 +231,12 @@ struct OutputConfig {
   // publish
   std::string store;  // as written; a directory resolves against the workdir
   PublishOptions publish;
+  // The Lambda high-water mark written into the snapshot
+  // (docs/STREAMING.md#lambda-the-high-water-mark): "auto" (the default: the
+  // max event time of the prepared data, "time:SECONDS", when it has a time
+  // column, no sample and the model was trained on all of it; else none),
+  // "none", or an explicit "time:SECONDS" / "id:MS-SEQ".
+  std::string high_water_mark = "auto";
 };
 
 struct PipelineConfig {

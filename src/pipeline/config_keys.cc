@@ -417,6 +417,14 @@ const std::vector<ConfigKey>& PipelineKeys() {
       {"stream", "seen_exact_max", T::kInteger, false, "10000", "",
        "Seen-item exclusion is exact for users with up to this many items and a Bloom filter "
        "(false-positive rate `seen_fpr`) beyond, 0..100000000; `--seen-exact-max` overrides"},
+      {"stream", "dead_letter", T::kString, false, "`STREAM:dead`", "",
+       "Redis stream that rejected entries are appended to (fields, `reason`, `field`, "
+       "`detail`, `source_stream`, `source_id`) before their XACK; `none`: not kept; "
+       "`--dead-letter` overrides"},
+      {"stream", "dedup_retention", T::kString, false, "`7d`", "",
+       "How long applied event ids are kept (idempotence) past their event's time: an integer "
+       "and s, m, h, d or w, or `none` (kept for good). Events older than it are rejected "
+       "(`too_old`); `--dedup-retention` overrides"},
       {"stream", "seen_fpr", T::kNumber, false, "0.001", "",
        "The Bloom filter's target false-positive rate, in (0, 0.5]: the share of unseen "
        "items wrongly left out of a large-history user's list; `--seen-fpr` overrides"},
@@ -460,6 +468,12 @@ const std::vector<ConfigKey>& PipelineKeys() {
        "User payloads omit the user's training items"},
       {"outputs.*", "keep", T::kInteger, false, "5", "publish,retail",
        "Snapshots kept in the store"},
+      {"outputs.*", "high_water_mark", T::kString, false, "`auto`", "publish",
+       "Lambda: the position up to which the batch data holds every event, written into the "
+       "snapshot and the manifest so `encore stream --history snapshot+live` replays only the "
+       "events after it. `auto`: the max event time of the prepared data (`time:SECONDS`; none "
+       "without a time column, with `sample`, or for a model trained on a training part); "
+       "`none`; or `time:SECONDS` / `id:MS-SEQ` (docs/STREAMING.md)"},
   };
   return keys;
 }

@@ -677,6 +677,35 @@ TEST(PipelineConfigStream, BadKeysAndValuesNameTheLine) {
               "key 'seen_fpr' in [stream] must be a number");
 }
 
+// [stream] dedup_retention and dead_letter (issue 12): values, defaults
+// (7 days, STREAM:dead) and errors with their line.
+TEST(PipelineConfigStream, DedupRetentionAndDeadLetter) {
+  TempDir dir;
+  Loaded l = Load(dir, kStream + "dedup_retention = \"36h\"\ndead_letter = \"rejects\"\n");
+  ASSERT_TRUE(l.status.ok()) << l.status.message();
+  Result<PipelineConfig> c = LoadPipelineConfig(dir.File("p.toml"));
+  ASSERT_TRUE(c.ok());
+  Result<StreamJob> job = StreamJobFor(*c);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->speed.dedup_retention_seconds, 36 * 3600);
+  EXPECT_EQ(job->dead_letter, "rejects");
+  Loaded none = Load(dir, kStream + "dedup_retention = \"none\"\n");
+  ASSERT_TRUE(none.status.ok()) << none.status.message();
+  c = LoadPipelineConfig(dir.File("p.toml"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(StreamJobFor(*c)->speed.dedup_retention_seconds, 0);
+  Loaded plain = Load(dir, kStream);
+  ASSERT_TRUE(plain.status.ok());
+  c = LoadPipelineConfig(dir.File("p.toml"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(StreamJobFor(*c)->speed.dedup_retention_seconds, 7 * 86400);
+  EXPECT_EQ(StreamJobFor(*c)->dead_letter, "");  // STREAM:dead
+  ExpectError(kStream + "dedup_retention = \"a week\"\n", "27:19",
+              "retention 'a week' is not a duration");
+  ExpectError(kStream + "dead_letter = \"\"\n", "27:15",
+              "[stream] dead_letter is empty; give a stream key, or \"none\"");
+}
+
 // The sources' obfuscation of the user (item) column becomes the live
 // events' user (item) obfuscation, with the same key; sources that differ
 // are an error at [stream].

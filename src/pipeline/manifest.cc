@@ -243,6 +243,14 @@ std::string Manifest::ToJson() const {
   OptionalUint("items", items, &w);
   OptionalUint("nnz", nnz, &w);
   w.EndObject();
+  if (!high_water_mark.empty()) {
+    w.Key("high_water_mark");
+    w.String(high_water_mark);
+  }
+  if (!high_water_note.empty()) {
+    w.Key("high_water_note");
+    w.String(high_water_note);
+  }
 
   w.Key("models");
   w.BeginObject();
@@ -370,6 +378,18 @@ std::string Manifest::ToJson() const {
     w.Key("inputs");
     WriteStrings(o.lineage_inputs, &w);
     w.EndObject();
+    if (o.kind == "publish") {
+      w.Key("high_water_mark");
+      if (o.high_water_mark.empty()) {
+        w.Null();
+      } else {
+        w.String(o.high_water_mark);
+      }
+      if (!o.high_water_note.empty()) {
+        w.Key("high_water_note");
+        w.String(o.high_water_note);
+      }
+    }
     w.EndObject();
   }
   w.EndArray();
@@ -511,6 +531,55 @@ Result<std::string> Sha256File(const std::string& path, uint64_t* bytes) {
     hex += kHex[digest[i] & 15];
   }
   return hex;
+}
+
+Result<std::string> HighWaterMarkFromManifest(const std::string& manifest_path,
+                                              const std::string& model_file) {
+  simdjson::padded_string text;
+  if (simdjson::padded_string::load(manifest_path).get(text) != simdjson::SUCCESS) {
+    return Status::IOError("cannot read the manifest '" + manifest_path +
+                           "'; give a run's WORKDIR/runs/RUNID/manifest.json");
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  uint64_t version = 0;
+  if (parser.parse(text).get(doc) != simdjson::SUCCESS ||
+      doc["manifest_version"].get(version) != simdjson::SUCCESS) {
+    return Status::InvalidArgument("'" + manifest_path +
+                                   "' is not a pipeline run manifest (no manifest_version)");
+  }
+  // A model of this run fitted on a training part: the mark of the whole
+  // data does not hold for it (the held-out events are not in it).
+  simdjson::dom::object models;
+  if (!model_file.empty() && doc["models"].get(models) == simdjson::SUCCESS) {
+    std::error_code ec;
+    const auto wanted = std::filesystem::weakly_canonical(model_file, ec);
+    for (auto [name, m] : models) {
+      std::string_view file, trained_on;
+      if (m["file"].get(file) != simdjson::SUCCESS) continue;
+      std::error_code ec2;
+      if (ec || std::filesystem::weakly_canonical(std::string(file), ec2) != wanted || ec2) {
+        continue;
+      }
+      if (m["trained_on"].get(trained_on) == simdjson::SUCCESS && trained_on != "all data") {
+        return Status::FailedPrecondition(
+            "model '" + std::string(name) + "' of " + manifest_path + " was trained on " +
+            std::string(trained_on) +
+            ", so the run's high-water mark does not hold for it (held-out events are not in "
+            "it); refit on all data (evaluate refit = true) or publish without a mark");
+      }
+    }
+  }
+  std::string_view mark;
+  if (doc["high_water_mark"].get(mark) != simdjson::SUCCESS || mark.empty()) {
+    std::string_view note;
+    std::string why = doc["high_water_note"].get(note) == simdjson::SUCCESS
+                          ? std::string(note)
+                          : "the run did not reach its prepare stage, or predates marks";
+    return Status::FailedPrecondition("the manifest '" + manifest_path +
+                                      "' records no high-water mark: " + why);
+  }
+  return std::string(mark);
 }
 
 }  // namespace encore::pipeline

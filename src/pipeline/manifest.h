@@ -116,6 +116,10 @@ struct ManifestOutput {
   uint64_t rows = 0, bytes = 0;
   std::vector<std::string> lineage_stages;  // the output first, then what it derives from
   std::vector<std::string> lineage_inputs;  // input files it derives from
+  // publish: the high-water mark written into the snapshot ("" none) and,
+  // when none, why (e.g. "the model was trained on a training part").
+  std::string high_water_mark;
+  std::string high_water_note;
 };
 
 struct Manifest {
@@ -138,6 +142,11 @@ struct Manifest {
   std::vector<ManifestSourceCounts> source_counts;
   std::vector<ManifestStep> steps;
   std::optional<uint64_t> users, items, nnz;  // the prepared dataset
+  // Lambda: the position up to which the prepared data holds every event,
+  // "time:SECONDS" (its max event time); "" when it cannot say (no time
+  // column, a sample), with the reason in high_water_note.
+  std::string high_water_mark;
+  std::string high_water_note;
   std::vector<ManifestModel> models;
   std::optional<ManifestSegments> segments;
   std::vector<ManifestOutput> outputs;
@@ -167,6 +176,14 @@ bool IsRunId(const std::string& name);
 // go to *removed.
 Status PurgeRuns(const std::string& workdir, const std::string& pipeline_name, uint32_t keep,
                  const std::string& current, std::vector<std::string>* removed);
+
+// The high-water mark a run's manifest records (`encore publish
+// --high-water-mark manifest:PATH`): its "high_water_mark". When `model_file`
+// is one of the run's models trained on a training part only, or the
+// manifest records no mark, FailedPrecondition saying why; a file that is not
+// a manifest: InvalidArgument / IOError naming it.
+Result<std::string> HighWaterMarkFromManifest(const std::string& manifest_path,
+                                              const std::string& model_file);
 
 // SHA-256 of a file's bytes, lowercase hex; *bytes receives its size.
 Result<std::string> Sha256File(const std::string& path, uint64_t* bytes);

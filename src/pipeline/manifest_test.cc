@@ -35,6 +35,62 @@ TEST(PipelineManifest, RunIdsAreUtcTimestampsWithSuffixes) {
   }
 }
 
+// Lambda (issue 12): the mark a manifest records, read back for
+// `encore publish --high-water-mark manifest:PATH`, and the clear errors.
+TEST(PipelineManifest, HighWaterMarkIsRecordedAndReadBack) {
+  TempDir dir;
+  Manifest m;
+  m.run_id = "20261206T200000Z";
+  m.high_water_mark = "time:1700000159";
+  ManifestModel all, part;
+  all.name = "all";
+  all.file = dir.File("all.model");
+  all.trained_on = "all data";
+  part.name = "part";
+  part.file = dir.File("part.model");
+  part.trained_on = "training part";
+  m.models = {all, part};
+  ManifestOutput out;
+  out.name = "serving";
+  out.kind = "publish";
+  out.high_water_mark = "time:1700000159";
+  m.outputs = {out};
+  ASSERT_TRUE(WriteManifest(m, dir.path()).ok());
+  const std::string path = dir.File("manifest.json");
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.load(path).get(doc), simdjson::SUCCESS);
+  EXPECT_EQ(std::string_view(doc["high_water_mark"]), "time:1700000159");
+  EXPECT_EQ(std::string_view(doc["outputs"].at(0)["high_water_mark"]), "time:1700000159");
+  EXPECT_EQ(HighWaterMarkFromManifest(path, dir.File("all.model")).value(), "time:1700000159");
+  EXPECT_EQ(HighWaterMarkFromManifest(path, dir.File("elsewhere.model")).value(),
+            "time:1700000159");
+  auto part_mark = HighWaterMarkFromManifest(path, dir.File("part.model"));
+  ASSERT_FALSE(part_mark.ok());
+  EXPECT_EQ(part_mark.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(part_mark.status().message().find("model 'part' of " + path +
+                                              " was trained on training part"),
+            std::string::npos)
+      << part_mark.status().message();
+
+  // No mark: the note says why.
+  m.high_water_mark.clear();
+  m.high_water_note = "the prepared data has no time column";
+  ASSERT_TRUE(WriteManifest(m, dir.path()).ok());
+  auto none = HighWaterMarkFromManifest(path, "");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find(
+                "records no high-water mark: the prepared data has no time column"),
+            std::string::npos)
+      << none.status().message();
+  WriteFile(dir.File("other.json"), "{\"name\": 1}");
+  EXPECT_NE(HighWaterMarkFromManifest(dir.File("other.json"), "")
+                .status()
+                .message()
+                .find("is not a pipeline run manifest"),
+            std::string::npos);
+}
+
 TEST(PipelineManifest, RunsSortByTimeThenSuffixNumber) {
   TempDir dir;
   for (const char* id : {"20261124T081500Z-10", "20261124T081500Z-2", "20261124T081500Z",

@@ -149,6 +149,7 @@ class Runner {
   Status RunModel(const ModelConfig& m, std::string* detail);
   Status RunRecommend(const RecommendConfig& r, std::string* detail);
   Status RunOutput(size_t index, const OutputConfig& o, std::string* detail);
+  Status HighWaterFor(const OutputConfig& o, std::string* mark, std::string* note) const;
   Status RunRetail(std::string* detail);
   struct RetailState;
   Status RunSegments(const SegmentsConfig& g, const InteractionLog& log, const Dataset& data,
@@ -482,6 +483,17 @@ Status Runner::RunPrepare(std::string* detail) {
     }
   }
   manifest_.steps.push_back({"dataset", {}, data.users.size(), data.items.size(), data.nnz(), {}});
+  // Lambda: every event up to the data's newest time is in it (as [prepare]
+  // keeps it), unless a sample left some users' events out.
+  if (p.sample_fraction) {
+    manifest_.high_water_note =
+        "[prepare] sample keeps some users only, so the data does not hold every event up to "
+        "any time";
+  } else if (!data.summary.time_max) {
+    manifest_.high_water_note = "the prepared data has no time column";
+  } else {
+    manifest_.high_water_mark = "time:" + std::to_string(*data.summary.time_max);
+  }
   if (p.min_user_interactions > 0 || p.min_item_interactions > 0) {
     MinCountReport mc;
     data = FilterMinCounts(std::move(data), p.min_user_interactions, p.min_item_interactions, &mc);
@@ -634,6 +646,32 @@ Status Runner::RunRecommend(const RecommendConfig& r, std::string* detail) {
   return Status::OK();
 }
 
+// The mark a publish output writes into its snapshot (OutputConfig::
+// high_water_mark); with "auto", none (and why in *note) when the data's
+// mark does not hold for the model.
+Status Runner::HighWaterFor(const OutputConfig& o, std::string* mark, std::string* note) const {
+  mark->clear();
+  note->clear();
+  if (o.high_water_mark == "none") {
+    *note = "high_water_mark = \"none\"";
+    return Status::OK();
+  }
+  if (o.high_water_mark != "auto") {
+    *mark = o.high_water_mark;
+    return Status::OK();
+  }
+  for (const ManifestModel& m : manifest_.models) {
+    if (m.name == o.model && m.trained_on != "all data") {
+      *note = "model '" + m.name + "' was trained on " + m.trained_on +
+              ", which does not hold every event up to the data's newest time";
+      return Status::OK();
+    }
+  }
+  *mark = manifest_.high_water_mark;
+  *note = manifest_.high_water_note;
+  return Status::OK();
+}
+
 Status Runner::RunOutput(size_t index, const OutputConfig& o, std::string* detail) {
   MaybeFault("before-output");
   ManifestOutput record;
@@ -651,15 +689,23 @@ Status Runner::RunOutput(size_t index, const OutputConfig& o, std::string* detai
   if (o.kind == OutputKind::kRetail) {
     ENCORE_RETURN_IF_ERROR(RunRetailOutput(o, &record, &report, detail));
   } else if (o.kind == OutputKind::kPublish) {
+    PublishOptions po = o.publish;
+    ENCORE_RETURN_IF_ERROR(HighWaterFor(o, &po.high_water, &record.high_water_note));
+    record.high_water_mark = po.high_water;
     ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(record.location));
     ENCORE_ASSIGN_OR_RETURN(PublishReport published,
-                            PublishModel(models_.at(o.model), o.publish, store.get(), &progress_));
+                            PublishModel(models_.at(o.model), po, store.get(), &progress_));
     report.location = store->uri();
     report.rows = published.user_payloads;
     report.bytes = published.bytes;
     *detail = "published snapshot " + std::to_string(published.snapshot.version) + " to " +
               report.location + ": " + Count(published.user_payloads) + " user payloads, " +
-              Count(published.similar_payloads) + " similar-item payloads";
+              Count(published.similar_payloads) + " similar-item payloads" +
+              (po.high_water.empty()
+                   ? "; no high-water mark" + (record.high_water_note.empty()
+                                                   ? std::string()
+                                                   : " (" + record.high_water_note + ")")
+                   : "; high-water mark " + po.high_water);
   } else {
     FaultRows rows(*rows_.at(o.from));
     ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<RowSource> view,

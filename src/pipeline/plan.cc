@@ -168,10 +168,13 @@ std::string DescribeOutput(const PipelineConfig& c, const OutputConfig& o) {
              StoreUri(c, o) + " (keep " + std::to_string(o.publish.keep) + ")";
       break;
     case OutputKind::kPublish:
-      out += " model " + o.model + " -> store " + StoreUri(c, o) + " (n " +
-             (o.publish.n > 0 ? std::to_string(o.publish.n) : std::string("the model's")) +
-             ", similar_n " + std::to_string(o.publish.similar_n) + ", keep " +
-             std::to_string(o.publish.keep) + ")";
+      out +=
+          " model " + o.model + " -> store " + StoreUri(c, o) + " (n " +
+          (o.publish.n > 0 ? std::to_string(o.publish.n) : std::string("the model's")) +
+          ", similar_n " + std::to_string(o.publish.similar_n) + ", keep " +
+          std::to_string(o.publish.keep) +
+          (o.high_water_mark == "auto" ? std::string() : ", high-water mark " + o.high_water_mark) +
+          ")";
       break;
   }
   return out;
@@ -427,9 +430,24 @@ std::string DescribeStream(const PipelineConfig& c) {
          (j.speed.n == 0 ? std::string("the snapshot's") : std::to_string(j.speed.n)) +
          "; seen items exact up to " + std::to_string(j.speed.seen_exact_max) +
          " a user, then a Bloom filter at false-positive rate " + Num(j.speed.seen_fpr) + "\n";
+  if (!k.redis_uri.empty()) {
+    out += "     rejected entries -> " +
+           (j.dead_letter == "none"
+                ? std::string("not kept (dead_letter = \"none\")")
+                : "dead-letter stream " +
+                      (j.dead_letter.empty() ? k.stream_key + ":dead" : j.dead_letter)) +
+           "\n";
+  }
+  out += "     applied event ids kept " +
+         (j.speed.dedup_retention_seconds == 0
+              ? std::string("for good")
+              : std::to_string(j.speed.dedup_retention_seconds) +
+                    " s past their event's time; older events rejected (too_old)") +
+         "\n";
   std::vector<std::string> weights;
   for (const auto& [type, w] : j.speed.weights) weights.push_back(type + "=" + Num(w));
-  out += "     weights " + (weights.empty() ? std::string("1 for every event type") : Join(weights)) +
+  out += "     weights " +
+         (weights.empty() ? std::string("1 for every event type") : Join(weights)) +
          " (from [prepare])\n";
   if (!j.obfuscate.empty()) {
     out += "     obfuscate " + Join(j.obfuscate) + " (key from " +

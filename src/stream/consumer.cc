@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <deque>
 #include <fstream>
 #include <future>
@@ -58,7 +59,52 @@ class Rate {
   uint64_t total_ = 0;
 };
 
+std::string UtcTime(int64_t t) {
+  const time_t tt = static_cast<time_t>(t);
+  struct tm tm {};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// A rejected entry as written to the dead-letter stream.
+std::vector<std::pair<std::string, std::string>> DeadLetter(
+    const std::vector<std::pair<std::string, std::string>>& fields, const EventRejection& rejection,
+    const std::string& stream, const std::string& id) {
+  auto out = fields;
+  out.emplace_back("reason", rejection.label);
+  out.emplace_back("field", rejection.field);
+  out.emplace_back("detail", rejection.reason);
+  out.emplace_back("source_stream", stream);
+  out.emplace_back("source_id", id);
+  return out;
+}
+
 }  // namespace
+
+Result<int64_t> ParseRetention(std::string_view text) {
+  if (text == "none" || text == "0") return 0;
+  int64_t amount = 0;
+  size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9' && amount < 1'000'000'000) {
+    amount = amount * 10 + (text[i] - '0');
+    ++i;
+  }
+  const std::string_view unit = text.substr(i);
+  int64_t per = 0;
+  if (unit == "s") per = 1;
+  if (unit == "m") per = 60;
+  if (unit == "h") per = 3600;
+  if (unit == "d") per = 86400;
+  if (unit == "w") per = 7 * 86400;
+  if (i == 0 || amount <= 0 || per == 0 || amount > int64_t{100} * 365 * 86400 / per) {
+    return Status::InvalidArgument("retention '" + std::string(text) +
+                                   "' is not a duration: write an integer and a unit s, m, h, d "
+                                   "or w (e.g. 7d, 36h), or none (keep every id for good)");
+  }
+  return amount * per;
+}
 
 std::string ConsumerStats::Prometheus() const {
   std::string out;
@@ -110,6 +156,10 @@ std::string ConsumerStats::Prometheus() const {
   std::snprintf(buf, sizeof buf, "%.6f", latency_sum_ms / 1000);
   out += "encore_stream_event_to_served_seconds_sum " + std::string(buf) + "\n";
   out += "encore_stream_event_to_served_seconds_count " + std::to_string(latency_count) + "\n";
+  counter("encore_stream_event_ids_expired_total",
+          "Applied event ids dropped after their retention (--dedup-retention).", keys_expired);
+  counter("encore_stream_events_dead_lettered_total",
+          "Rejected stream entries written to the dead-letter stream.", dead_lettered);
   counter("encore_stream_item_refreshes_total",
           "Item-side refreshes published (Kappa: item factors re-fitted from the live totals).",
           item_refreshes);
@@ -142,6 +192,9 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
   LiveStore* live = layer->live();
 
   std::unique_ptr<stream::RedisEventLog> log;
+  std::unique_ptr<stream::RedisEventLog> dead_log;  // the dead-letter stream (Redis only)
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  std::vector<Fields> dead;  // this batch's rejected entries, as written there
   std::ifstream file;
   std::istream* in = nullptr;
   if (redis) {
@@ -149,6 +202,10 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
     ENCORE_ASSIGN_OR_RETURN(log,
                             stream::RedisEventLog::Open(options.redis_uri, options.stream_key));
     ENCORE_RETURN_IF_ERROR(log->EnsureGroup(options.group));
+    if (!options.dead_letter_stream.empty()) {
+      ENCORE_ASSIGN_OR_RETURN(
+          dead_log, stream::RedisEventLog::Open(options.redis_uri, options.dead_letter_stream));
+    }
   } else if (options.events_path == "-") {
     in = &std::cin;
   } else {
@@ -168,6 +225,8 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
   std::vector<KeyedEvent> events;
   std::vector<std::string> ack;
   std::vector<int64_t> appended;
+  std::vector<std::string> where;  // per event: its source id (entry id, "line N")
+  std::vector<size_t> entry_of;    // per event: its index in `entries` (Redis)
   bool source_done = false;
 
   auto write_metrics = [&](bool force) -> Status {
@@ -280,6 +339,9 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
     events.clear();
     ack.clear();
     appended.clear();
+    where.clear();
+    entry_of.clear();
+    dead.clear();
     size_t received = 0;
     if (log) {
       if (Status s = log->ReadBatch(options.group, options.consumer, options.batch,
@@ -301,10 +363,14 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
           events.push_back({std::move(e), "", entry.ms(), entry.id});
           events.back().key =
               KeyFor(events.back().event, "r:" + options.stream_key + ":" + entry.id);
+          where.push_back(entry.id);
+          entry_of.push_back(static_cast<size_t>(&entry - entries.data()));
           continue;
         }
         ++stats->rejected[rejection.label];
         if (options.on_reject) options.on_reject(rejection, entry.id);
+        if (dead_log)
+          dead.push_back(DeadLetter(entry.fields, rejection, options.stream_key, entry.id));
       }
     } else {
       std::string line;
@@ -317,6 +383,7 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
         if (EventFromJson(line, schema, &e, &rejection)) {
           std::string key = KeyFor(e, "");
           events.push_back({std::move(e), std::move(key), 0, ""});
+          where.push_back("line " + std::to_string(line_no));
         } else {
           rejection.index = line_no;
           ++stats->rejected[rejection.label];
@@ -326,6 +393,12 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
       if (!*in) source_done = true;
     }
     stats->received += received;
+    // Applied keys past their retention go, a few pages at a time.
+    if (auto expired = layer->ExpireKeys(received == 0 ? 256 : 16); expired.ok()) {
+      stats->keys_expired += *expired;
+    } else if (!log || !retry(expired.status())) {
+      return expired.status();
+    }
     if (received == 0) {
       if (options.idle_exit_ms > 0 &&
           Clock::now() - last_activity >= std::chrono::milliseconds(options.idle_exit_ms)) {
@@ -343,14 +416,13 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
       if (!log || !retry(report.status())) return report.status();
       continue;
     }
-    if (log) {
-      // The effects are durable: an entry whose XACK is lost is redelivered
-      // and skipped as a duplicate.
-      if (Status s = log->Ack(options.group, ack); !s.ok() && !retry(s)) return s;
-    }
-    backoff = std::chrono::milliseconds(0);
     const int64_t now_ms = NowMs();
-    for (const KeyedEvent& e : events) {
+    for (size_t k = 0, t = 0; k < events.size(); ++k) {
+      if (t < report->too_old.size() && report->too_old[t] == k) {
+        ++t;
+        continue;
+      }
+      const KeyedEvent& e = events[k];
       if (e.appended_ms > 0) RecordLatency(static_cast<double>(now_ms - e.appended_ms), stats);
     }
     stats->applied += report->applied;
@@ -358,6 +430,42 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
     stats->rebuilt += report->users;
     ++stats->batches;
     stats->events_per_second = rate.Add(report->applied);
+    for (size_t index : report->too_old) {
+      EventRejection rejection;
+      rejection.field = "ts";
+      rejection.label = "too_old";
+      const Event& e = events[index].event;
+      const int64_t at = e.time ? *e.time : events[index].appended_ms / 1000;
+      rejection.reason = std::string(e.time ? "event time " : "appended at ") + UtcTime(at) +
+                         ", older than the retention of applied ids (" +
+                         std::to_string(speed.dedup_retention_seconds) +
+                         " s): its id may have been dropped, so it is not counted "
+                         "(--dedup-retention)";
+      ++stats->rejected[rejection.label];
+      if (options.on_reject) options.on_reject(rejection, where[index]);
+      if (dead_log) {
+        dead.push_back(DeadLetter(entries[entry_of[index]].fields, rejection, options.stream_key,
+                                  where[index]));
+      }
+    }
+    if (dead_log && !dead.empty()) {
+      // Before the XACK: a crash in between writes them again on redelivery
+      // (at least once), never loses one.
+      std::vector<std::string> dead_ids;
+      if (Status s = dead_log->Append(dead, &dead_ids); !s.ok()) {
+        s = Status(s.code(),
+                   "dead-letter stream '" + options.dead_letter_stream + "': " + s.message());
+        if (!retry(s)) return s;
+        continue;
+      }
+      stats->dead_lettered += dead.size();
+    }
+    if (log) {
+      // The effects are durable: an entry whose XACK is lost is redelivered
+      // and skipped as a duplicate.
+      if (Status s = log->Ack(options.group, ack); !s.ok() && !retry(s)) return s;
+    }
+    backoff = std::chrono::milliseconds(0);
     ENCORE_RETURN_IF_ERROR(write_metrics(false));
     if (options.on_batch) options.on_batch(*stats);
     ENCORE_RETURN_IF_ERROR(maybe_start_refresh());

@@ -34,6 +34,19 @@ Status RunStreamJob(const StreamJob& job, ConsumerStats* stats) {
   }
   ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::OpenExisting(job.store));
   ConsumerOptions options = c;
+  if (!c.redis_uri.empty()) {
+    if (job.dead_letter.empty()) {
+      options.dead_letter_stream = c.stream_key + ":dead";
+    } else if (job.dead_letter != "none") {
+      options.dead_letter_stream = job.dead_letter;
+    }
+    if (options.dead_letter_stream == c.stream_key) {
+      return Status::InvalidArgument("--dead-letter '" + job.dead_letter +
+                                     "' is the event stream itself; rejected entries would be "
+                                     "read again. Give another key, e.g. " +
+                                     c.stream_key + ":dead");
+    }
+  }
   options.schema.obfuscate = job.obfuscate;
   options.schema.obfuscator = obfuscator ? &*obfuscator : nullptr;
   return RunConsumer(store.get(), job.speed, options, stats);

@@ -9,6 +9,11 @@
 //   "users#" + page   up to kUsersPerPage user ids, one a line, first-seen order
 //   "rebased#"        the snapshot version the live users' payloads were last
 //                     all rebuilt over (a rebase finished); absent: never
+//   "k@" + H          expiry of applied keys: the number of pages of hour H
+//                     (unix time / 3600) written so far
+//   "k@" + H + "#" + P  page P of hour H: the keys (one a line) applied in one
+//                     batch whose events' times fall in hour H
+//   "k@next"          the oldest hour not yet swept by ExpireKeys
 // Payloads: (snapshot version, user) -> user payload JSON.
 
 #include <simdjson.h>
@@ -17,6 +22,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -28,6 +35,8 @@ namespace encore {
 namespace {
 
 constexpr size_t kUsersPerPage = 1000;
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 constexpr uint32_t kDefaultN = 20;
 
 void PutU32(uint32_t v, std::string* out) { out->append(reinterpret_cast<const char*>(&v), 4); }
@@ -190,6 +199,26 @@ struct SpeedLayer::Impl {
   bool rebasing = false;
   size_t rebase_next = 0;
   size_t rebase_end = 0;
+
+  // Expiry of applied keys (dedup_retention_seconds > 0).
+  std::optional<int64_t> expiry_next;  // "k@next"; unset: nothing indexed yet
+  uint64_t sweep_page = 0;             // progress within hour *expiry_next
+
+  int64_t Now() const {
+    if (options.now) return options.now();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  Status LoadExpiry() {
+    std::string text;
+    Status s = live->GetState("k@next", &text);
+    if (s.code() == StatusCode::kNotFound) return Status::OK();
+    ENCORE_RETURN_IF_ERROR(s);
+    expiry_next = std::strtoll(text.c_str(), nullptr, 10);
+    return Status::OK();
+  }
 
   Status LoadSnapshot(uint64_t v) {
     ENCORE_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snap, store->OpenSnapshot(v));
@@ -360,6 +389,7 @@ Result<std::unique_ptr<SpeedLayer>> SpeedLayer::Open(Store* store, SpeedLayerOpt
   ENCORE_ASSIGN_OR_RETURN(uint64_t version, store->CurrentVersion());
   ENCORE_RETURN_IF_ERROR(impl->LoadSnapshot(version));
   ENCORE_RETURN_IF_ERROR(impl->LoadUsers());
+  ENCORE_RETURN_IF_ERROR(impl->LoadExpiry());
   // A snapshot published while no consumer ran (a nightly batch, a rollback):
   // the live users' payloads are over an older version, which the server no
   // longer serves, so rebase them now or their live events are not served
@@ -389,7 +419,19 @@ Result<ApplyReport> SpeedLayer::Apply(const std::vector<KeyedEvent>& events) {
   std::vector<std::string> fresh_users;
   std::unordered_set<std::string> fresh_set;
   std::string scratch;
-  for (const KeyedEvent& ke : events) {
+  const int64_t retention = d.options.dedup_retention_seconds;
+  const int64_t now = d.Now();
+  std::map<int64_t, std::string> keys_by_hour;  // new keys, one a line, by their event's hour
+  for (size_t index = 0; index < events.size(); ++index) {
+    const KeyedEvent& ke = events[index];
+    // The event's time for retention: its own, else its append to the source, else now.
+    const int64_t at = ke.event.time        ? *ke.event.time
+                       : ke.appended_ms > 0 ? ke.appended_ms / 1000
+                                            : now;
+    if (retention > 0 && at < now - retention) {
+      report.too_old.push_back(index);
+      continue;
+    }
     if (!ke.key.empty()) {
       if (!keys_in_batch.insert(ke.key).second) {
         ++report.duplicates;
@@ -402,6 +444,11 @@ Result<ApplyReport> SpeedLayer::Apply(const std::vector<KeyedEvent>& events) {
       }
       if (s.code() != StatusCode::kNotFound) return s;
       batch.push_back({LiveStore::Entry::Kind::kState, 0, "e" + ke.key, "1"});
+      if (retention > 0) {
+        std::string& page = keys_by_hour[FloorDiv(at, 3600)];
+        if (!page.empty()) page.push_back('\n');
+        page += ke.key;
+      }
     }
     const Event& e = ke.event;
     auto it = totals.find(e.user);
@@ -458,6 +505,26 @@ Result<ApplyReport> SpeedLayer::Apply(const std::vector<KeyedEvent>& events) {
       ++report.unscored;
     }
   }
+  // The new keys' expiry pages; the sweep cursor moves back to the oldest
+  // hour written (a longer retention than before, or the first keys).
+  std::optional<int64_t> next = d.expiry_next;
+  for (const auto& [hour, keys] : keys_by_hour) {
+    const std::string count_key = "k@" + std::to_string(hour);
+    uint64_t pages = 0;
+    Status s = d.live->GetState(count_key, &scratch);
+    if (s.ok()) {
+      pages = std::strtoull(scratch.c_str(), nullptr, 10);
+    } else if (s.code() != StatusCode::kNotFound) {
+      return s;
+    }
+    batch.push_back(
+        {LiveStore::Entry::Kind::kState, 0, count_key + "#" + std::to_string(pages), keys});
+    batch.push_back({LiveStore::Entry::Kind::kState, 0, count_key, std::to_string(pages + 1)});
+    if (!next || hour < *next) next = hour;
+  }
+  if (next != d.expiry_next) {
+    batch.push_back({LiveStore::Entry::Kind::kState, 0, "k@next", std::to_string(*next)});
+  }
   const size_t users_before = d.users.size();
   d.AddUserPages(fresh_users, &batch);
   if (batch.empty()) return report;
@@ -466,7 +533,65 @@ Result<ApplyReport> SpeedLayer::Apply(const std::vector<KeyedEvent>& events) {
     d.UndoUsers(users_before);
     return s;
   }
+  if (next != d.expiry_next) {
+    d.expiry_next = next;
+    d.sweep_page = 0;
+  }
   return report;
+}
+
+Result<uint64_t> SpeedLayer::ExpireKeys(size_t max_pages) {
+  Impl& d = *impl_;
+  const int64_t retention = d.options.dedup_retention_seconds;
+  if (retention <= 0 || !d.expiry_next) return 0;
+  // Hour H may go once every time in it is older than the retention, i.e.
+  // an event of that hour would now be rejected as too old.
+  const int64_t cutoff = d.Now() - retention;
+  int64_t hour = *d.expiry_next;
+  uint64_t page = d.sweep_page;
+  uint64_t expired = 0;
+  size_t visited = 0;
+  std::vector<LiveStore::Entry> batch;
+  std::string text;
+  // Empty hours cost a read each; bound them too (a long idle gap).
+  for (size_t hours = 0; visited < max_pages && hours < 4096 && (hour + 1) * 3600 <= cutoff;
+       ++hours) {
+    const std::string count_key = "k@" + std::to_string(hour);
+    uint64_t pages = 0;
+    Status s = d.live->GetState(count_key, &text);
+    if (s.ok()) {
+      pages = std::strtoull(text.c_str(), nullptr, 10);
+    } else if (s.code() != StatusCode::kNotFound) {
+      return s;
+    }
+    for (; page < pages && visited < max_pages; ++page, ++visited) {
+      const std::string page_key = count_key + "#" + std::to_string(page);
+      s = d.live->GetState(page_key, &text);
+      if (s.code() == StatusCode::kNotFound) continue;  // swept before a restart
+      ENCORE_RETURN_IF_ERROR(s);
+      size_t start = 0;
+      while (start < text.size()) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        batch.push_back(
+            {LiveStore::Entry::Kind::kState, 0, "e" + text.substr(start, end - start), "", true});
+        ++expired;
+        start = end + 1;
+      }
+      batch.push_back({LiveStore::Entry::Kind::kState, 0, page_key, "", true});
+    }
+    if (page < pages) break;  // the page budget ran out within this hour
+    if (pages > 0) batch.push_back({LiveStore::Entry::Kind::kState, 0, count_key, "", true});
+    ++hour;
+    page = 0;
+  }
+  if (hour != *d.expiry_next) {
+    batch.push_back({LiveStore::Entry::Kind::kState, 0, "k@next", std::to_string(hour)});
+  }
+  if (!batch.empty()) ENCORE_RETURN_IF_ERROR(d.live->Write(batch));
+  d.expiry_next = hour;
+  d.sweep_page = page;
+  return expired;
 }
 
 Status SpeedLayer::Refresh(bool* changed) {

@@ -103,6 +103,128 @@ TEST_F(SpeedLayerTest, NewUserGetsAListAfterTheFirstEvent) {
   EXPECT_EQ(p, expected);
 }
 
+// Expiry of applied event ids (issue 12): ids go once their retention
+// passed; replays within the window stay idempotent; an event older than the
+// window is rejected (too_old), so a replay after its id went counts nothing.
+// The clock is the test's, not the machine's.
+TEST_F(SpeedLayerTest, AppliedIdsExpireAfterTheRetentionAndTooOldEventsAreRejected) {
+  const int64_t day = 86400;
+  const int64_t t0 = 1'800'000'000;  // an hour boundary
+  int64_t now = t0 + 60;
+  SpeedLayerOptions o;
+  o.dedup_retention_seconds = day;
+  o.now = [&now] { return now; };
+  auto layer = Open(o);
+  ASSERT_NE(layer, nullptr);
+  auto at = [](KeyedEvent e, int64_t t) {
+    e.event.time = t;
+    return e;
+  };
+  KeyedEvent a = at(Ev("u1", "i3", "view", "a"), t0 + 10);
+  KeyedEvent b = at(Ev("u1", "i4", "cart", "b"), t0 + 3600 + 5);  // the next hour
+  KeyedEvent c = Ev("u2", "i5", "view", "c");                     // no ts: its append time
+  c.appended_ms = (t0 + 20) * 1000;
+  auto r = layer->Apply({a, b, c});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->applied, 3u);
+  std::string totals;
+  ASSERT_TRUE(layer->DumpTotals(&totals).ok());
+
+  // Within the window: nothing expires, a replay is a duplicate.
+  now = t0 + day - 1;
+  auto expired = layer->ExpireKeys(100);
+  ASSERT_TRUE(expired.ok());
+  EXPECT_EQ(*expired, 0u);
+  r = layer->Apply({a, b, c});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->duplicates, 3u);
+  EXPECT_TRUE(r->too_old.empty());
+
+  // Past the window of hour t0 (but not of t0 + 1 h): a's and c's ids go, b's stays.
+  now = t0 + 3600 + day;
+  expired = layer->ExpireKeys(100);
+  ASSERT_TRUE(expired.ok());
+  EXPECT_EQ(*expired, 2u);
+  std::string v;
+  EXPECT_EQ(layer->live()->GetState("eid:a", &v).code(), StatusCode::kNotFound);
+  EXPECT_EQ(layer->live()->GetState("eid:c", &v).code(), StatusCode::kNotFound);
+  EXPECT_TRUE(layer->live()->GetState("eid:b", &v).ok());
+  // Their replays are too old: rejected, not counted again.
+  r = layer->Apply({a, b, c});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->too_old, (std::vector<size_t>{0, 2}));
+  EXPECT_EQ(r->duplicates, 1u);
+  EXPECT_EQ(r->applied, 0u);
+  std::string after;
+  ASSERT_TRUE(layer->DumpTotals(&after).ok());
+  EXPECT_EQ(after, totals);
+
+  // A reopened layer (a restarted consumer) goes on from the stored cursor.
+  now = t0 + 2 * 3600 + day;
+  auto reopened = Open(o);
+  ASSERT_NE(reopened, nullptr);
+  expired = reopened->ExpireKeys(100);
+  ASSERT_TRUE(expired.ok());
+  EXPECT_EQ(*expired, 1u);
+  EXPECT_EQ(reopened->live()->GetState("eid:b", &v).code(), StatusCode::kNotFound);
+  // Nothing of the index is left behind.
+  for (const std::string key : {"k@500000", "k@500000#0", "k@500001", "k@500001#0"}) {
+    EXPECT_EQ(reopened->live()->GetState(key, &v).code(), StatusCode::kNotFound) << key;
+  }
+  // A fresh event is applied as ever.
+  r = reopened->Apply({at(Ev("u1", "i6", "view", "d"), now - 5)});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->applied, 1u);
+}
+
+// The sweep drops a bounded number of pages per call (one page: one batch's
+// keys of one hour) and finishes over several calls.
+TEST_F(SpeedLayerTest, IdExpiryProceedsAFewPagesAtATime) {
+  const int64_t t0 = 1'800'000'000;
+  int64_t now = t0;
+  SpeedLayerOptions o;
+  o.dedup_retention_seconds = 3600;
+  o.now = [&now] { return now; };
+  auto layer = Open(o);
+  ASSERT_NE(layer, nullptr);
+  for (int batch = 0; batch < 5; ++batch) {
+    std::vector<KeyedEvent> events;
+    for (int k = 0; k < 3; ++k) {
+      KeyedEvent e = Ev("u" + std::to_string(k), "i3", "view",
+                        "b" + std::to_string(batch) + "-" + std::to_string(k));
+      e.event.time = t0 + batch;
+      events.push_back(e);
+    }
+    ASSERT_TRUE(layer->Apply(events).ok());
+  }
+  now = t0 + 2 * 3600;
+  uint64_t total = 0;
+  for (int call = 0; call < 5; ++call) {
+    auto expired = layer->ExpireKeys(2);
+    ASSERT_TRUE(expired.ok());
+    EXPECT_LE(*expired, 6u);
+    total += *expired;
+  }
+  EXPECT_EQ(total, 15u);
+  auto none = layer->ExpireKeys(2);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, 0u);
+}
+
+TEST(ParseRetention, UnitsNoneAndErrors) {
+  EXPECT_EQ(ParseRetention("7d").value(), 7 * 86400);
+  EXPECT_EQ(ParseRetention("36h").value(), 36 * 3600);
+  EXPECT_EQ(ParseRetention("90s").value(), 90);
+  EXPECT_EQ(ParseRetention("2w").value(), 14 * 86400);
+  EXPECT_EQ(ParseRetention("none").value(), 0);
+  EXPECT_EQ(ParseRetention("0").value(), 0);
+  for (const char* bad : {"", "7", "d", "-1d", "7 d", "7days", "1.5h", "99999999999999d"}) {
+    auto r = ParseRetention(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("is not a duration"), std::string::npos);
+  }
+}
+
 TEST_F(SpeedLayerTest, PurchasedItemDisappears) {
   auto layer = Open();
   ASSERT_NE(layer, nullptr);
