@@ -54,6 +54,7 @@
 #include "store/file_util.h"
 #include "util/json_writer.h"
 #include "util/threads.h"
+#include "util/time_format.h"
 
 namespace encore {
 
@@ -1485,22 +1486,9 @@ Result<ProductScoreExplanation> Pipeline::ExplainProductScore(
   return out;
 }
 
-namespace {
-
-std::string UtcText(int64_t t) {
-  const time_t tt = static_cast<time_t>(t);
-  struct tm tm {};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-}  // namespace
-
 std::string FormatProductScoreExplanation(const ProductScoreExplanation& e) {
-  std::string out = "product " + e.product + " (key " + e.key + "), as of " + UtcText(e.as_of) +
-                    (e.run_id.empty() ? "" : ", run " + e.run_id) + "\n";
+  std::string out = "product " + e.product + " (key " + e.key + "), as of " +
+                    FormatUtcTime(e.as_of) + (e.run_id.empty() ? "" : ", run " + e.run_id) + "\n";
   char line[256];
   std::snprintf(line, sizeof line, "  %-18s %10s %10s %8s %12s\n", "feature", "raw", "normalised",
                 "weight", "contribution");
@@ -1523,7 +1511,7 @@ std::string ProductScoreExplanationJson(const ProductScoreExplanation& e) {
   w.Key("key");
   w.String(e.key);
   w.Key("as_of");
-  w.String(UtcText(e.as_of));
+  w.String(FormatUtcTime(e.as_of));
   w.Key("run");
   w.String(e.run_id);
   w.Key("score");

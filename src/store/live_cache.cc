@@ -3,13 +3,9 @@
 #include "store/live_cache.h"
 
 #include <functional>
+#include <mutex>
 
 namespace encore::store {
-namespace {
-// Bytes an entry costs beyond its key and value (list and hash nodes,
-// string headers), so that many tiny (not-found) entries respect the capacity.
-constexpr uint64_t kEntryOverhead = 128;
-}  // namespace
 
 LiveCache::LiveCache(uint64_t capacity_bytes)
     : capacity_(capacity_bytes),
@@ -29,13 +25,10 @@ bool LiveCache::Lookup(const std::string& key, bool* found, std::string* value, 
   }
   Shard& shard = ShardOf(key, &ticket->shard);
   {
-    std::lock_guard lock(shard.mu);
-    auto it = shard.index.find(key);
-    if (it != shard.index.end()) {
-      shard.lru.splice(shard.lru.begin(), shard.lru, it->second);
-      const Entry& e = *it->second;
-      *found = e.found;
-      if (e.found) value->assign(e.value);
+    std::lock_guard lock(shard.cache.mu);
+    if (const LruShard::Entry* e = shard.cache.Find(key)) {
+      *found = e->found;
+      if (e->found) value->assign(e->value);
       hits_.fetch_add(1, std::memory_order_relaxed);
       return true;
     }
@@ -49,46 +42,31 @@ bool LiveCache::Lookup(const std::string& key, bool* found, std::string* value, 
 void LiveCache::Fill(const std::string& key, bool found, std::string_view value,
                      const Ticket& ticket) {
   if (!ticket.valid) return;
-  const uint64_t cost = key.size() + (found ? value.size() : 0) + kEntryOverhead;
+  const uint64_t cost = LruShard::Cost(key, value, found);
   if (cost > largest_ || cost > shard_capacity_) return;
   Shard& shard = shards_[ticket.shard];
-  std::lock_guard lock(shard.mu);
+  std::lock_guard lock(shard.cache.mu);
   // Invalidated or flushed since the lookup (the answer may predate a
   // change), or switched off: keep nothing.
   if (shard.generation != ticket.generation || !enabled()) return;
-  if (shard.index.count(key) != 0) return;  // another thread filled it meanwhile
-  shard.lru.push_front(Entry{key, found ? std::string(value) : std::string(), found, cost});
-  shard.index.emplace(std::string_view(shard.lru.front().key), shard.lru.begin());
-  shard.bytes += cost;
-  while (shard.bytes > shard_capacity_ && !shard.lru.empty()) {
-    Entry& last = shard.lru.back();
-    shard.bytes -= last.cost;
-    shard.index.erase(std::string_view(last.key));
-    shard.lru.pop_back();
-  }
+  if (shard.cache.Contains(key)) return;  // another thread filled it meanwhile
+  shard.cache.Insert(key, value, found, shard_capacity_);
 }
 
 void LiveCache::Invalidate(std::string_view key) {
   size_t index = 0;
   Shard& shard = ShardOf(key, &index);
-  std::lock_guard lock(shard.mu);
+  std::lock_guard lock(shard.cache.mu);
   ++shard.generation;
   invalidations_.fetch_add(1, std::memory_order_relaxed);
-  auto it = shard.index.find(key);
-  if (it == shard.index.end()) return;
-  auto node = it->second;
-  shard.bytes -= node->cost;
-  shard.index.erase(it);
-  shard.lru.erase(node);
+  shard.cache.Erase(key);
 }
 
 void LiveCache::FlushShards() {
   for (Shard& shard : shards_) {
-    std::lock_guard lock(shard.mu);
+    std::lock_guard lock(shard.cache.mu);
     ++shard.generation;
-    shard.index.clear();
-    shard.lru.clear();
-    shard.bytes = 0;
+    shard.cache.Clear();
   }
 }
 
@@ -117,9 +95,9 @@ LiveCacheStats LiveCache::Stats() const {
   st.flushes = flushes_.load(std::memory_order_relaxed);
   st.capacity_bytes = capacity_;
   for (Shard& shard : shards_) {
-    std::lock_guard lock(shard.mu);
-    st.entries += shard.index.size();
-    st.bytes += shard.bytes;
+    std::lock_guard lock(shard.cache.mu);
+    st.entries += shard.cache.entries();
+    st.bytes += shard.cache.bytes();
   }
   return st;
 }

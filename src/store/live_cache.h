@@ -21,13 +21,11 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <list>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "encore/store.h"
+#include "store/lru_shard.h"
 
 namespace encore::store {
 
@@ -60,17 +58,8 @@ class LiveCache {
 
  private:
   static constexpr size_t kShards = 32;
-  struct Entry {
-    std::string key;
-    std::string value;
-    bool found = false;
-    uint64_t cost = 0;
-  };
   struct Shard {
-    std::mutex mu;
-    std::list<Entry> lru;  // most recently used first
-    std::unordered_map<std::string_view, std::list<Entry>::iterator> index;  // views into lru
-    uint64_t bytes = 0;
+    LruShard cache;           // its mu guards generation too
     uint64_t generation = 0;  // bumped by every invalidation or flush of this shard
   };
   Shard& ShardOf(std::string_view key, size_t* index);

@@ -3,19 +3,17 @@
 
 #include <array>
 #include <atomic>
-#include <list>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 
 #include "encore/store.h"
+#include "store/lru_shard.h"
 
 namespace encore {
 namespace {
 
-// Bytes an entry costs beyond its key and value (list node, hash node,
-// string headers), so that many tiny entries still respect the capacity.
-constexpr uint64_t kEntryOverhead = 128;
+using store::LruShard;
+
 constexpr size_t kShards = 16;
 
 class CachedSnapshot final : public Snapshot {
@@ -33,16 +31,13 @@ class CachedSnapshot final : public Snapshot {
     k.reserve(key.size() + 1);
     k.push_back(static_cast<char>(table));
     k.append(key);
-    Shard& shard = shards_[std::hash<std::string>()(k) % kShards];
+    LruShard& shard = shards_[std::hash<std::string>()(k) % kShards];
     {
       std::lock_guard lock(shard.mu);
-      auto it = shard.index.find(k);
-      if (it != shard.index.end()) {
-        shard.lru.splice(shard.lru.begin(), shard.lru, it->second);
+      if (const LruShard::Entry* e = shard.Find(k)) {
         hits_.fetch_add(1, std::memory_order_relaxed);
-        const Entry& e = *it->second;
-        if (!e.found) return Status::NotFound("not in snapshot");
-        value->assign(e.value);
+        if (!e->found) return Status::NotFound("not in snapshot");
+        value->assign(e->value);
         return Status::OK();
       }
     }
@@ -50,19 +45,11 @@ class CachedSnapshot final : public Snapshot {
     Status s = base_->Get(table, key, value);
     const bool found = s.ok();
     if (!found && s.code() != StatusCode::kNotFound) return s;  // errors are not kept
-    const uint64_t cost = k.size() + (found ? value->size() : 0) + kEntryOverhead;
+    const uint64_t cost = LruShard::Cost(k, *value, found);
     if (cost > largest_ || cost > shard_capacity_) return s;
     std::lock_guard lock(shard.mu);
-    if (shard.index.count(k) != 0) return s;  // another thread filled it meanwhile
-    shard.lru.push_front(Entry{k, found ? *value : std::string(), found, cost});
-    shard.index.emplace(std::move(k), shard.lru.begin());
-    shard.bytes += cost;
-    while (shard.bytes > shard_capacity_ && !shard.lru.empty()) {
-      Entry& last = shard.lru.back();
-      shard.bytes -= last.cost;
-      shard.index.erase(last.key);
-      shard.lru.pop_back();
-    }
+    if (shard.Contains(k)) return s;  // another thread filled it meanwhile
+    shard.Insert(std::move(k), *value, found, shard_capacity_);
     return s;
   }
 
@@ -71,33 +58,20 @@ class CachedSnapshot final : public Snapshot {
     st.hits = hits_.load(std::memory_order_relaxed);
     st.misses = misses_.load(std::memory_order_relaxed);
     st.capacity_bytes = capacity_;
-    for (Shard& shard : shards_) {
+    for (LruShard& shard : shards_) {
       std::lock_guard lock(shard.mu);
-      st.entries += shard.index.size();
-      st.bytes += shard.bytes;
+      st.entries += shard.entries();
+      st.bytes += shard.bytes();
     }
     return st;
   }
 
  private:
-  struct Entry {
-    std::string key;
-    std::string value;
-    bool found = false;
-    uint64_t cost = 0;
-  };
-  struct Shard {
-    std::mutex mu;
-    std::list<Entry> lru;  // most recently used first
-    std::unordered_map<std::string, std::list<Entry>::iterator> index;
-    uint64_t bytes = 0;
-  };
-
   const std::shared_ptr<const Snapshot> base_;
   const uint64_t capacity_;
   const uint64_t shard_capacity_;
   const uint64_t largest_;
-  mutable std::array<Shard, kShards> shards_;
+  mutable std::array<LruShard, kShards> shards_;
   mutable std::atomic<uint64_t> hits_{0};
   mutable std::atomic<uint64_t> misses_{0};
 };

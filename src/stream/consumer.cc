@@ -12,6 +12,7 @@
 
 #include "encore/stream.h"
 #include "stream/redis_events.h"
+#include "util/time_format.h"
 
 namespace encore {
 
@@ -58,15 +59,6 @@ class Rate {
   std::deque<std::pair<Clock::time_point, uint64_t>> window_;
   uint64_t total_ = 0;
 };
-
-std::string UtcTime(int64_t t) {
-  const time_t tt = static_cast<time_t>(t);
-  struct tm tm {};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // A rejected entry as written to the dead-letter stream.
 std::vector<std::pair<std::string, std::string>> DeadLetter(
@@ -436,7 +428,7 @@ Status RunConsumer(Store* store, const SpeedLayerOptions& speed, const ConsumerO
       rejection.label = "too_old";
       const Event& e = events[index].event;
       const int64_t at = e.time ? *e.time : events[index].appended_ms / 1000;
-      rejection.reason = std::string(e.time ? "event time " : "appended at ") + UtcTime(at) +
+      rejection.reason = std::string(e.time ? "event time " : "appended at ") + FormatUtcTime(at) +
                          ", older than the retention of applied ids (" +
                          std::to_string(speed.dedup_retention_seconds) +
                          " s): its id may have been dropped, so it is not counted "

@@ -1,0 +1,65 @@
+// LruShard: one shard of a byte-bounded LRU map from a key to a cached
+// answer - a value, or "not found" - shared by the store's two caches (the
+// snapshot payload cache, store/snapshot_cache.cc, and the live payload
+// cache, store/live_cache.h), which split their keys over many shards so
+// that threads rarely wait on one lock.
+//
+// Thread-safety: none of its own; the owner holds `mu` around every call.
+#ifndef ENCORE_STORE_LRU_SHARD_H_
+#define ENCORE_STORE_LRU_SHARD_H_
+
+#include <cstdint>
+#include <list>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace encore::store {
+
+class LruShard {
+ public:
+  struct Entry {
+    std::string key;
+    std::string value;  // empty when !found
+    bool found = false;
+    uint64_t cost = 0;
+  };
+
+  // What an entry counts against the capacity: its key and value plus the
+  // list and hash nodes and string headers around them, so that many tiny
+  // (not-found) entries still respect the capacity.
+  static uint64_t Cost(std::string_view key, std::string_view value, bool found) {
+    return key.size() + (found ? value.size() : 0) + kEntryOverhead;
+  }
+
+  LruShard() = default;
+  LruShard(const LruShard&) = delete;
+  LruShard& operator=(const LruShard&) = delete;
+
+  // The entry of `key`, made the most recently used; nullptr when absent.
+  // The pointer is valid until the next change of this shard.
+  const Entry* Find(std::string_view key);
+  bool Contains(std::string_view key) const { return index_.count(key) != 0; }
+  // Keeps the answer for `key` (absent) as the most recently used entry,
+  // then drops the least recently used ones while over `capacity` bytes.
+  void Insert(std::string key, std::string_view value, bool found, uint64_t capacity);
+  void Erase(std::string_view key);
+  void Clear();
+
+  size_t entries() const { return index_.size(); }
+  uint64_t bytes() const { return bytes_; }
+
+  std::mutex mu;
+
+ private:
+  static constexpr uint64_t kEntryOverhead = 128;
+
+  std::list<Entry> lru_;  // most recently used first
+  std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;  // views into lru_
+  uint64_t bytes_ = 0;
+};
+
+}  // namespace encore::store
+
+#endif  // ENCORE_STORE_LRU_SHARD_H_
