@@ -223,13 +223,49 @@ struct Avx2 {
 #pragma GCC unroll 8
       for (int t = 0; t < 8; ++t) _mm256_storeu_ps(y + p0 + 8 * t, acc[t]);
     }
-    for (; p0 + 8 <= k; p0 += 8) {
-      __m256 acc = _mm256_loadu_ps(y + p0);
-      for (uint64_t e = 0; e < n; ++e) {
-        acc = _mm256_fmadd_ps(_mm256_broadcast_ss(coef + e),
-                              _mm256_loadu_ps(table + uint64_t{cols[e]} * k + p0), acc);
+    // Narrower blocks: two rows at a time into two sets of accumulators, so
+    // that the FMA chains are twice as many and half as long (k = 32: 8 chains).
+    for (; p0 + 32 <= k; p0 += 32) {
+      __m256 a[4], b[4];
+#pragma GCC unroll 4
+      for (int t = 0; t < 4; ++t) {
+        a[t] = _mm256_loadu_ps(y + p0 + 8 * t);
+        b[t] = _mm256_setzero_ps();
       }
-      _mm256_storeu_ps(y + p0, acc);
+      uint64_t e = 0;
+      for (; e + 2 <= n; e += 2) {
+        const __m256 c0 = _mm256_broadcast_ss(coef + e), c1 = _mm256_broadcast_ss(coef + e + 1);
+        const float* r0 = table + uint64_t{cols[e]} * k + p0;
+        const float* r1 = table + uint64_t{cols[e + 1]} * k + p0;
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; ++t) {
+          a[t] = _mm256_fmadd_ps(c0, _mm256_loadu_ps(r0 + 8 * t), a[t]);
+          b[t] = _mm256_fmadd_ps(c1, _mm256_loadu_ps(r1 + 8 * t), b[t]);
+        }
+      }
+      if (e < n) {
+        const __m256 c0 = _mm256_broadcast_ss(coef + e);
+        const float* r0 = table + uint64_t{cols[e]} * k + p0;
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; ++t) a[t] = _mm256_fmadd_ps(c0, _mm256_loadu_ps(r0 + 8 * t), a[t]);
+      }
+#pragma GCC unroll 4
+      for (int t = 0; t < 4; ++t) _mm256_storeu_ps(y + p0 + 8 * t, _mm256_add_ps(a[t], b[t]));
+    }
+    for (; p0 + 8 <= k; p0 += 8) {
+      __m256 a = _mm256_loadu_ps(y + p0), b = _mm256_setzero_ps();
+      uint64_t e = 0;
+      for (; e + 2 <= n; e += 2) {
+        a = _mm256_fmadd_ps(_mm256_broadcast_ss(coef + e),
+                            _mm256_loadu_ps(table + uint64_t{cols[e]} * k + p0), a);
+        b = _mm256_fmadd_ps(_mm256_broadcast_ss(coef + e + 1),
+                            _mm256_loadu_ps(table + uint64_t{cols[e + 1]} * k + p0), b);
+      }
+      if (e < n) {
+        a = _mm256_fmadd_ps(_mm256_broadcast_ss(coef + e),
+                            _mm256_loadu_ps(table + uint64_t{cols[e]} * k + p0), a);
+      }
+      _mm256_storeu_ps(y + p0, _mm256_add_ps(a, b));
     }
     for (; p0 < k; ++p0) {
       float acc = y[p0];
