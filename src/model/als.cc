@@ -421,9 +421,10 @@ inline void PrefetchRow(const float* row, uint32_t k) {
 // `steps` conjugate-gradient steps on (A'A + D) z = A't, warm-started from
 // the row's current value in x (and *bias) - the method of Takacs, Pilaszy
 // & Tikk (2011) that ials uses. The matrix is never formed: a step costs two
-// passes of k floats per rating (a dot product, then an axpy while the row
-// is in L1) where the exact solve costs d^2 / 2 per rating for the normal
-// equations and d^3 / 6 for their factorisation. Across sweeps the warm
+// sweeps of k floats per rating (the n dot products q_e = a_e . p, then
+// sum_e q_e y_e accumulated in registers by GatherAxpy) where the exact
+// solve costs d^2 / 2 per rating for the normal equations and d^3 / 6 for
+// their factorisation. Across sweeps the warm
 // start carries the solution on, so a few steps per sweep reach the exact
 // fit's accuracy (docs/MODELS.md). A non-finite start is reset to zero.
 template <class K>
