@@ -5,14 +5,25 @@
 //       --items 50000 --rows 5500000 --seed 1 --out /tmp/plays5m
 //   build/release/bench/model_bench /tmp/plays5m/plays.csv
 //       [model=ials] [n=10] [factors=64] [iterations=15] [threads=2] [any parameter=value]
+//       [holdout=0.1] [recommend=false] [value=plays] [feedback=explicit]
 //
 // Prints human-readable lines, then one JSON line: load, fit and recommend
-// seconds, and the resident set (RSS) before the fit and its high-water marks
-// after the fit and after recommending (from /proc/self/status), with the
-// model's own memory per nonzero (RSS growth over the loaded data).
+// seconds, the fit's user and system CPU seconds (getrusage), the OpenMP wait
+// policy it ran with, and the resident set (RSS) before the fit and its
+// high-water marks after the fit and after recommending (from
+// /proc/self/status), with the model's own memory per nonzero (RSS growth
+// over the loaded data). holdout=F fits on a random 1 - F of the nonzeros and
+// reports the RMSE of Predict on the other F (every held-out pair);
+// recommend=false skips the top-N for every user; value=COLUMN names the value
+// column (default plays; rating for `encore generate --profile ratings`);
+// feedback=explicit keeps one rating per pair (the latest) instead of summing.
+
+#include <sys/resource.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -21,9 +32,11 @@
 #include <vector>
 
 #include "encore/dataset.h"
+#include "encore/evaluate.h"
 #include "encore/rank.h"
 #include "encore/reader.h"
 #include "encore/recommender.h"
+#include "util/threads.h"
 
 namespace {
 
@@ -41,16 +54,30 @@ double ProcStatusMiB(const char* key) {
   return 0;
 }
 
+// User and system CPU seconds of the process so far (all threads).
+std::pair<double, double> CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
+  return {sec(u.ru_utime), sec(u.ru_stime)};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using encore::Status;
+  // As `encore` does: OMP_WAIT_POLICY=PASSIVE unless set (util/threads.h).
+  encore::ReexecWithPassiveOmpWaitPolicy(argv);
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s plays.csv [name=value ...]\n", argv[0]);
     return 2;
   }
   std::string model = "ials";
   uint32_t n = 10;
+  double holdout = 0;
+  bool recommend_all = true;
+  std::string value_column = "plays";
+  bool explicit_feedback = false;
   encore::ModelParams params;
   params.factors = 64;
   params.iterations = 15;
@@ -70,6 +97,22 @@ int main(int argc, char** argv) {
       n = static_cast<uint32_t>(std::stoul(arg.substr(eq + 1)));
       continue;
     }
+    if (arg.substr(0, eq) == "holdout") {
+      holdout = std::stod(arg.substr(eq + 1));
+      continue;
+    }
+    if (arg.substr(0, eq) == "recommend") {
+      recommend_all = arg.substr(eq + 1) != "false";
+      continue;
+    }
+    if (arg.substr(0, eq) == "feedback") {
+      explicit_feedback = arg.substr(eq + 1) == "explicit";
+      continue;
+    }
+    if (arg.substr(0, eq) == "value") {
+      value_column = arg.substr(eq + 1);
+      continue;
+    }
     Status s = encore::SetModelParam(&params, arg.substr(0, eq), arg.substr(eq + 1));
     if (!s.ok()) {
       std::fprintf(stderr, "%s\n", s.ToString().c_str());
@@ -79,7 +122,7 @@ int main(int argc, char** argv) {
 
   auto start = std::chrono::steady_clock::now();
   encore::ReadOptions read;
-  read.value_col = encore::ColumnRef::Parse("plays");
+  read.value_col = encore::ColumnRef::Parse(value_column);
   encore::ReadReport report;
   auto log = encore::ReadInteractions({argv[1]}, read, &report);
   if (!log.ok()) {
@@ -89,10 +132,26 @@ int main(int argc, char** argv) {
   encore::DatasetOptions options;
   options.keep_times = false;
   options.threads = params.threads;
+  if (explicit_feedback) options.feedback = encore::Feedback::kExplicit;
   auto data = encore::BuildDataset(std::move(log).value(), options);
   if (!data.ok()) {
     std::fprintf(stderr, "%s\n", data.status().ToString().c_str());
     return 1;
+  }
+  encore::CsrMatrix test;
+  if (holdout > 0) {
+    encore::SplitOptions split;
+    split.test_fraction = holdout;
+    split.seed = 7;
+    split.threads = params.threads;
+    auto folds = encore::HoldoutSplit(*data, split);
+    if (!folds.ok()) {
+      std::fprintf(stderr, "%s\n", folds.status().ToString().c_str());
+      return 1;
+    }
+    encore::TrainTest tt = encore::MakeTrainTest(*data, *folds, 0, params.threads);
+    *data = std::move(tt.train);
+    test = std::move(tt.test);
   }
   const double load = Seconds(start);
   std::printf("loaded %u users x %u items, %llu nonzeros in %.2f s; peak RSS %.0f MiB\n",
@@ -107,21 +166,41 @@ int main(int argc, char** argv) {
   }
   start = std::chrono::steady_clock::now();
   const std::clock_t cpu_start = std::clock();
+  const auto [user_start, sys_start] = CpuSeconds();
   Status s = (*m)->Fit(*data);
   const double fit = Seconds(start);
   // CPU time of the fit (all threads): on a shared machine wall time depends
   // on what else runs; report both.
   const double fit_cpu = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
+  const auto [user_end, sys_end] = CpuSeconds();
+  const double fit_user = user_end - user_start, fit_sys = sys_end - sys_start;
   if (!s.ok()) {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());
     return 1;
   }
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
   std::printf(
       "%s fit: factors=%u iterations=%u threads=%d solver=%s cg_steps=%u: %.2f s "
-      "(%.3f s/iteration), %.2f s CPU\n",
+      "(%.3f s/iteration), %.2f s CPU (user %.2f, system %.2f), OMP_WAIT_POLICY=%s\n",
       model.c_str(), params.factors, params.iterations, params.threads,
       params.solver == encore::Solver::kCg ? "cg" : "cholesky", params.cg_steps, fit,
-      params.iterations ? fit / params.iterations : 0.0, fit_cpu);
+      params.iterations ? fit / params.iterations : 0.0, fit_cpu, fit_user, fit_sys,
+      policy ? policy : "(unset)");
+  double rmse = -1;
+  if (holdout > 0) {
+    double se = 0;
+    uint64_t pairs = 0;
+    for (uint32_t u = 0; u < test.rows; ++u) {
+      for (uint64_t e = test.indptr[u]; e < test.indptr[u + 1]; ++e) {
+        const double d = (*m)->Predict(u, test.indices[e]) - test.values[e];
+        se += d * d;
+        ++pairs;
+      }
+    }
+    rmse = pairs ? std::sqrt(se / static_cast<double>(pairs)) : 0.0;
+    std::printf("holdout RMSE %.4f over %llu held-out pairs (%.0f%%)\n", rmse,
+                static_cast<unsigned long long>(pairs), holdout * 100);
+  }
   std::printf("RSS before fit %.0f MiB, after %.0f MiB, peak %.0f MiB\n", rss_before,
               ProcStatusMiB("VmRSS:"), ProcStatusMiB("VmHWM:"));
 
@@ -137,7 +216,7 @@ int main(int argc, char** argv) {
   start = std::chrono::steady_clock::now();
   const std::clock_t recommend_cpu_start = std::clock();
   constexpr size_t kBlock = 4096;
-  for (size_t b = 0; b < users.size(); b += kBlock) {
+  for (size_t b = 0; recommend_all && b < users.size(); b += kBlock) {
     std::span<const uint32_t> block(users.data() + b, std::min(kBlock, users.size() - b));
     RecommendBatch(*(*m), block, q, &out);
     for (const auto& list : out) rows += list.size();
@@ -152,12 +231,14 @@ int main(int argc, char** argv) {
   const double nnz = static_cast<double>(data->nnz());
   std::printf(
       "{\"model\":\"%s\",\"nnz\":%llu,\"threads\":%d,\"load_seconds\":%.3f,"
-      "\"fit_seconds\":%.3f,\"fit_cpu_seconds\":%.3f,\"recommend_seconds\":%.3f,\"recommend_cpu_seconds\":%.3f,\"rss_before_fit_"
+      "\"fit_seconds\":%.3f,\"fit_cpu_seconds\":%.3f,\"fit_user_seconds\":%.3f,"
+      "\"fit_sys_seconds\":%.3f,\"omp_wait_policy\":\"%s\",\"holdout_rmse\":%.5f,\"recommend_"
+      "seconds\":%.3f,\"recommend_cpu_seconds\":%.3f,\"rss_before_fit_"
       "mib\":%.1f,"
       "\"peak_rss_fit_mib\":%.1f,\"peak_rss_recommend_mib\":%.1f,"
       "\"fit_bytes_per_nnz\":%.1f}\n",
       model.c_str(), static_cast<unsigned long long>(data->nnz()), params.threads, load, fit,
-      fit_cpu, recommend, recommend_cpu, rss_before, hwm_fit, ProcStatusMiB("VmHWM:"),
-      (hwm_fit - rss_before) * 1048576.0 / nnz);
+      fit_cpu, fit_user, fit_sys, policy ? policy : "", rmse, recommend, recommend_cpu, rss_before,
+      hwm_fit, ProcStatusMiB("VmHWM:"), (hwm_fit - rss_before) * 1048576.0 / nnz);
   return 0;
 }

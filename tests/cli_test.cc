@@ -28,6 +28,28 @@ TEST(Cli, StatsJsonHasTheContractKeys) {
   EXPECT_NE(r.err.find("rows read 3, accepted 3, rejected 0"), std::string::npos) << r.err;
 }
 
+// encore re-executes itself with OMP_WAIT_POLICY=PASSIVE unless the user set it (util/threads.h):
+// what counts is what libgomp read when it was loaded, which it prints with
+// OMP_DISPLAY_ENV=verbose (GOMP_SPINCOUNT is 0 for passive waits).
+TEST(Cli, OpenMpThreadsWaitPassivelyUnlessTheUserChose) {
+  auto r = RunEncore("--version", "env -u OMP_WAIT_POLICY OMP_DISPLAY_ENV=verbose");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("encore "), std::string::npos) << r.out;
+  const size_t last = r.err.rfind("OPENMP DISPLAY ENVIRONMENT BEGIN");
+  ASSERT_NE(last, std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("OMP_WAIT_POLICY = 'PASSIVE'", last), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("GOMP_SPINCOUNT = '0'", last), std::string::npos)
+      << "the re-executed process must wait passively: " << r.err;
+
+  r = RunEncore("--version", "OMP_WAIT_POLICY=active OMP_DISPLAY_ENV=verbose");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("OPENMP DISPLAY ENVIRONMENT BEGIN"),
+            r.err.rfind("OPENMP DISPLAY ENVIRONMENT BEGIN"))
+      << "a user-set policy is not re-executed: " << r.err;
+  EXPECT_NE(r.err.find("OMP_WAIT_POLICY = 'ACTIVE'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("GOMP_SPINCOUNT = '0'"), std::string::npos) << r.err;
+}
+
 TEST(Cli, StatsPrintsATableByDefault) {
   TempDir dir;
   WriteFile(dir.File("r.tsv"), "1\t10\t4\t964982703\n2\t10\t3\t964982704\n");

@@ -47,8 +47,8 @@ struct ModelParams {
   // the same as the factors' (reg, scaled by count like them).
   float reg_user_bias = -1.0f;
   float reg_item_bias = -1.0f;
-  Solver solver = Solver::kCg;  // ials: conjugate gradient or exact Cholesky
-  uint32_t cg_steps = 3;     // ials: CG iterations per row per sweep
+  Solver solver = Solver::kCg;  // als, ials: conjugate gradient or exact (als NNLS: exact)
+  uint32_t cg_steps = 3;     // als, ials: CG iterations per row per sweep
   float init_scale = 0.01f;  // std-dev of the random initial factors
   ColdStart cold_start = ColdStart::kDrop;  // als, ials, bpr: users/items unseen in training
 

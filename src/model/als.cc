@@ -24,6 +24,7 @@
 #include "encore/model_io.h"
 #include "model/factor_model.h"
 #include "model/models.h"
+#include "model/vec_kernels.h"
 #include "util/threads.h"
 
 namespace encore::model {
@@ -144,11 +145,12 @@ __attribute__((target("avx2,fma"))) void GramAvx2(const float* const* rows, uint
 
 using GramFn = void (*)(const float* const*, uint32_t, uint32_t, float*, bool);
 
-// Per-thread scratch for SolveRow, sized once for a given k: solving a row
-// allocates nothing (a heap allocation per row, of a size that changed with
-// the row's length, cost system time and made 2 threads slower than 1).
+// Per-thread scratch for SolveRow, sized once for a given k and the longest
+// row of the sweep: solving a row allocates nothing (a heap allocation per row, of a size that
+// changed with the row's length, cost system time and made 2 threads slower than 1).
 struct Workspace {
-  explicit Workspace(uint32_t k, bool biases)
+  // `max_row`: the most ratings of a row this workspace will solve.
+  Workspace(uint32_t k, bool biases, uint64_t max_row)
       : k(k),
         kp((k + 7) & ~7u),
         d(k + (biases ? 1 : 0)),
@@ -159,7 +161,11 @@ struct Workspace {
         sum(kp),
         rhs(s),
         sys(uint64_t{s} * s, 0.0f),
-        x(s) {}
+        x(s),
+        r(s),
+        p(s),
+        ap(s),
+        q(max_row) {}
   uint32_t k, kp;                  // factors, padded to 8
   uint32_t d, s;                   // unknowns (k + bias), padded to 8
   std::vector<float> gram;         // kp x kp, upper triangle
@@ -169,6 +175,8 @@ struct Workspace {
   std::vector<float> rhs;          // right-hand side (s)
   std::vector<float> sys;          // s x s normal matrix, upper, factored in place
   std::vector<float> x;            // solution (s)
+  std::vector<float> r, p, ap;     // conjugate-gradient residual, direction, A * direction
+  std::vector<float> q;            // conjugate gradient: one coefficient per rating of the row
 };
 
 // Writes the upper triangle of the normal matrix of the row just accumulated
@@ -338,11 +346,166 @@ Eigen::VectorXd Nnls(const Eigen::MatrixXd& a, const Eigen::VectorXd& b, int con
   return x;
 }
 
-// Solves one row: accumulates the normal equations (Gram of the row's fixed
-// factors, blocked; right-hand side; bias column) and solves them by float
-// Cholesky; the nonnegative variant and singular systems (reg = 0) go to
-// double-precision solvers.
-template <GramFn Gram, void (*Axpy)(float, const float*, float*, uint32_t)>
+using AxpyFn = void (*)(float, const float*, float*, uint32_t);
+
+// t_j of rating e: the value, less mu + the fixed side's bias with biases.
+inline float Target(const uint32_t* cols, const float* values, uint64_t e,
+                    const ExplicitSweepOptions& o) {
+  return o.bias != nullptr ? values[e] - (o.global_mean + o.fixed_bias[cols[e]]) : values[e];
+}
+
+inline bool AllFinite(const float* v, uint32_t len) {
+  for (uint32_t p = 0; p < len; ++p) {
+    if (!std::isfinite(v[p])) return false;
+  }
+  return true;
+}
+
+// Exact solve in the dual for a row with fewer ratings than unknowns
+// (n < d). With A the n x d matrix of the rows a_j and D the diagonal
+// penalty (lambda on the factors, bias_lambda on the bias),
+// z = (A'A + D)^-1 A't = D^-1 A' (A D^-1 A' + I)^-1 t (push-through
+// identity), so an n x n system replaces the d x d one:
+//
+//   G w = t,  G = Y Y' + (lambda / bias_lambda) 1 1' + lambda I,
+//   x = Y' w,  b = (lambda / bias_lambda) sum_j w_j
+//
+// (the 1 1' term and b only with biases). Costs n^2 k / 2 + n^3 / 6
+// instead of n k^2 / 2 + k^3 / 6. Writes x and *bias only on success.
+// REQUIRES: n < ws->d, lambda > 0, and bias_lambda > 0 with biases.
+template <class K, AxpyFn Axpy>
+bool DualSolve(const uint32_t* cols, const float* values, uint32_t n, const float* fixed,
+               uint32_t k, const ExplicitSweepOptions& o, float lambda, float bias_lambda,
+               Workspace* ws, float* x, float* bias) {
+  const bool biases = o.bias != nullptr;
+  const uint32_t st = (n + 7) & ~7u;  // <= ws->s as n < d
+  const float ones = biases ? lambda / bias_lambda : 0.0f;
+  float* g = ws->sys.data();
+  float* t = ws->rhs.data();
+  for (uint32_t i = 0; i < n; ++i) {
+    const float* yi = fixed + uint64_t{cols[i]} * k;
+    float* row = g + uint64_t{i} * st;
+    for (uint32_t j = i & ~7u; j < i; ++j) row[j] = 0;
+    for (uint32_t j = i; j < n; ++j) row[j] = K::Dot(yi, fixed + uint64_t{cols[j]} * k, k) + ones;
+    for (uint32_t j = n; j < st; ++j) row[j] = 0;
+    row[i] += lambda;
+    t[i] = Target(cols, values, i, o);
+  }
+  if (!CholeskyUpper<Axpy>(g, n, st)) return false;
+  float* w = ws->x.data();
+  CholeskySolve(g, n, st, t, w);
+  float* z = ws->p.data();
+  std::fill(z, z + k, 0.0f);
+  float wsum = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    K::Axpy(w[i], fixed + uint64_t{cols[i]} * k, z, k);
+    wsum += w[i];
+  }
+  const float b = ones * wsum;
+  if (!AllFinite(z, k) || !std::isfinite(b)) return false;
+  std::copy(z, z + k, x);
+  if (biases) *bias = b;
+  return true;
+}
+
+constexpr uint64_t kCgPrefetchAhead = 8;
+// Rows longer than this are unlikely to stay in cache between CG passes, so
+// every pass prefetches them (as ials).
+constexpr uint64_t kCgPrefetchAgainAbove = 512;
+
+inline void PrefetchRow(const float* row, uint32_t k) {
+  const char* p = reinterpret_cast<const char*>(row);
+  for (uint32_t off = 0; off < k * sizeof(float); off += 64) __builtin_prefetch(p + off);
+}
+
+// `steps` conjugate-gradient steps on (A'A + D) z = A't, warm-started from
+// the row's current value in x (and *bias) - the method of Takacs, Pilaszy
+// & Tikk (2011) that ials uses. The matrix is never formed: a step costs two
+// sweeps of k floats per rating (the n dot products q_e = a_e . p, then
+// sum_e q_e y_e accumulated in registers by GatherAxpy) where the exact
+// solve costs d^2 / 2 per rating for the normal equations and d^3 / 6 for
+// their factorisation. Across sweeps the warm
+// start carries the solution on, so a few steps per sweep reach the exact
+// fit's accuracy (docs/MODELS.md). A non-finite start is reset to zero.
+template <class K>
+void CgSolve(const uint32_t* cols, const float* values, uint64_t n, const float* fixed, uint32_t k,
+             const ExplicitSweepOptions& o, float lambda, float bias_lambda, Workspace* ws,
+             float* x, float* bias) {
+  const bool biases = o.bias != nullptr;
+  float b = biases ? *bias : 0.0f;
+  if (!AllFinite(x, k) || !std::isfinite(b)) {
+    std::fill(x, x + k, 0.0f);
+    b = 0;
+  }
+  float* r = ws->r.data();
+  float* p = ws->p.data();
+  float* ap = ws->ap.data();
+  float* q = ws->q.data();
+  // Each pass over the ratings is two sweeps: q_e = a_e . v for every rating
+  // (independent dot products), then sum_e q_e y_e accumulated in registers.
+  // r = A't - (A'A + D) z = sum_e (t_e - a_e . z) a_e - D z
+  for (uint64_t e = 0; e < std::min(n, kCgPrefetchAhead); ++e) {
+    PrefetchRow(fixed + uint64_t{cols[e]} * k, k);
+  }
+  float rb = biases ? -bias_lambda * b : 0.0f;
+  for (uint64_t e = 0; e < n; ++e) {
+    if (e + kCgPrefetchAhead < n) PrefetchRow(fixed + uint64_t{cols[e + kCgPrefetchAhead]} * k, k);
+    q[e] = Target(cols, values, e, o) - (K::Dot(fixed + uint64_t{cols[e]} * k, x, k) + b);
+    rb += q[e];
+  }
+  std::fill(r, r + k, 0.0f);
+  K::Axpy(-lambda, x, r, k);
+  K::GatherAxpy(fixed, cols, n, q, r, k);
+  if (!biases) rb = 0;
+  std::copy(r, r + k, p);
+  float pb = rb;
+  float rs = K::Dot(r, r, k) + rb * rb;
+  for (uint32_t step = 0; step < o.cg_steps; ++step) {
+    if (!(rs > 1e-20f)) break;
+    // ap = (A'A + D) p
+    float apb = bias_lambda * pb;
+    for (uint64_t e = 0; e < n; ++e) {
+      // The first pass brought short rows into cache; long ones need help.
+      if (n > kCgPrefetchAgainAbove && e + kCgPrefetchAhead < n) {
+        PrefetchRow(fixed + uint64_t{cols[e + kCgPrefetchAhead]} * k, k);
+      }
+      q[e] = K::Dot(fixed + uint64_t{cols[e]} * k, p, k) + pb;
+      apb += q[e];
+    }
+    std::fill(ap, ap + k, 0.0f);
+    K::Axpy(lambda, p, ap, k);
+    K::GatherAxpy(fixed, cols, n, q, ap, k);
+    if (!biases) apb = 0;
+    const float pap = K::Dot(p, ap, k) + pb * apb;
+    if (!(pap > 0)) break;
+    const float a = rs / pap;
+    K::Axpy(a, p, x, k);
+    b += a * pb;
+    K::Axpy(-a, ap, r, k);
+    rb -= a * apb;
+    const float rs_new = K::Dot(r, r, k) + rb * rb;
+    const float beta = rs_new / rs;
+    K::Xpby(r, beta, p, k);  // p = r + beta p
+    pb = rb + beta * pb;
+    rs = rs_new;
+  }
+  if (biases) *bias = b;
+}
+
+// In conjugate-gradient mode, rows shorter than the unknowns and than this
+// many ratings per CG pass ((steps + 1) passes) are solved exactly in the
+// dual: there that costs about as much as the passes (n^2 k / 2 against
+// 2 n k (steps + 1)) and is exact.
+constexpr uint64_t kDualRatingsPerCgPass = 4;
+
+// Solves one row. With o.cg_steps > 0 (and not nonnegative): conjugate
+// gradient from the row's current value (CgSolve), or the exact dual solve
+// for very short rows. Otherwise exactly: rows with fewer ratings than
+// unknowns in the dual (DualSolve); others accumulate the normal equations
+// (Gram of the row's fixed factors, blocked; right-hand side; bias column)
+// and solve them by float Cholesky. The nonnegative variant and singular
+// systems (reg = 0) go to double-precision solvers.
+template <class K, GramFn Gram, AxpyFn Axpy>
 inline void SolveRowWith(const uint32_t* cols, const float* values, uint64_t n, const float* fixed,
                          uint32_t k, const ExplicitSweepOptions& o, Workspace* ws, float* x,
                          float* bias) {
@@ -351,6 +514,34 @@ inline void SolveRowWith(const uint32_t* cols, const float* values, uint64_t n, 
     std::fill(x, x + k, 0.0f);
     if (biases) *bias = 0;
     return;
+  }
+  const double lambda =
+      static_cast<double>(o.reg) * (o.scale_by_count ? static_cast<double>(n) : 1.0);
+  // The bias's own penalty, scaled like the factors'.
+  const double bias_lambda =
+      biases && o.bias_reg >= 0
+          ? static_cast<double>(o.bias_reg) * (o.scale_by_count ? static_cast<double>(n) : 1.0)
+          : lambda;
+  const bool dual_ok = !o.nonnegative && n<ws->d&& static_cast<float>(lambda)> 0 &&
+                       (!biases || static_cast<float>(bias_lambda) > 0);
+  if (o.cg_steps > 0 && !o.nonnegative) {
+    if (dual_ok && n <= kDualRatingsPerCgPass * (uint64_t{o.cg_steps} + 1)) {
+      if (DualSolve<K, Axpy>(cols, values, static_cast<uint32_t>(n), fixed, k, o,
+                             static_cast<float>(lambda), static_cast<float>(bias_lambda), ws, x,
+                             bias)) {
+        return;
+      }
+    } else {
+      CgSolve<K>(cols, values, n, fixed, k, o, static_cast<float>(lambda),
+                 static_cast<float>(bias_lambda), ws, x, bias);
+      if (AllFinite(x, k) && (!biases || std::isfinite(*bias))) return;
+    }
+  } else if (dual_ok) {
+    if (DualSolve<K, Axpy>(cols, values, static_cast<uint32_t>(n), fixed, k, o,
+                           static_cast<float>(lambda), static_cast<float>(bias_lambda), ws, x,
+                           bias)) {
+      return;
+    }
   }
   const uint32_t kp = ws->kp, d = ws->d, st = ws->s;
   std::fill(ws->sum.begin(), ws->sum.end(), 0.0f);
@@ -390,13 +581,6 @@ inline void SolveRowWith(const uint32_t* cols, const float* values, uint64_t n, 
     Gram(ws->rows.data(), m, kp, ws->gram.data(), begin > 0);
   }
   if (biases) rhs[k] = rhs_bias;
-  const double lambda =
-      static_cast<double>(o.reg) * (o.scale_by_count ? static_cast<double>(n) : 1.0);
-  // The bias's own penalty, scaled like the factors'.
-  const double bias_lambda =
-      biases && o.bias_reg >= 0
-          ? static_cast<double>(o.bias_reg) * (o.scale_by_count ? static_cast<double>(n) : 1.0)
-          : lambda;
   BuildSystem(ws, n, biases, static_cast<float>(lambda), static_cast<float>(bias_lambda));
 
   if (!o.nonnegative) {
@@ -454,7 +638,7 @@ using SolveFn = void (*)(const uint32_t*, const float*, uint64_t, const float*, 
 // SSE2. Either has a fixed, thread-independent summation order.
 void SolveRowSse2(const uint32_t* cols, const float* values, uint64_t n, const float* fixed,
                   uint32_t k, const ExplicitSweepOptions& o, Workspace* ws, float* x, float* bias) {
-  SolveRowWith<GramSse2, AxpySse2>(cols, values, n, fixed, k, o, ws, x, bias);
+  SolveRowWith<vec::Sse2, GramSse2, AxpySse2>(cols, values, n, fixed, k, o, ws, x, bias);
 }
 
 #if defined(__x86_64__)
@@ -463,7 +647,7 @@ void SolveRowSse2(const uint32_t* cols, const float* values, uint64_t n, const f
 __attribute__((target("avx2,fma"), flatten)) void SolveRowAvx2(
     const uint32_t* cols, const float* values, uint64_t n, const float* fixed, uint32_t k,
     const ExplicitSweepOptions& o, Workspace* ws, float* x, float* bias) {
-  SolveRowWith<GramAvx2, AxpyAvx2>(cols, values, n, fixed, k, o, ws, x, bias);
+  SolveRowWith<vec::Avx2, GramAvx2, AxpyAvx2>(cols, values, n, fixed, k, o, ws, x, bias);
 }
 #endif
 
@@ -478,7 +662,7 @@ SolveFn ChooseSolve() {
 
 void ExplicitSolveRow(const uint32_t* cols, const float* values, uint64_t n, const float* fixed,
                       uint32_t k, const ExplicitSweepOptions& options, float* x, float* bias) {
-  Workspace ws(k, options.bias != nullptr);
+  Workspace ws(k, options.bias != nullptr, n);
   ChooseSolve()(cols, values, n, fixed, k, options, &ws, x, bias);
 }
 
@@ -491,9 +675,13 @@ void ExplicitHalfSweepRows(const CsrMatrix& ratings, uint32_t row_begin, uint32_
                            const float* fixed, uint32_t k, const ExplicitSweepOptions& options,
                            float* out) {
   const int64_t first = row_begin, last = row_end;
+  uint64_t max_row = 0;
+  if (options.cg_steps > 0) {
+    for (int64_t r = first; r < last; ++r) max_row = std::max(max_row, ratings.RowLength(r));
+  }
 #pragma omp parallel num_threads(std::max(1, options.threads))
   {
-    Workspace ws(k, options.bias != nullptr);
+    Workspace ws(k, options.bias != nullptr, max_row);
     const SolveFn solve = ChooseSolve();
 #pragma omp for schedule(dynamic, 16)
     for (int64_t r = first; r < last; ++r) {
@@ -543,6 +731,7 @@ class Als final : public FactorModel {
     o.scale_by_count = params_.reg_scale_by_count;
     o.nonnegative = params_.nonnegative;
     o.global_mean = global_mean_;
+    o.cg_steps = params_.solver == Solver::kCg ? params_.cg_steps : 0;
     o.threads = threads;
     for (uint32_t it = 0; it < params_.iterations; ++it) {
       if (has_biases_) {

@@ -59,9 +59,10 @@ Dataset TinyRatings(uint32_t users, uint32_t items, uint64_t seed) {
 
 // The dense reference: for each row, assemble the normal equations in
 // double and solve them with a QR decomposition.
+// `bias_reg` < 0: the bias is penalised like the factors.
 void ReferenceSweep(const CsrMatrix& m, const std::vector<float>& fixed, uint32_t k, double reg,
                     bool scale, const float* fixed_bias, double mu, std::vector<double>* x,
-                    std::vector<double>* bias) {
+                    std::vector<double>* bias, double bias_reg = -1) {
   const int d = static_cast<int>(k) + (fixed_bias ? 1 : 0);
   x->assign(uint64_t{m.rows} * k, 0.0);
   bias->assign(m.rows, 0.0);
@@ -83,6 +84,9 @@ void ReferenceSweep(const CsrMatrix& m, const std::vector<float>& fixed, uint32_
       b += t * row;
     }
     a.diagonal().array() += reg * (scale ? static_cast<double>(n) : 1.0);
+    if (fixed_bias && bias_reg >= 0) {
+      a(k, k) += (bias_reg - reg) * (scale ? static_cast<double>(n) : 1.0);
+    }
     const Eigen::VectorXd z = a.colPivHouseholderQr().solve(b);
     for (uint32_t p = 0; p < k; ++p) (*x)[uint64_t{r} * k + p] = z(p);
     if (fixed_bias) (*bias)[r] = z(k);
@@ -154,6 +158,111 @@ TEST(Als, BlockedSolverMatchesDenseReferenceAcrossShapes) {
         }
         if (biases) {
           for (uint32_t u = 0; u < 6; ++u) EXPECT_NEAR(user_bias[u], ref_bias[u], 2e-4);
+        }
+      }
+    }
+  }
+  DisableWideKernelsForTesting(false);
+}
+
+// Rows with fewer ratings than unknowns are solved in the dual (an n x n
+// system): the same solution as the normal equations, with and without
+// biases, with the bias's own penalty, on both kernel builds.
+TEST(Als, DualSolveOfShortRowsMatchesDenseReference) {
+  const Dataset data = TinyRatings(12, 20, 31);  // ~10 ratings per user
+  const uint32_t k = 24;
+  const std::vector<float> items = RandomFactors(20, k, 32, 0.3f);
+  const std::vector<float> item_bias = RandomFactors(20, 1, 33, 0.3f);
+  for (bool wide_off : {false, true}) {
+    DisableWideKernelsForTesting(wide_off);
+    for (bool biases : {false, true}) {
+      for (float bias_reg : {-1.0f, 0.7f}) {
+        ExplicitSweepOptions o;
+        o.reg = 0.1f;
+        std::vector<float> users(12 * k, 99.0f), user_bias(12, 99.0f);
+        if (biases) {
+          o.fixed_bias = item_bias.data();
+          o.bias = user_bias.data();
+          o.global_mean = 3.0f;
+          o.bias_reg = bias_reg;
+        }
+        ExplicitHalfSweep(data.by_user, items.data(), k, o, users.data());
+        std::vector<double> ref, ref_bias;
+        ReferenceSweep(data.by_user, items, k, o.reg, true, biases ? item_bias.data() : nullptr,
+                       3.0, &ref, &ref_bias, bias_reg);
+        for (size_t p = 0; p < users.size(); ++p) {
+          ASSERT_NEAR(users[p], ref[p], 2e-4 * (1 + std::fabs(ref[p])))
+              << "biases " << biases << " bias_reg " << bias_reg << " baseline kernels " << wide_off
+              << " at " << p;
+        }
+        if (biases) {
+          for (uint32_t u = 0; u < 12; ++u) EXPECT_NEAR(user_bias[u], ref_bias[u], 2e-4);
+        }
+      }
+    }
+  }
+  DisableWideKernelsForTesting(false);
+}
+
+// Conjugate gradient (cg_steps > 0) warm-starts from the current factors: repeated sweeps against
+// fixed item factors converge to the exact solution, and the error falls sweep after sweep. Rows
+// of ~150 ratings (CG) and of 2-6 (exact in the dual), with and without biases.
+TEST(Als, ConjugateGradientConvergesToTheExactSolve) {
+  std::mt19937_64 rng(41);
+  std::vector<Rating> ratings;
+  for (uint32_t u = 0; u < 8; ++u) {
+    const uint32_t every = u < 4 ? 2 : 60;  // users 4..7 have 2-6 ratings
+    for (uint32_t i = 0; i < 300; ++i) {
+      if (rng() % every == 0) ratings.push_back({u, i, 1.0f + static_cast<float>(rng() % 5)});
+    }
+  }
+  const Dataset data = MakeExplicit(8, 300, ratings);
+  for (bool wide_off : {false, true}) {
+    DisableWideKernelsForTesting(wide_off);
+    for (uint32_t k : {13u, 32u}) {
+      const std::vector<float> items = RandomFactors(300, k, 42, 0.3f);
+      const std::vector<float> item_bias = RandomFactors(300, 1, 43, 0.3f);
+      for (bool biases : {false, true}) {
+        ExplicitSweepOptions o;
+        o.reg = 0.05f;
+        o.threads = 2;
+        o.cg_steps = 3;
+        std::vector<float> users = RandomFactors(8, k, 44, 0.01f), user_bias(8, 0.0f);
+        if (biases) {
+          o.fixed_bias = item_bias.data();
+          o.bias = user_bias.data();
+          o.global_mean = 3.0f;
+          o.bias_reg = 0.02f;
+        }
+        std::vector<double> ref, ref_bias;
+        ReferenceSweep(data.by_user, items, k, o.reg, true, biases ? item_bias.data() : nullptr,
+                       3.0, &ref, &ref_bias, biases ? 0.02 : -1.0);
+        auto error = [&] {
+          double e = 0;
+          for (size_t p = 0; p < users.size(); ++p) e = std::max(e, std::fabs(users[p] - ref[p]));
+          if (biases) {
+            for (uint32_t u = 0; u < 8; ++u) e = std::max(e, std::fabs(user_bias[u] - ref_bias[u]));
+          }
+          return e;
+        };
+        double last = error();
+        for (int sweep = 0; sweep < 4; ++sweep) {
+          ExplicitHalfSweep(data.by_user, items.data(), k, o, users.data());
+          const double now = error();
+          EXPECT_TRUE(now < last || now < 1e-5) << "sweep " << sweep << " k " << k << " biases "
+                                                << biases << ": " << now << " after " << last;
+          last = now;
+        }
+        for (int sweep = 0; sweep < 40; ++sweep) {
+          ExplicitHalfSweep(data.by_user, items.data(), k, o, users.data());
+        }
+        EXPECT_LT(error(), 1e-3) << "k " << k << " biases " << biases << " baseline kernels "
+                                 << wide_off;
+        // Short rows are solved exactly in the dual, whatever the start.
+        for (uint32_t u = 4; u < 8; ++u) {
+          for (uint32_t p = 0; p < k; ++p) {
+            EXPECT_NEAR(users[u * k + p], ref[u * k + p], 2e-4 * (1 + std::fabs(ref[u * k + p])));
+          }
         }
       }
     }
@@ -309,6 +418,25 @@ TEST(Als, RecoversPlantedFactorsNearNoiseLevel) {
   EXPECT_LT(rmse, 1.3 * sigma) << "held-out RMSE " << rmse;
 }
 
+// The default conjugate-gradient fit (solver=cg, 3 steps a sweep) predicts held-out ratings as
+// well as the exact one (solver=cholesky), with and without biases.
+TEST(Als, ConjugateGradientFitIsAsAccurateAsExact) {
+  const float sigma = 0.3f;
+  const Split s = Planted(300, 200, 8, 3.0f, sigma, 0.5f, 0.2, 15);
+  for (bool biases : {false, true}) {
+    ModelParams p;
+    p.factors = 8;
+    p.iterations = 15;
+    p.reg = 0.02f;
+    p.biases = biases;
+    p.solver = Solver::kCholesky;
+    const double exact = HeldOutRmse(*FitAls(s.train, p), s.test);
+    p.solver = Solver::kCg;
+    const double cg = HeldOutRmse(*FitAls(s.train, p), s.test);
+    EXPECT_LT(cg, exact * 1.02) << "biases " << biases << ": cg " << cg << ", exact " << exact;
+  }
+}
+
 TEST(Als, BiasesImproveRmseOnBiasedData) {
   const float sigma = 0.2f;
   const Split s = Planted(150, 80, 1, 3.0f, sigma, 1.0f, 0.3, 12);
@@ -351,19 +479,22 @@ TEST(Als, BiasesHaveTheirOwnRegularisation) {
 
 TEST(Als, DeterministicAcrossThreadCounts) {
   const Split s = Planted(60, 40, 2, 3.0f, 0.3f, 0.5f, 0.4, 13);
-  ModelParams p;
-  p.factors = 4;
-  p.iterations = 3;
-  p.biases = true;
-  p.threads = 1;
-  auto one = FitAls(s.train, p);
-  p.threads = 2;
-  auto two = FitAls(s.train, p);
-  const auto& a = dynamic_cast<const FactorModel&>(*one);
-  const auto& b = dynamic_cast<const FactorModel&>(*two);
-  EXPECT_EQ(a.user_factors(), b.user_factors());
-  EXPECT_EQ(a.item_factors(), b.item_factors());
-  EXPECT_EQ(a.user_biases(), b.user_biases());
+  for (Solver solver : {Solver::kCg, Solver::kCholesky}) {
+    ModelParams p;
+    p.factors = 4;
+    p.iterations = 3;
+    p.biases = true;
+    p.solver = solver;
+    p.threads = 1;
+    auto one = FitAls(s.train, p);
+    p.threads = 2;
+    auto two = FitAls(s.train, p);
+    const auto& a = dynamic_cast<const FactorModel&>(*one);
+    const auto& b = dynamic_cast<const FactorModel&>(*two);
+    EXPECT_EQ(a.user_factors(), b.user_factors());
+    EXPECT_EQ(a.item_factors(), b.item_factors());
+    EXPECT_EQ(a.user_biases(), b.user_biases());
+  }
 }
 
 TEST(Als, ColdStartModes) {

@@ -218,8 +218,16 @@ void DisableWideKernelsForTesting(bool disable);
 // over the row's n_r nonzeros, where a_j = y_j (or [y_j; 1] and z = [x; b]
 // with biases) and t_j = r_j (or r_j - mu - fixed_bias_j with biases).
 // Nonnegative constrains x (not b) to >= 0 by an active-set NNLS. Empty rows
-// get zero factors and bias. Normal equations are formed in float, solved
-// in double (Cholesky; LDLT if not positive definite).
+// get zero factors and bias.
+//
+// Exact (cg_steps = 0): rows with fewer ratings than unknowns are solved in
+// the dual (an n_r x n_r system), others by the normal equations, formed and
+// factored in float (double-precision LDLT when not positive definite, and
+// for NNLS). Conjugate gradient (cg_steps > 0, ignored with nonnegative):
+// cg_steps steps per row warm-started from the row's current value in `out`
+// (and `bias`), never forming the matrix; rows of at most 4 * (cg_steps + 1)
+// ratings and fewer than the unknowns are still solved exactly in the dual.
+// Either way a row's result does not depend on the thread count.
 struct ExplicitSweepOptions {
   float reg = 0.1f;
   bool scale_by_count = true;
@@ -231,6 +239,8 @@ struct ExplicitSweepOptions {
   // With biases: the bias's own penalty (scaled by the row's count like reg
   // when scale_by_count); negative = reg, like the factors.
   float bias_reg = -1.0f;
+  // 0 = exact; else conjugate-gradient steps per row (see above).
+  uint32_t cg_steps = 0;
   int threads = 1;
 };
 void ExplicitHalfSweep(const CsrMatrix& ratings, const float* fixed, uint32_t k,

@@ -138,7 +138,8 @@ const std::vector<ParamInfo>& ModelParamTable() {
                         "Refuse to fit when the dense item x item matrices need more (MiB)"),
       ENCORE_UINT_PARAM(min_item_users, "ease",
                         "Leave out items with fewer training users (they are never recommended)"),
-      ParamInfo{"solver", "enum", "ials", "Least-squares solver: cg | cholesky",
+      ParamInfo{"solver", "enum", "als,ials",
+                "Least-squares row solver: cg (warm-started conjugate gradient) | cholesky (exact)",
                 [](ModelParams* p, const std::string& v) {
                   if (v == "cg") p->solver = Solver::kCg;
                   else if (v == "cholesky") p->solver = Solver::kCholesky;
@@ -146,7 +147,7 @@ const std::vector<ParamInfo>& ModelParamTable() {
                   return Status::OK();
                 },
                 [](const ModelParams& p) { return std::string(SolverName(p.solver)); }},
-      ENCORE_UINT_PARAM(cg_steps, "ials", "Conjugate-gradient steps per row per sweep"),
+      ENCORE_UINT_PARAM(cg_steps, "als,ials", "Conjugate-gradient steps per row per sweep"),
       ENCORE_REAL_PARAM(init_scale, "als,ials,bpr", "Standard deviation of the initial factors"),
       ParamInfo{"cold_start", "enum", "als,ials,bpr,ease",
                 "Users or items unknown at prediction time: drop | popular",
