@@ -10,54 +10,18 @@
 
 #include "encore/pipeline.h"
 #include "pipeline/config.h"
+#include "pipeline/watch_files.h"
 
 namespace encore {
 
 namespace {
 
-struct FileState {
-  uint64_t size = 0;
-  int64_t mtime_ns = 0;
-  bool operator==(const FileState&) const = default;
-};
-using FileSet = std::map<std::string, FileState>;
+using FileState = pipeline::WatchedFile;
+using FileSet = pipeline::WatchedFiles;
 
 std::string DirOf(const std::string& f) {
   const size_t slash = f.rfind('/');
   return slash == std::string::npos ? "." : f.substr(0, slash);
-}
-
-// The files the patterns name now; a pattern naming nothing adds nothing.
-// With a ready marker, only files whose directory holds it (and never the
-// marker itself).
-FileSet CurrentFiles(const std::vector<std::string>& patterns, const std::string& marker) {
-  FileSet files;
-  std::map<std::string, bool> ready;  // directory -> holds the marker
-  for (const auto& pattern : patterns) {
-    Result<std::vector<std::string>> matched = pipeline::ExpandPattern(pattern);
-    if (!matched.ok()) continue;
-    for (const auto& f : *matched) {
-      if (!marker.empty()) {
-        const std::string dir = DirOf(f);
-        if (f.size() > marker.size() && f.compare(f.size() - marker.size(), marker.size(),
-                                                  marker) == 0 &&
-            f[f.size() - marker.size() - 1] == '/') {
-          continue;  // the marker itself
-        }
-        auto it = ready.find(dir);
-        if (it == ready.end()) {
-          struct stat st {};
-          it = ready.emplace(dir, ::stat((dir + "/" + marker).c_str(), &st) == 0).first;
-        }
-        if (!it->second) continue;
-      }
-      struct stat st {};
-      if (::stat(f.c_str(), &st) != 0) continue;
-      files[f] = {static_cast<uint64_t>(st.st_size),
-                  static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-    }
-  }
-  return files;
 }
 
 // The files of `now` that were the same one poll ago.
@@ -102,6 +66,57 @@ std::string Describe(const FileSet& before, const FileSet& after) {
 
 }  // namespace
 
+namespace pipeline {
+
+// The markers are looked for before the files are listed. (Looked for after,
+// a marker written between the listing and the look released the directory
+// without a file the listing had missed, and that file counted only later,
+// in a run of its own: seen once in CI.)
+WatchedFiles ListWatchedFiles(const std::vector<std::string>& patterns,
+                              const std::string& marker,
+                              const std::function<void()>& after_markers) {
+  auto is_marker = [&marker](const std::string& f) {
+    return f.size() > marker.size() &&
+           f.compare(f.size() - marker.size(), marker.size(), marker) == 0 &&
+           f[f.size() - marker.size() - 1] == '/';
+  };
+  std::map<std::string, bool> ready;  // directory -> held the marker before the listing
+  if (!marker.empty()) {
+    for (const auto& pattern : patterns) {
+      Result<std::vector<std::string>> matched = pipeline::ExpandPattern(pattern);
+      if (!matched.ok()) continue;
+      for (const auto& f : *matched) {
+        const std::string dir = DirOf(f);
+        if (ready.count(dir) != 0) continue;
+        struct stat st {};
+        ready.emplace(dir, ::stat((dir + "/" + marker).c_str(), &st) == 0);
+      }
+    }
+  }
+  if (after_markers) after_markers();
+  WatchedFiles files;
+  for (const auto& pattern : patterns) {
+    Result<std::vector<std::string>> matched = pipeline::ExpandPattern(pattern);
+    if (!matched.ok()) continue;
+    for (const auto& f : *matched) {
+      if (!marker.empty()) {
+        if (is_marker(f)) continue;  // the marker itself
+        auto it = ready.find(DirOf(f));
+        // A directory that appeared after the markers were looked for
+        // waits for the next poll.
+        if (it == ready.end() || !it->second) continue;
+      }
+      struct stat st {};
+      if (::stat(f.c_str(), &st) != 0) continue;
+      files[f] = {static_cast<uint64_t>(st.st_size),
+                  static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+    }
+  }
+  return files;
+}
+
+}  // namespace pipeline
+
 Status WatchPipeline(const std::string& path, const PipelineOptions& options,
                      const WatchOptions& watch) {
   Progress log(options.progress);
@@ -128,8 +143,8 @@ Status WatchPipeline(const std::string& path, const PipelineOptions& options,
   // pipeline file itself: editing it re-runs too (and a pipeline whose
   // sources are all generated has nothing else to watch).
   auto poll = [&](const std::vector<std::string>& patterns) {
-    FileSet files = CurrentFiles(patterns, watch.ready_marker);
-    FileSet self = CurrentFiles({pipeline::EscapeGlob(path)}, "");
+    FileSet files = pipeline::ListWatchedFiles(patterns, watch.ready_marker);
+    FileSet self = pipeline::ListWatchedFiles({pipeline::EscapeGlob(path)}, "");
     files.insert(self.begin(), self.end());
     return files;
   };
