@@ -45,13 +45,9 @@ constexpr double kBaselineDamping = 25.0;
 // floats. add = false overwrites instead of adding. Register tiles of 4 x 16 (4 x 8 at the right
 // edge) accumulate over all n rows before touching gram: the summation order is fixed (row order),
 // whatever the thread.
-typedef float V4 __attribute__((vector_size(16)));
-inline V4 Load4(const float* p) {
-  V4 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void Store4(float* p, V4 v) { std::memcpy(p, &v, sizeof v); }
+using vec::Load4;
+using vec::Store4;
+using vec::V4;
 
 void GramSse2(const float* const* rows, uint32_t n, uint32_t kp, float* gram, bool add) {
   for (uint32_t i0 = 0; i0 < kp; i0 += 4) {

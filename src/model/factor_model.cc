@@ -23,20 +23,16 @@
 
 #include "encore/model_io.h"
 #include "model/rank_order.h"
+#include "model/vec_kernels.h"
 #include "util/random.h"
 
 namespace encore::model {
 
 namespace {
 
-typedef float V4 __attribute__((vector_size(16)));
-
-inline V4 Load4(const float* p) {
-  V4 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void Store4(float* p, V4 v) { std::memcpy(p, &v, sizeof v); }
+using vec::Load4;
+using vec::Store4;
+using vec::V4;
 
 constexpr uint32_t kPanel = 8;       // items per packed panel (two V4 lanes)
 constexpr uint32_t kUserBlock = 32;  // users scored together in a batch
