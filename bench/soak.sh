@@ -6,10 +6,11 @@
 # Reports the server's memory (RSS sampled every SAMPLE seconds), the
 # publishes and their times, wrk's throughput and latency, and every answer
 # that was not 200, with the 5xx counted apart. Requests spread over all
-# users (a fixed shuffled list), plus 5% unknown users (the popular
-# fallback) and 5% fold-in POSTs.
+# users (a fixed shuffled list), plus UNKNOWN_PERCENT% (default 5) requests
+# for unknown users, a new id each time (404), and 5% fold-in POSTs.
 # Usage: bench/soak.sh   (DURATION=600 PUBLISH_EVERY=30 SAMPLE=5 STORE=lmdb|redis
-#                         SERVER_THREADS=2 CONNECTIONS=32 OUT=file.csv ENCORE=binary)
+#                         SERVER_THREADS=2 CONNECTIONS=32 UNKNOWN_PERCENT=5
+#                         OUT=file.csv ENCORE=binary)
 # Exit status 1 when any 5xx or socket error was seen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,7 @@ SAMPLE="${SAMPLE:-5}"
 STORE="${STORE:-lmdb}"
 SERVER_THREADS="${SERVER_THREADS:-2}"
 CONNECTIONS="${CONNECTIONS:-32}"
+UNKNOWN_PERCENT="${UNKNOWN_PERCENT:-5}"
 ENCORE="${ENCORE:-$PWD/build/release/encore}"   # a copy lets you rebuild meanwhile
 for tool in wrk curl python3; do
   command -v "$tool" >/dev/null || { echo "soak: $tool missing; run scripts/install-deps.sh" >&2; exit 1; }
@@ -62,9 +64,9 @@ SERVER=$!
 PIDS+=($SERVER)
 wait_http "http://127.0.0.1:$SP/readyz"
 
-# Request mix: every user once in a shuffled order (cycled), 5% unknown users,
-# 5% fold-in POSTs of three items; wrk counts answers by status.
-python3 - "$W/data/events.csv" "$W/soak.lua" <<'PY'
+# Request mix: every user once in a shuffled order (cycled), UNKNOWN_PERCENT%
+# unknown users, 5% fold-in POSTs of three items; wrk counts answers by status.
+python3 - "$W/data/events.csv" "$W/soak.lua" "$UNKNOWN_PERCENT" <<'PY'
 import csv, json, random, sys, urllib.parse
 users, items = [], []
 seen_u, seen_i = set(), set()
@@ -77,6 +79,7 @@ paths = ["/v1/users/%s/recommendations" % q(u) for u in users]
 with open(sys.argv[2], "w") as f:
     f.write("local paths = {%s}\n" % ",".join(json.dumps(p) for p in paths))
     f.write("local items = {%s}\n" % ",".join(json.dumps(i) for i in items[:500]))
+    f.write("local unknown_percent = %d\n" % int(sys.argv[3]))
     f.write(r'''
 -- codes is a global of each thread's Lua state: done() reads it with t:get.
 codes = {}
@@ -86,10 +89,10 @@ function setup(thread) table.insert(threads, thread) end
 function init(args) counter = math.random(#paths) end
 function request()
   counter = counter + 1
-  local r = counter % 20
-  if r == 0 then
+  local r = counter % 100
+  if r < unknown_percent then
     return wrk.format("GET", "/v1/users/nobody-" .. counter .. "/recommendations")
-  elseif r == 1 then
+  elseif r < unknown_percent + 5 then
     local body = string.format('{"items": ["%s", "%s", "%s"], "limit": 10}',
       items[(counter % #items) + 1], items[((counter * 7) % #items) + 1],
       items[((counter * 13) % #items) + 1])
@@ -137,6 +140,9 @@ done
 wait "$WRK" || true
 SNAP=$(curl -sf "http://127.0.0.1:$SP/v1/info" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("snapshot", "?"))' || echo "?")
 [ -n "${OUT:-}" ] && cp "$W/rss.csv" "$OUT"
+# What the caches hold at the end (bounded by --cache-mb and --live-cache-mb).
+curl -sf "http://127.0.0.1:$SP/metrics" | grep -E '^encore_(payload|live)_cache_(bytes|entries) ' |
+  sed 's/^/at the end: /' || true
 
 python3 - "$W/wrk.txt" "$W/rss.csv" "$W/publish.txt" "$SNAP" <<'PY'
 import re, sys
@@ -157,7 +163,7 @@ fivexx = sum(v for k, v in codes.items() if k >= 500)
 rss = [(int(t), int(k)) for t, k, _ in rows if k]
 mb = lambda kb: kb / 1024
 print(f"requests {reqs} ({rps:.0f}/s), p50 {p50:.2f} ms, p99 {p99:.2f} ms")
-print("answers by status (200 lists, 404 for unknown users is the expected answer to 5% of GETs): " +
+print("answers by status (200 lists, 404 for unknown users is the expected answer to UNKNOWN_PERCENT% of requests): " +
       ", ".join(f"{k}: {v}" for k, v in sorted(codes.items())))
 print(f"5xx: {fivexx}; socket errors: {sock_total}" + (f" ({sock.group(0)})" if sock else ""))
 print(f"publishes: {len(pubs)}, seconds each: min {min(float(p[2]) for p in pubs):.2f} "

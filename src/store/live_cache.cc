@@ -7,6 +7,13 @@
 
 namespace encore::store {
 
+namespace {
+// "No live payload" is the usual answer for a known user (most users have
+// none), so those answers may take half the cache; the other half stays
+// for live payloads whatever ids are asked for.
+constexpr uint64_t kNegativeShare = 2;
+}  // namespace
+
 LiveCache::LiveCache(uint64_t capacity_bytes)
     : capacity_(capacity_bytes),
       shard_capacity_(capacity_bytes / kShards),
@@ -50,7 +57,7 @@ void LiveCache::Fill(const std::string& key, bool found, std::string_view value,
   // change), or switched off: keep nothing.
   if (shard.generation != ticket.generation || !enabled()) return;
   if (shard.cache.Contains(key)) return;  // another thread filled it meanwhile
-  shard.cache.Insert(key, value, found, shard_capacity_);
+  shard.cache.Insert(key, value, found, shard_capacity_, shard_capacity_ / kNegativeShare);
 }
 
 void LiveCache::Invalidate(std::string_view key) {

@@ -15,6 +15,9 @@ namespace {
 using store::LruShard;
 
 constexpr size_t kShards = 16;
+// "Not found" here means an unknown user or item: at most 1/8 of the cache,
+// so a flood of made-up ids cannot push the payloads out.
+constexpr uint64_t kNegativeShare = 8;
 
 class CachedSnapshot final : public Snapshot {
  public:
@@ -49,7 +52,7 @@ class CachedSnapshot final : public Snapshot {
     if (cost > largest_ || cost > shard_capacity_) return s;
     std::lock_guard lock(shard.mu);
     if (shard.Contains(k)) return s;  // another thread filled it meanwhile
-    shard.Insert(std::move(k), *value, found, shard_capacity_);
+    shard.Insert(std::move(k), *value, found, shard_capacity_, shard_capacity_ / kNegativeShare);
     return s;
   }
 
