@@ -10,7 +10,7 @@
 # for unknown users, a new id each time (404), and 5% fold-in POSTs.
 # Usage: bench/soak.sh   (DURATION=600 PUBLISH_EVERY=30 SAMPLE=5 STORE=lmdb|redis
 #                         SERVER_THREADS=2 CONNECTIONS=32 UNKNOWN_PERCENT=5
-#                         OUT=file.csv ENCORE=binary)
+#                         SERVE_ARGS="--cache-mb 8" OUT=file.csv ENCORE=binary)
 # Exit status 1 when any 5xx or socket error was seen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,7 @@ STORE="${STORE:-lmdb}"
 SERVER_THREADS="${SERVER_THREADS:-2}"
 CONNECTIONS="${CONNECTIONS:-32}"
 UNKNOWN_PERCENT="${UNKNOWN_PERCENT:-5}"
+SERVE_ARGS="${SERVE_ARGS:-}"  # more flags for encore serve, e.g. smaller caches
 ENCORE="${ENCORE:-$PWD/build/release/encore}"   # a copy lets you rebuild meanwhile
 for tool in wrk curl python3; do
   command -v "$tool" >/dev/null || { echo "soak: $tool missing; run scripts/install-deps.sh" >&2; exit 1; }
@@ -59,7 +60,7 @@ publish() {  # model number -> seconds taken
 }
 publish 1 >/dev/null
 SP=$(free_port)
-"$ENCORE" serve --store "$URI" --port "$SP" --threads "$SERVER_THREADS" --poll-ms 500 2>"$W/serve.log" &
+"$ENCORE" serve --store "$URI" --port "$SP" --threads "$SERVER_THREADS" --poll-ms 500 $SERVE_ARGS 2>"$W/serve.log" &
 SERVER=$!
 PIDS+=($SERVER)
 wait_http "http://127.0.0.1:$SP/readyz"
