@@ -429,6 +429,10 @@ std::string PipelineText(const std::string& plays, const std::string& extra_sour
   return text;
 }
 
+// The run's own status in its manifest (stages have a status of their own,
+// indented deeper).
+constexpr char kRunSucceeded[] = "\n  \"status\": \"succeeded\"";
+
 // The one run directory of a fresh workdir.
 std::string RunDir(const std::string& workdir) {
   std::string found;
@@ -466,8 +470,7 @@ TEST_F(DistributedTest, PipelineOverOneTwoThreeRanksEqualsOneProcess) {
     CommandResult r = RunEncore("run " + dir_.File("p.toml") + " --workdir " + wd, Mpirun(n));
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     const std::string run = RunDir(wd);
-    EXPECT_NE(ReadFile(run + "/manifest.json").find("\"status\": \"succeeded\""),
-              std::string::npos);
+    EXPECT_NE(ReadFile(run + "/manifest.json").find(kRunSucceeded), std::string::npos);
     // The kind that is not distributed is said once, on rank 0's stderr.
     const std::string note = "model kind popularity is not distributed";
     const size_t at = r.err.find(note);
@@ -504,8 +507,7 @@ void ExpectFailedRun(const std::string& wd) {
   for (const auto& e : std::filesystem::directory_iterator(wd + "/runs")) {
     const std::string manifest = (e.path() / "manifest.json").string();
     if (!std::filesystem::exists(manifest)) continue;
-    EXPECT_EQ(ReadFile(manifest).find("\"status\": \"succeeded\""), std::string::npos)
-        << manifest;
+    EXPECT_EQ(ReadFile(manifest).find(kRunSucceeded), std::string::npos) << manifest;
   }
 }
 
@@ -520,7 +522,7 @@ TEST_F(DistributedTest, PipelineFailsOnAnyRankWithoutCompleteOutput) {
     EXPECT_NE(r.err.find("rank 1 of 2: fit failed by ENCORE_MPI_FAIL_RANK"), std::string::npos)
         << r.err;
     ExpectFailedRun(wd);
-    EXPECT_NE(ReadFile(RunDir(wd) + "/manifest.json").find("\"status\": \"failed\""),
+    EXPECT_NE(ReadFile(RunDir(wd) + "/manifest.json").find("\n  \"status\": \"failed\""),
               std::string::npos);
   }
   {
