@@ -114,13 +114,58 @@ std::vector<int> Displacements(const std::vector<int>& counts) {
   return d;
 }
 
+// How the users (or items) of a fit are split over the ranks: rank r owns
+// the contiguous block [starts[r], starts[r + 1]). Blocks are cut to about
+// equal cost, a row costing its nonzeros plus `per_row` (the k x k work of
+// its solve, in units of nonzeros): ids are numbered in first-appearance
+// order, so the heaviest users and items come first and blocks of equal row
+// counts gave rank 0 ~90% of the nonzeros of a Zipf-like log at N = 2 (the
+// other ranks then spin in the collectives; docs/BENCHMARKS.md). The same
+// on every rank given the same counts.
+struct Blocks {
+  std::vector<uint64_t> starts;  // ranks + 1 entries, starts[0] = 0, starts[ranks] = n
+
+  static Blocks ByCost(const std::vector<uint32_t>& nonzeros, uint64_t per_row, int ranks) {
+    const uint64_t n = nonzeros.size();
+    long double total = 0;
+    for (uint32_t c : nonzeros) total += static_cast<long double>(c + per_row);
+    Blocks b;
+    b.starts.assign(static_cast<size_t>(ranks) + 1, n);
+    b.starts[0] = 0;
+    long double prefix = 0;
+    uint64_t i = 0;
+    for (int r = 1; r < ranks; ++r) {
+      const long double target = total * r / ranks;
+      while (i < n && prefix + static_cast<long double>(nonzeros[i] + per_row) / 2 < target) {
+        prefix += static_cast<long double>(nonzeros[i] + per_row);
+        ++i;
+      }
+      b.starts[r] = i;
+    }
+    return b;
+  }
+  uint64_t begin(int r) const { return starts[r]; }
+  uint64_t end(int r) const { return starts[r + 1]; }
+  std::vector<int> Counts() const {
+    std::vector<int> c(starts.size() - 1);
+    for (size_t r = 0; r + 1 < starts.size(); ++r) c[r] = static_cast<int>(starts[r + 1] - starts[r]);
+    return c;
+  }
+  // The rank owning row `i`: the last r with starts[r] <= i (empty blocks skipped).
+  int OwnerOf(uint64_t i) const {
+    return static_cast<int>(std::upper_bound(starts.begin(), starts.end() - 1, i) -
+                            starts.begin()) -
+           1;
+  }
+};
+
 // The FitExchange of a rank: contiguous user and item blocks.
 class MpiExchange final : public model::FitExchange {
  public:
-  MpiExchange(const Session& s, uint64_t users, uint64_t items, ExchangeStats* stats)
+  MpiExchange(const Session& s, const Blocks& users, const Blocks& items, ExchangeStats* stats)
       : s_(s),
-        user_counts_(BlockCounts(users, s.size())),
-        item_counts_(BlockCounts(items, s.size())),
+        user_counts_(users.Counts()),
+        item_counts_(items.Counts()),
         user_displs_(Displacements(user_counts_)),
         item_displs_(Displacements(item_counts_)),
         fault_(Fault::FromEnv()),
@@ -381,14 +426,6 @@ std::vector<T> AllToAll(const Session& s, const std::vector<std::vector<T>>& out
   return recv;
 }
 
-int OwnerOf(uint64_t index, uint64_t n, int ranks) {
-  // The largest r with BlockStart(n, ranks, r) <= index.
-  int r = static_cast<int>(index * static_cast<uint64_t>(ranks) / std::max<uint64_t>(n, 1));
-  while (r + 1 < ranks && BlockStart(n, ranks, r + 1) <= index) ++r;
-  while (r > 0 && BlockStart(n, ranks, r) > index) --r;
-  return r;
-}
-
 CsrMatrix EmptyRows(uint32_t rows, uint32_t cols) {
   CsrMatrix m;
   m.rows = rows;
@@ -422,10 +459,11 @@ Result<TrainResult> WriteOnRankZero(const Session& s, std::unique_ptr<Recommende
 // Every rank's rows of `mine` (rows [u0, u1) of a users x items matrix, held
 // as rows 0..u1-u0) as one full matrix on every rank: MPI_Allgatherv of the
 // row lengths, indices, values (and times when present).
-CsrMatrix AllGatherRows(const Session& s, const CsrMatrix& mine, uint64_t users, uint64_t items,
-                        bool times, ExchangeStats* stats) {
+CsrMatrix AllGatherRows(const Session& s, const CsrMatrix& mine, const Blocks& user_blocks,
+                        uint64_t items, bool times, ExchangeStats* stats) {
   const int N = s.size();
-  std::vector<int> counts = BlockCounts(users, N), displs = Displacements(counts);
+  const uint64_t users = user_blocks.starts.back();
+  std::vector<int> counts = user_blocks.Counts(), displs = Displacements(counts);
   std::vector<uint64_t> lengths(users);
   std::vector<uint64_t> own(mine.rows);
   for (uint32_t u = 0; u < mine.rows; ++u) own[u] = mine.RowLength(u);
@@ -538,17 +576,19 @@ class MpiRowExchange final : public model::RowExchange {
 // rows of one source item need the rows of every user holding it), computes
 // the rows of its block of source items, and rank 0 gathers them.
 Result<TrainResult> FitCooccurrence(const Session& s, const ModelParams& params, IdDictionary users,
-                                    IdDictionary items, Dataset local, bool has_times, uint32_t u0,
-                                    uint32_t u1, uint64_t shuffle_bytes, Clock::time_point t,
-                                    const std::string& out, TrainResult result) {
-  const uint64_t U = users.size(), I = items.size();
+                                    IdDictionary items, Dataset local, bool has_times,
+                                    const Blocks& user_blocks, uint64_t shuffle_bytes,
+                                    Clock::time_point t, const std::string& out,
+                                    TrainResult result) {
+  const uint64_t u0 = user_blocks.begin(s.rank()), u1 = user_blocks.end(s.rank());
+  const uint64_t I = items.size();
   Dataset data;
   data.users = std::move(users);
   data.items = std::move(items);
   // Every rank's matrix has times when the log has a time column (the flag
   // was agreed over ranks) and the decay asked for them.
   const bool gather_times = params.half_life_days > 0 && has_times;
-  data.by_user = AllGatherRows(s, local.by_user, U, I, gather_times, &result.stats);
+  data.by_user = AllGatherRows(s, local.by_user, user_blocks, I, gather_times, &result.stats);
   local = Dataset();
   data.by_item = data.by_user.Transpose(params.threads);
   result.nonzeros = data.by_user.nnz();
@@ -581,20 +621,21 @@ Result<TrainResult> FitCooccurrence(const Session& s, const ModelParams& params,
 // gathered; otherwise `seen` is null.
 Result<TrainResult> FitOwnedRows(const Session& s, const std::string& kind,
                                  const ModelParams& params, IdDictionary users, IdDictionary items,
-                                 Dataset local, bool has_times, bool seen_on_rank0,
+                                 Dataset local, bool has_times, const Blocks& user_blocks,
+                                 const Blocks& item_blocks, bool seen_on_rank0,
                                  const CsrMatrix* seen, uint64_t shuffle_bytes, Clock::time_point t,
                                  const std::string& out, TrainResult result) {
   const int N = s.size();
   const uint64_t U = users.size(), I = items.size();
-  const uint32_t u0 = static_cast<uint32_t>(BlockStart(U, N, s.rank()));
-  const uint32_t u1 = static_cast<uint32_t>(BlockStart(U, N, s.rank() + 1));
-  const uint32_t i0 = static_cast<uint32_t>(BlockStart(I, N, s.rank()));
-  const uint32_t i1 = static_cast<uint32_t>(BlockStart(I, N, s.rank() + 1));
+  const uint32_t u0 = static_cast<uint32_t>(user_blocks.begin(s.rank()));
+  const uint32_t u1 = static_cast<uint32_t>(user_blocks.end(s.rank()));
+  const uint32_t i0 = static_cast<uint32_t>(item_blocks.begin(s.rank()));
+  const uint32_t i1 = static_cast<uint32_t>(item_blocks.end(s.rank()));
   result.owned_users = u1 - u0;
   result.owned_items = i1 - i0;
   if (kind == "cooccurrence") {
     return FitCooccurrence(s, params, std::move(users), std::move(items), std::move(local),
-                           has_times, u0, u1, shuffle_bytes, t, out, std::move(result));
+                           has_times, user_blocks, shuffle_bytes, t, out, std::move(result));
   }
   // The owned users' nonzeros to the owners of their items; ranks' user
   // blocks ascend, so each item's users arrive in ascending order.
@@ -603,7 +644,7 @@ Result<TrainResult> FitOwnedRows(const Session& s, const std::string& kind,
     std::vector<std::vector<Entry>> out(N);
     const CsrMatrix& bi = local.by_item;
     for (uint32_t i = 0; i < bi.rows; ++i) {
-      const int owner = OwnerOf(i, I, N);
+      const int owner = item_blocks.OwnerOf(i);
       for (uint64_t p = bi.indptr[i]; p < bi.indptr[i + 1]; ++p) {
         out[owner].push_back(Entry{i, bi.indices[p] + u0, bi.values[p]});
       }
@@ -653,7 +694,7 @@ Result<TrainResult> FitOwnedRows(const Session& s, const std::string& kind,
     }
   } else {
     const CsrMatrix& lb = local.by_user;
-    std::vector<int> counts = BlockCounts(U, N), displs = Displacements(counts);
+    std::vector<int> counts = user_blocks.Counts(), displs = Displacements(counts);
     std::vector<uint64_t> lengths(s.rank() == 0 ? U : 0);
     std::vector<uint64_t> mine(u1 - u0);
     for (uint32_t u = 0; u < u1 - u0; ++u) mine[u] = lb.RowLength(u);
@@ -701,7 +742,7 @@ Result<TrainResult> FitOwnedRows(const Session& s, const std::string& kind,
   std::unique_ptr<Recommender> model = std::move(*created);
   auto* factor_model = dynamic_cast<model::FactorModel*>(model.get());
   if (factor_model == nullptr) return Status::Internal(kind + " is not a factor model");
-  MpiExchange exchange(s, U, I, &result.stats);
+  MpiExchange exchange(s, user_blocks, item_blocks, &result.stats);
   factor_model->set_fit_exchange(&exchange);
   t = Clock::now();
   const double cpu = CpuSeconds();
@@ -837,6 +878,21 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
   const int N = s.size();
   result.users = U;
   result.items = I;
+  // Blocks of about equal cost: every rank's rows per user and item, summed.
+  Blocks user_blocks, item_blocks;
+  {
+    std::vector<uint32_t> user_rows(U, 0), item_rows(I, 0);
+    for (size_t i = 0; i < log.size(); ++i) {
+      ++user_rows[user_map[log.user[i]]];
+      ++item_rows[item_map[log.item[i]]];
+    }
+    MPI_Allreduce(MPI_IN_PLACE, user_rows.data(), static_cast<int>(U), MPI_UINT32_T, MPI_SUM,
+                  MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, item_rows.data(), static_cast<int>(I), MPI_UINT32_T, MPI_SUM,
+                  MPI_COMM_WORLD);
+    user_blocks = Blocks::ByCost(user_rows, params.factors, N);
+    item_blocks = Blocks::ByCost(item_rows, params.factors, N);
+  }
   // 3. Rows to the owners of their users, in input order.
   uint64_t shuffle_bytes = 0;
   std::vector<Row> rows;
@@ -850,7 +906,7 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
       row.value = log.value[i];
       row.event = log.has_events ? event_map[log.event[i]] : 0;
       row.time = log.has_times ? log.time[i] : 0;
-      out[OwnerOf(row.user, U, N)].push_back(row);
+      out[user_blocks.OwnerOf(row.user)].push_back(row);
     }
     log = InteractionLog();
     rows = AllToAll(s, out, &shuffle_bytes);
@@ -904,8 +960,8 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
   }
   // Build this rank's users x all items (BuildDataset: the single-process
   // aggregation, over the same rows in the same order).
-  const uint32_t u0 = static_cast<uint32_t>(BlockStart(U, N, s.rank()));
-  const uint32_t u1 = static_cast<uint32_t>(BlockStart(U, N, s.rank() + 1));
+  const uint32_t u0 = static_cast<uint32_t>(user_blocks.begin(s.rank()));
+  const uint32_t u1 = static_cast<uint32_t>(user_blocks.end(s.rank()));
   Result<ResolvedInput> resolved = ResolveInput(input);  // succeeded above
   DatasetOptions dopts = resolved->dataset;
   // cooccurrence's recency decay needs the times; the factor models do not.
@@ -930,8 +986,8 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
   }
   ENCORE_RETURN_IF_ERROR(Agree(s, local_data.status()));
   return FitOwnedRows(s, kind, params, std::move(*users), std::move(*items), std::move(*local_data),
-                      flags[1] != 0, /*seen_on_rank0=*/false, nullptr, shuffle_bytes, t, out,
-                      std::move(result));
+                      flags[1] != 0, user_blocks, item_blocks, /*seen_on_rank0=*/false, nullptr,
+                      shuffle_bytes, t, out, std::move(result));
 }
 
 namespace {
@@ -1037,11 +1093,26 @@ Result<TrainResult> FitDataset(Session& session, const std::string& kind,
   if (!users.ok()) return users.status();  // the same on every rank
   Result<IdDictionary> items = BcastIds(s, root ? &data->items : nullptr, "item");
   if (!items.ok()) return items.status();
+  // Blocks of about equal cost, cut by rank 0 and broadcast.
+  Blocks user_blocks, item_blocks;
+  user_blocks.starts.assign(static_cast<size_t>(N) + 1, 0);
+  item_blocks.starts.assign(static_cast<size_t>(N) + 1, 0);
+  if (root) {
+    std::vector<uint32_t> user_nnz(U), item_nnz(I);
+    for (uint64_t u = 0; u < U; ++u) {
+      user_nnz[u] = static_cast<uint32_t>(data->by_user.RowLength(static_cast<uint32_t>(u)));
+    }
+    for (uint32_t i : data->by_user.indices) ++item_nnz[i];
+    user_blocks = Blocks::ByCost(user_nnz, params.factors, N);
+    item_blocks = Blocks::ByCost(item_nnz, params.factors, N);
+  }
+  MPI_Bcast(user_blocks.starts.data(), N + 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+  MPI_Bcast(item_blocks.starts.data(), N + 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
   // Each rank gets the rows of its own user block only (MPI_Scatterv): the
   // factor sweeps need no other rows, and rank 0 sends each row once.
-  const uint32_t u0 = static_cast<uint32_t>(BlockStart(U, N, s.rank()));
-  const uint32_t u1 = static_cast<uint32_t>(BlockStart(U, N, s.rank() + 1));
-  std::vector<int> counts = BlockCounts(U, N), displs = Displacements(counts);
+  const uint32_t u0 = static_cast<uint32_t>(user_blocks.begin(s.rank()));
+  const uint32_t u1 = static_cast<uint32_t>(user_blocks.end(s.rank()));
+  std::vector<int> counts = user_blocks.Counts(), displs = Displacements(counts);
   std::vector<uint64_t> all_lengths;
   std::vector<int> nz_counts(N, 0), nz_displs(N, 0);
   if (root) {
@@ -1049,7 +1120,7 @@ Result<TrainResult> FitDataset(Session& session, const std::string& kind,
     all_lengths.resize(U);
     for (uint64_t u = 0; u < U; ++u) all_lengths[u] = m.RowLength(static_cast<uint32_t>(u));
     for (int r = 0; r < N; ++r) {
-      const uint64_t a = m.indptr[BlockStart(U, N, r)], b = m.indptr[BlockStart(U, N, r + 1)];
+      const uint64_t a = m.indptr[user_blocks.begin(r)], b = m.indptr[user_blocks.end(r)];
       nz_displs[r] = static_cast<int>(a);
       nz_counts[r] = static_cast<int>(b - a);
     }
@@ -1083,8 +1154,8 @@ Result<TrainResult> FitDataset(Session& session, const std::string& kind,
   if (kind != "cooccurrence") local.by_item = lb.Transpose(params.threads);
   ENCORE_RETURN_IF_ERROR(Agree(s, InjectedFailure(s.rank())));
   return FitOwnedRows(s, kind, params, std::move(*users), std::move(*items), std::move(local),
-                      times, /*seen_on_rank0=*/true, full, shuffle_bytes, t, out,
-                      std::move(result));
+                      times, user_blocks, item_blocks, /*seen_on_rank0=*/true, full,
+                      shuffle_bytes, t, out, std::move(result));
 }
 
 FitCoordinator::FitCoordinator(Session& session) : session_(session) {}
