@@ -117,12 +117,17 @@ std::vector<int> Displacements(const std::vector<int>& counts) {
 // How the users (or items) of a fit are split over the ranks: rank r owns
 // the contiguous block [starts[r], starts[r + 1]). Blocks are cut to about
 // equal cost, a row costing its nonzeros plus `per_row` (the k x k work of
-// its solve, in units of nonzeros): ids are numbered in first-appearance
+// its solve, in units of nonzeros: RowCost): ids are numbered in first-appearance
 // order, so the heaviest users and items come first and blocks of equal row
 // counts gave rank 0 ~90% of the nonzeros of a Zipf-like log at N = 2 (the
 // other ranks then spin in the collectives; docs/BENCHMARKS.md). The same
 // on every rank given the same counts.
 struct Blocks {
+  // The per-row cost of a k-factor solve in nonzeros. Fitted to perf samples
+  // of the CG row solves of two ranks (ials, k = 32; docs/BENCHMARKS.md): a
+  // row's k x k work costs about as much as k / 3 of its nonzeros.
+  static uint64_t RowCost(uint32_t factors) { return std::max<uint64_t>(1, factors / 3); }
+
   std::vector<uint64_t> starts;  // ranks + 1 entries, starts[0] = 0, starts[ranks] = n
 
   static Blocks ByCost(const std::vector<uint32_t>& nonzeros, uint64_t per_row, int ranks) {
@@ -890,8 +895,8 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
                   MPI_COMM_WORLD);
     MPI_Allreduce(MPI_IN_PLACE, item_rows.data(), static_cast<int>(I), MPI_UINT32_T, MPI_SUM,
                   MPI_COMM_WORLD);
-    user_blocks = Blocks::ByCost(user_rows, params.factors, N);
-    item_blocks = Blocks::ByCost(item_rows, params.factors, N);
+    user_blocks = Blocks::ByCost(user_rows, Blocks::RowCost(params.factors), N);
+    item_blocks = Blocks::ByCost(item_rows, Blocks::RowCost(params.factors), N);
   }
   // 3. Rows to the owners of their users, in input order.
   uint64_t shuffle_bytes = 0;
@@ -1103,8 +1108,8 @@ Result<TrainResult> FitDataset(Session& session, const std::string& kind,
       user_nnz[u] = static_cast<uint32_t>(data->by_user.RowLength(static_cast<uint32_t>(u)));
     }
     for (uint32_t i : data->by_user.indices) ++item_nnz[i];
-    user_blocks = Blocks::ByCost(user_nnz, params.factors, N);
-    item_blocks = Blocks::ByCost(item_nnz, params.factors, N);
+    user_blocks = Blocks::ByCost(user_nnz, Blocks::RowCost(params.factors), N);
+    item_blocks = Blocks::ByCost(item_nnz, Blocks::RowCost(params.factors), N);
   }
   MPI_Bcast(user_blocks.starts.data(), N + 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
   MPI_Bcast(item_blocks.starts.data(), N + 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);

@@ -11,7 +11,7 @@
 //     order, so a user's (item's) index is its first appearance in the input
 //     read in order - the index a single process gives it.
 //  3. Users and items are partitioned into N contiguous blocks of about
-//     equal cost (a row's nonzeros + k, counts summed over ranks). Rows go to
+//     equal cost (a row's nonzeros + k/3, counts summed over ranks). Rows go to
 //     the rank owning their user (MPI_Alltoallv, in input order, so values
 //     aggregate exactly as on one process); the owned users' nonzeros then go
 //     to the ranks owning their items.
