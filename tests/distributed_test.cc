@@ -1,7 +1,7 @@
 // End-to-end tests of `mpirun -np N encore train`, the distributed batch
-// top-N and `mpirun -np N encore run` (src/distributed): the model of N ranks equals the single-process
-// model within the documented tolerance (docs/SCALING.md), failures on any
-// rank fail every rank without a hang or a complete-looking output.
+// top-N and `mpirun -np N encore run` (src/distributed): the model of N ranks equals the
+// single-process model within the documented tolerance (docs/SCALING.md), failures on any rank fail
+// every rank without a hang or a complete-looking output.
 //
 // Runs mpirun as root where the tests run as root (OpenMPI's allow-run-as-
 // root settings) and with --oversubscribe (3 ranks on 2 cores). Each mpirun
@@ -413,8 +413,8 @@ TEST_F(DistributedTest, KilledRankInRecommendLeavesNoSuccess) {
 // that is not (popularity), each with a CSV output under WORKDIR/out/NAME.
 std::string PipelineText(const std::string& plays, const std::string& extra_source = "") {
   std::string text = "name = \"mpi\"\n\n[sources.plays]\npath = \"" + plays +
-                     "\"\nuser = \"user\"\nitem = \"item\"\nvalue = \"plays\"\n" +
-                     extra_source + "\n";
+                     "\"\nuser = \"user\"\nitem = \"item\"\nvalue = \"plays\"\n" + extra_source +
+                     "\n";
   const std::vector<std::pair<std::string, std::string>> models = {
       {"f", "kind = \"ials\"\nparams = { factors = 12, iterations = 6, threads = 1, seed = 11 }"},
       {"a", "kind = \"als\"\nparams = { factors = 8, iterations = 5, threads = 1 }"},

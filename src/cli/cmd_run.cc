@@ -62,17 +62,17 @@ Command RegisterRun(CLI::App& root) {
     options.only = f->only;
     if (f->keep_option->count() > 0) options.keep = f->keep;
     auto pipeline = Pipeline::Load(f->pipeline, options);
-            if (!pipeline.ok()) return PrintError(pipeline.status());
-            if (f->dry_run || f->explain) {
-              if (f->dry_run) Print((*pipeline)->FormatPlan());
-              if (f->dry_run && f->explain) Print("\n");
-              if (f->explain) Print((*pipeline)->FormatExplain());
-              return kExitOk;
-            }
-            auto result = (*pipeline)->Run();
-            if (!result.ok()) return PrintError(result.status());
-            Print(FormatRunResult(*result));
-            return kExitOk;
+    if (!pipeline.ok()) return PrintError(pipeline.status());
+    if (f->dry_run || f->explain) {
+      if (f->dry_run) Print((*pipeline)->FormatPlan());
+      if (f->dry_run && f->explain) Print("\n");
+      if (f->explain) Print((*pipeline)->FormatExplain());
+      return kExitOk;
+    }
+    auto result = (*pipeline)->Run();
+    if (!result.ok()) return PrintError(result.status());
+    Print(FormatRunResult(*result));
+    return kExitOk;
   };
   return {app, [run] {
 #ifdef ENCORE_HAVE_MPI

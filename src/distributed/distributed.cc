@@ -153,7 +153,8 @@ struct Blocks {
   uint64_t end(int r) const { return starts[r + 1]; }
   std::vector<int> Counts() const {
     std::vector<int> c(starts.size() - 1);
-    for (size_t r = 0; r + 1 < starts.size(); ++r) c[r] = static_cast<int>(starts[r + 1] - starts[r]);
+    for (size_t r = 0; r + 1 < starts.size(); ++r)
+      c[r] = static_cast<int>(starts[r + 1] - starts[r]);
     return c;
   }
   // The rank owning row `i`: the last r with starts[r] <= i (empty blocks skipped).
@@ -1050,9 +1051,8 @@ Status InjectedFailure(int rank) {
 
 }  // namespace
 
-Result<TrainResult> FitDataset(Session& session, const std::string& kind,
-                               const ModelParams& params, const Dataset* data,
-                               const std::string& out) {
+Result<TrainResult> FitDataset(Session& session, const std::string& kind, const ModelParams& params,
+                               const Dataset* data, const std::string& out) {
   const Session& s = session;
   const bool root = s.rank() == 0;
   const int N = s.size();
@@ -1159,8 +1159,8 @@ Result<TrainResult> FitDataset(Session& session, const std::string& kind,
   if (kind != "cooccurrence") local.by_item = lb.Transpose(params.threads);
   ENCORE_RETURN_IF_ERROR(Agree(s, InjectedFailure(s.rank())));
   return FitOwnedRows(s, kind, params, std::move(*users), std::move(*items), std::move(local),
-                      times, user_blocks, item_blocks, /*seen_on_rank0=*/true, full,
-                      shuffle_bytes, t, out, std::move(result));
+                      times, user_blocks, item_blocks, /*seen_on_rank0=*/true, full, shuffle_bytes,
+                      t, out, std::move(result));
 }
 
 FitCoordinator::FitCoordinator(Session& session) : session_(session) {}

@@ -38,10 +38,10 @@
 #include <optional>
 #include <string>
 
+#include "encore/dataset.h"
 #include "encore/input.h"
 #include "encore/params.h"
 #include "encore/status.h"
-#include "encore/dataset.h"
 #include "encore/workflow.h"
 
 namespace encore::distributed {
@@ -119,9 +119,8 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
 // (empty: not written) and gets the model. Errors are the same on every rank
 // and name the rank that failed. Test hook: ENCORE_MPI_FAIL_RANK=R makes
 // rank R fail each fit with an error after the scatter.
-Result<TrainResult> FitDataset(Session& session, const std::string& kind,
-                               const ModelParams& params, const Dataset* data,
-                               const std::string& out);
+Result<TrainResult> FitDataset(Session& session, const std::string& kind, const ModelParams& params,
+                               const Dataset* data, const std::string& out);
 
 // Rank 0's side of a job whose model fits run over every rank (`mpirun -np N
 // encore run`): Fit sends the workers (ServeFits on every other rank) a
@@ -138,9 +137,8 @@ class FitCoordinator final : public ModelFitter {
   FitCoordinator& operator=(const FitCoordinator&) = delete;
 
   bool Distributes(const std::string& kind) const override { return SupportsKind(kind); }
-  Result<TrainedModel> Fit(const std::string& kind, const ModelParams& params,
-                           const Dataset& data, const std::string& path,
-                           TrainReport* report) override;
+  Result<TrainedModel> Fit(const std::string& kind, const ModelParams& params, const Dataset& data,
+                           const std::string& path, TrainReport* report) override;
   std::string Describe() const override;
   // Tells every worker the job is over: OK (they return OK) or failed (they
   // return an error with this message). Once; later calls do nothing.

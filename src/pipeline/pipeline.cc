@@ -175,8 +175,8 @@ class Runner {
   // process alone (rank 0), whatever the progress mode.
   void NoteLocal(const std::string& why) {
     if (options_.fitter == nullptr || !noted_local_.insert(why).second) return;
-    std::fprintf(stderr, "encore: %s: its fits run on rank 0 alone, not over the %s\n",
-                 why.c_str(), options_.fitter->Describe().c_str());
+    std::fprintf(stderr, "encore: %s: its fits run on rank 0 alone, not over the %s\n", why.c_str(),
+                 options_.fitter->Describe().c_str());
     std::fflush(stderr);
   }
   std::set<std::string> noted_local_;
