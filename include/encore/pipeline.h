@@ -32,6 +32,8 @@
 
 namespace encore {
 
+class ModelFitter;  // encore/workflow.h
+
 struct PipelineOptions {
   // Replaces the file's workdir (a relative path resolves against the
   // current directory). Empty: the file's.
@@ -48,6 +50,11 @@ struct PipelineOptions {
   // a file whose size or mtime differs before or after it is read fails the
   // run (it is still being written; watch runs again once it settles).
   std::optional<std::map<std::string, std::pair<uint64_t, int64_t>>> settled_files;
+  // Set by `encore run` under mpirun (docs/SCALING.md): the models whose kind
+  // it distributes (ials, als, cooccurrence) are fitted through it, over
+  // every rank; other kinds, evaluation folds and segment models fit in this
+  // process (said once on stderr). Not owned; null: every fit is local.
+  ModelFitter* fitter = nullptr;
 };
 
 struct PipelineOutputResult {

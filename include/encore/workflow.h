@@ -46,6 +46,25 @@ Result<TrainedModel> TrainAndSave(const std::string& kind, const ModelParams& pa
                                   const Dataset& data, const std::string& path,
                                   TrainReport* report = nullptr, Progress* progress = nullptr);
 
+// Fits models somewhere other than this process alone: a pipeline run under
+// mpirun hands its fits to one (distributed::FitCoordinator, src/distributed),
+// so the front end decides where fits run and the pipeline does not depend on
+// MPI. Implementations are called from one thread at a time.
+class ModelFitter {
+ public:
+  virtual ~ModelFitter() = default;
+  // Whether Fit runs `kind` over more than this process; kinds it does not
+  // distribute are fitted with TrainAndSave by the caller.
+  virtual bool Distributes(const std::string& kind) const = 0;
+  // As TrainAndSave: fits `kind` on `data` and writes `path` when not empty.
+  // REQUIRES: Distributes(kind).
+  virtual Result<TrainedModel> Fit(const std::string& kind, const ModelParams& params,
+                                   const Dataset& data, const std::string& path,
+                                   TrainReport* report) = 0;
+  // One line for logs: "2 MPI ranks".
+  virtual std::string Describe() const = 0;
+};
+
 // -------------------------------------------------- recommend to outputs
 
 enum class RecommendKind {

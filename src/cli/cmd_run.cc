@@ -10,6 +10,9 @@
 #include "cli/input_flags.h"
 #include "encore/pipeline.h"
 #include "io/text.h"
+#ifdef ENCORE_HAVE_MPI
+#include "distributed/distributed.h"
+#endif
 
 namespace encore::cli {
 
@@ -54,23 +57,46 @@ Command RegisterRun(CLI::App& root) {
   f->keep_option = app->add_option("--keep", f->keep,
                                    "Run directories kept after a successful run (default: the "
                                    "file's keep, else 5; 0 keeps all)");
-  return {app, [f] {
-            PipelineOptions options;
-            options.workdir = f->workdir;
-            options.only = f->only;
-            if (f->keep_option->count() > 0) options.keep = f->keep;
-            auto pipeline = Pipeline::Load(f->pipeline, options);
-            if (!pipeline.ok()) return PrintError(pipeline.status());
-            if (f->dry_run || f->explain) {
-              if (f->dry_run) Print((*pipeline)->FormatPlan());
-              if (f->dry_run && f->explain) Print("\n");
-              if (f->explain) Print((*pipeline)->FormatExplain());
-              return kExitOk;
+  auto run = [f](PipelineOptions options) {
+    options.workdir = f->workdir;
+    options.only = f->only;
+    if (f->keep_option->count() > 0) options.keep = f->keep;
+    auto pipeline = Pipeline::Load(f->pipeline, options);
+    if (!pipeline.ok()) return PrintError(pipeline.status());
+    if (f->dry_run || f->explain) {
+      if (f->dry_run) Print((*pipeline)->FormatPlan());
+      if (f->dry_run && f->explain) Print("\n");
+      if (f->explain) Print((*pipeline)->FormatExplain());
+      return kExitOk;
+    }
+    auto result = (*pipeline)->Run();
+    if (!result.ok()) return PrintError(result.status());
+    Print(FormatRunResult(*result));
+    return kExitOk;
+  };
+  return {app, [run] {
+#ifdef ENCORE_HAVE_MPI
+            // Under mpirun (docs/SCALING.md): rank 0 runs the pipeline and
+            // hands its ials / als / cooccurrence fits to every rank; the
+            // other ranks only take part in those fits and write nothing.
+            if (distributed::LaunchedByMpi()) {
+              distributed::Session session;
+              if (session.rank() != 0) {
+                // Rank 0 prints the run's error; a worker only exits with it.
+                return distributed::ServeFits(session).ok() ? kExitOk : kExitError;
+              }
+              distributed::FitCoordinator coordinator(session);
+              PipelineOptions options;
+              options.fitter = &coordinator;
+              const int rc = run(options);
+              coordinator.Finish(rc == kExitOk ? Status::OK()
+                                               : Status::FailedPrecondition(
+                                                     "the pipeline failed on rank 0 (exit " +
+                                                     std::to_string(rc) + ")"));
+              return rc;
             }
-            auto result = (*pipeline)->Run();
-            if (!result.ok()) return PrintError(result.status());
-            Print(FormatRunResult(*result));
-            return kExitOk;
+#endif
+            return run(PipelineOptions{});
           }};
 }
 

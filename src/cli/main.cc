@@ -58,19 +58,15 @@ int main(int argc, char** argv) {
     for (const auto& command : commands) {
       if (!command.app->parsed()) continue;
       const std::string name = command.app->get_name();
-      if (name == "train" || name == "recommend") break;
+      if (name == "train" || name == "recommend" || name == "run") break;
       const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
       if (rank == nullptr || std::string(rank) == "0") {
         std::fprintf(stderr,
                      "encore: error: `encore %s` does not run under mpirun; only `encore train` "
-                     "(ials, als, cooccurrence) and `encore recommend` (part files + _SUCCESS) "
-                     "are distributed (docs/SCALING.md).%s\n",
-                     name.c_str(),
-                     name == "run"
-                         ? " A pipeline runs on one process: run `encore run` without mpirun, "
-                           "or train over ranks with `mpirun -np N encore train ...` and write "
-                           "top-N with `mpirun -np N encore recommend ... --out DIR`"
-                         : " Run it without mpirun");
+                     "(ials, als, cooccurrence), `encore recommend` (part files + _SUCCESS) and "
+                     "`encore run` (pipelines: model fits over the ranks) are distributed "
+                     "(docs/SCALING.md). Run it without mpirun\n",
+                     name.c_str());
       }
       return encore::cli::kExitUsage;
     }

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "encore/batch.h"
@@ -113,13 +114,64 @@ std::vector<int> Displacements(const std::vector<int>& counts) {
   return d;
 }
 
+// How the users (or items) of a fit are split over the ranks: rank r owns
+// the contiguous block [starts[r], starts[r + 1]). Blocks are cut to about
+// equal cost, a row costing its nonzeros plus `per_row` (the k x k work of
+// its solve, in units of nonzeros: RowCost): ids are numbered in first-appearance
+// order, so the heaviest users and items come first and blocks of equal row
+// counts gave rank 0 ~90% of the nonzeros of a Zipf-like log at N = 2 (the
+// other ranks then spin in the collectives; docs/BENCHMARKS.md). The same
+// on every rank given the same counts.
+struct Blocks {
+  // The per-row cost of a k-factor solve in nonzeros. Fitted to perf samples
+  // of the CG row solves of two ranks (ials, k = 32; docs/BENCHMARKS.md): a
+  // row's k x k work costs about as much as k / 3 of its nonzeros.
+  static uint64_t RowCost(uint32_t factors) { return std::max<uint64_t>(1, factors / 3); }
+
+  std::vector<uint64_t> starts;  // ranks + 1 entries, starts[0] = 0, starts[ranks] = n
+
+  static Blocks ByCost(const std::vector<uint32_t>& nonzeros, uint64_t per_row, int ranks) {
+    const uint64_t n = nonzeros.size();
+    long double total = 0;
+    for (uint32_t c : nonzeros) total += static_cast<long double>(c + per_row);
+    Blocks b;
+    b.starts.assign(static_cast<size_t>(ranks) + 1, n);
+    b.starts[0] = 0;
+    long double prefix = 0;
+    uint64_t i = 0;
+    for (int r = 1; r < ranks; ++r) {
+      const long double target = total * r / ranks;
+      while (i < n && prefix + static_cast<long double>(nonzeros[i] + per_row) / 2 < target) {
+        prefix += static_cast<long double>(nonzeros[i] + per_row);
+        ++i;
+      }
+      b.starts[r] = i;
+    }
+    return b;
+  }
+  uint64_t begin(int r) const { return starts[r]; }
+  uint64_t end(int r) const { return starts[r + 1]; }
+  std::vector<int> Counts() const {
+    std::vector<int> c(starts.size() - 1);
+    for (size_t r = 0; r + 1 < starts.size(); ++r)
+      c[r] = static_cast<int>(starts[r + 1] - starts[r]);
+    return c;
+  }
+  // The rank owning row `i`: the last r with starts[r] <= i (empty blocks skipped).
+  int OwnerOf(uint64_t i) const {
+    return static_cast<int>(std::upper_bound(starts.begin(), starts.end() - 1, i) -
+                            starts.begin()) -
+           1;
+  }
+};
+
 // The FitExchange of a rank: contiguous user and item blocks.
 class MpiExchange final : public model::FitExchange {
  public:
-  MpiExchange(const Session& s, uint64_t users, uint64_t items, ExchangeStats* stats)
+  MpiExchange(const Session& s, const Blocks& users, const Blocks& items, ExchangeStats* stats)
       : s_(s),
-        user_counts_(BlockCounts(users, s.size())),
-        item_counts_(BlockCounts(items, s.size())),
+        user_counts_(users.Counts()),
+        item_counts_(items.Counts()),
         user_displs_(Displacements(user_counts_)),
         item_displs_(Displacements(item_counts_)),
         fault_(Fault::FromEnv()),
@@ -380,14 +432,6 @@ std::vector<T> AllToAll(const Session& s, const std::vector<std::vector<T>>& out
   return recv;
 }
 
-int OwnerOf(uint64_t index, uint64_t n, int ranks) {
-  // The largest r with BlockStart(n, ranks, r) <= index.
-  int r = static_cast<int>(index * static_cast<uint64_t>(ranks) / std::max<uint64_t>(n, 1));
-  while (r + 1 < ranks && BlockStart(n, ranks, r + 1) <= index) ++r;
-  while (r > 0 && BlockStart(n, ranks, r) > index) --r;
-  return r;
-}
-
 CsrMatrix EmptyRows(uint32_t rows, uint32_t cols) {
   CsrMatrix m;
   m.rows = rows;
@@ -421,10 +465,11 @@ Result<TrainResult> WriteOnRankZero(const Session& s, std::unique_ptr<Recommende
 // Every rank's rows of `mine` (rows [u0, u1) of a users x items matrix, held
 // as rows 0..u1-u0) as one full matrix on every rank: MPI_Allgatherv of the
 // row lengths, indices, values (and times when present).
-CsrMatrix AllGatherRows(const Session& s, const CsrMatrix& mine, uint64_t users, uint64_t items,
-                        bool times, ExchangeStats* stats) {
+CsrMatrix AllGatherRows(const Session& s, const CsrMatrix& mine, const Blocks& user_blocks,
+                        uint64_t items, bool times, ExchangeStats* stats) {
   const int N = s.size();
-  std::vector<int> counts = BlockCounts(users, N), displs = Displacements(counts);
+  const uint64_t users = user_blocks.starts.back();
+  std::vector<int> counts = user_blocks.Counts(), displs = Displacements(counts);
   std::vector<uint64_t> lengths(users);
   std::vector<uint64_t> own(mine.rows);
   for (uint32_t u = 0; u < mine.rows; ++u) own[u] = mine.RowLength(u);
@@ -537,17 +582,19 @@ class MpiRowExchange final : public model::RowExchange {
 // rows of one source item need the rows of every user holding it), computes
 // the rows of its block of source items, and rank 0 gathers them.
 Result<TrainResult> FitCooccurrence(const Session& s, const ModelParams& params, IdDictionary users,
-                                    IdDictionary items, Dataset local, bool has_times, uint32_t u0,
-                                    uint32_t u1, uint64_t shuffle_bytes, Clock::time_point t,
-                                    const std::string& out, TrainResult result) {
-  const uint64_t U = users.size(), I = items.size();
+                                    IdDictionary items, Dataset local, bool has_times,
+                                    const Blocks& user_blocks, uint64_t shuffle_bytes,
+                                    Clock::time_point t, const std::string& out,
+                                    TrainResult result) {
+  const uint64_t u0 = user_blocks.begin(s.rank()), u1 = user_blocks.end(s.rank());
+  const uint64_t I = items.size();
   Dataset data;
   data.users = std::move(users);
   data.items = std::move(items);
   // Every rank's matrix has times when the log has a time column (the flag
   // was agreed over ranks) and the decay asked for them.
   const bool gather_times = params.half_life_days > 0 && has_times;
-  data.by_user = AllGatherRows(s, local.by_user, U, I, gather_times, &result.stats);
+  data.by_user = AllGatherRows(s, local.by_user, user_blocks, I, gather_times, &result.stats);
   local = Dataset();
   data.by_item = data.by_user.Transpose(params.threads);
   result.nonzeros = data.by_user.nnz();
@@ -569,6 +616,148 @@ Result<TrainResult> FitCooccurrence(const Session& s, const ModelParams& params,
   ENCORE_RETURN_IF_ERROR(Agree(s, fit));
   result.train.fit_seconds = Since(t);
   RecordFitCpu(cpu, &result);
+  return WriteOnRankZero(s, std::move(model), std::move(data), out, std::move(result));
+}
+
+// Steps 4-5 of Train (and FitDataset): the fit from this rank's rows.
+// `local` holds the aggregated rows of this rank's user block [u0, u1) of
+// `users` (by_user: rows 0..u1-u0 x every item; by_item: its transpose, items
+// x those users, ascending). With `seen_on_rank0` (the same on every rank),
+// rank 0 passes the whole users x items matrix as `seen` and it is not
+// gathered; otherwise `seen` is null.
+Result<TrainResult> FitOwnedRows(const Session& s, const std::string& kind,
+                                 const ModelParams& params, IdDictionary users, IdDictionary items,
+                                 Dataset local, bool has_times, const Blocks& user_blocks,
+                                 const Blocks& item_blocks, bool seen_on_rank0,
+                                 const CsrMatrix* seen, uint64_t shuffle_bytes, Clock::time_point t,
+                                 const std::string& out, TrainResult result) {
+  const int N = s.size();
+  const uint64_t U = users.size(), I = items.size();
+  const uint32_t u0 = static_cast<uint32_t>(user_blocks.begin(s.rank()));
+  const uint32_t u1 = static_cast<uint32_t>(user_blocks.end(s.rank()));
+  const uint32_t i0 = static_cast<uint32_t>(item_blocks.begin(s.rank()));
+  const uint32_t i1 = static_cast<uint32_t>(item_blocks.end(s.rank()));
+  result.owned_users = u1 - u0;
+  result.owned_items = i1 - i0;
+  if (kind == "cooccurrence") {
+    return FitCooccurrence(s, params, std::move(users), std::move(items), std::move(local),
+                           has_times, user_blocks, shuffle_bytes, t, out, std::move(result));
+  }
+  // The owned users' nonzeros to the owners of their items; ranks' user
+  // blocks ascend, so each item's users arrive in ascending order.
+  std::vector<Entry> entries;
+  {
+    std::vector<std::vector<Entry>> out(N);
+    const CsrMatrix& bi = local.by_item;
+    for (uint32_t i = 0; i < bi.rows; ++i) {
+      const int owner = item_blocks.OwnerOf(i);
+      for (uint64_t p = bi.indptr[i]; p < bi.indptr[i + 1]; ++p) {
+        out[owner].push_back(Entry{i, bi.indices[p] + u0, bi.values[p]});
+      }
+    }
+    local.by_item = CsrMatrix();
+    entries = AllToAll(s, out, &shuffle_bytes);
+  }
+  Dataset data;
+  data.users = std::move(users);
+  data.items = std::move(items);
+  data.by_item = EmptyRows(static_cast<uint32_t>(I), static_cast<uint32_t>(U));
+  {
+    CsrMatrix& m = data.by_item;
+    std::vector<uint64_t> count(uint64_t{i1 - i0} + 1, 0);
+    for (const Entry& e : entries) ++count[e.item - i0 + 1];
+    for (uint32_t i = 0; i < i1 - i0; ++i) count[i + 1] += count[i];
+    for (uint64_t i = 0; i <= I; ++i) {
+      m.indptr[i] = i <= i0 ? 0 : (i >= i1 ? count[i1 - i0] : count[i - i0]);
+    }
+    m.indices.resize(entries.size());
+    m.values.resize(entries.size());
+    std::vector<uint64_t> fill(count.begin(), count.end() - 1);
+    for (const Entry& e : entries) {  // stable: rank order, then ascending users
+      const uint64_t p = fill[e.item - i0]++;
+      m.indices[p] = e.user;
+      m.values[p] = e.value;
+    }
+  }
+  std::vector<Entry>().swap(entries);
+  // by_user: the owned rows; rank 0 gathers every row (the model file's
+  // seen matrix) unless it holds them already.
+  if (seen_on_rank0) {
+    CsrMatrix& m = data.by_user;
+    if (s.rank() == 0) {
+      m = *seen;
+    } else {
+      const CsrMatrix& lb = local.by_user;
+      m = EmptyRows(static_cast<uint32_t>(U), static_cast<uint32_t>(I));
+      for (uint64_t u = 0; u < U; ++u) {
+        const uint64_t len = (u >= u0 && u < u1) ? lb.RowLength(static_cast<uint32_t>(u - u0)) : 0;
+        m.indptr[u + 1] = m.indptr[u] + len;
+      }
+      m.indices.resize(m.indptr[U]);
+      m.values.resize(m.indptr[U]);
+      std::copy(lb.indices.begin(), lb.indices.end(), m.indices.begin() + m.indptr[u0]);
+      std::copy(lb.values.begin(), lb.values.end(), m.values.begin() + m.indptr[u0]);
+    }
+  } else {
+    const CsrMatrix& lb = local.by_user;
+    std::vector<int> counts = user_blocks.Counts(), displs = Displacements(counts);
+    std::vector<uint64_t> lengths(s.rank() == 0 ? U : 0);
+    std::vector<uint64_t> mine(u1 - u0);
+    for (uint32_t u = 0; u < u1 - u0; ++u) mine[u] = lb.RowLength(u);
+    MPI_Gatherv(mine.data(), static_cast<int>(mine.size()), MPI_UINT64_T, lengths.data(),
+                counts.data(), displs.data(), MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    CsrMatrix& m = data.by_user;
+    m = EmptyRows(static_cast<uint32_t>(U), static_cast<uint32_t>(I));
+    if (s.rank() == 0) {
+      for (uint64_t u = 0; u < U; ++u) m.indptr[u + 1] = m.indptr[u] + lengths[u];
+    } else {
+      for (uint64_t u = 0; u < U; ++u) {
+        const uint64_t len = (u >= u0 && u < u1) ? lb.RowLength(static_cast<uint32_t>(u - u0)) : 0;
+        m.indptr[u + 1] = m.indptr[u] + len;
+      }
+    }
+    m.indices.resize(m.indptr[U]);
+    m.values.resize(m.indptr[U]);
+    // Nonzeros of each rank's block (entries: index + value).
+    std::vector<int> nz_counts(N), nz_displs(N);
+    const int my_nz = static_cast<int>(lb.nnz());
+    MPI_Gather(&my_nz, 1, MPI_INT, nz_counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
+    nz_displs = Displacements(nz_counts);
+    if (s.rank() == 0) {
+      MPI_Gatherv(lb.indices.data(), my_nz, MPI_UINT32_T, m.indices.data(), nz_counts.data(),
+                  nz_displs.data(), MPI_UINT32_T, 0, MPI_COMM_WORLD);
+      MPI_Gatherv(lb.values.data(), my_nz, MPI_FLOAT, m.values.data(), nz_counts.data(),
+                  nz_displs.data(), MPI_FLOAT, 0, MPI_COMM_WORLD);
+    } else {
+      MPI_Gatherv(lb.indices.data(), my_nz, MPI_UINT32_T, nullptr, nullptr, nullptr, MPI_UINT32_T,
+                  0, MPI_COMM_WORLD);
+      MPI_Gatherv(lb.values.data(), my_nz, MPI_FLOAT, nullptr, nullptr, nullptr, MPI_FLOAT, 0,
+                  MPI_COMM_WORLD);
+      std::copy(lb.indices.begin(), lb.indices.end(), m.indices.begin() + m.indptr[u0]);
+      std::copy(lb.values.begin(), lb.values.end(), m.values.begin() + m.indptr[u0]);
+    }
+  }
+  local = Dataset();
+  uint64_t nnz = data.by_user.indptr[u1] - data.by_user.indptr[u0];
+  MPI_Allreduce(MPI_IN_PLACE, &nnz, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+  result.nonzeros = nnz;
+  result.stats.shuffle_bytes = shuffle_bytes;
+  result.shuffle_seconds = Since(t);
+  // 4. The fit: the model's own Fit, with an exchange.
+  Result<std::unique_ptr<Recommender>> created = CreateRecommender(kind, params);
+  std::unique_ptr<Recommender> model = std::move(*created);
+  auto* factor_model = dynamic_cast<model::FactorModel*>(model.get());
+  if (factor_model == nullptr) return Status::Internal(kind + " is not a factor model");
+  MpiExchange exchange(s, user_blocks, item_blocks, &result.stats);
+  factor_model->set_fit_exchange(&exchange);
+  t = Clock::now();
+  const double cpu = CpuSeconds();
+  Status fit = model->Fit(data);
+  factor_model->set_fit_exchange(nullptr);
+  ENCORE_RETURN_IF_ERROR(Agree(s, fit));
+  result.train.fit_seconds = Since(t);
+  RecordFitCpu(cpu, &result);
+  // 5. Rank 0 writes the model file; the others wait for its outcome.
   return WriteOnRankZero(s, std::move(model), std::move(data), out, std::move(result));
 }
 
@@ -695,6 +884,21 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
   const int N = s.size();
   result.users = U;
   result.items = I;
+  // Blocks of about equal cost: every rank's rows per user and item, summed.
+  Blocks user_blocks, item_blocks;
+  {
+    std::vector<uint32_t> user_rows(U, 0), item_rows(I, 0);
+    for (size_t i = 0; i < log.size(); ++i) {
+      ++user_rows[user_map[log.user[i]]];
+      ++item_rows[item_map[log.item[i]]];
+    }
+    MPI_Allreduce(MPI_IN_PLACE, user_rows.data(), static_cast<int>(U), MPI_UINT32_T, MPI_SUM,
+                  MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, item_rows.data(), static_cast<int>(I), MPI_UINT32_T, MPI_SUM,
+                  MPI_COMM_WORLD);
+    user_blocks = Blocks::ByCost(user_rows, Blocks::RowCost(params.factors), N);
+    item_blocks = Blocks::ByCost(item_rows, Blocks::RowCost(params.factors), N);
+  }
   // 3. Rows to the owners of their users, in input order.
   uint64_t shuffle_bytes = 0;
   std::vector<Row> rows;
@@ -708,7 +912,7 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
       row.value = log.value[i];
       row.event = log.has_events ? event_map[log.event[i]] : 0;
       row.time = log.has_times ? log.time[i] : 0;
-      out[OwnerOf(row.user, U, N)].push_back(row);
+      out[user_blocks.OwnerOf(row.user)].push_back(row);
     }
     log = InteractionLog();
     rows = AllToAll(s, out, &shuffle_bytes);
@@ -762,12 +966,8 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
   }
   // Build this rank's users x all items (BuildDataset: the single-process
   // aggregation, over the same rows in the same order).
-  const uint32_t u0 = static_cast<uint32_t>(BlockStart(U, N, s.rank()));
-  const uint32_t u1 = static_cast<uint32_t>(BlockStart(U, N, s.rank() + 1));
-  const uint32_t i0 = static_cast<uint32_t>(BlockStart(I, N, s.rank()));
-  const uint32_t i1 = static_cast<uint32_t>(BlockStart(I, N, s.rank() + 1));
-  result.owned_users = u1 - u0;
-  result.owned_items = i1 - i0;
+  const uint32_t u0 = static_cast<uint32_t>(user_blocks.begin(s.rank()));
+  const uint32_t u1 = static_cast<uint32_t>(user_blocks.end(s.rank()));
   Result<ResolvedInput> resolved = ResolveInput(input);  // succeeded above
   DatasetOptions dopts = resolved->dataset;
   // cooccurrence's recency decay needs the times; the factor models do not.
@@ -791,111 +991,237 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
     local_data = BuildDataset(std::move(part), dopts);
   }
   ENCORE_RETURN_IF_ERROR(Agree(s, local_data.status()));
-  Dataset& local = *local_data;
-  if (cooc) {
-    return FitCooccurrence(s, params, std::move(*users), std::move(*items), std::move(local),
-                           flags[1] != 0, u0, u1, shuffle_bytes, t, out, std::move(result));
+  return FitOwnedRows(s, kind, params, std::move(*users), std::move(*items), std::move(*local_data),
+                      flags[1] != 0, user_blocks, item_blocks, /*seen_on_rank0=*/false, nullptr,
+                      shuffle_bytes, t, out, std::move(result));
+}
+
+namespace {
+
+// What rank 0 tells the workers (FitCoordinator -> ServeFits), one
+// MPI_Bcast of this struct per command; kFailed is followed by rank 0's
+// message. The ranks run the same binary, so ModelParams travels as bytes.
+enum Op : int32_t { kOpFit = 1, kOpDone = 2, kOpFailed = 3 };
+struct Command {
+  int32_t op = 0;
+  char kind[32] = {};
+  ModelParams params;
+};
+static_assert(std::is_trivially_copyable_v<Command>, "Command is sent as bytes");
+
+void BcastCommand(Command* c) { MPI_Bcast(c, sizeof *c, MPI_BYTE, 0, MPI_COMM_WORLD); }
+
+// Rank 0's `text` on every rank. Returns false (on every rank) when it is
+// too long for one message.
+bool BcastString(std::string* text) {
+  uint64_t len = text->size();
+  MPI_Bcast(&len, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+  if (len > static_cast<uint64_t>(INT32_MAX)) return false;
+  text->resize(len);
+  MPI_Bcast(text->data(), static_cast<int>(len), MPI_CHAR, 0, MPI_COMM_WORLD);
+  return true;
+}
+
+// Rank 0's dictionary on every rank (rank 0 keeps a copy of its own).
+Result<IdDictionary> BcastIds(const Session& s, const IdDictionary* mine, const char* what) {
+  std::string packed = s.rank() == 0 ? PackNames(*mine) : std::string();
+  if (!BcastString(&packed)) {
+    return Status::InvalidArgument(std::string("the ") + what +
+                                   " ids hold more than 2 GiB, more than one MPI_Bcast carries; "
+                                   "see docs/SCALING.md (where the design stops scaling)");
   }
-  // The owned users' nonzeros to the owners of their items; ranks' user
-  // blocks ascend, so each item's users arrive in ascending order.
-  std::vector<Entry> entries;
-  {
-    std::vector<std::vector<Entry>> out(N);
-    const CsrMatrix& bi = local.by_item;
-    for (uint32_t i = 0; i < bi.rows; ++i) {
-      const int owner = OwnerOf(i, I, N);
-      for (uint64_t p = bi.indptr[i]; p < bi.indptr[i + 1]; ++p) {
-        out[owner].push_back(Entry{i, bi.indices[p] + u0, bi.values[p]});
-      }
-    }
-    local.by_item = CsrMatrix();
-    entries = AllToAll(s, out, &shuffle_bytes);
+  if (s.rank() == 0) return mine->Clone();
+  IdDictionary ids;
+  for (uint64_t p = 0; p < packed.size();) {
+    uint32_t len;
+    std::memcpy(&len, packed.data() + p, sizeof len);
+    p += sizeof len;
+    ids.Intern(std::string_view(packed.data() + p, len));
+    p += len;
   }
-  Dataset data;
-  data.users = std::move(*users);
-  data.items = std::move(*items);
-  data.by_item = EmptyRows(static_cast<uint32_t>(I), static_cast<uint32_t>(U));
-  {
-    CsrMatrix& m = data.by_item;
-    std::vector<uint64_t> count(uint64_t{i1 - i0} + 1, 0);
-    for (const Entry& e : entries) ++count[e.item - i0 + 1];
-    for (uint32_t i = 0; i < i1 - i0; ++i) count[i + 1] += count[i];
-    for (uint64_t i = 0; i <= I; ++i) {
-      m.indptr[i] = i <= i0 ? 0 : (i >= i1 ? count[i1 - i0] : count[i - i0]);
-    }
-    m.indices.resize(entries.size());
-    m.values.resize(entries.size());
-    std::vector<uint64_t> fill(count.begin(), count.end() - 1);
-    for (const Entry& e : entries) {  // stable: rank order, then ascending users
-      const uint64_t p = fill[e.item - i0]++;
-      m.indices[p] = e.user;
-      m.values[p] = e.value;
-    }
+  return ids;
+}
+
+// Test hook: ENCORE_MPI_FAIL_RANK=R makes rank R's fits fail with an error.
+Status InjectedFailure(int rank) {
+  const char* r = std::getenv("ENCORE_MPI_FAIL_RANK");
+  if (r == nullptr || std::atoi(r) != rank) return Status::OK();
+  return Status::Internal("fit failed by ENCORE_MPI_FAIL_RANK (fault injection)");
+}
+
+}  // namespace
+
+Result<TrainResult> FitDataset(Session& session, const std::string& kind, const ModelParams& params,
+                               const Dataset* data, const std::string& out) {
+  const Session& s = session;
+  const bool root = s.rank() == 0;
+  const int N = s.size();
+  TrainResult result;
+  result.rank = s.rank();
+  result.ranks = N;
+  if (!SupportsKind(kind)) {  // the same kind on every rank: no agreement needed
+    return Status::InvalidArgument("ials, als and cooccurrence fit over MPI ranks, not '" + kind +
+                                   "'");
   }
-  std::vector<Entry>().swap(entries);
-  // by_user: the owned rows; rank 0 gathers every row (the model file's
-  // seen matrix).
-  {
-    const CsrMatrix& lb = local.by_user;
-    std::vector<int> counts = BlockCounts(U, N), displs = Displacements(counts);
-    std::vector<uint64_t> lengths(s.rank() == 0 ? U : 0);
-    std::vector<uint64_t> mine(u1 - u0);
-    for (uint32_t u = 0; u < u1 - u0; ++u) mine[u] = lb.RowLength(u);
-    MPI_Gatherv(mine.data(), static_cast<int>(mine.size()), MPI_UINT64_T, lengths.data(),
-                counts.data(), displs.data(), MPI_UINT64_T, 0, MPI_COMM_WORLD);
-    CsrMatrix& m = data.by_user;
-    m = EmptyRows(static_cast<uint32_t>(U), static_cast<uint32_t>(I));
-    if (s.rank() == 0) {
-      for (uint64_t u = 0; u < U; ++u) m.indptr[u + 1] = m.indptr[u] + lengths[u];
-    } else {
-      for (uint64_t u = 0; u < U; ++u) {
-        const uint64_t len = (u >= u0 && u < u1) ? lb.RowLength(static_cast<uint32_t>(u - u0)) : 0;
-        m.indptr[u + 1] = m.indptr[u] + len;
-      }
-    }
-    m.indices.resize(m.indptr[U]);
-    m.values.resize(m.indptr[U]);
-    // Nonzeros of each rank's block (entries: index + value).
-    std::vector<int> nz_counts(N), nz_displs(N);
-    const int my_nz = static_cast<int>(lb.nnz());
-    MPI_Gather(&my_nz, 1, MPI_INT, nz_counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
-    nz_displs = Displacements(nz_counts);
-    if (s.rank() == 0) {
-      MPI_Gatherv(lb.indices.data(), my_nz, MPI_UINT32_T, m.indices.data(), nz_counts.data(),
-                  nz_displs.data(), MPI_UINT32_T, 0, MPI_COMM_WORLD);
-      MPI_Gatherv(lb.values.data(), my_nz, MPI_FLOAT, m.values.data(), nz_counts.data(),
-                  nz_displs.data(), MPI_FLOAT, 0, MPI_COMM_WORLD);
-    } else {
-      MPI_Gatherv(lb.indices.data(), my_nz, MPI_UINT32_T, nullptr, nullptr, nullptr, MPI_UINT32_T,
-                  0, MPI_COMM_WORLD);
-      MPI_Gatherv(lb.values.data(), my_nz, MPI_FLOAT, nullptr, nullptr, nullptr, MPI_FLOAT, 0,
-                  MPI_COMM_WORLD);
-      std::copy(lb.indices.begin(), lb.indices.end(), m.indices.begin() + m.indptr[u0]);
-      std::copy(lb.values.begin(), lb.values.end(), m.values.begin() + m.indptr[u0]);
+  Status st = CreateRecommender(kind, params).status();
+  if (st.ok() && root) {
+    if (data == nullptr) {
+      st = Status::Internal("FitDataset: rank 0 was given no dataset");
+    } else if (!out.empty()) {
+      io::OutputFileOptions out_options;
+      out_options.what = "model file";
+      out_options.gzip_by_extension = false;
+      st = io::CheckOutputPath(out, out_options).status();  // fail before the fit
     }
   }
-  local = Dataset();
-  uint64_t nnz = data.by_user.indptr[u1] - data.by_user.indptr[u0];
-  MPI_Allreduce(MPI_IN_PLACE, &nnz, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
-  result.nonzeros = nnz;
-  result.stats.shuffle_bytes = shuffle_bytes;
-  result.shuffle_seconds = Since(t);
-  // 4. The fit: the model's own Fit, with an exchange.
-  Result<std::unique_ptr<Recommender>> created = CreateRecommender(kind, params);
-  std::unique_ptr<Recommender> model = std::move(*created);
-  auto* factor_model = dynamic_cast<model::FactorModel*>(model.get());
-  if (factor_model == nullptr) return Status::Internal(kind + " is not a factor model");
-  MpiExchange exchange(s, U, I, &result.stats);
-  factor_model->set_fit_exchange(&exchange);
-  t = Clock::now();
-  const double cpu = CpuSeconds();
-  Status fit = model->Fit(data);
-  factor_model->set_fit_exchange(nullptr);
-  ENCORE_RETURN_IF_ERROR(Agree(s, fit));
-  result.train.fit_seconds = Since(t);
-  RecordFitCpu(cpu, &result);
-  // 5. Rank 0 writes the model file; the others wait for its outcome.
-  return WriteOnRankZero(s, std::move(model), std::move(data), out, std::move(result));
+  ENCORE_RETURN_IF_ERROR(Agree(s, st));
+  const auto t = Clock::now();
+  // Sizes, then both dictionaries (every rank's model needs the sizes;
+  // cooccurrence orders ties by item name).
+  uint64_t head[4] = {0, 0, 0, 0};
+  if (root) {
+    head[0] = data->users.size();
+    head[1] = data->items.size();
+    head[2] = data->by_user.nnz();
+    head[3] = data->by_user.times.empty() ? 0 : 1;
+  }
+  MPI_Bcast(head, 4, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+  const uint64_t U = head[0], I = head[1], nnz = head[2];
+  const bool times = head[3] != 0 && kind == "cooccurrence" && params.half_life_days > 0;
+  if (nnz > static_cast<uint64_t>(INT32_MAX)) {  // the same figure on every rank
+    return Status::InvalidArgument(
+        "the dataset has " + std::to_string(nnz) +
+        " nonzeros, more than rank 0 scatters in one MPI_Scatterv (2^31); train it with "
+        "`mpirun -np N encore train` (each rank reads its share of the input files)");
+  }
+  Result<IdDictionary> users = BcastIds(s, root ? &data->users : nullptr, "user");
+  if (!users.ok()) return users.status();  // the same on every rank
+  Result<IdDictionary> items = BcastIds(s, root ? &data->items : nullptr, "item");
+  if (!items.ok()) return items.status();
+  // Blocks of about equal cost, cut by rank 0 and broadcast.
+  Blocks user_blocks, item_blocks;
+  user_blocks.starts.assign(static_cast<size_t>(N) + 1, 0);
+  item_blocks.starts.assign(static_cast<size_t>(N) + 1, 0);
+  if (root) {
+    std::vector<uint32_t> user_nnz(U), item_nnz(I);
+    for (uint64_t u = 0; u < U; ++u) {
+      user_nnz[u] = static_cast<uint32_t>(data->by_user.RowLength(static_cast<uint32_t>(u)));
+    }
+    for (uint32_t i : data->by_user.indices) ++item_nnz[i];
+    user_blocks = Blocks::ByCost(user_nnz, Blocks::RowCost(params.factors), N);
+    item_blocks = Blocks::ByCost(item_nnz, Blocks::RowCost(params.factors), N);
+  }
+  MPI_Bcast(user_blocks.starts.data(), N + 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+  MPI_Bcast(item_blocks.starts.data(), N + 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+  // Each rank gets the rows of its own user block only (MPI_Scatterv): the
+  // factor sweeps need no other rows, and rank 0 sends each row once.
+  const uint32_t u0 = static_cast<uint32_t>(user_blocks.begin(s.rank()));
+  const uint32_t u1 = static_cast<uint32_t>(user_blocks.end(s.rank()));
+  std::vector<int> counts = user_blocks.Counts(), displs = Displacements(counts);
+  std::vector<uint64_t> all_lengths;
+  std::vector<int> nz_counts(N, 0), nz_displs(N, 0);
+  if (root) {
+    const CsrMatrix& m = data->by_user;
+    all_lengths.resize(U);
+    for (uint64_t u = 0; u < U; ++u) all_lengths[u] = m.RowLength(static_cast<uint32_t>(u));
+    for (int r = 0; r < N; ++r) {
+      const uint64_t a = m.indptr[user_blocks.begin(r)], b = m.indptr[user_blocks.end(r)];
+      nz_displs[r] = static_cast<int>(a);
+      nz_counts[r] = static_cast<int>(b - a);
+    }
+  }
+  std::vector<uint64_t> lengths(u1 - u0);
+  MPI_Scatterv(all_lengths.data(), counts.data(), displs.data(), MPI_UINT64_T, lengths.data(),
+               static_cast<int>(lengths.size()), MPI_UINT64_T, 0, MPI_COMM_WORLD);
+  int my_nz = 0;
+  MPI_Scatter(nz_counts.data(), 1, MPI_INT, &my_nz, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  Dataset local;
+  local.by_user = EmptyRows(u1 - u0, static_cast<uint32_t>(I));
+  CsrMatrix& lb = local.by_user;
+  for (uint32_t u = 0; u < u1 - u0; ++u) lb.indptr[u + 1] = lb.indptr[u] + lengths[u];
+  lb.indices.resize(static_cast<size_t>(my_nz));
+  lb.values.resize(static_cast<size_t>(my_nz));
+  const CsrMatrix* full = root ? &data->by_user : nullptr;
+  MPI_Scatterv(root ? full->indices.data() : nullptr, nz_counts.data(), nz_displs.data(),
+               MPI_UINT32_T, lb.indices.data(), my_nz, MPI_UINT32_T, 0, MPI_COMM_WORLD);
+  MPI_Scatterv(root ? full->values.data() : nullptr, nz_counts.data(), nz_displs.data(), MPI_FLOAT,
+               lb.values.data(), my_nz, MPI_FLOAT, 0, MPI_COMM_WORLD);
+  if (times) {
+    lb.times.resize(static_cast<size_t>(my_nz));
+    MPI_Scatterv(root ? full->times.data() : nullptr, nz_counts.data(), nz_displs.data(),
+                 MPI_INT64_T, lb.times.data(), my_nz, MPI_INT64_T, 0, MPI_COMM_WORLD);
+  }
+  uint64_t shuffle_bytes = 0;
+  if (root) {
+    shuffle_bytes = (nnz - static_cast<uint64_t>(nz_counts[0])) * (times ? 16 : 8) +
+                    (U - static_cast<uint64_t>(counts[0])) * 8;
+  }
+  if (kind != "cooccurrence") local.by_item = lb.Transpose(params.threads);
+  ENCORE_RETURN_IF_ERROR(Agree(s, InjectedFailure(s.rank())));
+  return FitOwnedRows(s, kind, params, std::move(*users), std::move(*items), std::move(local),
+                      times, user_blocks, item_blocks, /*seen_on_rank0=*/true, full, shuffle_bytes,
+                      t, out, std::move(result));
+}
+
+FitCoordinator::FitCoordinator(Session& session) : session_(session) {}
+
+FitCoordinator::~FitCoordinator() {
+  Finish(Status::FailedPrecondition("rank 0 ended the job without finishing it"));
+}
+
+Result<TrainedModel> FitCoordinator::Fit(const std::string& kind, const ModelParams& params,
+                                         const Dataset& data, const std::string& path,
+                                         TrainReport* report) {
+  if (finished_) return Status::FailedPrecondition("FitCoordinator::Fit after Finish");
+  Command c;
+  if (!SupportsKind(kind) || kind.size() >= sizeof c.kind) {
+    return Status::InvalidArgument("model kind '" + kind + "' does not fit over MPI ranks");
+  }
+  c.op = kOpFit;
+  std::memcpy(c.kind, kind.data(), kind.size());
+  c.params = params;
+  BcastCommand(&c);
+  ++fits_;
+  ENCORE_ASSIGN_OR_RETURN(TrainResult r, FitDataset(session_, kind, params, &data, path));
+  if (report != nullptr) *report = r.train;
+  return std::move(*r.model);
+}
+
+std::string FitCoordinator::Describe() const {
+  return std::to_string(session_.size()) + " MPI ranks";
+}
+
+void FitCoordinator::Finish(const Status& outcome) {
+  if (finished_) return;
+  finished_ = true;
+  Command c;
+  c.op = outcome.ok() ? kOpDone : kOpFailed;
+  BcastCommand(&c);
+  if (!outcome.ok()) {
+    std::string message = outcome.message();
+    if (message.size() > 4096) message.resize(4096);
+    BcastString(&message);
+  }
+}
+
+Status ServeFits(Session& session) {
+  for (;;) {
+    Command c;
+    BcastCommand(&c);
+    if (c.op == kOpDone) return Status::OK();
+    if (c.op == kOpFailed) {
+      std::string message;
+      BcastString(&message);
+      return Status::FailedPrecondition("rank 0 failed the job: " + message);
+    }
+    if (c.op != kOpFit) {
+      return Status::Internal("rank " + std::to_string(session.rank()) +
+                              " got an unknown command " + std::to_string(c.op) + " from rank 0");
+    }
+    const std::string kind(c.kind, strnlen(c.kind, sizeof c.kind));
+    // A failed fit fails on every rank (agreed); rank 0 decides what follows.
+    (void)FitDataset(session, kind, c.params, nullptr, "");
+  }
 }
 
 Result<RecommendResult> RecommendParts(Session& session, const std::string& model_file,

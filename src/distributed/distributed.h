@@ -10,13 +10,18 @@
 //  2. Ids are agreed: every rank learns every rank's dictionaries in rank
 //     order, so a user's (item's) index is its first appearance in the input
 //     read in order - the index a single process gives it.
-//  3. Users and items are partitioned into N contiguous blocks. Rows go to
+//  3. Users and items are partitioned into N contiguous blocks of about
+//     equal cost (a row's nonzeros + k/3, counts summed over ranks). Rows go to
 //     the rank owning their user (MPI_Alltoallv, in input order, so values
 //     aggregate exactly as on one process); the owned users' nonzeros then go
 //     to the ranks owning their items.
 //  4. Each half-sweep: Y^T Y summed with MPI_Allreduce (k x k doubles), the
 //     owned rows solved, the factor blocks shared with MPI_Allgatherv.
 //  5. Rank 0 gathers the seen matrix and writes the one model file.
+// FitDataset runs steps 3-5 from a dataset rank 0 holds in memory (a
+// pipeline's), and FitCoordinator / ServeFits run those fits for
+// `mpirun -np N encore run`: rank 0 runs the pipeline, the others wait for
+// its fit commands.
 // Every step that can fail on one rank is followed by an agreement (an
 // MPI_Allreduce of the outcome), so an error on any rank fails every rank
 // with that rank's message, never a hang. A rank that dies makes mpirun end
@@ -33,6 +38,7 @@
 #include <optional>
 #include <string>
 
+#include "encore/dataset.h"
 #include "encore/input.h"
 #include "encore/params.h"
 #include "encore/status.h"
@@ -102,6 +108,56 @@ bool SupportsKind(const std::string& kind);
 Result<TrainResult> Train(Session& session, const std::string& kind, const ModelParams& params,
                           const InputOptions& input, const std::string& out,
                           const TrainOptions& options);
+
+// Fits `kind` from a dataset rank 0 already holds in memory (a pipeline's
+// prepared data; ids are rank 0's), with the same partitioned sweeps as
+// Train: rank 0 scatters each rank the rows of its user block
+// (MPI_Scatterv) and both dictionaries (MPI_Bcast); the fit then runs as in
+// Train from step 4, except that rank 0 keeps its own seen matrix instead
+// of gathering it. Every rank must call it with the same kind and params;
+// `data` is read on rank 0 only (null elsewhere). Rank 0 writes `out`
+// (empty: not written) and gets the model. Errors are the same on every rank
+// and name the rank that failed. Test hook: ENCORE_MPI_FAIL_RANK=R makes
+// rank R fail each fit with an error after the scatter.
+Result<TrainResult> FitDataset(Session& session, const std::string& kind, const ModelParams& params,
+                               const Dataset* data, const std::string& out);
+
+// Rank 0's side of a job whose model fits run over every rank (`mpirun -np N
+// encore run`): Fit sends the workers (ServeFits on every other rank) a
+// command - fit this kind with these params - and runs FitDataset with them.
+// Finish ends the workers' loop with the job's outcome; the destructor
+// finishes with a failure if Finish was not called (an early return or an
+// exception on rank 0 must not leave the workers waiting).
+// REQUIRES: rank 0; one thread.
+class FitCoordinator final : public ModelFitter {
+ public:
+  explicit FitCoordinator(Session& session);
+  ~FitCoordinator() override;
+  FitCoordinator(const FitCoordinator&) = delete;
+  FitCoordinator& operator=(const FitCoordinator&) = delete;
+
+  bool Distributes(const std::string& kind) const override { return SupportsKind(kind); }
+  Result<TrainedModel> Fit(const std::string& kind, const ModelParams& params, const Dataset& data,
+                           const std::string& path, TrainReport* report) override;
+  std::string Describe() const override;
+  // Tells every worker the job is over: OK (they return OK) or failed (they
+  // return an error with this message). Once; later calls do nothing.
+  void Finish(const Status& outcome);
+  // Fits made over the ranks so far.
+  int fits() const { return fits_; }
+
+ private:
+  Session& session_;
+  bool finished_ = false;
+  int fits_ = 0;
+};
+
+// A worker rank's loop (every rank but 0): waits for rank 0's commands and
+// takes part in each fit, until rank 0 finishes. Writes no file. Returns OK
+// when rank 0 finished with success, else an error carrying rank 0's message
+// (a failed fit is agreed over all ranks and does not end the loop: rank 0
+// decides). REQUIRES: rank > 0.
+Status ServeFits(Session& session);
 
 // The memory model of docs/SCALING.md: bytes one of `ranks` ranks needs to
 // train `factors` factors over users x items with `nonzeros` nonzeros.

@@ -26,6 +26,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "data/feedback_check.h"
@@ -158,6 +159,27 @@ class Runner {
   Status RunRetailOutput(const OutputConfig& o, ManifestOutput* record, OutputReport* report,
                          std::string* detail);
   void Say(const std::string& line) { progress_.Note("encore: " + line); }
+  // A model fit: through options_.fitter (over MPI ranks) when it
+  // distributes `kind`, else in this process (TrainAndSave).
+  Result<TrainedModel> Fit(const std::string& kind, const ModelParams& params, const Dataset& data,
+                           const std::string& path, TrainReport* report) {
+    if (options_.fitter != nullptr) {
+      if (options_.fitter->Distributes(kind)) {
+        return options_.fitter->Fit(kind, params, data, path, report);
+      }
+      NoteLocal("model kind " + kind + " is not distributed");
+    }
+    return TrainAndSave(kind, params, data, path, report, &progress_);
+  }
+  // With a fitter: says once on stderr that `why` makes a fit run in this
+  // process alone (rank 0), whatever the progress mode.
+  void NoteLocal(const std::string& why) {
+    if (options_.fitter == nullptr || !noted_local_.insert(why).second) return;
+    std::fprintf(stderr, "encore: %s: its fits run on rank 0 alone, not over the %s\n", why.c_str(),
+                 options_.fitter->Describe().c_str());
+    std::fflush(stderr);
+  }
+  std::set<std::string> noted_local_;
   Status Save() { return WriteManifest(manifest_, run_dir_); }
 
   const PipelineConfig& c_;
@@ -559,6 +581,7 @@ Status Runner::RunModel(const ModelConfig& m, std::string* detail) {
   if (m.evaluate) {
     const EvaluateConfig& e = *m.evaluate;
     record.evaluated = true;
+    NoteLocal("evaluation ([model." + m.name + ".evaluate]) is not distributed");
     ENCORE_ASSIGN_OR_RETURN(
         EvaluationRun run,
         RunEvaluation(m.kind, params, data, c_.prepare.dataset.feedback, e, eval_options));
@@ -586,8 +609,7 @@ Status Runner::RunModel(const ModelConfig& m, std::string* detail) {
   record.file = run_dir_ + "/models/" + m.name + ".model";
   if (!trained) {
     TrainReport report;
-    ENCORE_ASSIGN_OR_RETURN(trained,
-                            TrainAndSave(m.kind, params, data, record.file, &report, &progress_));
+    ENCORE_ASSIGN_OR_RETURN(trained, Fit(m.kind, params, data, record.file, &report));
     record.fit_seconds = report.fit_seconds;
     record.bytes = report.file_bytes;
     record.trained_on = "all data";
@@ -852,8 +874,7 @@ Status Runner::RunRetail(std::string* detail) {
   record.kind = m.kind;
   record.file = run_dir_ + "/models/" + m.name + ".model";
   TrainReport train;
-  ENCORE_ASSIGN_OR_RETURN(state->model,
-                          TrainAndSave(m.kind, m.params, data, record.file, &train, &progress_));
+  ENCORE_ASSIGN_OR_RETURN(state->model, Fit(m.kind, m.params, data, record.file, &train));
   record.fit_seconds = train.fit_seconds;
   record.bytes = train.file_bytes;
   record.trained_on = "rolled-up keys (" + r.key + ")";
@@ -1043,6 +1064,7 @@ Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log, c
     estimate[s] =
         SegmentTrainBytes(trained_members[s], data.items.size(), segment_nnz[s], params[s].factors);
   }
+  if (!todo.empty()) NoteLocal("segment models ([retail.segments]) are not distributed");
   const uint32_t workers = static_cast<uint32_t>(std::min<size_t>(
       todo.size(), g.parallel > 0 ? g.parallel : ResolveThreads(m.params.threads)));
   const uint64_t budget = g.memory_mb > 0 ? g.memory_mb << 20 : AvailableMemoryBytes() / 2;
@@ -1194,6 +1216,7 @@ Status Runner::RunSegments(const SegmentsConfig& g, const InteractionLog& log, c
     so.min_train = 1;
     ENCORE_ASSIGN_OR_RETURN(FoldAssignment fold, HoldoutSplit(data, so));
     TrainTest tt = MakeTrainTest(data, fold, 0);
+    NoteLocal("segment evaluation ([retail.segments] evaluate) is not distributed");
     ENCORE_ASSIGN_OR_RETURN(TrainedModel global, TrainAndSave(m.kind, m.params, tt.train, ""));
     std::vector<std::optional<TrainedModel>> models(num_segments);
     for (uint32_t s = 0; s < num_segments; ++s) {
