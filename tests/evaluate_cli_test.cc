@@ -177,16 +177,17 @@ TEST(EvaluateCli, TestInputReadsMatricesAndRejectsOverlapAndFolds) {
   auto r = RunEncore(base + dir.File("test.ascii"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(Has(r.out, "\"test_pairs\": 4")) << r.out;
-  EXPECT_TRUE(Has(r.err, "4 pairs; 1 users and 1 items not in the training data; 0 pairs in both")) << r.err;
+  EXPECT_TRUE(Has(r.err, "4 pairs; 1 users and 1 items not in the training data; 0 pairs in both"))
+      << r.err;
 
   auto overlap = RunEncore(base + dir.File("overlap.ascii") + " -q");
   EXPECT_EQ(overlap.exit_code, 1);
   EXPECT_TRUE(Has(overlap.err, "user '1', item '1'")) << overlap.err;
   EXPECT_TRUE(Has(overlap.err, "must be unseen")) << overlap.err;
   // The overlap dropped from the test leaves nothing to test; from training, one pair.
-  EXPECT_EQ(RunEncore(base + dir.File("overlap.ascii") + " -q --test-overlap drop-from-test")
-                .exit_code,
-            1);
+  EXPECT_EQ(
+      RunEncore(base + dir.File("overlap.ascii") + " -q --test-overlap drop-from-test").exit_code,
+      1);
   auto dropped = RunEncore(base + dir.File("overlap.ascii") + " --test-overlap drop-from-train");
   ASSERT_EQ(dropped.exit_code, 0) << dropped.err;
   EXPECT_TRUE(Has(dropped.out, "\"test_pairs\": 1")) << dropped.out;

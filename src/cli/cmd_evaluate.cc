@@ -40,8 +40,7 @@ struct EvaluateFlags {
 Result<Dataset> LoadGivenTrainTest(const EvaluateFlags& f, const InputOptions& input,
                                    const ResolvedInput& resolved, EvaluationProtocol* protocol) {
   ReadReport report;
-  ENCORE_ASSIGN_OR_RETURN(InteractionLog train,
-                          ReadInputReporting(input, f.input.quiet, &report));
+  ENCORE_ASSIGN_OR_RETURN(InteractionLog train, ReadInputReporting(input, f.input.quiet, &report));
   InputOptions test_input = input;
   test_input.files = f.test_inputs;
   // The test files' rejected rows must not overwrite the training files'.
@@ -50,9 +49,8 @@ Result<Dataset> LoadGivenTrainTest(const EvaluateFlags& f, const InputOptions& i
   ENCORE_ASSIGN_OR_RETURN(InteractionLog test,
                           ReadInputReporting(test_input, f.input.quiet, &test_report));
   ENCORE_ASSIGN_OR_RETURN(TestOverlap overlap, ParseTestOverlap(f.test_overlap));
-  ENCORE_ASSIGN_OR_RETURN(
-      GivenTrainTest given,
-      CombineTrainTest(std::move(train), std::move(test), resolved.dataset, overlap));
+  ENCORE_ASSIGN_OR_RETURN(GivenTrainTest given, CombineTrainTest(std::move(train), std::move(test),
+                                                                 resolved.dataset, overlap));
   std::string name;
   for (const std::string& file : f.test_inputs) name += (name.empty() ? "" : ", ") + file;
   if (!f.input.quiet) {
@@ -67,10 +65,9 @@ Result<Dataset> LoadGivenTrainTest(const EvaluateFlags& f, const InputOptions& i
   protocol->given_folds = std::move(given.folds);
   protocol->given_test_name = name;
   if (given.overlap_pairs > 0) {
-    protocol->given_test_name += ", " + std::to_string(given.overlap_pairs) + " pairs also in " +
-                                 "training " + (overlap == TestOverlap::kDropFromTest
-                                                    ? "dropped from the test"
-                                                    : "dropped from training");
+    protocol->given_test_name +=
+        ", " + std::to_string(given.overlap_pairs) + " pairs also in " + "training " +
+        (overlap == TestOverlap::kDropFromTest ? "dropped from the test" : "dropped from training");
   }
   ENCORE_RETURN_IF_ERROR(ValidateProtocol(*protocol));
   return std::move(given.data);

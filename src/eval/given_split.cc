@@ -63,7 +63,8 @@ Result<GivenTrainTest> CombineTrainTest(InteractionLog train, InteractionLog tes
   }
   absl::flat_hash_set<uint64_t> train_pairs, test_pairs, both;
   train_pairs.reserve(train.size());
-  for (size_t r = 0; r < train.size(); ++r) train_pairs.insert(PairKey(train.user[r], train.item[r]));
+  for (size_t r = 0; r < train.size(); ++r)
+    train_pairs.insert(PairKey(train.user[r], train.item[r]));
   // The test ids are interned into the training dictionaries (new ids get
   // new indices); test_key[r] is test row r's (user, item) there.
   std::vector<uint64_t> test_key(test.size());

@@ -29,9 +29,8 @@ uint32_t EffectiveFolds(const EvaluationProtocol& p) {
 std::string DescribeOverAllData(const EvaluationProtocol& p) {
   const SplitOptions& s = p.split;
   if (p.given_folds) {
-    return "given test set " + p.given_test_name + " (" +
-           std::to_string(p.given_folds->Count(0)) + " test pairs), seed " +
-           std::to_string(s.seed);
+    return "given test set " + p.given_test_name + " (" + std::to_string(p.given_folds->Count(0)) +
+           " test pairs), seed " + std::to_string(s.seed);
   }
   const std::string seed = ", seed " + std::to_string(s.seed);
   const std::string min_train = ", min-train " + std::to_string(s.min_train);

@@ -326,8 +326,7 @@ Status Reader::CheckOptions() const {
       !opt_.obfuscate_cols.empty()) {
     return Status::InvalidArgument(std::string("--obfuscate is not supported with --format ") +
                                    InputFormatName(opt_.format) + " (" +
-                                   InputFormatName(opt_.format) +
-                                   " files have no named columns)");
+                                   InputFormatName(opt_.format) + " files have no named columns)");
   }
   if (opt_.format == InputFormat::kMatrix && opt_.header.value_or(false)) {
     return Status::InvalidArgument(
@@ -903,8 +902,8 @@ Status Reader::ReadDelimited(RecordReader& rr, const std::string& path) {
 Status Reader::ReadMatrix(RecordReader& rr, const std::string& path) {
   Record rec;
   first_row_of_file_ = true;
-  const bool whitespace = !opt_.separator.has_value() || *opt_.separator == ' ' ||
-                          *opt_.separator == '\t';
+  const bool whitespace =
+      !opt_.separator.has_value() || *opt_.separator == ' ' || *opt_.separator == '\t';
   size_t columns = 0;  // cells per line, from the first data line
   uint64_t records_in_file = 0;
   std::vector<std::string_view> cells;
@@ -946,7 +945,8 @@ Status Reader::ReadMatrix(RecordReader& rr, const std::string& path) {
           path, rec, "wrong column count",
           "column " + std::to_string(std::min(cells.size(), columns) + 1) + ": expected " +
               std::to_string(columns) + " cells (as the first line), got " +
-              std::to_string(cells.size()) + "; every line of a matrix has one cell per item (the missing value, --missing-value, "
+              std::to_string(cells.size()) +
+              "; every line of a matrix has one cell per item (the missing value, --missing-value, "
               "for none)",
           true));
       first_row_of_file_ = false;

@@ -39,10 +39,9 @@ std::string Describe(const encore::Result<encore::InteractionLog>& log,
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace encore;
   if (size < 2) return 0;
-  static const InputFormat kFormats[] = {InputFormat::kCsv,      InputFormat::kTsv,
-                                         InputFormat::kMovieLens, InputFormat::kMlLatest,
-                                         InputFormat::kLastfm,   InputFormat::kBaskets,
-                                         InputFormat::kMatrix};
+  static const InputFormat kFormats[] = {
+      InputFormat::kCsv,    InputFormat::kTsv,     InputFormat::kMovieLens, InputFormat::kMlLatest,
+      InputFormat::kLastfm, InputFormat::kBaskets, InputFormat::kMatrix};
   ReadOptions opt;
   opt.format = kFormats[data[0] % 7];
   if (data[0] & 0x80) opt.header = (data[0] & 0x40) != 0;
