@@ -141,7 +141,7 @@ TEST(EvaluateCli, TestInputScoresOnTheGivenFileAndTunesOnTrainingOnly) {
   WriteFile(dir.File("flipped.csv"), HalfRatings(true, true));
   const std::string tune =
       "evaluate -m als --feedback explicit --metrics rmse,mae -q --threads 1 --seed 7 --tune "
-      "--tune-search grid --tune-space 'factors=2,4;reg=0.01,3;iterations=5' -i " +
+      "--tune-search grid --tune-space 'factors=2,4;reg=0.3,3;iterations=5;biases=true' -i " +
       dir.File("train.csv") + " --test-input ";
   auto a = RunEncore(tune + dir.File("test.csv"));
   auto b = RunEncore(tune + dir.File("flipped.csv"));
@@ -157,13 +157,23 @@ TEST(EvaluateCli, TestInputScoresOnTheGivenFileAndTunesOnTrainingOnly) {
   // `encore tune` on the training file alone gives the same inner score.
   auto t = RunEncore("tune -m als -i " + dir.File("train.csv") +
                      " --feedback explicit -q --threads 1 --seed 7 --search grid "
-                     "--space 'factors=2,4;reg=0.01,3;iterations=5' --cv-split random");
+                     "--space 'factors=2,4;reg=0.3,3;iterations=5;biases=true' --cv-split random");
   ASSERT_EQ(t.exit_code, 0) << t.err;
   const std::string line = TunedLine(a.out);
   const size_t score = line.find("(rmse ");
   ASSERT_NE(score, std::string::npos) << line;
   const std::string inner = line.substr(score + 6, line.find(' ', score + 6) - score - 6);
   EXPECT_TRUE(Has(t.out, inner)) << inner << " in " << t.out;
+
+  // Had the tuner read the test pairs, its inner score would differ.
+  const std::string test_rows = HalfRatings(true, false);
+  WriteFile(dir.File("both.csv"),
+            HalfRatings(false, false) + test_rows.substr(test_rows.find('\n') + 1));
+  auto both = RunEncore("tune -m als -i " + dir.File("both.csv") +
+                        " --feedback explicit -q --threads 1 --seed 7 --search grid "
+                        "--space 'factors=2,4;reg=0.3,3;iterations=5;biases=true' --cv-split random");
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_FALSE(Has(both.out, "(rmse " + inner)) << inner << " in " << both.out;
 }
 
 TEST(EvaluateCli, TestInputReadsMatricesAndRejectsOverlapAndFolds) {
