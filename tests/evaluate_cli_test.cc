@@ -169,9 +169,10 @@ TEST(EvaluateCli, TestInputScoresOnTheGivenFileAndTunesOnTrainingOnly) {
   const std::string test_rows = HalfRatings(true, false);
   WriteFile(dir.File("both.csv"),
             HalfRatings(false, false) + test_rows.substr(test_rows.find('\n') + 1));
-  auto both = RunEncore("tune -m als -i " + dir.File("both.csv") +
-                        " --feedback explicit -q --threads 1 --seed 7 --search grid "
-                        "--space 'factors=2,4;reg=0.3,3;iterations=5;biases=true' --cv-split random");
+  auto both =
+      RunEncore("tune -m als -i " + dir.File("both.csv") +
+                " --feedback explicit -q --threads 1 --seed 7 --search grid "
+                "--space 'factors=2,4;reg=0.3,3;iterations=5;biases=true' --cv-split random");
   ASSERT_EQ(both.exit_code, 0) << both.err;
   EXPECT_FALSE(Has(both.out, "(rmse " + inner)) << inner << " in " << both.out;
 }
