@@ -191,6 +191,17 @@ TEST(EvaluateCli, TestInputReadsMatricesAndRejectsOverlapAndFolds) {
   EXPECT_TRUE(Has(r.err, "4 pairs; 1 users and 1 items not in the training data; 0 pairs in both"))
       << r.err;
 
+  // User 4 and item 3 are cold: the model's cold-start rule decides.
+  const std::string als = "evaluate -m als --format matrix --feedback explicit -i " +
+                          dir.File("train.ascii") + " --threads 1 --json -q --test-input " +
+                          dir.File("test.ascii") + " --cold-start ";
+  auto drop = RunEncore(als + "drop");
+  ASSERT_EQ(drop.exit_code, 0) << drop.err;
+  EXPECT_TRUE(Has(drop.out, "\"dropped_pairs\": 1")) << drop.out;
+  auto popular = RunEncore(als + "popular");
+  ASSERT_EQ(popular.exit_code, 0) << popular.err;
+  EXPECT_TRUE(Has(popular.out, "\"dropped_pairs\": 0")) << popular.out;
+
   auto overlap = RunEncore(base + dir.File("overlap.ascii") + " -q");
   EXPECT_EQ(overlap.exit_code, 1);
   EXPECT_TRUE(Has(overlap.err, "user '1', item '1'")) << overlap.err;
