@@ -110,5 +110,115 @@ TEST(EvaluateCli, ClearErrors) {
   }
 }
 
+// Ratings of users u0..u29 on items i0..i11 as a csv; `flip` turns r into 6 - r.
+// Odd (user + item) pairs go to the test file, even ones to training.
+std::string HalfRatings(bool test, bool flip) {
+  std::string csv = "user,item,rating\n";
+  for (int u = 0; u < 30; ++u) {
+    for (int i = 0; i < 12; ++i) {
+      if ((u + i) % 2 != (test ? 1 : 0) || (u * 7 + i * 3) % 5 == 0) continue;
+      int r = 1 + (u % 3 == i % 3 ? 3 : 0) + (u + 2 * i) % 2;
+      if (flip) r = 6 - r;
+      csv += "u" + std::to_string(u) + ",i" + std::to_string(i) + "," + std::to_string(r) + "\n";
+    }
+  }
+  return csv;
+}
+
+// The line "outer fold 1: tuned ... (rmse X in inner CV, N trials)".
+std::string TunedLine(const std::string& out) {
+  const size_t at = out.find("outer fold 1: tuned");
+  if (at == std::string::npos) return "";
+  return out.substr(at, out.find('\n', at) - at);
+}
+
+TEST(EvaluateCli, TestInputScoresOnTheGivenFileAndTunesOnTrainingOnly) {
+  TempDir dir;
+  WriteFile(dir.File("train.csv"), HalfRatings(false, false));
+  WriteFile(dir.File("test.csv"), HalfRatings(true, false));
+  // The same pairs with flipped ratings: read by the tuner, they would
+  // change its scores and, most likely, its choice.
+  WriteFile(dir.File("flipped.csv"), HalfRatings(true, true));
+  const std::string tune =
+      "evaluate -m als --feedback explicit --metrics rmse,mae -q --threads 1 --seed 7 --tune "
+      "--tune-search grid --tune-space 'factors=2,4;reg=0.3,3;iterations=5;biases=true' -i " +
+      dir.File("train.csv") + " --test-input ";
+  auto a = RunEncore(tune + dir.File("test.csv"));
+  auto b = RunEncore(tune + dir.File("flipped.csv"));
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_TRUE(Has(a.out, "given test set " + dir.File("test.csv"))) << a.out;
+  ASSERT_FALSE(TunedLine(a.out).empty()) << a.out;
+  // The tuning saw the training file only: the same choice and inner score...
+  EXPECT_EQ(TunedLine(a.out), TunedLine(b.out));
+  // ...while the outer scores did read the test files.
+  EXPECT_NE(a.out.substr(0, a.out.find("outer fold")), b.out.substr(0, b.out.find("outer fold")));
+
+  // `encore tune` on the training file alone gives the same inner score.
+  auto t = RunEncore("tune -m als -i " + dir.File("train.csv") +
+                     " --feedback explicit -q --threads 1 --seed 7 --search grid "
+                     "--space 'factors=2,4;reg=0.3,3;iterations=5;biases=true' --cv-split random");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const std::string line = TunedLine(a.out);
+  const size_t score = line.find("(rmse ");
+  ASSERT_NE(score, std::string::npos) << line;
+  const std::string inner = line.substr(score + 6, line.find(' ', score + 6) - score - 6);
+  EXPECT_TRUE(Has(t.out, inner)) << inner << " in " << t.out;
+
+  // Had the tuner read the test pairs, its inner score would differ.
+  const std::string test_rows = HalfRatings(true, false);
+  WriteFile(dir.File("both.csv"),
+            HalfRatings(false, false) + test_rows.substr(test_rows.find('\n') + 1));
+  auto both =
+      RunEncore("tune -m als -i " + dir.File("both.csv") +
+                " --feedback explicit -q --threads 1 --seed 7 --search grid "
+                "--space 'factors=2,4;reg=0.3,3;iterations=5;biases=true' --cv-split random");
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_FALSE(Has(both.out, "(rmse " + inner)) << inner << " in " << both.out;
+}
+
+TEST(EvaluateCli, TestInputReadsMatricesAndRejectsOverlapAndFolds) {
+  TempDir dir;
+  // 4 users x 3 items; user 4 and item 3 only in the test matrix.
+  WriteFile(dir.File("train.ascii"), "5 0 0\r\n0 4 0\r\n3 0 0\r\n0 0 0\r\n");
+  WriteFile(dir.File("test.ascii"), "0 4 0\r\n1 0 0\r\n0 5 0\r\n0 0 2\r\n");
+  WriteFile(dir.File("overlap.ascii"), "5 0 0\r\n");
+  const std::string base = "evaluate -m baseline --format matrix --feedback explicit -i " +
+                           dir.File("train.ascii") + " --threads 1 --json --test-input ";
+  auto r = RunEncore(base + dir.File("test.ascii"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Has(r.out, "\"test_pairs\": 4")) << r.out;
+  EXPECT_TRUE(Has(r.err, "4 pairs; 1 users and 1 items not in the training data; 0 pairs in both"))
+      << r.err;
+
+  // User 4 and item 3 are cold: the model's cold-start rule decides.
+  const std::string als = "evaluate -m als --format matrix --feedback explicit -i " +
+                          dir.File("train.ascii") + " --threads 1 --json -q --test-input " +
+                          dir.File("test.ascii") + " --cold-start ";
+  auto drop = RunEncore(als + "drop");
+  ASSERT_EQ(drop.exit_code, 0) << drop.err;
+  EXPECT_TRUE(Has(drop.out, "\"dropped_pairs\": 1")) << drop.out;
+  auto popular = RunEncore(als + "popular");
+  ASSERT_EQ(popular.exit_code, 0) << popular.err;
+  EXPECT_TRUE(Has(popular.out, "\"dropped_pairs\": 0")) << popular.out;
+
+  auto overlap = RunEncore(base + dir.File("overlap.ascii") + " -q");
+  EXPECT_EQ(overlap.exit_code, 1);
+  EXPECT_TRUE(Has(overlap.err, "user '1', item '1'")) << overlap.err;
+  EXPECT_TRUE(Has(overlap.err, "must be unseen")) << overlap.err;
+  // The overlap dropped from the test leaves nothing to test; from training, one pair.
+  EXPECT_EQ(
+      RunEncore(base + dir.File("overlap.ascii") + " -q --test-overlap drop-from-test").exit_code,
+      1);
+  auto dropped = RunEncore(base + dir.File("overlap.ascii") + " --test-overlap drop-from-train");
+  ASSERT_EQ(dropped.exit_code, 0) << dropped.err;
+  EXPECT_TRUE(Has(dropped.out, "\"test_pairs\": 1")) << dropped.out;
+  EXPECT_TRUE(Has(dropped.err, "1 pairs in both (drop-from-train)")) << dropped.err;
+
+  auto folds = RunEncore(base + dir.File("test.ascii") + " --folds 3 -q");
+  EXPECT_EQ(folds.exit_code, 1);
+  EXPECT_TRUE(Has(folds.err, "drop --folds")) << folds.err;
+}
+
 }  // namespace
 }  // namespace encore

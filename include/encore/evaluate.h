@@ -112,6 +112,33 @@ struct TrainTest {
 TrainTest MakeTrainTest(const Dataset& data, const FoldAssignment& assignment, uint32_t fold,
                         int threads = 0);
 
+// A training log and a separate test log (e.g. `encore evaluate --input
+// train --test-input test`) as one Dataset and the one-fold assignment that
+// holds out exactly the test log's (user, item) pairs: label 0 = a test
+// pair, kTrainOnly = a training pair. The test rows' ids are interned into
+// the training log's dictionaries, so users and items only in the test log
+// get indices after the training ones and no training nonzero (the
+// cold-start rules apply to them). Repeated test rows of one pair aggregate
+// as `options` says. A pair in both logs (a held-out pair must be unseen in
+// training) is InvalidArgument under TestOverlap::kError, else its rows are
+// dropped from the test or from the training log; an empty log and a time
+// column in only one log are InvalidArgument. Attribute columns are dropped;
+// the training part of the result (MakeTrainTest fold 0) holds the training
+// log's pairs only.
+enum class TestOverlap { kError, kDropFromTest, kDropFromTrain };
+// "error", "drop-from-test" or "drop-from-train".
+Result<TestOverlap> ParseTestOverlap(const std::string& name);
+struct GivenTrainTest {
+  Dataset data;
+  FoldAssignment folds;
+  uint64_t test_only_users = 0;  // users of the test log absent from the training log
+  uint64_t test_only_items = 0;
+  uint64_t overlap_pairs = 0;  // distinct pairs in both logs (dropped from one of them)
+};
+Result<GivenTrainTest> CombineTrainTest(InteractionLog train, InteractionLog test,
+                                        const DatasetOptions& options,
+                                        TestOverlap overlap = TestOverlap::kError);
+
 // --------------------------------------------------------------- metrics
 
 enum class MetricKind {
@@ -368,6 +395,12 @@ struct EvaluationProtocol {
   //    the chosen parameters are fitted on the training part and scored once
   //    on the held-out test, which no choice has seen.
   bool test_on_holdout = false;
+  // Set (`encore evaluate --test-input`): the folds to use instead of the
+  // split and folds above - a test set given apart from the training data
+  // (CombineTrainTest); `given_test_name` describes it. Only without
+  // test_on_holdout and folds.
+  std::optional<FoldAssignment> given_folds;
+  std::string given_test_name;
 };
 
 // Checks what can be checked without the data: folds range, folds with a

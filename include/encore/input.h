@@ -51,6 +51,7 @@ struct InputOptions {
   // Event types accepted; empty: the names of `weights`, else every type.
   std::vector<std::string> events;
   uint64_t max_bad_rows = 0;
+  float missing_value = 0.0f;          // format matrix: the cell value meaning "no interaction"
   std::string rejects_path;            // empty: rejected records are not written
   std::vector<std::string> obfuscate;  // columns replaced by a keyed hash
   std::string obfuscation_key_file;    // empty: the key is in the environment

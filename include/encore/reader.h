@@ -36,6 +36,7 @@ enum class InputFormat {
   kMlLatest,   // ratings.csv: userId,movieId,rating,timestamp with header
   kLastfm,     // hetrec user_artists.dat: userID artistID weight, tab, header
   kBaskets,    // one basket per line, items comma-separated; a basket is a user
+  kMatrix,     // a dense user x item matrix: line n is user n, column m is item m
 };
 
 Result<InputFormat> ParseInputFormat(const std::string& name);
@@ -93,6 +94,9 @@ struct ReadOptions {
   // REQUIRES: obfuscator set when not empty.
   std::vector<std::string> obfuscate_cols;
   const Obfuscator* obfuscator = nullptr;
+
+  // kMatrix: a cell equal to this value is missing (no interaction).
+  float missing_value = 0.0f;
 
   // Rejected rows tolerated before the read fails.
   uint64_t max_bad_rows = 0;

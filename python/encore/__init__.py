@@ -295,8 +295,8 @@ def read_interactions(path, format="csv", **options):
 
     Args:
         path: a file name or a list of them (read in order; .gz is decompressed).
-        format: "csv", "tsv", "jsonl", "movielens", "ml-latest", "lastfm" or
-            "baskets" (the CLI's --format presets).
+        format: "csv", "tsv", "jsonl", "movielens", "ml-latest", "lastfm",
+            "baskets" or "matrix" (the CLI's --format presets).
         **options: any input option of ``encore options`` / :func:`input_options`
             by its name, e.g. ``user_col="customer"``, ``weights={"view": 1,
             "buy": 5}``, ``max_bad_rows=100``, ``obfuscate=["email"]``,

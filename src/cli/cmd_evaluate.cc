@@ -7,6 +7,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/input_flags.h"
@@ -29,7 +31,47 @@ struct EvaluateFlags {
   bool baseline = false;
   bool json = false;
   TuneFlags tune;  // --tune: nested evaluation (cli/tune_flags.h)
+  std::vector<std::string> test_inputs;  // --test-input: a given test set instead of a split
+  std::string test_overlap = "error";    // --test-overlap
 };
+
+// --test-input: the training files and the test files, read with the same
+// input flags, as one dataset whose folds hold out exactly the test pairs.
+Result<Dataset> LoadGivenTrainTest(const EvaluateFlags& f, const InputOptions& input,
+                                   const ResolvedInput& resolved, EvaluationProtocol* protocol) {
+  ReadReport report;
+  ENCORE_ASSIGN_OR_RETURN(InteractionLog train, ReadInputReporting(input, f.input.quiet, &report));
+  InputOptions test_input = input;
+  test_input.files = f.test_inputs;
+  // The test files' rejected rows must not overwrite the training files'.
+  if (!test_input.rejects_path.empty()) test_input.rejects_path += ".test";
+  ReadReport test_report;
+  ENCORE_ASSIGN_OR_RETURN(InteractionLog test,
+                          ReadInputReporting(test_input, f.input.quiet, &test_report));
+  ENCORE_ASSIGN_OR_RETURN(TestOverlap overlap, ParseTestOverlap(f.test_overlap));
+  ENCORE_ASSIGN_OR_RETURN(GivenTrainTest given, CombineTrainTest(std::move(train), std::move(test),
+                                                                 resolved.dataset, overlap));
+  std::string name;
+  for (const std::string& file : f.test_inputs) name += (name.empty() ? "" : ", ") + file;
+  if (!f.input.quiet) {
+    std::fprintf(stderr,
+                 "encore: test set %s: %llu pairs; %llu users and %llu items not in the "
+                 "training data; %llu pairs in both (%s)\n",
+                 name.c_str(), static_cast<unsigned long long>(given.folds.Count(0)),
+                 static_cast<unsigned long long>(given.test_only_users),
+                 static_cast<unsigned long long>(given.test_only_items),
+                 static_cast<unsigned long long>(given.overlap_pairs), f.test_overlap.c_str());
+  }
+  protocol->given_folds = std::move(given.folds);
+  protocol->given_test_name = name;
+  if (given.overlap_pairs > 0) {
+    protocol->given_test_name +=
+        ", " + std::to_string(given.overlap_pairs) + " pairs also in " + "training " +
+        (overlap == TestOverlap::kDropFromTest ? "dropped from the test" : "dropped from training");
+  }
+  ENCORE_RETURN_IF_ERROR(ValidateProtocol(*protocol));
+  return std::move(given.data);
+}
 
 void RegisterProtocolFlags(CLI::App* app, EvaluateFlags* f) {
   for (const EvalOptionInfo& info : EvaluationOptionTable()) {
@@ -76,7 +118,11 @@ int Run(const EvaluateFlags& f) {
   // Everything checkable without the data is checked first.
   Result<EvaluationProtocol> resolved_protocol = ResolveProtocol(f);
   if (!resolved_protocol.ok()) return PrintError(resolved_protocol.status());
-  const EvaluationProtocol& protocol = *resolved_protocol;
+  EvaluationProtocol& protocol = *resolved_protocol;
+  if (!f.test_inputs.empty() && protocol.folds > 0) {
+    return PrintError(Status::InvalidArgument(
+        "--test-input gives the test set; drop --folds (or drop --test-input to split)"));
+  }
   ModelParams params;
   if (Status s = f.model_params.Apply(&params); !s.ok()) return PrintError(s);
   params.threads = f.input.threads;
@@ -90,11 +136,14 @@ int Run(const EvaluateFlags& f) {
   const Feedback feedback = resolved->dataset.feedback;
 
   ReadReport report;
-  Result<Dataset> data = LoadInput(*input, f.input.quiet, &report);
+  Result<Dataset> data = f.test_inputs.empty()
+                             ? LoadInput(*input, f.input.quiet, &report)
+                             : LoadGivenTrainTest(f, *input, *resolved, &protocol);
   if (!data.ok()) return PrintError(data.status());
 
   EvalOptions options;
   options.threads = f.input.threads;
+  options.relevance_threshold = protocol.relevance_threshold;
   if (!f.input.quiet) {
     options.log = [](const std::string& line) {
       std::fprintf(stderr, "encore: %s\n", line.c_str());
@@ -136,6 +185,13 @@ Command RegisterEvaluate(CLI::App& root) {
       ->required();
   f->input.Register(app);
   RegisterProtocolFlags(app, f.get());
+  app->add_option("--test-input", f->test_inputs,
+                  "Score on these file(s) instead of a split, read with the same input flags; "
+                  "--tune then tunes on --input only (repeatable)");
+  app->add_option("--test-overlap", f->test_overlap,
+                  "--test-input: a (user, item) pair also in --input is an error, or dropped "
+                  "from the test or from training: error | drop-from-test | drop-from-train")
+      ->capture_default_str();
   app->add_flag("--json", f->json, "Print one JSON object instead of a table");
   f->tune.RegisterNested(app);
   f->model_params.Register(app);

@@ -61,9 +61,9 @@ Result<InputOptions> InputFlags::Resolve() const {
   return o;
 }
 
-Result<Dataset> LoadInput(const InputOptions& options, bool quiet, ReadReport* report) {
+Result<InteractionLog> ReadInputReporting(const InputOptions& options, bool quiet,
+                                          ReadReport* report) {
   Progress progress(quiet ? Progress::Mode::kQuiet : Progress::Mode::kAuto);
-  ENCORE_ASSIGN_OR_RETURN(ResolvedInput resolved, ResolveInput(options));
   Result<InteractionLog> log = ReadInput(options, report, &progress);
   if (!log.ok()) return log.status();  // one line, naming the first offending row
   if (!quiet) {
@@ -82,6 +82,13 @@ Result<Dataset> LoadInput(const InputOptions& options, bool quiet, ReadReport* r
           options.rejects_path.empty() ? " (--rejects FILE lists them all)" : "");
     }
   }
+  return log;
+}
+
+Result<Dataset> LoadInput(const InputOptions& options, bool quiet, ReadReport* report) {
+  ENCORE_ASSIGN_OR_RETURN(ResolvedInput resolved, ResolveInput(options));
+  Result<InteractionLog> log = ReadInputReporting(options, quiet, report);
+  if (!log.ok()) return log.status();
   // Implicit by default only: warn when the data looks like ratings.
   const bool check =
       !options.feedback.has_value() && resolved.dataset.feedback == Feedback::kImplicit;

@@ -47,6 +47,9 @@ struct InputFlags {
 // reporting rows read, accepted and rejected (and the first rejections) on
 // stderr unless `quiet`. `report` is filled even on failure.
 Result<Dataset> LoadInput(const InputOptions& options, bool quiet, ReadReport* report);
+// The reading half of LoadInput: the log, with the same report on stderr.
+Result<InteractionLog> ReadInputReporting(const InputOptions& options, bool quiet,
+                                          ReadReport* report);
 
 // Prints a failed Status as one line on stderr and returns kExitError.
 int PrintError(const Status& status);

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "io/text.h"
+
 namespace encore {
 
 namespace {
@@ -100,7 +102,7 @@ const std::vector<InputOptionInfo>& InputOptionTable() {
   static const std::vector<InputOptionInfo> table = {
       // ------------------------------------------------------------ reading
       {"format", S::kRead, T::kEnum, "--format", "format", "csv", "",
-       "csv,tsv,jsonl,movielens,ml-latest,lastfm,baskets",
+       "csv,tsv,jsonl,movielens,ml-latest,lastfm,baskets,matrix",
        "Input format (docs/DATA_FORMATS.md); the presets fix columns, separator and header",
        [](InputOptions* o, const std::string& v) -> Status {
          ENCORE_ASSIGN_OR_RETURN(o->format, ParseInputFormat(v));
@@ -158,6 +160,17 @@ const std::vector<InputOptionInfo>& InputOptionTable() {
        "Rejected rows tolerated before the read fails",
        [](InputOptions* o, const std::string& v) -> Status {
          ENCORE_ASSIGN_OR_RETURN(o->max_bad_rows, ParseCount("max_bad_rows", v));
+         return Status::OK();
+       }},
+      {"missing_value", S::kRead, T::kString, "--missing-value", "", "0", "", "",
+       "Format matrix: the cell value that means no interaction",
+       [](InputOptions* o, const std::string& v) -> Status {
+         float x = 0;
+         if (!io::ParseFloat(v, &x)) {
+           return Status::InvalidArgument("missing value '" + v +
+                                          "' must be a finite number, e.g. 0 or -1");
+         }
+         o->missing_value = x;
          return Status::OK();
        }},
       {"rejects", S::kRead, T::kString, "--rejects", "", "", "", "",
@@ -273,6 +286,7 @@ Result<ResolvedInput> ResolveInput(const InputOptions& o) {
   read.obfuscate_cols = o.obfuscate;
   read.max_bad_rows = o.max_bad_rows;
   read.rejects_path = o.rejects_path;
+  read.missing_value = o.missing_value;
   read.threads = o.threads;
 
   DatasetOptions& d = r.dataset;

@@ -28,6 +28,10 @@ uint32_t EffectiveFolds(const EvaluationProtocol& p) {
 // `encore evaluate`'s description of its folds.
 std::string DescribeOverAllData(const EvaluationProtocol& p) {
   const SplitOptions& s = p.split;
+  if (p.given_folds) {
+    return "given test set " + p.given_test_name + " (" + std::to_string(p.given_folds->Count(0)) +
+           " test pairs), seed " + std::to_string(s.seed);
+  }
   const std::string seed = ", seed " + std::to_string(s.seed);
   const std::string min_train = ", min-train " + std::to_string(s.min_train);
   if (p.folds > 0) {
@@ -107,12 +111,22 @@ Status ValidateProtocol(const EvaluationProtocol& p) {
           "--leave-k and --cutoff describe a holdout split; drop them or --folds");
     }
   }
+  if (p.given_folds && (p.folds > 0 || p.test_on_holdout)) {
+    return Status::InvalidArgument(
+        "a given test set (--test-input) replaces the split and the folds; drop --folds");
+  }
   if (p.k == 0) return Status::InvalidArgument("k must be >= 1 (--k; k in a pipeline)");
   return Status::OK();
 }
 
 Result<FoldAssignment> ProtocolFolds(const EvaluationProtocol& protocol, const Dataset& data,
                                      int threads) {
+  if (protocol.given_folds) {
+    if (protocol.given_folds->fold.size() != data.nnz()) {
+      return Status::InvalidArgument("the given test assignment does not match the dataset");
+    }
+    return *protocol.given_folds;
+  }
   SplitOptions split = protocol.split;
   split.threads = threads;
   if (protocol.folds > 0) {

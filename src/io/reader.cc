@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -33,12 +34,14 @@ Result<InputFormat> ParseInputFormat(const std::string& name) {
       {"movielens", InputFormat::kMovieLens},
       {"ml-latest", InputFormat::kMlLatest},
       {"lastfm", InputFormat::kLastfm},
-      {"baskets", InputFormat::kBaskets}};
+      {"baskets", InputFormat::kBaskets},
+      {"matrix", InputFormat::kMatrix}};
   for (const auto& [n, f] : kNames) {
     if (name == n) return f;
   }
   return Status::InvalidArgument("unknown --format '" + name +
-                                 "'; use csv, tsv, jsonl, movielens, ml-latest, lastfm or baskets");
+                                 "'; use csv, tsv, jsonl, movielens, ml-latest, lastfm, baskets or "
+                                 "matrix");
 }
 
 const char* InputFormatName(InputFormat f) {
@@ -57,6 +60,8 @@ const char* InputFormatName(InputFormat f) {
       return "lastfm";
     case InputFormat::kBaskets:
       return "baskets";
+    case InputFormat::kMatrix:
+      return "matrix";
   }
   return "?";
 }
@@ -139,6 +144,11 @@ FormatSpec SpecFor(InputFormat f) {
       s.sep = ',';
       s.header = false;
       s.description = "one basket per line, items separated";
+      break;
+    case InputFormat::kMatrix:
+      s.sep = ' ';  // any run of spaces and tabs, unless --sep is given
+      s.header = false;
+      s.description = "a dense matrix, one user per line, one item per column";
       break;
   }
   return s;
@@ -231,6 +241,7 @@ class Reader {
   bool AppendLog(InteractionLog& other);
   Status ReadDelimited(RecordReader& rr, const std::string& path);
   Status ReadJsonl(RecordReader& rr, const std::string& path);
+  Status ReadMatrix(RecordReader& rr, const std::string& path);
   Status PlanFromHeader(const std::string& path, const std::vector<std::string>& names,
                         ColumnPlan* plan);
   Status PlanByIndex(const std::string& path, int field_count, ColumnPlan* plan);
@@ -311,10 +322,16 @@ Status Reader::CheckOptions() const {
         "--obfuscate needs a key: pass --obfuscation-key-file FILE or set " +
         std::string(Obfuscator::kKeyEnvVar));
   }
-  if (opt_.format == InputFormat::kBaskets && !opt_.obfuscate_cols.empty()) {
+  if ((opt_.format == InputFormat::kBaskets || opt_.format == InputFormat::kMatrix) &&
+      !opt_.obfuscate_cols.empty()) {
+    return Status::InvalidArgument(std::string("--obfuscate is not supported with --format ") +
+                                   InputFormatName(opt_.format) + " (" +
+                                   InputFormatName(opt_.format) + " files have no named columns)");
+  }
+  if (opt_.format == InputFormat::kMatrix && opt_.header.value_or(false)) {
     return Status::InvalidArgument(
-        "--obfuscate is not supported with --format baskets "
-        "(basket files have no named columns)");
+        "--header is not supported with --format matrix (line n is user n); remove the "
+        "header line from the file or drop --header");
   }
   if (spec_.sep == '"' || spec_.sep == '\n' || spec_.sep == '\r') {
     return Status::InvalidArgument("--sep cannot be a quote or a line break");
@@ -877,6 +894,97 @@ Status Reader::ReadDelimited(RecordReader& rr, const std::string& path) {
   return Status::OK();
 }
 
+// A dense matrix: physical line n is user "n", the m-th cell of a line item
+// "m"; cells are separated by runs of spaces and tabs (or exactly by --sep).
+// Every line has the first data line's cell count. A line with a cell that
+// is not a number, or with another count, is rejected whole, naming the
+// column; cells equal to missing_value are skipped.
+Status Reader::ReadMatrix(RecordReader& rr, const std::string& path) {
+  Record rec;
+  first_row_of_file_ = true;
+  const bool whitespace =
+      !opt_.separator.has_value() || *opt_.separator == ' ' || *opt_.separator == '\t';
+  size_t columns = 0;  // cells per line, from the first data line
+  uint64_t records_in_file = 0;
+  std::vector<std::string_view> cells;
+  std::vector<float> values;
+  while (true) {
+    ENCORE_ASSIGN_OR_RETURN(bool more, rr.Next(&rec));
+    if (!more) break;
+    std::string_view line = rec.raw;
+    if (line.find_first_not_of(" \t") == std::string_view::npos) {
+      ++report_->blank_lines;
+      continue;
+    }
+    ++report_->rows_read;
+    ++records_in_file;
+    ReportProgress(rr);
+    cells.clear();
+    if (whitespace) {
+      size_t i = 0;
+      while (i < line.size()) {
+        while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+        if (i == line.size()) break;
+        size_t j = i;
+        while (j < line.size() && line[j] != ' ' && line[j] != '\t') ++j;
+        cells.push_back(line.substr(i, j - i));
+        i = j;
+      }
+    } else {
+      size_t start = 0;
+      while (true) {
+        size_t at = line.find(*opt_.separator, start);
+        cells.push_back(line.substr(start, at == std::string_view::npos ? at : at - start));
+        if (at == std::string_view::npos) break;
+        start = at + 1;
+      }
+    }
+    if (columns == 0) columns = cells.size();
+    if (cells.size() != columns) {
+      ENCORE_RETURN_IF_ERROR(Reject(
+          path, rec, "wrong column count",
+          "column " + std::to_string(std::min(cells.size(), columns) + 1) + ": expected " +
+              std::to_string(columns) + " cells (as the first line), got " +
+              std::to_string(cells.size()) +
+              "; every line of a matrix has one cell per item (the missing value, --missing-value, "
+              "for none)",
+          true));
+      first_row_of_file_ = false;
+      continue;
+    }
+    values.resize(cells.size());
+    size_t bad = 0;
+    for (size_t c = 0; c < cells.size() && bad == 0; ++c) {
+      if (!io::ParseFloat(cells[c], &values[c])) bad = c + 1;
+    }
+    if (bad != 0) {
+      const bool utf8 = io::IsValidUtf8(cells[bad - 1]);
+      ENCORE_RETURN_IF_ERROR(
+          Reject(path, rec, "bad number",
+                 "column " + std::to_string(bad) + ": " +
+                     (utf8 ? "unparsable number " + io::QuoteForMessage(cells[bad - 1])
+                           : std::string("invalid UTF-8 where a number belongs")) +
+                     "; a matrix cell is a finite decimal number, and a missing one is written "
+                     "as the missing value (--missing-value, default 0)",
+                 true));
+      first_row_of_file_ = false;
+      continue;
+    }
+    const std::string user = std::to_string(rec.line);
+    for (size_t c = 0; c < values.size(); ++c) {
+      if (values[c] == opt_.missing_value) continue;
+      QueueIds(user, std::to_string(c + 1));
+      log_.value.push_back(values[c]);
+    }
+    ++report_->rows_accepted;
+    first_row_of_file_ = false;
+  }
+  if (records_in_file == 0) {
+    return Status::InvalidArgument(path + " is empty: it has no matrix rows");
+  }
+  return Status::OK();
+}
+
 Status Reader::ReadJsonl(RecordReader& rr, const std::string& path) {
   io::JsonLineParser json;
   Record rec;
@@ -996,10 +1104,12 @@ Status Reader::ReadSource(std::unique_ptr<io::ByteSource> source, uint64_t size_
   }
   report_->files.push_back(path);
   progress_base_ = size_before;
-  bool jsonl = opt_.format == InputFormat::kJsonl;
+  const bool jsonl = opt_.format == InputFormat::kJsonl;
+  const bool matrix = opt_.format == InputFormat::kMatrix;
   RecordReader rr(std::move(source),
-                  jsonl ? RecordReader::Mode::kLines : RecordReader::Mode::kDelimited, spec_.sep);
-  Status s = jsonl ? ReadJsonl(rr, path) : ReadDelimited(rr, path);
+                  jsonl || matrix ? RecordReader::Mode::kLines : RecordReader::Mode::kDelimited,
+                  spec_.sep);
+  Status s = jsonl ? ReadJsonl(rr, path) : matrix ? ReadMatrix(rr, path) : ReadDelimited(rr, path);
   FlushIds();  // the next file's layout checks look at log_.size()
   report_->bytes_read += rr.bytes_consumed();
   return s;
@@ -1023,7 +1133,10 @@ Result<uint64_t> NextLineStart(const io::ByteSource& source, uint64_t from, uint
 }
 
 bool Reader::CanReadInSlices(const io::ByteSource& source) const {
-  if (opt_.format == InputFormat::kJsonl || opt_.format == InputFormat::kBaskets) return false;
+  if (opt_.format == InputFormat::kJsonl || opt_.format == InputFormat::kBaskets ||
+      opt_.format == InputFormat::kMatrix) {
+    return false;
+  }
   // The first file only: the slices start from an empty log and report.
   if (!report_->files.empty() || log_.size() > 0 || report_->rows_read > 0) return false;
   if (!source.sliceable() || ResolveThreads(opt_.threads) < 2) return false;

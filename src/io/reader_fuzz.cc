@@ -1,4 +1,4 @@
-// Fuzzes the delimited-text readers (csv, tsv, presets, baskets) end to end:
+// Fuzzes the delimited-text readers (csv, tsv, presets, baskets, matrix) end to end:
 // byte 0 picks the format and byte 1 the separator, the rest is the file.
 // Invariants: never crash, never hang; every record is accepted or rejected;
 // the same file read in slices on several threads (ReadOptions::threads,
@@ -39,11 +39,11 @@ std::string Describe(const encore::Result<encore::InteractionLog>& log,
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace encore;
   if (size < 2) return 0;
-  static const InputFormat kFormats[] = {InputFormat::kCsv,      InputFormat::kTsv,
-                                         InputFormat::kMovieLens, InputFormat::kMlLatest,
-                                         InputFormat::kLastfm,   InputFormat::kBaskets};
+  static const InputFormat kFormats[] = {
+      InputFormat::kCsv,    InputFormat::kTsv,     InputFormat::kMovieLens, InputFormat::kMlLatest,
+      InputFormat::kLastfm, InputFormat::kBaskets, InputFormat::kMatrix};
   ReadOptions opt;
-  opt.format = kFormats[data[0] % 6];
+  opt.format = kFormats[data[0] % 7];
   if (data[0] & 0x80) opt.header = (data[0] & 0x40) != 0;
   char sep = static_cast<char>(data[1]);
   if (sep != '"' && sep != '\n' && sep != '\r' && (data[0] & 0x20)) opt.separator = sep;

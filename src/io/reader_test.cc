@@ -317,6 +317,80 @@ TEST(Reader, PresetBasketsMakesEachLineAUser) {
   EXPECT_EQ(o.report.rows_accepted, 3u);
 }
 
+TEST(Reader, MatrixLineIsUserAndColumnIsItemZeroMissing) {
+  ReadOptions opt;
+  opt.format = InputFormat::kMatrix;
+  // CRLF, runs of spaces and tabs, a blank line (user 3 has none), a row of zeros.
+  auto o = ReadText("0 4  0\r\n5\t0 1\r\n\r\n0 0 0\r\n0 0 2.5", opt, "train.ascii");
+  ASSERT_TRUE(o.log.ok()) << o.log.status().ToString();
+  EXPECT_EQ(Users(*o.log), (Strings{"1", "2", "2", "5"}));
+  EXPECT_EQ(Items(*o.log), (Strings{"2", "1", "3", "3"}));
+  EXPECT_EQ(o.log->value[0], 4.0f);
+  EXPECT_EQ(o.log->value[3], 2.5f);
+  EXPECT_EQ(o.report.rows_read, 4u);
+  EXPECT_EQ(o.report.rows_accepted, 4u);
+  EXPECT_EQ(o.report.blank_lines, 1u);
+}
+
+TEST(Reader, MatrixMissingValueAndSeparatorAreConfigurable) {
+  ReadOptions opt;
+  opt.format = InputFormat::kMatrix;
+  opt.missing_value = -1;
+  opt.separator = ',';
+  auto o = ReadText("-1, 0,3\n2,-1,-1\n", opt);
+  ASSERT_TRUE(o.log.ok()) << o.log.status().ToString();
+  EXPECT_EQ(Users(*o.log), (Strings{"1", "1", "2"}));
+  EXPECT_EQ(Items(*o.log), (Strings{"2", "3", "1"}));
+  EXPECT_EQ(o.log->value[0], 0.0f);
+}
+
+TEST(Reader, MatrixRaggedRowIsRejectedWithLineAndColumn) {
+  ReadOptions opt;
+  opt.format = InputFormat::kMatrix;
+  auto o = ReadText("1 0 0\n0 2\n0 0 3\n", opt, "m.txt");
+  ASSERT_FALSE(o.log.ok());
+  EXPECT_NE(o.log.status().message().find("m.txt:2: column 3: expected 3 cells (as the first "
+                                          "line), got 2"),
+            std::string::npos)
+      << o.log.status().message();
+  EXPECT_NE(o.log.status().message().find("--max-bad-rows"), std::string::npos);
+
+  opt.max_bad_rows = 1;
+  o = ReadText("1 0 0\n0 2\n0 0 3 4\n0 0 3\n", opt, "m.txt");
+  ASSERT_FALSE(o.log.ok());  // two rejected rows
+  opt.max_bad_rows = 2;
+  o = ReadText("1 0 0\n0 2\n0 0 3 4\n0 0 3\n", opt, "m.txt");
+  ASSERT_TRUE(o.log.ok()) << o.log.status().ToString();
+  EXPECT_EQ(Users(*o.log), (Strings{"1", "4"}));
+  EXPECT_EQ(o.report.first_rejections[1].reason.substr(0, 42),
+            "column 4: expected 3 cells (as the first l");
+}
+
+TEST(Reader, MatrixNonNumberIsRejectedWithLineAndColumn) {
+  ReadOptions opt;
+  opt.format = InputFormat::kMatrix;
+  for (const char* bad : {"x", "nan", "\"3\"", "4;"}) {
+    auto o = ReadText(std::string("1 0 0\n0 ") + bad + " 0\n", opt, "m.txt");
+    ASSERT_FALSE(o.log.ok()) << bad;
+    EXPECT_NE(o.log.status().message().find("m.txt:2: column 2: unparsable number"),
+              std::string::npos)
+        << o.log.status().message();
+    EXPECT_NE(o.log.status().message().find("--missing-value"), std::string::npos);
+  }
+}
+
+TEST(Reader, MatrixRejectsHeaderObfuscationAndEmptyFiles) {
+  ReadOptions opt;
+  opt.format = InputFormat::kMatrix;
+  EXPECT_FALSE(ReadText("\n \n", opt).log.ok());
+  opt.header = true;
+  EXPECT_FALSE(ReadText("1 2\n", opt).log.ok());
+  Result<InputFormat> format = ParseInputFormat("matrix");
+  ASSERT_TRUE(format.ok());
+  EXPECT_EQ(*format, InputFormat::kMatrix);
+  EXPECT_STREQ(InputFormatName(InputFormat::kMatrix), "matrix");
+}
+
 TEST(Reader, UnknownEventTypeIsRejectedWhenWeightsAreGiven) {
   ReadOptions opt;
   opt.known_events = {"view", "purchase"};
