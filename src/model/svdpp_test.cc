@@ -156,8 +156,8 @@ TEST(Svdpp, ModelFileKeepsScoresAndFoldIn) {
   const Dataset data = GroupRatings(30, 20, 13);
   TrainedModel trained;
   trained.model = FitSvdpp(data, SmallParams());
-  trained.users = data.users;
-  trained.items = data.items;
+  trained.users = data.users.Clone();
+  trained.items = data.items.Clone();
   auto loaded = ParseModel(SerializeModel(trained), "memory");
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   EXPECT_STREQ(loaded->model->kind(), "svdpp");
