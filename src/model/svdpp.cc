@@ -13,7 +13,7 @@
 // state are FactorModel's. The implicit factors y_j are kept besides (model
 // file state after the base's) for fold-in.
 //
-// Training: the common fast variant (as MyMediaLite's SVDPlusPlus). An epoch
+// Training: the common fast variant (the y update batched per user). An epoch
 // visits the users in a random order and each user's ratings in a random
 // order (both drawn from a splitmix64 stream seeded by `seed`). For user u,
 // with s = |N(u)|^-1/2, the implicit sum z = s sum_j y_j is computed once and
