@@ -198,7 +198,8 @@ class SvdPlusPlus final : public FactorModel {
     if (!has_biases_) return r->Invalid("svdpp state without biases");
     ENCORE_RETURN_IF_ERROR(
         r->GetArray(&implicit_factors_, "implicit factors", uint64_t{num_items()} * k_));
-    if (!AllFinite(implicit_factors_)) return r->Invalid("implicit factors (a value is not finite)");
+    if (!AllFinite(implicit_factors_))
+      return r->Invalid("implicit factors (a value is not finite)");
     return Status::OK();
   }
 
