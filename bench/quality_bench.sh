@@ -36,6 +36,9 @@ $E evaluate --model baseline --input "$ML" --format ml-latest --folds 5 --metric
 echo "-- als (default space), --cold-start popular"
 $E evaluate --tune --model als --input "$ML" --format ml-latest --folds 5 --metrics rmse,mae \
   --cold-start popular --tune-trials "$TRIALS" "${COMMON[@]}" | grep -E '^(rmse|mae) |^outer'
+echo "-- svdpp (default space), --cold-start popular"
+$E evaluate --tune --model svdpp --input "$ML" --format ml-latest --folds 5 --metrics rmse,mae \
+  --cold-start popular --tune-trials "$TRIALS" "${COMMON[@]}" | grep -E '^(rmse|mae) |^outer'
 echo "-- als, Spark defaults (rank 10, reg 0.1, 10 iterations; no tuning), --cold-start popular"
 $E evaluate --model als --input "$ML" --format ml-latest --folds 5 --metrics rmse,mae \
   --cold-start popular "${COMMON[@]}" | grep -E '^(rmse|mae) '

@@ -27,7 +27,7 @@ enum class Similarity { kConditional, kJaccard, kLift, kCosine };
 enum class Aggregate { kMax, kSum };
 
 struct ModelParams {
-  // Matrix factorisation (als, ials, bpr).
+  // Matrix factorisation (als, ials, bpr, svdpp).
   uint32_t factors = 10;     // rank of the factorisation
   uint32_t iterations = 10;  // full sweeps (users then items)
   float reg = 0.1f;          // L2 regularisation (Spark's regParam for als)
@@ -43,17 +43,22 @@ struct ModelParams {
   // n_r interactions gets reg * (n_r + unobserved_weight * N)^reg_exponent,
   // N the size of the other side. 0 = plain reg (Hu et al.).
   float reg_exponent = 0.0f;
-  // als with biases: L2 penalties of the user and item biases; negative =
-  // the same as the factors' (reg, scaled by count like them).
+  // als with biases, svdpp: L2 penalties of the user and item biases;
+  // negative = the same as the factors' (reg, scaled by count like them in
+  // als; svdpp's SGD applies every penalty per rating).
   float reg_user_bias = -1.0f;
   float reg_item_bias = -1.0f;
+  // svdpp: L2 penalty of the implicit factors y_j, applied once per user
+  // visit of an epoch (see docs/MODELS.md); negative = reg.
+  float reg_implicit = -1.0f;
   Solver solver = Solver::kCg;  // als, ials: conjugate gradient or exact (als NNLS: exact)
   uint32_t cg_steps = 3;     // als, ials: CG iterations per row per sweep
   float init_scale = 0.01f;  // std-dev of the random initial factors
-  ColdStart cold_start = ColdStart::kDrop;  // als, ials, bpr: users/items unseen in training
+  ColdStart cold_start = ColdStart::kDrop;  // factor models: users/items unseen in training
 
   // bpr (Rendle et al. 2009): stochastic gradient ascent on ln sigmoid(s_ui -
-  // s_uj). Epoch e (0-based) steps with learning_rate * lr_decay^e.
+  // s_uj); svdpp (Koren 2008): SGD on the squared rating error. Epoch e
+  // (0-based) steps with learning_rate * lr_decay^e.
   float learning_rate = 0.05f;
   float lr_decay = 1.0f;  // 1 = constant, as the `implicit` library
   // bpr: skip a sampled negative the user did interact with (implicit's

@@ -101,7 +101,8 @@ class Recommender {
  public:
   virtual ~Recommender() = default;
 
-  // The registry name: "als", "bpr", "ease", "ials", "cooccurrence", "popularity".
+  // The registry name: "als", "bpr", "ease", "ials", "svdpp", "cooccurrence",
+  // "popularity".
   virtual const char* kind() const = 0;
   const ModelParams& params() const { return params_; }
   // Threads for queries (a per-run knob; 0 = all cores). Not thread-safe.

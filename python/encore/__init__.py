@@ -24,7 +24,7 @@ from . import _encore
 __version__ = _encore.__version__
 
 __all__ = [
-    "ALS", "IALS", "Cooccurrence", "Popularity", "EASE", "BPR", "Model", "Interactions",
+    "ALS", "IALS", "Cooccurrence", "Popularity", "EASE", "BPR", "SVDpp", "Model", "Interactions",
     "load", "read_interactions", "params", "model_kinds", "input_options",
     "precision_at_k", "recall_at_k", "ndcg_at_k", "mean_average_precision_at_k",
     "ranking_metrics_at_k", "train_test_split", "cross_validate",
@@ -719,7 +719,12 @@ BPR = _make_class("BPR", "bpr", """Bayesian Personalised Ranking (implicit's Bay
     Available when the library registers the "bpr" model (encore.model_kinds()).
     """)
 
-_CLASSES = {c.kind: c for c in (IALS, ALS, Cooccurrence, Popularity, EASE, BPR)}
+SVDpp = _make_class("SVDpp", "svdpp", """SVD++ for ratings (Koren 2008), trained by SGD (Surprise's SVDpp).
+
+    encore.SVDpp(factors=64, iterations=30, learning_rate=0.007, reg=0.05, seed=42)
+    """)
+
+_CLASSES = {c.kind: c for c in (IALS, ALS, Cooccurrence, Popularity, EASE, BPR, SVDpp)}
 
 
 def load(path):

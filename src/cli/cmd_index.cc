@@ -46,7 +46,7 @@ Command RegisterIndex(CLI::App& root) {
     int threads = 0;
   };
   auto f = std::make_shared<Flags>();
-  app->add_option("--model-file", f->model_file, "Model written by encore train (als, ials, bpr)")
+  app->add_option("--model-file", f->model_file, "Model written by encore train (als, ials, bpr, svdpp)")
       ->required();
   RegisterAnnFlags(app, &f->ann);
   app->add_option("--threads", f->threads, "Build threads (0 = all cores)")->capture_default_str();

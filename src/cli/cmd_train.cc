@@ -63,13 +63,13 @@ Command RegisterTrain(CLI::App& root) {
     std::string memory_budget;
   };
   auto f = std::make_shared<Flags>();
-  app->add_option("--model", f->model, "als | bpr | ease | ials | cooccurrence | popularity")
+  app->add_option("--model", f->model, "als | bpr | ease | ials | svdpp | cooccurrence | popularity")
       ->required();
   app->add_option("--out", f->out, "Model file to write ('-': standard output)")->required();
   app->add_flag("--json", f->json, "Print one JSON object (with fit_seconds) instead of text");
   app->add_option("--ann", f->ann,
                   "Also build the approximate-search index (hnsw) and save it beside the model "
-                  "(<out>.ann); als, ials, bpr")
+                  "(<out>.ann); als, ials, bpr, svdpp")
       ->check(CLI::IsMember({"hnsw"}));
   RegisterAnnFlags(app, &f->ann_options);
   // Registered in every build (the help text and docs/CLI.md stay the same);

@@ -260,6 +260,9 @@ std::string DefaultSearchSpace(const std::string& kind, Feedback feedback) {
   if (kind == "ials") {
     return "factors=16,32,64,128;reg=0.01..30:log;alpha=0.1..30:log;iterations=15";
   }
+  if (kind == "svdpp") {
+    return "factors=64,128;learning_rate=0.007;lr_decay=0.96;init_scale=0.05;reg=0.03..0.1:log;reg_implicit=0.5..3:log;reg_user_bias=0.005..0.05:log;reg_item_bias=0.1..1:log;iterations=40";
+  }
   if (kind == "ease") return "l2=1..5000:log";
   if (kind == "cooccurrence") {
     return "similarity=conditional,jaccard,lift,cosine;aggregate=max,sum";

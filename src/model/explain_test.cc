@@ -99,6 +99,12 @@ INSTANTIATE_TEST_SUITE_P(Models, ExplainSums,
                                                   p->iterations = 30;
                                                   p->factors = 7;
                                                 }},
+                                           Case{"svdpp", "svdpp",
+                                                [](ModelParams* p) {
+                                                  p->learning_rate = 0.01f;
+                                                  p->init_scale = 0.1f;
+                                                },
+                                                true},
                                            Case{"cooccurrence_max", "cooccurrence", nullptr},
                                            Case{"cooccurrence_sum", "cooccurrence",
                                                 [](ModelParams* p) {

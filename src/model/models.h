@@ -21,6 +21,7 @@ std::unique_ptr<Recommender> NewAls(const ModelParams& params);
 std::unique_ptr<Recommender> NewIals(const ModelParams& params);
 std::unique_ptr<Recommender> NewEase(const ModelParams& params);
 std::unique_ptr<Recommender> NewBpr(const ModelParams& params);
+std::unique_ptr<Recommender> NewSvdPlusPlus(const ModelParams& params);
 
 // A distributed fit of cooccurrence (src/distributed): each process holds the
 // whole dataset but computes only the similarity rows of its block of source

@@ -109,14 +109,17 @@ const char* SimilarityName(Similarity s) {
 
 const std::vector<ParamInfo>& ModelParamTable() {
   static const std::vector<ParamInfo> kTable = {
-      ENCORE_UINT_PARAM(factors, "als,ials,bpr",
+      ENCORE_UINT_PARAM(factors, "als,ials,bpr,svdpp",
                         "Rank of the factorisation (Spark: rank; bpr: the last one is the item bias)"),
-      ENCORE_UINT_PARAM(iterations, "als,ials,bpr",
-                        "Alternating sweeps (Spark: maxIter); bpr: epochs of nnz samples"),
-      ENCORE_REAL_PARAM(reg, "als,ials,bpr",
-                        "L2 regularisation (Spark: regParam; ials: lambda of Hu et al.)"),
-      ENCORE_REAL_PARAM(learning_rate, "bpr", "SGD step size of the first epoch"),
-      ENCORE_REAL_PARAM(lr_decay, "bpr",
+      ENCORE_UINT_PARAM(iterations, "als,ials,bpr,svdpp",
+                        "Alternating sweeps (Spark: maxIter); bpr: epochs of nnz samples; "
+                        "svdpp: SGD epochs"),
+      ENCORE_REAL_PARAM(reg, "als,ials,bpr,svdpp",
+                        "L2 regularisation (Spark: regParam; ials: lambda of Hu et al.; "
+                        "svdpp: of p, q, y)"),
+      ENCORE_REAL_PARAM(learning_rate, "bpr,svdpp",
+                        "SGD step size of the first epoch (svdpp: try 0.005-0.01)"),
+      ENCORE_REAL_PARAM(lr_decay, "bpr,svdpp",
                         "Step size of epoch e: learning_rate * lr_decay^e (1 = constant)"),
       ENCORE_BOOL_PARAM(verify_negative_samples, "bpr",
                         "Skip sampled negatives the user interacted with (as implicit)"),
@@ -129,10 +132,15 @@ const std::vector<ParamInfo>& ModelParamTable() {
                         "Weight of unobserved pairs (alpha0 of Rendle et al.; 1 = Hu et al.)"),
       ENCORE_REAL_PARAM(reg_exponent, "ials",
                         "Frequency-scaled reg: reg * (n_r + unobserved_weight * N)^x (0 = off)"),
-      ENCORE_REAL_PARAM(reg_user_bias, "als",
-                        "L2 penalty of user biases (negative = as reg, scaled like it)"),
-      ENCORE_REAL_PARAM(reg_item_bias, "als",
-                        "L2 penalty of item biases (negative = as reg, scaled like it)"),
+      ENCORE_REAL_PARAM(reg_user_bias, "als,svdpp",
+                        "L2 penalty of user biases (negative = as reg, scaled like it; "
+                        "svdpp: per rating)"),
+      ENCORE_REAL_PARAM(reg_item_bias, "als,svdpp",
+                        "L2 penalty of item biases (negative = as reg, scaled like it; "
+                        "svdpp: per rating)"),
+      ENCORE_REAL_PARAM(reg_implicit, "svdpp",
+                        "L2 penalty of the implicit factors y_j, once per user per epoch "
+                        "(negative = reg)"),
       ENCORE_REAL_PARAM(l2, "ease", "L2 penalty lambda on the item x item weights (Steck 2019)"),
       ENCORE_UINT_PARAM(memory_limit_mb, "ease",
                         "Refuse to fit when the dense item x item matrices need more (MiB)"),
@@ -148,8 +156,9 @@ const std::vector<ParamInfo>& ModelParamTable() {
                 },
                 [](const ModelParams& p) { return std::string(SolverName(p.solver)); }},
       ENCORE_UINT_PARAM(cg_steps, "als,ials", "Conjugate-gradient steps per row per sweep"),
-      ENCORE_REAL_PARAM(init_scale, "als,ials,bpr", "Standard deviation of the initial factors"),
-      ParamInfo{"cold_start", "enum", "als,ials,bpr,ease",
+      ENCORE_REAL_PARAM(init_scale, "als,ials,bpr,svdpp",
+                        "Standard deviation of the initial factors"),
+      ParamInfo{"cold_start", "enum", "als,ials,bpr,ease,svdpp",
                 "Users or items unknown at prediction time: drop | popular",
                 [](ModelParams* p, const std::string& v) {
                   if (v == "drop") p->cold_start = ColdStart::kDrop;
@@ -188,7 +197,9 @@ const std::vector<ParamInfo>& ModelParamTable() {
                         "Keep only this many most similar items per item (0 = all)"),
       ENCORE_UINT_PARAM(n, "all",
                         "Default list length of recommend (0 = 20 for cooccurrence, else 10)"),
-      ENCORE_UINT_PARAM(seed, "als,ials,bpr", "Random seed of the initial factors (bpr: and the samples)"),
+      ENCORE_UINT_PARAM(seed, "als,ials,bpr,svdpp",
+                        "Random seed of the initial factors (bpr: and the samples; "
+                        "svdpp: and the order)"),
       ParamInfo{"threads", "int", "all", "Threads (0 = all cores)",
                 [](ModelParams* p, const std::string& v) { return ParseInt("threads", v, &p->threads); },
                 [](const ModelParams& p) { return std::to_string(p.threads); }},

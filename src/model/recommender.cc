@@ -49,7 +49,7 @@ Result<bool> Recommender::FoldInEmbedding(std::span<const ItemWeight>, float*) c
 Status Recommender::ExplainScore(std::span<const ItemWeight>, uint32_t, Explanation*) const {
   return Status::FailedPrecondition(std::string("model '") + kind() +
                                     "' cannot explain its scores (explanations exist for als, "
-                                    "ials, bpr, cooccurrence and popularity)");
+                                    "ials, bpr, svdpp, cooccurrence and popularity)");
 }
 
 void Recommender::RememberSeen(const Dataset& data) { seen_ = data.by_user; }

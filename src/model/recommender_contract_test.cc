@@ -28,7 +28,7 @@ class RecommenderContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     TestDataOptions o;
-    o.explicit_ratings = GetParam() == "als";
+    o.explicit_ratings = GetParam() == "als" || GetParam() == "svdpp";
     data_ = MakeTestDataset(o);
     model_ = Fit(data_, 2);
   }

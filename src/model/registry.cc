@@ -21,6 +21,7 @@ const Registration kModels[] = {
     {"ease", model::NewEase},
     {"ials", model::NewIals},
     {"popularity", model::NewPopularity},
+    {"svdpp", model::NewSvdPlusPlus},
 };
 
 }  // namespace

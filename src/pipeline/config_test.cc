@@ -241,7 +241,7 @@ TEST(PipelineConfig, UnknownModelKindListsTheKnownOnes) {
   ExpectError(Replace(kValid, "kind = \"popularity\"", "kind = \"ials2\""), "5:8",
               "did you mean 'ials'?");
   ExpectError(Replace(kValid, "kind = \"popularity\"", "kind = \"svd\""), "5:8",
-              "Known kinds: als, bpr, cooccurrence, ease, ials, popularity");
+              "Known kinds: als, bpr, cooccurrence, ease, ials, popularity, svdpp");
 }
 
 TEST(PipelineConfig, UnknownOrBadModelParameter) {

@@ -140,7 +140,7 @@ Result<std::unique_ptr<AnnIndex>> AnnIndex::Build(const Recommender& model,
   if (dim == 0) {
     return Status::FailedPrecondition(std::string("model '") + model.kind() +
                                       "' has no item embeddings, so no approximate index "
-                                      "(indexes exist for als, ials and bpr)");
+                                      "(indexes exist for als, ials, bpr and svdpp)");
   }
   std::vector<float> items(uint64_t{model.num_items()} * dim);
   for (uint32_t i = 0; i < model.num_items(); ++i)
