@@ -28,6 +28,28 @@ ONLY="${ONLY:-ml,lastfm,coat,groceries}"
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 TUNE=(--tune --tune-metric precision@10)
 
+# The implicit-feedback rows, the same five for every data set: reads SPLIT
+# (input, split and metric flags), TUNE, ROWS (the metric lines to print, an
+# extended regex), FACTORS (the revisited space's factor choices) and
+# EASE_ARGS (more flags for ease).
+implicit_rows() {
+  echo "-- popularity"
+  $E evaluate --model popularity "${SPLIT[@]}" | grep -E "^($ROWS)"
+  echo "-- cooccurrence (default space: similarity x aggregate, grid)"
+  $E evaluate --model cooccurrence "${SPLIT[@]}" "${TUNE[@]}" --tune-search grid \
+    | grep -E "^($ROWS)|^outer"
+  echo "-- ials (default space, $TRIALS random trials)"
+  $E evaluate --model ials "${SPLIT[@]}" "${TUNE[@]}" --tune-trials "$TRIALS" \
+    | grep -E "^($ROWS)|^outer"
+  echo "-- ials, revisited space (unobserved_weight, reg_exponent=1; $TRIALS random trials)"
+  $E evaluate --model ials "${SPLIT[@]}" "${TUNE[@]}" --tune-trials "$TRIALS" --reg-exponent 1 \
+    --tune-space "factors=$FACTORS;reg=0.001..0.1:log;unobserved_weight=0.05..1:log;alpha=0.3..3:log;iterations=15" \
+    | grep -E "^($ROWS)|^outer"
+  echo "-- ease (default space, 6 random trials) ${EASE_ARGS[*]}"
+  $E evaluate --model ease "${SPLIT[@]}" "${TUNE[@]}" --tune-trials 6 "${EASE_ARGS[@]}" \
+    | grep -E "^($ROWS)|^outer"
+}
+
 if want ml; then
 echo "== ml-latest-small: 5-fold CV (outer), nested tuning: $TRIALS random trials x 3 inner folds"
 echo "-- bias baseline (no tuning)"
@@ -50,21 +72,10 @@ echo "== hetrec lastfm, log1p(plays), per-user 80/20 holdout, nested tuning by p
 SPLIT=(--input "$LASTFM" --format lastfm --transform log1p --split user --test-fraction 0.2
        --metrics precision@10,ndcg@10,map@10,recall@20,coverage@10 "${COMMON[@]}")
 TUNE=(--tune --tune-metric precision@10)
-echo "-- popularity"
-$E evaluate --model popularity "${SPLIT[@]}" | grep -E '^(precision|ndcg|map|recall|coverage)'
-echo "-- cooccurrence (default space: similarity x aggregate, grid)"
-$E evaluate --model cooccurrence "${SPLIT[@]}" "${TUNE[@]}" --tune-search grid \
-  | grep -E '^(precision|ndcg|map|recall|coverage)|^outer'
-echo "-- ials (default space, $TRIALS random trials)"
-$E evaluate --model ials "${SPLIT[@]}" "${TUNE[@]}" --tune-trials "$TRIALS" \
-  | grep -E '^(precision|ndcg|map|recall|coverage)|^outer'
-echo "-- ials, revisited space (unobserved_weight, reg_exponent=1; $TRIALS random trials)"
-$E evaluate --model ials "${SPLIT[@]}" "${TUNE[@]}" --tune-trials "$TRIALS" --reg-exponent 1 \
-  --tune-space 'factors=32,64,128;reg=0.001..0.1:log;unobserved_weight=0.05..1:log;alpha=0.3..3:log;iterations=15' \
-  | grep -E '^(precision|ndcg|map|recall|coverage)|^outer'
-echo "-- ease, items with >= 3 training users (default space, 6 random trials)"
-$E evaluate --model ease "${SPLIT[@]}" "${TUNE[@]}" --tune-trials 6 --min-item-users 3 \
-  | grep -E '^(precision|ndcg|map|recall|coverage)|^outer'
+ROWS="precision|ndcg|map|recall|coverage"
+FACTORS="32,64,128"
+EASE_ARGS=(--min-item-users 3)  # items with >= 3 training users
+implicit_rows
 echo
 fi
 
@@ -97,21 +108,12 @@ done
 CI=(--input "$TMPD/train.ascii" --test-input "$TMPD/test.ascii" --test-overlap drop-from-train
     --format matrix --transform binary
     --metrics precision@10,ndcg@10,map@10,recall@20,coverage@10 "${COMMON[@]}")
-echo "-- popularity"
-$E evaluate --model popularity "${CI[@]}" | grep -E '^(precision|ndcg|map|recall|coverage)'
-echo "-- cooccurrence (default space, grid)"
-$E evaluate --model cooccurrence "${CI[@]}" "${TUNE[@]}" --tune-search grid \
-  | grep -E '^(precision|ndcg|map|recall|coverage)|^outer'
-echo "-- ials (default space, $TRIALS random trials)"
-$E evaluate --model ials "${CI[@]}" "${TUNE[@]}" --tune-trials "$TRIALS" \
-  | grep -E '^(precision|ndcg|map|recall|coverage)|^outer'
-echo "-- ials, revisited space (as lastfm)"
-$E evaluate --model ials "${CI[@]}" "${TUNE[@]}" --tune-trials "$TRIALS" --reg-exponent 1 \
-  --tune-space 'factors=16,32,64;reg=0.001..0.1:log;unobserved_weight=0.05..1:log;alpha=0.3..3:log;iterations=15' \
-  | grep -E '^(precision|ndcg|map|recall|coverage)|^outer'
-echo "-- ease (default space, 6 random trials)"
-$E evaluate --model ease "${CI[@]}" "${TUNE[@]}" --tune-trials 6 \
-  | grep -E '^(precision|ndcg|map|recall|coverage)|^outer'
+SPLIT=("${CI[@]}")
+TUNE=(--tune --tune-metric precision@10)
+ROWS="precision|ndcg|map|recall|coverage"
+FACTORS="16,32,64"
+EASE_ARGS=()
+implicit_rows
 echo
 fi
 
@@ -122,19 +124,10 @@ echo "   (baskets of 1 item stay in training), nested tuning by hit@10"
 GS=(--input "$GROC" --format baskets --split user --leave-k 1 --min-train 1
     --metrics hit@10,ndcg@10,precision@10,coverage@10 "${COMMON[@]}")
 GT=(--tune --tune-metric hit@10)
-echo "-- popularity"
-$E evaluate --model popularity "${GS[@]}" | grep -E '^(hit|ndcg|precision|coverage)'
-echo "-- cooccurrence (default space, grid)"
-$E evaluate --model cooccurrence "${GS[@]}" "${GT[@]}" --tune-search grid \
-  | grep -E '^(hit|ndcg|precision|coverage)|^outer'
-echo "-- ials (default space, $TRIALS random trials)"
-$E evaluate --model ials "${GS[@]}" "${GT[@]}" --tune-trials "$TRIALS" \
-  | grep -E '^(hit|ndcg|precision|coverage)|^outer'
-echo "-- ials, revisited space (as lastfm)"
-$E evaluate --model ials "${GS[@]}" "${GT[@]}" --tune-trials "$TRIALS" --reg-exponent 1 \
-  --tune-space 'factors=16,32,64;reg=0.001..0.1:log;unobserved_weight=0.05..1:log;alpha=0.3..3:log;iterations=15' \
-  | grep -E '^(hit|ndcg|precision|coverage)|^outer'
-echo "-- ease (default space, 6 random trials)"
-$E evaluate --model ease "${GS[@]}" "${GT[@]}" --tune-trials 6 \
-  | grep -E '^(hit|ndcg|precision|coverage)|^outer'
+SPLIT=("${GS[@]}")
+TUNE=("${GT[@]}")
+ROWS="hit|ndcg|precision|coverage"
+FACTORS="16,32,64"
+EASE_ARGS=()
+implicit_rows
 fi
