@@ -93,6 +93,9 @@ $E evaluate --model baseline "${CT[@]}" "${DROP[@]}" | grep -E '^(rmse|mae) '
 echo "-- als (default space), --cold-start popular"
 $E evaluate --tune --model als "${CT[@]}" "${DROP[@]}" --cold-start popular --tune-trials "$TRIALS" \
   | grep -E '^(rmse|mae) |^outer'
+echo "-- svdpp (default space), --cold-start popular"
+$E evaluate --tune --model svdpp "${CT[@]}" "${DROP[@]}" --cold-start popular --tune-trials "$TRIALS" \
+  | grep -E '^(rmse|mae) |^outer'
 echo "-- als (default space), overlap dropped from the test instead (4,274 test ratings)"
 $E evaluate --tune --model als "${CT[@]}" --test-overlap drop-from-test --cold-start popular \
   --tune-trials "$TRIALS" | grep -E '^(rmse|mae) |^outer'
