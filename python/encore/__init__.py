@@ -383,7 +383,10 @@ class Model:
         if kind not in model_kinds():
             _encore.Model(kind, [])  # raises the registry's message naming the known models
         known = {row["name"] for row in _param_rows(kind)}
-        pairs = []
+        # defaults="spark" starts from Spark's values instead of the kind's
+        # measured defaults (docs/PARAMETERS.md); given parameters always win.
+        defaults = params.pop("defaults", "encore")
+        pairs = [("defaults", str(defaults))]
         for name, value in params.items():
             name = _ALIASES.get(name, name)
             if name not in known:

@@ -315,9 +315,18 @@ std::vector<std::string> Names(const IdDictionary& d) {
 
 // ------------------------------------------------------------- params
 
-ModelParams ParamsFromList(const std::vector<std::pair<std::string, std::string>>& list) {
-  ModelParams p;
-  for (const auto& [name, value] : list) Check(SetModelParam(&p, name, value));
+// The kind's starting parameters (DefaultParams; a ("defaults", "spark")
+// entry picks Spark's), then the list's values on top.
+ModelParams ParamsFromList(const std::string& kind,
+                           const std::vector<std::pair<std::string, std::string>>& list) {
+  DefaultsPreset preset = DefaultsPreset::kEncore;
+  for (const auto& [name, value] : list) {
+    if (name == "defaults") preset = Unwrap(ParseDefaultsPreset(value));
+  }
+  ModelParams p = DefaultParams(kind, preset);
+  for (const auto& [name, value] : list) {
+    if (name != "defaults") Check(SetModelParam(&p, name, value));
+  }
   Check(p.Validate());
   return p;
 }
@@ -352,7 +361,7 @@ class RowExclude final : public ExcludeStep {
 class Model {
  public:
   Model(std::string kind, const std::vector<std::pair<std::string, std::string>>& params)
-      : kind_(std::move(kind)), params_(ParamsFromList(params)) {
+      : kind_(std::move(kind)), params_(ParamsFromList(kind_, params)) {
     Unwrap(CreateRecommender(kind_, params_));  // unknown kind: the registry's message
   }
   explicit Model(std::shared_ptr<TrainedModel> trained)
@@ -830,7 +839,7 @@ py::dict CrossValidateModel(const std::string& kind,
                             const Data& data, uint32_t folds, bool per_user, uint32_t min_train,
                             const std::string& metrics, uint64_t seed,
                             std::optional<float> relevance_threshold, int threads) {
-  ModelParams p = ParamsFromList(params);
+  ModelParams p = ParamsFromList(kind, params);
   std::vector<Metric> ms = Unwrap(ParseMetrics(metrics));
   FoldOptions fo;
   fo.folds = folds;
