@@ -105,39 +105,6 @@ struct ParamInfo {
 
 const std::vector<ParamInfo>& ModelParamTable();
 
-// Where a model's parameters start, before the user's values.
-//   kEncore: each kind's recommended values (KindDefaultTable), chosen by
-//            measurement on real data (docs/QUALITY.md, "Defaults"); every
-//            parameter without a kind entry keeps its ModelParams{} value.
-//   kSpark:  ModelParams{} itself: Spark's MLlib defaults (rank 10,
-//            maxIter 10, regParam 0.1, alpha 1) and the shared SGD values,
-//            for people who need Spark's numbers.
-// CLI `--defaults encore|spark`, pipeline key [models.NAME] defaults, Python
-// kwarg defaults=. Library callers building ModelParams by hand get the
-// Spark values; call DefaultParams(kind) for the recommended ones.
-enum class DefaultsPreset { kEncore, kSpark };
-
-// "encore" or "spark"; anything else is InvalidArgument naming both.
-Result<DefaultsPreset> ParseDefaultsPreset(const std::string& text);
-const char* DefaultsPresetName(DefaultsPreset preset);
-
-// One recommended value: parameter `param` of model `kind` starts at `value`
-// (text, as SetModelParam parses it) under the encore preset.
-struct KindDefault {
-  const char* kind;
-  const char* param;
-  const char* value;
-};
-
-// The one list of per-kind recommended values (src/model/params.cc).
-const std::vector<KindDefault>& KindDefaultTable();
-
-// The starting parameters of `kind` under `preset`: ModelParams{} with the
-// kind's KindDefaultTable entries applied (kEncore), or ModelParams{} (kSpark
-// and kinds without entries). Front ends call it, then apply the user's values.
-ModelParams DefaultParams(const std::string& kind,
-                          DefaultsPreset preset = DefaultsPreset::kEncore);
-
 // The list length to use when a query does not say: params.n, or the model default.
 uint32_t DefaultListLength(const ModelParams& params, const std::string& kind);
 

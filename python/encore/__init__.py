@@ -90,10 +90,11 @@ def params(kind=None):
     """The model parameter table as a list of dicts (name, type, models, help, default).
 
     The same table as ``encore params`` and docs/PARAMETERS.md. With ``kind``
-    ("ials", ...), only the parameters that model reads (and the shared ones).
+    ("ials", ...), only the parameters that model reads (and the shared ones),
+    with that model's default (``defaults="spark"`` gives the kind-less column).
     """
     rows = []
-    for name, type_, models, help_, default in _encore.param_table():
+    for name, type_, models, help_, default in _encore.param_table(kind or ""):
         if kind is not None and models not in ("", "all") and kind not in models.split(","):
             continue
         rows.append({"name": name, "type": type_, "models": models, "help": help_,

@@ -34,6 +34,7 @@
 #define ENCORE_PY_EXPLAIN 1
 #endif
 #include "encore/input.h"
+#include "encore/defaults.h"
 #include "encore/params.h"
 #include "encore/rank.h"
 #include "encore/recommender.h"
@@ -331,9 +332,10 @@ ModelParams ParamsFromList(const std::string& kind,
   return p;
 }
 
-py::list ParamTable() {
+// With a kind, "default" is that kind's starting value (DefaultParams).
+py::list ParamTable(const std::string& kind) {
   py::list out;
-  ModelParams defaults;
+  const ModelParams defaults = DefaultParams(kind);
   for (const ParamInfo& info : ModelParamTable()) {
     out.append(py::make_tuple(info.name, info.type, info.models, info.help, info.get(defaults)));
   }
@@ -886,8 +888,9 @@ PYBIND11_MODULE(_encore, m) {
       },
       "Registers the Python exception class raised for each Status code name.");
   m.def("model_kinds", &RecommenderKinds, "Registry names of the models, sorted.");
-  m.def("param_table", &ParamTable,
-        "The model parameter table: (name, type, models, help, default) per row.");
+  m.def("param_table", &ParamTable, py::arg("kind") = "",
+        "The model parameter table: (name, type, models, help, default) per row; the default "
+        "is `kind`'s (\"\": Spark's, as ModelParams{}).");
   m.def(
       "input_option_table",
       []() {

@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "encore/evaluate.h"
 #include "encore/input.h"
+#include "encore/defaults.h"
 #include "encore/params.h"
 
 namespace encore::cli {

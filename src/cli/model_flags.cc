@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 
+#include "encore/defaults.h"
+
 namespace encore::cli {
 
 std::string ModelFlags::FlagName(const std::string& param) {

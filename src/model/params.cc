@@ -8,6 +8,8 @@
 #include <limits>
 #include <type_traits>
 
+#include "encore/defaults.h"
+
 namespace encore {
 
 namespace {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "encore/defaults.h"
 #include "encore/params.h"
 #include "encore/recommender.h"
 

@@ -24,6 +24,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "encore/defaults.h"
 #include "encore/input.h"
 #include "encore/recommender.h"
 #include "io/text.h"

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <set>
 
+#include "encore/defaults.h"
 #include "test_util.h"
 #include "util/json_writer.h"
 
