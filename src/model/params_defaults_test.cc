@@ -77,8 +77,8 @@ TEST(ParamsDefaults, SparkPresetIsModelParamsAsBefore) {
 }
 
 TEST(ParamsDefaults, PresetNames) {
-  EXPECT_EQ(*ParseDefaultsPreset("encore"), DefaultsPreset::kEncore);
-  EXPECT_EQ(*ParseDefaultsPreset("spark"), DefaultsPreset::kSpark);
+  EXPECT_EQ(ParseDefaultsPreset("encore").value(), DefaultsPreset::kEncore);
+  EXPECT_EQ(ParseDefaultsPreset("spark").value(), DefaultsPreset::kSpark);
   EXPECT_STREQ(DefaultsPresetName(DefaultsPreset::kSpark), "spark");
   Result<DefaultsPreset> bad = ParseDefaultsPreset("mllib");
   ASSERT_FALSE(bad.ok());
