@@ -28,13 +28,13 @@
 #include <vector>
 
 #include "encore/dataset.h"
+#include "encore/defaults.h"
 #include "encore/evaluate.h"
 #if __has_include("encore/explain.h")  // explanations (branch ann)
 #include "encore/explain.h"
 #define ENCORE_PY_EXPLAIN 1
 #endif
 #include "encore/input.h"
-#include "encore/defaults.h"
 #include "encore/params.h"
 #include "encore/rank.h"
 #include "encore/recommender.h"

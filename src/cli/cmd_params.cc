@@ -8,9 +8,9 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "encore/defaults.h"
 #include "encore/evaluate.h"
 #include "encore/input.h"
-#include "encore/defaults.h"
 #include "encore/params.h"
 
 namespace encore::cli {
