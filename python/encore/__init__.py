@@ -90,10 +90,11 @@ def params(kind=None):
     """The model parameter table as a list of dicts (name, type, models, help, default).
 
     The same table as ``encore params`` and docs/PARAMETERS.md. With ``kind``
-    ("ials", ...), only the parameters that model reads (and the shared ones).
+    ("ials", ...), only the parameters that model reads (and the shared ones),
+    with that model's default (``defaults="spark"`` gives the kind-less column).
     """
     rows = []
-    for name, type_, models, help_, default in _encore.param_table():
+    for name, type_, models, help_, default in _encore.param_table(kind or ""):
         if kind is not None and models not in ("", "all") and kind not in models.split(","):
             continue
         rows.append({"name": name, "type": type_, "models": models, "help": help_,
@@ -383,7 +384,10 @@ class Model:
         if kind not in model_kinds():
             _encore.Model(kind, [])  # raises the registry's message naming the known models
         known = {row["name"] for row in _param_rows(kind)}
-        pairs = []
+        # defaults="spark" starts from Spark's values instead of the kind's
+        # measured defaults (docs/PARAMETERS.md); given parameters always win.
+        defaults = params.pop("defaults", "encore")
+        pairs = [("defaults", str(defaults))]
         for name, value in params.items():
             name = _ALIASES.get(name, name)
             if name not in known:

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "encore/dataset.h"
+#include "encore/defaults.h"
 #include "encore/evaluate.h"
 #if __has_include("encore/explain.h")  // explanations (branch ann)
 #include "encore/explain.h"
@@ -315,16 +316,26 @@ std::vector<std::string> Names(const IdDictionary& d) {
 
 // ------------------------------------------------------------- params
 
-ModelParams ParamsFromList(const std::vector<std::pair<std::string, std::string>>& list) {
-  ModelParams p;
-  for (const auto& [name, value] : list) Check(SetModelParam(&p, name, value));
+// The kind's starting parameters (DefaultParams; a ("defaults", "spark")
+// entry picks Spark's), then the list's values on top.
+ModelParams ParamsFromList(const std::string& kind,
+                           const std::vector<std::pair<std::string, std::string>>& list) {
+  DefaultsPreset preset = DefaultsPreset::kEncore;
+  for (const auto& [name, value] : list) {
+    if (name == "defaults") preset = Unwrap(ParseDefaultsPreset(value));
+  }
+  ModelParams p = DefaultParams(kind, preset);
+  for (const auto& [name, value] : list) {
+    if (name != "defaults") Check(SetModelParam(&p, name, value));
+  }
   Check(p.Validate());
   return p;
 }
 
-py::list ParamTable() {
+// With a kind, "default" is that kind's starting value (DefaultParams).
+py::list ParamTable(const std::string& kind) {
   py::list out;
-  ModelParams defaults;
+  const ModelParams defaults = DefaultParams(kind);
   for (const ParamInfo& info : ModelParamTable()) {
     out.append(py::make_tuple(info.name, info.type, info.models, info.help, info.get(defaults)));
   }
@@ -352,7 +363,7 @@ class RowExclude final : public ExcludeStep {
 class Model {
  public:
   Model(std::string kind, const std::vector<std::pair<std::string, std::string>>& params)
-      : kind_(std::move(kind)), params_(ParamsFromList(params)) {
+      : kind_(std::move(kind)), params_(ParamsFromList(kind_, params)) {
     Unwrap(CreateRecommender(kind_, params_));  // unknown kind: the registry's message
   }
   explicit Model(std::shared_ptr<TrainedModel> trained)
@@ -830,7 +841,7 @@ py::dict CrossValidateModel(const std::string& kind,
                             const Data& data, uint32_t folds, bool per_user, uint32_t min_train,
                             const std::string& metrics, uint64_t seed,
                             std::optional<float> relevance_threshold, int threads) {
-  ModelParams p = ParamsFromList(params);
+  ModelParams p = ParamsFromList(kind, params);
   std::vector<Metric> ms = Unwrap(ParseMetrics(metrics));
   FoldOptions fo;
   fo.folds = folds;
@@ -877,8 +888,9 @@ PYBIND11_MODULE(_encore, m) {
       },
       "Registers the Python exception class raised for each Status code name.");
   m.def("model_kinds", &RecommenderKinds, "Registry names of the models, sorted.");
-  m.def("param_table", &ParamTable,
-        "The model parameter table: (name, type, models, help, default) per row.");
+  m.def("param_table", &ParamTable, py::arg("kind") = "",
+        "The model parameter table: (name, type, models, help, default) per row; the default "
+        "is `kind`'s (\"\": Spark's, as ModelParams{}).");
   m.def(
       "input_option_table",
       []() {

@@ -228,3 +228,17 @@ def test_tqdm_bar_when_installed(user_items, monkeypatch):
     assert (bars[0].total, bars[0].n, bars[0].desc, bars[0].closed) == (3, 3, "ials", True)
     encore.IALS(factors=4, iterations=3).fit(user_items, show_progress=False)
     assert len(bars) == 1
+
+
+def test_kind_defaults_and_spark_preset():
+    # Unset parameters start at the kind's measured defaults (docs/QUALITY.md,
+    # "Defaults"); defaults="spark" gives Spark's; given values always win.
+    assert encore.SVDpp().get_params()["factors"] == "128"
+    assert encore.SVDpp().get_params()["learning_rate"] == "0.007"
+    assert encore.ALS().get_params()["biases"] == "true"
+    assert encore.SVDpp(defaults="spark").get_params()["factors"] == "10"
+    assert encore.ALS(defaults="spark", factors=4).get_params()["factors"] == "4"
+    assert encore.ALS(biases=False).get_params()["biases"] == "false"
+    assert encore.IALS().get_params()["factors"] == "10"
+    with pytest.raises(ValueError, match="spark"):
+        encore.ALS(defaults="mllib")

@@ -124,7 +124,7 @@ int Run(const EvaluateFlags& f) {
         "--test-input gives the test set; drop --folds (or drop --test-input to split)"));
   }
   ModelParams params;
-  if (Status s = f.model_params.Apply(&params); !s.ok()) return PrintError(s);
+  if (Status s = f.model_params.Apply(f.model, &params); !s.ok()) return PrintError(s);
   params.threads = f.input.threads;
   params.seed = protocol.split.seed;
   if (Status s = CreateEvalModel(f.model, params).status(); !s.ok()) return PrintError(s);

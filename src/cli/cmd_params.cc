@@ -5,13 +5,30 @@
 
 #include <cstdio>
 #include <memory>
+#include <string>
 
 #include "cli/commands.h"
+#include "encore/defaults.h"
 #include "encore/evaluate.h"
 #include "encore/input.h"
 #include "encore/params.h"
 
 namespace encore::cli {
+
+namespace {
+
+// "als `32`, svdpp `128`" (quote "`") for a parameter with per-model
+// defaults (KindDefaultTable), "" otherwise.
+std::string KindDefaultsText(const std::string& param, const std::string& quote) {
+  std::string out;
+  for (const KindDefault& d : KindDefaultTable()) {
+    if (param != d.param) continue;
+    out += std::string(out.empty() ? "" : ", ") + d.kind + " " + quote + d.value + quote;
+  }
+  return out;
+}
+
+}  // namespace
 
 Command RegisterParams(CLI::App& root) {
   CLI::App* app = root.add_subcommand(
@@ -43,19 +60,34 @@ Command RegisterParams(CLI::App& root) {
                   "`src/model/params.cc`;\ndo not edit by hand. Each parameter is a flag of "
                   "`encore train` and `encore evaluate`\n(`--name value`), a key of a grid "
                   "(`--grid 'name=v1,v2;...'`) and of a pipeline's model section.\n\n"
-                  "| name | type | default | models | meaning |\n| --- | --- | --- | --- | --- |\n");
+                  "**Defaults.** A parameter the user does not set starts at its model's "
+                  "recommended value\n(the per-model defaults below, chosen by measurement: "
+                  "[QUALITY.md](QUALITY.md), \"Defaults\"),\nor, where a model has none, at "
+                  "the `default` column. `--defaults spark` (pipeline key\n`defaults = "
+                  "\"spark\"` of a `[models.NAME]` section, Python `defaults=\"spark\"`) starts "
+                  "every\nmodel at the `default` column instead: Spark MLlib's values "
+                  "(rank 10, maxIter 10,\nregParam 0.1, alpha 1). Library callers who build "
+                  "`ModelParams` by hand get the `default`\ncolumn; `DefaultParams(kind)` gives "
+                  "a model's recommended values.\n\n"
+                  "| name | type | default (spark) | per-model default | models | meaning |\n"
+                  "| --- | --- | --- | --- | --- | --- |\n");
               for (const ParamInfo& p : ModelParamTable()) {
-                std::printf("| `%s` | %s | `%s` | %s | %s |\n", p.name, p.type,
-                            p.get(defaults).c_str(), p.models, p.help);
+                std::printf("| `%s` | %s | `%s` | %s | %s | %s |\n", p.name, p.type,
+                            p.get(defaults).c_str(), KindDefaultsText(p.name, "`").c_str(),
+                            p.models, p.help);
               }
               return kExitOk;
             }
             std::printf("%-20s %-6s %-12s %-14s %s\n", "name", "type", "default", "models",
                         "meaning");
             for (const ParamInfo& p : ModelParamTable()) {
-              std::printf("%-20s %-6s %-12s %-14s %s\n", p.name, p.type, p.get(defaults).c_str(),
-                          p.models, p.help);
+              const std::string kinds = KindDefaultsText(p.name, "");
+              std::printf("%-20s %-6s %-12s %-14s %s%s\n", p.name, p.type,
+                          p.get(defaults).c_str(), p.models, p.help,
+                          kinds.empty() ? "" : (" [default " + kinds + "]").c_str());
             }
+            std::printf("\nDefaults: each model's recommended values (shown in brackets) unless "
+                        "--defaults spark, which keeps the default column (Spark's).\n");
             return kExitOk;
           }};
 }

@@ -81,7 +81,7 @@ Command RegisterTrain(CLI::App& root) {
   f->model_flags.Register(app);
   return {app, [f] {
             ModelParams params;
-            if (Status s = f->model_flags.Apply(&params); !s.ok()) return PrintError(s);
+            if (Status s = f->model_flags.Apply(f->model, &params); !s.ok()) return PrintError(s);
             // A bad --out fails now, not after the fit.
             io::OutputFileOptions out_options;
             out_options.what = "model file";

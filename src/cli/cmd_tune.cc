@@ -34,7 +34,7 @@ struct Flags {
 
 int Run(const Flags& f) {
   ModelParams base;
-  if (Status s = f.model_params.Apply(&base); !s.ok()) return PrintError(s);
+  if (Status s = f.model_params.Apply(f.model, &base); !s.ok()) return PrintError(s);
   base.threads = f.input.threads;
   base.seed = f.seed;
   if (Status s = CreateRecommender(f.model, base).status(); !s.ok()) return PrintError(s);

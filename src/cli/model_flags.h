@@ -2,7 +2,8 @@
 // ModelParamTable(), so every parameter (present and future) is settable
 // from every command that trains: --factors 64, --reg 0.05, --biases (bool
 // parameters also take --biases=false), --cold-start popular. Underscores in
-// parameter names become dashes in flags.
+// parameter names become dashes in flags. --defaults encore|spark picks where
+// unset parameters start (DefaultParams in encore/params.h).
 //
 // Values are kept as text and parsed by SetModelParam in Apply, so bad
 // values fail with the parameter table's own messages.
@@ -35,8 +36,9 @@ class ModelFlags {
   // parameter itself.
   void Register(CLI::App* app);
 
-  // Sets, on top of *params, every parameter given on the command line.
-  Status Apply(ModelParams* params) const;
+  // *params = DefaultParams(kind, --defaults preset), then every parameter
+  // given on the command line on top: a value the user set always wins.
+  Status Apply(const std::string& kind, ModelParams* params) const;
 
   // "--factors" for "factors".
   static std::string FlagName(const std::string& param);
@@ -48,6 +50,7 @@ class ModelFlags {
     CLI::Option* option = nullptr;
   };
   std::deque<Entry> entries_;  // a deque: flags bind to stable addresses
+  std::string defaults_ = "encore";  // --defaults
 };
 
 }  // namespace encore::cli

@@ -24,6 +24,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "encore/defaults.h"
 #include "encore/input.h"
 #include "encore/recommender.h"
 #include "io/text.h"
@@ -861,6 +862,18 @@ ModelConfig ReadModel(Loader& l, const std::string& name, const toml::table& t, 
                          " Known kinds: " + Join(kinds));
     }
   }
+  // Unset parameters start at the kind's defaults (or Spark's: `defaults`).
+  DefaultsPreset preset = DefaultsPreset::kEncore;
+  if (auto text = Loader::String(t, "defaults")) {
+    Result<DefaultsPreset> p = ParseDefaultsPreset(*text);
+    if (p.ok()) {
+      preset = *p;
+    } else {
+      l.diag().Error(t.get("defaults")->source(),
+                     "[models." + name + "] " + p.status().message());
+    }
+  }
+  m.params = DefaultParams(m.kind, preset);
   if (const toml::table* params = t.get_as<toml::table>("params")) {
     ReadParams(l, name, *params, &m);
     if (Status s = m.params.Validate(); !s.ok()) {

@@ -208,6 +208,9 @@ const std::vector<ConfigKey>& PipelineKeys() {
       // ----------------------------------------------------------------- models
       {"models.*", "kind", T::kString, true, "", "",
        "`als`, `ials`, `cooccurrence` or `popularity` ([MODELS.md](MODELS.md))"},
+      {"models.*", "defaults", T::kString, false, "encore", "",
+       "Where unset parameters start: `encore` (the model's measured defaults) or `spark` "
+       "(Spark's values) ([PARAMETERS.md](PARAMETERS.md))"},
       {"models.*", "params", T::kParamTable, false, "", "",
        "Model parameters by their `encore params` names, e.g. `{ factors = 10, reg = 0.1 }` "
        "([PARAMETERS.md](PARAMETERS.md))"},

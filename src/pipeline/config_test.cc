@@ -11,6 +11,7 @@
 #include <fstream>
 #include <set>
 
+#include "encore/defaults.h"
 #include "test_util.h"
 #include "util/json_writer.h"
 
@@ -795,6 +796,43 @@ TEST(PipelineConfigRetail, PostgresCatalogKeysAreChecked) {
   ExpectError(with("table = \"c\"\nconninfo = \"x\"\nformat = \"csv\"\n"), "13:10",
               "format applies to files");
   ExpectError(with("tabel = \"c\"\n"), "11:1", "did you mean 'table'?");
+}
+
+TEST(PipelineConfig, ModelsStartAtTheirKindDefaultsAndGivenParamsWin) {
+  const std::string als = Replace(kValid, "kind = \"popularity\"", "kind = \"als\"");
+  {
+    TempDir dir;
+    ASSERT_TRUE(Load(dir, als).status.ok());
+    Result<PipelineConfig> c = LoadPipelineConfig(dir.File("p.toml"));
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    EXPECT_EQ(ModelParamsToList(c->FindModel("pop")->params),
+              ModelParamsToList(DefaultParams("als")));
+  }
+  {
+    TempDir dir;
+    ASSERT_TRUE(Load(dir, Replace(als, "kind = \"als\"",
+                                  "kind = \"als\"\nparams = { factors = 4, biases = false }"))
+                    .status.ok());
+    Result<PipelineConfig> c = LoadPipelineConfig(dir.File("p.toml"));
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    const ModelParams& p = c->FindModel("pop")->params;
+    EXPECT_EQ(p.factors, 4u) << "a given value wins";
+    EXPECT_FALSE(p.biases) << "a given false wins";
+    EXPECT_FLOAT_EQ(p.reg, 0.157f) << "the rest starts at the kind's defaults";
+  }
+  {
+    TempDir dir;
+    ASSERT_TRUE(Load(dir, Replace(als, "kind = \"als\"",
+                                  "kind = \"als\"\ndefaults = \"spark\"\nparams = { reg = 0.2 }"))
+                    .status.ok());
+    Result<PipelineConfig> c = LoadPipelineConfig(dir.File("p.toml"));
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    ModelParams spark;
+    spark.reg = 0.2f;
+    EXPECT_EQ(ModelParamsToList(c->FindModel("pop")->params), ModelParamsToList(spark));
+  }
+  ExpectError(Replace(als, "kind = \"als\"", "kind = \"als\"\ndefaults = \"mllib\""), "6:12",
+              "[models.pop] defaults: 'mllib' is not a preset");
 }
 
 }  // namespace
