@@ -78,6 +78,7 @@ PUBLIC_HEADERS = {
     "member_features.h": "features",
     "model_io.h": "model",
     "params.h": "model",
+    "defaults.h": "model",
     "recommender.h": "model",
     "explain.h": "model",
     "ann.h": "rank",
