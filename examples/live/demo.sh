@@ -69,13 +69,24 @@ curl -s -X POST "http://127.0.0.1:$HP/v1/events" -H "Authorization: Bearer $KEY"
        {\"user\":\"$U\",\"item\":\"i009\",\"event\":\"cart\"},{\"user\":\"$U\",\"item\":\"$TOP\",\"event\":\"purchase\",\"id\":\"order-1\"},
        {\"user\":\"$U\",\"event\":\"view\"}]"
 echo
-sleep 0.5
+# The consumer applies events within milliseconds on an idle machine; on a
+# busy one (or a sanitizer build) it may need longer, so wait for the effect
+# (up to 60 s) rather than for a fixed time.
+wait_for() {  # command that succeeds once the event is served
+  for _ in $(seq 600); do "$@" && return 0; sleep 0.1; done
+  echo "demo: the stream consumer did not apply the events within 60 s; see $W/stream.log:" >&2
+  tail "$W/stream.log" >&2
+  return 1
+}
+bought_gone() { ! curl -s "http://127.0.0.1:$HP/v1/users/$U/recommendations" | grep -q "\"$TOP\""; }
+wait_for bought_gone
 echo "== $U's list now ($TOP bought, so no longer recommended)"
 show
 echo "== a brand-new shopper after one click"
 curl -s -X POST "http://127.0.0.1:$HP/v1/events" -H "Authorization: Bearer $KEY" \
   -d '[{"user":"visitor-1","item":"i010","event":"view"}]' >/dev/null
-sleep 0.5
+visitor_served() { curl -sf "http://127.0.0.1:$HP/v1/users/visitor-1/recommendations" >/dev/null; }
+wait_for visitor_served
 curl -s "http://127.0.0.1:$HP/v1/users/visitor-1/recommendations"; echo
 echo "== consumer metrics on /metrics"
 curl -s "http://127.0.0.1:$HP/metrics" | grep -E "^encore_stream_(events_applied_total|events_per_second|consumer_lag|event_to_served_seconds_count)"
