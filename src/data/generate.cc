@@ -169,7 +169,7 @@ class Rng : public Xoshiro256 {
 std::vector<uint32_t> RandomPermutation(uint64_t n, Rng& rng) {
   std::vector<uint32_t> perm(n);
   for (uint64_t i = 0; i < n; ++i) perm[i] = static_cast<uint32_t>(i);
-  for (uint64_t i = n; i > 1; --i) std::swap(perm[i - 1], perm[rng.Below(i)]);
+  Shuffle(rng, perm.data(), n);
   return perm;
 }
 

@@ -10,6 +10,7 @@
 
 #include "encore/evaluate.h"
 #include "eval/random.h"
+#include "util/random.h"
 #include "util/threads.h"
 
 namespace encore {
@@ -212,7 +213,7 @@ Result<FoldAssignment> KFoldSplit(const Dataset& data, const FoldOptions& o) {
     // differ by at most one.
     for (uint64_t j = 0; j < m.nnz(); ++j) a.fold[j] = static_cast<uint8_t>(j % o.folds);
     eval::SplitRng rng(o.seed);
-    for (uint64_t j = m.nnz() - 1; j > 0; --j) std::swap(a.fold[j], a.fold[rng.Below(j + 1)]);
+    Shuffle(rng, a.fold.data(), m.nnz());
     return a;
   }
 #pragma omp parallel num_threads(UserThreads(m.rows, o.threads))

@@ -66,12 +66,6 @@ namespace {
 // initial factors.
 constexpr uint64_t kShuffleStream = 0x5356442B2B000001ULL;  // "SVD++" 1
 
-// Fisher-Yates with `rng`.
-template <class T>
-void Shuffle(SplitMix64* rng, T* begin, uint64_t n) {
-  for (uint64_t j = n; j > 1; --j) std::swap(begin[j - 1], begin[rng->Below(j)]);
-}
-
 bool AllFinite(const std::vector<float>& v) {
   return std::all_of(v.begin(), v.end(), [](float f) { return std::isfinite(f); });
 }
@@ -117,7 +111,7 @@ class SvdPlusPlus final : public FactorModel {
     double eta = params_.learning_rate;
     for (uint32_t epoch = 0; epoch < params_.iterations; ++epoch) {
       const float lr = static_cast<float>(eta);
-      Shuffle(&rng, user_order.data(), user_order.size());
+      Shuffle(rng, user_order.data(), user_order.size());
       for (uint32_t u : user_order) {
         const uint64_t begin = r.indptr[u], end = r.indptr[u + 1];
         const float s = 1.0f / std::sqrt(static_cast<float>(end - begin));
@@ -130,7 +124,7 @@ class SvdPlusPlus final : public FactorModel {
         std::fill(g.begin(), g.end(), 0.0f);
         order.resize(end - begin);
         std::iota(order.begin(), order.end(), begin);
-        Shuffle(&rng, order.data(), order.size());
+        Shuffle(rng, order.data(), order.size());
         float* p = p_all + uint64_t{u} * k;
         for (uint64_t e : order) {
           const uint32_t i = r.indices[e];

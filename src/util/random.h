@@ -15,6 +15,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <utility>
 
 namespace encore {
 
@@ -85,6 +86,14 @@ class Xoshiro256 {
  private:
   uint64_t s_[4];
 };
+
+// Fisher-Yates shuffle of begin[0, n) with any generator above: swaps
+// begin[i - 1] with begin[rng.Below(i)] for i = n down to 2 (so a result
+// depends only on the generator's stream).
+template <class Rng, class T>
+void Shuffle(Rng& rng, T* begin, uint64_t n) {
+  for (uint64_t i = n; i > 1; --i) std::swap(begin[i - 1], begin[rng.Below(i)]);
+}
 
 }  // namespace encore
 
