@@ -404,15 +404,10 @@ bool DualSolve(const uint32_t* cols, const float* values, uint32_t n, const floa
   return true;
 }
 
-constexpr uint64_t kCgPrefetchAhead = 8;
 // Rows longer than this are unlikely to stay in cache between CG passes, so
 // every pass prefetches them (as ials).
 constexpr uint64_t kCgPrefetchAgainAbove = 512;
 
-inline void PrefetchRow(const float* row, uint32_t k) {
-  const char* p = reinterpret_cast<const char*>(row);
-  for (uint32_t off = 0; off < k * sizeof(float); off += 64) __builtin_prefetch(p + off);
-}
 
 // `steps` conjugate-gradient steps on (A'A + D) z = A't, warm-started from
 // the row's current value in x (and *bias) - the method of Takacs, Pilaszy
@@ -440,13 +435,13 @@ void CgSolve(const uint32_t* cols, const float* values, uint64_t n, const float*
   // Each pass over the ratings is two sweeps: q_e = a_e . v for every rating
   // (independent dot products), then sum_e q_e y_e accumulated in registers.
   // r = A't - (A'A + D) z = sum_e (t_e - a_e . z) a_e - D z
-  for (uint64_t e = 0; e < std::min(n, kCgPrefetchAhead); ++e) {
-    PrefetchRow(fixed + uint64_t{cols[e]} * k, k);
+  for (uint64_t e = 0; e < std::min(n, vec::kGatherPrefetchAhead); ++e) {
+    vec::PrefetchRow(fixed + uint64_t{cols[e]} * k, k);
   }
   float rb = biases ? -bias_lambda * b : 0.0f;
+  K::GatherDot(fixed, cols, n, x, q, k, /*prefetch=*/true);
   for (uint64_t e = 0; e < n; ++e) {
-    if (e + kCgPrefetchAhead < n) PrefetchRow(fixed + uint64_t{cols[e + kCgPrefetchAhead]} * k, k);
-    q[e] = Target(cols, values, e, o) - (K::Dot(fixed + uint64_t{cols[e]} * k, x, k) + b);
+    q[e] = Target(cols, values, e, o) - (q[e] + b);
     rb += q[e];
   }
   std::fill(r, r + k, 0.0f);
@@ -460,12 +455,10 @@ void CgSolve(const uint32_t* cols, const float* values, uint64_t n, const float*
     if (!(rs > 1e-20f)) break;
     // ap = (A'A + D) p
     float apb = bias_lambda * pb;
+    // The first pass brought short rows into cache; long ones need help.
+    K::GatherDot(fixed, cols, n, p, q, k, /*prefetch=*/n > kCgPrefetchAgainAbove);
     for (uint64_t e = 0; e < n; ++e) {
-      // The first pass brought short rows into cache; long ones need help.
-      if (n > kCgPrefetchAgainAbove && e + kCgPrefetchAhead < n) {
-        PrefetchRow(fixed + uint64_t{cols[e + kCgPrefetchAhead]} * k, k);
-      }
-      q[e] = K::Dot(fixed + uint64_t{cols[e]} * k, p, k) + pb;
+      q[e] += pb;
       apb += q[e];
     }
     std::fill(ap, ap + k, 0.0f);
@@ -630,8 +623,8 @@ inline void SolveRowWith(const uint32_t* cols, const float* values, uint64_t n, 
 using SolveFn = void (*)(const uint32_t*, const float*, uint64_t, const float*, uint32_t,
                          const ExplicitSweepOptions&, Workspace*, float*, float*);
 
-// The AVX2 + FMA build when the CPU has it (see WideKernelsEnabled), else
-// SSE2. Either has a fixed, thread-independent summation order.
+// The AVX-512 build, else the AVX2 + FMA build when the CPU has it (see
+// Avx512KernelsEnabled, WideKernelsEnabled), else SSE2. Either has a fixed, thread-independent summation order.
 void SolveRowSse2(const uint32_t* cols, const float* values, uint64_t n, const float* fixed,
                   uint32_t k, const ExplicitSweepOptions& o, Workspace* ws, float* x, float* bias) {
   SolveRowWith<vec::Sse2, GramSse2, AxpySse2>(cols, values, n, fixed, k, o, ws, x, bias);
@@ -645,10 +638,18 @@ __attribute__((target("avx2,fma"), flatten)) void SolveRowAvx2(
     const ExplicitSweepOptions& o, Workspace* ws, float* x, float* bias) {
   SolveRowWith<vec::Avx2, GramAvx2, AxpyAvx2>(cols, values, n, fixed, k, o, ws, x, bias);
 }
+
+// The CG passes in AVX-512; the exact solves' Gram and axpy stay AVX2.
+__attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma"), flatten)) void SolveRowAvx512(
+    const uint32_t* cols, const float* values, uint64_t n, const float* fixed, uint32_t k,
+    const ExplicitSweepOptions& o, Workspace* ws, float* x, float* bias) {
+  SolveRowWith<vec::Avx512, GramAvx2, AxpyAvx2>(cols, values, n, fixed, k, o, ws, x, bias);
+}
 #endif
 
 SolveFn ChooseSolve() {
 #if defined(__x86_64__)
+  if (Avx512KernelsEnabled()) return SolveRowAvx512;
   if (WideKernelsEnabled()) return SolveRowAvx2;
 #endif
   return SolveRowSse2;

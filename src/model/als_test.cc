@@ -126,14 +126,21 @@ TEST(Als, HalfSweepEqualsDenseNormalEquations) {
   }
 }
 
+// The kernel build the solvers use: 0 the baseline, 1 AVX2 + FMA, 2 AVX-512
+// (each where the CPU has it, else the next one down).
+void UseKernelBuild(int build) {
+  DisableWideKernelsForTesting(build == 0);
+  DisableAvx512KernelsForTesting(build == 1);
+}
+
 // The blocked Gram kernel and float Cholesky against the double reference
 // for factor counts on and off the 8-float blocks (padded gather), rows
-// longer than one 128-row pass, with and without biases, on both kernel
-// builds (AVX2 + FMA when the CPU has it, and the baseline one).
+// longer than one 128-row pass, with and without biases, on every kernel
+// builds (AVX-512 and AVX2 + FMA where the CPU has them, and the baseline one).
 TEST(Als, BlockedSolverMatchesDenseReferenceAcrossShapes) {
   const Dataset data = TinyRatings(6, 300, 21);  // ~150 ratings per user
-  for (bool wide_off : {false, true}) {
-    DisableWideKernelsForTesting(wide_off);
+  for (int build : {2, 1, 0}) {
+    UseKernelBuild(build);
     for (uint32_t k : {5u, 8u, 13u, 24u}) {
       const std::vector<float> items = RandomFactors(300, k, 22, 0.3f);
       const std::vector<float> item_bias = RandomFactors(300, 1, 23, 0.3f);
@@ -153,7 +160,7 @@ TEST(Als, BlockedSolverMatchesDenseReferenceAcrossShapes) {
                        3.0, &ref, &ref_bias);
         for (size_t p = 0; p < users.size(); ++p) {
           EXPECT_NEAR(users[p], ref[p], 2e-4 * (1 + std::fabs(ref[p])))
-              << "k " << k << " biases " << biases << " baseline kernels " << wide_off
+              << "k " << k << " biases " << biases << " kernel build " << build
               << " at " << p;
         }
         if (biases) {
@@ -162,19 +169,19 @@ TEST(Als, BlockedSolverMatchesDenseReferenceAcrossShapes) {
       }
     }
   }
-  DisableWideKernelsForTesting(false);
+  UseKernelBuild(2);
 }
 
 // Rows with fewer ratings than unknowns are solved in the dual (an n x n
 // system): the same solution as the normal equations, with and without
-// biases, with the bias's own penalty, on both kernel builds.
+// biases, with the bias's own penalty, on every kernel build.
 TEST(Als, DualSolveOfShortRowsMatchesDenseReference) {
   const Dataset data = TinyRatings(12, 20, 31);  // ~10 ratings per user
   const uint32_t k = 24;
   const std::vector<float> items = RandomFactors(20, k, 32, 0.3f);
   const std::vector<float> item_bias = RandomFactors(20, 1, 33, 0.3f);
-  for (bool wide_off : {false, true}) {
-    DisableWideKernelsForTesting(wide_off);
+  for (int build : {2, 1, 0}) {
+    UseKernelBuild(build);
     for (bool biases : {false, true}) {
       for (float bias_reg : {-1.0f, 0.7f}) {
         ExplicitSweepOptions o;
@@ -192,7 +199,7 @@ TEST(Als, DualSolveOfShortRowsMatchesDenseReference) {
                        3.0, &ref, &ref_bias, bias_reg);
         for (size_t p = 0; p < users.size(); ++p) {
           ASSERT_NEAR(users[p], ref[p], 2e-4 * (1 + std::fabs(ref[p])))
-              << "biases " << biases << " bias_reg " << bias_reg << " baseline kernels " << wide_off
+              << "biases " << biases << " bias_reg " << bias_reg << " kernel build " << build
               << " at " << p;
         }
         if (biases) {
@@ -201,7 +208,7 @@ TEST(Als, DualSolveOfShortRowsMatchesDenseReference) {
       }
     }
   }
-  DisableWideKernelsForTesting(false);
+  UseKernelBuild(2);
 }
 
 // Conjugate gradient (cg_steps > 0) warm-starts from the current factors: repeated sweeps against
@@ -217,8 +224,8 @@ TEST(Als, ConjugateGradientConvergesToTheExactSolve) {
     }
   }
   const Dataset data = MakeExplicit(8, 300, ratings);
-  for (bool wide_off : {false, true}) {
-    DisableWideKernelsForTesting(wide_off);
+  for (int build : {2, 1, 0}) {
+    UseKernelBuild(build);
     for (uint32_t k : {13u, 32u}) {
       const std::vector<float> items = RandomFactors(300, k, 42, 0.3f);
       const std::vector<float> item_bias = RandomFactors(300, 1, 43, 0.3f);
@@ -257,7 +264,7 @@ TEST(Als, ConjugateGradientConvergesToTheExactSolve) {
           ExplicitHalfSweep(data.by_user, items.data(), k, o, users.data());
         }
         EXPECT_LT(error(), 1e-3) << "k " << k << " biases " << biases << " baseline kernels "
-                                 << wide_off;
+                                 << build;
         // Short rows are solved exactly in the dual, whatever the start.
         for (uint32_t u = 4; u < 8; ++u) {
           for (uint32_t p = 0; p < k; ++p) {
@@ -267,7 +274,7 @@ TEST(Als, ConjugateGradientConvergesToTheExactSolve) {
       }
     }
   }
-  DisableWideKernelsForTesting(false);
+  UseKernelBuild(2);
 }
 
 TEST(Als, RegScaleByCountIsRegTimesRowCount) {

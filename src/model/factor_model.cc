@@ -187,6 +187,7 @@ void FillNormal(SplitMix64* rng, float scale, bool absolute, std::vector<float>*
 }
 
 std::atomic<bool> g_disable_wide_kernels{false};
+std::atomic<bool> g_disable_avx512_kernels{false};
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
@@ -205,6 +206,21 @@ bool WideKernelsEnabled() {
 }
 
 void DisableWideKernelsForTesting(bool disable) { g_disable_wide_kernels.store(disable); }
+
+bool Avx512KernelsEnabled() {
+#ifdef ENCORE_HAVE_AVX2_KERNELS
+  static const bool supported = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq");
+  }();
+  return supported && WideKernelsEnabled() && !g_disable_avx512_kernels.load();
+#else
+  return false;
+#endif
+}
+
+void DisableAvx512KernelsForTesting(bool disable) { g_disable_avx512_kernels.store(disable); }
 
 void FactorModel::InitFactors(uint32_t users, uint32_t items, bool biases, bool nonnegative) {
   k_ = params_.factors;

@@ -206,6 +206,14 @@ bool WideKernelsEnabled();
 // For tests: forces the portable SSE2 kernels (true) or restores the choice.
 void DisableWideKernelsForTesting(bool disable);
 
+// Whether the training kernels use AVX-512 (F, VL, DQ): the wide kernels are
+// on (WideKernelsEnabled) and the CPU has it. Else AVX2 or the baseline.
+bool Avx512KernelsEnabled();
+
+// Tests: use AVX2 instead of AVX-512 (true), or AVX-512 again where the CPU
+// has it (false).
+void DisableAvx512KernelsForTesting(bool disable);
+
 // ---------------------------------------------------------------------------
 // Solvers, exposed for the models and their tests.
 

@@ -41,17 +41,16 @@ using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::Ro
 using vec::Sse2;
 #if defined(__x86_64__)
 using vec::Avx2;
+using vec::Avx512;
 #endif
 
-inline void Prefetch(const float* row, uint32_t k) {
-  const char* p = reinterpret_cast<const char*>(row);
-  for (uint32_t b = 0; b < k * sizeof(float); b += 64) __builtin_prefetch(p + b);
-}
+// Nonzeros per chunk of a CG pass: a chunk's factor rows (16 KiB at k = 32,
+// 32 KiB at k = 64) are read by the dot products and again, while still in
+// L1, by the accumulation.
+constexpr uint64_t kCgChunk = 128;
 
-constexpr uint32_t kPrefetchAhead = 8;
-// Rows longer than this (x 4k bytes) are unlikely to stay in L1/L2 between
-// passes, so every pass prefetches them.
-constexpr uint64_t kPrefetchAgainAbove = 512;
+// Factor rows of the next row prefetched before a row is solved.
+constexpr uint64_t kCgPrefetchNextRow = 8;
 
 // Conjugate-gradient update of one row's factor x (warm start), following
 // Takacs et al.: A = G + row_reg I + sum (c_i - w0) y_i y_i^T and
@@ -59,43 +58,51 @@ constexpr uint64_t kPrefetchAgainAbove = 512;
 // not per row) and w0 the unobserved weight; A is never formed. `base` is
 // 1 - w0, so c_i - w0 = base + alpha |v_i| (Hu et al.: w0 = 1, base = 0,
 // row_reg = 0, the original arithmetic exactly).
+//
+// Each pass over the row's nonzeros (one for the residual, one per step)
+// runs chunk by chunk in two sweeps: the chunk's dot products y_i . v with v
+// held in registers (GatherDot), then sum_i q_i y_i accumulated in registers
+// (GatherAxpy). Fusing the two per nonzero, as before, chained every
+// nonzero's axpy through memory behind its dot product's reduction.
+// `q` is scratch of kCgChunk floats.
 template <class K>
 inline void CgRowT(const uint32_t* cols, const float* values, uint64_t n, const float* fixed,
                    const float* g, uint32_t k, float alpha, float base, float row_reg,
-                   uint32_t steps, float* x, float* r, float* p, float* ap) {
+                   uint32_t steps, float* x, float* r, float* p, float* ap, float* q) {
   if (n == 0) {
     std::fill(x, x + k, 0.0f);
     return;
   }
-  // r = b - A x
+  // r = b - A x = sum_i (c_i p_i - (c_i - w0) y_i . x) y_i - (G + row_reg I) x
   K::SymMatVec(g, x, ap, k);
   if (row_reg != 0) K::Axpy(row_reg, x, ap, k);
   std::fill(r, r + k, 0.0f);
   K::Axpy(-1.0f, ap, r, k);
-  for (uint64_t e = 0; e < n; ++e) {
-    if (e + kPrefetchAhead < n) Prefetch(fixed + uint64_t{cols[e + kPrefetchAhead]} * k, k);
-    const float* y = fixed + uint64_t{cols[e]} * k;
-    const float v = values[e];
-    const float a1 = alpha * std::fabs(v);      // c - 1
-    const float c1 = base + a1;                 // c - w0
-    const float pc = v > 0 ? 1.0f + a1 : 0.0f;  // c * p
-    K::Axpy(pc - c1 * K::Dot(y, x, k), y, r, k);
+  for (uint64_t c0 = 0; c0 < n; c0 += kCgChunk) {
+    const uint64_t m = std::min(kCgChunk, n - c0);
+    K::GatherDot(fixed, cols + c0, m, x, q, k, /*prefetch=*/true);
+    for (uint64_t e = 0; e < m; ++e) {
+      const float v = values[c0 + e];
+      const float a1 = alpha * std::fabs(v);      // c - 1
+      const float c1 = base + a1;                 // c - w0
+      const float pc = v > 0 ? 1.0f + a1 : 0.0f;  // c * p
+      q[e] = pc - c1 * q[e];
+    }
+    K::GatherAxpy(fixed, cols + c0, m, q, r, k);
   }
   std::copy(r, r + k, p);
   float rs = K::Dot(r, r, k);
+  // Rows longer than a chunk are read from L2 or beyond again on every pass.
+  const bool prefetch = n > kCgChunk;
   for (uint32_t s = 0; s < steps; ++s) {
     if (!(rs > 1e-20f)) break;
     K::SymMatVec(g, p, ap, k);
     if (row_reg != 0) K::Axpy(row_reg, p, ap, k);
-    for (uint64_t e = 0; e < n; ++e) {
-      // The first pass brought short rows into cache; long ones need help.
-      if (n > kPrefetchAgainAbove && e + kPrefetchAhead < n) {
-        Prefetch(fixed + uint64_t{cols[e + kPrefetchAhead]} * k, k);
-      }
-      const float c1 = base + alpha * std::fabs(values[e]);
-      if (c1 == 0) continue;
-      const float* y = fixed + uint64_t{cols[e]} * k;
-      K::Axpy(c1 * K::Dot(y, p, k), y, ap, k);
+    for (uint64_t c0 = 0; c0 < n; c0 += kCgChunk) {
+      const uint64_t m = std::min(kCgChunk, n - c0);
+      K::GatherDot(fixed, cols + c0, m, p, q, k, prefetch);
+      for (uint64_t e = 0; e < m; ++e) q[e] *= base + alpha * std::fabs(values[c0 + e]);
+      K::GatherAxpy(fixed, cols + c0, m, q, ap, k);
     }
     const float pap = K::Dot(p, ap, k);
     if (!(pap > 0)) break;
@@ -111,13 +118,14 @@ inline void CgRowT(const uint32_t* cols, const float* values, uint64_t n, const 
 // The row solver instantiated per kernel set. `flatten` inlines every
 // kernel call into the row loop, in the row function's own instruction set.
 using CgRowFn = void (*)(const uint32_t*, const float*, uint64_t, const float*, const float*,
-                         uint32_t, float, float, float, uint32_t, float*, float*, float*, float*);
+                         uint32_t, float, float, float, uint32_t, float*, float*, float*, float*,
+                         float*);
 
 __attribute__((flatten)) void CgRowSse2(const uint32_t* cols, const float* values, uint64_t n,
                                         const float* fixed, const float* g, uint32_t k, float alpha,
                                         float base, float row_reg, uint32_t steps, float* x,
-                                        float* r, float* p, float* ap) {
-  CgRowT<Sse2>(cols, values, n, fixed, g, k, alpha, base, row_reg, steps, x, r, p, ap);
+                                        float* r, float* p, float* ap, float* q) {
+  CgRowT<Sse2>(cols, values, n, fixed, g, k, alpha, base, row_reg, steps, x, r, p, ap, q);
 }
 
 #if defined(__x86_64__)
@@ -126,8 +134,15 @@ __attribute__((target("avx2,fma"), flatten)) void CgRowAvx2(const uint32_t* cols
                                                             const float* fixed, const float* g,
                                                             uint32_t k, float alpha, float base,
                                                             float row_reg, uint32_t steps, float* x,
-                                                            float* r, float* p, float* ap) {
-  CgRowT<Avx2>(cols, values, n, fixed, g, k, alpha, base, row_reg, steps, x, r, p, ap);
+                                                            float* r, float* p, float* ap, float* q) {
+  CgRowT<Avx2>(cols, values, n, fixed, g, k, alpha, base, row_reg, steps, x, r, p, ap, q);
+}
+
+__attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma"), flatten)) void CgRowAvx512(
+    const uint32_t* cols, const float* values, uint64_t n, const float* fixed, const float* g,
+    uint32_t k, float alpha, float base, float row_reg, uint32_t steps, float* x, float* r,
+    float* p, float* ap, float* q) {
+  CgRowT<Avx512>(cols, values, n, fixed, g, k, alpha, base, row_reg, steps, x, r, p, ap, q);
 }
 #endif
 
@@ -151,14 +166,23 @@ void CgSweep(CgRowFn row_fn, const CsrMatrix& m, int64_t row_begin, int64_t row_
   const float* values = m.values.data();
 #pragma omp parallel num_threads(threads)
   {
-    std::vector<float> scratch(3 * uint64_t{k});
+    std::vector<float> scratch(3 * uint64_t{k} + kCgChunk);
 #pragma omp for schedule(dynamic, 64)
     for (int64_t r = row_begin; r < row_end; ++r) {
       const uint64_t begin = m.indptr[r];
       const uint64_t n = m.indptr[r + 1] - begin;
+      // The next row's first factor rows, fetched while this row is solved
+      // (the first pass of a row waits on memory otherwise).
+      if (r + 1 < row_end) {
+        const uint64_t next = m.indptr[r + 1];
+        const uint64_t ahead = std::min<uint64_t>(m.indptr[r + 2] - next, kCgPrefetchNextRow);
+        for (uint64_t e = 0; e < ahead; ++e) {
+          vec::PrefetchRow(fixed + uint64_t{cols[next + e]} * k, k);
+        }
+      }
       row_fn(cols + begin, values + begin, n, fixed, g, k, alpha, base, RowReg(o, n, fixed_rows),
              steps, out + static_cast<uint64_t>(r) * k, scratch.data(), scratch.data() + k,
-             scratch.data() + 2 * k);
+             scratch.data() + 2 * k, scratch.data() + 3 * k);
     }
   }
 }
@@ -276,7 +300,7 @@ void ImplicitHalfSweepRows(const CsrMatrix& interactions, uint32_t row_begin, ui
   if (o.solver == Solver::kCg) {
     CgRowFn row_fn = CgRowSse2;
 #if defined(__x86_64__)
-    if (WideKernelsEnabled()) row_fn = CgRowAvx2;
+    if (WideKernelsEnabled()) row_fn = Avx512KernelsEnabled() ? CgRowAvx512 : CgRowAvx2;
 #endif
     CgSweep(row_fn, interactions, row_begin, row_end, fixed, fixed_rows, g, k, o, threads, out);
   } else {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <set>
@@ -123,20 +124,92 @@ TEST(Ials, DefaultRevisitedOptionsAreHuEtAlExactly) {
   EXPECT_NE(AsFactors(plain).user_factors(), AsFactors(other).user_factors());
 }
 
-TEST(Ials, PortableAndWideCgKernelsAgree) {
-  const Dataset data = testing::MakeTestDataset();
-  const uint32_t k = 13, items = data.by_user.cols, users = data.by_user.rows;
-  const std::vector<float> y = RandomFactors(items, k, 4);
-  ImplicitSweepOptions o;
-  o.alpha = 3.0f;
-  std::vector<float> wide = RandomFactors(users, k, 5), portable = wide;
-  ImplicitHalfSweep(data.by_user, y.data(), items, k, o, wide.data());
-  DisableWideKernelsForTesting(true);
-  ImplicitHalfSweep(data.by_user, y.data(), items, k, o, portable.data());
-  DisableWideKernelsForTesting(false);
-  for (size_t p = 0; p < wide.size(); ++p) {
-    EXPECT_NEAR(wide[p], portable[p], 1e-4 * (1 + std::fabs(portable[p]))) << p;
+// A random implicit matrix whose rows have the given lengths (distinct
+// columns, values 1..20, some negative) over `cols` columns.
+CsrMatrix RowsOfLengths(const std::vector<uint32_t>& lengths, uint32_t cols, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  CsrMatrix m;
+  m.rows = static_cast<uint32_t>(lengths.size());
+  m.cols = cols;
+  m.indptr.push_back(0);
+  std::vector<uint32_t> all(cols);
+  for (uint32_t c = 0; c < cols; ++c) all[c] = c;
+  for (uint32_t n : lengths) {
+    std::shuffle(all.begin(), all.end(), rng);
+    std::vector<uint32_t> row(all.begin(), all.begin() + n);
+    std::sort(row.begin(), row.end());
+    for (uint32_t c : row) {
+      m.indices.push_back(c);
+      const float v = static_cast<float>(1 + rng() % 20);
+      m.values.push_back(rng() % 7 == 0 ? -v : v);
+    }
+    m.indptr.push_back(m.indices.size());
   }
+  return m;
+}
+
+// The CG row solver in every kernel build this CPU has (SSE2, AVX2 + FMA,
+// AVX-512) gives the same factors, for factor counts on and off the kernels'
+// register-held widths (16, 32, 64) and rows empty, shorter and longer than
+// one 128-nonzero chunk of a pass.
+TEST(Ials, CgKernelBuildsAgreeAcrossShapes) {
+  const CsrMatrix m = RowsOfLengths({0, 1, 5, 40, 127, 128, 129, 300, 7}, 400, 11);
+  for (uint32_t k : {13u, 16u, 32u, 64u, 70u}) {
+    const std::vector<float> y = RandomFactors(400, k, 4);
+    ImplicitSweepOptions o;
+    o.alpha = 3.0f;
+    o.reg = 0.1f;
+    o.unobserved_weight = 0.5f;
+    const std::vector<float> start = RandomFactors(m.rows, k, 5);
+    std::vector<std::vector<float>> out;
+    for (int build = 0; build < 3; ++build) {
+      DisableWideKernelsForTesting(build == 0);
+      DisableAvx512KernelsForTesting(build == 1);
+      std::vector<float> x = start;
+      ImplicitHalfSweep(m, y.data(), 400, k, o, x.data());
+      out.push_back(std::move(x));
+    }
+    DisableWideKernelsForTesting(false);
+    DisableAvx512KernelsForTesting(false);
+    if (!WideKernelsEnabled()) GTEST_LOG_(INFO) << "no AVX2 on this CPU: baseline only";
+    if (!Avx512KernelsEnabled()) GTEST_LOG_(INFO) << "no AVX-512 on this CPU: AVX2 twice";
+    for (int build = 1; build < 3; ++build) {
+      for (size_t p = 0; p < start.size(); ++p) {
+        ASSERT_NEAR(out[build][p], out[0][p], 1e-4 * (1 + std::fabs(out[0][p])))
+            << "k " << k << " build " << build << " row " << p / k;
+      }
+    }
+    // The empty row is zero; the others moved from their start.
+    for (uint32_t p = 0; p < k; ++p) EXPECT_EQ(out[0][p], 0.0f);
+    EXPECT_NE(out[0][k], start[k]);
+  }
+}
+
+// With enough steps from a zero start, CG reaches the exact (Cholesky)
+// solution, chunk boundaries included, in every kernel build.
+TEST(Ials, CgConvergesToTheCholeskySolution) {
+  const CsrMatrix m = RowsOfLengths({3, 127, 128, 129, 260}, 300, 12);
+  const uint32_t k = 16;
+  const std::vector<float> y = RandomFactors(300, k, 6);
+  ImplicitSweepOptions o;
+  o.alpha = 2.0f;
+  o.reg = 0.5f;
+  o.solver = Solver::kCholesky;
+  std::vector<float> exact(uint64_t{m.rows} * k, 0.0f);
+  ImplicitHalfSweep(m, y.data(), 300, k, o, exact.data());
+  o.solver = Solver::kCg;
+  o.cg_steps = 4 * k;
+  for (int build = 0; build < 3; ++build) {
+    DisableWideKernelsForTesting(build == 0);
+    DisableAvx512KernelsForTesting(build == 1);
+    std::vector<float> x(exact.size(), 0.0f);
+    ImplicitHalfSweep(m, y.data(), 300, k, o, x.data());
+    for (size_t p = 0; p < x.size(); ++p) {
+      EXPECT_NEAR(x[p], exact[p], 1e-3 * (1 + std::fabs(exact[p]))) << "build " << build << " " << p;
+    }
+  }
+  DisableWideKernelsForTesting(false);
+  DisableAvx512KernelsForTesting(false);
 }
 
 TEST(Ials, CholeskySolvesTheImplicitNormalEquations) {
