@@ -67,7 +67,7 @@ std::pair<double, double> CpuSeconds() {
 int main(int argc, char** argv) {
   using encore::Status;
   // As `encore` does: OMP_WAIT_POLICY=PASSIVE unless set (util/threads.h).
-  encore::ReexecWithPassiveOmpWaitPolicy(argv);
+  encore::ReexecWithRuntimeDefaults(argv);
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s plays.csv [name=value ...]\n", argv[0]);
     return 2;

@@ -21,7 +21,7 @@
 int main(int argc, char** argv) {
   // Idle OpenMP threads sleep instead of spinning unless the user set
   // OMP_WAIT_POLICY (re-executes once; see util/threads.h).
-  encore::ReexecWithPassiveOmpWaitPolicy(argv);
+  encore::ReexecWithRuntimeDefaults(argv);
   // Large blocks (log chunks, matrices) are freed while a read turns into
   // matrices. glibc otherwise raises its mmap threshold after the first such
   // free and keeps later blocks in the heap, where freed memory is not

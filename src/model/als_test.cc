@@ -136,7 +136,7 @@ void UseKernelBuild(int build) {
 // The blocked Gram kernel and float Cholesky against the double reference
 // for factor counts on and off the 8-float blocks (padded gather), rows
 // longer than one 128-row pass, with and without biases, on every kernel
-// builds (AVX-512 and AVX2 + FMA where the CPU has them, and the baseline one).
+// build (AVX-512 and AVX2 + FMA where the CPU has them, and the baseline one).
 TEST(Als, BlockedSolverMatchesDenseReferenceAcrossShapes) {
   const Dataset data = TinyRatings(6, 300, 21);  // ~150 ratings per user
   for (int build : {2, 1, 0}) {

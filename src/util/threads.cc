@@ -8,13 +8,16 @@
 
 namespace encore {
 
-void ReexecWithPassiveOmpWaitPolicy(char** argv, const char* exe) {
+void ReexecWithRuntimeDefaults(char** argv, const char* exe) {
   if (std::getenv(kOmpWaitPolicyVariable) != nullptr) return;  // the user's choice
   if (setenv(kOmpWaitPolicyVariable, kOmpWaitPolicyDefault, /*overwrite=*/0) != 0) return;
+  const bool tunables = std::getenv(kGlibcTunablesVariable) == nullptr &&
+                        setenv(kGlibcTunablesVariable, kGlibcTunablesDefault, 0) == 0;
   execv(exe, argv);
-  // Only reached when the exec failed: run on as we are, and do not hand a
-  // setting this process does not have to its children.
+  // Only reached when the exec failed: run on as we are, and do not hand
+  // settings this process does not have to its children.
   unsetenv(kOmpWaitPolicyVariable);
+  if (tunables) unsetenv(kGlibcTunablesVariable);
 }
 
 }  // namespace encore

@@ -1,6 +1,7 @@
-// ReexecWithPassiveOmpWaitPolicy: the child gets OMP_WAIT_POLICY=PASSIVE and
-// the same arguments; a value the user set (even empty) is kept and nothing is
-// re-executed; a failed exec returns with the environment as it was.
+// ReexecWithRuntimeDefaults: the child gets OMP_WAIT_POLICY=PASSIVE, glibc's
+// huge-page tunable (unless GLIBC_TUNABLES was set) and the same arguments; a
+// wait policy the user set (even empty) is kept and nothing is re-executed; a
+// failed exec returns with the environment as it was.
 // (tests/cli_test.cc checks what libgomp itself sees in `encore`.)
 
 #include "util/threads.h"
@@ -16,10 +17,11 @@
 namespace encore {
 namespace {
 
-// Forks; the child sets OMP_WAIT_POLICY to `preset` (unset when null), calls
-// ReexecWithPassiveOmpWaitPolicy with `exe` and argv = sh -c SCRIPT a0 a1, and
-// prints "returned POLICY" if the call returns. Returns the child's stdout.
-std::string RunChild(const char* preset, const char* exe) {
+// Forks; the child sets OMP_WAIT_POLICY to `preset` and GLIBC_TUNABLES to
+// `tunables` (unset when null), calls ReexecWithRuntimeDefaults with `exe` and
+// argv = sh -c SCRIPT a0 a1, and prints "returned POLICY TUNABLES" if the call
+// returns. Returns the child's stdout.
+std::string RunChild(const char* preset, const char* exe, const char* tunables = nullptr) {
   int fds[2];
   if (pipe(fds) != 0) return "pipe failed";
   const pid_t pid = fork();
@@ -32,15 +34,21 @@ std::string RunChild(const char* preset, const char* exe) {
     } else {
       unsetenv("OMP_WAIT_POLICY");
     }
+    if (tunables != nullptr) {
+      setenv("GLIBC_TUNABLES", tunables, 1);
+    } else {
+      unsetenv("GLIBC_TUNABLES");
+    }
     char* argv[] = {const_cast<char*>("sh"),
                     const_cast<char*>("-c"),
-                    const_cast<char*>("echo \"exec ${OMP_WAIT_POLICY-unset} $0 $1\""),
+                    const_cast<char*>("echo \"exec ${OMP_WAIT_POLICY-unset} ${GLIBC_TUNABLES-unset} $0 $1\""),
                     const_cast<char*>("a0"),
                     const_cast<char*>("a1"),
                     nullptr};
-    ReexecWithPassiveOmpWaitPolicy(argv, exe);
+    ReexecWithRuntimeDefaults(argv, exe);
     const char* now = std::getenv("OMP_WAIT_POLICY");
-    std::printf("returned %s\n", now ? now : "unset");
+    const char* tun = std::getenv("GLIBC_TUNABLES");
+    std::printf("returned %s %s\n", now ? now : "unset", tun ? tun : "unset");
     std::fflush(stdout);
     _exit(0);
   }
@@ -56,17 +64,26 @@ std::string RunChild(const char* preset, const char* exe) {
 }
 
 TEST(OmpWaitPolicy, UnsetIsReexecutedWithPassiveAndTheSameArguments) {
-  EXPECT_EQ(RunChild(nullptr, "/bin/sh"), "exec PASSIVE a0 a1\n");
+  EXPECT_EQ(RunChild(nullptr, "/bin/sh"), "exec PASSIVE glibc.malloc.hugetlb=1 a0 a1\n");
+}
+
+TEST(OmpWaitPolicy, TunablesTheUserSetAreKept) {
+  EXPECT_EQ(RunChild(nullptr, "/bin/sh", "glibc.malloc.arena_max=2"),
+            "exec PASSIVE glibc.malloc.arena_max=2 a0 a1\n");
+  EXPECT_EQ(RunChild(nullptr, "/bin/sh", ""), "exec PASSIVE  a0 a1\n");
 }
 
 TEST(OmpWaitPolicy, AValueTheUserSetIsKept) {
-  EXPECT_EQ(RunChild("active", "/bin/sh"), "returned active\n");
-  EXPECT_EQ(RunChild("PASSIVE", "/bin/sh"), "returned PASSIVE\n");
-  EXPECT_EQ(RunChild("", "/bin/sh"), "returned \n") << "set but empty is still the user's choice";
+  EXPECT_EQ(RunChild("active", "/bin/sh"), "returned active unset\n");
+  EXPECT_EQ(RunChild("PASSIVE", "/bin/sh"), "returned PASSIVE unset\n");
+  EXPECT_EQ(RunChild("", "/bin/sh"), "returned  unset\n")
+      << "set but empty is still the user's choice";
 }
 
 TEST(OmpWaitPolicy, AFailedExecRunsOnWithTheEnvironmentUnchanged) {
-  EXPECT_EQ(RunChild(nullptr, "/nonexistent/encore"), "returned unset\n");
+  EXPECT_EQ(RunChild(nullptr, "/nonexistent/encore"), "returned unset unset\n");
+  EXPECT_EQ(RunChild(nullptr, "/nonexistent/encore", "glibc.malloc.arena_max=2"),
+            "returned unset glibc.malloc.arena_max=2\n");
 }
 
 }  // namespace
