@@ -2,10 +2,11 @@
 // the conjugate-gradient row solver of Takacs, Pilaszy & Tikk (2011), the
 // approach of the `implicit` library. See docs/MODELS.md for the maths.
 //
-// The CG inner loops are hand-vectorised with GCC vector extensions (SSE2
-// width, no -march needed): each nonzero costs one fused pass over its
-// factor row (a dot product, then an axpy while the row is in L1), and the
-// k x k product with Y^T Y + reg I is a register-blocked column sweep.
+// The CG inner loops are hand-vectorised (model/vec_kernels.h: SSE2, AVX2
+// + FMA and AVX-512 builds, chosen at run time): each pass over a row's
+// nonzeros is two register-held sweeps per chunk (the dot products, then the
+// accumulation), and the k x k product with Y^T Y + reg I is a
+// register-blocked column sweep.
 
 // Parallelism is ours, over rows; every TU that instantiates Eigen's products
 // must agree on this (the tests get it from CMake).
