@@ -640,7 +640,7 @@ __attribute__((target("avx2,fma"), flatten)) void SolveRowAvx2(
 }
 
 // The CG passes in AVX-512; the exact solves' Gram and axpy stay AVX2.
-__attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma"), flatten)) void SolveRowAvx512(
+__attribute__((target("avx512f,avx512vl,avx2,fma"), flatten)) void SolveRowAvx512(
     const uint32_t* cols, const float* values, uint64_t n, const float* fixed, uint32_t k,
     const ExplicitSweepOptions& o, Workspace* ws, float* x, float* bias) {
   SolveRowWith<vec::Avx512, GramAvx2, AxpyAvx2>(cols, values, n, fixed, k, o, ws, x, bias);

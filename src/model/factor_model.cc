@@ -211,8 +211,7 @@ bool Avx512KernelsEnabled() {
 #ifdef ENCORE_HAVE_AVX2_KERNELS
   static const bool supported = [] {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512dq");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
   }();
   return supported && WideKernelsEnabled() && !g_disable_avx512_kernels.load();
 #else

@@ -206,7 +206,7 @@ bool WideKernelsEnabled();
 // For tests: forces the portable SSE2 kernels (true) or restores the choice.
 void DisableWideKernelsForTesting(bool disable);
 
-// Whether the training kernels use AVX-512 (F, VL, DQ): the wide kernels are
+// Whether the training kernels use AVX-512 (F, VL): the wide kernels are
 // on (WideKernelsEnabled) and the CPU has it. Else AVX2 or the baseline.
 bool Avx512KernelsEnabled();
 

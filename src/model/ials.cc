@@ -139,7 +139,7 @@ __attribute__((target("avx2,fma"), flatten)) void CgRowAvx2(const uint32_t* cols
   CgRowT<Avx2>(cols, values, n, fixed, g, k, alpha, base, row_reg, steps, x, r, p, ap, q);
 }
 
-__attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma"), flatten)) void CgRowAvx512(
+__attribute__((target("avx512f,avx512vl,avx2,fma"), flatten)) void CgRowAvx512(
     const uint32_t* cols, const float* values, uint64_t n, const float* fixed, const float* g,
     uint32_t k, float alpha, float base, float row_reg, uint32_t steps, float* x, float* r,
     float* p, float* ap, float* q) {

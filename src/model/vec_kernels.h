@@ -347,11 +347,11 @@ struct Avx2 {
 };
 #undef ENCORE_VEC_AVX2
 
-// AVX-512 (F, VL, DQ) + FMA: 16-float vectors, masked tails. Chosen at run
+// AVX-512 (F, VL) + FMA: 16-float vectors, masked tails. Chosen at run
 // time only where the CPU has it (Avx512KernelsEnabled); on cores with full
 // 512-bit units (AMD Zen 5, Intel server cores) each instruction does twice
 // the AVX2 work.
-#define ENCORE_VEC_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma")))
+#define ENCORE_VEC_AVX512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
 
 struct Avx512 {
   ENCORE_VEC_AVX512 static inline __mmask16 Tail(uint32_t rem) {
