@@ -166,6 +166,112 @@ __attribute__((target("avx2,fma"))) void ScoreRowsFma(const float* x, const floa
     }
   }
 }
+#define ENCORE_HAVE_AVX512_KERNELS 1
+
+// The AVX-512 kernel: the same arithmetic as the AVX2 one (each lane
+// accumulates fma(x[p], y[p], acc) for p = 0 .. k-1, starting from 0, so the
+// scores are bit-identical to ScoreRowsFma's and to DotFma), 16 items per
+// zmm register. Items are packed in panels of kWidePanel; a tile is MR users
+// x NP panels (NP = 2: 32 items, 2 panel loads and MR broadcasts per MR x 2
+// fused multiply-adds, 16 accumulators of the 32 registers).
+constexpr uint32_t kWidePanel = 16;
+
+template <int MR, int NP>
+__attribute__((target("avx512f,avx512vl,avx2,fma"))) inline void ScoreTile512(
+    const float* x, uint32_t k, const float* panel, const float* uoff, const float* ioff,
+    float* out, size_t ldo, uint32_t width) {
+  __m512 acc[NP][MR];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 2
+    for (int q = 0; q < NP; ++q) acc[q][r] = _mm512_setzero_ps();
+  }
+  const uint64_t panel_stride = uint64_t{k} * kWidePanel;
+  for (uint32_t p = 0; p < k; ++p) {
+    __m512 y[NP];
+#pragma GCC unroll 2
+    for (int q = 0; q < NP; ++q) y[q] = _mm512_loadu_ps(panel + q * panel_stride + p * kWidePanel);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const __m512 b = _mm512_set1_ps(x[r * k + p]);
+#pragma GCC unroll 2
+      for (int q = 0; q < NP; ++q) acc[q][r] = _mm512_fmadd_ps(b, y[q], acc[q][r]);
+    }
+  }
+  // (dot + uoff[r]) + ioff[j], lane by lane: the same two roundings as the
+  // scalar epilogue of the other kernels.
+#pragma GCC unroll 2
+  for (int q = 0; q < NP; ++q) {
+    const uint32_t done = q * kWidePanel;
+    const uint32_t w = width > done ? std::min(kWidePanel, width - done) : 0;
+    const __mmask16 mask = static_cast<__mmask16>((1u << w) - 1);
+    const __m512 io = uoff != nullptr ? _mm512_maskz_loadu_ps(mask, ioff + done) : __m512{};
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      __m512 v = acc[q][r];
+      if (uoff != nullptr) v = _mm512_add_ps(_mm512_add_ps(v, _mm512_set1_ps(uoff[r])), io);
+      _mm512_mask_storeu_ps(out + r * ldo + done, mask, v);
+    }
+  }
+}
+
+// Users in tiles of MR (8, then one tail tile) against NP panels.
+template <int NP>
+__attribute__((target("avx512f,avx512vl,avx2,fma"))) inline void ScoreColumn512(
+    const float* x, const float* uoff, uint32_t rows, uint32_t k, const float* panel,
+    const float* io, uint32_t n, float* out, uint32_t width) {
+  uint32_t r = 0;
+  for (; r + 8 <= rows; r += 8) {
+    ScoreTile512<8, NP>(x + uint64_t{r} * k, k, panel, uoff ? uoff + r : nullptr, io,
+                        out + uint64_t{r} * n, n, width);
+  }
+  const float* xr = x + uint64_t{r} * k;
+  const float* ur = uoff ? uoff + r : nullptr;
+  float* o = out + uint64_t{r} * n;
+  switch (rows - r) {
+    case 7:
+      ScoreTile512<7, NP>(xr, k, panel, ur, io, o, n, width);
+      break;
+    case 6:
+      ScoreTile512<6, NP>(xr, k, panel, ur, io, o, n, width);
+      break;
+    case 5:
+      ScoreTile512<5, NP>(xr, k, panel, ur, io, o, n, width);
+      break;
+    case 4:
+      ScoreTile512<4, NP>(xr, k, panel, ur, io, o, n, width);
+      break;
+    case 3:
+      ScoreTile512<3, NP>(xr, k, panel, ur, io, o, n, width);
+      break;
+    case 2:
+      ScoreTile512<2, NP>(xr, k, panel, ur, io, o, n, width);
+      break;
+    case 1:
+      ScoreTile512<1, NP>(xr, k, panel, ur, io, o, n, width);
+      break;
+    default:
+      break;
+  }
+}
+
+__attribute__((target("avx512f,avx512vl,avx2,fma"))) void ScoreRows512(
+    const float* x, const float* uoff, uint32_t rows, uint32_t k, const float* packed,
+    const float* ioff, uint32_t n, float* out) {
+  const float zero_offsets[2 * kWidePanel] = {};
+  uint32_t i0 = 0;
+  for (; i0 + kWidePanel < n; i0 += 2 * kWidePanel) {
+    const float* panel = packed + uint64_t{i0 / kWidePanel} * k * kWidePanel;
+    const uint32_t width = std::min(2 * kWidePanel, n - i0);
+    const float* io = ioff != nullptr ? ioff + i0 : zero_offsets;
+    ScoreColumn512<2>(x, uoff, rows, k, panel, io, n, out + i0, width);
+  }
+  if (i0 < n) {
+    const float* panel = packed + uint64_t{i0 / kWidePanel} * k * kWidePanel;
+    const float* io = ioff != nullptr ? ioff + i0 : zero_offsets;
+    ScoreColumn512<1>(x, uoff, rows, k, panel, io, n, out + i0, n - i0);
+  }
+}
 #endif  // __x86_64__
 
 // Fills v with N(0, scale^2) values by Box-Muller.
@@ -187,6 +293,7 @@ void FillNormal(SplitMix64* rng, float scale, bool absolute, std::vector<float>*
 }
 
 std::atomic<bool> g_disable_wide_kernels{false};
+std::atomic<bool> g_disable_avx512_kernels{false};
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
@@ -206,6 +313,25 @@ bool WideKernelsEnabled() {
 
 void DisableWideKernelsForTesting(bool disable) { g_disable_wide_kernels.store(disable); }
 
+bool Avx512KernelsSupported() {
+#ifdef ENCORE_HAVE_AVX512_KERNELS
+  static const bool supported = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return supported;
+#else
+  return false;
+#endif
+}
+
+bool Avx512KernelsEnabled() {
+  return Avx512KernelsSupported() && WideKernelsEnabled() && !g_disable_avx512_kernels.load();
+}
+
+void DisableAvx512KernelsForTesting(bool disable) { g_disable_avx512_kernels.store(disable); }
+
 void FactorModel::InitFactors(uint32_t users, uint32_t items, bool biases, bool nonnegative) {
   k_ = params_.factors;
   user_factors_.assign(uint64_t{users} * k_, 0.0f);
@@ -223,13 +349,19 @@ void FactorModel::InitFactors(uint32_t users, uint32_t items, bool biases, bool 
 
 void FactorModel::BuildDerived() {
   wide_kernels_ = WideKernelsEnabled();
+  avx512_kernels_ = Avx512KernelsEnabled();
   const uint32_t n = num_items();
-  const uint32_t panels = (n + kPanel - 1) / kPanel;
-  packed_items_.assign(uint64_t{panels} * k_ * kPanel, 0.0f);
+#ifdef ENCORE_HAVE_AVX512_KERNELS
+  const uint32_t width = avx512_kernels_ ? kWidePanel : kPanel;
+#else
+  const uint32_t width = kPanel;
+#endif
+  const uint32_t panels = (n + width - 1) / width;
+  packed_items_.assign(uint64_t{panels} * k_ * width, 0.0f);
   for (uint32_t i = 0; i < n; ++i) {
-    float* panel = packed_items_.data() + uint64_t{i / kPanel} * k_ * kPanel;
+    float* panel = packed_items_.data() + uint64_t{i / width} * k_ * width;
     const float* y = item_factors_.data() + uint64_t{i} * k_;
-    for (uint32_t p = 0; p < k_; ++p) panel[p * kPanel + i % kPanel] = y[p];
+    for (uint32_t p = 0; p < k_; ++p) panel[p * width + i % width] = y[p];
   }
   item_norms_.resize(n);
   for (uint32_t i = 0; i < n; ++i) {
@@ -248,6 +380,12 @@ void FactorModel::ScoreRows(const float* x, const float* offsets, uint32_t rows,
   const uint32_t n = num_items();
   const float* ioff = has_biases_ ? item_biases_.data() : nullptr;
   const float* uoff = has_biases_ ? offsets : nullptr;
+#ifdef ENCORE_HAVE_AVX512_KERNELS
+  if (avx512_kernels_) {
+    ScoreRows512(x, uoff, rows, k_, packed_items_.data(), ioff, n, out);
+    return;
+  }
+#endif
 #ifdef ENCORE_HAVE_AVX2_KERNELS
   if (wide_kernels_) {
     ScoreRowsFma(x, uoff, rows, k_, packed_items_.data(), ioff, n, out);

@@ -17,7 +17,9 @@
 // the dot product accumulates x[p] * y[p] in float for p = 0, 1, ..., k-1
 // in that order, starting from 0 (the blocked kernel vectorises across
 // items, never across p), as a multiply then an add, or as one fused
-// multiply-add when the AVX2 kernels are in use (WideKernelsEnabled).
+// multiply-add when the AVX2 kernels are in use (WideKernelsEnabled; the
+// AVX-512 batch kernel, Avx512KernelsEnabled, does the same fused
+// multiply-adds in the same order, 16 items per register).
 // Batch and single-user results are therefore bit-identical whatever the
 // block size, block position or thread count.
 //
@@ -190,7 +192,9 @@ class FactorModel : public Recommender {
 
   // Derived (rebuilt after Fit and Load, never saved).
   bool wide_kernels_ = false;        // AVX2 + FMA scoring (see WideKernelsEnabled)
-  std::vector<float> packed_items_;  // panels of 8 items, k-major inside a panel
+  bool avx512_kernels_ = false;      // AVX-512 scoring (see Avx512KernelsEnabled)
+  // Panels of 8 items (16 with the AVX-512 kernel), k-major inside a panel.
+  std::vector<float> packed_items_;
   std::vector<float> item_norms_;
   std::vector<uint8_t> item_cold_;
   std::vector<uint32_t> cold_items_;
@@ -205,6 +209,19 @@ class FactorModel : public Recommender {
 bool WideKernelsEnabled();
 // For tests: forces the portable SSE2 kernels (true) or restores the choice.
 void DisableWideKernelsForTesting(bool disable);
+
+// Whether the batch scoring kernel (ScoreItems, ScoreBatch, ScoreFoldIn) is
+// the AVX-512 build: on x86-64 CPUs with AVX-512F/VL (checked at run time),
+// when WideKernelsEnabled and not disabled for testing. It does the same
+// fused multiply-adds in the same order as the AVX2 kernel, 16 items per
+// register instead of 8, so its scores are bit-identical to the AVX2
+// kernel's; only the speed differs. Chosen when a model is fitted or loaded.
+bool Avx512KernelsEnabled();
+// Whether this CPU (and build) has the AVX-512 kernel at all.
+bool Avx512KernelsSupported();
+// For tests: forces the AVX2 kernel where AVX-512 would be used (true) or
+// restores the choice.
+void DisableAvx512KernelsForTesting(bool disable);
 
 // ---------------------------------------------------------------------------
 // Solvers, exposed for the models and their tests.
