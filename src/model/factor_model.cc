@@ -36,6 +36,7 @@ using vec::V4;
 
 constexpr uint32_t kPanel = 8;       // items per packed panel (two V4 lanes)
 constexpr uint32_t kUserBlock = 32;  // users scored together in a batch
+constexpr uint32_t kSliceItems = 1024;  // items per ScoreBatchSlice slice (a multiple of 32)
 
 // The reference dot product: sequential over p, starting from 0. Every lane
 // of the blocked kernel computes exactly this sum.
@@ -122,23 +123,26 @@ __attribute__((target("avx2,fma"))) inline void ScoreTileFma(const float* x, uin
   }
 }
 
+// Items [begin, end) (begin a multiple of kPanel); out row r (stride n)
+// starts at item begin's score.
 __attribute__((target("avx2,fma"))) void ScoreRowsFma(const float* x, const float* uoff,
                                                       uint32_t rows, uint32_t k,
                                                       const float* packed, const float* ioff,
-                                                      uint32_t n, float* out) {
+                                                      uint32_t begin, uint32_t end, size_t n,
+                                                      float* out) {
   const float zero_offsets[kPanel] = {};
-  for (uint32_t i0 = 0; i0 < n; i0 += kPanel) {
+  for (uint32_t i0 = begin; i0 < end; i0 += kPanel) {
     const float* panel = packed + uint64_t{i0 / kPanel} * k * kPanel;
-    const uint32_t width = std::min(kPanel, n - i0);
+    const uint32_t width = std::min(kPanel, end - i0);
     const float* io = ioff != nullptr ? ioff + i0 : zero_offsets;
     uint32_t r = 0;
     for (; r + 8 <= rows; r += 8) {
       ScoreTileFma<8>(x + uint64_t{r} * k, k, panel, uoff ? uoff + r : nullptr, io,
-                      out + uint64_t{r} * n + i0, n, width);
+                      out + uint64_t{r} * n + (i0 - begin), n, width);
     }
     const float* xr = x + uint64_t{r} * k;
     const float* ur = uoff ? uoff + r : nullptr;
-    float* o = out + uint64_t{r} * n + i0;
+    float* o = out + uint64_t{r} * n + (i0 - begin);
     switch (rows - r) {
       case 7:
         ScoreTileFma<7>(xr, k, panel, ur, io, o, n, width);
@@ -219,7 +223,7 @@ __attribute__((target("avx512f,avx512vl,avx2,fma"))) inline void ScoreTile512(
 template <int NP>
 __attribute__((target("avx512f,avx512vl,avx2,fma"))) inline void ScoreColumn512(
     const float* x, const float* uoff, uint32_t rows, uint32_t k, const float* panel,
-    const float* io, uint32_t n, float* out, uint32_t width) {
+    const float* io, size_t n, float* out, uint32_t width) {
   uint32_t r = 0;
   for (; r + 8 <= rows; r += 8) {
     ScoreTile512<8, NP>(x + uint64_t{r} * k, k, panel, uoff ? uoff + r : nullptr, io,
@@ -255,21 +259,23 @@ __attribute__((target("avx512f,avx512vl,avx2,fma"))) inline void ScoreColumn512(
   }
 }
 
+// Items [begin, end) (begin a multiple of kWidePanel); out row r (stride
+// n) starts at item begin's score.
 __attribute__((target("avx512f,avx512vl,avx2,fma"))) void ScoreRows512(
     const float* x, const float* uoff, uint32_t rows, uint32_t k, const float* packed,
-    const float* ioff, uint32_t n, float* out) {
+    const float* ioff, uint32_t begin, uint32_t end, size_t n, float* out) {
   const float zero_offsets[2 * kWidePanel] = {};
-  uint32_t i0 = 0;
-  for (; i0 + kWidePanel < n; i0 += 2 * kWidePanel) {
+  uint32_t i0 = begin;
+  for (; i0 + kWidePanel < end; i0 += 2 * kWidePanel) {
     const float* panel = packed + uint64_t{i0 / kWidePanel} * k * kWidePanel;
-    const uint32_t width = std::min(2 * kWidePanel, n - i0);
+    const uint32_t width = std::min(2 * kWidePanel, end - i0);
     const float* io = ioff != nullptr ? ioff + i0 : zero_offsets;
-    ScoreColumn512<2>(x, uoff, rows, k, panel, io, n, out + i0, width);
+    ScoreColumn512<2>(x, uoff, rows, k, panel, io, n, out + (i0 - begin), width);
   }
-  if (i0 < n) {
+  if (i0 < end) {
     const float* panel = packed + uint64_t{i0 / kWidePanel} * k * kWidePanel;
     const float* io = ioff != nullptr ? ioff + i0 : zero_offsets;
-    ScoreColumn512<1>(x, uoff, rows, k, panel, io, n, out + i0, n - i0);
+    ScoreColumn512<1>(x, uoff, rows, k, panel, io, n, out + (i0 - begin), end - i0);
   }
 }
 #endif  // __x86_64__
@@ -377,35 +383,39 @@ void FactorModel::BuildDerived() {
 }
 
 void FactorModel::ScoreRows(const float* x, const float* offsets, uint32_t rows, float* out) const {
-  const uint32_t n = num_items();
+  ScoreRowRange(x, offsets, rows, 0, num_items(), out, num_items());
+}
+
+void FactorModel::ScoreRowRange(const float* x, const float* offsets, uint32_t rows,
+                                uint32_t begin, uint32_t end, float* out, size_t n) const {
   const float* ioff = has_biases_ ? item_biases_.data() : nullptr;
   const float* uoff = has_biases_ ? offsets : nullptr;
 #ifdef ENCORE_HAVE_AVX512_KERNELS
   if (avx512_kernels_) {
-    ScoreRows512(x, uoff, rows, k_, packed_items_.data(), ioff, n, out);
+    ScoreRows512(x, uoff, rows, k_, packed_items_.data(), ioff, begin, end, n, out);
     return;
   }
 #endif
 #ifdef ENCORE_HAVE_AVX2_KERNELS
   if (wide_kernels_) {
-    ScoreRowsFma(x, uoff, rows, k_, packed_items_.data(), ioff, n, out);
+    ScoreRowsFma(x, uoff, rows, k_, packed_items_.data(), ioff, begin, end, n, out);
     return;
   }
 #endif
   float zero_offsets[kPanel] = {};
-  for (uint32_t i0 = 0; i0 < n; i0 += kPanel) {
+  for (uint32_t i0 = begin; i0 < end; i0 += kPanel) {
     const float* panel = packed_items_.data() + uint64_t{i0 / kPanel} * k_ * kPanel;
-    const uint32_t width = std::min(kPanel, n - i0);
+    const uint32_t width = std::min(kPanel, end - i0);
     // The item offsets of a partial last panel are read only up to width.
     const float* io = ioff != nullptr ? ioff + i0 : zero_offsets;
     uint32_t r = 0;
     for (; r + 4 <= rows; r += 4) {
       ScoreTile<4>(x + uint64_t{r} * k_, k_, panel, uoff ? uoff + r : nullptr, io,
-                   out + uint64_t{r} * n + i0, n, width);
+                   out + uint64_t{r} * n + (i0 - begin), n, width);
     }
     const float* xr = x + uint64_t{r} * k_;
     const float* ur = uoff ? uoff + r : nullptr;
-    float* o = out + uint64_t{r} * n + i0;
+    float* o = out + uint64_t{r} * n + (i0 - begin);
     switch (rows - r) {
       case 3:
         ScoreTile<3>(xr, k_, panel, ur, io, o, n, width);
@@ -516,6 +526,59 @@ void FactorModel::ScoreBatch(std::span<const uint32_t> users, float* out) const 
 }
 
 uint32_t FactorModel::batch_block() const { return kUserBlock; }
+
+Recommender::SliceShape FactorModel::slice_shape() const {
+  // 128 users x 1024 items: 512 KiB of scores and 1024 * k * 4 bytes of item
+  // panels (256 KiB at k = 64) stay in a 1 MiB L2 while the ranker selects,
+  // and each item panel is read from memory once per 128 users.
+  return {4 * kUserBlock, kSliceItems};
+}
+
+void FactorModel::ScoreBatchSlice(std::span<const uint32_t> users, uint32_t begin, uint32_t end,
+                                  float* out, size_t ld) const {
+  std::vector<float> xb;
+  std::vector<float> offsets;
+  std::vector<size_t> warm;
+  for (size_t b = 0; b < users.size(); b += kUserBlock) {
+    const size_t e = std::min(users.size(), b + kUserBlock);
+    xb.resize(uint64_t{kUserBlock} * k_);
+    offsets.resize(kUserBlock);
+    warm.clear();
+    for (size_t r = b; r < e; ++r) {
+      const uint32_t u = users[r];
+      float* row = out + r * ld;
+      if (UserIsCold(u)) {
+        if (params_.cold_start == ColdStart::kPopular) {
+          std::copy(cold_user_scores_.begin() + begin, cold_user_scores_.begin() + end, row);
+        } else {
+          std::fill(row, row + (end - begin), kNegInf);
+        }
+        continue;
+      }
+      const size_t slot = warm.size();
+      std::copy_n(user_factors_.data() + uint64_t{u} * k_, k_, xb.data() + slot * k_);
+      offsets[slot] = UserOffset(u);
+      warm.push_back(r);
+    }
+    if (warm.empty()) continue;
+    // As in ScoreBatch: scored into rows b, b + 1, ..., then moved, last first.
+    float* base = out + b * ld;
+    ScoreRowRange(xb.data(), offsets.data(), static_cast<uint32_t>(warm.size()), begin, end, base,
+                  ld);
+    const auto first_cold = std::lower_bound(cold_items_.begin(), cold_items_.end(), begin);
+    const auto last_cold = std::lower_bound(first_cold, cold_items_.end(), end);
+    for (size_t slot = warm.size(); slot-- > 0;) {
+      float* row = out + warm[slot] * ld;
+      if (row != base + slot * ld) std::copy_n(base + slot * ld, end - begin, row);
+      if (first_cold == last_cold) continue;
+      float value = kNegInf;
+      if (params_.cold_start == ColdStart::kPopular) {
+        value = has_biases_ ? offsets[slot] : default_prediction_;
+      }
+      for (auto it = first_cold; it != last_cold; ++it) row[*it - begin] = value;
+    }
+  }
+}
 
 void FactorModel::ScoreSubset(uint32_t user, std::span<const uint32_t> items, float* scores) const {
   const bool popular = params_.cold_start == ColdStart::kPopular;

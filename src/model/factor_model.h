@@ -95,6 +95,9 @@ class FactorModel : public Recommender {
   bool CanPredict(uint32_t user, uint32_t item) const override;
   void ScoreBatch(std::span<const uint32_t> users, float* out) const override;
   uint32_t batch_block() const override;
+  SliceShape slice_shape() const override;
+  void ScoreBatchSlice(std::span<const uint32_t> users, uint32_t begin, uint32_t end, float* out,
+                       size_t ld) const override;
   void ScoreSubset(uint32_t user, std::span<const uint32_t> items, float* scores) const override;
   bool has_subset_scoring() const override { return true; }
   Status ScoreFoldIn(std::span<const ItemWeight> items, float* scores) const override;
@@ -180,6 +183,10 @@ class FactorModel : public Recommender {
   // k_) and whose user offsets (mu + b_u) are `offsets` (ignored without
   // biases); out row r starts at out + r * num_items().
   void ScoreRows(const float* x, const float* offsets, uint32_t rows, float* out) const;
+  // The same for items [begin, end) only (begin a multiple of 16): out row r
+  // starts at out + r * ld and holds end - begin scores.
+  void ScoreRowRange(const float* x, const float* offsets, uint32_t rows, uint32_t begin,
+                     uint32_t end, float* out, size_t ld) const;
   // The score of one item, the same bits as ScoreRows.
   float ScoreOne(const float* x, float offset, uint32_t item) const;
   // Overwrites cold-item scores of a warm user's (or visitor's) score row.
