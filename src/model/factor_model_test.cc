@@ -12,6 +12,7 @@
 
 #include "encore/model_io.h"
 #include "encore/rank.h"
+#include "rank/topn.h"
 #include "test_data.h"
 
 namespace encore::model {
@@ -205,6 +206,51 @@ TEST(FactorModel, Avx512KernelGivesTheAvx2ScoresAndTopNWithTies) {
         for (size_t j = 1; j < list.size(); ++j) ties += list[j].score == list[j - 1].score;
       }
       EXPECT_GT(ties, 0u) << factors << " factors, biases " << biases;
+    }
+  }
+}
+
+// The ranker selects from 128-user x 1024-item slices (ScoreBatchSlice) for
+// plain queries; the lists must be exactly those of SelectTopN over the full
+// ScoreItems row, on every kernel, with ties, cold users and items, seen
+// items and a deny list, over several slices and a partial last one.
+TEST_P(FactorModelKernels, SlicedTopNEqualsFullRowSelection) {
+  testing::TestDataOptions o;
+  o.users = 300;  // 301 users: 3 blocks of 128 users, the last partial
+  o.items = 2100;  // 2101 items: 3 slices of 1024, the last partial
+  o.per_user = 30;
+  o.explicit_ratings = true;
+  const Dataset data = testing::MakeTestDataset(o);
+  for (bool biases : {false, true}) {
+    for (ColdStart cold : {ColdStart::kDrop, ColdStart::kPopular}) {
+      auto m = MakeModel(19, biases, cold, data);
+      for (uint32_t i = 0; i + 1100 < m->num_items(); i += 29) {
+        m->CopyItem(i, i + 1);
+        m->CopyItem(i, i + 1100);  // a tie across slices
+      }
+      m->Rebuild();
+      ASSERT_EQ(m->slice_shape().items % 32, 0u);
+      const std::vector<uint32_t> users = AllUsers(*m);
+      for (bool exclude_seen : {true, false}) {
+        QueryOptions q;
+        q.n = 10;
+        q.exclude_seen = exclude_seen;
+        q.deny = {3, 1030, 2000};
+        std::vector<std::vector<ScoredItem>> lists;
+        RecommendBatch(*m, users, q, &lists);
+        std::vector<float> scores(m->num_items());
+        size_t ties = 0;
+        for (uint32_t u : users) {
+          m->ScoreItems(u, scores.data());
+          const CsrMatrix& seen = m->seen();
+          const uint32_t* sb = seen.indices.data() + seen.indptr[u];
+          const uint32_t* se = seen.indices.data() + seen.indptr[u + 1];
+          const auto want = rank::SelectTopN(scores.data(), m->num_items(), sb, se, q, m->tie_ranks());
+          ASSERT_EQ(lists[u], want) << "user " << u << " biases " << biases;
+          for (size_t j = 1; j < want.size(); ++j) ties += want[j].score == want[j - 1].score;
+        }
+        EXPECT_GT(ties, 0u);
+      }
     }
   }
 }
