@@ -36,7 +36,9 @@ using vec::V4;
 
 constexpr uint32_t kPanel = 8;       // items per packed panel (two V4 lanes)
 constexpr uint32_t kUserBlock = 32;  // users scored together in a batch
-constexpr uint32_t kSliceItems = 1024;  // items per ScoreBatchSlice slice (a multiple of 32)
+
+// Items per ScoreBatchSlice slice (a multiple of 32, the AVX-512 tile).
+constexpr uint32_t kSliceItems = 1024;
 
 // The reference dot product: sequential over p, starting from 0. Every lane
 // of the blocked kernel computes exactly this sum.
@@ -386,8 +388,8 @@ void FactorModel::ScoreRows(const float* x, const float* offsets, uint32_t rows,
   ScoreRowRange(x, offsets, rows, 0, num_items(), out, num_items());
 }
 
-void FactorModel::ScoreRowRange(const float* x, const float* offsets, uint32_t rows,
-                                uint32_t begin, uint32_t end, float* out, size_t n) const {
+void FactorModel::ScoreRowRange(const float* x, const float* offsets, uint32_t rows, uint32_t begin,
+                                uint32_t end, float* out, size_t n) const {
   const float* ioff = has_biases_ ? item_biases_.data() : nullptr;
   const float* uoff = has_biases_ ? offsets : nullptr;
 #ifdef ENCORE_HAVE_AVX512_KERNELS

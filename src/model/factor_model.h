@@ -198,8 +198,8 @@ class FactorModel : public Recommender {
   bool UserIsCold(uint32_t user) const { return seen_.RowLength(user) == 0; }
 
   // Derived (rebuilt after Fit and Load, never saved).
-  bool wide_kernels_ = false;        // AVX2 + FMA scoring (see WideKernelsEnabled)
-  bool avx512_kernels_ = false;      // AVX-512 scoring (see Avx512KernelsEnabled)
+  bool wide_kernels_ = false;    // AVX2 + FMA scoring (see WideKernelsEnabled)
+  bool avx512_kernels_ = false;  // AVX-512 scoring (see Avx512KernelsEnabled)
   // Panels of 8 items (16 with the AVX-512 kernel), k-major inside a panel.
   std::vector<float> packed_items_;
   std::vector<float> item_norms_;

@@ -216,7 +216,7 @@ TEST(FactorModel, Avx512KernelGivesTheAvx2ScoresAndTopNWithTies) {
 // items and a deny list, over several slices and a partial last one.
 TEST_P(FactorModelKernels, SlicedTopNEqualsFullRowSelection) {
   testing::TestDataOptions o;
-  o.users = 300;  // 301 users: 3 blocks of 128 users, the last partial
+  o.users = 300;   // 301 users: 3 blocks of 128 users, the last partial
   o.items = 2100;  // 2101 items: 3 slices of 1024, the last partial
   o.per_user = 30;
   o.explicit_ratings = true;
@@ -245,7 +245,8 @@ TEST_P(FactorModelKernels, SlicedTopNEqualsFullRowSelection) {
           const CsrMatrix& seen = m->seen();
           const uint32_t* sb = seen.indices.data() + seen.indptr[u];
           const uint32_t* se = seen.indices.data() + seen.indptr[u + 1];
-          const auto want = rank::SelectTopN(scores.data(), m->num_items(), sb, se, q, m->tie_ranks());
+          const auto want =
+              rank::SelectTopN(scores.data(), m->num_items(), sb, se, q, m->tie_ranks());
           ASSERT_EQ(lists[u], want) << "user " << u << " biases " << biases;
           for (size_t j = 1; j < want.size(); ++j) ties += want[j].score == want[j - 1].score;
         }

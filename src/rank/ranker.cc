@@ -513,7 +513,8 @@ void Ranker::RankUsers(std::span<const uint32_t> users, const QueryOptions& opti
         for (const RankContext& c : ctx) eligible.push_back(plan.Eligible(c));
         for (const rank::Eligibility& e : eligible) tops.emplace_back(e, plan.n, tie_ranks);
         for (uint32_t i0 = 0; i0 < num_items; i0 += shape.items) {
-          const uint32_t i1 = static_cast<uint32_t>(std::min<uint64_t>(num_items, uint64_t{i0} + shape.items));
+          const uint32_t i1 =
+              static_cast<uint32_t>(std::min<uint64_t>(num_items, uint64_t{i0} + shape.items));
           m.ScoreBatchSlice(valid, i0, i1, scores.data(), shape.items);
           for (size_t r = 0; r < valid.size(); ++r) {
             tops[r].Scan(scores.data() + r * uint64_t{shape.items}, i0, i1);
