@@ -176,11 +176,28 @@ class Recommender {
   // Scores every item for each of `users`: row r (num_items() floats at
   // out + r * num_items()) holds exactly what ScoreItems(users[r]) writes.
   // The default calls ScoreItems per user; factor models score a block of
-  // users with one blocked kernel. REQUIRES: every user < num_users().
+  // users with one blocked kernel (see also slice_shape). REQUIRES: every
+  // user < num_users().
   virtual void ScoreBatch(std::span<const uint32_t> users, float* out) const;
   // How many users a ScoreBatch call should hold to run at full speed (the
   // ranker's block size); 1 when batching gains nothing.
   virtual uint32_t batch_block() const { return 1; }
+
+  // Optional slice scoring, for models whose ScoreBatch streams every score
+  // row through memory: the ranker then scores `users` x `items` slices and
+  // selects from each while it is still in cache. {0, 0} (the default): not
+  // offered, ScoreBatchSlice is never called.
+  struct SliceShape {
+    uint32_t users = 0;  // users per slice
+    uint32_t items = 0;  // items per slice; slices start at multiples of it
+  };
+  virtual SliceShape slice_shape() const { return {}; }
+  // Scores items [begin, end) for each of `users`: row r (end - begin
+  // floats at out + r * ld) holds exactly what ScoreItems(users[r]) writes
+  // for those items. REQUIRES: slice_shape().items > 0, begin a multiple of
+  // it, begin < end <= num_items(), every user < num_users(), ld >= end - begin.
+  virtual void ScoreBatchSlice(std::span<const uint32_t> users, uint32_t begin, uint32_t end,
+                               float* out, size_t ld) const;
 
   // Writes scores[item] for each item of `items` (each < num_items()), the
   // same value ScoreItems writes; other entries may be left as they are or

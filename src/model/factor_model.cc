@@ -37,6 +37,9 @@ using vec::V4;
 constexpr uint32_t kPanel = 8;       // items per packed panel (two V4 lanes)
 constexpr uint32_t kUserBlock = 32;  // users scored together in a batch
 
+// Items per ScoreBatchSlice slice (a multiple of 32, the AVX-512 tile).
+constexpr uint32_t kSliceItems = 1024;
+
 // The reference dot product: sequential over p, starting from 0. Every lane
 // of the blocked kernel computes exactly this sum.
 inline float DotSeq(const float* x, const float* y, uint32_t k) {
@@ -122,23 +125,26 @@ __attribute__((target("avx2,fma"))) inline void ScoreTileFma(const float* x, uin
   }
 }
 
+// Items [begin, end) (begin a multiple of kPanel); out row r (stride n)
+// starts at item begin's score.
 __attribute__((target("avx2,fma"))) void ScoreRowsFma(const float* x, const float* uoff,
                                                       uint32_t rows, uint32_t k,
                                                       const float* packed, const float* ioff,
-                                                      uint32_t n, float* out) {
+                                                      uint32_t begin, uint32_t end, size_t n,
+                                                      float* out) {
   const float zero_offsets[kPanel] = {};
-  for (uint32_t i0 = 0; i0 < n; i0 += kPanel) {
+  for (uint32_t i0 = begin; i0 < end; i0 += kPanel) {
     const float* panel = packed + uint64_t{i0 / kPanel} * k * kPanel;
-    const uint32_t width = std::min(kPanel, n - i0);
+    const uint32_t width = std::min(kPanel, end - i0);
     const float* io = ioff != nullptr ? ioff + i0 : zero_offsets;
     uint32_t r = 0;
     for (; r + 8 <= rows; r += 8) {
       ScoreTileFma<8>(x + uint64_t{r} * k, k, panel, uoff ? uoff + r : nullptr, io,
-                      out + uint64_t{r} * n + i0, n, width);
+                      out + uint64_t{r} * n + (i0 - begin), n, width);
     }
     const float* xr = x + uint64_t{r} * k;
     const float* ur = uoff ? uoff + r : nullptr;
-    float* o = out + uint64_t{r} * n + i0;
+    float* o = out + uint64_t{r} * n + (i0 - begin);
     switch (rows - r) {
       case 7:
         ScoreTileFma<7>(xr, k, panel, ur, io, o, n, width);
@@ -164,6 +170,114 @@ __attribute__((target("avx2,fma"))) void ScoreRowsFma(const float* x, const floa
       default:
         break;
     }
+  }
+}
+#define ENCORE_HAVE_AVX512_KERNELS 1
+
+// The AVX-512 kernel: the same arithmetic as the AVX2 one (each lane
+// accumulates fma(x[p], y[p], acc) for p = 0 .. k-1, starting from 0, so the
+// scores are bit-identical to ScoreRowsFma's and to DotFma), 16 items per
+// zmm register. Items are packed in panels of kWidePanel; a tile is MR users
+// x NP panels (NP = 2: 32 items, 2 panel loads and MR broadcasts per MR x 2
+// fused multiply-adds, 16 accumulators of the 32 registers).
+constexpr uint32_t kWidePanel = 16;
+
+template <int MR, int NP>
+__attribute__((target("avx512f,avx512vl,avx2,fma"))) inline void ScoreTile512(
+    const float* x, uint32_t k, const float* panel, const float* uoff, const float* ioff,
+    float* out, size_t ldo, uint32_t width) {
+  __m512 acc[NP][MR];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 2
+    for (int q = 0; q < NP; ++q) acc[q][r] = _mm512_setzero_ps();
+  }
+  const uint64_t panel_stride = uint64_t{k} * kWidePanel;
+  for (uint32_t p = 0; p < k; ++p) {
+    __m512 y[NP];
+#pragma GCC unroll 2
+    for (int q = 0; q < NP; ++q) y[q] = _mm512_loadu_ps(panel + q * panel_stride + p * kWidePanel);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const __m512 b = _mm512_set1_ps(x[r * k + p]);
+#pragma GCC unroll 2
+      for (int q = 0; q < NP; ++q) acc[q][r] = _mm512_fmadd_ps(b, y[q], acc[q][r]);
+    }
+  }
+  // (dot + uoff[r]) + ioff[j], lane by lane: the same two roundings as the
+  // scalar epilogue of the other kernels.
+#pragma GCC unroll 2
+  for (int q = 0; q < NP; ++q) {
+    const uint32_t done = q * kWidePanel;
+    const uint32_t w = width > done ? std::min(kWidePanel, width - done) : 0;
+    const __mmask16 mask = static_cast<__mmask16>((1u << w) - 1);
+    const __m512 io = uoff != nullptr ? _mm512_maskz_loadu_ps(mask, ioff + done) : __m512{};
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      __m512 v = acc[q][r];
+      if (uoff != nullptr) v = _mm512_add_ps(_mm512_add_ps(v, _mm512_set1_ps(uoff[r])), io);
+      _mm512_mask_storeu_ps(out + r * ldo + done, mask, v);
+    }
+  }
+}
+
+// Users in tiles of MR (8, then one tail tile) against NP panels.
+template <int NP>
+__attribute__((target("avx512f,avx512vl,avx2,fma"))) inline void ScoreColumn512(
+    const float* x, const float* uoff, uint32_t rows, uint32_t k, const float* panel,
+    const float* io, size_t n, float* out, uint32_t width) {
+  uint32_t r = 0;
+  for (; r + 8 <= rows; r += 8) {
+    ScoreTile512<8, NP>(x + uint64_t{r} * k, k, panel, uoff ? uoff + r : nullptr, io,
+                        out + uint64_t{r} * n, n, width);
+  }
+  const float* xr = x + uint64_t{r} * k;
+  const float* ur = uoff ? uoff + r : nullptr;
+  float* o = out + uint64_t{r} * n;
+  switch (rows - r) {
+    case 7:
+      ScoreTile512<7, NP>(xr, k, panel, ur, io, o, n, width);
+      break;
+    case 6:
+      ScoreTile512<6, NP>(xr, k, panel, ur, io, o, n, width);
+      break;
+    case 5:
+      ScoreTile512<5, NP>(xr, k, panel, ur, io, o, n, width);
+      break;
+    case 4:
+      ScoreTile512<4, NP>(xr, k, panel, ur, io, o, n, width);
+      break;
+    case 3:
+      ScoreTile512<3, NP>(xr, k, panel, ur, io, o, n, width);
+      break;
+    case 2:
+      ScoreTile512<2, NP>(xr, k, panel, ur, io, o, n, width);
+      break;
+    case 1:
+      ScoreTile512<1, NP>(xr, k, panel, ur, io, o, n, width);
+      break;
+    default:
+      break;
+  }
+}
+
+// Items [begin, end) (begin a multiple of kWidePanel); out row r (stride
+// n) starts at item begin's score.
+__attribute__((target("avx512f,avx512vl,avx2,fma"))) void ScoreRows512(
+    const float* x, const float* uoff, uint32_t rows, uint32_t k, const float* packed,
+    const float* ioff, uint32_t begin, uint32_t end, size_t n, float* out) {
+  const float zero_offsets[2 * kWidePanel] = {};
+  uint32_t i0 = begin;
+  for (; i0 + kWidePanel < end; i0 += 2 * kWidePanel) {
+    const float* panel = packed + uint64_t{i0 / kWidePanel} * k * kWidePanel;
+    const uint32_t width = std::min(2 * kWidePanel, end - i0);
+    const float* io = ioff != nullptr ? ioff + i0 : zero_offsets;
+    ScoreColumn512<2>(x, uoff, rows, k, panel, io, n, out + (i0 - begin), width);
+  }
+  if (i0 < end) {
+    const float* panel = packed + uint64_t{i0 / kWidePanel} * k * kWidePanel;
+    const float* io = ioff != nullptr ? ioff + i0 : zero_offsets;
+    ScoreColumn512<1>(x, uoff, rows, k, panel, io, n, out + (i0 - begin), end - i0);
   }
 }
 #endif  // __x86_64__
@@ -207,16 +321,21 @@ bool WideKernelsEnabled() {
 
 void DisableWideKernelsForTesting(bool disable) { g_disable_wide_kernels.store(disable); }
 
-bool Avx512KernelsEnabled() {
-#ifdef ENCORE_HAVE_AVX2_KERNELS
+bool Avx512KernelsSupported() {
+#ifdef ENCORE_HAVE_AVX512_KERNELS
   static const bool supported = [] {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   }();
-  return supported && WideKernelsEnabled() && !g_disable_avx512_kernels.load();
+  return supported;
 #else
   return false;
 #endif
+}
+
+bool Avx512KernelsEnabled() {
+  return Avx512KernelsSupported() && WideKernelsEnabled() && !g_disable_avx512_kernels.load();
 }
 
 void DisableAvx512KernelsForTesting(bool disable) { g_disable_avx512_kernels.store(disable); }
@@ -238,13 +357,19 @@ void FactorModel::InitFactors(uint32_t users, uint32_t items, bool biases, bool 
 
 void FactorModel::BuildDerived() {
   wide_kernels_ = WideKernelsEnabled();
+  avx512_kernels_ = Avx512KernelsEnabled();
   const uint32_t n = num_items();
-  const uint32_t panels = (n + kPanel - 1) / kPanel;
-  packed_items_.assign(uint64_t{panels} * k_ * kPanel, 0.0f);
+#ifdef ENCORE_HAVE_AVX512_KERNELS
+  const uint32_t width = avx512_kernels_ ? kWidePanel : kPanel;
+#else
+  const uint32_t width = kPanel;
+#endif
+  const uint32_t panels = (n + width - 1) / width;
+  packed_items_.assign(uint64_t{panels} * k_ * width, 0.0f);
   for (uint32_t i = 0; i < n; ++i) {
-    float* panel = packed_items_.data() + uint64_t{i / kPanel} * k_ * kPanel;
+    float* panel = packed_items_.data() + uint64_t{i / width} * k_ * width;
     const float* y = item_factors_.data() + uint64_t{i} * k_;
-    for (uint32_t p = 0; p < k_; ++p) panel[p * kPanel + i % kPanel] = y[p];
+    for (uint32_t p = 0; p < k_; ++p) panel[p * width + i % width] = y[p];
   }
   item_norms_.resize(n);
   for (uint32_t i = 0; i < n; ++i) {
@@ -260,29 +385,39 @@ void FactorModel::BuildDerived() {
 }
 
 void FactorModel::ScoreRows(const float* x, const float* offsets, uint32_t rows, float* out) const {
-  const uint32_t n = num_items();
+  ScoreRowRange(x, offsets, rows, 0, num_items(), out, num_items());
+}
+
+void FactorModel::ScoreRowRange(const float* x, const float* offsets, uint32_t rows, uint32_t begin,
+                                uint32_t end, float* out, size_t n) const {
   const float* ioff = has_biases_ ? item_biases_.data() : nullptr;
   const float* uoff = has_biases_ ? offsets : nullptr;
+#ifdef ENCORE_HAVE_AVX512_KERNELS
+  if (avx512_kernels_) {
+    ScoreRows512(x, uoff, rows, k_, packed_items_.data(), ioff, begin, end, n, out);
+    return;
+  }
+#endif
 #ifdef ENCORE_HAVE_AVX2_KERNELS
   if (wide_kernels_) {
-    ScoreRowsFma(x, uoff, rows, k_, packed_items_.data(), ioff, n, out);
+    ScoreRowsFma(x, uoff, rows, k_, packed_items_.data(), ioff, begin, end, n, out);
     return;
   }
 #endif
   float zero_offsets[kPanel] = {};
-  for (uint32_t i0 = 0; i0 < n; i0 += kPanel) {
+  for (uint32_t i0 = begin; i0 < end; i0 += kPanel) {
     const float* panel = packed_items_.data() + uint64_t{i0 / kPanel} * k_ * kPanel;
-    const uint32_t width = std::min(kPanel, n - i0);
+    const uint32_t width = std::min(kPanel, end - i0);
     // The item offsets of a partial last panel are read only up to width.
     const float* io = ioff != nullptr ? ioff + i0 : zero_offsets;
     uint32_t r = 0;
     for (; r + 4 <= rows; r += 4) {
       ScoreTile<4>(x + uint64_t{r} * k_, k_, panel, uoff ? uoff + r : nullptr, io,
-                   out + uint64_t{r} * n + i0, n, width);
+                   out + uint64_t{r} * n + (i0 - begin), n, width);
     }
     const float* xr = x + uint64_t{r} * k_;
     const float* ur = uoff ? uoff + r : nullptr;
-    float* o = out + uint64_t{r} * n + i0;
+    float* o = out + uint64_t{r} * n + (i0 - begin);
     switch (rows - r) {
       case 3:
         ScoreTile<3>(xr, k_, panel, ur, io, o, n, width);
@@ -393,6 +528,59 @@ void FactorModel::ScoreBatch(std::span<const uint32_t> users, float* out) const 
 }
 
 uint32_t FactorModel::batch_block() const { return kUserBlock; }
+
+Recommender::SliceShape FactorModel::slice_shape() const {
+  // 128 users x 1024 items: 512 KiB of scores and 1024 * k * 4 bytes of item
+  // panels (256 KiB at k = 64) stay in a 1 MiB L2 while the ranker selects,
+  // and each item panel is read from memory once per 128 users.
+  return {4 * kUserBlock, kSliceItems};
+}
+
+void FactorModel::ScoreBatchSlice(std::span<const uint32_t> users, uint32_t begin, uint32_t end,
+                                  float* out, size_t ld) const {
+  std::vector<float> xb;
+  std::vector<float> offsets;
+  std::vector<size_t> warm;
+  for (size_t b = 0; b < users.size(); b += kUserBlock) {
+    const size_t e = std::min(users.size(), b + kUserBlock);
+    xb.resize(uint64_t{kUserBlock} * k_);
+    offsets.resize(kUserBlock);
+    warm.clear();
+    for (size_t r = b; r < e; ++r) {
+      const uint32_t u = users[r];
+      float* row = out + r * ld;
+      if (UserIsCold(u)) {
+        if (params_.cold_start == ColdStart::kPopular) {
+          std::copy(cold_user_scores_.begin() + begin, cold_user_scores_.begin() + end, row);
+        } else {
+          std::fill(row, row + (end - begin), kNegInf);
+        }
+        continue;
+      }
+      const size_t slot = warm.size();
+      std::copy_n(user_factors_.data() + uint64_t{u} * k_, k_, xb.data() + slot * k_);
+      offsets[slot] = UserOffset(u);
+      warm.push_back(r);
+    }
+    if (warm.empty()) continue;
+    // As in ScoreBatch: scored into rows b, b + 1, ..., then moved, last first.
+    float* base = out + b * ld;
+    ScoreRowRange(xb.data(), offsets.data(), static_cast<uint32_t>(warm.size()), begin, end, base,
+                  ld);
+    const auto first_cold = std::lower_bound(cold_items_.begin(), cold_items_.end(), begin);
+    const auto last_cold = std::lower_bound(first_cold, cold_items_.end(), end);
+    for (size_t slot = warm.size(); slot-- > 0;) {
+      float* row = out + warm[slot] * ld;
+      if (row != base + slot * ld) std::copy_n(base + slot * ld, end - begin, row);
+      if (first_cold == last_cold) continue;
+      float value = kNegInf;
+      if (params_.cold_start == ColdStart::kPopular) {
+        value = has_biases_ ? offsets[slot] : default_prediction_;
+      }
+      for (auto it = first_cold; it != last_cold; ++it) row[*it - begin] = value;
+    }
+  }
+}
 
 void FactorModel::ScoreSubset(uint32_t user, std::span<const uint32_t> items, float* scores) const {
   const bool popular = params_.cold_start == ColdStart::kPopular;

@@ -17,7 +17,9 @@
 // the dot product accumulates x[p] * y[p] in float for p = 0, 1, ..., k-1
 // in that order, starting from 0 (the blocked kernel vectorises across
 // items, never across p), as a multiply then an add, or as one fused
-// multiply-add when the AVX2 kernels are in use (WideKernelsEnabled).
+// multiply-add when the AVX2 kernels are in use (WideKernelsEnabled; the
+// AVX-512 batch kernel, Avx512KernelsEnabled, does the same fused
+// multiply-adds in the same order, 16 items per register).
 // Batch and single-user results are therefore bit-identical whatever the
 // block size, block position or thread count.
 //
@@ -93,6 +95,9 @@ class FactorModel : public Recommender {
   bool CanPredict(uint32_t user, uint32_t item) const override;
   void ScoreBatch(std::span<const uint32_t> users, float* out) const override;
   uint32_t batch_block() const override;
+  SliceShape slice_shape() const override;
+  void ScoreBatchSlice(std::span<const uint32_t> users, uint32_t begin, uint32_t end, float* out,
+                       size_t ld) const override;
   void ScoreSubset(uint32_t user, std::span<const uint32_t> items, float* scores) const override;
   bool has_subset_scoring() const override { return true; }
   Status ScoreFoldIn(std::span<const ItemWeight> items, float* scores) const override;
@@ -178,6 +183,10 @@ class FactorModel : public Recommender {
   // k_) and whose user offsets (mu + b_u) are `offsets` (ignored without
   // biases); out row r starts at out + r * num_items().
   void ScoreRows(const float* x, const float* offsets, uint32_t rows, float* out) const;
+  // The same for items [begin, end) only (begin a multiple of 16): out row r
+  // starts at out + r * ld and holds end - begin scores.
+  void ScoreRowRange(const float* x, const float* offsets, uint32_t rows, uint32_t begin,
+                     uint32_t end, float* out, size_t ld) const;
   // The score of one item, the same bits as ScoreRows.
   float ScoreOne(const float* x, float offset, uint32_t item) const;
   // Overwrites cold-item scores of a warm user's (or visitor's) score row.
@@ -189,8 +198,10 @@ class FactorModel : public Recommender {
   bool UserIsCold(uint32_t user) const { return seen_.RowLength(user) == 0; }
 
   // Derived (rebuilt after Fit and Load, never saved).
-  bool wide_kernels_ = false;        // AVX2 + FMA scoring (see WideKernelsEnabled)
-  std::vector<float> packed_items_;  // panels of 8 items, k-major inside a panel
+  bool wide_kernels_ = false;    // AVX2 + FMA scoring (see WideKernelsEnabled)
+  bool avx512_kernels_ = false;  // AVX-512 scoring (see Avx512KernelsEnabled)
+  // Panels of 8 items (16 with the AVX-512 kernel), k-major inside a panel.
+  std::vector<float> packed_items_;
   std::vector<float> item_norms_;
   std::vector<uint8_t> item_cold_;
   std::vector<uint32_t> cold_items_;
@@ -206,12 +217,19 @@ bool WideKernelsEnabled();
 // For tests: forces the portable SSE2 kernels (true) or restores the choice.
 void DisableWideKernelsForTesting(bool disable);
 
-// Whether the training kernels use AVX-512 (F, VL): the wide kernels are
-// on (WideKernelsEnabled) and the CPU has it. Else AVX2 or the baseline.
+// Whether the AVX-512 kernels are used: on x86-64 CPUs with AVX-512F/VL
+// (checked at run time), when WideKernelsEnabled and not disabled for
+// testing. The batch scoring kernel (ScoreItems, ScoreBatch, ScoreFoldIn;
+// chosen when a model is fitted or loaded) does the same fused
+// multiply-adds in the same order as the AVX2 kernel, 16 items per register
+// instead of 8, so its scores are bit-identical to the AVX2 kernel's; the
+// training kernels (ials and als CG, model/vec_kernels.h) agree with the
+// AVX2 ones to float rounding.
 bool Avx512KernelsEnabled();
-
-// Tests: use AVX2 instead of AVX-512 (true), or AVX-512 again where the CPU
-// has it (false).
+// Whether this CPU (and build) has the AVX-512 kernel at all.
+bool Avx512KernelsSupported();
+// For tests: forces the AVX2 kernel where AVX-512 would be used (true) or
+// restores the choice.
 void DisableAvx512KernelsForTesting(bool disable);
 
 // ---------------------------------------------------------------------------

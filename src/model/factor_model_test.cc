@@ -12,6 +12,7 @@
 
 #include "encore/model_io.h"
 #include "encore/rank.h"
+#include "rank/topn.h"
 #include "test_data.h"
 
 namespace encore::model {
@@ -44,6 +45,15 @@ class HandModel final : public FactorModel {
     std::fill_n(item_factors_.begin() + uint64_t{item} * k_, k_, 0.0f);
     FinishFit();
   }
+  // Gives `to` the factors (and bias) of `from`, so the two tie for every
+  // user; call Rebuild afterwards.
+  void CopyItem(uint32_t from, uint32_t to) {
+    std::copy_n(item_factors_.begin() + uint64_t{from} * k_, k_,
+                item_factors_.begin() + uint64_t{to} * k_);
+    if (has_biases_) item_biases_[to] = item_biases_[from];
+  }
+  // Rebuilds the derived state (packed panels) with the kernels now enabled.
+  void Rebuild() { FinishFit(); }
 
  protected:
   void SolveFoldIn(std::span<const ItemWeight>, float* x, float* bias) const override {
@@ -79,12 +89,21 @@ std::vector<uint32_t> AllUsers(const Recommender& m) {
   return users;
 }
 
+// The scoring kernels a test can force: the default choice (AVX-512 where
+// the CPU has it), AVX2 + FMA (AVX-512 disabled) and the portable SSE2 one.
+enum class Kernel { kDefault, kAvx2, kSse2 };
+
+void UseKernel(Kernel k) {
+  DisableWideKernelsForTesting(k == Kernel::kSse2);
+  DisableAvx512KernelsForTesting(k == Kernel::kAvx2);
+}
+
 // Every path computes identical bits, whatever the factor count (odd counts
 // exercise the tails), biases, block position and thread count.
-class FactorModelKernels : public ::testing::TestWithParam<bool> {
+class FactorModelKernels : public ::testing::TestWithParam<Kernel> {
  protected:
-  void SetUp() override { DisableWideKernelsForTesting(GetParam()); }
-  void TearDown() override { DisableWideKernelsForTesting(false); }
+  void SetUp() override { UseKernel(GetParam()); }
+  void TearDown() override { UseKernel(Kernel::kDefault); }
 };
 
 TEST_P(FactorModelKernels, AllScoringPathsAgreeBitForBit) {
@@ -125,8 +144,117 @@ TEST_P(FactorModelKernels, AllScoringPathsAgreeBitForBit) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(WideAndPortable, FactorModelKernels, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "Sse2" : "Default"; });
+INSTANTIATE_TEST_SUITE_P(WideAndPortable, FactorModelKernels,
+                         ::testing::Values(Kernel::kDefault, Kernel::kAvx2, Kernel::kSse2),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case Kernel::kAvx2:
+                               return "Avx2";
+                             case Kernel::kSse2:
+                               return "Sse2";
+                             default:
+                               return "Default";
+                           }
+                         });
+
+// The AVX-512 kernel does the AVX2 kernel's fused multiply-adds in the same
+// order, so its scores are the same bits and the top-N the same lists, ties
+// included (items with copied factors tie for every user). Factor counts
+// cover the tails; 1000 + 45 items give full 32-item tiles and partial panels.
+TEST(FactorModel, Avx512KernelGivesTheAvx2ScoresAndTopNWithTies) {
+  if (!Avx512KernelsSupported() || !WideKernelsEnabled()) {
+    GTEST_SKIP() << "this CPU (or build) has no AVX-512F/VL: the AVX-512 kernel is not used here";
+  }
+  testing::TestDataOptions o;
+  o.users = 150;
+  o.items = 1000;
+  o.per_user = 20;
+  o.explicit_ratings = true;
+  const Dataset data = testing::MakeTestDataset(o);
+  for (uint32_t factors : {1u, 7u, 16u, 33u, 64u}) {
+    for (bool biases : {false, true}) {
+      UseKernel(Kernel::kDefault);
+      auto m = MakeModel(factors, biases, ColdStart::kDrop, data);
+      // Ties: runs of equal items, inside a panel and across panels.
+      for (uint32_t i = 0; i + 3 < m->num_items(); i += 37) {
+        m->CopyItem(i, i + 1);
+        m->CopyItem(i, i + 3);
+        m->CopyItem(i, (i * 7 + 16) % m->num_items());
+      }
+      m->Rebuild();
+      ASSERT_TRUE(Avx512KernelsEnabled());
+      const std::vector<uint32_t> users = AllUsers(*m);
+      std::vector<float> wide(uint64_t{users.size()} * m->num_items());
+      std::vector<float> narrow(wide.size());
+      m->ScoreBatch(users, wide.data());
+      QueryOptions q;
+      q.n = 10;
+      std::vector<std::vector<ScoredItem>> top_wide, top_narrow;
+      RecommendBatch(*m, users, q, &top_wide);
+      DisableAvx512KernelsForTesting(true);
+      m->Rebuild();
+      ASSERT_FALSE(Avx512KernelsEnabled());
+      m->ScoreBatch(users, narrow.data());
+      RecommendBatch(*m, users, q, &top_narrow);
+      UseKernel(Kernel::kDefault);
+      ASSERT_EQ(std::memcmp(wide.data(), narrow.data(), wide.size() * sizeof(float)), 0)
+          << factors << " factors, biases " << biases;
+      EXPECT_EQ(top_wide, top_narrow) << factors << " factors, biases " << biases;
+      // Ties really occur in the lists.
+      size_t ties = 0;
+      for (const auto& list : top_wide) {
+        for (size_t j = 1; j < list.size(); ++j) ties += list[j].score == list[j - 1].score;
+      }
+      EXPECT_GT(ties, 0u) << factors << " factors, biases " << biases;
+    }
+  }
+}
+
+// The ranker selects from 128-user x 1024-item slices (ScoreBatchSlice) for
+// plain queries; the lists must be exactly those of SelectTopN over the full
+// ScoreItems row, on every kernel, with ties, cold users and items, seen
+// items and a deny list, over several slices and a partial last one.
+TEST_P(FactorModelKernels, SlicedTopNEqualsFullRowSelection) {
+  testing::TestDataOptions o;
+  o.users = 300;   // 301 users: 3 blocks of 128 users, the last partial
+  o.items = 2100;  // 2101 items: 3 slices of 1024, the last partial
+  o.per_user = 30;
+  o.explicit_ratings = true;
+  const Dataset data = testing::MakeTestDataset(o);
+  for (bool biases : {false, true}) {
+    for (ColdStart cold : {ColdStart::kDrop, ColdStart::kPopular}) {
+      auto m = MakeModel(19, biases, cold, data);
+      for (uint32_t i = 0; i + 1100 < m->num_items(); i += 29) {
+        m->CopyItem(i, i + 1);
+        m->CopyItem(i, i + 1100);  // a tie across slices
+      }
+      m->Rebuild();
+      ASSERT_EQ(m->slice_shape().items % 32, 0u);
+      const std::vector<uint32_t> users = AllUsers(*m);
+      for (bool exclude_seen : {true, false}) {
+        QueryOptions q;
+        q.n = 10;
+        q.exclude_seen = exclude_seen;
+        q.deny = {3, 1030, 2000};
+        std::vector<std::vector<ScoredItem>> lists;
+        RecommendBatch(*m, users, q, &lists);
+        std::vector<float> scores(m->num_items());
+        size_t ties = 0;
+        for (uint32_t u : users) {
+          m->ScoreItems(u, scores.data());
+          const CsrMatrix& seen = m->seen();
+          const uint32_t* sb = seen.indices.data() + seen.indptr[u];
+          const uint32_t* se = seen.indices.data() + seen.indptr[u + 1];
+          const auto want =
+              rank::SelectTopN(scores.data(), m->num_items(), sb, se, q, m->tie_ranks());
+          ASSERT_EQ(lists[u], want) << "user " << u << " biases " << biases;
+          for (size_t j = 1; j < want.size(); ++j) ties += want[j].score == want[j - 1].score;
+        }
+        EXPECT_GT(ties, 0u);
+      }
+    }
+  }
+}
 
 TEST(FactorModel, ScoresAreDotProductsPlusBiases) {
   const Dataset data = Data();

@@ -3,6 +3,7 @@
 
 #include "encore/recommender.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace encore {
@@ -15,6 +16,15 @@ float Recommender::Predict(uint32_t user, uint32_t item) const {
 
 void Recommender::ScoreBatch(std::span<const uint32_t> users, float* out) const {
   for (size_t r = 0; r < users.size(); ++r) ScoreItems(users[r], out + r * uint64_t{num_items()});
+}
+
+void Recommender::ScoreBatchSlice(std::span<const uint32_t> users, uint32_t begin, uint32_t end,
+                                  float* out, size_t ld) const {
+  std::vector<float> row(num_items());
+  for (size_t r = 0; r < users.size(); ++r) {
+    ScoreItems(users[r], row.data());
+    std::copy(row.begin() + begin, row.begin() + end, out + r * ld);
+  }
 }
 
 void Recommender::ScoreSubset(uint32_t user, std::span<const uint32_t>, float* scores) const {

@@ -470,6 +470,61 @@ void Ranker::RankUsers(std::span<const uint32_t> users, const QueryOptions& opti
   // of the model's preferred size.
   const bool subset =
       m.has_subset_scoring() && !plan.allow.empty() && plan.allow.size() * 16 < num_items;
+
+  // Slices of the score rows when the model offers them and the query needs
+  // nothing but (b), (d) and (e) over the whole dense row: a block of users
+  // is scored a slice of items at a time and each slice is selected from
+  // while it is still in cache, instead of writing and re-reading every
+  // user's full row (the memory traffic of a factor model's batch). The
+  // lists are those of FromScores (DenseTopN).
+  const Recommender::SliceShape shape = m.slice_shape();
+  if (shape.users > 0 && shape.items > 0 && plan.allow.empty() && adjust_.empty() &&
+      list_.empty()) {
+    const uint32_t block = static_cast<uint32_t>(std::min<size_t>(shape.users, users.size()));
+    const size_t blocks = (users.size() + block - 1) / block;
+    const uint32_t* tie_ranks = m.tie_ranks();
+#pragma omp parallel num_threads(threads) if (blocks > 1)
+    {
+      std::vector<float> scores(uint64_t{block} * shape.items);
+      std::vector<uint32_t> valid;
+      std::vector<size_t> where;
+      // Eligibility points at its context and the selectors at their
+      // eligibility: reserved once, never reallocated.
+      std::vector<RankContext> ctx;
+      std::vector<rank::Eligibility> eligible;
+      std::vector<rank::DenseTopN> tops;
+      ctx.reserve(block);
+      eligible.reserve(block);
+      tops.reserve(block);
+#pragma omp for schedule(dynamic, 1)
+      for (size_t b = 0; b < blocks; ++b) {
+        valid.clear();
+        where.clear();
+        for (size_t k = b * block; k < std::min(users.size(), (b + 1) * block); ++k) {
+          if (users[k] >= num_users) continue;
+          valid.push_back(users[k]);
+          where.push_back(k);
+        }
+        if (valid.empty()) continue;
+        tops.clear();
+        eligible.clear();
+        ctx.clear();
+        for (uint32_t u : valid) ctx.push_back(plan.Context(u, plan.Seen(u)));
+        for (const RankContext& c : ctx) eligible.push_back(plan.Eligible(c));
+        for (const rank::Eligibility& e : eligible) tops.emplace_back(e, plan.n, tie_ranks);
+        for (uint32_t i0 = 0; i0 < num_items; i0 += shape.items) {
+          const uint32_t i1 =
+              static_cast<uint32_t>(std::min<uint64_t>(num_items, uint64_t{i0} + shape.items));
+          m.ScoreBatchSlice(valid, i0, i1, scores.data(), shape.items);
+          for (size_t r = 0; r < valid.size(); ++r) {
+            tops[r].Scan(scores.data() + r * uint64_t{shape.items}, i0, i1);
+          }
+        }
+        for (size_t r = 0; r < valid.size(); ++r) (*out)[where[r]] = tops[r].Take();
+      }
+    }
+    return;
+  }
   // No larger than the request: one user (a fold-in, a retail member's
   // feeds) must not allocate and zero the model's whole batch of rows.
   const uint32_t block =

@@ -59,6 +59,25 @@ struct Eligibility {
   }
 };
 
+// SelectTopN's dense scan (no allow list) fed a slice of the score vector at
+// a time: Scan(scores, begin, end) considers items [begin, end), whose
+// scores start at scores[0]. Slices in increasing item order covering
+// [0, num_items) give exactly SelectTopN's list (the list is a function of
+// the scores alone: rank order is total). `e` must outlive the selector.
+class DenseTopN {
+ public:
+  DenseTopN(const Eligibility& e, uint32_t n, const uint32_t* tie_rank = nullptr)
+      : e_(&e), top_(n, tie_rank), n_(n) {}
+  void Scan(const float* scores, uint32_t begin, uint32_t end);
+  // The kept items, best first; the selector is empty afterwards.
+  std::vector<ScoredItem> Take() { return top_.Take(); }
+
+ private:
+  const Eligibility* e_;
+  TopN top_;
+  uint32_t n_;
+};
+
 // Selects the top n eligible items with finite scores from a dense score
 // vector: steps (b), (d) and (e) of the ranker. With an allow list only the
 // allowed items (< num_items) are read; otherwise every score is.
