@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <string_view>
 
@@ -424,7 +425,7 @@ Status MergeRows(const DatasetOptions& options, const IdDictionary& users,
 
 // Pass 4. Packs the merged rows of `st` into a CSR matrix, freeing `st`.
 CsrMatrix Compact(Staging st, const std::vector<uint64_t>& new_length, uint32_t cols,
-                  bool keep_times, int threads) {
+                  bool keep_times) {
   const uint32_t rows = static_cast<uint32_t>(new_length.size());
   CsrMatrix m;
   m.rows = rows;
@@ -447,17 +448,24 @@ CsrMatrix Compact(Staging st, const std::vector<uint64_t>& new_length, uint32_t 
     m.times = std::move(st.time);
     return m;
   }
-  AssignOnHugePages(m.indices, nnz);
-  AssignOnHugePages(m.values, nnz);
-  if (with_times) AssignOnHugePages(m.times, nnz);
-  const int parts = nnz < kMinWorkPerThread ? 1 : MaxThreads(threads);
-#pragma omp parallel for schedule(static) num_threads(parts)
+  // Rows only shrink (indptr of the merged rows <= the staged ones), so the
+  // rows move left within the staging arrays, front to back: no second
+  // copy of the matrix is allocated (on 10M rows that saved 80 MB of fresh,
+  // kernel-zeroed memory and its page faults). One thread: a row's target
+  // may overlap an earlier row's source.
   for (uint64_t r = 0; r < rows; ++r) {
     const uint64_t from = st.indptr[r], to = m.indptr[r], n = new_length[r];
-    std::copy_n(st.item.begin() + from, n, m.indices.begin() + to);
-    std::copy_n(st.value.begin() + from, n, m.values.begin() + to);
-    if (with_times) std::copy_n(st.time.begin() + from, n, m.times.begin() + to);
+    if (from == to || n == 0) continue;
+    std::memmove(st.item.data() + to, st.item.data() + from, n * sizeof(uint32_t));
+    std::memmove(st.value.data() + to, st.value.data() + from, n * sizeof(float));
+    if (with_times) std::memmove(st.time.data() + to, st.time.data() + from, n * sizeof(int64_t));
   }
+  st.item.resize(nnz);
+  st.value.resize(nnz);
+  if (with_times) st.time.resize(nnz);
+  m.indices = std::move(st.item);
+  m.values = std::move(st.value);
+  m.times = std::move(st.time);
   return m;
 }
 
@@ -639,7 +647,7 @@ Result<Dataset> BuildDataset(InteractionLog log, const DatasetOptions& options) 
   std::vector<uint64_t> new_length;
   ENCORE_RETURN_IF_ERROR(MergeRows(options, log.users, log.items, &staging, &new_length));
   data.by_user = Compact(std::move(staging), new_length, log.items.size(),
-                         options.keep_times && log.has_times, options.threads);
+                         options.keep_times && log.has_times);
   new_length = {};
   data.by_item = data.by_user.Transpose(options.threads);
   data.users = std::move(log.users);
