@@ -6,9 +6,11 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <string_view>
 
+#include "util/huge_pages.h"
 #include "util/threads.h"
 
 namespace encore {
@@ -35,6 +37,17 @@ constexpr uint64_t kMinWorkPerThread = uint64_t{1} << 16;
 constexpr uint64_t kNone = std::numeric_limits<uint64_t>::max();
 
 int MaxThreads(int requested) { return ResolveThreads(requested); }
+
+// v.assign(n, fill) on transparent huge pages (util/huge_pages.h): the
+// staging arrays, CSR and CSC of 10 million rows are ~250 MB of fresh memory,
+// on small pages ~60,000 page faults.
+template <typename T>
+void AssignOnHugePages(std::vector<T>& v, size_t n, const T& fill = T()) {
+  v.clear();
+  v.reserve(n);
+  AdviseHugePages(v.data(), n * sizeof(T));
+  v.assign(n, fill);
+}
 
 // Threads for a parallel counting sort of `work` elements into `keys`
 // buckets. Each thread keeps `keys` 8-byte counters, so the thread count is
@@ -155,7 +168,7 @@ Status ScanLog(InteractionLog& log, const std::vector<float>& weight_of, bool ke
 #pragma omp parallel for schedule(static, 1) num_threads(parts)
   for (int k = 0; k < parts; ++k) {
     std::vector<uint64_t>& counts = scan->user_rows[k];
-    counts.assign(num_users, 0);
+    AssignOnHugePages<uint64_t>(counts, num_users);
     event_rows[k].assign(log.has_events ? num_events : 0, 0);
     RowProblem& problem = problems[k];
     auto scan_piece = [&](size_t chunk, uint64_t first, uint64_t last, bool whole) {
@@ -234,7 +247,7 @@ Staging ScatterByUser(InteractionLog& log, bool with_times, ScanResult* scan) {
   const uint32_t num_users = log.users.size();
   const int parts = static_cast<int>(scan->ranges.size());
   Staging st;
-  st.indptr.resize(uint64_t{num_users} + 1);
+  AssignOnHugePages(st.indptr, uint64_t{num_users} + 1);
   // Within user u, part 0's rows come first, then part 1's...: log order.
   uint64_t next = 0;
   for (uint32_t u = 0; u < num_users; ++u) {
@@ -246,9 +259,9 @@ Staging ScatterByUser(InteractionLog& log, bool with_times, ScanResult* scan) {
     }
   }
   st.indptr[num_users] = next;
-  st.item.resize(rows);
-  st.value.resize(rows);
-  if (with_times) st.time.resize(rows);
+  AssignOnHugePages(st.item, rows);
+  AssignOnHugePages(st.value, rows);
+  if (with_times) AssignOnHugePages(st.time, rows);
 
 #pragma omp parallel for schedule(static, 1) num_threads(parts)
   for (int k = 0; k < parts; ++k) {
@@ -303,7 +316,7 @@ Status MergeRows(const DatasetOptions& options, const IdDictionary& users,
   const ValueTransform transform = implicit ? options.transform : ValueTransform::kNone;
   const int threads =
       num_users == 0 || st->item.size() < kMinWorkPerThread ? 1 : MaxThreads(options.threads);
-  new_length->assign(num_users, 0);
+  AssignOnHugePages<uint64_t>(*new_length, num_users);
   MergeProblem first_problem;
 
   auto finish = [transform](double x) -> double {
@@ -412,12 +425,12 @@ Status MergeRows(const DatasetOptions& options, const IdDictionary& users,
 
 // Pass 4. Packs the merged rows of `st` into a CSR matrix, freeing `st`.
 CsrMatrix Compact(Staging st, const std::vector<uint64_t>& new_length, uint32_t cols,
-                  bool keep_times, int threads) {
+                  bool keep_times) {
   const uint32_t rows = static_cast<uint32_t>(new_length.size());
   CsrMatrix m;
   m.rows = rows;
   m.cols = cols;
-  m.indptr.resize(uint64_t{rows} + 1);
+  AssignOnHugePages(m.indptr, uint64_t{rows} + 1);
   uint64_t nnz = 0;
   for (uint32_t r = 0; r < rows; ++r) {
     m.indptr[r] = nnz;
@@ -435,17 +448,24 @@ CsrMatrix Compact(Staging st, const std::vector<uint64_t>& new_length, uint32_t 
     m.times = std::move(st.time);
     return m;
   }
-  m.indices.resize(nnz);
-  m.values.resize(nnz);
-  if (with_times) m.times.resize(nnz);
-  const int parts = nnz < kMinWorkPerThread ? 1 : MaxThreads(threads);
-#pragma omp parallel for schedule(static) num_threads(parts)
+  // Rows only shrink (indptr of the merged rows <= the staged ones), so the
+  // rows move left within the staging arrays, front to back: no second
+  // copy of the matrix is allocated (on 10M rows that saved 80 MB of fresh,
+  // kernel-zeroed memory and its page faults). One thread: a row's target
+  // may overlap an earlier row's source.
   for (uint64_t r = 0; r < rows; ++r) {
     const uint64_t from = st.indptr[r], to = m.indptr[r], n = new_length[r];
-    std::copy_n(st.item.begin() + from, n, m.indices.begin() + to);
-    std::copy_n(st.value.begin() + from, n, m.values.begin() + to);
-    if (with_times) std::copy_n(st.time.begin() + from, n, m.times.begin() + to);
+    if (from == to || n == 0) continue;
+    std::memmove(st.item.data() + to, st.item.data() + from, n * sizeof(uint32_t));
+    std::memmove(st.value.data() + to, st.value.data() + from, n * sizeof(float));
+    if (with_times) std::memmove(st.time.data() + to, st.time.data() + from, n * sizeof(int64_t));
   }
+  st.item.resize(nnz);
+  st.value.resize(nnz);
+  if (with_times) st.time.resize(nnz);
+  m.indices = std::move(st.item);
+  m.values = std::move(st.value);
+  m.times = std::move(st.time);
   return m;
 }
 
@@ -470,10 +490,10 @@ CsrMatrix CsrMatrix::Transpose(int threads) const {
   t.cols = rows;
   const uint64_t n = nnz();
   const bool with_times = !times.empty();
-  t.indptr.assign(uint64_t{cols} + 1, 0);
-  t.indices.resize(n);
-  t.values.resize(n);
-  if (with_times) t.times.resize(n);
+  AssignOnHugePages<uint64_t>(t.indptr, uint64_t{cols} + 1);
+  AssignOnHugePages(t.indices, n);
+  AssignOnHugePages(t.values, n);
+  if (with_times) AssignOnHugePages(t.times, n);
   if (n == 0) return t;
 
   // Part k takes the rows [first_row[k], first_row[k+1]), about n / parts
@@ -490,7 +510,7 @@ CsrMatrix CsrMatrix::Transpose(int threads) const {
 
 #pragma omp parallel for schedule(static, 1) num_threads(parts)
   for (int k = 0; k < parts; ++k) {
-    cursor[k].assign(cols, 0);
+    AssignOnHugePages<uint64_t>(cursor[k], cols);
     for (uint64_t j = indptr[first_row[k]]; j < indptr[first_row[k + 1]]; ++j) {
       ++cursor[k][indices[j]];
     }
@@ -627,7 +647,7 @@ Result<Dataset> BuildDataset(InteractionLog log, const DatasetOptions& options) 
   std::vector<uint64_t> new_length;
   ENCORE_RETURN_IF_ERROR(MergeRows(options, log.users, log.items, &staging, &new_length));
   data.by_user = Compact(std::move(staging), new_length, log.items.size(),
-                         options.keep_times && log.has_times, options.threads);
+                         options.keep_times && log.has_times);
   new_length = {};
   data.by_item = data.by_user.Transpose(options.threads);
   data.users = std::move(log.users);

@@ -3,31 +3,45 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 
 namespace encore {
 
+namespace {
+
+// v == std::floor(v), without a libm call for ordinary magnitudes: floats
+// of 2^23 and more are all whole (or infinite or NaN, left to floor).
+inline bool IsWhole(float v) {
+  if (std::fabs(v) < 8388608.0f) return static_cast<float>(static_cast<int32_t>(v)) == v;
+  return v == std::floor(v);
+}
+
+}  // namespace
+
+// One pass over the value column, chunk by chunk (it runs alone, between
+// reading and building the matrices, so it is on the critical path).
 ValueScale ScanValues(const InteractionLog& log) {
   ValueScale s;
   s.rows = log.size();
   s.has_events = log.has_events;
-  bool first = true;
-  for (size_t i = 0; i < log.value.size(); ++i) {
-    const float v = log.value[i];
-    if (first) {
-      s.min = s.max = v;
-      first = false;
-    } else {
+  if (log.value.empty()) return s;
+  s.min = s.max = log.value[0];
+  for (size_t c = 0; c < log.value.num_chunks(); ++c) {
+    const float* values = log.value.chunk_data(c);
+    const size_t n = log.value.chunk_size(c);
+    for (size_t j = 0; j < n; ++j) {
+      const float v = values[j];
       s.min = std::min(s.min, v);
       s.max = std::max(s.max, v);
-    }
-    if (v != 1.0f) s.has_values = true;
-    if (v != std::floor(v)) {
-      s.all_integers = false;
-      if (2 * v == std::floor(2 * v)) {
-        s.any_half = true;
-      } else {
-        s.all_halves = false;
+      if (v != 1.0f) s.has_values = true;
+      if (!IsWhole(v)) {
+        s.all_integers = false;
+        if (IsWhole(2 * v)) {
+          s.any_half = true;
+        } else {
+          s.all_halves = false;
+        }
       }
     }
   }

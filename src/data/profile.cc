@@ -5,7 +5,9 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <map>
 
 #include "util/json_writer.h"
@@ -76,6 +78,16 @@ int FloorLog2(double v) {
   return e - 1;
 }
 
+// floor(log2(v)) for a float v > 0, exactly: its exponent bits when it is
+// normal (no libm call: this runs once per nonzero), else FloorLog2.
+int FloorLog2(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  const int biased = static_cast<int>(bits >> 23 & 0xFF);
+  if (biased == 0 || biased == 0xFF) return FloorLog2(static_cast<double>(v));
+  return biased - 127;
+}
+
 std::vector<HistogramBin> ValueHistogram(const std::vector<float>& values) {
   std::vector<HistogramBin> bins;
   if (values.empty()) return bins;
@@ -103,7 +115,7 @@ std::vector<HistogramBin> ValueHistogram(const std::vector<float>& values) {
                             ShortestNumber(std::ldexp(1.0, first + (b + 1) * step))),
                       0});
     }
-    for (float v : values) ++bins[(FloorLog2(v) - first) / step].count;
+    for (float v : values) ++bins[(FloorLog2(v) - first) / step].count;  // v >= lo > 0
     return bins;
   }
 
