@@ -24,6 +24,7 @@
 #include "encore/model_io.h"
 #include "model/rank_order.h"
 #include "model/vec_kernels.h"
+#include "util/huge_pages.h"
 #include "util/random.h"
 
 namespace encore::model {
@@ -342,8 +343,18 @@ void DisableAvx512KernelsForTesting(bool disable) { g_disable_avx512_kernels.sto
 
 void FactorModel::InitFactors(uint32_t users, uint32_t items, bool biases, bool nonnegative) {
   k_ = params_.factors;
-  user_factors_.assign(uint64_t{users} * k_, 0.0f);
-  item_factors_.assign(uint64_t{items} * k_, 0.0f);
+  // The sweeps read the other side's rows at random: huge pages keep those
+  // reads from missing the TLB (also in the Python module, which cannot
+  // re-execute with glibc's huge-page tunable; docs/SCALING.md).
+  for (auto [v, rows] : {std::pair{&user_factors_, users}, std::pair{&item_factors_, items}}) {
+    const uint64_t n = uint64_t{rows} * k_;
+    if (v->capacity() < n) {
+      std::vector<float>().swap(*v);
+      v->reserve(n);
+      AdviseHugePages(v->data(), n * sizeof(float));
+    }
+    v->assign(n, 0.0f);
+  }
   SplitMix64 rng(params_.seed);
   FillNormal(&rng, params_.init_scale, nonnegative, &user_factors_);
   FillNormal(&rng, params_.init_scale, nonnegative, &item_factors_);
