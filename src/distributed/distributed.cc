@@ -123,10 +123,13 @@ std::vector<int> Displacements(const std::vector<int>& counts) {
 // other ranks then spin in the collectives; docs/BENCHMARKS.md). The same
 // on every rank given the same counts.
 struct Blocks {
-  // The per-row cost of a k-factor solve in nonzeros. Fitted to perf samples
-  // of the CG row solves of two ranks (ials, k = 32; docs/BENCHMARKS.md): a
-  // row's k x k work costs about as much as k / 3 of its nonzeros.
-  static uint64_t RowCost(uint32_t factors) { return std::max<uint64_t>(1, factors / 3); }
+  // The per-row cost of a k-factor solve in nonzeros, fitted to perf samples
+  // of the CG row solves of two ranks (docs/BENCHMARKS.md): a row's k x k
+  // work cost about k / 3 of its nonzeros with the AVX2 kernels (k = 32);
+  // with the AVX-512 kernels the k x k product got cheaper than the
+  // nonzeros' random row reads, and at k = 64 rank 0 did 1.33x rank 1's CG
+  // work with k / 3, 1.26x with k / 4, 0.95x with k / 5, 0.91x with k / 7.
+  static uint64_t RowCost(uint32_t factors) { return std::max<uint64_t>(1, factors / 5); }
 
   std::vector<uint64_t> starts;  // ranks + 1 entries, starts[0] = 0, starts[ranks] = n
 
