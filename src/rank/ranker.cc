@@ -200,6 +200,19 @@ class ListRules {
   std::vector<std::unique_ptr<ListStep::Tracker>> trackers_;
 };
 
+// The users of block `b` (of `block` users) that the model knows, in
+// `valid`, and their positions in `users`, in `where`.
+void BlockUsers(std::span<const uint32_t> users, size_t b, size_t block, uint32_t num_users,
+                std::vector<uint32_t>* valid, std::vector<size_t>* where) {
+  valid->clear();
+  where->clear();
+  for (size_t k = b * block; k < std::min(users.size(), (b + 1) * block); ++k) {
+    if (users[k] >= num_users) continue;
+    valid->push_back(users[k]);
+    where->push_back(k);
+  }
+}
+
 }  // namespace
 
 // A query's options, prepared once for every user it is applied to.
@@ -498,13 +511,7 @@ void Ranker::RankUsers(std::span<const uint32_t> users, const QueryOptions& opti
       tops.reserve(block);
 #pragma omp for schedule(dynamic, 1)
       for (size_t b = 0; b < blocks; ++b) {
-        valid.clear();
-        where.clear();
-        for (size_t k = b * block; k < std::min(users.size(), (b + 1) * block); ++k) {
-          if (users[k] >= num_users) continue;
-          valid.push_back(users[k]);
-          where.push_back(k);
-        }
+        BlockUsers(users, b, block, num_users, &valid, &where);
         if (valid.empty()) continue;
         tops.clear();
         eligible.clear();
@@ -538,13 +545,7 @@ void Ranker::RankUsers(std::span<const uint32_t> users, const QueryOptions& opti
     std::vector<size_t> where;
 #pragma omp for schedule(dynamic, chunk)
     for (size_t b = 0; b < blocks; ++b) {
-      valid.clear();
-      where.clear();
-      for (size_t k = b * block; k < std::min(users.size(), (b + 1) * block); ++k) {
-        if (users[k] >= num_users) continue;
-        valid.push_back(users[k]);
-        where.push_back(k);
-      }
+      BlockUsers(users, b, block, num_users, &valid, &where);
       if (valid.empty()) continue;
       if (subset) {
         m.ScoreSubset(valid[0], plan.allow, scores.data());
