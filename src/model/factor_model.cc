@@ -455,31 +455,34 @@ float FactorModel::ScoreOne(const float* x, float offset, uint32_t item) const {
   return has_biases_ ? (dot + offset) + item_biases_[item] : dot;
 }
 
-void FactorModel::ApplyColdItems(float user_offset, float* scores) const {
-  if (cold_items_.empty()) return;
+void FactorModel::ApplyColdItems(float user_offset, uint32_t begin, uint32_t end,
+                                 float* scores) const {
+  const auto first = std::lower_bound(cold_items_.begin(), cold_items_.end(), begin);
+  const auto last = std::lower_bound(first, cold_items_.end(), end);
+  if (first == last) return;
   float value = kNegInf;
   if (params_.cold_start == ColdStart::kPopular) {
     value = has_biases_ ? user_offset : default_prediction_;
   }
-  for (uint32_t item : cold_items_) scores[item] = value;
+  for (auto it = first; it != last; ++it) scores[*it - begin] = value;
 }
 
-void FactorModel::ScoreColdUser(float* scores) const {
+void FactorModel::ScoreColdUser(uint32_t begin, uint32_t end, float* scores) const {
   if (params_.cold_start == ColdStart::kPopular) {
-    std::copy(cold_user_scores_.begin(), cold_user_scores_.end(), scores);
+    std::copy(cold_user_scores_.begin() + begin, cold_user_scores_.begin() + end, scores);
   } else {
-    std::fill(scores, scores + num_items(), kNegInf);
+    std::fill(scores, scores + (end - begin), kNegInf);
   }
 }
 
 void FactorModel::ScoreItems(uint32_t user, float* scores) const {
   if (UserIsCold(user)) {
-    ScoreColdUser(scores);
+    ScoreColdUser(0, num_items(), scores);
     return;
   }
   const float offset = UserOffset(user);
   ScoreRows(user_factors_.data() + uint64_t{user} * k_, &offset, 1, scores);
-  ApplyColdItems(offset, scores);
+  ApplyColdItems(offset, 0, num_items(), scores);
 }
 
 bool FactorModel::CanPredict(uint32_t user, uint32_t item) const {
@@ -499,43 +502,7 @@ float FactorModel::Predict(uint32_t user, uint32_t item) const {
 }
 
 void FactorModel::ScoreBatch(std::span<const uint32_t> users, float* out) const {
-  const uint32_t n = num_items();
-  // Warm users are packed and scored by one blocked kernel call; cold users
-  // get their rows directly. A block of up to kUserBlock users at a time.
-  std::vector<float> xb;
-  std::vector<float> offsets;
-  std::vector<size_t> warm;  // row of each packed user
-  std::vector<size_t> cold;  // rows of cold users
-  for (size_t begin = 0; begin < users.size(); begin += kUserBlock) {
-    const size_t end = std::min(users.size(), begin + kUserBlock);
-    xb.resize(uint64_t{kUserBlock} * k_);
-    offsets.resize(kUserBlock);
-    warm.clear();
-    cold.clear();
-    for (size_t r = begin; r < end; ++r) {
-      const uint32_t u = users[r];
-      if (UserIsCold(u)) {
-        cold.push_back(r);
-        continue;
-      }
-      const size_t slot = warm.size();
-      std::copy_n(user_factors_.data() + uint64_t{u} * k_, k_, xb.data() + slot * k_);
-      offsets[slot] = UserOffset(u);
-      warm.push_back(r);
-    }
-    if (!warm.empty()) {
-      // Scored into rows begin, begin + 1, ...; then moved to their own
-      // rows, last first (a warm user's row is never before its slot).
-      float* base = out + begin * uint64_t{n};
-      ScoreRows(xb.data(), offsets.data(), static_cast<uint32_t>(warm.size()), base);
-      for (size_t slot = warm.size(); slot-- > 0;) {
-        float* row = out + warm[slot] * uint64_t{n};
-        if (row != base + slot * uint64_t{n}) std::copy_n(base + slot * uint64_t{n}, n, row);
-        ApplyColdItems(offsets[slot], row);
-      }
-    }
-    for (size_t r : cold) ScoreColdUser(out + r * uint64_t{n});
-  }
+  ScoreBatchSlice(users, 0, num_items(), out, num_items());
 }
 
 uint32_t FactorModel::batch_block() const { return kUserBlock; }
@@ -549,23 +516,22 @@ Recommender::SliceShape FactorModel::slice_shape() const {
 
 void FactorModel::ScoreBatchSlice(std::span<const uint32_t> users, uint32_t begin, uint32_t end,
                                   float* out, size_t ld) const {
+  // Warm users are packed and scored by one blocked kernel call; cold users
+  // get their rows afterwards. A block of up to kUserBlock users at a time.
   std::vector<float> xb;
   std::vector<float> offsets;
-  std::vector<size_t> warm;
+  std::vector<size_t> warm;  // row of each packed user
+  std::vector<size_t> cold;  // rows of cold users
   for (size_t b = 0; b < users.size(); b += kUserBlock) {
     const size_t e = std::min(users.size(), b + kUserBlock);
     xb.resize(uint64_t{kUserBlock} * k_);
     offsets.resize(kUserBlock);
     warm.clear();
+    cold.clear();
     for (size_t r = b; r < e; ++r) {
       const uint32_t u = users[r];
-      float* row = out + r * ld;
       if (UserIsCold(u)) {
-        if (params_.cold_start == ColdStart::kPopular) {
-          std::copy(cold_user_scores_.begin() + begin, cold_user_scores_.begin() + end, row);
-        } else {
-          std::fill(row, row + (end - begin), kNegInf);
-        }
+        cold.push_back(r);
         continue;
       }
       const size_t slot = warm.size();
@@ -573,23 +539,21 @@ void FactorModel::ScoreBatchSlice(std::span<const uint32_t> users, uint32_t begi
       offsets[slot] = UserOffset(u);
       warm.push_back(r);
     }
-    if (warm.empty()) continue;
-    // As in ScoreBatch: scored into rows b, b + 1, ..., then moved, last first.
-    float* base = out + b * ld;
-    ScoreRowRange(xb.data(), offsets.data(), static_cast<uint32_t>(warm.size()), begin, end, base,
-                  ld);
-    const auto first_cold = std::lower_bound(cold_items_.begin(), cold_items_.end(), begin);
-    const auto last_cold = std::lower_bound(first_cold, cold_items_.end(), end);
-    for (size_t slot = warm.size(); slot-- > 0;) {
-      float* row = out + warm[slot] * ld;
-      if (row != base + slot * ld) std::copy_n(base + slot * ld, end - begin, row);
-      if (first_cold == last_cold) continue;
-      float value = kNegInf;
-      if (params_.cold_start == ColdStart::kPopular) {
-        value = has_biases_ ? offsets[slot] : default_prediction_;
+    if (!warm.empty()) {
+      // Scored into rows b, b + 1, ... (which may be cold users' rows); then
+      // moved to their own rows, last first (a warm user's row is never
+      // before its slot).
+      float* base = out + b * ld;
+      ScoreRowRange(xb.data(), offsets.data(), static_cast<uint32_t>(warm.size()), begin, end,
+                    base, ld);
+      for (size_t slot = warm.size(); slot-- > 0;) {
+        float* row = out + warm[slot] * ld;
+        if (row != base + slot * ld) std::copy_n(base + slot * ld, end - begin, row);
+        ApplyColdItems(offsets[slot], begin, end, row);
       }
-      for (auto it = first_cold; it != last_cold; ++it) row[*it - begin] = value;
     }
+    // Last: the packed scores may have passed through these rows.
+    for (size_t r : cold) ScoreColdUser(begin, end, out + r * ld);
   }
 }
 
@@ -618,7 +582,7 @@ Status FactorModel::ScoreFoldIn(std::span<const ItemWeight> items, float* scores
     }
   }
   if (items.empty()) {
-    ScoreColdUser(scores);
+    ScoreColdUser(0, num_items(), scores);
     return Status::OK();
   }
   std::vector<float> x(k_, 0.0f);
@@ -626,7 +590,7 @@ Status FactorModel::ScoreFoldIn(std::span<const ItemWeight> items, float* scores
   SolveFoldIn(items, x.data(), &bias);
   const float offset = has_biases_ ? global_mean_ + bias : 0.0f;
   ScoreRows(x.data(), &offset, 1, scores);
-  ApplyColdItems(offset, scores);
+  ApplyColdItems(offset, 0, num_items(), scores);
   return Status::OK();
 }
 

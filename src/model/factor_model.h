@@ -189,9 +189,11 @@ class FactorModel : public Recommender {
                      uint32_t end, float* out, size_t ld) const;
   // The score of one item, the same bits as ScoreRows.
   float ScoreOne(const float* x, float offset, uint32_t item) const;
-  // Overwrites cold-item scores of a warm user's (or visitor's) score row.
-  void ApplyColdItems(float user_offset, float* scores) const;
-  void ScoreColdUser(float* scores) const;
+  // Overwrites the cold-item scores of items [begin, end) of a warm user's
+  // (or visitor's) score row; scores[0] is item begin's.
+  void ApplyColdItems(float user_offset, uint32_t begin, uint32_t end, float* scores) const;
+  // A cold user's scores of items [begin, end); scores[0] is item begin's.
+  void ScoreColdUser(uint32_t begin, uint32_t end, float* scores) const;
   float UserOffset(uint32_t user) const {
     return has_biases_ ? global_mean_ + user_biases_[user] : 0.0f;
   }

@@ -230,7 +230,10 @@ TEST_P(FactorModelKernels, SlicedTopNEqualsFullRowSelection) {
       }
       m->Rebuild();
       ASSERT_EQ(m->slice_shape().items % 32, 0u);
-      const std::vector<uint32_t> users = AllUsers(*m);
+      // Reversed: the cold user comes first in its block, ahead of warm ones.
+      std::vector<uint32_t> users = AllUsers(*m);
+      std::reverse(users.begin(), users.end());
+      ASSERT_TRUE(m->seen().RowLength(users[0]) == 0) << "the first user must be cold";
       for (bool exclude_seen : {true, false}) {
         QueryOptions q;
         q.n = 10;
@@ -247,7 +250,7 @@ TEST_P(FactorModelKernels, SlicedTopNEqualsFullRowSelection) {
           const uint32_t* se = seen.indices.data() + seen.indptr[u + 1];
           const auto want =
               rank::SelectTopN(scores.data(), m->num_items(), sb, se, q, m->tie_ranks());
-          ASSERT_EQ(lists[u], want) << "user " << u << " biases " << biases;
+          ASSERT_EQ(lists[users.size() - 1 - u], want) << "user " << u << " biases " << biases;
           for (size_t j = 1; j < want.size(); ++j) ties += want[j].score == want[j - 1].score;
         }
         EXPECT_GT(ties, 0u);
