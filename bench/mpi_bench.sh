@@ -16,16 +16,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENCORE="${ENCORE:-$PWD/build/release/encore}"
-DATA="${BENCH_DATA:-/tmp/plays5m}"
-CSV="$DATA/plays.csv"
 OUT="$(mktemp -d /tmp/mpi_bench.XXXXXX)"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-echo "== $(date -u +%FT%TZ) $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-if [ ! -f "$CSV" ]; then
-  echo "== data: encore generate --profile plays --users 200000 --items 50000 --rows 5500000 --seed 1"
-  "$ENCORE" generate --profile plays --users 200000 --items 50000 --rows 5500000 --seed 1 \
-    --out "$DATA" --quiet
-fi
+# shellcheck source=lib/plays_data.sh
+source bench/lib/plays_data.sh
 
 # train KIND FACTORS RANKS (0: no mpirun) -> one JSON line in $OUT/train.jsonl
 train() {

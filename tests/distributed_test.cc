@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -125,6 +126,16 @@ void ExpectSameRecommendations(const std::string& a_text, const std::string& b_t
   EXPECT_LE(swapped, a.size() / 50) << "of " << a.size() << " lines";
 }
 
+// The value of "key" in `encore train --json` output (digits only).
+std::string JsonField(const std::string& json, const std::string& key) {
+  const size_t at = json.find("\"" + key + "\": ");
+  if (at == std::string::npos) return "missing " + key;
+  const size_t start = at + key.size() + 4;
+  size_t end = start;
+  while (end < json.size() && std::isdigit(static_cast<unsigned char>(json[end]))) ++end;
+  return json.substr(start, end - start);
+}
+
 class DistributedTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -186,6 +197,51 @@ TEST_F(DistributedTest, AlsWithBiasesEqualsOneProcess) {
     // Row solves need no reduction, only the global mean is summed: close to exact.
     EXPECT_LE(CompareModels(dir_.File("single.bin"), model).max_rel, 1e-5);
   }
+}
+
+// Rows moved between ranks by the balancing (docs/SCALING.md) are solved
+// from the same replicated factors and Y^T Y sums over fixed equal shares,
+// so the model is the same bytes as with fixed blocks. ENCORE_MPI_SLOW_RANK
+// makes rank 0 report 10x its solve times, so its rows move whatever the
+// machine does.
+TEST_F(DistributedTest, BalancedRowsGiveTheSameModelAsFixedBlocks) {
+  CommandResult g = RunEncore(
+      "generate --profile ratings --users 800 --items 300 --rows 20000 "
+      "--seed 5 --out " +
+      dir_.File("r"));
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  const std::vector<std::string> runs = {
+      " --model ials --input " + plays_ + " --factors 12 --iterations 6 --threads 1 --seed 11",
+      " --model als --input " + dir_.File("r/ratings.csv") +
+          " --feedback explicit --factors 8 --iterations 5 --biases --threads 1"};
+  for (const std::string& flags : runs) {
+    for (int n : {2, 3}) {
+      SCOPED_TRACE(flags + " ranks " + std::to_string(n));
+      const std::string fixed = dir_.File("fixed.bin"), moved = dir_.File("moved.bin");
+      CommandResult a =
+          RunEncore("train" + flags + " --balance-margin 0 --json --out " + fixed, Mpirun(n));
+      ASSERT_EQ(a.exit_code, 0) << a.out << a.err;
+      // Fixed blocks: rank 0 solves its owned rows.
+      const std::string owned_users = JsonField(a.out, "rank0_owned_users");
+      const std::string owned_items = JsonField(a.out, "rank0_owned_items");
+      EXPECT_EQ(JsonField(a.out, "rank0_solved_users"), owned_users) << a.out;
+      EXPECT_EQ(JsonField(a.out, "rank0_solved_items"), owned_items) << a.out;
+      CommandResult b = RunEncore("train" + flags + " --balance-margin 0.5 --json --out " + moved,
+                                  Mpirun(n, "ENCORE_MPI_SLOW_RANK=0"));
+      ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+      EXPECT_LT(std::stoull(JsonField(b.out, "rank0_solved_users")), std::stoull(owned_users))
+          << b.out;
+      EXPECT_LT(std::stoull(JsonField(b.out, "rank0_solved_items")), std::stoull(owned_items))
+          << b.out;
+      EXPECT_EQ(ReadFile(moved), ReadFile(fixed));
+    }
+  }
+  // One process has no blocks to balance: the flag is refused, not ignored.
+  CommandResult one = RunEncore("train" + runs[0] + " --balance-margin 0.3 --out " +
+                                dir_.File("one.bin"));
+  EXPECT_EQ(one.exit_code, 1);
+  EXPECT_NE(one.err.find("--balance-margin applies to training under mpirun"), std::string::npos)
+      << one.err;
 }
 
 TEST_F(DistributedTest, FilesSplitAmongRanksKeepIdsInInputOrder) {

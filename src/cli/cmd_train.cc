@@ -61,6 +61,7 @@ Command RegisterTrain(CLI::App& root) {
     AnnOptions ann_options;
     bool json = false;
     std::string memory_budget;
+    double balance_margin = 0.2;  // distributed::kDefaultBalanceMargin
   };
   auto f = std::make_shared<Flags>();
   app->add_option("--model", f->model, "als | bpr | ease | ials | svdpp | cooccurrence | popularity")
@@ -77,9 +78,15 @@ Command RegisterTrain(CLI::App& root) {
   app->add_option("--memory-budget", f->memory_budget,
                   "Declared memory per process (e.g. 2G); ials/als fail up front, naming the "
                   "mpirun rank count needed, when the estimate (docs/SCALING.md) exceeds it");
+  app->add_option("--balance-margin", f->balance_margin,
+                  "Under mpirun (ials, als): share of a block's cost of its neighbours' rows "
+                  "each rank also holds, so rows move to the faster rank between half-sweeps; "
+                  "0 keeps the blocks fixed")
+      ->check(CLI::Range(0.0, 1.0));
+  CLI::Option* balance_margin = app->get_option("--balance-margin");
   f->input.Register(app);
   f->model_flags.Register(app);
-  return {app, [f] {
+  return {app, [f, balance_margin] {
             ModelParams params;
             if (Status s = f->model_flags.Apply(f->model, &params); !s.ok()) return PrintError(s);
             // A bad --out fails now, not after the fit.
@@ -113,6 +120,17 @@ Command RegisterTrain(CLI::App& root) {
             }
 #endif
 #ifdef ENCORE_HAVE_MPI
+            static_assert(distributed::kDefaultBalanceMargin == 0.2, "the --balance-margin default");
+            const bool under_mpirun = distributed::LaunchedByMpi();
+#else
+            const bool under_mpirun = false;
+#endif
+            if (balance_margin->count() > 0 && !under_mpirun) {
+              return PrintError(Status::InvalidArgument(
+                  "--balance-margin applies to training under mpirun (ials, als) only; drop it, "
+                  "or run `mpirun -np N encore train ...`"));
+            }
+#ifdef ENCORE_HAVE_MPI
             // Under mpirun: the distributed fit (src/distributed), same flags.
             if (distributed::LaunchedByMpi()) {
               if (!f->ann.empty()) {
@@ -124,6 +142,7 @@ Command RegisterTrain(CLI::App& root) {
               distributed::Session session;
               distributed::TrainOptions options;
               options.memory_budget = *budget;
+              options.balance_margin = f->balance_margin;
               Result<distributed::TrainResult> r =
                   distributed::Train(session, f->model, params, *input, f->out, options);
               if (!r.ok()) return session.rank() == 0 ? PrintError(r.status()) : kExitError;
@@ -169,6 +188,14 @@ Command RegisterTrain(CLI::App& root) {
                 w.Uint(x.gather_bytes);
                 w.Key("rank0_shuffle_bytes");
                 w.Uint(x.shuffle_bytes);
+                w.Key("rank0_owned_users");
+                w.Uint(r->owned_users);
+                w.Key("rank0_owned_items");
+                w.Uint(r->owned_items);
+                w.Key("rank0_solved_users");
+                w.Uint(x.solved_users);
+                w.Key("rank0_solved_items");
+                w.Uint(x.solved_items);
                 w.Key("model_file");
                 w.String(f->out);
                 w.Key("model_bytes");

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +20,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "distributed/blocks.h"
 #include "encore/batch.h"
 #include "encore/dataset.h"
 #include "encore/recommender.h"
@@ -114,79 +116,60 @@ std::vector<int> Displacements(const std::vector<int>& counts) {
   return d;
 }
 
-// How the users (or items) of a fit are split over the ranks: rank r owns
-// the contiguous block [starts[r], starts[r + 1]). Blocks are cut to about
-// equal cost, a row costing its nonzeros plus `per_row` (the k x k work of
-// its solve, in units of nonzeros: RowCost): ids are numbered in first-appearance
-// order, so the heaviest users and items come first and blocks of equal row
-// counts gave rank 0 ~90% of the nonzeros of a Zipf-like log at N = 2 (the
-// other ranks then spin in the collectives; docs/BENCHMARKS.md). The same
-// on every rank given the same counts.
-struct Blocks {
-  // The per-row cost of a k-factor solve in nonzeros, fitted to perf samples
-  // of the CG row solves of two ranks (docs/BENCHMARKS.md): a row's k x k
-  // work cost about k / 3 of its nonzeros with the AVX2 kernels (k = 32);
-  // with the AVX-512 kernels the k x k product got cheaper than the
-  // nonzeros' random row reads, and at k = 64 rank 0 did 1.33x rank 1's CG
-  // work with k / 3, 1.26x with k / 4, 0.95x with k / 5, 0.91x with k / 7.
-  static uint64_t RowCost(uint32_t factors) { return std::max<uint64_t>(1, factors / 5); }
-
-  std::vector<uint64_t> starts;  // ranks + 1 entries, starts[0] = 0, starts[ranks] = n
-
-  static Blocks ByCost(const std::vector<uint32_t>& nonzeros, uint64_t per_row, int ranks) {
-    const uint64_t n = nonzeros.size();
-    long double total = 0;
-    for (uint32_t c : nonzeros) total += static_cast<long double>(c + per_row);
-    Blocks b;
-    b.starts.assign(static_cast<size_t>(ranks) + 1, n);
-    b.starts[0] = 0;
-    long double prefix = 0;
-    uint64_t i = 0;
-    for (int r = 1; r < ranks; ++r) {
-      const long double target = total * r / ranks;
-      while (i < n && prefix + static_cast<long double>(nonzeros[i] + per_row) / 2 < target) {
-        prefix += static_cast<long double>(nonzeros[i] + per_row);
-        ++i;
-      }
-      b.starts[r] = i;
-    }
-    return b;
-  }
-  uint64_t begin(int r) const { return starts[r]; }
-  uint64_t end(int r) const { return starts[r + 1]; }
-  std::vector<int> Counts() const {
-    std::vector<int> c(starts.size() - 1);
-    for (size_t r = 0; r + 1 < starts.size(); ++r)
-      c[r] = static_cast<int>(starts[r + 1] - starts[r]);
-    return c;
-  }
-  // The rank owning row `i`: the last r with starts[r] <= i (empty blocks skipped).
-  int OwnerOf(uint64_t i) const {
-    return static_cast<int>(std::upper_bound(starts.begin(), starts.end() - 1, i) -
-                            starts.begin()) -
-           1;
+// Test hook: ENCORE_MPI_SLOW_RANK=R makes rank R report its solve times
+// ENCORE_MPI_SLOW_FACTOR times (default 10) longer than measured, so the
+// balancer moves rows off it whatever the machine does.
+struct Skew {
+  int rank = -1;
+  double factor = 10;
+  static Skew FromEnv() {
+    Skew k;
+    if (const char* r = std::getenv("ENCORE_MPI_SLOW_RANK")) k.rank = std::atoi(r);
+    if (const char* f = std::getenv("ENCORE_MPI_SLOW_FACTOR")) k.factor = std::atof(f);
+    return k;
   }
 };
 
-// The FitExchange of a rank: contiguous user and item blocks.
+// The FitExchange of a rank: contiguous owned user and item blocks, and the
+// rows solved each half-sweep moved within the held margins (RowBalancer)
+// to even out the ranks' solve times.
 class MpiExchange final : public model::FitExchange {
  public:
   MpiExchange(const Session& s, const Blocks& users, const Blocks& items, ExchangeStats* stats)
       : s_(s),
-        user_counts_(users.Counts()),
-        item_counts_(items.Counts()),
-        user_displs_(Displacements(user_counts_)),
-        item_displs_(Displacements(item_counts_)),
+        users_(users),
+        items_(items),
+        sides_{Side(items), Side(users)},
         fault_(Fault::FromEnv()),
+        skew_(Skew::FromEnv()),
         stats_(stats) {}
 
-  std::pair<uint32_t, uint32_t> users() const override {
-    return {static_cast<uint32_t>(user_displs_[s_.rank()]),
-            static_cast<uint32_t>(user_displs_[s_.rank()] + user_counts_[s_.rank()])};
+  std::pair<uint32_t, uint32_t> users() const override { return Owned(users_); }
+  std::pair<uint32_t, uint32_t> items() const override { return Owned(items_); }
+  std::pair<uint32_t, uint32_t> EqualRows(bool user_side) const override {
+    const uint64_t n = (user_side ? users_ : items_).rows();
+    return {static_cast<uint32_t>(BlockStart(n, s_.size(), s_.rank())),
+            static_cast<uint32_t>(BlockStart(n, s_.size(), s_.rank() + 1))};
   }
-  std::pair<uint32_t, uint32_t> items() const override {
-    return {static_cast<uint32_t>(item_displs_[s_.rank()]),
-            static_cast<uint32_t>(item_displs_[s_.rank()] + item_counts_[s_.rank()])};
+
+  void ShareEqualRows(bool user_side, float* data, uint32_t width) override {
+    fault_.Tick(s_.rank());
+    const uint64_t n = (user_side ? users_ : items_).rows();
+    const std::vector<int> counts = BlockCounts(n, s_.size());
+    Share(data, width, counts, Displacements(counts));
+  }
+
+  std::pair<uint32_t, uint32_t> SolveRows(bool user_side) override {
+    Side& side = sides_[user_side ? 1 : 0];
+    side.balancer.Rebalance();
+    side.timing = true;
+    side.began = Clock::now();
+    return SolvedRows(user_side);
+  }
+
+  std::pair<uint32_t, uint32_t> SolvedRows(bool user_side) const override {
+    const auto [a, b] = sides_[user_side ? 1 : 0].balancer.Range(s_.rank());
+    return {static_cast<uint32_t>(a), static_cast<uint32_t>(b)};
   }
 
   // Y^T Y is k x k whatever the data size: one small MPI_Allreduce.
@@ -200,16 +183,46 @@ class MpiExchange final : public model::FitExchange {
   }
 
   // Every rank needs every row of the other side (a user's items can be any
-  // items), so the blocks go to everyone: MPI_Allgatherv, in place, counted
-  // in rows of a contiguous `width`-float type (no int overflow of counts).
+  // items), so the solved rows go to everyone: MPI_Allgatherv, in place,
+  // counted in rows of a contiguous `width`-float type (no int overflow of
+  // counts). The first share after a SolveRows also shares every rank's
+  // solve seconds (MPI_Allgather of one double) for the next Rebalance.
   void ShareRows(bool user_side, float* data, uint32_t width) override {
     fault_.Tick(s_.rank());
-    const auto& counts = user_side ? user_counts_ : item_counts_;
-    const auto& displs = user_side ? user_displs_ : item_displs_;
+    Side& side = sides_[user_side ? 1 : 0];
+    const auto t = Clock::now();
+    if (side.timing) {
+      side.timing = false;
+      double mine = std::chrono::duration<double>(t - side.began).count();
+      if (s_.rank() == skew_.rank) mine *= skew_.factor;
+      std::vector<double> seconds(static_cast<size_t>(s_.size()));
+      MPI_Allgather(&mine, 1, MPI_DOUBLE, seconds.data(), 1, MPI_DOUBLE, MPI_COMM_WORLD);
+      side.balancer.Record(seconds);
+    }
+    const std::vector<int> counts = side.balancer.Counts();
+    Share(data, width, counts, side.balancer.Displacements(), t);
+    (user_side ? stats_->solved_users : stats_->solved_items) =
+        static_cast<uint64_t>(counts[s_.rank()]);
+  }
+
+ private:
+  struct Side {
+    explicit Side(const Blocks& b) : balancer(b) {}
+    RowBalancer balancer;
+    bool timing = false;
+    Clock::time_point began;
+  };
+  std::pair<uint32_t, uint32_t> Owned(const Blocks& b) const {
+    return {static_cast<uint32_t>(b.begin(s_.rank())), static_cast<uint32_t>(b.end(s_.rank()))};
+  }
+
+  // MPI_Allgatherv in place of rows of `width` floats (an MPI contiguous
+  // type: no int overflow of counts), counted from `t`.
+  void Share(float* data, uint32_t width, const std::vector<int>& counts,
+             const std::vector<int>& displs, Clock::time_point t = Clock::now()) {
     MPI_Datatype row;
     MPI_Type_contiguous(static_cast<int>(width), MPI_FLOAT, &row);
     MPI_Type_commit(&row);
-    const auto t = Clock::now();
     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts.data(), displs.data(), row,
                    MPI_COMM_WORLD);
     stats_->exchange_seconds += Since(t);
@@ -220,10 +233,12 @@ class MpiExchange final : public model::FitExchange {
     ++stats_->calls;
   }
 
- private:
   const Session& s_;
-  std::vector<int> user_counts_, item_counts_, user_displs_, item_displs_;
+  const Blocks& users_;
+  const Blocks& items_;
+  Side sides_[2];  // [0] items, [1] users
   Fault fault_;
+  Skew skew_;
   ExchangeStats* stats_;
 };
 
@@ -466,12 +481,12 @@ Result<TrainResult> WriteOnRankZero(const Session& s, std::unique_ptr<Recommende
 }
 
 // Every rank's rows of `mine` (rows [u0, u1) of a users x items matrix, held
-// as rows 0..u1-u0) as one full matrix on every rank: MPI_Allgatherv of the
+// as rows 0..u1-u0; blocks without margins) as one full matrix on every rank: MPI_Allgatherv of the
 // row lengths, indices, values (and times when present).
 CsrMatrix AllGatherRows(const Session& s, const CsrMatrix& mine, const Blocks& user_blocks,
                         uint64_t items, bool times, ExchangeStats* stats) {
   const int N = s.size();
-  const uint64_t users = user_blocks.starts.back();
+  const uint64_t users = user_blocks.rows();
   std::vector<int> counts = user_blocks.Counts(), displs = Displacements(counts);
   std::vector<uint64_t> lengths(users);
   std::vector<uint64_t> own(mine.rows);
@@ -623,9 +638,10 @@ Result<TrainResult> FitCooccurrence(const Session& s, const ModelParams& params,
 }
 
 // Steps 4-5 of Train (and FitDataset): the fit from this rank's rows.
-// `local` holds the aggregated rows of this rank's user block [u0, u1) of
-// `users` (by_user: rows 0..u1-u0 x every item; by_item: its transpose, items
-// x those users, ascending). With `seen_on_rank0` (the same on every rank),
+// `local` holds the aggregated rows of the users this rank holds,
+// [h0, h1) = [held_begin, held_end) of `user_blocks` (by_user: rows 0..h1-h0
+// x every item; by_item: its transpose, items x those users, ascending);
+// it owns [u0, u1) of them. With `seen_on_rank0` (the same on every rank),
 // rank 0 passes the whole users x items matrix as `seen` and it is not
 // gathered; otherwise `seen` is null.
 Result<TrainResult> FitOwnedRows(const Session& s, const std::string& kind,
@@ -635,27 +651,34 @@ Result<TrainResult> FitOwnedRows(const Session& s, const std::string& kind,
                                  const CsrMatrix* seen, uint64_t shuffle_bytes, Clock::time_point t,
                                  const std::string& out, TrainResult result) {
   const int N = s.size();
+  const int R = s.rank();
   const uint64_t U = users.size(), I = items.size();
-  const uint32_t u0 = static_cast<uint32_t>(user_blocks.begin(s.rank()));
-  const uint32_t u1 = static_cast<uint32_t>(user_blocks.end(s.rank()));
-  const uint32_t i0 = static_cast<uint32_t>(item_blocks.begin(s.rank()));
-  const uint32_t i1 = static_cast<uint32_t>(item_blocks.end(s.rank()));
+  const uint32_t u0 = static_cast<uint32_t>(user_blocks.begin(R));
+  const uint32_t u1 = static_cast<uint32_t>(user_blocks.end(R));
+  const uint32_t h0 = static_cast<uint32_t>(user_blocks.held_begin(R));
+  const uint32_t h1 = static_cast<uint32_t>(user_blocks.held_end(R));
+  const uint32_t i0 = static_cast<uint32_t>(item_blocks.held_begin(R));
+  const uint32_t i1 = static_cast<uint32_t>(item_blocks.held_end(R));
   result.owned_users = u1 - u0;
-  result.owned_items = i1 - i0;
+  result.owned_items = static_cast<uint32_t>(item_blocks.end(R) - item_blocks.begin(R));
   if (kind == "cooccurrence") {
     return FitCooccurrence(s, params, std::move(users), std::move(items), std::move(local),
                            has_times, user_blocks, shuffle_bytes, t, out, std::move(result));
   }
-  // The owned users' nonzeros to the owners of their items; ranks' user
-  // blocks ascend, so each item's users arrive in ascending order.
+  // The owned users' nonzeros to the ranks holding their items (each
+  // nonzero once per holder); ranks' user blocks ascend, so each item's
+  // users arrive in ascending order.
   std::vector<Entry> entries;
   {
     std::vector<std::vector<Entry>> out(N);
     const CsrMatrix& bi = local.by_item;
+    int holders[3];
     for (uint32_t i = 0; i < bi.rows; ++i) {
-      const int owner = item_blocks.OwnerOf(i);
+      const int n = item_blocks.HoldersOf(i, holders);
       for (uint64_t p = bi.indptr[i]; p < bi.indptr[i + 1]; ++p) {
-        out[owner].push_back(Entry{i, bi.indices[p] + u0, bi.values[p]});
+        const uint32_t user = bi.indices[p] + h0;
+        if (user < u0 || user >= u1) continue;  // a margin row: its owner sends it
+        for (int h = 0; h < n; ++h) out[holders[h]].push_back(Entry{i, user, bi.values[p]});
       }
     }
     local.by_item = CsrMatrix();
@@ -683,61 +706,55 @@ Result<TrainResult> FitOwnedRows(const Session& s, const std::string& kind,
     }
   }
   std::vector<Entry>().swap(entries);
-  // by_user: the owned rows; rank 0 gathers every row (the model file's
+  // by_user: the held rows; rank 0 gathers every row (the model file's
   // seen matrix) unless it holds them already.
-  if (seen_on_rank0) {
-    CsrMatrix& m = data.by_user;
-    if (s.rank() == 0) {
-      m = *seen;
-    } else {
-      const CsrMatrix& lb = local.by_user;
-      m = EmptyRows(static_cast<uint32_t>(U), static_cast<uint32_t>(I));
-      for (uint64_t u = 0; u < U; ++u) {
-        const uint64_t len = (u >= u0 && u < u1) ? lb.RowLength(static_cast<uint32_t>(u - u0)) : 0;
-        m.indptr[u + 1] = m.indptr[u] + len;
-      }
-      m.indices.resize(m.indptr[U]);
-      m.values.resize(m.indptr[U]);
-      std::copy(lb.indices.begin(), lb.indices.end(), m.indices.begin() + m.indptr[u0]);
-      std::copy(lb.values.begin(), lb.values.end(), m.values.begin() + m.indptr[u0]);
-    }
-  } else {
-    const CsrMatrix& lb = local.by_user;
-    std::vector<int> counts = user_blocks.Counts(), displs = Displacements(counts);
-    std::vector<uint64_t> lengths(s.rank() == 0 ? U : 0);
-    std::vector<uint64_t> mine(u1 - u0);
-    for (uint32_t u = 0; u < u1 - u0; ++u) mine[u] = lb.RowLength(u);
-    MPI_Gatherv(mine.data(), static_cast<int>(mine.size()), MPI_UINT64_T, lengths.data(),
-                counts.data(), displs.data(), MPI_UINT64_T, 0, MPI_COMM_WORLD);
-    CsrMatrix& m = data.by_user;
+  const CsrMatrix& lb = local.by_user;
+  auto held_rows = [&](CsrMatrix& m) {  // rows [h0, h1) from lb, every other row empty
     m = EmptyRows(static_cast<uint32_t>(U), static_cast<uint32_t>(I));
-    if (s.rank() == 0) {
-      for (uint64_t u = 0; u < U; ++u) m.indptr[u + 1] = m.indptr[u] + lengths[u];
-    } else {
-      for (uint64_t u = 0; u < U; ++u) {
-        const uint64_t len = (u >= u0 && u < u1) ? lb.RowLength(static_cast<uint32_t>(u - u0)) : 0;
-        m.indptr[u + 1] = m.indptr[u] + len;
-      }
+    for (uint64_t u = 0; u < U; ++u) {
+      const uint64_t len = (u >= h0 && u < h1) ? lb.RowLength(static_cast<uint32_t>(u - h0)) : 0;
+      m.indptr[u + 1] = m.indptr[u] + len;
     }
     m.indices.resize(m.indptr[U]);
     m.values.resize(m.indptr[U]);
-    // Nonzeros of each rank's block (entries: index + value).
+    std::copy(lb.indices.begin(), lb.indices.end(), m.indices.begin() + m.indptr[h0]);
+    std::copy(lb.values.begin(), lb.values.end(), m.values.begin() + m.indptr[h0]);
+  };
+  if (seen_on_rank0) {
+    if (R == 0) {
+      data.by_user = *seen;
+    } else {
+      held_rows(data.by_user);
+    }
+  } else {
+    // Rank 0 gathers each rank's owned rows (lb rows u0 - h0 .. u1 - h0).
+    std::vector<int> counts = user_blocks.Counts(), displs = Displacements(counts);
+    std::vector<uint64_t> lengths(R == 0 ? U : 0);
+    std::vector<uint64_t> mine(u1 - u0);
+    for (uint32_t u = 0; u < u1 - u0; ++u) mine[u] = lb.RowLength(u + (u0 - h0));
+    MPI_Gatherv(mine.data(), static_cast<int>(mine.size()), MPI_UINT64_T, lengths.data(),
+                counts.data(), displs.data(), MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    const uint64_t nz0 = lb.indptr[u0 - h0], nz1 = lb.indptr[u1 - h0];
+    const int my_nz = static_cast<int>(nz1 - nz0);
     std::vector<int> nz_counts(N), nz_displs(N);
-    const int my_nz = static_cast<int>(lb.nnz());
     MPI_Gather(&my_nz, 1, MPI_INT, nz_counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
     nz_displs = Displacements(nz_counts);
-    if (s.rank() == 0) {
-      MPI_Gatherv(lb.indices.data(), my_nz, MPI_UINT32_T, m.indices.data(), nz_counts.data(),
+    if (R == 0) {
+      CsrMatrix& m = data.by_user;
+      m = EmptyRows(static_cast<uint32_t>(U), static_cast<uint32_t>(I));
+      for (uint64_t u = 0; u < U; ++u) m.indptr[u + 1] = m.indptr[u] + lengths[u];
+      m.indices.resize(m.indptr[U]);
+      m.values.resize(m.indptr[U]);
+      MPI_Gatherv(lb.indices.data() + nz0, my_nz, MPI_UINT32_T, m.indices.data(), nz_counts.data(),
                   nz_displs.data(), MPI_UINT32_T, 0, MPI_COMM_WORLD);
-      MPI_Gatherv(lb.values.data(), my_nz, MPI_FLOAT, m.values.data(), nz_counts.data(),
+      MPI_Gatherv(lb.values.data() + nz0, my_nz, MPI_FLOAT, m.values.data(), nz_counts.data(),
                   nz_displs.data(), MPI_FLOAT, 0, MPI_COMM_WORLD);
     } else {
-      MPI_Gatherv(lb.indices.data(), my_nz, MPI_UINT32_T, nullptr, nullptr, nullptr, MPI_UINT32_T,
-                  0, MPI_COMM_WORLD);
-      MPI_Gatherv(lb.values.data(), my_nz, MPI_FLOAT, nullptr, nullptr, nullptr, MPI_FLOAT, 0,
+      MPI_Gatherv(lb.indices.data() + nz0, my_nz, MPI_UINT32_T, nullptr, nullptr, nullptr,
+                  MPI_UINT32_T, 0, MPI_COMM_WORLD);
+      MPI_Gatherv(lb.values.data() + nz0, my_nz, MPI_FLOAT, nullptr, nullptr, nullptr, MPI_FLOAT, 0,
                   MPI_COMM_WORLD);
-      std::copy(lb.indices.begin(), lb.indices.end(), m.indices.begin() + m.indptr[u0]);
-      std::copy(lb.values.begin(), lb.values.end(), m.values.begin() + m.indptr[u0]);
+      held_rows(data.by_user);
     }
   }
   local = Dataset();
@@ -793,15 +810,21 @@ bool SupportsKind(const std::string& kind) {
 }
 
 uint64_t EstimateRankBytes(uint64_t users, uint64_t items, uint64_t nonzeros, uint32_t factors,
-                           int ranks, bool biases) {
+                           int ranks, bool biases, double balance_margin) {
   const uint64_t n = static_cast<uint64_t>(std::max(ranks, 1));
   // Replicated: both factor matrices (+ biases, cold-start scores), the
-  // row pointers of both orientations, the id dictionaries (~40 B an id).
+  // row pointers of both orientations, the id dictionaries (~40 B an id);
+  // over several ranks also the blocks' cost prefix sums (8 B an id).
   const uint64_t replicated = (users + items) * (uint64_t{factors} * 4 + (biases ? 4 : 0)) +
-                              items * 4 + (users + items) * (8 + 40);
+                              items * 4 + (users + items) * (8 + 40) +
+                              (n > 1 ? (users + items) * 8 : 0);
   // Sharded: the rank's rows as read (24 B), its nonzeros in both
-  // orientations (8 B each) and their shuffle buffers (12 B in, 12 B out).
-  const uint64_t share = (nonzeros + n - 1) / n;
+  // orientations (8 B each) and their shuffle buffers (12 B in, 12 B out),
+  // grown by the balancing margins: one neighbour's at N = 2, two beyond.
+  const double m = n > 1 ? std::clamp(balance_margin, 0.0, 1.0) : 0.0;
+  const double held = 1.0 + m * (n > 2 ? 2.0 : 1.0);
+  const uint64_t share =
+      static_cast<uint64_t>(std::ceil(static_cast<double>(nonzeros) / n * held));
   const uint64_t sharded = share * (24 + 8 + 8 + 24);
   return replicated + sharded;
 }
@@ -899,10 +922,12 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
                   MPI_COMM_WORLD);
     MPI_Allreduce(MPI_IN_PLACE, item_rows.data(), static_cast<int>(I), MPI_UINT32_T, MPI_SUM,
                   MPI_COMM_WORLD);
-    user_blocks = Blocks::ByCost(user_rows, Blocks::RowCost(params.factors), N);
-    item_blocks = Blocks::ByCost(item_rows, Blocks::RowCost(params.factors), N);
+    // cooccurrence replicates every row anyway: no margins.
+    const double margin = kind == "cooccurrence" ? 0.0 : options.balance_margin;
+    user_blocks = Blocks::ByCost(user_rows, Blocks::RowCost(params.factors), N, margin);
+    item_blocks = Blocks::ByCost(item_rows, Blocks::RowCost(params.factors), N, margin);
   }
-  // 3. Rows to the owners of their users, in input order.
+  // 3. Rows to the ranks holding their users, in input order.
   uint64_t shuffle_bytes = 0;
   std::vector<Row> rows;
   {
@@ -915,12 +940,18 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
       row.value = log.value[i];
       row.event = log.has_events ? event_map[log.event[i]] : 0;
       row.time = log.has_times ? log.time[i] : 0;
-      out[user_blocks.OwnerOf(row.user)].push_back(row);
+      int holders[3];
+      const int h = user_blocks.HoldersOf(row.user, holders);
+      for (int k = 0; k < h; ++k) out[holders[k]].push_back(row);
     }
     log = InteractionLog();
     rows = AllToAll(s, out, &shuffle_bytes);
   }
-  uint64_t nonzero_rows = rows.size();
+  uint64_t nonzero_rows = 0;  // the input's, each row counted at its owner
+  {
+    const uint64_t a = user_blocks.begin(s.rank()), b = user_blocks.end(s.rank());
+    for (const Row& row : rows) nonzero_rows += row.user >= a && row.user < b ? 1 : 0;
+  }
   MPI_Allreduce(MPI_IN_PLACE, &nonzero_rows, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
   const bool cooc = kind == "cooccurrence";
   if (cooc && options.memory_budget > 0) {
@@ -930,21 +961,21 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
   }
   // Up front: the memory model against the declared budget (rows stand in
   // for nonzeros: an upper bound before duplicates are summed).
-  result.estimated_bytes =
-      EstimateRankBytes(U, I, nonzero_rows, params.factors, N, kind == "als" && params.biases);
+  result.estimated_bytes = EstimateRankBytes(U, I, nonzero_rows, params.factors, N,
+                                             kind == "als" && params.biases, options.balance_margin);
   if (options.memory_budget > 0 && result.estimated_bytes > options.memory_budget) {
     int needed = 0;
     for (int n = N; n <= (1 << 20); n *= 2) {
-      if (EstimateRankBytes(U, I, nonzero_rows, params.factors, n, params.biases) <=
-          options.memory_budget) {
+      if (EstimateRankBytes(U, I, nonzero_rows, params.factors, n, params.biases,
+                            options.balance_margin) <= options.memory_budget) {
         needed = n;
         break;
       }
     }
     if (needed > 0) {
       for (int n = std::max(N, needed / 2); n <= needed; ++n) {
-        if (EstimateRankBytes(U, I, nonzero_rows, params.factors, n, params.biases) <=
-            options.memory_budget) {
+        if (EstimateRankBytes(U, I, nonzero_rows, params.factors, n, params.biases,
+                              options.balance_margin) <= options.memory_budget) {
           needed = n;
           break;
         }
@@ -967,10 +998,10 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
     }
     return Status::InvalidArgument(msg);
   }
-  // Build this rank's users x all items (BuildDataset: the single-process
-  // aggregation, over the same rows in the same order).
-  const uint32_t u0 = static_cast<uint32_t>(user_blocks.begin(s.rank()));
-  const uint32_t u1 = static_cast<uint32_t>(user_blocks.end(s.rank()));
+  // Build this rank's held users x all items (BuildDataset: the
+  // single-process aggregation, over the same rows in the same order).
+  const uint32_t u0 = static_cast<uint32_t>(user_blocks.held_begin(s.rank()));
+  const uint32_t u1 = static_cast<uint32_t>(user_blocks.held_end(s.rank()));
   Result<ResolvedInput> resolved = ResolveInput(input);  // succeeded above
   DatasetOptions dopts = resolved->dataset;
   // cooccurrence's recency decay needs the times; the factor models do not.
@@ -1094,70 +1125,76 @@ Result<TrainResult> FitDataset(Session& session, const std::string& kind, const 
   if (nnz > static_cast<uint64_t>(INT32_MAX)) {  // the same figure on every rank
     return Status::InvalidArgument(
         "the dataset has " + std::to_string(nnz) +
-        " nonzeros, more than rank 0 scatters in one MPI_Scatterv (2^31); train it with "
+        " nonzeros, more than rank 0 sends in one MPI message (2^31); train it with "
         "`mpirun -np N encore train` (each rank reads its share of the input files)");
   }
   Result<IdDictionary> users = BcastIds(s, root ? &data->users : nullptr, "user");
   if (!users.ok()) return users.status();  // the same on every rank
   Result<IdDictionary> items = BcastIds(s, root ? &data->items : nullptr, "item");
   if (!items.ok()) return items.status();
-  // Blocks of about equal cost, cut by rank 0 and broadcast.
+  // Blocks of about equal cost: rank 0 broadcasts the row counts, every
+  // rank cuts the same blocks (with balancing margins for ials / als).
   Blocks user_blocks, item_blocks;
-  user_blocks.starts.assign(static_cast<size_t>(N) + 1, 0);
-  item_blocks.starts.assign(static_cast<size_t>(N) + 1, 0);
-  if (root) {
+  {
     std::vector<uint32_t> user_nnz(U), item_nnz(I);
-    for (uint64_t u = 0; u < U; ++u) {
-      user_nnz[u] = static_cast<uint32_t>(data->by_user.RowLength(static_cast<uint32_t>(u)));
+    if (root) {
+      for (uint64_t u = 0; u < U; ++u) {
+        user_nnz[u] = static_cast<uint32_t>(data->by_user.RowLength(static_cast<uint32_t>(u)));
+      }
+      for (uint32_t i : data->by_user.indices) ++item_nnz[i];
     }
-    for (uint32_t i : data->by_user.indices) ++item_nnz[i];
-    user_blocks = Blocks::ByCost(user_nnz, Blocks::RowCost(params.factors), N);
-    item_blocks = Blocks::ByCost(item_nnz, Blocks::RowCost(params.factors), N);
+    MPI_Bcast(user_nnz.data(), static_cast<int>(U), MPI_UINT32_T, 0, MPI_COMM_WORLD);
+    MPI_Bcast(item_nnz.data(), static_cast<int>(I), MPI_UINT32_T, 0, MPI_COMM_WORLD);
+    const double margin = kind == "cooccurrence" ? 0.0 : kDefaultBalanceMargin;
+    user_blocks = Blocks::ByCost(user_nnz, Blocks::RowCost(params.factors), N, margin);
+    item_blocks = Blocks::ByCost(item_nnz, Blocks::RowCost(params.factors), N, margin);
   }
-  MPI_Bcast(user_blocks.starts.data(), N + 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
-  MPI_Bcast(item_blocks.starts.data(), N + 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
-  // Each rank gets the rows of its own user block only (MPI_Scatterv): the
-  // factor sweeps need no other rows, and rank 0 sends each row once.
-  const uint32_t u0 = static_cast<uint32_t>(user_blocks.begin(s.rank()));
-  const uint32_t u1 = static_cast<uint32_t>(user_blocks.end(s.rank()));
-  std::vector<int> counts = user_blocks.Counts(), displs = Displacements(counts);
-  std::vector<uint64_t> all_lengths;
-  std::vector<int> nz_counts(N, 0), nz_displs(N, 0);
-  if (root) {
-    const CsrMatrix& m = data->by_user;
-    all_lengths.resize(U);
-    for (uint64_t u = 0; u < U; ++u) all_lengths[u] = m.RowLength(static_cast<uint32_t>(u));
-    for (int r = 0; r < N; ++r) {
-      const uint64_t a = m.indptr[user_blocks.begin(r)], b = m.indptr[user_blocks.end(r)];
-      nz_displs[r] = static_cast<int>(a);
-      nz_counts[r] = static_cast<int>(b - a);
-    }
-  }
-  std::vector<uint64_t> lengths(u1 - u0);
-  MPI_Scatterv(all_lengths.data(), counts.data(), displs.data(), MPI_UINT64_T, lengths.data(),
-               static_cast<int>(lengths.size()), MPI_UINT64_T, 0, MPI_COMM_WORLD);
-  int my_nz = 0;
-  MPI_Scatter(nz_counts.data(), 1, MPI_INT, &my_nz, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  Dataset local;
-  local.by_user = EmptyRows(u1 - u0, static_cast<uint32_t>(I));
-  CsrMatrix& lb = local.by_user;
-  for (uint32_t u = 0; u < u1 - u0; ++u) lb.indptr[u + 1] = lb.indptr[u] + lengths[u];
-  lb.indices.resize(static_cast<size_t>(my_nz));
-  lb.values.resize(static_cast<size_t>(my_nz));
+  // Each rank gets the rows of the users it holds (its block and margins)
+  // from rank 0, point to point (held ranges overlap, which MPI_Scatterv
+  // does not allow); the factor sweeps read no other rows.
+  const uint32_t h0 = static_cast<uint32_t>(user_blocks.held_begin(s.rank()));
+  const uint32_t h1 = static_cast<uint32_t>(user_blocks.held_end(s.rank()));
   const CsrMatrix* full = root ? &data->by_user : nullptr;
-  MPI_Scatterv(root ? full->indices.data() : nullptr, nz_counts.data(), nz_displs.data(),
-               MPI_UINT32_T, lb.indices.data(), my_nz, MPI_UINT32_T, 0, MPI_COMM_WORLD);
-  MPI_Scatterv(root ? full->values.data() : nullptr, nz_counts.data(), nz_displs.data(), MPI_FLOAT,
-               lb.values.data(), my_nz, MPI_FLOAT, 0, MPI_COMM_WORLD);
-  if (times) {
-    lb.times.resize(static_cast<size_t>(my_nz));
-    MPI_Scatterv(root ? full->times.data() : nullptr, nz_counts.data(), nz_displs.data(),
-                 MPI_INT64_T, lb.times.data(), my_nz, MPI_INT64_T, 0, MPI_COMM_WORLD);
-  }
+  Dataset local;
+  local.by_user = EmptyRows(h1 - h0, static_cast<uint32_t>(I));
+  CsrMatrix& lb = local.by_user;
   uint64_t shuffle_bytes = 0;
   if (root) {
-    shuffle_bytes = (nnz - static_cast<uint64_t>(nz_counts[0])) * (times ? 16 : 8) +
-                    (U - static_cast<uint64_t>(counts[0])) * 8;
+    const CsrMatrix& m = *full;
+    for (int r = 0; r < N; ++r) {
+      const uint64_t a = user_blocks.held_begin(r), b = user_blocks.held_end(r);
+      std::vector<uint64_t> lengths(b - a);
+      for (uint64_t u = a; u < b; ++u) lengths[u - a] = m.RowLength(static_cast<uint32_t>(u));
+      const uint64_t p = m.indptr[a];
+      const int nz = static_cast<int>(m.indptr[b] - p);
+      if (r == 0) {
+        for (uint64_t u = 0; u < b - a; ++u) lb.indptr[u + 1] = lb.indptr[u] + lengths[u];
+        lb.indices.assign(m.indices.begin() + p, m.indices.begin() + p + nz);
+        lb.values.assign(m.values.begin() + p, m.values.begin() + p + nz);
+        if (times) lb.times.assign(m.times.begin() + p, m.times.begin() + p + nz);
+        continue;
+      }
+      MPI_Send(lengths.data(), static_cast<int>(lengths.size()), MPI_UINT64_T, r, 0,
+               MPI_COMM_WORLD);
+      MPI_Send(m.indices.data() + p, nz, MPI_UINT32_T, r, 1, MPI_COMM_WORLD);
+      MPI_Send(m.values.data() + p, nz, MPI_FLOAT, r, 2, MPI_COMM_WORLD);
+      if (times) MPI_Send(m.times.data() + p, nz, MPI_INT64_T, r, 3, MPI_COMM_WORLD);
+      shuffle_bytes += static_cast<uint64_t>(nz) * (times ? 16 : 8) + lengths.size() * 8;
+    }
+  } else {
+    std::vector<uint64_t> lengths(h1 - h0);
+    MPI_Recv(lengths.data(), static_cast<int>(lengths.size()), MPI_UINT64_T, 0, 0, MPI_COMM_WORLD,
+             MPI_STATUS_IGNORE);
+    for (uint32_t u = 0; u < h1 - h0; ++u) lb.indptr[u + 1] = lb.indptr[u] + lengths[u];
+    const int nz = static_cast<int>(lb.indptr[h1 - h0]);
+    lb.indices.resize(static_cast<size_t>(nz));
+    lb.values.resize(static_cast<size_t>(nz));
+    MPI_Recv(lb.indices.data(), nz, MPI_UINT32_T, 0, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    MPI_Recv(lb.values.data(), nz, MPI_FLOAT, 0, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (times) {
+      lb.times.resize(static_cast<size_t>(nz));
+      MPI_Recv(lb.times.data(), nz, MPI_INT64_T, 0, 3, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    }
   }
   if (kind != "cooccurrence") local.by_item = lb.Transpose(params.threads);
   ENCORE_RETURN_IF_ERROR(Agree(s, InjectedFailure(s.rank())));

@@ -11,12 +11,15 @@
 //     order, so a user's (item's) index is its first appearance in the input
 //     read in order - the index a single process gives it.
 //  3. Users and items are partitioned into N contiguous blocks of about
-//     equal cost (a row's nonzeros + k/3, counts summed over ranks). Rows go to
-//     the rank owning their user (MPI_Alltoallv, in input order, so values
-//     aggregate exactly as on one process); the owned users' nonzeros then go
-//     to the ranks owning their items.
-//  4. Each half-sweep: Y^T Y summed with MPI_Allreduce (k x k doubles), the
-//     owned rows solved, the factor blocks shared with MPI_Allgatherv.
+//     equal cost (a row's nonzeros + k/5, counts summed over ranks; see
+//     blocks.h), each rank also holding a margin of its neighbours' rows.
+//     Rows go to the ranks holding their user (MPI_Alltoallv, in input
+//     order, so values aggregate exactly as on one process); the owned
+//     users' nonzeros then go to the ranks holding their items.
+//  4. Each half-sweep: Y^T Y summed over the owned rows with MPI_Allreduce
+//     (k x k doubles), this rank's rows solved, the solved rows shared with
+//     MPI_Allgatherv; between half-sweeps the boundaries move within the
+//     margins to even out the ranks' measured solve times (RowBalancer).
 //  5. Rank 0 gathers the seen matrix and writes the one model file.
 // FitDataset runs steps 3-5 from a dataset rank 0 holds in memory (a
 // pipeline's), and FitCoordinator / ServeFits run those fits for
@@ -73,12 +76,24 @@ struct ExchangeStats {
   uint64_t shuffle_bytes = 0;    // input rows and nonzeros sent to other ranks
   uint64_t calls = 0;
   double exchange_seconds = 0;  // time inside the training collectives
+  // Rows this rank solved in the last half-sweep of each side (its owned
+  // block, moved by the balancing; see TrainOptions::balance_margin).
+  uint64_t solved_users = 0, solved_items = 0;
 };
+
+// The default TrainOptions::balance_margin, also used by FitDataset.
+inline constexpr double kDefaultBalanceMargin = 0.2;
 
 struct TrainOptions {
   // Declared memory per rank in bytes; 0 = not checked. Checked after the
   // ids are agreed, before matrices and factors are built.
   uint64_t memory_budget = 0;
+  // ials / als: besides its own block of users (items), each rank holds the
+  // rows of this share of an average block's cost on each side of it, so
+  // that rows can move to the faster rank between half-sweeps (measured
+  // solve times; the model does not depend on it). 0 keeps the blocks fixed.
+  // Costs memory: the held nonzeros grow by up to 2x this share.
+  double balance_margin = kDefaultBalanceMargin;
 };
 
 struct TrainResult {
@@ -111,8 +126,9 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
 
 // Fits `kind` from a dataset rank 0 already holds in memory (a pipeline's
 // prepared data; ids are rank 0's), with the same partitioned sweeps as
-// Train: rank 0 scatters each rank the rows of its user block
-// (MPI_Scatterv) and both dictionaries (MPI_Bcast); the fit then runs as in
+// Train: rank 0 sends each rank the rows of the users it holds (its block
+// and balancing margins, kDefaultBalanceMargin; MPI_Send) and broadcasts both
+// dictionaries and the row counts (MPI_Bcast); the fit then runs as in
 // Train from step 4, except that rank 0 keeps its own seen matrix instead
 // of gathering it. Every rank must call it with the same kind and params;
 // `data` is read on rank 0 only (null elsewhere). Rank 0 writes `out`
@@ -162,7 +178,8 @@ Status ServeFits(Session& session);
 // The memory model of docs/SCALING.md: bytes one of `ranks` ranks needs to
 // train `factors` factors over users x items with `nonzeros` nonzeros.
 uint64_t EstimateRankBytes(uint64_t users, uint64_t items, uint64_t nonzeros, uint32_t factors,
-                           int ranks, bool biases);
+                           int ranks, bool biases,
+                           double balance_margin = kDefaultBalanceMargin);
 
 // Batch top-N: every rank loads `model_file`, ranks its block of users (of
 // the ids file, else of every user, in index order) and writes

@@ -700,7 +700,8 @@ class Als final : public FactorModel {
   const char* kind() const override { return "als"; }
 
   Status Fit(const Dataset& data) override {
-    // A distributed fit (FitExchange) solves rows [u0, u1) and [i0, i1).
+    // A distributed fit (FitExchange) sums over its owned rows [u0, u1) and
+    // solves the rows SolveRows gives each half-sweep.
     uint32_t u0 = 0, u1 = data.by_user.rows, i0 = 0, i1 = data.by_user.cols;
     if (exchange_ != nullptr) {
       std::tie(u0, u1) = exchange_->users();
@@ -736,6 +737,7 @@ class Als final : public FactorModel {
         o.bias = user_biases_.data();
         o.bias_reg = params_.reg_user_bias;
       }
+      if (exchange_ != nullptr) std::tie(u0, u1) = exchange_->SolveRows(true);
       ExplicitHalfSweepRows(data.by_user, u0, u1, item_factors_.data(), k_, o,
                             user_factors_.data());
       if (exchange_ != nullptr) {
@@ -747,6 +749,7 @@ class Als final : public FactorModel {
         o.bias = item_biases_.data();
         o.bias_reg = params_.reg_item_bias;
       }
+      if (exchange_ != nullptr) std::tie(i0, i1) = exchange_->SolveRows(false);
       ExplicitHalfSweepRows(data.by_item, i0, i1, user_factors_.data(), k_, o,
                             item_factors_.data());
       if (exchange_ != nullptr) {
@@ -757,7 +760,9 @@ class Als final : public FactorModel {
     }
 
     // Cold users under cold_start=popular: mu + b_i with biases, otherwise
-    // the item's mean rating damped towards mu.
+    // the item's mean rating damped towards mu (distributed: over the rows
+    // of the last item half-sweep, which ShareRows shares).
+    if (exchange_ != nullptr) std::tie(i0, i1) = exchange_->SolvedRows(false);
     for (uint32_t i = i0; i < i1; ++i) {
       if (has_biases_) {
         cold_user_scores_[i] = global_mean_ + item_biases_[i];

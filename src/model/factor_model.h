@@ -51,23 +51,42 @@
 namespace encore::model {
 
 // Distributed fitting (src/distributed): a FactorModel given an exchange
-// solves only the rows this process owns in each half-sweep and gets the
-// other rows through the exchange; without one (the default) Fit is the
+// solves only its share of the rows in each half-sweep and gets the other
+// rows through the exchange; without one (the default) Fit is the
 // single-process fit, unchanged. Every process must call Fit with the same
 // parameters and a Dataset of the full shape (every user and item has a
-// row) whose by_user rows of the owned users and by_item rows of the owned
-// items are complete; other rows are never read by the sweeps.
+// row) whose by_user and by_item rows are complete over the rows the
+// process holds (its owned block and, for balancing, a margin of its
+// neighbours' rows); other rows are never read by the sweeps.
 // Implementations abort the job on a communication failure (MPI's default).
 class FitExchange {
  public:
   virtual ~FitExchange() = default;
-  // The rows this process solves: users [first, second), items [first, second).
+  // The rows this process owns for the whole fit: users [first, second),
+  // items [first, second). Sums over the data's rows (counts, ratings) are
+  // taken over the owned rows.
   virtual std::pair<uint32_t, uint32_t> users() const = 0;
   virtual std::pair<uint32_t, uint32_t> items() const = 0;
+  // An equal-count share of one side's rows, fixed for the fit: the rows of
+  // the factors this process adds into a sum over every row (Y^T Y; the
+  // factors are replicated by then, so the sums do not depend on who solved
+  // which row) and whose initial values it draws.
+  virtual std::pair<uint32_t, uint32_t> EqualRows(bool user_side) const = 0;
+  // As ShareRows, for every process's EqualRows.
+  virtual void ShareEqualRows(bool user_side, float* data, uint32_t width) = 0;
+  // The rows this process solves in the coming half-sweep of one side (users
+  // when `user_side`): a contiguous range of the rows it holds. The next
+  // ShareRows of that side shares exactly these rows. The exchange may move
+  // the ranges between half-sweeps to even out the processes' measured
+  // solve times: a row's solve reads only the replicated factors and the
+  // row itself, so the model does not depend on where it was solved.
+  virtual std::pair<uint32_t, uint32_t> SolveRows(bool user_side) = 0;
+  // The range of the last SolveRows of that side (before any: the owned rows).
+  virtual std::pair<uint32_t, uint32_t> SolvedRows(bool user_side) const = 0;
   // Sums `n` doubles element-wise over all processes, in place.
   virtual void Sum(double* values, size_t n) = 0;
   // `data` holds `width` floats per row of the user (item) side; afterwards
-  // every process holds every process's owned rows.
+  // every process holds every process's SolvedRows of that side.
   virtual void ShareRows(bool user_side, float* data, uint32_t width) = 0;
 };
 

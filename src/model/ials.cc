@@ -467,30 +467,34 @@ class Ials final : public FactorModel {
     }
   }
 
-  // The same sweeps over the owned rows: Y^T Y summed over processes, the
-  // owned rows solved, every process's rows shared (see FitExchange).
+  // The same sweeps over this process's rows: Y^T Y summed over every
+  // process's EqualRows, the SolveRows solved, every process's rows
+  // shared (see FitExchange).
   Status FitDistributed(const Dataset& data, const ImplicitSweepOptions& o) {
     const uint32_t users = data.by_user.rows, items = data.by_user.cols;
-    const auto [u0, u1] = exchange_->users();
-    const auto [i0, i1] = exchange_->items();
+    const auto [u0, u1] = exchange_->EqualRows(true);
+    const auto [i0, i1] = exchange_->EqualRows(false);
     const float uniform_reg = o.reg_exponent == 0 ? o.reg : 0.0f;
     const int threads = std::max(1, o.threads);
     for (uint32_t it = 0; it < params_.iterations; ++it) {
       std::vector<double> sum = GramSum(item_factors_.data(), i0, i1, k_, threads);
       exchange_->Sum(sum.data(), sum.size());
       std::vector<float> g = FinishGram(sum, k_, uniform_reg, o.unobserved_weight);
-      ImplicitHalfSweepRows(data.by_user, u0, u1, item_factors_.data(), items, k_, o, g.data(),
+      auto [s0, s1] = exchange_->SolveRows(true);
+      ImplicitHalfSweepRows(data.by_user, s0, s1, item_factors_.data(), items, k_, o, g.data(),
                             user_factors_.data());
       exchange_->ShareRows(true, user_factors_.data(), k_);
       sum = GramSum(user_factors_.data(), u0, u1, k_, threads);
       exchange_->Sum(sum.data(), sum.size());
       g = FinishGram(sum, k_, uniform_reg, o.unobserved_weight);
-      ImplicitHalfSweepRows(data.by_item, i0, i1, user_factors_.data(), users, k_, o, g.data(),
+      std::tie(s0, s1) = exchange_->SolveRows(false);
+      ImplicitHalfSweepRows(data.by_item, s0, s1, user_factors_.data(), users, k_, o, g.data(),
                             item_factors_.data());
       exchange_->ShareRows(false, item_factors_.data(), k_);
       ReportIteration(it + 1, params_.iterations);
     }
-    ColdUserScores(data, i0, i1);
+    const auto [c0, c1] = exchange_->SolvedRows(false);
+    ColdUserScores(data, c0, c1);
     exchange_->ShareRows(false, cold_user_scores_.data(), 1);
     FinishFit();
     return Status::OK();

@@ -41,6 +41,8 @@ class SplitMix64 {
   explicit SplitMix64(uint64_t seed) : state_(seed) {}
 
   uint64_t Next() { return SplitMix64Next(&state_); }
+  // As if Next had been called `n` times (the state is a counter).
+  void Skip(uint64_t n) { state_ += n * 0x9E3779B97F4A7C15ULL; }
   double Uniform() { return UnitFromBits(Next()); }  // [0, 1)
 
   // Uniform in [0, n) without bias (Lemire's method with its rare

@@ -1,0 +1,144 @@
+// Blocks and RowBalancer: the cuts, the margins each rank holds, and the
+// boundaries moving towards the faster rank without leaving the margins.
+
+#ifdef ENCORE_HAVE_MPI
+
+#include "distributed/blocks.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace encore::distributed {
+namespace {
+
+// A Zipf-like log: row i has about 1000 / (i + 1) nonzeros, at least 1.
+std::vector<uint32_t> Zipf(uint32_t n) {
+  std::vector<uint32_t> v(n);
+  for (uint32_t i = 0; i < n; ++i) v[i] = std::max<uint32_t>(1, 1000 / (i + 1));
+  return v;
+}
+
+TEST(Blocks, EqualCostBlocksWithoutMarginHoldOnlyTheirRows) {
+  const std::vector<uint32_t> nz = Zipf(1000);
+  const Blocks b = Blocks::ByCost(nz, 4, 3, 0.0);
+  ASSERT_EQ(b.ranks(), 3);
+  EXPECT_EQ(b.begin(0), 0u);
+  EXPECT_EQ(b.end(2), 1000u);
+  const uint64_t total = b.Cost(0, 1000);
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(b.held_begin(r), b.begin(r));
+    EXPECT_EQ(b.held_end(r), b.end(r));
+    // Within one row's cost of a third (the heaviest row costs 1004).
+    EXPECT_NEAR(static_cast<double>(b.Cost(b.begin(r), b.end(r))), total / 3.0, 1004.0);
+  }
+  // The heavy first rows make block 0 short in rows.
+  EXPECT_LT(b.end(0) - b.begin(0), b.end(2) - b.begin(2));
+  int holders[3];
+  for (uint64_t i = 0; i < 1000; ++i) {
+    ASSERT_EQ(b.HoldersOf(i, holders), 1);
+    EXPECT_EQ(holders[0], b.OwnerOf(i));
+  }
+}
+
+TEST(Blocks, MarginsAreHeldByBothNeighboursAndStayInsideTheirBlocks) {
+  const std::vector<uint32_t> nz = Zipf(2000);
+  const Blocks b = Blocks::ByCost(nz, 4, 4, 0.25);
+  const uint64_t total = b.Cost(0, 2000);
+  EXPECT_EQ(b.held_begin(0), 0u);
+  EXPECT_EQ(b.held_end(3), 2000u);
+  for (int r = 1; r < 4; ++r) {
+    // Each boundary's window reaches about a quarter of a block each way.
+    EXPECT_LT(b.held_begin(r), b.begin(r));
+    EXPECT_GT(b.held_end(r - 1), b.begin(r));
+    EXPECT_LE(b.Cost(b.held_begin(r), b.begin(r)), total / 16 + 1);
+    EXPECT_LE(b.Cost(b.begin(r), b.held_end(r - 1)), total / 16 + 1);
+    EXPECT_GE(b.held_begin(r), b.begin(r - 1));
+    EXPECT_LE(b.held_end(r - 1), b.end(r));
+  }
+  int holders[3];
+  for (uint64_t i = 0; i < 2000; ++i) {
+    const int n = b.HoldersOf(i, holders);
+    int expected = 0;
+    for (int r = 0; r < 4; ++r) expected += b.held_begin(r) <= i && i < b.held_end(r) ? 1 : 0;
+    ASSERT_EQ(n, expected) << "row " << i;
+    ASSERT_GE(n, 1);
+    for (int h = 0; h < n; ++h) {
+      EXPECT_LE(b.held_begin(holders[h]), i);
+      EXPECT_LT(i, b.held_end(holders[h]));
+    }
+  }
+}
+
+TEST(RowBalancer, MovesRowsToTheFasterRankWithinTheMargins) {
+  const std::vector<uint32_t> nz = Zipf(3000);
+  const Blocks b = Blocks::ByCost(nz, 4, 2, 0.5);
+  RowBalancer bal(b);
+  EXPECT_EQ(bal.Range(0).second, b.end(0));
+  bal.Rebalance();  // nothing measured: unchanged
+  EXPECT_EQ(bal.Range(0).second, b.end(0));
+  // Rank 1 took 1.25x as long for the same cost: rank 0 should take
+  // 1.25 / 2.25 = 5/9 of the cost.
+  bal.Record({1.0, 1.25});
+  bal.Rebalance();
+  const uint64_t total = b.Cost(0, 3000);
+  const auto [a0, a1] = bal.Range(0);
+  EXPECT_EQ(a0, 0u);
+  EXPECT_GT(a1, b.end(0));
+  EXPECT_NEAR(static_cast<double>(b.Cost(0, a1)), total * 5.0 / 9.0, 1004.0);
+  EXPECT_EQ(bal.Range(1).first, a1);
+  EXPECT_EQ(bal.Range(1).second, 3000u);
+  const std::vector<int> counts = bal.Counts(), displs = bal.Displacements();
+  EXPECT_EQ(counts[0] + counts[1], 3000);
+  EXPECT_EQ(displs[1], counts[0]);
+  // A rank ten times slower: the boundary stops at the edge of the margin.
+  for (int i = 0; i < 20; ++i) {
+    bal.Record({0.1, 1.0});
+    bal.Rebalance();
+  }
+  EXPECT_EQ(bal.Range(0).second, b.held_end(0));
+  for (int i = 0; i < 20; ++i) {
+    bal.Record({1.0, 0.1});
+    bal.Rebalance();
+  }
+  EXPECT_EQ(bal.Range(0).second, b.held_begin(1));
+}
+
+TEST(RowBalancer, WithoutMarginsTheBlocksNeverMove) {
+  const std::vector<uint32_t> nz = Zipf(500);
+  const Blocks b = Blocks::ByCost(nz, 4, 3, 0.0);
+  RowBalancer bal(b);
+  bal.Record({1.0, 5.0, 0.2});
+  bal.Rebalance();
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(bal.Range(r).first, b.begin(r));
+    EXPECT_EQ(bal.Range(r).second, b.end(r));
+  }
+}
+
+TEST(RowBalancer, ThreeRanksKeepContiguousOrderedRanges) {
+  const std::vector<uint32_t> nz = Zipf(3000);
+  const Blocks b = Blocks::ByCost(nz, 4, 3, 1.0);
+  RowBalancer bal(b);
+  // An unmeasured rank (0 s) counts at the mean speed.
+  bal.Record({2.0, 0.0, 0.5});
+  bal.Rebalance();
+  uint64_t prev = 0;
+  for (int r = 0; r < 3; ++r) {
+    const auto [a, e] = bal.Range(r);
+    EXPECT_EQ(a, prev);
+    EXPECT_LE(a, e);
+    EXPECT_LE(b.held_begin(r), a);
+    EXPECT_LE(e, b.held_end(r));
+    prev = e;
+  }
+  EXPECT_EQ(prev, 3000u);
+  // The slow rank 0 gave rows away, the fast rank 2 took some.
+  EXPECT_LT(bal.Range(0).second, b.end(0));
+  EXPECT_LT(bal.Range(2).first, b.begin(2));
+}
+
+}  // namespace
+}  // namespace encore::distributed
+
+#endif  // ENCORE_HAVE_MPI
