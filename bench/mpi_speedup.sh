@@ -6,7 +6,8 @@
 # N = 2 once with fixed blocks (--balance-margin 0) and once balanced (the
 # default), and, with BASE=/path/to/an/older/encore, N = 1 and 2 of that
 # binary too. Prints each run's fit seconds (from --json), rank 0's seconds
-# inside the exchange and the rows rank 0 solved, then the median speed-ups.
+# inside the exchange and the rows rank 0 solved, then the median speed-ups;
+# before each round, each CPU's speed alone (a fixed loop pinned to it).
 # Usage: bench/mpi_speedup.sh   (ROUNDS=5, ENCORE=..., BASE=..., BENCH_DATA=/tmp/plays5m)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,8 +35,23 @@ PY
   tail -n 1 "$OUT/runs.tsv"
 }
 
+# The same fixed loop pinned to each CPU alone, seconds: on a shared VM the
+# vCPUs are not equal, and N = 2 can gain at most 1 + t_fast / t_slow.
+cpu_speeds() {
+  local line="" c
+  for c in $(seq 0 $(($(nproc) - 1))); do
+    line+=" cpu$c $(taskset -c "$c" python3 -c '
+import time
+t = time.perf_counter(); x = 0
+for i in range(5_000_000): x += i
+print("%.3f" % (time.perf_counter() - t))')"
+  done
+  echo "cpu loop seconds:$line"
+}
+
 printf 'round\trun\tload\tfit_s\texchange_s\trank0_solved_users\trank0_owned_users\n'
 for r in $(seq 1 "$ROUNDS"); do
+  cpu_speeds
   fit "$r" "N=1" "$ENCORE" 1
   fit "$r" "N=2 fixed" "$ENCORE" 2 --balance-margin 0
   fit "$r" "N=2 balanced" "$ENCORE" 2

@@ -61,7 +61,7 @@ Command RegisterTrain(CLI::App& root) {
     AnnOptions ann_options;
     bool json = false;
     std::string memory_budget;
-    double balance_margin = 0.2;  // distributed::kDefaultBalanceMargin
+    double balance_margin = 0.3;  // distributed::kDefaultBalanceMargin
   };
   auto f = std::make_shared<Flags>();
   app->add_option("--model", f->model, "als | bpr | ease | ials | svdpp | cooccurrence | popularity")
@@ -82,6 +82,7 @@ Command RegisterTrain(CLI::App& root) {
                   "Under mpirun (ials, als): share of a block's cost of its neighbours' rows "
                   "each rank also holds, so rows move to the faster rank between half-sweeps; "
                   "0 keeps the blocks fixed")
+      ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   CLI::Option* balance_margin = app->get_option("--balance-margin");
   f->input.Register(app);
@@ -120,7 +121,7 @@ Command RegisterTrain(CLI::App& root) {
             }
 #endif
 #ifdef ENCORE_HAVE_MPI
-            static_assert(distributed::kDefaultBalanceMargin == 0.2, "the --balance-margin default");
+            static_assert(distributed::kDefaultBalanceMargin == 0.3, "the --balance-margin default");
             const bool under_mpirun = distributed::LaunchedByMpi();
 #else
             const bool under_mpirun = false;

@@ -82,7 +82,7 @@ struct ExchangeStats {
 };
 
 // The default TrainOptions::balance_margin, also used by FitDataset.
-inline constexpr double kDefaultBalanceMargin = 0.2;
+inline constexpr double kDefaultBalanceMargin = 0.3;
 
 struct TrainOptions {
   // Declared memory per rank in bytes; 0 = not checked. Checked after the
