@@ -71,7 +71,15 @@ for r in rows:
     it = 15 if r["kind"] == "ials" else 1
     recv = (r.get("rank0_allreduce_bytes", 0) + r.get("rank0_allgather_bytes", 0)) / it / 1e6
     U, I = r["users"], r["items"]
-    pred = ((2 * 8 * k * k + 4 * k * (U + I) * (n - 1) / n) / 1e6) if (n > 1 and r["kind"] == "ials") else 0
+    # Rank 0 receives every row it did not solve (docs/SCALING.md): per
+    # iteration the two Gram sums and the other ranks' rows of both sides
+    # (from the last half-sweep's share; the balancing moves it), once per fit
+    # the other ranks' initial draws and cold-item scores.
+    pred = 0
+    if n > 1 and r["kind"] == "ials":
+        su, si = r["rank0_solved_users"], r["rank0_solved_items"]
+        once = 4 * k * (U + I) * (n - 1) / n + 4 * (I - si)
+        pred = (2 * 8 * k * k + 4 * k * ((U - su) + (I - si)) + once / it) / 1e6
     est = r.get("rank0_estimated_bytes", 0) / 1e6
     peaks = "/".join(f"{p/1e6:.0f}" for p in r["peak_rss_bytes"])
     print(f"{r['kind']:13} {k:3} {n:5} {r['fit_seconds']:7.2f} {r.get('exchange_seconds', 0):7.2f} "

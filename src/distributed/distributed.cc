@@ -18,6 +18,7 @@
 #include <fstream>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "distributed/blocks.h"
@@ -428,7 +429,7 @@ struct Entry {  // one aggregated nonzero
 };
 
 template <typename T>
-std::vector<T> AllToAll(const Session& s, const std::vector<std::vector<T>>& out,
+std::vector<T> AllToAll(const Session& s, std::vector<std::vector<T>> out,
                         uint64_t* sent_bytes) {
   MPI_Datatype type;
   MPI_Type_contiguous(sizeof(T), MPI_BYTE, &type);
@@ -442,7 +443,10 @@ std::vector<T> AllToAll(const Session& s, const std::vector<std::vector<T>>& out
   std::vector<int> sd = Displacements(send_counts), rd = Displacements(recv_counts);
   std::vector<T> send;
   send.reserve(static_cast<size_t>(sd.back()) + send_counts.back());
-  for (const auto& v : out) send.insert(send.end(), v.begin(), v.end());
+  for (auto& v : out) {  // each destination's rows freed once copied: a lower peak
+    send.insert(send.end(), v.begin(), v.end());
+    std::vector<T>().swap(v);
+  }
   std::vector<T> recv(static_cast<size_t>(rd.back()) + recv_counts.back());
   MPI_Alltoallv(send.data(), send_counts.data(), sd.data(), type, recv.data(), recv_counts.data(),
                 rd.data(), type, MPI_COMM_WORLD);
@@ -682,7 +686,7 @@ Result<TrainResult> FitOwnedRows(const Session& s, const std::string& kind,
       }
     }
     local.by_item = CsrMatrix();
-    entries = AllToAll(s, out, &shuffle_bytes);
+    entries = AllToAll(s, std::move(out), &shuffle_bytes);
   }
   Dataset data;
   data.users = std::move(users);
@@ -818,14 +822,15 @@ uint64_t EstimateRankBytes(uint64_t users, uint64_t items, uint64_t nonzeros, ui
   const uint64_t replicated = (users + items) * (uint64_t{factors} * 4 + (biases ? 4 : 0)) +
                               items * 4 + (users + items) * (8 + 40) +
                               (n > 1 ? (users + items) * 8 : 0);
-  // Sharded: the rank's rows as read (24 B), its nonzeros in both
-  // orientations (8 B each) and their shuffle buffers (12 B in, 12 B out),
-  // grown by the balancing margins: one neighbour's at N = 2, two beyond.
+  // Sharded: at the peak of the row shuffle, the rows this rank read, sent
+  // (24 B each), and the rows of the users it holds, received (24 B), which
+  // become its nonzeros in both orientations (8 B each). The held rows grow
+  // by the balancing margins: one neighbour's at N = 2, two beyond.
   const double m = n > 1 ? std::clamp(balance_margin, 0.0, 1.0) : 0.0;
-  const double held = 1.0 + m * (n > 2 ? 2.0 : 1.0);
-  const uint64_t share =
-      static_cast<uint64_t>(std::ceil(static_cast<double>(nonzeros) / n * held));
-  const uint64_t sharded = share * (24 + 8 + 8 + 24);
+  const double held_share = 1.0 + m * (n > 2 ? 2.0 : 1.0);
+  const double share = static_cast<double>(nonzeros) / static_cast<double>(n);
+  const uint64_t sharded = static_cast<uint64_t>(std::ceil(share * 24)) +
+                           static_cast<uint64_t>(std::ceil(share * held_share * (24 + 8 + 8)));
   return replicated + sharded;
 }
 
@@ -945,7 +950,7 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
       for (int k = 0; k < h; ++k) out[holders[k]].push_back(row);
     }
     log = InteractionLog();
-    rows = AllToAll(s, out, &shuffle_bytes);
+    rows = AllToAll(s, std::move(out), &shuffle_bytes);
   }
   uint64_t nonzero_rows = 0;  // the input's, each row counted at its owner
   {
