@@ -126,10 +126,11 @@ Command RegisterTrain(CLI::App& root) {
 #else
             const bool under_mpirun = false;
 #endif
-            if (balance_margin->count() > 0 && !under_mpirun) {
+            if (balance_margin->count() > 0 && (!under_mpirun || f->model == "cooccurrence")) {
               return PrintError(Status::InvalidArgument(
-                  "--balance-margin applies to training under mpirun (ials, als) only; drop it, "
-                  "or run `mpirun -np N encore train ...`"));
+                  "--balance-margin applies to training under mpirun (ials, als) only; drop it" +
+                  std::string(under_mpirun ? " (cooccurrence splits its work in fixed blocks)"
+                                           : ", or run `mpirun -np N encore train ...`")));
             }
 #ifdef ENCORE_HAVE_MPI
             // Under mpirun: the distributed fit (src/distributed), same flags.
@@ -227,17 +228,14 @@ Command RegisterTrain(CLI::App& root) {
                   data->users.size(), data->items.size(), data->nnz(), params.factors, 1,
                   f->model == "als" && params.biases);
               if (need > *budget) {
-                int ranks = 2;
-                while (ranks < (1 << 20) && distributed::EstimateRankBytes(
-                                                data->users.size(), data->items.size(), data->nnz(),
-                                                params.factors, ranks, params.biases) > *budget) {
-                  ++ranks;
-                }
+                const int ranks = distributed::RanksNeeded(
+                    data->users.size(), data->items.size(), data->nnz(), params.factors,
+                    f->model == "als" && params.biases, *budget, 2);
                 return PrintError(Status::InvalidArgument(
                     "the memory budget of " + std::to_string(*budget / 1000000) +
                     " MB is too small for one process: " + f->model + " needs about " +
                     std::to_string(need / 1000000) + " MB (docs/SCALING.md); " +
-                    (ranks < (1 << 20)
+                    (ranks > 0
                          ? "train with mpirun -np " + std::to_string(ranks) +
                                " encore train ... (at least " + std::to_string(ranks) + " ranks)"
                          : std::string("no rank count is enough: the replicated "

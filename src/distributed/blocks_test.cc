@@ -138,6 +138,66 @@ TEST(RowBalancer, ThreeRanksKeepContiguousOrderedRanges) {
   EXPECT_LT(bal.Range(2).first, b.begin(2));
 }
 
+// Every row is owned by exactly one rank and held by its owner; the balanced
+// ranges always partition the rows and stay inside the held windows.
+void ExpectConsistent(const std::vector<uint32_t>& nz, int ranks, double margin) {
+  SCOPED_TRACE(testing::Message() << nz.size() << " rows, " << ranks << " ranks, margin "
+                                  << margin);
+  const Blocks b = Blocks::ByCost(nz, 4, ranks, margin);
+  const uint64_t n = nz.size();
+  ASSERT_EQ(b.ranks(), ranks);
+  EXPECT_EQ(b.begin(0), 0u);
+  EXPECT_EQ(b.end(ranks - 1), n);
+  for (int r = 0; r < ranks; ++r) {
+    EXPECT_LE(b.begin(r), b.end(r));
+    if (r > 0) EXPECT_EQ(b.begin(r), b.end(r - 1));
+    EXPECT_LE(b.held_begin(r), b.begin(r));
+    EXPECT_GE(b.held_end(r), b.end(r));
+  }
+  int holders[3];
+  for (uint64_t i = 0; i < n; ++i) {
+    const int owner = b.OwnerOf(i);
+    ASSERT_GE(owner, 0);
+    ASSERT_LT(owner, ranks);
+    EXPECT_LE(b.begin(owner), i);
+    EXPECT_LT(i, b.end(owner));
+    const int h = b.HoldersOf(i, holders);
+    bool owner_holds = false;
+    for (int k = 0; k < h; ++k) owner_holds |= holders[k] == owner;
+    EXPECT_TRUE(owner_holds) << "row " << i;
+  }
+  RowBalancer bal(b);
+  // Each rank slow in turn, then all equal: the ranges stay a partition
+  // inside the held windows.
+  for (int slow = 0; slow <= ranks; ++slow) {
+    std::vector<double> seconds(ranks, 1.0);
+    if (slow < ranks) seconds[slow] = 10.0;
+    bal.Record(seconds);
+    bal.Rebalance();
+    uint64_t prev = 0;
+    for (int r = 0; r < ranks; ++r) {
+      const auto [a, e] = bal.Range(r);
+      EXPECT_EQ(a, prev);
+      EXPECT_LE(a, e);
+      EXPECT_LE(b.held_begin(r), a);
+      EXPECT_LE(e, b.held_end(r));
+      prev = e;
+    }
+    EXPECT_EQ(prev, n);
+  }
+}
+
+TEST(Blocks, EdgeShapesKeepEveryRowOwnedOnceAndHeld) {
+  for (const double margin : {0.0, 0.3, 1.0}) {
+    ExpectConsistent({}, 3, margin);                    // no rows
+    ExpectConsistent({5, 1, 2}, 5, margin);             // more ranks than rows
+    ExpectConsistent({1, 100000, 1, 1}, 4, margin);     // a heavy row: empty blocks
+    ExpectConsistent({0, 0, 0, 0, 0, 0}, 3, margin);    // rows without nonzeros
+    ExpectConsistent(Zipf(50), 1, margin);              // one rank
+    ExpectConsistent(Zipf(500), 7, margin);
+  }
+}
+
 }  // namespace
 }  // namespace encore::distributed
 

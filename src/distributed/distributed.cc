@@ -117,6 +117,55 @@ std::vector<int> Displacements(const std::vector<int>& counts) {
   return d;
 }
 
+// MPI counts are int: arrays indexed by id go in one call only up to this.
+constexpr uint64_t kMaxMpiCount = static_cast<uint64_t>(INT32_MAX);
+// Point-to-point messages of at most this many elements (2^28), so a total
+// of any size goes through (MPI 3 has no large-count calls). Test hook:
+// ENCORE_MPI_CHUNK=n sends n elements a message.
+uint64_t ChunkElements() {
+  static const uint64_t chunk = [] {
+    const char* e = std::getenv("ENCORE_MPI_CHUNK");
+    const uint64_t n = e != nullptr ? std::strtoull(e, nullptr, 10) : 0;
+    return n > 0 && n <= (uint64_t{1} << 28) ? n : uint64_t{1} << 28;
+  }();
+  return chunk;
+}
+
+template <typename T>
+void SendChunked(const T* data, uint64_t n, MPI_Datatype type, int dest, int tag) {
+  const uint64_t chunk = ChunkElements();
+  for (uint64_t p = 0; p < n; p += chunk) {
+    MPI_Send(data + p, static_cast<int>(std::min(chunk, n - p)), type, dest, tag, MPI_COMM_WORLD);
+  }
+}
+
+template <typename T>
+void RecvChunked(T* data, uint64_t n, MPI_Datatype type, int source, int tag) {
+  const uint64_t chunk = ChunkElements();
+  for (uint64_t p = 0; p < n; p += chunk) {
+    MPI_Recv(data + p, static_cast<int>(std::min(chunk, n - p)), type, source, tag,
+             MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  }
+}
+
+// Rank 0 receives every rank's `n` elements into `all` in rank order
+// (`counts`: every rank's n, on rank 0); the others send theirs. No int
+// limit on the total, unlike MPI_Gatherv.
+template <typename T>
+void GatherToRoot(const Session& s, const T* mine, uint64_t n, MPI_Datatype type, int tag,
+                  const std::vector<uint64_t>& counts, T* all) {
+  if (s.rank() != 0) {
+    SendChunked(mine, n, type, 0, tag);
+    return;
+  }
+  std::copy(mine, mine + n, all);
+  uint64_t offset = n;
+  for (int r = 1; r < s.size(); ++r) {
+    RecvChunked(all + offset, counts[r], type, r, tag);
+    offset += counts[r];
+  }
+}
+
 // Test hook: ENCORE_MPI_SLOW_RANK=R makes rank R report its solve times
 // ENCORE_MPI_SLOW_FACTOR times (default 10) longer than measured, so the
 // balancer moves rows off it whatever the machine does.
@@ -428,18 +477,38 @@ struct Entry {  // one aggregated nonzero
   float value;
 };
 
+// Every rank's out[r] goes to rank r; returns what this rank received, in
+// rank order. Fails on every rank when a rank would send or receive more
+// than MPI's int counts carry in one MPI_Alltoallv.
 template <typename T>
-std::vector<T> AllToAll(const Session& s, std::vector<std::vector<T>> out,
-                        uint64_t* sent_bytes) {
+Result<std::vector<T>> AllToAll(const Session& s, std::vector<std::vector<T>> out,
+                                uint64_t* sent_bytes) {
+  std::vector<uint64_t> send_total(s.size()), recv_total(s.size());
+  for (int r = 0; r < s.size(); ++r) send_total[r] = out[r].size();
+  MPI_Alltoall(send_total.data(), 1, MPI_UINT64_T, recv_total.data(), 1, MPI_UINT64_T,
+               MPI_COMM_WORLD);
+  uint64_t sent = 0, received = 0;
+  for (int r = 0; r < s.size(); ++r) {
+    sent += send_total[r];
+    received += recv_total[r];
+  }
+  ENCORE_RETURN_IF_ERROR(Agree(
+      s, std::max(sent, received) <= kMaxMpiCount
+             ? Status::OK()
+             : Status::InvalidArgument(
+                   "rank " + std::to_string(s.rank()) + " would exchange " +
+                   std::to_string(std::max(sent, received)) +
+                   " input rows in one shuffle, more than MPI's int counts carry (2^31 - 1); "
+                   "run with more ranks")));
   MPI_Datatype type;
   MPI_Type_contiguous(sizeof(T), MPI_BYTE, &type);
   MPI_Type_commit(&type);
   std::vector<int> send_counts(s.size()), recv_counts(s.size());
   for (int r = 0; r < s.size(); ++r) {
-    send_counts[r] = static_cast<int>(out[r].size());
+    send_counts[r] = static_cast<int>(send_total[r]);
+    recv_counts[r] = static_cast<int>(recv_total[r]);
     if (r != s.rank()) *sent_bytes += out[r].size() * sizeof(T);
   }
-  MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, MPI_COMM_WORLD);
   std::vector<int> sd = Displacements(send_counts), rd = Displacements(recv_counts);
   std::vector<T> send;
   send.reserve(static_cast<size_t>(sd.back()) + send_counts.back());
@@ -537,14 +606,7 @@ class MpiRowExchange final : public model::RowExchange {
 
   Status GatherRows(const Status& local, CsrMatrix* sim) override {
     fault_.Tick(s_.rank());
-    Status st = local;
-    if (st.ok() && sim->nnz() > static_cast<uint64_t>(INT32_MAX)) {
-      st = Status::InvalidArgument(
-          "cooccurrence: this rank's similarity rows hold " + std::to_string(sim->nnz()) +
-          " pairs, more than one MPI message carries (2^31); set neighbors (e.g. neighbors=200) "
-          "or run with more ranks");
-    }
-    ENCORE_RETURN_IF_ERROR(Agree(s_, st));
+    ENCORE_RETURN_IF_ERROR(Agree(s_, local));
     const auto t = Clock::now();
     const int N = s_.size();
     std::vector<int> counts = BlockCounts(items_, N), displs = Displacements(counts);
@@ -552,39 +614,24 @@ class MpiRowExchange final : public model::RowExchange {
     for (uint32_t a = first_; a < last_; ++a) own[a - first_] = sim->RowLength(a);
     MPI_Gatherv(own.data(), static_cast<int>(own.size()), MPI_UINT64_T, lengths.data(),
                 counts.data(), displs.data(), MPI_UINT64_T, 0, MPI_COMM_WORLD);
-    const int my_nz = static_cast<int>(sim->nnz());
-    std::vector<int> nz_counts(N);
-    MPI_Gather(&my_nz, 1, MPI_INT, nz_counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
-    int overflow = 0;
-    if (s_.rank() == 0) {
-      uint64_t total = 0;
-      for (int c : nz_counts) total += static_cast<uint64_t>(c);
-      overflow = total > static_cast<uint64_t>(INT32_MAX) ? 1 : 0;
-    }
-    MPI_Bcast(&overflow, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (overflow) {
-      return Status::InvalidArgument(
-          "cooccurrence: the similarity holds more than 2^31 pairs, more than rank 0 gathers "
-          "in one message; set neighbors (e.g. neighbors=200) or raise min_cooccurrence");
-    }
-    std::vector<int> nz_displs = Displacements(nz_counts);
+    const uint64_t my_nz = sim->nnz();
+    std::vector<uint64_t> nz_counts(N);
+    MPI_Gather(&my_nz, 1, MPI_UINT64_T, nz_counts.data(), 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
     const uint64_t base = sim->indptr[first_];
+    CsrMatrix full;
     if (s_.rank() == 0) {
-      CsrMatrix full = EmptyRows(sim->rows, sim->cols);
+      full = EmptyRows(sim->rows, sim->cols);
       for (uint64_t a = 0; a < items_; ++a) full.indptr[a + 1] = full.indptr[a] + lengths[a];
       full.indices.resize(full.indptr[items_]);
       full.values.resize(full.indptr[items_]);
-      MPI_Gatherv(sim->indices.data() + base, my_nz, MPI_UINT32_T, full.indices.data(),
-                  nz_counts.data(), nz_displs.data(), MPI_UINT32_T, 0, MPI_COMM_WORLD);
-      MPI_Gatherv(sim->values.data() + base, my_nz, MPI_FLOAT, full.values.data(), nz_counts.data(),
-                  nz_displs.data(), MPI_FLOAT, 0, MPI_COMM_WORLD);
+    }
+    GatherToRoot(s_, sim->indices.data() + base, my_nz, MPI_UINT32_T, 12, nz_counts,
+                 full.indices.data());
+    GatherToRoot(s_, sim->values.data() + base, my_nz, MPI_FLOAT, 13, nz_counts,
+                 full.values.data());
+    if (s_.rank() == 0) {
       stats_->gather_bytes += (full.nnz() - sim->nnz()) * 8 + (items_ - own.size()) * 8;
       *sim = std::move(full);
-    } else {
-      MPI_Gatherv(sim->indices.data() + base, my_nz, MPI_UINT32_T, nullptr, nullptr, nullptr,
-                  MPI_UINT32_T, 0, MPI_COMM_WORLD);
-      MPI_Gatherv(sim->values.data() + base, my_nz, MPI_FLOAT, nullptr, nullptr, nullptr, MPI_FLOAT,
-                  0, MPI_COMM_WORLD);
     }
     stats_->exchange_seconds += Since(t);
     stats_->calls += 4;
@@ -686,7 +733,9 @@ Result<TrainResult> FitOwnedRows(const Session& s, const std::string& kind,
       }
     }
     local.by_item = CsrMatrix();
-    entries = AllToAll(s, std::move(out), &shuffle_bytes);
+    Result<std::vector<Entry>> got = AllToAll(s, std::move(out), &shuffle_bytes);
+    if (!got.ok()) return got.status();  // the same on every rank
+    entries = std::move(*got);
   }
   Dataset data;
   data.users = std::move(users);
@@ -739,27 +788,20 @@ Result<TrainResult> FitOwnedRows(const Session& s, const std::string& kind,
     MPI_Gatherv(mine.data(), static_cast<int>(mine.size()), MPI_UINT64_T, lengths.data(),
                 counts.data(), displs.data(), MPI_UINT64_T, 0, MPI_COMM_WORLD);
     const uint64_t nz0 = lb.indptr[u0 - h0], nz1 = lb.indptr[u1 - h0];
-    const int my_nz = static_cast<int>(nz1 - nz0);
-    std::vector<int> nz_counts(N), nz_displs(N);
-    MPI_Gather(&my_nz, 1, MPI_INT, nz_counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
-    nz_displs = Displacements(nz_counts);
+    const uint64_t my_nz = nz1 - nz0;
+    std::vector<uint64_t> nz_counts(N);
+    MPI_Gather(&my_nz, 1, MPI_UINT64_T, nz_counts.data(), 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    CsrMatrix& m = data.by_user;
     if (R == 0) {
-      CsrMatrix& m = data.by_user;
       m = EmptyRows(static_cast<uint32_t>(U), static_cast<uint32_t>(I));
       for (uint64_t u = 0; u < U; ++u) m.indptr[u + 1] = m.indptr[u] + lengths[u];
       m.indices.resize(m.indptr[U]);
       m.values.resize(m.indptr[U]);
-      MPI_Gatherv(lb.indices.data() + nz0, my_nz, MPI_UINT32_T, m.indices.data(), nz_counts.data(),
-                  nz_displs.data(), MPI_UINT32_T, 0, MPI_COMM_WORLD);
-      MPI_Gatherv(lb.values.data() + nz0, my_nz, MPI_FLOAT, m.values.data(), nz_counts.data(),
-                  nz_displs.data(), MPI_FLOAT, 0, MPI_COMM_WORLD);
-    } else {
-      MPI_Gatherv(lb.indices.data() + nz0, my_nz, MPI_UINT32_T, nullptr, nullptr, nullptr,
-                  MPI_UINT32_T, 0, MPI_COMM_WORLD);
-      MPI_Gatherv(lb.values.data() + nz0, my_nz, MPI_FLOAT, nullptr, nullptr, nullptr, MPI_FLOAT, 0,
-                  MPI_COMM_WORLD);
-      held_rows(data.by_user);
     }
+    GatherToRoot(s, lb.indices.data() + nz0, my_nz, MPI_UINT32_T, 10, nz_counts,
+                 m.indices.data());
+    GatherToRoot(s, lb.values.data() + nz0, my_nz, MPI_FLOAT, 11, nz_counts, m.values.data());
+    if (R != 0) held_rows(data.by_user);
   }
   local = Dataset();
   uint64_t nnz = data.by_user.indptr[u1] - data.by_user.indptr[u0];
@@ -801,6 +843,11 @@ Session::Session() {
   }
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  // The same kernels on every rank (the lowest any node has): on mixed
+  // nodes a row's result would otherwise depend on where it was solved.
+  int level = model::KernelLevel();
+  MPI_Allreduce(MPI_IN_PLACE, &level, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  model::CapKernelLevel(level);
 }
 
 Session::~Session() {
@@ -834,6 +881,24 @@ uint64_t EstimateRankBytes(uint64_t users, uint64_t items, uint64_t nonzeros, ui
   return replicated + sharded;
 }
 
+int RanksNeeded(uint64_t users, uint64_t items, uint64_t nonzeros, uint32_t factors, bool biases,
+                uint64_t budget, int from, double balance_margin) {
+  auto fits = [&](int n) {
+    return EstimateRankBytes(users, items, nonzeros, factors, n, biases, balance_margin) <= budget;
+  };
+  constexpr int kMaxRanks = 1 << 20;
+  from = std::max(from, 1);
+  int upper = from;
+  while (upper <= kMaxRanks && !fits(upper)) upper *= 2;
+  if (upper > kMaxRanks) return 0;
+  // The estimate falls with the rank count from 2 on: the fewest is in
+  // (upper / 2, upper].
+  for (int n = std::max(from, upper / 2 + 1); n < upper; ++n) {
+    if (fits(n)) return n;
+  }
+  return upper;
+}
+
 Result<TrainResult> Train(Session& session, const std::string& kind, const ModelParams& params,
                           const InputOptions& input, const std::string& out,
                           const TrainOptions& options) {
@@ -846,6 +911,11 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
                                    "'; run `encore train --model " + kind + "` without mpirun");
   }
   ENCORE_RETURN_IF_ERROR(Agree(s, CreateRecommender(kind, params).status()));
+  if (!(options.balance_margin >= 0 && options.balance_margin <= 1)) {  // NaN too
+    return Status::InvalidArgument("--balance-margin must be between 0 and 1 (a share of a "
+                                   "block's cost), not " +
+                                   std::to_string(options.balance_margin));
+  }
   // 1. This rank's share of the input.
   auto t = Clock::now();
   InteractionLog log;
@@ -915,8 +985,16 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
   const int N = s.size();
   result.users = U;
   result.items = I;
+  // MPI counts are int: the per-id arrays below go in one call each.
+  if (U > kMaxMpiCount || I > kMaxMpiCount) {
+    return Status::InvalidArgument(
+        "the distributed fit takes at most " + std::to_string(kMaxMpiCount) +
+        " users and items (MPI counts are int); this input has " + std::to_string(U) +
+        " users and " + std::to_string(I) + " items: train on one process, or split the ids");
+  }
   // Blocks of about equal cost: every rank's rows per user and item, summed.
   Blocks user_blocks, item_blocks;
+  uint64_t nonzero_rows = 0;  // the input's rows, over all ranks
   {
     std::vector<uint32_t> user_rows(U, 0), item_rows(I, 0);
     for (size_t i = 0; i < log.size(); ++i) {
@@ -927,10 +1005,49 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
                   MPI_COMM_WORLD);
     MPI_Allreduce(MPI_IN_PLACE, item_rows.data(), static_cast<int>(I), MPI_UINT32_T, MPI_SUM,
                   MPI_COMM_WORLD);
+    for (uint32_t n : user_rows) nonzero_rows += n;
     // cooccurrence replicates every row anyway: no margins.
     const double margin = kind == "cooccurrence" ? 0.0 : options.balance_margin;
     user_blocks = Blocks::ByCost(user_rows, Blocks::RowCost(params.factors), N, margin);
     item_blocks = Blocks::ByCost(item_rows, Blocks::RowCost(params.factors), N, margin);
+  }
+  const bool cooc = kind == "cooccurrence";
+  if (cooc && options.memory_budget > 0) {
+    return Status::InvalidArgument(
+        "--memory-budget is checked for ials and als only (docs/SCALING.md has no memory "
+        "model for cooccurrence, whose data is replicated on every rank); drop it");
+  }
+  if (cooc && nonzero_rows > kMaxMpiCount) {
+    return Status::InvalidArgument(
+        "cooccurrence over mpirun copies the whole input to every rank, in one MPI_Allgatherv "
+        "(at most 2^31 - 1 rows); this input has " + std::to_string(nonzero_rows) +
+        " rows: sample or filter it first (docs/SCALING.md, where the design stops scaling)");
+  }
+  // Up front, before the row shuffle (the peak it models): the memory model
+  // against the declared budget (rows stand in for nonzeros: more than them
+  // before duplicates are summed).
+  const bool biases = kind == "als" && params.biases;
+  result.estimated_bytes = EstimateRankBytes(U, I, nonzero_rows, params.factors, N, biases,
+                                             options.balance_margin);
+  if (options.memory_budget > 0 && result.estimated_bytes > options.memory_budget) {
+    const int needed = RanksNeeded(U, I, nonzero_rows, params.factors, biases,
+                                   options.memory_budget, N, options.balance_margin);
+    const double mb = 1e6;
+    std::string msg = "the memory budget of " + std::to_string(options.memory_budget / mb) +
+                      " MB per rank is too small: " + kind + " with " +
+                      std::to_string(params.factors) + " factors over " + std::to_string(U) +
+                      " users x " + std::to_string(I) + " items (" + std::to_string(nonzero_rows) +
+                      " rows) needs about " + std::to_string(result.estimated_bytes / mb) +
+                      " MB on each of " + std::to_string(N) + " ranks (docs/SCALING.md); ";
+    if (needed > 0) {
+      msg += "run with at least " + std::to_string(needed) + " ranks (mpirun -np " +
+             std::to_string(needed) + ") or raise --memory-budget";
+    } else {
+      msg +=
+          "the replicated factor matrices alone exceed it, so no rank count is enough: "
+          "lower --factors or raise --memory-budget";
+    }
+    return Status::InvalidArgument(msg);
   }
   // 3. Rows to the ranks holding their users, in input order.
   uint64_t shuffle_bytes = 0;
@@ -950,58 +1067,9 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
       for (int k = 0; k < h; ++k) out[holders[k]].push_back(row);
     }
     log = InteractionLog();
-    rows = AllToAll(s, std::move(out), &shuffle_bytes);
-  }
-  uint64_t nonzero_rows = 0;  // the input's, each row counted at its owner
-  {
-    const uint64_t a = user_blocks.begin(s.rank()), b = user_blocks.end(s.rank());
-    for (const Row& row : rows) nonzero_rows += row.user >= a && row.user < b ? 1 : 0;
-  }
-  MPI_Allreduce(MPI_IN_PLACE, &nonzero_rows, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
-  const bool cooc = kind == "cooccurrence";
-  if (cooc && options.memory_budget > 0) {
-    return Status::InvalidArgument(
-        "--memory-budget is checked for ials and als only (docs/SCALING.md has no memory "
-        "model for cooccurrence, whose data is replicated on every rank); drop it");
-  }
-  // Up front: the memory model against the declared budget (rows stand in
-  // for nonzeros: an upper bound before duplicates are summed).
-  result.estimated_bytes = EstimateRankBytes(U, I, nonzero_rows, params.factors, N,
-                                             kind == "als" && params.biases, options.balance_margin);
-  if (options.memory_budget > 0 && result.estimated_bytes > options.memory_budget) {
-    int needed = 0;
-    for (int n = N; n <= (1 << 20); n *= 2) {
-      if (EstimateRankBytes(U, I, nonzero_rows, params.factors, n, params.biases,
-                            options.balance_margin) <= options.memory_budget) {
-        needed = n;
-        break;
-      }
-    }
-    if (needed > 0) {
-      for (int n = std::max(N, needed / 2); n <= needed; ++n) {
-        if (EstimateRankBytes(U, I, nonzero_rows, params.factors, n, params.biases,
-                              options.balance_margin) <= options.memory_budget) {
-          needed = n;
-          break;
-        }
-      }
-    }
-    const double mb = 1e6;
-    std::string msg = "the memory budget of " + std::to_string(options.memory_budget / mb) +
-                      " MB per rank is too small: " + kind + " with " +
-                      std::to_string(params.factors) + " factors over " + std::to_string(U) +
-                      " users x " + std::to_string(I) + " items (" + std::to_string(nonzero_rows) +
-                      " rows) needs about " + std::to_string(result.estimated_bytes / mb) +
-                      " MB on each of " + std::to_string(N) + " ranks (docs/SCALING.md); ";
-    if (needed > 0) {
-      msg += "run with at least " + std::to_string(needed) + " ranks (mpirun -np " +
-             std::to_string(needed) + ") or raise --memory-budget";
-    } else {
-      msg +=
-          "the replicated factor matrices alone exceed it, so no rank count is enough: "
-          "lower --factors or raise --memory-budget";
-    }
-    return Status::InvalidArgument(msg);
+    Result<std::vector<Row>> got = AllToAll(s, std::move(out), &shuffle_bytes);
+    if (!got.ok()) return got.status();  // the same on every rank
+    rows = std::move(*got);
   }
   // Build this rank's held users x all items (BuildDataset: the
   // single-process aggregation, over the same rows in the same order).
@@ -1127,11 +1195,17 @@ Result<TrainResult> FitDataset(Session& session, const std::string& kind, const 
   MPI_Bcast(head, 4, MPI_UINT64_T, 0, MPI_COMM_WORLD);
   const uint64_t U = head[0], I = head[1], nnz = head[2];
   const bool times = head[3] != 0 && kind == "cooccurrence" && params.half_life_days > 0;
-  if (nnz > static_cast<uint64_t>(INT32_MAX)) {  // the same figure on every rank
+  if (U > kMaxMpiCount || I > kMaxMpiCount) {  // the same figures on every rank
     return Status::InvalidArgument(
-        "the dataset has " + std::to_string(nnz) +
-        " nonzeros, more than rank 0 sends in one MPI message (2^31); train it with "
-        "`mpirun -np N encore train` (each rank reads its share of the input files)");
+        "the distributed fit takes at most " + std::to_string(kMaxMpiCount) +
+        " users and items (MPI counts are int); this dataset has " + std::to_string(U) +
+        " users and " + std::to_string(I) + " items: fit it on one process");
+  }
+  if (kind == "cooccurrence" && nnz > kMaxMpiCount) {
+    return Status::InvalidArgument(
+        "cooccurrence over mpirun copies the whole dataset to every rank, in one "
+        "MPI_Allgatherv (at most 2^31 - 1 nonzeros); this one has " + std::to_string(nnz) +
+        ": fit it on one process, or sample it first");
   }
   Result<IdDictionary> users = BcastIds(s, root ? &data->users : nullptr, "user");
   if (!users.ok()) return users.status();  // the same on every rank
@@ -1171,7 +1245,7 @@ Result<TrainResult> FitDataset(Session& session, const std::string& kind, const 
       std::vector<uint64_t> lengths(b - a);
       for (uint64_t u = a; u < b; ++u) lengths[u - a] = m.RowLength(static_cast<uint32_t>(u));
       const uint64_t p = m.indptr[a];
-      const int nz = static_cast<int>(m.indptr[b] - p);
+      const uint64_t nz = m.indptr[b] - p;
       if (r == 0) {
         for (uint64_t u = 0; u < b - a; ++u) lb.indptr[u + 1] = lb.indptr[u] + lengths[u];
         lb.indices.assign(m.indices.begin() + p, m.indices.begin() + p + nz);
@@ -1181,24 +1255,24 @@ Result<TrainResult> FitDataset(Session& session, const std::string& kind, const 
       }
       MPI_Send(lengths.data(), static_cast<int>(lengths.size()), MPI_UINT64_T, r, 0,
                MPI_COMM_WORLD);
-      MPI_Send(m.indices.data() + p, nz, MPI_UINT32_T, r, 1, MPI_COMM_WORLD);
-      MPI_Send(m.values.data() + p, nz, MPI_FLOAT, r, 2, MPI_COMM_WORLD);
-      if (times) MPI_Send(m.times.data() + p, nz, MPI_INT64_T, r, 3, MPI_COMM_WORLD);
-      shuffle_bytes += static_cast<uint64_t>(nz) * (times ? 16 : 8) + lengths.size() * 8;
+      SendChunked(m.indices.data() + p, nz, MPI_UINT32_T, r, 1);
+      SendChunked(m.values.data() + p, nz, MPI_FLOAT, r, 2);
+      if (times) SendChunked(m.times.data() + p, nz, MPI_INT64_T, r, 3);
+      shuffle_bytes += nz * (times ? 16 : 8) + lengths.size() * 8;
     }
   } else {
     std::vector<uint64_t> lengths(h1 - h0);
     MPI_Recv(lengths.data(), static_cast<int>(lengths.size()), MPI_UINT64_T, 0, 0, MPI_COMM_WORLD,
              MPI_STATUS_IGNORE);
     for (uint32_t u = 0; u < h1 - h0; ++u) lb.indptr[u + 1] = lb.indptr[u] + lengths[u];
-    const int nz = static_cast<int>(lb.indptr[h1 - h0]);
-    lb.indices.resize(static_cast<size_t>(nz));
-    lb.values.resize(static_cast<size_t>(nz));
-    MPI_Recv(lb.indices.data(), nz, MPI_UINT32_T, 0, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-    MPI_Recv(lb.values.data(), nz, MPI_FLOAT, 0, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    const uint64_t nz = lb.indptr[h1 - h0];
+    lb.indices.resize(nz);
+    lb.values.resize(nz);
+    RecvChunked(lb.indices.data(), nz, MPI_UINT32_T, 0, 1);
+    RecvChunked(lb.values.data(), nz, MPI_FLOAT, 0, 2);
     if (times) {
-      lb.times.resize(static_cast<size_t>(nz));
-      MPI_Recv(lb.times.data(), nz, MPI_INT64_T, 0, 3, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      lb.times.resize(nz);
+      RecvChunked(lb.times.data(), nz, MPI_INT64_T, 0, 3);
     }
   }
   if (kind != "cooccurrence") local.by_item = lb.Transpose(params.threads);

@@ -180,6 +180,11 @@ Status ServeFits(Session& session);
 uint64_t EstimateRankBytes(uint64_t users, uint64_t items, uint64_t nonzeros, uint32_t factors,
                            int ranks, bool biases,
                            double balance_margin = kDefaultBalanceMargin);
+// The fewest ranks, `from` or more, on which EstimateRankBytes fits in
+// `budget` bytes; 0 when no rank count is enough (the replicated factors
+// alone exceed it).
+int RanksNeeded(uint64_t users, uint64_t items, uint64_t nonzeros, uint32_t factors, bool biases,
+                uint64_t budget, int from, double balance_margin = kDefaultBalanceMargin);
 
 // Batch top-N: every rank loads `model_file`, ranks its block of users (of
 // the ids file, else of every user, in index order) and writes

@@ -283,33 +283,6 @@ __attribute__((target("avx512f,avx512vl,avx2,fma"))) void ScoreRows512(
 }
 #endif  // __x86_64__
 
-// Fills v with N(0, scale^2) values by Box-Muller.
-// Elements [begin, end) of the `size` normal draws (Box-Muller, in pairs)
-// of the stream that starts at `rng`: the same values whichever range is
-// asked for, so processes can each fill a share of one vector.
-void FillNormalRange(SplitMix64 rng, float scale, bool absolute, size_t size, size_t begin,
-                     size_t end, float* v) {
-  const size_t first = begin - begin % 2;
-  rng.Skip(first);
-  for (size_t i = first; i < end; i += 2) {
-    const double u1 = 1.0 - rng.Uniform();  // (0, 1]
-    const double u2 = rng.Uniform();
-    const double radius = std::sqrt(-2.0 * std::log(u1));
-    const double angle = 2.0 * std::numbers::pi * u2;
-    float z0 = static_cast<float>(radius * std::cos(angle)) * scale;
-    float z1 = static_cast<float>(radius * std::sin(angle)) * scale;
-    if (absolute) {
-      z0 = std::fabs(z0);
-      z1 = std::fabs(z1);
-    }
-    if (i >= begin) v[i] = z0;
-    if (i + 1 < end && i + 1 < size) v[i + 1] = z1;
-  }
-}
-
-// Draws consumed by FillNormalRange over a whole `size`-element vector.
-uint64_t NormalDraws(size_t size) { return size + size % 2; }
-
 std::atomic<bool> g_disable_wide_kernels{false};
 std::atomic<bool> g_disable_avx512_kernels{false};
 
@@ -349,6 +322,35 @@ bool Avx512KernelsEnabled() {
 }
 
 void DisableAvx512KernelsForTesting(bool disable) { g_disable_avx512_kernels.store(disable); }
+
+void FillNormalRange(SplitMix64 rng, float scale, bool absolute, size_t size, size_t begin,
+                     size_t end, float* v) {
+  const size_t first = begin - begin % 2;
+  rng.Skip(first);
+  for (size_t i = first; i < end; i += 2) {
+    const double u1 = 1.0 - rng.Uniform();  // (0, 1]
+    const double u2 = rng.Uniform();
+    const double radius = std::sqrt(-2.0 * std::log(u1));
+    const double angle = 2.0 * std::numbers::pi * u2;
+    float z0 = static_cast<float>(radius * std::cos(angle)) * scale;
+    float z1 = static_cast<float>(radius * std::sin(angle)) * scale;
+    if (absolute) {
+      z0 = std::fabs(z0);
+      z1 = std::fabs(z1);
+    }
+    if (i >= begin) v[i] = z0;
+    if (i + 1 < end && i + 1 < size) v[i + 1] = z1;
+  }
+}
+
+uint64_t NormalDraws(size_t size) { return size + size % 2; }
+
+int KernelLevel() { return Avx512KernelsEnabled() ? 2 : WideKernelsEnabled() ? 1 : 0; }
+
+void CapKernelLevel(int level) {
+  if (level < 2) g_disable_avx512_kernels.store(true);
+  if (level < 1) g_disable_wide_kernels.store(true);
+}
 
 void FactorModel::InitFactors(uint32_t users, uint32_t items, bool biases, bool nonnegative) {
   k_ = params_.factors;

@@ -47,6 +47,7 @@
 
 #include "encore/params.h"
 #include "encore/recommender.h"
+#include "util/random.h"
 
 namespace encore::model {
 
@@ -252,6 +253,24 @@ bool Avx512KernelsSupported();
 // For tests: forces the AVX2 kernel where AVX-512 would be used (true) or
 // restores the choice.
 void DisableAvx512KernelsForTesting(bool disable);
+
+// Elements [begin, end) of the `size` N(0, scale^2) draws (Box-Muller, in
+// pairs; |z| with `absolute`) of the stream that starts at `rng`, written to
+// v[begin, end): the same values whichever range is asked for, so
+// processes can each fill a share of one vector.
+void FillNormalRange(SplitMix64 rng, float scale, bool absolute, size_t size, size_t begin,
+                     size_t end, float* v);
+// Draws FillNormalRange consumes over a whole `size`-element vector.
+uint64_t NormalDraws(size_t size);
+
+// The widest kernel family this process uses: 0 the portable SSE2 kernels,
+// 1 AVX2 + FMA, 2 AVX-512.
+int KernelLevel();
+// Uses no kernel wider than `level` from now on (models pick their kernels
+// when fitted or loaded). A distributed fit caps every rank at the lowest
+// level over its ranks, so a row's factors do not depend on which node
+// solved it.
+void CapKernelLevel(int level);
 
 // ---------------------------------------------------------------------------
 // Solvers, exposed for the models and their tests.

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "encore/model_io.h"
 #include "encore/rank.h"
@@ -428,6 +429,36 @@ TEST(FactorModel, LoadStateChecksDimensions) {
     bad.RestoreBase(p, m->seen());
     ModelReader r(bytes, "state");
     EXPECT_EQ(bad.LoadState(&r).code(), StatusCode::kCorruption);
+  }
+}
+
+TEST(FillNormalRange, EverySubRangeEqualsTheWholeFill) {
+  // Odd sizes and odd offsets split a Box-Muller pair between two ranges;
+  // a distributed fit draws the initial factors this way, a share per rank.
+  for (const size_t size : {size_t{1}, size_t{7}, size_t{8}, size_t{33}}) {
+    for (const bool absolute : {false, true}) {
+      std::vector<float> whole(size, 0.0f);
+      FillNormalRange(SplitMix64(42), 0.1f, absolute, size, 0, size, whole.data());
+      for (size_t begin = 0; begin <= size; ++begin) {
+        for (size_t end = begin; end <= size; ++end) {
+          std::vector<float> part(size, -7.0f);
+          FillNormalRange(SplitMix64(42), 0.1f, absolute, size, begin, end, part.data());
+          for (size_t i = 0; i < size; ++i) {
+            const float expected = i >= begin && i < end ? whole[i] : -7.0f;
+            ASSERT_EQ(part[i], expected) << "size " << size << " [" << begin << ", " << end
+                                         << ") element " << i;
+          }
+        }
+      }
+      // The stream after the whole fill: NormalDraws draws.
+      SplitMix64 a(42), b(42);
+      a.Skip(NormalDraws(size));
+      for (uint64_t i = 0; i < NormalDraws(size); ++i) b.Next();
+      EXPECT_EQ(a.Next(), b.Next());
+      if (absolute) {
+        for (float x : whole) EXPECT_GE(x, 0.0f);
+      }
+    }
   }
 }
 
