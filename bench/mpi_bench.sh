@@ -7,7 +7,7 @@
 #     `mpirun -np N encore train` for N = 1, 2, 4 (4 oversubscribes 2 cores) at
 #     64 factors, N = 1, 2 at 32 factors. Per run: fit seconds, seconds inside
 #     the exchange, bytes rank 0 received (counted in the code), the memory
-#     model's estimate and each rank's peak RSS (/usr/bin/time).
+#     model's estimate and each rank's peak RSS (/usr/bin/time), rank 0 first.
 #  2. cooccurrence (neighbors 200) on the same data, N = 1, 2.
 #  3. Serving replicas: wrk through nginx to 1 and to 2 `encore serve`
 #     replicas (scripts/replicas.sh) on one Redis, 20,000 users published.
@@ -31,8 +31,11 @@ train() {
   if [ "$ranks" = 0 ]; then
     /usr/bin/time -f "rss_kb %M" -o "$OUT/$tag.rss" "$ENCORE" "${flags[@]}" 2>/dev/null >"$OUT/$tag.json"
   else
-    mpirun -np "$ranks" --oversubscribe --bind-to none \
-      /usr/bin/time -f "rss_kb %M" -a -o "$OUT/$tag.rss" "$ENCORE" "${flags[@]}" 2>/dev/null >"$OUT/$tag.json"
+    # One peak per rank, in rank order ($OUT/TAG.rss.R).
+    mpirun -np "$ranks" --oversubscribe --bind-to none sh -c \
+      'exec /usr/bin/time -f "rss_kb %M" -o "$0.$OMPI_COMM_WORLD_RANK" "$@"' \
+      "$OUT/$tag.rss" "$ENCORE" "${flags[@]}" 2>/dev/null >"$OUT/$tag.json"
+    for r in $(seq 0 $((ranks - 1))); do cat "$OUT/$tag.rss.$r"; done >"$OUT/$tag.rss"
   fi
   local wall; wall=$(echo "$(date +%s.%N) - $start" | bc)
   python3 - "$OUT/$tag.json" "$OUT/$tag.rss" "$kind" "$factors" "$ranks" "$wall" "$load0" \

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -24,25 +25,64 @@ namespace encore {
 
 class ModelWriter {
  public:
+  // Bytes collect in buffer().
+  ModelWriter() = default;
+  // Bytes go to `sink` in pieces as they are put (large arrays straight
+  // from the caller's memory, small fields gathered up to 1 MB first);
+  // Flush() hands over what is still gathered. A sink that ignores its
+  // argument makes a counting writer: size() is what the bytes would take.
+  explicit ModelWriter(std::function<void(std::string_view)> sink) : sink_(std::move(sink)) {}
+
   template <typename T>
   void Put(T v) {
     static_assert(std::is_trivially_copyable_v<T>);
-    buf_.append(reinterpret_cast<const char*>(&v), sizeof v);
+    Append(reinterpret_cast<const char*>(&v), sizeof v);
   }
   void PutString(std::string_view s) {
     Put<uint64_t>(s.size());
-    buf_.append(s);
+    Append(s.data(), s.size());
   }
   template <typename T>
   void PutArray(const std::vector<T>& v) {
     static_assert(std::is_trivially_copyable_v<T>);
     Put<uint64_t>(v.size());
-    buf_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+    Append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
   }
+  // Bytes put so far.
+  uint64_t size() const { return size_; }
+  // Without a sink: every byte put. With one: the bytes not yet handed over.
   std::string& buffer() { return buf_; }
+  void Flush() {
+    if (sink_ && !buf_.empty()) {
+      sink_(buf_);
+      buf_.clear();
+    }
+  }
 
  private:
+  static constexpr size_t kGather = size_t{1} << 20;
+
+  void Append(const char* p, size_t n) {
+    size_ += n;
+    if (!sink_) {
+      buf_.append(p, n);
+      return;
+    }
+    if (buf_.size() + n <= kGather) {
+      buf_.append(p, n);
+      return;
+    }
+    Flush();
+    if (n < kGather) {
+      buf_.append(p, n);
+    } else {
+      sink_(std::string_view(p, n));
+    }
+  }
+
+  std::function<void(std::string_view)> sink_;
   std::string buf_;
+  uint64_t size_ = 0;
 };
 
 class ModelReader {

@@ -286,7 +286,10 @@ struct TrainedModel {
 // name and renamed, so a crash never leaves a half-written file under `path`;
 // a FIFO, a character device or "-" is written through; a symlink's target is
 // written; directories and other kinds are refused.
-Status SaveModel(const TrainedModel& model, const std::string& path);
+// The file is streamed (never whole in memory); `file_bytes`, when given,
+// receives its size.
+Status SaveModel(const TrainedModel& model, const std::string& path,
+                 uint64_t* file_bytes = nullptr);
 // Truncated, corrupted or foreign files fail with Corruption naming the path
 // and what is wrong; never a crash or garbage output.
 Result<TrainedModel> LoadModel(const std::string& path);

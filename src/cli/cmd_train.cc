@@ -238,8 +238,9 @@ Command RegisterTrain(CLI::App& root) {
                     (ranks > 0
                          ? "train with mpirun -np " + std::to_string(ranks) +
                                " encore train ... (at least " + std::to_string(ranks) + " ranks)"
-                         : std::string("no rank count is enough: the replicated "
-                                       "factors alone exceed it"))));
+                         : std::string("no rank count is enough: what does not shrink "
+                                       "with more ranks (the factor matrices every rank "
+                                       "holds, the seen matrix rank 0 gathers) exceeds it"))));
               }
             }
 #endif

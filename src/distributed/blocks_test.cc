@@ -4,6 +4,7 @@
 #ifdef ENCORE_HAVE_MPI
 
 #include "distributed/blocks.h"
+#include "distributed/distributed.h"
 
 #include <gtest/gtest.h>
 
@@ -195,6 +196,27 @@ TEST(Blocks, EdgeShapesKeepEveryRowOwnedOnceAndHeld) {
     ExpectConsistent({0, 0, 0, 0, 0, 0}, 3, margin);    // rows without nonzeros
     ExpectConsistent(Zipf(50), 1, margin);              // one rank
     ExpectConsistent(Zipf(500), 7, margin);
+  }
+}
+
+TEST(MemoryModel, RanksNeededIsTheFewestThatFit) {
+  const uint64_t U = 200000, I = 50000, nnz = 5400000;
+  for (const uint32_t k : {32u, 64u}) {
+    const uint64_t one = EstimateRankBytes(U, I, nnz, k, 1, false);
+    // Rank 0's seen matrix (8 B a nonzero) does not shrink with N.
+    EXPECT_GE(EstimateRankBytes(U, I, nnz, k, 64, false), (U + I) * 4 * k + nnz * 8);
+    for (const double share : {0.9, 0.7, 0.6}) {
+      const uint64_t budget = static_cast<uint64_t>(share * static_cast<double>(one));
+      const int n = RanksNeeded(U, I, nnz, k, false, budget, 1);
+      ASSERT_GT(n, 1) << k << " " << share;
+      EXPECT_LE(EstimateRankBytes(U, I, nnz, k, n, false), budget);
+      for (int fewer = 1; fewer < n; ++fewer) {
+        EXPECT_GT(EstimateRankBytes(U, I, nnz, k, fewer, false), budget) << fewer;
+      }
+      EXPECT_EQ(RanksNeeded(U, I, nnz, k, false, budget, n + 1), n + 1);
+    }
+    // Below what no rank count shrinks: none.
+    EXPECT_EQ(RanksNeeded(U, I, nnz, k, false, (U + I) * 4 * k, 1), 0);
   }
 }
 

@@ -539,13 +539,8 @@ Result<TrainResult> WriteOnRankZero(const Session& s, std::unique_ptr<Recommende
   if (s.rank() == 0) {
     TrainedModel trained{std::move(model), std::move(data.users), std::move(data.items)};
     if (!out.empty()) {
-      io::OutputFileOptions out_options;
-      out_options.what = "model file";
-      out_options.gzip_by_extension = false;
-      const std::string bytes = SerializeModel(trained);
-      wrote = io::WriteOutputFile(out, bytes, out_options);
+      wrote = SaveModel(trained, out, &result.train.file_bytes);
       result.train.file = out;
-      result.train.file_bytes = bytes.size();
     }
     result.model = std::move(trained);
   }
@@ -864,21 +859,28 @@ uint64_t EstimateRankBytes(uint64_t users, uint64_t items, uint64_t nonzeros, ui
                            int ranks, bool biases, double balance_margin) {
   const uint64_t n = static_cast<uint64_t>(std::max(ranks, 1));
   // Replicated: both factor matrices (+ biases, cold-start scores), the
-  // row pointers of both orientations, the id dictionaries (~40 B an id);
-  // over several ranks also the blocks' cost prefix sums (8 B an id).
+  // scoring copy of the item factors, the row pointers of both
+  // orientations, the id dictionaries (~40 B an id), the process and the
+  // MPI runtime (24 MB, measured); over several ranks also the blocks' cost
+  // prefix sums (8 B an id).
   const uint64_t replicated = (users + items) * (uint64_t{factors} * 4 + (biases ? 4 : 0)) +
-                              items * 4 + (users + items) * (8 + 40) +
-                              (n > 1 ? (users + items) * 8 : 0);
-  // Sharded: at the peak of the row shuffle, the rows this rank read, sent
+                              items * (uint64_t{factors} * 4 + 4) + (users + items) * (8 + 40) +
+                              (n > 1 ? (users + items) * 8 : 0) + (uint64_t{24} << 20);
+  // Sharded, at the peak of the row shuffle: the rows this rank read, sent
   // (24 B each), and the rows of the users it holds, received (24 B), which
   // become its nonzeros in both orientations (8 B each). The held rows grow
   // by the balancing margins: one neighbour's at N = 2, two beyond.
   const double m = n > 1 ? std::clamp(balance_margin, 0.0, 1.0) : 0.0;
   const double held_share = 1.0 + m * (n > 2 ? 2.0 : 1.0);
   const double share = static_cast<double>(nonzeros) / static_cast<double>(n);
-  const uint64_t sharded = static_cast<uint64_t>(std::ceil(share * 24)) +
+  const uint64_t shuffle = static_cast<uint64_t>(std::ceil(share * 24)) +
                            static_cast<uint64_t>(std::ceil(share * held_share * (24 + 8 + 8)));
-  return replicated + sharded;
+  // During the fit rank 0 also holds the whole seen matrix it gathered
+  // (8 B a nonzero, 8 B a user): it does not shrink with N, and beyond a
+  // few ranks it is rank 0's peak.
+  const uint64_t fit = static_cast<uint64_t>(std::ceil(share * held_share * (8 + 8))) +
+                       (n > 1 ? nonzeros * 8 + users * 8 : 0);
+  return replicated + std::max(shuffle, fit);
 }
 
 int RanksNeeded(uint64_t users, uint64_t items, uint64_t nonzeros, uint32_t factors, bool biases,
@@ -1044,8 +1046,9 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
              std::to_string(needed) + ") or raise --memory-budget";
     } else {
       msg +=
-          "the replicated factor matrices alone exceed it, so no rank count is enough: "
-          "lower --factors or raise --memory-budget";
+          "what does not shrink with more ranks (the factor matrices every rank holds, and "
+          "the seen matrix rank 0 gathers) exceeds it, so no rank count is enough: lower "
+          "--factors or raise --memory-budget";
     }
     return Status::InvalidArgument(msg);
   }

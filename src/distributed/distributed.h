@@ -175,14 +175,15 @@ class FitCoordinator final : public ModelFitter {
 // decides). REQUIRES: rank > 0.
 Status ServeFits(Session& session);
 
-// The memory model of docs/SCALING.md: bytes one of `ranks` ranks needs to
-// train `factors` factors over users x items with `nonzeros` nonzeros.
+// The memory model of docs/SCALING.md: bytes the busiest of `ranks` ranks
+// (rank 0, which also gathers the seen matrix) needs to train `factors`
+// factors over users x items with `nonzeros` nonzeros.
 uint64_t EstimateRankBytes(uint64_t users, uint64_t items, uint64_t nonzeros, uint32_t factors,
                            int ranks, bool biases,
                            double balance_margin = kDefaultBalanceMargin);
 // The fewest ranks, `from` or more, on which EstimateRankBytes fits in
-// `budget` bytes; 0 when no rank count is enough (the replicated factors
-// alone exceed it).
+// `budget` bytes; 0 when no rank count is enough (what does not shrink
+// with N, the factors and rank 0's seen matrix, exceeds it).
 int RanksNeeded(uint64_t users, uint64_t items, uint64_t nonzeros, uint32_t factors, bool biases,
                 uint64_t budget, int from, double balance_margin = kDefaultBalanceMargin);
 

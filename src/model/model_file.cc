@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -67,42 +68,90 @@ uint32_t Crc(std::string_view data, size_t len) {
 
 }  // namespace
 
-std::string SerializeModel(const TrainedModel& trained) {
+namespace {
+
+// Everything of the file but the trailing CRC.
+void WriteModel(const TrainedModel& trained, ModelWriter* w) {
   const Recommender& m = *trained.model;
-  ModelWriter w;
-  w.buffer().append(kMagic, sizeof kMagic);
-  w.Put<uint32_t>(kVersion);
-  w.PutString(m.kind());
+  uint64_t magic;
+  std::memcpy(&magic, kMagic, sizeof magic);
+  w->Put(magic);
+  w->Put<uint32_t>(kVersion);
+  w->PutString(m.kind());
   auto params = ModelParamsToList(m.params());
-  w.Put<uint32_t>(static_cast<uint32_t>(params.size()));
+  w->Put<uint32_t>(static_cast<uint32_t>(params.size()));
   for (const auto& [name, value] : params) {
-    w.PutString(name);
-    w.PutString(value);
+    w->PutString(name);
+    w->PutString(value);
   }
-  PutDictionary(trained.users, &w);
-  PutDictionary(trained.items, &w);
-  PutCsr(m.seen(), &w);
-  ModelWriter state;
-  m.SaveState(&state);
-  w.PutString(state.buffer());
+  PutDictionary(trained.users, w);
+  PutDictionary(trained.items, w);
+  PutCsr(m.seen(), w);
+  // The state is a string (its length first): counted in a first pass, so
+  // it is written in place rather than built in a second buffer.
+  ModelWriter counter([](std::string_view) {});
+  m.SaveState(&counter);
+  w->Put<uint64_t>(counter.size());
+  m.SaveState(w);
+}
+
+}  // namespace
+
+std::string SerializeModel(const TrainedModel& trained) {
+  // Counted first, so the buffer is allocated once at its final size (no
+  // doubling copies: the peak is the file's size).
+  ModelWriter counter([](std::string_view) {});
+  WriteModel(trained, &counter);
+  ModelWriter w;
+  w.buffer().reserve(counter.size() + 4);
+  WriteModel(trained, &w);
   w.Put<uint32_t>(Crc(w.buffer(), w.buffer().size()));
   return std::move(w.buffer());
 }
 
-Status SaveModel(const TrainedModel& trained, const std::string& path) {
-  const std::string buf = SerializeModel(trained);
+Status SaveModel(const TrainedModel& trained, const std::string& path, uint64_t* file_bytes) {
   io::OutputFileOptions options;
   options.what = "model file";
   options.gzip_by_extension = false;
-  return io::WriteOutputFile(path, buf, options);
+  ENCORE_ASSIGN_OR_RETURN(std::unique_ptr<io::OutputFile> file, io::OutputFile::Open(path, options));
+  // Streamed: the file is never whole in memory. The CRC runs over the
+  // pieces as they go; the first write error stops the writing.
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  Status st;
+  ModelWriter w([&](std::string_view piece) {
+    if (!st.ok()) return;
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(piece.data()), piece.size());
+    st = file->Write(piece);
+  });
+  WriteModel(trained, &w);
+  w.Flush();
+  ENCORE_RETURN_IF_ERROR(st);
+  const uint32_t stored = static_cast<uint32_t>(crc);
+  ENCORE_RETURN_IF_ERROR(
+      file->Write(std::string_view(reinterpret_cast<const char*>(&stored), sizeof stored)));
+  ENCORE_RETURN_IF_ERROR(file->Commit());
+  if (file_bytes != nullptr) *file_bytes = w.size() + sizeof stored;
+  return Status::OK();
 }
 
 Result<TrainedModel> LoadModel(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return Status::NotFound("cannot open model file '" + path + "'; check --model-file");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ParseModel(ss.str(), path);
+  // A regular file is read into a buffer of its size (no growth copies: the
+  // peak is the file plus the model); a pipe through a stream.
+  std::error_code ec;
+  const uint64_t size = std::filesystem::is_regular_file(path, ec) ? std::filesystem::file_size(path, ec) : 0;
+  std::string data;
+  if (!ec && size > 0) {
+    data.resize(size);
+    f.read(data.data(), static_cast<std::streamsize>(size));
+    data.resize(static_cast<size_t>(f.gcount()));
+  } else {
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    data = std::move(ss).str();
+  }
+  return ParseModel(data, path);
 }
 
 Result<TrainedModel> ParseModel(std::string_view data, const std::string& path) {

@@ -5,10 +5,16 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
 #include <random>
+#include <sstream>
+#include <string>
+#include <vector>
 
+#include "encore/model_io.h"
 #include "encore/recommender.h"
 #include "test_data.h"
+#include "test_util.h"
 
 namespace encore {
 namespace {
@@ -83,6 +89,67 @@ TEST(ModelFile, ParameterTextIsShortestAndOldTextStillReads) {
   EXPECT_EQ(q.half_life_days, 1e-05);
   // Beyond float's range is an error, not infinity.
   EXPECT_FALSE(SetModelParam(&q, "reg", "1e39").ok());
+}
+
+TEST(ModelWriter, ASinkGetsTheSameBytesAsTheBuffer) {
+  // Small fields, an array larger than the 1 MB gather, arrays around it.
+  std::vector<float> big(600000), small(1000);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(i) * 0.5f;
+  for (size_t i = 0; i < small.size(); ++i) small[i] = static_cast<float>(i);
+  auto write = [&](ModelWriter* w) {
+    for (int round = 0; round < 3; ++round) {
+      w->Put<uint32_t>(7);
+      w->PutString("kind");
+      for (int j = 0; j < 300; ++j) w->PutArray(small);  // 1.2 MB in small pieces
+      w->PutArray(big);
+      w->Put<double>(0.25);
+    }
+  };
+  ModelWriter buffered;
+  write(&buffered);
+  std::string streamed;
+  size_t pieces = 0, largest = 0;
+  ModelWriter sink([&](std::string_view piece) {
+    streamed.append(piece);
+    ++pieces;
+    largest = std::max(largest, piece.size());
+  });
+  write(&sink);
+  sink.Flush();
+  EXPECT_EQ(streamed, buffered.buffer());
+  EXPECT_EQ(sink.size(), buffered.buffer().size());
+  EXPECT_EQ(buffered.size(), buffered.buffer().size());
+  EXPECT_GT(pieces, 3u);
+  EXPECT_EQ(largest, big.size() * sizeof(float));  // the big array unbuffered
+  ModelWriter counter([](std::string_view) {});
+  write(&counter);
+  EXPECT_EQ(counter.size(), buffered.buffer().size());
+  EXPECT_TRUE(counter.buffer().size() <= (size_t{1} << 20));
+}
+
+TEST(ModelFile, StreamedFileIsTheSerializedBytes) {
+  for (const std::string kind : {"ials", "cooccurrence", "popularity"}) {
+    Dataset data = testing::MakeTestDataset();
+    ModelParams p;
+    p.factors = 8;
+    p.iterations = 2;
+    auto m = CreateRecommender(kind, p);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    ASSERT_TRUE((*m)->Fit(data).ok());
+    TrainedModel trained{std::move(m).value(), std::move(data.users), std::move(data.items)};
+    testing::TempDir dir;
+    uint64_t bytes = 0;
+    ASSERT_TRUE(SaveModel(trained, dir.File("m.bin"), &bytes).ok());
+    std::ifstream f(dir.File("m.bin"), std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    const std::string serialized = SerializeModel(trained);
+    EXPECT_TRUE(ss.str() == serialized) << kind;
+    EXPECT_EQ(bytes, serialized.size()) << kind;
+    auto loaded = LoadModel(dir.File("m.bin"));
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_TRUE(SerializeModel(*loaded) == serialized) << kind;
+  }
 }
 
 }  // namespace

@@ -69,11 +69,9 @@ Result<TrainedModel> TrainAndSave(const std::string& kind, const ModelParams& pa
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   TrainedModel trained{std::move(model), data.users.Clone(), data.items.Clone()};
   if (!path.empty()) {
-    // Serialized here so the size is known whatever the path is (a pipe too).
-    const std::string bytes = SerializeModel(trained);
-    ENCORE_RETURN_IF_ERROR(io::WriteOutputFile(path, bytes, out_options));
+    // Streamed; the size is counted whatever the path is (a pipe too).
+    ENCORE_RETURN_IF_ERROR(SaveModel(trained, path, &report->file_bytes));
     report->file = path;
-    report->file_bytes = bytes.size();
   }
   return trained;
 }
