@@ -20,6 +20,21 @@ std::vector<uint32_t> Zipf(uint32_t n) {
   return v;
 }
 
+// The balanced ranges partition [0, rows) in rank order, each inside the
+// rows its rank holds.
+void ExpectPartition(const Blocks& b, const RowBalancer& bal, uint64_t rows) {
+  uint64_t prev = 0;
+  for (int r = 0; r < b.ranks(); ++r) {
+    const auto [a, e] = bal.Range(r);
+    EXPECT_EQ(a, prev) << "rank " << r;
+    EXPECT_LE(a, e) << "rank " << r;
+    EXPECT_LE(b.held_begin(r), a) << "rank " << r;
+    EXPECT_LE(e, b.held_end(r)) << "rank " << r;
+    prev = e;
+  }
+  EXPECT_EQ(prev, rows);
+}
+
 TEST(Blocks, EqualCostBlocksWithoutMarginHoldOnlyTheirRows) {
   const std::vector<uint32_t> nz = Zipf(1000);
   const Blocks b = Blocks::ByCost(nz, 4, 3, 0.0);
@@ -124,16 +139,7 @@ TEST(RowBalancer, ThreeRanksKeepContiguousOrderedRanges) {
   // An unmeasured rank (0 s) counts at the mean speed.
   bal.Record({2.0, 0.0, 0.5});
   bal.Rebalance();
-  uint64_t prev = 0;
-  for (int r = 0; r < 3; ++r) {
-    const auto [a, e] = bal.Range(r);
-    EXPECT_EQ(a, prev);
-    EXPECT_LE(a, e);
-    EXPECT_LE(b.held_begin(r), a);
-    EXPECT_LE(e, b.held_end(r));
-    prev = e;
-  }
-  EXPECT_EQ(prev, 3000u);
+  ExpectPartition(b, bal, 3000);
   // The slow rank 0 gave rows away, the fast rank 2 took some.
   EXPECT_LT(bal.Range(0).second, b.end(0));
   EXPECT_LT(bal.Range(2).first, b.begin(2));
@@ -175,16 +181,7 @@ void ExpectConsistent(const std::vector<uint32_t>& nz, int ranks, double margin)
     if (slow < ranks) seconds[slow] = 10.0;
     bal.Record(seconds);
     bal.Rebalance();
-    uint64_t prev = 0;
-    for (int r = 0; r < ranks; ++r) {
-      const auto [a, e] = bal.Range(r);
-      EXPECT_EQ(a, prev);
-      EXPECT_LE(a, e);
-      EXPECT_LE(b.held_begin(r), a);
-      EXPECT_LE(e, b.held_end(r));
-      prev = e;
-    }
-    EXPECT_EQ(prev, n);
+    ExpectPartition(b, bal, n);
   }
 }
 
