@@ -343,7 +343,7 @@ TEST_F(DistributedTest, MemoryBudgetNamesTheRanksNeeded) {
   CommandResult one = RunEncore("train" + flags + budget + " --out " + dir_.File("m.bin"));
   EXPECT_EQ(one.exit_code, 1);
   const int needed = named_ranks(one.err);
-  EXPECT_GT(needed, 2) << one.err;
+  ASSERT_GT(needed, 2) << one.err;
   CommandResult two = RunEncore("train" + flags + budget + " --out " + dir_.File("m.bin"), Mpirun(2));
   EXPECT_EQ(two.exit_code, 1);
   EXPECT_NE(two.err.find("ranks (mpirun -np"), std::string::npos) << two.err;

@@ -11,12 +11,14 @@
 #ifndef ENCORE_MODEL_IO_H_
 #define ENCORE_MODEL_IO_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "encore/status.h"
@@ -29,9 +31,18 @@ class ModelWriter {
   ModelWriter() = default;
   // Bytes go to `sink` in pieces as they are put (large arrays straight
   // from the caller's memory, small fields gathered up to 1 MB first);
-  // Flush() hands over what is still gathered. A sink that ignores its
-  // argument makes a counting writer: size() is what the bytes would take.
+  // Flush() hands over what is still gathered (the destructor does not).
   explicit ModelWriter(std::function<void(std::string_view)> sink) : sink_(std::move(sink)) {}
+  // Keeps no bytes: size() is what they would take.
+  static ModelWriter Counter() {
+    ModelWriter w;
+    w.counting_ = true;
+    return w;
+  }
+  ModelWriter(ModelWriter&&) = default;
+  ModelWriter& operator=(ModelWriter&&) = default;
+  ModelWriter(const ModelWriter&) = delete;
+  ModelWriter& operator=(const ModelWriter&) = delete;
 
   template <typename T>
   void Put(T v) {
@@ -50,7 +61,9 @@ class ModelWriter {
   }
   // Bytes put so far.
   uint64_t size() const { return size_; }
-  // Without a sink: every byte put. With one: the bytes not yet handed over.
+  // Without a sink: every byte put (take them with std::move; put bytes
+  // through Put*, not by appending here). With one: the bytes not yet
+  // handed over.
   std::string& buffer() { return buf_; }
   void Flush() {
     if (sink_ && !buf_.empty()) {
@@ -64,6 +77,7 @@ class ModelWriter {
 
   void Append(const char* p, size_t n) {
     size_ += n;
+    if (counting_) return;
     if (!sink_) {
       buf_.append(p, n);
       return;
@@ -83,6 +97,7 @@ class ModelWriter {
   std::function<void(std::string_view)> sink_;
   std::string buf_;
   uint64_t size_ = 0;
+  bool counting_ = false;
 };
 
 class ModelReader {

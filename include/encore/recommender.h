@@ -244,6 +244,8 @@ class Recommender {
                               Explanation* out) const;
 
   // Model-specific state for model files (the base saves params and seen_).
+  // Called twice per file (a counting pass, then the writing one): it must
+  // write the same bytes each time.
   virtual void SaveState(ModelWriter* w) const = 0;
   virtual Status LoadState(ModelReader* r) = 0;
 

@@ -224,12 +224,15 @@ Command RegisterTrain(CLI::App& root) {
             if (!data.ok()) return PrintError(data.status());
 #ifdef ENCORE_HAVE_MPI
             if (*budget > 0 && (f->model == "ials" || f->model == "als")) {
+              // Input rows, as `mpirun ... encore train` counts them, so
+              // the rank count named here is the one it accepts.
+              const uint64_t rows = report.rows_accepted;
               const uint64_t need = distributed::EstimateRankBytes(
-                  data->users.size(), data->items.size(), data->nnz(), params.factors, 1,
+                  data->users.size(), data->items.size(), rows, params.factors, 1,
                   f->model == "als" && params.biases);
               if (need > *budget) {
                 const int ranks = distributed::RanksNeeded(
-                    data->users.size(), data->items.size(), data->nnz(), params.factors,
+                    data->users.size(), data->items.size(), rows, params.factors,
                     f->model == "als" && params.biases, *budget, 2);
                 return PrintError(Status::InvalidArgument(
                     "the memory budget of " + std::to_string(*budget / 1000000) +
@@ -240,7 +243,8 @@ Command RegisterTrain(CLI::App& root) {
                                " encore train ... (at least " + std::to_string(ranks) + " ranks)"
                          : std::string("no rank count is enough: what does not shrink "
                                        "with more ranks (the factor matrices every rank "
-                                       "holds, the seen matrix rank 0 gathers) exceeds it"))));
+                                       "holds, the seen matrix rank 0 gathers) exceeds it; "
+                                       "lower --factors or raise --memory-budget"))));
               }
             }
 #endif

@@ -121,15 +121,17 @@ std::vector<int> Displacements(const std::vector<int>& counts) {
 constexpr uint64_t kMaxMpiCount = static_cast<uint64_t>(INT32_MAX);
 // Point-to-point messages of at most this many elements (2^28), so a total
 // of any size goes through (MPI 3 has no large-count calls). Test hook:
-// ENCORE_MPI_CHUNK=n sends n elements a message.
-uint64_t ChunkElements() {
-  static const uint64_t chunk = [] {
-    const char* e = std::getenv("ENCORE_MPI_CHUNK");
-    const uint64_t n = e != nullptr ? std::strtoull(e, nullptr, 10) : 0;
-    return n > 0 && n <= (uint64_t{1} << 28) ? n : uint64_t{1} << 28;
-  }();
-  return chunk;
+// ENCORE_MPI_CHUNK=n sends n elements a message; the Session agrees the
+// smallest over the ranks, so sender and receiver cut alike.
+uint64_t g_chunk = uint64_t{1} << 28;
+
+uint64_t ChunkFromEnv() {
+  const char* e = std::getenv("ENCORE_MPI_CHUNK");
+  const uint64_t n = e != nullptr ? std::strtoull(e, nullptr, 10) : 0;
+  return n > 0 && n <= (uint64_t{1} << 28) ? n : uint64_t{1} << 28;
 }
+
+uint64_t ChunkElements() { return g_chunk; }
 
 template <typename T>
 void SendChunked(const T* data, uint64_t n, MPI_Datatype type, int dest, int tag) {
@@ -586,7 +588,7 @@ CsrMatrix AllGatherRows(const Session& s, const CsrMatrix& mine, const Blocks& u
 }
 
 // The RowExchange of a rank: a contiguous block of source items; the rows
-// go to rank 0 with MPI_Gatherv (only rank 0 writes the model file).
+// go to rank 0 (GatherToRoot; only rank 0 writes the model file).
 class MpiRowExchange final : public model::RowExchange {
  public:
   MpiRowExchange(const Session& s, uint64_t items, ExchangeStats* stats)
@@ -843,6 +845,9 @@ Session::Session() {
   int level = model::KernelLevel();
   MPI_Allreduce(MPI_IN_PLACE, &level, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
   model::CapKernelLevel(level);
+  uint64_t chunk = ChunkFromEnv();
+  MPI_Allreduce(MPI_IN_PLACE, &chunk, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+  g_chunk = chunk;
 }
 
 Session::~Session() {
@@ -1040,7 +1045,8 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
                       std::to_string(params.factors) + " factors over " + std::to_string(U) +
                       " users x " + std::to_string(I) + " items (" + std::to_string(nonzero_rows) +
                       " rows) needs about " + std::to_string(result.estimated_bytes / mb) +
-                      " MB on each of " + std::to_string(N) + " ranks (docs/SCALING.md); ";
+                      " MB on the busiest of " + std::to_string(N) +
+                      " ranks (rank 0; docs/SCALING.md); ";
     if (needed > 0) {
       msg += "run with at least " + std::to_string(needed) + " ranks (mpirun -np " +
              std::to_string(needed) + ") or raise --memory-budget";

@@ -450,7 +450,8 @@ TEST(FillNormalRange, EverySubRangeEqualsTheWholeFill) {
           }
         }
       }
-      // The stream after the whole fill: NormalDraws draws.
+      // A pair of draws per two elements, the last pair whole.
+      EXPECT_EQ(NormalDraws(size), size % 2 == 0 ? size : size + 1);
       SplitMix64 a(42), b(42);
       a.Skip(NormalDraws(size));
       for (uint64_t i = 0; i < NormalDraws(size); ++i) b.Next();

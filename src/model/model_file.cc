@@ -89,10 +89,13 @@ void WriteModel(const TrainedModel& trained, ModelWriter* w) {
   PutCsr(m.seen(), w);
   // The state is a string (its length first): counted in a first pass, so
   // it is written in place rather than built in a second buffer.
-  ModelWriter counter([](std::string_view) {});
+  ModelWriter counter = ModelWriter::Counter();
   m.SaveState(&counter);
   w->Put<uint64_t>(counter.size());
+  const uint64_t before = w->size();
   m.SaveState(w);
+  // A broken invariant of the model's code, never of user input.
+  ENCORE_CHECK(w->size() - before == counter.size());
 }
 
 }  // namespace
@@ -100,7 +103,7 @@ void WriteModel(const TrainedModel& trained, ModelWriter* w) {
 std::string SerializeModel(const TrainedModel& trained) {
   // Counted first, so the buffer is allocated once at its final size (no
   // doubling copies: the peak is the file's size).
-  ModelWriter counter([](std::string_view) {});
+  ModelWriter counter = ModelWriter::Counter();
   WriteModel(trained, &counter);
   ModelWriter w;
   w.buffer().reserve(counter.size() + 4);
@@ -137,16 +140,21 @@ Status SaveModel(const TrainedModel& trained, const std::string& path, uint64_t*
 Result<TrainedModel> LoadModel(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return Status::NotFound("cannot open model file '" + path + "'; check --model-file");
-  // A regular file is read into a buffer of its size (no growth copies: the
-  // peak is the file plus the model); a pipe through a stream.
-  std::error_code ec;
-  const uint64_t size = std::filesystem::is_regular_file(path, ec) ? std::filesystem::file_size(path, ec) : 0;
+  // A regular file is read into a buffer of its size, taken from the open
+  // stream (no growth copies: the peak is the file plus the model); a pipe
+  // through a stream.
   std::string data;
-  if (!ec && size > 0) {
-    data.resize(size);
-    f.read(data.data(), static_cast<std::streamsize>(size));
-    data.resize(static_cast<size_t>(f.gcount()));
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec) && f.seekg(0, std::ios::end)) {
+    const std::streamoff size = f.tellg();
+    f.seekg(0, std::ios::beg);
+    if (size > 0) {
+      data.resize(static_cast<size_t>(size));
+      f.read(data.data(), size);
+      data.resize(static_cast<size_t>(f.gcount()));
+    }
   } else {
+    f.clear();
     std::ostringstream ss;
     ss << f.rdbuf();
     data = std::move(ss).str();
