@@ -15,6 +15,12 @@ ENCORE="${ENCORE:-$PWD/build/release/encore}"
 ROUNDS="${ROUNDS:-5}"
 OUT="$(mktemp -d /tmp/mpi_speedup.XXXXXX)"
 # shellcheck source=lib/plays_data.sh
+if [ -n "${BASE:-}" ] && [ ! -x "$BASE" ]; then
+  echo "mpi_speedup: BASE=$BASE is not an encore binary; build the older commit first, e.g." >&2
+  echo "  git worktree add /tmp/base COMMIT && cmake -S /tmp/base -B /tmp/base/build -DCMAKE_BUILD_TYPE=Release -G Ninja && cmake --build /tmp/base/build --target encore && cp /tmp/base/build/encore $BASE" >&2
+  echo "or leave BASE unset to measure this build alone" >&2
+  exit 2
+fi
 source bench/lib/plays_data.sh
 
 # fit ROUND LABEL BINARY RANKS [FLAGS...] -> one line in $OUT/runs.tsv

@@ -125,27 +125,32 @@ constexpr uint64_t kMaxMpiCount = static_cast<uint64_t>(INT32_MAX);
 // smallest over the ranks, so sender and receiver cut alike.
 uint64_t g_chunk = uint64_t{1} << 28;
 
+// The id arrays (row counts, blocks, factor rows) go in one call each.
+Status CheckIdCounts(uint64_t users, uint64_t items) {
+  if (users <= kMaxMpiCount && items <= kMaxMpiCount) return Status::OK();
+  return Status::InvalidArgument(
+      "the distributed fit takes at most " + std::to_string(kMaxMpiCount) +
+      " users and items (MPI counts are int); this data has " + std::to_string(users) +
+      " users and " + std::to_string(items) + " items: fit it on one process, or split the ids");
+}
+
 uint64_t ChunkFromEnv() {
   const char* e = std::getenv("ENCORE_MPI_CHUNK");
   const uint64_t n = e != nullptr ? std::strtoull(e, nullptr, 10) : 0;
   return n > 0 && n <= (uint64_t{1} << 28) ? n : uint64_t{1} << 28;
 }
 
-uint64_t ChunkElements() { return g_chunk; }
-
 template <typename T>
 void SendChunked(const T* data, uint64_t n, MPI_Datatype type, int dest, int tag) {
-  const uint64_t chunk = ChunkElements();
-  for (uint64_t p = 0; p < n; p += chunk) {
-    MPI_Send(data + p, static_cast<int>(std::min(chunk, n - p)), type, dest, tag, MPI_COMM_WORLD);
+  for (uint64_t p = 0; p < n; p += g_chunk) {
+    MPI_Send(data + p, static_cast<int>(std::min(g_chunk, n - p)), type, dest, tag, MPI_COMM_WORLD);
   }
 }
 
 template <typename T>
 void RecvChunked(T* data, uint64_t n, MPI_Datatype type, int source, int tag) {
-  const uint64_t chunk = ChunkElements();
-  for (uint64_t p = 0; p < n; p += chunk) {
-    MPI_Recv(data + p, static_cast<int>(std::min(chunk, n - p)), type, source, tag,
+  for (uint64_t p = 0; p < n; p += g_chunk) {
+    MPI_Recv(data + p, static_cast<int>(std::min(g_chunk, n - p)), type, source, tag,
              MPI_COMM_WORLD, MPI_STATUS_IGNORE);
   }
 }
@@ -992,13 +997,7 @@ Result<TrainResult> Train(Session& session, const std::string& kind, const Model
   const int N = s.size();
   result.users = U;
   result.items = I;
-  // MPI counts are int: the per-id arrays below go in one call each.
-  if (U > kMaxMpiCount || I > kMaxMpiCount) {
-    return Status::InvalidArgument(
-        "the distributed fit takes at most " + std::to_string(kMaxMpiCount) +
-        " users and items (MPI counts are int); this input has " + std::to_string(U) +
-        " users and " + std::to_string(I) + " items: train on one process, or split the ids");
-  }
+  ENCORE_RETURN_IF_ERROR(CheckIdCounts(U, I));  // the same figures on every rank
   // Blocks of about equal cost: every rank's rows per user and item, summed.
   Blocks user_blocks, item_blocks;
   uint64_t nonzero_rows = 0;  // the input's rows, over all ranks
@@ -1204,12 +1203,7 @@ Result<TrainResult> FitDataset(Session& session, const std::string& kind, const 
   MPI_Bcast(head, 4, MPI_UINT64_T, 0, MPI_COMM_WORLD);
   const uint64_t U = head[0], I = head[1], nnz = head[2];
   const bool times = head[3] != 0 && kind == "cooccurrence" && params.half_life_days > 0;
-  if (U > kMaxMpiCount || I > kMaxMpiCount) {  // the same figures on every rank
-    return Status::InvalidArgument(
-        "the distributed fit takes at most " + std::to_string(kMaxMpiCount) +
-        " users and items (MPI counts are int); this dataset has " + std::to_string(U) +
-        " users and " + std::to_string(I) + " items: fit it on one process");
-  }
+  ENCORE_RETURN_IF_ERROR(CheckIdCounts(U, I));  // the same figures on every rank
   if (kind == "cooccurrence" && nnz > kMaxMpiCount) {
     return Status::InvalidArgument(
         "cooccurrence over mpirun copies the whole dataset to every rank, in one "
